@@ -1,0 +1,22 @@
+{
+  "targets": [
+    {
+      "target_name": "dynod",
+      "sources": ["native/addon.cc", "native/spawn.cc", "native/child.cc", "native/netns.cc", "native/userns.cc"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "_GNU_SOURCE"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-Wno-missing-field-initializers", "-Wno-unused-parameter"],
+      "cflags": ["-Wall"]
+    },
+    {
+      "target_name": "dynod-init",
+      "type": "executable",
+      "sources": ["native/init.cc"],
+      "defines": ["_GNU_SOURCE"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
+      "cflags_cc": ["-std=c++17", "-fno-exceptions", "-fno-rtti", "-Os", "-Wall", "-Wextra"],
+      "ldflags": ["-static"]
+    }
+  ]
+}

@@ -1,0 +1,53 @@
+// Child side of a dyno start: what the process cloned from Node does between
+// clone() and the exec of dynod-init. Everything it needs was prepared by the
+// parent (spawn.cc) as plain C data, because a child of the multi-threaded Node
+// process may only make async-signal-safe calls: no malloc, no locks, no C++
+// runtime, only system calls on memory that already exists.
+#pragma once
+#include <stddef.h>
+
+namespace dynod {
+
+enum OpKind {
+  kOpMount = 1,     // mount(a=source, b=target, c=fstype, flags, d=data)
+  kOpRemount,       // bind-remount b=target with flags, keeping the flags the kernel locked
+  kOpMkdir,         // mkdir(b=path, mode); EEXIST is fine
+  kOpSymlink,       // symlink(a=target, b=path)
+  kOpWrite,         // create b=path with mode, write a (len bytes)
+  kOpPivot,         // pivot_root(b=new root, a=put_old or NULL for the "." trick)
+  kOpChdir,         // chdir(b)
+  kOpUmount,        // umount2(b, flags)
+  kOpHostname,      // sethostname(a)
+  kOpLoopback,      // bring "lo" up in the new network namespace
+  kOpRlimit,        // prlimit(resource, soft, hard)
+  kOpIdmapBind,     // open_tree(a) + mount_setattr(IDMAP, userns fd) + move_mount to b
+};
+
+struct ChildOp {
+  int kind;
+  const char *step;
+  const char *a, *b, *c, *d;
+  unsigned long flags;
+  unsigned mode;
+  size_t len;
+  int resource;
+  int fd;
+  unsigned long long soft, hard;
+};
+
+struct ChildPlan {
+  int sync_fd;            // read end: one byte releases the child, EOF aborts it
+  int chan_fd;            // record socket (inherited by dynod-init)
+  int stdio[3];           // parent fds that become 0, 1, 2
+  int init_fd;            // sealed memfd holding dynod-init
+  unsigned late_unshare;  // namespaces unshared after the cgroup join (cgroup ns)
+  const ChildOp *ops;
+  size_t nops;
+  char *const *argv;      // dynod-init's argv
+  char *const *envp;      // the dyno's environment
+  bool trace;
+};
+
+[[noreturn]] void child_main(const ChildPlan &plan);
+
+}  // namespace dynod

@@ -1,0 +1,90 @@
+// The exact surface of the C++ addon (native/addon.cc). Everything crossing the
+// seam is plain data; failures are thrown as Error objects carrying NativeErrorData.
+
+/** A failed step as the addon reports it. */
+export interface NativeErrorData {
+  step: string;
+  syscall: string;
+  errno: number;
+  /** errno name, e.g. "EINVAL" */
+  code: string;
+  detail: string;
+}
+
+/** One primitive step the cloned child performs, in order, before it execs dynod-init. */
+export type NativeOp =
+  | { op: 'mount'; step: string; source: string | null; target: string; fstype: string | null; flags: number; data: string | null }
+  | { op: 'remount'; step: string; target: string; flags: number }
+  | { op: 'mkdir'; step: string; path: string; mode: number }
+  | { op: 'symlink'; step: string; source: string; path: string }
+  | { op: 'write'; step: string; path: string; content: string; mode: number }
+  | { op: 'pivot'; step: string; target: string; source: string | null }
+  | { op: 'chdir'; step: string; path: string }
+  | { op: 'umount'; step: string; target: string; flags: number }
+  | { op: 'hostname'; step: string; name: string }
+  | { op: 'loopback'; step: string }
+  | { op: 'rlimit'; step: string; resource: number; soft: number; hard: number }
+  | { op: 'idmap-bind'; step: string; source: string; target: string; fd: number };
+
+export interface NativeSpawnPlan {
+  /** CLONE_NEW* flags for the clone itself */
+  cloneFlags: number;
+  /** namespaces unshared once the child sits in its cgroup (the cgroup namespace) */
+  lateUnshare: number;
+  /** cgroup v2 directory for CLONE_INTO_CGROUP; "" when none */
+  cgroupDir: string;
+  /** files the parent writes the child's pid into while the child waits (v1, or v2 fallback) */
+  cgroupProcs: string[];
+  ops: NativeOp[];
+  /** parent fds that become the dyno's 0, 1, 2 */
+  stdio: [number, number, number];
+  /** fd of the sealed dynod-init */
+  initFd: number;
+  argv: string[];
+  envp: string[];
+  trace: boolean;
+}
+
+export interface NativeSpawnResult {
+  pid: number;
+  pidfd: number;
+  /** parent end of the record socket */
+  channel: number;
+  /** true when clone3 placed the child in its cgroup at birth */
+  intoCgroup: boolean;
+}
+
+export interface NativeExit {
+  code: number | null;
+  signal: number | null;
+}
+
+export interface NativeRecord {
+  kind: 'error' | 'trace' | 'pty' | 'unknown';
+  step: string;
+  syscall: string;
+  errno: number;
+  code: string;
+  message: string;
+  detail: string;
+  /** CLOCK_MONOTONIC nanoseconds */
+  tNs: number;
+  /** an fd that came with the record (the pty master) */
+  fd?: number;
+}
+
+export interface DynodAddon {
+  spawn(plan: NativeSpawnPlan): NativeSpawnResult;
+  /** calls back once, when the process behind pidfd exits; closes pidfd afterwards */
+  watchExit(pidfd: number, cb: (exit: NativeExit) => void): void;
+  /** calls back per record, then once with null at EOF; closes fd afterwards */
+  watchChannel(fd: number, cb: (rec: NativeRecord | null) => void): void;
+  /** false when the process is gone */
+  signal(pidfd: number, signal: number): boolean;
+  pipe(): [number, number];
+  netnsSocket(pidfd: number): number;
+  /** fd of a user namespace with these maps, for an idmapped mount */
+  idmapUserns(uidMap: string, gidMap: string): number;
+  resizePty(fd: number, rows: number, cols: number): void;
+  sealedCopy(path: string): number;
+}

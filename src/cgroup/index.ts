@@ -1,0 +1,39 @@
+import * as fs from 'node:fs';
+import { CgroupV1 } from './v1';
+import { CgroupV2, V2_CONTROLLERS } from './v2';
+import { parseCgroupMounts, parseProcCgroup, readProcSelf } from './hierarchy';
+import type { CgroupBackend } from './types';
+
+export type { CgroupBackend, DynoCgroup, CgroupView } from './types';
+export type { Limits } from './limits';
+export { cpuQuotaFor, CPU_PERIOD_US } from './limits';
+
+let cached: CgroupBackend | undefined;
+
+/**
+ * v2 when a cgroup2 mount offers the controllers dynod needs, else v1. Hybrid
+ * hosts (v1 controllers plus an empty cgroup2 at /sys/fs/cgroup/unified) get v1.
+ */
+export function detectCgroups(): CgroupBackend {
+  if (cached) return cached;
+  const { cgroup, mountinfo } = readProcSelf();
+  const membership = parseProcCgroup(cgroup);
+  const mounts = parseCgroupMounts(mountinfo);
+  const v2mount = mounts.find((m) => m.fstype === 'cgroup2');
+  const v2member = membership.find((m) => m.id === 0);
+  if (v2mount && v2member) {
+    let controllers: string[] = [];
+    try {
+      controllers = fs.readFileSync(`${v2mount.mountPoint}${v2member.path}/cgroup.controllers`, 'utf8').trim().split(/\s+/);
+    } catch { /* none */ }
+    if (V2_CONTROLLERS.every((c) => controllers.includes(c))) {
+      cached = new CgroupV2(v2mount.mountPoint, v2member.path);
+      return cached;
+    }
+  }
+  const known = new Set(
+    fs.readFileSync('/proc/cgroups', 'utf8').split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split('\t')[0]!),
+  );
+  cached = new CgroupV1(membership, mounts, known);
+  return cached;
+}

@@ -1,0 +1,157 @@
+import type { NativeOp, NativeSpawnPlan } from '../addon';
+import type { DynoCgroup } from '../cgroup';
+import { CLONE, MNT_DETACH, MS, RLIMIT, msFlags, type MountFlag } from './constants';
+import type { DynoPlan, MountSpec } from './plan';
+
+/**
+ * Where the child builds the dyno's root. It mounts a scratch tmpfs over the host's
+ * /tmp (in its own mount namespace only) and pivots into it, so the host root sits
+ * at OLD and every host path is OLD + path, whatever it is, even under /tmp.
+ */
+export const SCRATCH = '/tmp';
+export const OLD = '/.oldroot';
+export const NEW = '/newroot';
+export const UPPER = '/upper';
+
+const FLAG_OPTIONS: Record<string, MountFlag> = { ro: 'rdonly', nosuid: 'nosuid', nodev: 'nodev', noexec: 'noexec' };
+
+/** Docker's default capability set, kept by --user root: CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP NET_BIND_SERVICE NET_RAW SYS_CHROOT MKNOD AUDIT_WRITE SETFCAP. */
+export const ROOT_CAPS = [0, 1, 3, 4, 5, 6, 7, 8, 10, 13, 18, 27, 29, 31].reduce((m, c) => m | (1n << BigInt(c)), 0n);
+
+function split(options: string[]): { flags: number; data: string | null; ro: boolean } {
+  const flags: MountFlag[] = [];
+  const data: string[] = [];
+  for (const o of options) {
+    const f = FLAG_OPTIONS[o];
+    if (f) flags.push(f);
+    else data.push(o);
+  }
+  return { flags: msFlags(flags), data: data.length ? data.join(',') : null, ro: options.includes('ro') };
+}
+
+/** overlayfs splits lowerdir on ":" and options on ","; plan paths never contain either (resolveDir refuses them). */
+function overlayData(lower: string, upper: string, work: string): string {
+  return `lowerdir=${lower},upperdir=${upper},workdir=${work}`;
+}
+
+export interface CompileContext {
+  cgroup: Pick<DynoCgroup, 'intoDir' | 'procsFiles'>;
+  stdio: [number, number, number];
+  initFd: number;
+  /** user namespace fd describing the idmapping of /app's lower layer, or -1 */
+  appIdmapFd: number;
+  trace: boolean;
+}
+
+/** The plan's filesystem as the ordered primitive steps the child executes. */
+export function compileOps(plan: DynoPlan, ctx: Pick<CompileContext, 'appIdmapFd'>): NativeOp[] {
+  const ops: NativeOp[] = [];
+  const deferredRo: string[] = [];
+  ops.push(
+    { op: 'mount', step: 'make mounts private', source: null, target: '/', fstype: null, flags: MS.rec | MS.private, data: null },
+    { op: 'mount', step: 'scratch tmpfs', source: 'tmpfs', target: SCRATCH, fstype: 'tmpfs', flags: MS.nosuid | MS.nodev, data: 'mode=0755' },
+  );
+  for (const d of [OLD, NEW, UPPER, `${UPPER}/app`, `${UPPER}/app-work`, `${UPPER}/root`, `${UPPER}/root-work`, `${UPPER}/app-lower`])
+    ops.push({ op: 'mkdir', step: 'scratch tmpfs', path: SCRATCH + d, mode: 0o755 });
+  ops.push({ op: 'pivot', step: 'enter scratch root', target: SCRATCH, source: SCRATCH + OLD });
+
+  for (const m of plan.mounts) ops.push(...mountOps(m, ctx, deferredRo));
+
+  ops.push({ op: 'hostname', step: 'set hostname', name: plan.hostname });
+  if (plan.network.mode === 'private') ops.push({ op: 'loopback', step: 'bring up loopback' });
+  ops.push(
+    { op: 'rlimit', step: 'set RLIMIT_NPROC', resource: RLIMIT.nproc, soft: plan.rlimits.nproc, hard: plan.rlimits.nproc },
+    { op: 'rlimit', step: 'set RLIMIT_NOFILE', resource: RLIMIT.nofile, soft: plan.rlimits.nofile, hard: plan.rlimits.nofile },
+  );
+  for (const t of deferredRo.reverse()) ops.push({ op: 'remount', step: `read-only ${t.slice(NEW.length) || '/'}`, target: t, flags: MS.rdonly });
+  ops.push({ op: 'pivot', step: 'pivot_root into the dyno', target: NEW, source: null });
+  return ops;
+}
+
+function mountOps(m: MountSpec, ctx: Pick<CompileContext, 'appIdmapFd'>, deferredRo: string[]): NativeOp[] {
+  const t = m.target === '/' ? NEW : NEW + m.target;
+  const step = `${m.type} ${m.target}`;
+  const { flags, data, ro } = split(m.options);
+  const mkdir: NativeOp = { op: 'mkdir', step, path: t, mode: m.mode ?? 0o755 };
+  // Filesystems we fill after mounting are mounted writable and made read-only at the end.
+  const fresh = (fstype: string, source: string, deferRo: boolean): NativeOp[] => {
+    if (deferRo && ro) deferredRo.push(t);
+    return [mkdir, { op: 'mount', step, source, target: t, fstype, flags: deferRo ? flags & ~MS.rdonly : flags, data }];
+  };
+  switch (m.type) {
+    case 'root-tmpfs':
+      deferredRo.push(t);
+      return [{ op: 'mount', step, source: 'tmpfs', target: t, fstype: 'tmpfs', flags: MS.nosuid | MS.nodev, data }];
+    case 'root-overlay':
+      deferredRo.push(t);
+      return [{ op: 'mount', step, source: 'overlay', target: t, fstype: 'overlay', flags: MS.nodev, data: overlayData(OLD + m.source!, `${UPPER}/root`, `${UPPER}/root-work`) }];
+    case 'dir':
+      return [mkdir];
+    case 'file':
+      return [{ op: 'write', step, path: t, content: m.content ?? '', mode: m.mode ?? 0o644 }];
+    case 'symlink':
+      return [{ op: 'symlink', step, source: m.source!, path: t }];
+    case 'bind': {
+      const point: NativeOp = m.sourceIsFile ? { op: 'write', step, path: t, content: '', mode: 0o644 } : mkdir;
+      const ops: NativeOp[] = [point, { op: 'mount', step, source: OLD + m.source!, target: t, fstype: null, flags: MS.bind, data: null }];
+      if (flags) ops.push({ op: 'remount', step, target: t, flags });
+      return ops;
+    }
+    case 'tmpfs':
+      return fresh('tmpfs', 'tmpfs', true);
+    case 'proc':
+      return fresh('proc', 'proc', false);
+    case 'sysfs':
+      return fresh('sysfs', 'sysfs', false);
+    case 'devpts':
+      return fresh('devpts', 'devpts', false);
+    case 'cgroup2':
+      return [{ op: 'mount', step, source: 'cgroup2', target: t, fstype: 'cgroup2', flags, data: null }];
+    case 'cgroup':
+      return [mkdir, { op: 'mount', step, source: 'cgroup', target: t, fstype: 'cgroup', flags, data: m.source ?? null }];
+    case 'overlay': {
+      let lower = OLD + m.source!;
+      const ops: NativeOp[] = [mkdir];
+      if (ctx.appIdmapFd >= 0) {
+        // The app's files appear owned by the dyno user, so it can write (copy up) anywhere under /app.
+        ops.push({ op: 'idmap-bind', step: `idmap ${m.target}`, source: lower, target: `${UPPER}/app-lower`, fd: ctx.appIdmapFd });
+        lower = `${UPPER}/app-lower`;
+      }
+      ops.push({ op: 'mount', step, source: 'overlay', target: t, fstype: 'overlay', flags: MS.nosuid | MS.nodev, data: overlayData(lower, `${UPPER}/app`, `${UPPER}/app-work`) });
+      return ops;
+    }
+  }
+}
+
+/** PID 1's argv: see native/init.cc for the protocol. */
+export function initArgv(plan: DynoPlan, trace: boolean): string[] {
+  const caps = plan.user.uid === 0 ? ROOT_CAPS : 0n;
+  return [
+    'dynod-init', '3', String(plan.user.uid), String(plan.user.gid), plan.umask.toString(8), plan.cwd,
+    plan.tty ? '1' : '0', String(plan.terminalSize.rows), String(plan.terminalSize.cols), trace ? '1' : '0',
+    caps.toString(16), '--', ...plan.command,
+  ];
+}
+
+export function cloneFlags(plan: DynoPlan): { cloneFlags: number; lateUnshare: number } {
+  const map = { pid: CLONE.newpid, mount: CLONE.newns, uts: CLONE.newuts, ipc: CLONE.newipc, net: CLONE.newnet, cgroup: 0 };
+  const cloneFlags = plan.namespaces.reduce((acc, ns) => acc | map[ns], 0);
+  // The cgroup namespace is unshared once the child sits in its cgroup, so that cgroup becomes its root.
+  return { cloneFlags, lateUnshare: plan.namespaces.includes('cgroup') ? CLONE.newcgroup : 0 };
+}
+
+export function compileSpawn(plan: DynoPlan, ctx: CompileContext): NativeSpawnPlan {
+  return {
+    ...cloneFlags(plan),
+    cgroupDir: ctx.cgroup.intoDir,
+    cgroupProcs: ctx.cgroup.procsFiles,
+    ops: compileOps(plan, ctx),
+    stdio: ctx.stdio,
+    initFd: ctx.initFd,
+    argv: initArgv(plan, ctx.trace),
+    envp: Object.entries(plan.env).map(([k, v]) => `${k}=${v}`),
+    trace: ctx.trace,
+  };
+}
+
+export { MNT_DETACH };

@@ -1,0 +1,35 @@
+// Linux ABI numbers the plan is compiled to (identical on x86_64 and aarch64).
+
+export const CLONE = {
+  newns: 0x00020000,
+  newcgroup: 0x02000000,
+  newuts: 0x04000000,
+  newipc: 0x08000000,
+  newuser: 0x10000000,
+  newpid: 0x20000000,
+  newnet: 0x40000000,
+} as const;
+
+export const MS = {
+  rdonly: 0x1,
+  nosuid: 0x2,
+  nodev: 0x4,
+  noexec: 0x8,
+  remount: 0x20,
+  bind: 0x1000,
+  move: 0x2000,
+  rec: 0x4000,
+  private: 0x40000,
+  slave: 0x80000,
+  relatime: 0x200000,
+} as const;
+
+export const MNT_DETACH = 2;
+
+export const RLIMIT = { nproc: 6, nofile: 7 } as const;
+
+export type MountFlag = keyof typeof MS;
+
+export function msFlags(flags: readonly MountFlag[]): number {
+  return flags.reduce((acc, f) => acc | MS[f], 0);
+}

@@ -1,0 +1,297 @@
+import { EventEmitter } from 'node:events';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import type { Readable, Writable } from 'node:stream';
+import { native, initBinaryFd } from '../native';
+import type { NativeRecord } from '../addon';
+import { CommandError, DynodError } from '../errors';
+import { detectCgroups, type CgroupBackend, type DynoCgroup } from '../cgroup';
+import { Publisher } from '../net/publish';
+import { compileSpawn } from './compile';
+import type { DynoPlan } from './plan';
+import { log } from '../log';
+
+export type StdioOption = 'inherit' | 'pipe' | 'ignore' | number;
+
+export interface DynoIO {
+  /** default "ignore" (stdin is /dev/null unless the plan is interactive) */
+  stdin?: StdioOption;
+  /** default "pipe" */
+  stdout?: StdioOption;
+  /** default "pipe" */
+  stderr?: StdioOption;
+}
+
+export interface StartOptions extends DynoIO {
+  /** record the phases of the start (DYNOD_TRACE=1) */
+  trace?: boolean;
+}
+
+export type DynoState = 'starting' | 'up' | 'down' | 'crashed';
+
+/** How a dyno ended. */
+export interface DynoExit {
+  /** what `dynod run` exits with: the command's status, 128+N for signal N, 125 for dynod's own failures */
+  status: number;
+  /** PID 1's exit code, or null when a signal ended it */
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** the kernel OOM-killed a process of the dyno (Heroku's R15) */
+  oomKilled: boolean;
+  /** set when the dyno failed before its command ran */
+  error: DynodError | null;
+}
+
+export interface TracePoint {
+  phase: string;
+  /** milliseconds since the start was requested */
+  ms: number;
+}
+
+let sweep: Promise<number> | undefined;
+const idmapCache = new Map<string, number>();
+
+function signalNumber(sig: NodeJS.Signals | number): number {
+  if (typeof sig === 'number') return sig;
+  const n = os.constants.signals[sig];
+  if (n === undefined) throw new DynodError(`unknown signal ${sig}`);
+  return n;
+}
+
+function signalName(n: number): NodeJS.Signals | null {
+  return (Object.entries(os.constants.signals).find(([, v]) => v === n)?.[0] as NodeJS.Signals) ?? null;
+}
+
+/**
+ * A running dyno: PID 1 of its own namespaces, in its own cgroup. Emits
+ * 'state' (from, to), 'up', 'exit' (DynoExit) and 'trace' (TracePoint).
+ */
+export class Dyno extends EventEmitter {
+  readonly plan: DynoPlan;
+  pid = -1;
+  state: DynoState = 'starting';
+  stdout: Readable | null = null;
+  stderr: Readable | null = null;
+  stdin: Writable | null = null;
+  /** the dyno's terminal (pty master), when the plan asks for one */
+  terminal: net.Socket | null = null;
+  readonly traces: TracePoint[] = [];
+  readonly cgroupVersion: 1 | 2;
+  intoCgroup = false;
+
+  private pidfd = -1;
+  private ptyFd = -1;
+  private exited = false;
+  private stopping = false;
+  private setupError: DynodError | null = null;
+  private readonly t0 = process.hrtime.bigint();
+  private readonly exitPromise: Promise<DynoExit>;
+  private resolveExit!: (e: DynoExit) => void;
+  private publisher: Publisher | null = null;
+  private readonly cgroup: DynoCgroup;
+
+  private constructor(plan: DynoPlan, backend: CgroupBackend) {
+    super();
+    this.plan = plan;
+    this.cgroupVersion = backend.version;
+    this.exitPromise = new Promise((r) => (this.resolveExit = r));
+    this.cgroup = backend.create(`${process.pid}-${plan.id.slice(0, 8)}`, plan.limits);
+  }
+
+  /** The cgroup directories of this dyno (they exist while it runs). */
+  get cgroupDirs(): string[] {
+    return this.cgroup.dirs;
+  }
+
+  /**
+   * Starts a dyno from a plan. Resolves once its command runs; rejects with a
+   * DynodError (or CommandError: 126/127) when it could not be started, after
+   * everything was cleaned up.
+   */
+  static async start(plan: DynoPlan, opts: StartOptions = {}): Promise<Dyno> {
+    const backend = detectCgroups();
+    sweep ??= backend.sweepStale().catch(() => 0);
+    await sweep;
+    const dyno = new Dyno(plan, backend);
+    try {
+      if (plan.network.publish.length) dyno.publisher = await Publisher.listen(plan.network.publish, () => (dyno.exited ? null : dyno.netnsTarget()));
+    } catch (e) {
+      await dyno.cgroup.remove();
+      throw e;
+    }
+    dyno.mark('plan ready');
+    return dyno.launch(opts);
+  }
+
+  private netnsTarget() {
+    return { netnsSocket: () => (this.exited ? null : native().netnsSocket(this.pidfd)), port: Number(this.plan.env.PORT) };
+  }
+
+  private mark(phase: string, tNs?: number): void {
+    const t = tNs !== undefined ? BigInt(Math.round(tNs)) : process.hrtime.bigint();
+    const p = { phase, ms: Number(t - this.t0) / 1e6 };
+    this.traces.push(p);
+    this.emit('trace', p);
+  }
+
+  private appIdmapFd(): number {
+    const st = fs.statSync(this.plan.app.source);
+    const { uid, gid } = this.plan.user;
+    if (st.uid === uid && st.gid === gid) return -1;
+    const key = `${st.uid}:${st.gid}>${uid}:${gid}`;
+    let fd = idmapCache.get(key);
+    if (fd === undefined) {
+      fd = native().idmapUserns(`${st.uid} ${uid} 1\n`, `${st.gid} ${gid} 1\n`);
+      idmapCache.set(key, fd);
+    }
+    return fd;
+  }
+
+  private async launch(opts: StartOptions): Promise<Dyno> {
+    const n = native();
+    const toClose: number[] = [];
+    const stdio = (['stdin', 'stdout', 'stderr'] as const).map((name, i): number => {
+      let o: StdioOption = opts[name] ?? (i === 0 ? 'ignore' : 'pipe');
+      if (name === 'stdin' && !this.plan.stdin) o = 'ignore';
+      if (typeof o === 'number') return o;
+      if (o === 'inherit') return i;
+      if (o === 'ignore') {
+        const fd = fs.openSync('/dev/null', i === 0 ? 'r' : 'w');
+        toClose.push(fd);
+        return fd;
+      }
+      const [r, w] = n.pipe();
+      if (i === 0) {
+        this.stdin = new net.Socket({ fd: w, readable: false, writable: true });
+        toClose.push(r);
+        return r;
+      }
+      const stream = new net.Socket({ fd: r, readable: true, writable: false });
+      if (i === 1) this.stdout = stream;
+      else this.stderr = stream;
+      toClose.push(w);
+      return w;
+    }) as [number, number, number];
+
+    let result;
+    try {
+      const spawnPlan = compileSpawn(this.plan, {
+        cgroup: this.cgroup,
+        stdio,
+        initFd: initBinaryFd(),
+        appIdmapFd: this.appIdmapFd(),
+        trace: !!opts.trace,
+      });
+      this.mark('spawn');
+      result = n.spawn(spawnPlan);
+    } catch (e) {
+      for (const fd of toClose) fs.closeSync(fd);
+      this.stdout?.destroy();
+      this.stderr?.destroy();
+      this.stdin?.destroy();
+      await this.publisher?.close();
+      await this.cgroup.remove();
+      throw DynodError.fromNative(e);
+    }
+    for (const fd of toClose) fs.closeSync(fd);
+    this.mark('spawned');
+    this.pid = result.pid;
+    this.pidfd = result.pidfd;
+    this.intoCgroup = result.intoCgroup;
+
+    let channelDone!: () => void;
+    const channelClosed = new Promise<void>((r) => (channelDone = r));
+    const started = new Promise<Dyno>((resolve, reject) => {
+      n.watchChannel(result.channel, (rec) => {
+        if (rec === null) {
+          channelDone();
+          const err = this.setupError;
+          if (err) void this.exitPromise.then(() => reject(err));
+          else {
+            this.mark('command running');
+            this.setState('up');
+            this.emit('up');
+            resolve(this);
+          }
+          return;
+        }
+        this.onRecord(rec);
+      });
+    });
+    n.watchExit(result.pidfd, (exit) => {
+      this.exited = true;
+      this.mark('exited');
+      void channelClosed.then(() => this.finish(exit.code, exit.signal));
+    });
+    return started;
+  }
+
+  private onRecord(rec: NativeRecord): void {
+    if (rec.kind === 'trace') this.mark(rec.step, rec.tNs);
+    else if (rec.kind === 'pty' && rec.fd !== undefined) {
+      this.ptyFd = rec.fd;
+      this.terminal = new net.Socket({ fd: rec.fd, readable: true, writable: true });
+      // EIO on the master just means the last slave fd closed.
+      this.terminal.on('error', (e: NodeJS.ErrnoException) => { if (e.code !== 'EIO') this.emit('error', e); });
+    } else if (rec.kind === 'error') {
+      log.debug({ rec }, 'setup error');
+      this.setupError = rec.step === 'exec' ? new CommandError(rec.detail || this.plan.command[0]!, rec) : DynodError.fromStep(rec);
+    }
+  }
+
+  private async finish(code: number | null, signal: number | null): Promise<void> {
+    const oomKilled = this.cgroup.oomKills() > 0;
+    await this.publisher?.close();
+    try {
+      await this.cgroup.remove();
+    } catch (e) {
+      log.warn({ err: e }, 'cgroup removal failed');
+    }
+    const status = this.setupError ? this.setupError.exitCode : code !== null ? code : 128 + (signal ?? 0);
+    const exit: DynoExit = { status, code, signal: signal !== null ? signalName(signal) : null, oomKilled, error: this.setupError };
+    this.setState(this.stopping ? 'down' : 'crashed');
+    this.resolveExit(exit);
+    this.emit('exit', exit);
+  }
+
+  private setState(to: DynoState): void {
+    const from = this.state;
+    if (from === to) return;
+    this.state = to;
+    this.emit('state', from, to);
+  }
+
+  /** Sends a signal to the dyno; PID 1 passes it on to every process. False once the dyno is gone. */
+  kill(signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
+    if (this.exited || this.pidfd < 0) return false;
+    const num = signalNumber(signal);
+    if (num === os.constants.signals.SIGTERM || num === os.constants.signals.SIGKILL) this.stopping = true;
+    return native().signal(this.pidfd, num);
+  }
+
+  /** Heroku's shutdown: SIGTERM to every process, SIGKILL after the grace period (30 s). */
+  async stop(graceMs = 30_000): Promise<DynoExit> {
+    this.kill('SIGTERM');
+    const timer = setTimeout(() => this.kill('SIGKILL'), graceMs);
+    try {
+      return await this.exitPromise;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  resize(rows: number, cols: number): void {
+    if (this.ptyFd >= 0 && !this.exited) native().resizePty(this.ptyFd, rows, cols);
+  }
+
+  /** Resolves when the dyno has ended and everything it held is released. */
+  wait(): Promise<DynoExit> {
+    return this.exitPromise;
+  }
+
+  /** The host addresses --publish listens on. */
+  publishedAddresses(): net.AddressInfo[] {
+    return this.publisher?.addresses() ?? [];
+  }
+}

@@ -1,0 +1,85 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { UsageError } from '../errors';
+import type { CgroupView } from '../cgroup';
+
+/** What a host path is, as far as building a dyno's root needs to know. */
+export type PathFact = { type: 'dir' } | { type: 'file' } | { type: 'symlink'; target: string } | { type: 'missing' };
+
+/** Everything planDyno needs to know about the host, gathered in one place (I/O lives here, not in the plan). */
+export interface HostFacts {
+  paths: Record<string, PathFact>;
+  /** rootfs/ templates of the package, by file name */
+  templates: Record<string, string>;
+  resolvConf: string;
+  hostCpus: number;
+  cgroupView: CgroupView;
+}
+
+/** Host paths a host-stack dyno may see, read-only. */
+export const HOST_STACK_DIRS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'];
+/** Host files and directories of /etc a dyno needs to run ordinary programs; never secrets. */
+export const HOST_ETC = [
+  '/etc/ssl/certs',
+  '/etc/ssl/openssl.cnf',
+  '/etc/ca-certificates',
+  '/etc/ca-certificates.conf',
+  '/etc/alternatives',
+  '/etc/ld.so.cache',
+  '/etc/ld.so.conf',
+  '/etc/ld.so.conf.d',
+  '/etc/localtime',
+  '/etc/timezone',
+  '/etc/os-release',
+  '/etc/protocols',
+  '/etc/services',
+  '/etc/mime.types',
+  '/etc/bash.bashrc',
+  '/etc/profile',
+  '/etc/inputrc',
+  '/etc/terminfo',
+];
+export const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
+
+export const ROOTFS_DIR = path.resolve(__dirname, '..', '..', 'rootfs');
+
+export function pathFact(p: string): PathFact {
+  try {
+    const st = fs.lstatSync(p);
+    if (st.isSymbolicLink()) return { type: 'symlink', target: fs.readlinkSync(p) };
+    if (st.isDirectory()) return { type: 'dir' };
+    return { type: 'file' };
+  } catch {
+    return { type: 'missing' };
+  }
+}
+
+/** A directory given on the command line, resolved without trusting symlinks blindly. */
+export function resolveDir(option: string, dir: string): string {
+  const abs = path.resolve(dir);
+  let real: string;
+  try {
+    real = fs.realpathSync(abs);
+  } catch {
+    throw new UsageError(`${option} ${dir}: no such directory`);
+  }
+  if (!fs.statSync(real).isDirectory()) throw new UsageError(`${option} ${dir}: not a directory`);
+  if (/[,:\\\n]/.test(real))
+    throw new UsageError(`${option} ${dir}: the path contains a character overlayfs cannot take (",", ":", "\\" or a newline)`);
+  return real;
+}
+
+export function gatherHostFacts(opts: { rootfs?: string | undefined; cgroupView: CgroupView }): HostFacts {
+  const paths: Record<string, PathFact> = {};
+  const wanted = [...HOST_STACK_DIRS, ...HOST_ETC, ...DEVICES.map((d) => `/dev/${d}`)];
+  for (const p of wanted) paths[p] = pathFact(p);
+  if (opts.rootfs) for (const p of ['/etc', '/app', '/proc', '/sys', '/dev', '/tmp']) paths[`rootfs:${p}`] = pathFact(path.join(opts.rootfs, p));
+  const templates: Record<string, string> = {};
+  for (const name of fs.readdirSync(path.join(ROOTFS_DIR, 'etc'))) templates[name] = fs.readFileSync(path.join(ROOTFS_DIR, 'etc', name), 'utf8');
+  let resolvConf = '';
+  try {
+    resolvConf = fs.readFileSync('/etc/resolv.conf', 'utf8');
+  } catch { /* none */ }
+  return { paths, templates, resolvConf, hostCpus: os.availableParallelism(), cgroupView: opts.cgroupView };
+}

@@ -1,0 +1,221 @@
+import * as crypto from 'node:crypto';
+import * as path from 'node:path';
+import { UsageError } from '../errors';
+import { cpuQuotaFor, type Limits } from '../cgroup';
+import type { DynoOptions } from './options';
+import { DEFAULT_SIZE, findSize, type DynoSize } from './sizes';
+import { parseBytes, parseCpus, parsePositiveInt } from './units';
+import { readEnvFile } from './env';
+import { DEVICES, HOST_ETC, HOST_STACK_DIRS, type HostFacts } from './host';
+import { parsePublish, type PublishSpec } from '../net/publish-spec';
+
+/** The unprivileged user a dyno's command runs as. */
+export const DYNO_USER = { name: 'dyno', uid: 30000, gid: 30000 } as const;
+export const ROOT_USER = { name: 'root', uid: 0, gid: 0 } as const;
+/** Heroku's base PATH for a dyno. */
+export const DYNO_PATH = '/usr/local/bin:/usr/bin:/bin';
+export const DEFAULT_PORT = 5000;
+export const NOFILE = 10000;
+
+/** One entry of a dyno's filesystem, in the order it is built. Paths are inside the dyno. */
+export interface MountSpec {
+  target: string;
+  type: 'root-tmpfs' | 'root-overlay' | 'bind' | 'tmpfs' | 'proc' | 'sysfs' | 'devpts' | 'overlay' | 'cgroup' | 'cgroup2' | 'symlink' | 'file' | 'dir';
+  /** host path (bind, overlay lower, root-overlay lower), link target (symlink) */
+  source?: string;
+  /** for bind: whether the source is a regular file */
+  sourceIsFile?: boolean;
+  /** ro, nosuid, nodev, noexec, and filesystem data such as mode=1777 */
+  options: string[];
+  /** file contents (type "file") */
+  content?: string;
+  mode?: number;
+}
+
+export interface DynoPlan {
+  /** unique id; also the hostname, as on Heroku */
+  id: string;
+  /** $DYNO */
+  name: string;
+  hostname: string;
+  command: string[];
+  size: { name: string; label: string };
+  limits: Limits;
+  /** R15 fires at this many bytes of RAM plus swap */
+  killBytes: number;
+  namespaces: Array<'pid' | 'mount' | 'uts' | 'ipc' | 'net' | 'cgroup'>;
+  root: { kind: 'host-stack' } | { kind: 'rootfs'; path: string };
+  app: { source: string; target: '/app' };
+  mounts: MountSpec[];
+  user: { name: string; uid: number; gid: number };
+  umask: number;
+  cwd: string;
+  env: Record<string, string>;
+  rlimits: { nproc: number; nofile: number };
+  network: { mode: 'private' | 'host'; publish: PublishSpec[] };
+  stdin: boolean;
+  tty: boolean;
+  terminalSize: { rows: number; cols: number };
+}
+
+function limitsFor(size: DynoSize, opts: DynoOptions, hostCpus: number): { limits: Limits; killBytes: number } {
+  const MiB = 1024 * 1024;
+  let memoryBytes = size.memoryMiB * MiB;
+  let killBytes = size.killMiB * MiB;
+  if (opts.memory !== undefined) {
+    const ratio = size.killMiB / size.memoryMiB;
+    memoryBytes = parseBytes(opts.memory);
+    killBytes = Math.floor(memoryBytes * ratio);
+  }
+  let cpuWeight: number | null = size.cpuShare !== null ? size.cpuShare * 100 : null;
+  let cpuQuota = size.vcpus !== null ? cpuQuotaFor(Math.min(size.vcpus, hostCpus)) : null;
+  if (opts.cpus !== undefined) {
+    cpuQuota = cpuQuotaFor(Math.min(parseCpus(opts.cpus), hostCpus));
+    cpuWeight = null;
+  }
+  const pids = opts.pids !== undefined ? parsePositiveInt(opts.pids, '--pids', 1) : size.processLimit;
+  return { limits: { memoryBytes, memorySwapBytes: killBytes, cpuWeight, cpuQuota, pids }, killBytes };
+}
+
+function dynoName(opts: DynoOptions): string {
+  if (opts.name === undefined) return `run.${crypto.randomInt(1000, 10000)}`;
+  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$/.test(opts.name))
+    throw new UsageError(`--name ${JSON.stringify(opts.name)}: use letters, digits, ".", "_" and "-" (e.g. web.1), at most 63 characters`);
+  return opts.name;
+}
+
+function buildEnv(opts: DynoOptions, name: string, port: number): Record<string, string> {
+  const env: Record<string, string> = { PATH: DYNO_PATH, HOME: '/app', PORT: String(port), DYNO: name, LANG: 'C.UTF-8' };
+  if (opts.term) env.TERM = opts.term;
+  const files = opts.envFile === undefined ? [] : Array.isArray(opts.envFile) ? opts.envFile : [opts.envFile];
+  for (const f of files) Object.assign(env, readEnvFile(f));
+  for (const [k, v] of Object.entries(opts.env ?? {})) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new UsageError(`env ${JSON.stringify(k)}: names are letters, digits and _ (not starting with a digit)`);
+    if (v.includes('\0')) throw new UsageError(`env ${k}: the value contains a NUL byte`);
+    env[k] = v;
+  }
+  return env;
+}
+
+function fill(template: string, vars: Record<string, string | number>): string {
+  return template.replace(/\{\{(\w+)\}\}/g, (_, k: string) => String(vars[k] ?? ''));
+}
+
+/** /etc of a host-stack dyno: generated identity files, plus what programs need from the host, read-only. */
+function etcMounts(facts: HostFacts, hostname: string, user: { uid: number; gid: number }): MountSpec[] {
+  const vars = { HOSTNAME: hostname, DYNO_UID: DYNO_USER.uid, DYNO_GID: DYNO_USER.gid };
+  const out: MountSpec[] = [{ target: '/etc', type: 'dir', options: [], mode: 0o755 }];
+  for (const [name, text] of Object.entries(facts.templates).sort()) out.push({ target: `/etc/${name}`, type: 'file', options: [], content: fill(text, vars), mode: 0o644 });
+  out.push({ target: '/etc/resolv.conf', type: 'file', options: [], content: facts.resolvConf, mode: 0o644 });
+  void user;
+  for (const p of HOST_ETC) {
+    const f = facts.paths[p];
+    if (!f || f.type === 'missing') continue;
+    const parent = path.posix.dirname(p);
+    if (parent !== '/etc' && !out.some((m) => m.target === parent)) out.push({ target: parent, type: 'dir', options: [], mode: 0o755 });
+    if (f.type === 'symlink') out.push({ target: p, type: 'symlink', source: f.target, options: [] });
+    else out.push({ target: p, type: 'bind', source: p, sourceIsFile: f.type === 'file', options: ['ro', 'nosuid', 'nodev'] });
+  }
+  return out;
+}
+
+function devMounts(facts: HostFacts, rootfs: boolean): MountSpec[] {
+  const out: MountSpec[] = [{ target: '/dev', type: 'tmpfs', options: ['nosuid', 'nodev', 'noexec', 'mode=755', 'size=65536k'] }];
+  for (const d of DEVICES) {
+    if (facts.paths[`/dev/${d}`]?.type === 'missing') continue;
+    // Bound from the host rather than mknod'ed: the same code works in a user namespace.
+    out.push({ target: `/dev/${d}`, type: 'bind', source: `/dev/${d}`, sourceIsFile: true, options: ['nosuid', 'noexec'] });
+  }
+  out.push(
+    { target: '/dev/pts', type: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
+    { target: '/dev/ptmx', type: 'symlink', source: 'pts/ptmx', options: [] },
+    { target: '/dev/shm', type: 'tmpfs', options: ['nosuid', 'nodev', 'noexec', 'mode=1777', 'size=65536k'] },
+    { target: '/dev/fd', type: 'symlink', source: '/proc/self/fd', options: [] },
+    { target: '/dev/stdin', type: 'symlink', source: '/proc/self/fd/0', options: [] },
+    { target: '/dev/stdout', type: 'symlink', source: '/proc/self/fd/1', options: [] },
+    { target: '/dev/stderr', type: 'symlink', source: '/proc/self/fd/2', options: [] },
+  );
+  void rootfs;
+  return out;
+}
+
+function cgroupMounts(facts: HostFacts): MountSpec[] {
+  const view = facts.cgroupView;
+  if (view.version === 2) return [{ target: '/sys/fs/cgroup', type: 'cgroup2', options: ['ro', 'nosuid', 'nodev', 'noexec'] }];
+  const out: MountSpec[] = [{ target: '/sys/fs/cgroup', type: 'tmpfs', options: ['ro', 'nosuid', 'nodev', 'noexec', 'mode=755', 'size=64k'] }];
+  for (const h of view.hierarchies)
+    out.push({ target: `/sys/fs/cgroup/${h.dir}`, type: 'cgroup', source: h.options, options: ['ro', 'nosuid', 'nodev', 'noexec'] });
+  return out;
+}
+
+/**
+ * Options plus host facts → the complete dyno plan, as plain data. No I/O but
+ * reading --env-file; everything else the host has to say comes in through facts.
+ */
+export function planDyno(opts: DynoOptions, facts: HostFacts, appDir: string, rootfsDir?: string): DynoPlan {
+  if (!opts.command || opts.command.length === 0) throw new UsageError('no command given; usage: dynod run [options] -- COMMAND [ARGS...]');
+  const size = findSize(opts.size ?? DEFAULT_SIZE);
+  const { limits, killBytes } = limitsFor(size, opts, facts.hostCpus);
+  const name = dynoName(opts);
+  const port = opts.port === undefined ? DEFAULT_PORT : parsePositiveInt(opts.port, '--port', 1, 65535);
+  const userName = opts.user ?? 'dyno';
+  if (userName !== 'dyno' && userName !== 'root') throw new UsageError(`--user ${JSON.stringify(userName)}: must be "dyno" or "root"`);
+  const user = userName === 'root' ? { ...ROOT_USER } : { ...DYNO_USER };
+  const net = opts.net ?? 'private';
+  if (net !== 'private' && net !== 'host') throw new UsageError(`--net ${JSON.stringify(net)}: must be "private" or "host"`);
+  const publish = (opts.publish ?? []).map((p) => parsePublish(String(p)));
+  if (publish.length > 0 && net !== 'private') throw new UsageError('--publish needs --net private (with --net host the app already listens on the host)');
+  const id = crypto.randomUUID();
+  const hostname = id;
+
+  const mounts: MountSpec[] = [];
+  if (rootfsDir) {
+    mounts.push({ target: '/', type: 'root-overlay', source: rootfsDir, options: [] });
+    for (const d of ['/proc', '/sys', '/dev', '/tmp', '/app', '/etc']) mounts.push({ target: d, type: 'dir', options: [], mode: 0o755 });
+    mounts.push(
+      { target: '/etc/hostname', type: 'file', options: [], content: `${hostname}\n`, mode: 0o644 },
+      { target: '/etc/hosts', type: 'file', options: [], content: fill(facts.templates.hosts ?? '', { HOSTNAME: hostname }), mode: 0o644 },
+      { target: '/etc/resolv.conf', type: 'file', options: [], content: facts.resolvConf, mode: 0o644 },
+    );
+  } else {
+    mounts.push({ target: '/', type: 'root-tmpfs', options: ['mode=755'] });
+    for (const d of HOST_STACK_DIRS) {
+      const f = facts.paths[d];
+      if (!f || f.type === 'missing' || f.type === 'file') continue;
+      if (f.type === 'symlink') mounts.push({ target: d, type: 'symlink', source: f.target, options: [] });
+      else mounts.push({ target: d, type: 'bind', source: d, options: ['ro', 'nodev'] });
+    }
+    mounts.push(...etcMounts(facts, hostname, user));
+  }
+  mounts.push(
+    { target: '/app', type: 'overlay', source: appDir, options: [] },
+    { target: '/proc', type: 'proc', options: ['nosuid', 'nodev', 'noexec'] },
+    { target: '/sys', type: 'sysfs', options: ['ro', 'nosuid', 'nodev', 'noexec'] },
+    ...cgroupMounts(facts),
+    ...devMounts(facts, !!rootfsDir),
+    { target: '/tmp', type: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] },
+  );
+
+  return {
+    id,
+    name,
+    hostname,
+    command: [...opts.command],
+    size: { name: size.name, label: size.label },
+    limits,
+    killBytes,
+    namespaces: ['pid', 'mount', 'uts', 'ipc', 'net', 'cgroup'].filter((n) => n !== 'net' || net === 'private') as DynoPlan['namespaces'],
+    root: rootfsDir ? { kind: 'rootfs', path: rootfsDir } : { kind: 'host-stack' },
+    app: { source: appDir, target: '/app' },
+    mounts,
+    user,
+    umask: 0o022,
+    cwd: '/app',
+    env: buildEnv(opts, name, port),
+    rlimits: { nproc: limits.pids, nofile: NOFILE },
+    network: { mode: net, publish },
+    stdin: !!opts.interactive,
+    tty: !!opts.interactive && !!opts.tty,
+    terminalSize: { rows: opts.rows ?? 24, cols: opts.cols ?? 80 },
+  };
+}

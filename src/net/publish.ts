@@ -1,0 +1,80 @@
+import * as net from 'node:net';
+import { DynodError } from '../errors';
+import type { PublishSpec } from './publish-spec';
+
+export type { PublishSpec } from './publish-spec';
+export { parsePublish } from './publish-spec';
+
+/** Something that can open a TCP socket inside a dyno's network namespace. */
+export interface NetnsTarget {
+  /** a fresh unconnected socket fd in the dyno's netns, or null when the dyno is gone */
+  netnsSocket(): number | null;
+  readonly port: number;
+}
+
+/**
+ * Forwards TCP connections from host addresses to the dyno's $PORT on its own
+ * loopback: the dyno needs no veth and no route for it, only a listening app.
+ */
+export class Publisher {
+  private readonly servers: net.Server[] = [];
+
+  /** Listens on every spec; fails before the dyno starts if a port is taken. */
+  static async listen(specs: PublishSpec[], target: () => NetnsTarget | null): Promise<Publisher> {
+    const p = new Publisher();
+    try {
+      for (const spec of specs) p.servers.push(await listenOne(spec, target));
+    } catch (e) {
+      await p.close();
+      throw e;
+    }
+    return p;
+  }
+
+  addresses(): net.AddressInfo[] {
+    return this.servers.map((s) => s.address() as net.AddressInfo);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.servers.map((s) => new Promise<void>((r) => { s.close(() => r()); (s as net.Server & { closeAllConnections?: () => void }).closeAllConnections?.(); })));
+    this.servers.length = 0;
+  }
+}
+
+function listenOne(spec: PublishSpec, target: () => NetnsTarget | null): Promise<net.Server> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer({ pauseOnConnect: true }, (client) => {
+    const t = target();
+    const fd = t?.netnsSocket() ?? null;
+    if (fd === null || !t) {
+      client.destroy();
+      return;
+    }
+    const upstream = new net.Socket({ fd, readable: true, writable: true });
+    sockets.add(client).add(upstream);
+    const done = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    client.on('error', done).on('close', done);
+    upstream.on('error', done).on('close', done);
+    upstream.connect(t.port, '127.0.0.1', () => {
+      client.pipe(upstream);
+      upstream.pipe(client);
+      client.resume();
+    });
+  });
+  const origClose = server.close.bind(server);
+  server.close = ((cb?: (err?: Error) => void) => {
+    for (const s of sockets) s.destroy();
+    return origClose(cb);
+  }) as typeof server.close;
+  return new Promise((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      reject(new DynodError(`--publish ${spec.address}:${spec.hostPort}: ${e.code ?? e.message}${e.code === 'EADDRINUSE' ? ' (the port is already in use)' : ''}`, { step: 'publish', syscall: e.syscall ?? 'listen', code: e.code ?? '' })),
+    );
+    server.listen(spec.hostPort, spec.address, () => resolve(server));
+  });
+}
