@@ -68,6 +68,7 @@ struct PlanStorage {
   std::deque<std::string> strings;
   std::vector<ChildOp> ops;
   std::vector<char *> argv, envp;
+  std::vector<int> pass_fds;
 
   const char *keep(const Napi::Object &o, const char *key, bool nullable = true) {
     Napi::Value v = o.Get(key);
@@ -138,6 +139,13 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   Napi::Array stdio = plan.Get("stdio").As<Napi::Array>();
   for (int i = 0; i < 3; i++) req.child.stdio[i] = stdio.Get(i).As<Napi::Number>().Int32Value();
   req.child.init_fd = (int)num_field(plan, "initFd", -1);
+  Napi::Value pass = plan.Get("passFds");
+  if (pass.IsArray()) {
+    Napi::Array arr = pass.As<Napi::Array>();
+    for (uint32_t i = 0; i < arr.Length(); i++) st.pass_fds.push_back(arr.Get(i).As<Napi::Number>().Int32Value());
+  }
+  req.child.pass_fds = st.pass_fds.data();
+  req.child.npass = st.pass_fds.size();
   st.keep_list(plan.Get("argv").As<Napi::Array>(), st.argv);
   st.keep_list(plan.Get("envp").As<Napi::Array>(), st.envp);
   req.child.ops = st.ops.data();
@@ -195,9 +203,15 @@ Watch *start_watch(const Napi::CallbackInfo &info, const char *name, uv_poll_cb 
   return w;
 }
 
+// A JavaScript exception in a callback must surface as 'uncaughtException', not
+// unwind through libuv.
 void deliver(Watch *w, std::initializer_list<napi_value> args) {
   Napi::HandleScope scope(w->env);
-  w->cb.MakeCallback(w->env.Global(), args, *w->ctx);
+  try {
+    w->cb.MakeCallback(w->env.Global(), args, *w->ctx);
+  } catch (const Napi::Error &e) {
+    napi_fatal_exception(w->env, e.Value());
+  }
 }
 
 // The pidfd turns readable when the dyno's PID 1 has exited.
@@ -311,6 +325,18 @@ Napi::Value IdmapUserns(const Napi::CallbackInfo &info) {
   return Napi::Number::New(info.Env(), fd);
 }
 
+// libuv's raw mode keeps ONLCR, so a dyno's "\r\n" would reach the terminal as
+// "\r\r\n": while attached, the host terminal passes output through untouched.
+// (setRawMode(false) restores the saved settings.)
+Napi::Value RawOutput(const Napi::CallbackInfo &info) {
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  struct termios t;
+  if (tcgetattr(fd, &t) != 0) throw step_error(info.Env(), "terminal", "tcgetattr", errno, "");
+  t.c_oflag &= ~(tcflag_t)OPOST;
+  if (tcsetattr(fd, TCSANOW, &t) != 0) throw step_error(info.Env(), "terminal", "tcsetattr", errno, "");
+  return info.Env().Undefined();
+}
+
 Napi::Value ResizePty(const Napi::CallbackInfo &info) {
   int fd = info[0].As<Napi::Number>().Int32Value();
   struct winsize ws;
@@ -364,6 +390,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("pipe", Napi::Function::New(env, Pipe));
   exports.Set("netnsSocket", Napi::Function::New(env, NetnsSocket));
   exports.Set("idmapUserns", Napi::Function::New(env, IdmapUserns));
+  exports.Set("rawOutput", Napi::Function::New(env, RawOutput));
   exports.Set("resizePty", Napi::Function::New(env, ResizePty));
   exports.Set("sealedCopy", Napi::Function::New(env, SealedCopy));
   return exports;

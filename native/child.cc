@@ -225,11 +225,25 @@ void child_main(const ChildPlan &plan) {
   trace("root ready");
 
   // No fd of the Node process may reach the dyno; the record socket survives into
-  // dynod-init as fd 3, and dynod-init closes it before the command runs.
-  if (plan.chan_fd != 3 && dup2(plan.chan_fd, 3) != 3) fail("close fds", "dup2");
+  // dynod-init as fd 3 (and the pass fds as 4, 5, ...); dynod-init closes them
+  // before the command runs.
+  // Lift everything above the target numbers first, so no dup2 clobbers a source.
+  int lifted[8];
+  if (plan.npass > 8) {
+    errno = E2BIG;
+    fail("close fds", "dup2", "too many fds for dynod-init");
+  }
+  int lifted_chan = fcntl(plan.chan_fd, F_DUPFD_CLOEXEC, 16);
+  if (lifted_chan < 0) fail("close fds", "fcntl", "F_DUPFD_CLOEXEC");
+  for (size_t i = 0; i < plan.npass; i++) {
+    lifted[i] = fcntl(plan.pass_fds[i], F_DUPFD_CLOEXEC, 16);
+    if (lifted[i] < 0) fail("close fds", "fcntl", "F_DUPFD_CLOEXEC");
+  }
+  if (dup2(lifted_chan, 3) != 3) fail("close fds", "dup2");
   g_chan_fd = 3;
-  if (fcntl(3, F_SETFD, 0) != 0) fail("close fds", "fcntl");
-  if (syscall(SYS_close_range, 4, ~0U, CLOSE_RANGE_CLOEXEC) != 0) fail("close fds", "close_range");
+  for (size_t i = 0; i < plan.npass; i++)
+    if (dup2(lifted[i], 4 + (int)i) != 4 + (int)i) fail("close fds", "dup2");
+  if (syscall(SYS_close_range, 4 + (unsigned)plan.npass, ~0U, CLOSE_RANGE_CLOEXEC) != 0) fail("close fds", "close_range");
   trace("exec init");
   syscall(SYS_execveat, plan.init_fd, "", plan.argv, plan.envp, AT_EMPTY_PATH);
   fail("exec dynod-init", "execveat");

@@ -40,6 +40,8 @@ struct ChildPlan {
   int chan_fd;            // record socket (inherited by dynod-init)
   int stdio[3];           // parent fds that become 0, 1, 2
   int init_fd;            // sealed memfd holding dynod-init
+  const int *pass_fds;    // handed to dynod-init as fds 4, 5, ... (e.g. the seccomp program)
+  size_t npass;
   unsigned late_unshare;  // namespaces unshared after the cgroup join (cgroup ns)
   const ChildOp *ops;
   size_t nops;

@@ -40,6 +40,8 @@ export interface NativeSpawnPlan {
   stdio: [number, number, number];
   /** fd of the sealed dynod-init */
   initFd: number;
+  /** parent fds handed to dynod-init as 4, 5, ... (the seccomp program) */
+  passFds: number[];
   argv: string[];
   envp: string[];
   trace: boolean;
@@ -85,6 +87,8 @@ export interface DynodAddon {
   netnsSocket(pidfd: number): number;
   /** fd of a user namespace with these maps, for an idmapped mount */
   idmapUserns(uidMap: string, gidMap: string): number;
+  /** turns off output post-processing (OPOST) on a terminal fd */
+  rawOutput(fd: number): void;
   resizePty(fd: number, rows: number, cols: number): void;
   sealedCopy(path: string): number;
 }

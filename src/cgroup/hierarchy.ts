@@ -108,3 +108,31 @@ export function tryWrite(file: string, value: string | number): boolean {
     throw e;
   }
 }
+
+/** A "key N" line of a flat-keyed cgroup file (memory.events, memory.oom_control); 0 when absent. */
+export function readCounter(file: string, key: string): number {
+  try {
+    const m = new RegExp(`^${key} (\\d+)$`, 'm').exec(fs.readFileSync(file, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Removes every "<pid>-…" cgroup under root whose dynod process is gone. */
+export async function sweepDir(root: string, kill: (dir: string) => void): Promise<number> {
+  let names: string[];
+  try {
+    names = fs.readdirSync(root);
+  } catch {
+    return 0;
+  }
+  let n = 0;
+  for (const name of names) {
+    const dir = `${root}/${name}`;
+    if (ownerAlive(name) || !fs.statSync(dir).isDirectory()) continue;
+    await removeDir(dir, () => kill(dir));
+    n++;
+  }
+  return n;
+}

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Limits } from './limits';
 import type { CgroupBackend, CgroupView, DynoCgroup } from './types';
-import { ensureDir, ownerAlive, removeDir, tryWrite, writeFile, type CgroupMembership, type CgroupMount } from './hierarchy';
+import { ensureDir, readCounter, removeDir, sweepDir, tryWrite, writeFile, type CgroupMembership, type CgroupMount } from './hierarchy';
 
 /** The v1 controllers a dyno is limited by; each is its own hierarchy. */
 export const V1_CONTROLLERS = ['memory', 'cpu', 'pids'] as const;
@@ -76,14 +76,7 @@ export class CgroupV1 implements CgroupBackend {
       procsFiles: dirs.map((d) => `${d}/cgroup.procs`),
       dirs,
       view: this.view,
-      oomKills: () => {
-        try {
-          const m = /^oom_kill (\d+)$/m.exec(fs.readFileSync(`${memoryDir}/memory.oom_control`, 'utf8'));
-          return m ? Number(m[1]) : 0;
-        } catch {
-          return 0;
-        }
-      },
+      oomKills: () => readCounter(`${memoryDir}/memory.oom_control`, 'oom_kill'),
       remove: async () => {
         for (const d of dirs) await removeDir(d, () => killAll(d));
         for (const h of this.hierarchies) try { fs.rmdirSync(h.root); } catch { /* other dynos still use it */ }
@@ -93,20 +86,7 @@ export class CgroupV1 implements CgroupBackend {
 
   async sweepStale(): Promise<number> {
     let n = 0;
-    for (const h of this.hierarchies) {
-      let names: string[];
-      try {
-        names = fs.readdirSync(h.root);
-      } catch {
-        continue;
-      }
-      for (const name of names) {
-        const dir = path.join(h.root, name);
-        if (ownerAlive(name) || !fs.statSync(dir).isDirectory()) continue;
-        await removeDir(dir, () => killAll(dir));
-        n++;
-      }
-    }
+    for (const h of this.hierarchies) n += await sweepDir(h.root, killAll);
     return n;
   }
 }

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Limits } from './limits';
 import type { CgroupBackend, DynoCgroup } from './types';
-import { ensureDir, ownerAlive, removeDir, tryWrite, writeFile } from './hierarchy';
+import { ensureDir, readCounter, removeDir, sweepDir, tryWrite, writeFile } from './hierarchy';
 
 export const V2_CONTROLLERS = ['cpu', 'memory', 'pids'] as const;
 
@@ -76,14 +76,7 @@ export class CgroupV2 implements CgroupBackend {
       procsFiles: [`${dir}/cgroup.procs`],
       dirs: [dir],
       view: { version: 2 },
-      oomKills: () => {
-        try {
-          const m = /^oom_kill (\d+)$/m.exec(fs.readFileSync(`${dir}/memory.events`, 'utf8'));
-          return m ? Number(m[1]) : 0;
-        } catch {
-          return 0;
-        }
-      },
+      oomKills: () => readCounter(`${dir}/memory.events`, 'oom_kill'),
       remove: async () => {
         await removeDir(dir, () => tryWrite(`${dir}/cgroup.kill`, 1));
       },
@@ -91,19 +84,6 @@ export class CgroupV2 implements CgroupBackend {
   }
 
   async sweepStale(): Promise<number> {
-    let names: string[];
-    try {
-      names = fs.readdirSync(this.root);
-    } catch {
-      return 0;
-    }
-    let n = 0;
-    for (const name of names) {
-      const dir = path.join(this.root, name);
-      if (ownerAlive(name) || !fs.statSync(dir).isDirectory()) continue;
-      await removeDir(dir, () => tryWrite(`${dir}/cgroup.kill`, 1));
-      n++;
-    }
-    return n;
+    return sweepDir(this.root, (dir) => tryWrite(`${dir}/cgroup.kill`, 1));
   }
 }

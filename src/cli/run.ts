@@ -3,6 +3,7 @@ import { Dyno, type DynoExit } from '../dyno/dyno';
 import type { DynoOptions } from '../dyno/options';
 import { parseEnvPair } from '../dyno/env';
 import { DynodError } from '../errors';
+import { native } from '../native';
 
 export interface RunFlags {
   size?: string;
@@ -103,6 +104,7 @@ function attachTerminal(dyno: Dyno): void {
   const term = dyno.terminal;
   if (!term) return;
   process.stdin.setRawMode(true);
+  if (process.stdout.isTTY) native().rawOutput(1);
   process.stdin.pipe(term);
   term.pipe(process.stdout);
   dyno.once('exit', () => {

@@ -40,6 +40,8 @@ export interface CompileContext {
   initFd: number;
   /** user namespace fd describing the idmapping of /app's lower layer, or -1 */
   appIdmapFd: number;
+  /** fd holding the compiled seccomp program, or -1 for none */
+  seccompFd: number;
   trace: boolean;
 }
 
@@ -124,12 +126,12 @@ function mountOps(m: MountSpec, ctx: Pick<CompileContext, 'appIdmapFd'>, deferre
 }
 
 /** PID 1's argv: see native/init.cc for the protocol. */
-export function initArgv(plan: DynoPlan, trace: boolean): string[] {
+export function initArgv(plan: DynoPlan, trace: boolean, seccomp = false): string[] {
   const caps = plan.user.uid === 0 ? ROOT_CAPS : 0n;
   return [
     'dynod-init', '3', String(plan.user.uid), String(plan.user.gid), plan.umask.toString(8), plan.cwd,
     plan.tty ? '1' : '0', String(plan.terminalSize.rows), String(plan.terminalSize.cols), trace ? '1' : '0',
-    caps.toString(16), '--', ...plan.command,
+    caps.toString(16), seccomp ? '4' : '-1', '--', ...plan.command,
   ];
 }
 
@@ -148,7 +150,8 @@ export function compileSpawn(plan: DynoPlan, ctx: CompileContext): NativeSpawnPl
     ops: compileOps(plan, ctx),
     stdio: ctx.stdio,
     initFd: ctx.initFd,
-    argv: initArgv(plan, ctx.trace),
+    passFds: ctx.seccompFd >= 0 ? [ctx.seccompFd] : [],
+    argv: initArgv(plan, ctx.trace, ctx.seccompFd >= 0),
     envp: Object.entries(plan.env).map(([k, v]) => `${k}=${v}`),
     trace: ctx.trace,
   };

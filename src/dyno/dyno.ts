@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
+import * as tty from 'node:tty';
 import type { Readable, Writable } from 'node:stream';
 import { native, initBinaryFd } from '../native';
 import type { NativeRecord } from '../addon';
@@ -181,6 +182,7 @@ export class Dyno extends EventEmitter {
         stdio,
         initFd: initBinaryFd(),
         appIdmapFd: this.appIdmapFd(),
+        seccompFd: -1,
         trace: !!opts.trace,
       });
       this.mark('spawn');
@@ -231,7 +233,8 @@ export class Dyno extends EventEmitter {
     if (rec.kind === 'trace') this.mark(rec.step, rec.tNs);
     else if (rec.kind === 'pty' && rec.fd !== undefined) {
       this.ptyFd = rec.fd;
-      this.terminal = new net.Socket({ fd: rec.fd, readable: true, writable: true });
+      // A pty master is a TTY to libuv; tty.ReadStream is its read/write handle.
+      this.terminal = new tty.ReadStream(rec.fd);
       // EIO on the master just means the last slave fd closed.
       this.terminal.on('error', (e: NodeJS.ErrnoException) => { if (e.code !== 'EIO') this.emit('error', e); });
     } else if (rec.kind === 'error') {
