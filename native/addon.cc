@@ -91,6 +91,7 @@ int op_kind(const std::string &name) {
       {"symlink", kOpSymlink},   {"write", kOpWrite},     {"pivot", kOpPivot},
       {"chdir", kOpChdir},       {"umount", kOpUmount},   {"hostname", kOpHostname},
       {"loopback", kOpLoopback}, {"rlimit", kOpRlimit},   {"idmap-bind", kOpIdmapBind},
+      {"await-cgroup", kOpAwaitCgroup},
   };
   for (const auto &k : kinds)
     if (name == k.name) return k.kind;
@@ -123,9 +124,62 @@ void convert_op(Napi::Env env, PlanStorage &st, const Napi::Object &o) {
   st.ops.push_back(op);
 }
 
+// The cgroup join of one dyno, on the libuv threadpool (see join_cgroup).
+struct JoinWork {
+  uv_work_t req;
+  std::vector<std::string> procs;
+  SpawnResult child;  // pidfd is our own dup: the exit watcher may close the original
+  StepError err;
+  bool ok = false;
+  Napi::FunctionReference cb;
+  std::unique_ptr<Napi::AsyncContext> ctx;
+  Napi::Env env;
+  explicit JoinWork(Napi::Env e) : env(e) {}
+};
+
+void queue_join(Napi::Env env, std::vector<std::string> procs, const SpawnResult &child, Napi::Function cb) {
+  uv_loop_t *loop;
+  napi_get_uv_event_loop(env, &loop);
+  auto *w = new JoinWork(env);
+  w->req.data = w;
+  w->procs = std::move(procs);
+  w->child = child;
+  w->child.pidfd = fcntl(child.pidfd, F_DUPFD_CLOEXEC, 3);
+  w->cb = Napi::Persistent(cb);
+  w->ctx = std::make_unique<Napi::AsyncContext>(env, "joinCgroup");
+  uv_queue_work(
+      loop, &w->req, [](uv_work_t *r) {
+        auto *w = static_cast<JoinWork *>(r->data);
+        w->ok = join_cgroup(w->procs, w->child, w->err);
+      },
+      [](uv_work_t *r, int) {
+        auto *w = static_cast<JoinWork *>(r->data);
+        close(w->child.pidfd);
+        Napi::HandleScope scope(w->env);
+        Napi::Value arg = w->env.Null();
+        if (!w->ok) {
+          Napi::Object e = Napi::Object::New(w->env);
+          e.Set("step", w->err.step);
+          e.Set("syscall", w->err.syscall);
+          e.Set("errno", w->err.err);
+          e.Set("code", errno_name(w->err.err));
+          e.Set("message", strerror(w->err.err));
+          e.Set("detail", w->err.detail);
+          arg = e;
+        }
+        try {
+          w->cb.MakeCallback(w->env.Global(), {arg}, *w->ctx);
+        } catch (const Napi::Error &e) {
+          napi_fatal_exception(w->env, e.Value());
+        }
+        delete w;
+      });
+}
+
 Napi::Value Spawn(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "Usage: spawn(plan)");
+  if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction())
+    throw Napi::TypeError::New(env, "Usage: spawn(plan, onJoined)");
   Napi::Object plan = info[0].As<Napi::Object>();
   PlanStorage st;
   SpawnRequest req;
@@ -157,6 +211,7 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   SpawnResult out;
   StepError err;
   if (!spawn_dyno(req, out, err)) throw step_error(env, err.step, err.syscall, err.err, err.detail);
+  queue_join(env, std::move(req.cgroup_procs), out, info[1].As<Napi::Function>());
   Napi::Object res = Napi::Object::New(env);
   res.Set("pid", out.pid);
   res.Set("pidfd", out.pidfd);

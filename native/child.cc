@@ -115,6 +115,15 @@ void idmap_bind(const ChildOp &op) {
   close(tree);
 }
 
+void await_byte(const char *phase) {
+  char go = 0;
+  ssize_t n;
+  do n = read(g_plan->sync_fd, &go, 1);
+  while (n < 0 && errno == EINTR);
+  if (n != 1) _exit(125);  // the parent gave up (or died): it reports why
+  trace(phase);
+}
+
 void run_op(const ChildOp &op) {
   switch (op.kind) {
     case kOpMount:
@@ -177,6 +186,13 @@ void run_op(const ChildOp &op) {
     case kOpIdmapBind:
       idmap_bind(op);
       break;
+    case kOpAwaitCgroup:
+      // The parent migrates us (v1) while we build the root; only what follows
+      // (the cgroup namespace, whose root is the cgroup we sit in, and everything
+      // the command does) needs us inside.
+      await_byte("cgroup joined");
+      if (g_plan->late_unshare && unshare((int)g_plan->late_unshare) != 0) fail(op.step, "unshare", "cgroup namespace");
+      break;
     default:
       errno = EINVAL;
       fail(op.step, "plan", "unknown op");
@@ -211,15 +227,9 @@ void child_main(const ChildPlan &plan) {
     if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, nullptr);
 
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail("parent death signal", "prctl");
-  char go = 0;
-  ssize_t n;
-  do n = read(plan.sync_fd, &go, 1);
-  while (n < 0 && errno == EINTR);
-  if (n != 1) _exit(125);  // the parent gave up (or died) before releasing us
-  trace("child released");
+  await_byte("child released");
 
   if (setsid() < 0) fail("new session", "setsid");
-  if (plan.late_unshare && unshare((int)plan.late_unshare) != 0) fail("cgroup namespace", "unshare");
   install_stdio(plan);
   for (size_t i = 0; i < plan.nops; i++) run_op(plan.ops[i]);
   trace("root ready");

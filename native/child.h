@@ -21,6 +21,7 @@ enum OpKind {
   kOpLoopback,      // bring "lo" up in the new network namespace
   kOpRlimit,        // prlimit(resource, soft, hard)
   kOpIdmapBind,     // open_tree(a) + mount_setattr(IDMAP, userns fd) + move_mount to b
+  kOpAwaitCgroup,   // wait until the parent has joined us to our cgroup, then unshare late namespaces
 };
 
 struct ChildOp {
@@ -36,7 +37,7 @@ struct ChildOp {
 };
 
 struct ChildPlan {
-  int sync_fd;            // read end: one byte releases the child, EOF aborts it
+  int sync_fd;            // read end: byte 1 releases the child, byte 2 says it sits in its cgroup; EOF aborts
   int chan_fd;            // record socket (inherited by dynod-init)
   int stdio[3];           // parent fds that become 0, 1, 2
   int init_fd;            // sealed memfd holding dynod-init

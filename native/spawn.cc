@@ -119,15 +119,6 @@ bool spawn_dyno(SpawnRequest &req, SpawnResult &out, StepError &err) {
   }
   Fd pidfd_guard{pidfd};
 
-  if (!into) {
-    for (const auto &file : req.cgroup_procs) {
-      if (!write_pid(file, pid)) {
-        set_err(err, "join cgroup", "write", file);
-        kill_and_reap(pidfd);
-        return false;
-      }
-    }
-  }
   char go = 1;
   if (write(sync_w.fd, &go, 1) != 1) {
     set_err(err, "release child", "write");
@@ -137,7 +128,28 @@ bool spawn_dyno(SpawnRequest &req, SpawnResult &out, StepError &err) {
   out.pid = (int)pid;
   out.pidfd = pidfd_guard.release();
   out.chan_fd = chan_parent.release();
+  out.sync_fd = sync_w.release();
   out.into_cgroup = into;
+  return true;
+}
+
+bool join_cgroup(const std::vector<std::string> &procs_files, const SpawnResult &child, StepError &err) {
+  Fd sync_w{child.sync_fd};
+  if (!child.into_cgroup) {
+    for (const auto &file : procs_files) {
+      if (!write_pid(file, child.pid)) {
+        set_err(err, "join cgroup", "write", file);
+        syscall(SYS_pidfd_send_signal, child.pidfd, SIGKILL, nullptr, 0);
+        return false;
+      }
+    }
+  }
+  char go = 2;
+  if (write(sync_w.fd, &go, 1) != 1) {
+    set_err(err, "join cgroup", "write", "sync pipe");
+    syscall(SYS_pidfd_send_signal, child.pidfd, SIGKILL, nullptr, 0);
+    return false;
+  }
   return true;
 }
 

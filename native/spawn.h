@@ -26,10 +26,17 @@ struct SpawnResult {
   int pid = -1;
   int pidfd = -1;
   int chan_fd = -1;  // parent end of the record socket
+  int sync_fd = -1;  // write end: the second byte tells the child it sits in its cgroup
   bool into_cgroup = false;
 };
 
-// Returns false and fills err on failure; nothing is left running then.
+// Clones and releases the child, which starts building its root at once. Returns
+// false and fills err on failure; nothing is left running then.
 bool spawn_dyno(SpawnRequest &req, SpawnResult &out, StepError &err);
+
+// Joins the child to its cgroup (unless it was born there) and tells it so; on
+// failure kills it. Blocking: a v1 migration waits for an RCU grace period
+// (5-15 ms), so the addon runs this on the libuv threadpool. Closes sync_fd.
+bool join_cgroup(const std::vector<std::string> &procs_files, const SpawnResult &child, StepError &err);
 
 }  // namespace dynod

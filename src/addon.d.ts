@@ -24,7 +24,8 @@ export type NativeOp =
   | { op: 'hostname'; step: string; name: string }
   | { op: 'loopback'; step: string }
   | { op: 'rlimit'; step: string; resource: number; soft: number; hard: number }
-  | { op: 'idmap-bind'; step: string; source: string; target: string; fd: number };
+  | { op: 'idmap-bind'; step: string; source: string; target: string; fd: number }
+  | { op: 'await-cgroup'; step: string };
 
 export interface NativeSpawnPlan {
   /** CLONE_NEW* flags for the clone itself */
@@ -76,7 +77,11 @@ export interface NativeRecord {
 }
 
 export interface DynodAddon {
-  spawn(plan: NativeSpawnPlan): NativeSpawnResult;
+  /**
+   * Clones the dyno's PID 1 and lets it build its root; joins it to its cgroup on
+   * the threadpool and calls onJoined (null, or the failure; the child is killed then).
+   */
+  spawn(plan: NativeSpawnPlan, onJoined: (err: (NativeErrorData & { message: string }) | null) => void): NativeSpawnResult;
   /** calls back once, when the process behind pidfd exits; closes pidfd afterwards */
   watchExit(pidfd: number, cb: (exit: NativeExit) => void): void;
   /** calls back per record, then once with null at EOF; closes fd afterwards */

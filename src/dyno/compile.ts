@@ -57,7 +57,18 @@ export function compileOps(plan: DynoPlan, ctx: Pick<CompileContext, 'appIdmapFd
     ops.push({ op: 'mkdir', step: 'scratch tmpfs', path: SCRATCH + d, mode: 0o755 });
   ops.push({ op: 'pivot', step: 'enter scratch root', target: SCRATCH, source: SCRATCH + OLD });
 
-  for (const m of plan.mounts) ops.push(...mountOps(m, ctx, deferredRo));
+  // The parent joins the child to its cgroup while it builds the root; it waits
+  // only before the cgroup view, which must show the dyno's own cgroup.
+  const join: NativeOp = { op: 'await-cgroup', step: 'join cgroup' };
+  let joined = false;
+  for (const m of plan.mounts) {
+    if (!joined && m.target.startsWith('/sys/fs/cgroup')) {
+      ops.push(join);
+      joined = true;
+    }
+    ops.push(...mountOps(m, ctx, deferredRo));
+  }
+  if (!joined) ops.push(join);
 
   ops.push({ op: 'hostname', step: 'set hostname', name: plan.hostname });
   if (plan.network.mode === 'private') ops.push({ op: 'loopback', step: 'bring up loopback' });

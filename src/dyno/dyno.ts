@@ -186,7 +186,11 @@ export class Dyno extends EventEmitter {
         trace: !!opts.trace,
       });
       this.mark('spawn');
-      result = n.spawn(spawnPlan);
+      result = n.spawn(spawnPlan, (err) => {
+        this.mark('cgroup joined (parent)');
+        // A child that failed on its own reports that; the join error is the fallback.
+        if (err && !this.setupError) this.setupError = DynodError.fromStep(err);
+      });
     } catch (e) {
       for (const fd of toClose) fs.closeSync(fd);
       this.stdout?.destroy();
