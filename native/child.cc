@@ -140,7 +140,10 @@ void run_op(const ChildOp &op) {
       if (symlink(op.a, op.b) != 0) fail(op.step, "symlink", op.b);
       break;
     case kOpWrite: {
-      int fd = open(op.b, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, op.mode);
+      // Replace, never write through: in a --rootfs, /etc/resolv.conf may be a
+      // symlink that points anywhere (unlinking it only whites it out in the upper layer).
+      if (unlink(op.b) != 0 && errno != ENOENT) fail(op.step, "unlink", op.b);
+      int fd = open(op.b, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, op.mode);
       if (fd < 0) fail(op.step, "open", op.b);
       if (write_all(fd, op.a, op.len) != 0) fail(op.step, "write", op.b);
       if (fchmod(fd, op.mode) != 0) fail(op.step, "fchmod", op.b);  // umask must not narrow it

@@ -76,6 +76,43 @@ export interface NativeRecord {
   fd?: number;
 }
 
+/** What a seccomp rule (or the filter's default) does to a matching syscall. */
+export interface NativeSeccompAction {
+  kind: 'allow' | 'errno' | 'kill_process' | 'kill_thread' | 'trap' | 'log' | 'trace';
+  /** the errno (0..4095) for 'errno', the tracer's message (0..65535) for 'trace'; 0 otherwise */
+  value: number;
+}
+
+/** One comparison of a syscall argument (libseccomp's scmp_arg_cmp). */
+export interface NativeSeccompArgCmp {
+  /** 0..5 */
+  index: number;
+  op: 'ne' | 'lt' | 'le' | 'eq' | 'ge' | 'gt' | 'masked_eq';
+  /** the operand; for masked_eq, the mask */
+  value: bigint;
+  /** for masked_eq, what the masked argument must equal; ignored otherwise */
+  valueTwo: bigint;
+}
+
+export interface NativeSeccompRule {
+  syscall: string;
+  action: NativeSeccompAction;
+  /** ANDed; at most one comparison per index */
+  args: NativeSeccompArgCmp[];
+}
+
+/** A normalized seccomp filter (see src/seccomp/profile.ts and native/seccomp.h). */
+export interface NativeSeccompFilter {
+  defaultAction: NativeSeccompAction;
+  /** for syscalls of any architecture not listed (and x32 on x86_64 unless listed) */
+  badArchAction: NativeSeccompAction;
+  /** libseccomp architecture names, native first: "x86_64", "x86", "x32", "aarch64", "arm", ... */
+  arches: string[];
+  /** syscall numbers above the highest one the rules name return ENOSYS */
+  enosysAboveKnown: boolean;
+  rules: NativeSeccompRule[];
+}
+
 export interface DynodAddon {
   /**
    * Clones the dyno's PID 1 and lets it build its root; joins it to its cgroup on
@@ -96,4 +133,6 @@ export interface DynodAddon {
   rawOutput(fd: number): void;
   resizePty(fd: number, rows: number, cols: number): void;
   sealedCopy(path: string): number;
+  /** the BPF program in a sealed memfd (close-on-exec), for dynod-init's fd 4 */
+  compileSeccomp(filter: NativeSeccompFilter): number;
 }

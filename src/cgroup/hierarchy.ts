@@ -19,6 +19,8 @@ export function parseProcCgroup(text: string): CgroupMembership[] {
 
 export interface CgroupMount {
   mountPoint: string;
+  /** the cgroup this mount shows as its root (not "/" inside containers) */
+  root: string;
   fstype: 'cgroup' | 'cgroup2';
   /** super options, e.g. ["rw", "memory"] */
   options: string[];
@@ -33,9 +35,15 @@ export function parseCgroupMounts(mountinfo: string): CgroupMount[] {
     const left = line.slice(0, sep).split(' ');
     const [fstype, , superOpts] = line.slice(sep + 3).split(' ');
     if (fstype !== 'cgroup' && fstype !== 'cgroup2') continue;
-    out.push({ mountPoint: unescapeMount(left[4]!), fstype, options: (superOpts ?? '').split(',') });
+    out.push({ mountPoint: unescapeMount(left[4]!), root: unescapeMount(left[3]!), fstype, options: (superOpts ?? '').split(',') });
   }
   return out;
+}
+
+/** The directory of cgroup `path` under a mount that shows `mount.root` as its top. */
+export function cgroupDir(mount: CgroupMount, path: string): string {
+  const rel = mount.root !== '/' && (path === mount.root || path.startsWith(`${mount.root}/`)) ? path.slice(mount.root.length) : path;
+  return `${mount.mountPoint}${rel === '/' ? '' : rel}`;
 }
 
 function unescapeMount(s: string): string {

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { CgroupV1 } from './v1';
 import { CgroupV2, V2_CONTROLLERS } from './v2';
-import { parseCgroupMounts, parseProcCgroup, readProcSelf } from './hierarchy';
+import { cgroupDir, parseCgroupMounts, parseProcCgroup, readProcSelf } from './hierarchy';
 import type { CgroupBackend } from './types';
 
 export type { CgroupBackend, DynoCgroup, CgroupView } from './types';
@@ -24,10 +24,10 @@ export function detectCgroups(): CgroupBackend {
   if (v2mount && v2member) {
     let controllers: string[] = [];
     try {
-      controllers = fs.readFileSync(`${v2mount.mountPoint}${v2member.path}/cgroup.controllers`, 'utf8').trim().split(/\s+/);
+      controllers = fs.readFileSync(`${cgroupDir(v2mount, v2member.path)}/cgroup.controllers`, 'utf8').trim().split(/\s+/);
     } catch { /* none */ }
     if (V2_CONTROLLERS.every((c) => controllers.includes(c))) {
-      cached = new CgroupV2(v2mount.mountPoint, v2member.path);
+      cached = new CgroupV2(v2mount.mountPoint, cgroupDir(v2mount, v2member.path).slice(v2mount.mountPoint.length) || '/');
       return cached;
     }
   }

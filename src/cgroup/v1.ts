@@ -2,7 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Limits } from './limits';
 import type { CgroupBackend, CgroupView, DynoCgroup } from './types';
-import { ensureDir, readCounter, removeDir, sweepDir, tryWrite, writeFile, type CgroupMembership, type CgroupMount } from './hierarchy';
+import { DynodError } from '../errors';
+import { cgroupDir, ensureDir, readCounter, removeDir, sweepDir, tryWrite, writeFile, type CgroupMembership, type CgroupMount } from './hierarchy';
 
 /** The v1 controllers a dyno is limited by; each is its own hierarchy. */
 export const V1_CONTROLLERS = ['memory', 'cpu', 'pids'] as const;
@@ -24,10 +25,11 @@ export class CgroupV1 implements CgroupBackend {
     this.hierarchies = V1_CONTROLLERS.map((controller) => {
       const member = membership.find((m) => m.controllers.includes(controller));
       const mount = mounts.find((m) => m.fstype === 'cgroup' && m.options.includes(controller));
-      if (!member || !mount) throw new Error(`cgroup v1 controller ${controller} is not mounted`);
+      if (!member || !mount)
+        throw new DynodError(`cgroup v1 controller "${controller}" is not mounted; dynod needs the memory, cpu and pids controllers (cgroup v2 or v1)`, { step: 'cgroups' });
       return {
         controller,
-        root: path.join(mount.mountPoint, member.path, 'dynod'),
+        root: path.join(cgroupDir(mount, member.path), 'dynod'),
         options: mount.options.filter((o) => known.has(o)).join(','),
       };
     });

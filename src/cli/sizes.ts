@@ -2,7 +2,7 @@ import { SIZES } from '../dyno/sizes';
 import { NOFILE } from '../dyno/plan';
 
 function mem(mib: number): string {
-  return mib >= 1024 ? `${+(mib / 1024).toFixed(1)} GB` : `${mib} MB`;
+  return mib >= 2048 ? `${+(mib / 1024).toFixed(1)} GB` : `${mib} MB`;
 }
 
 /** `dynod sizes [--json]` */

@@ -91,9 +91,10 @@ function buildEnv(opts: DynoOptions, name: string, port: number): Record<string,
   for (const f of files) Object.assign(env, readEnvFile(f));
   for (const [k, v] of Object.entries(opts.env ?? {})) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new UsageError(`env ${JSON.stringify(k)}: names are letters, digits and _ (not starting with a digit)`);
-    if (v.includes('\0')) throw new UsageError(`env ${k}: the value contains a NUL byte`);
     env[k] = v;
   }
+  for (const [k, v] of Object.entries(env)) if (v.includes('\0')) throw new UsageError(`env ${k}: the value contains a NUL byte`);
+  parsePositiveInt(env.PORT!, 'PORT', 1, 65535);
   return env;
 }
 
@@ -165,6 +166,16 @@ export function planDyno(opts: DynoOptions, facts: HostFacts, appDir: string, ro
   if (net !== 'private' && net !== 'host') throw new UsageError(`--net ${JSON.stringify(net)}: must be "private" or "host"`);
   const publish = (opts.publish ?? []).map((p) => parsePublish(String(p)));
   if (publish.length > 0 && net !== 'private') throw new UsageError('--publish needs --net private (with --net host the app already listens on the host)');
+  if (opts.command.some((a) => a.includes('\0'))) throw new UsageError('the command contains a NUL byte');
+  if (rootfsDir) {
+    // Everything dynod mounts on or writes into must be a real directory of the
+    // rootfs: a symlink there would resolve in the host's tree while the root is built.
+    for (const d of ['/etc', '/app', '/proc', '/sys', '/dev', '/tmp']) {
+      const f = facts.paths[`rootfs:${d}`];
+      if (f && f.type !== 'dir' && f.type !== 'missing')
+        throw new UsageError(`--rootfs ${rootfsDir}: ${d} is a ${f.type}; a root filesystem's /etc, /app, /proc, /sys, /dev and /tmp must be directories (or absent)`);
+    }
+  }
   const id = crypto.randomUUID();
   const hostname = id;
 
@@ -196,9 +207,10 @@ export function planDyno(opts: DynoOptions, facts: HostFacts, appDir: string, ro
     { target: '/tmp', type: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] },
   );
 
+  const env = buildEnv(opts, name, port);
   return {
     id,
-    name,
+    name: env.DYNO!,
     hostname,
     command: [...opts.command],
     size: { name: size.name, label: size.label },
@@ -211,7 +223,7 @@ export function planDyno(opts: DynoOptions, facts: HostFacts, appDir: string, ro
     user,
     umask: 0o022,
     cwd: '/app',
-    env: buildEnv(opts, name, port),
+    env,
     rlimits: { nproc: limits.pids, nofile: NOFILE },
     network: { mode: net, publish },
     stdin: !!opts.interactive,

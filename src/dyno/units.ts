@@ -4,10 +4,9 @@ const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1
 
 /** "128M", "1.5g", "512MiB", "1073741824" → bytes. */
 export function parseBytes(value: string | number, option = '--memory'): number {
-  if (typeof value === 'number' && Number.isFinite(value) && value > 0) return Math.floor(value);
   const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$/i.exec(String(value));
   if (!m) throw new UsageError(`${option} ${JSON.stringify(String(value))}: not a size; use bytes or a number with K, M, G or T (e.g. 128M)`);
-  const bytes = Math.floor(Number(m[1]) * UNITS[(m[2] ?? '').toLowerCase()]!);
+  const bytes = typeof value === 'number' ? Math.floor(value) : Math.floor(Number(m[1]) * UNITS[(m[2] ?? '').toLowerCase()]!);
   if (bytes < 4 * 1024 * 1024) throw new UsageError(`${option} ${value}: too small; the minimum is 4M`);
   return bytes;
 }

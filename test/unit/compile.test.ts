@@ -1,0 +1,323 @@
+// compileOps / initArgv / cloneFlags / compileSpawn: the plan as the primitive steps the native child runs.
+import t, { type Test } from 'tap';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { NativeOp } from '../../src/addon';
+import { NEW, OLD, ROOT_CAPS, SCRATCH, UPPER, cloneFlags, compileOps, compileSpawn, initArgv } from '../../src/dyno/compile';
+import { CLONE, MS, RLIMIT } from '../../src/dyno/constants';
+import { planDyno, type DynoPlan } from '../../src/dyno/plan';
+import type { DynoOptions } from '../../src/dyno/options';
+import { APP, ROOTFS, V1_VIEW, fakeFacts } from './fixtures/facts';
+import type { HostFacts } from '../../src/dyno/host';
+
+type Op<K extends NativeOp['op']> = Extract<NativeOp, { op: K }>;
+
+const mk = (opts: Partial<DynoOptions> = {}, facts: HostFacts = fakeFacts(), rootfs?: string): DynoPlan =>
+  planDyno({ command: ['bash', '-c', 'echo hi'], ...opts }, facts, APP, rootfs);
+
+/** The plans every invariant is checked against. */
+const VARIANTS: Array<[string, () => DynoPlan, number]> = [
+  ['host stack, v2, private', () => mk(), -1],
+  ['host stack, v2, private, idmapped app', () => mk(), 9],
+  ['host stack, v1, host net', () => mk({ net: 'host' }, fakeFacts({ cgroupView: V1_VIEW })), -1],
+  ['host stack, root user, v1', () => mk({ user: 'root' }, fakeFacts({ cgroupView: V1_VIEW })), 0],
+  ['rootfs, v2', () => mk({}, fakeFacts(), ROOTFS), -1],
+  ['rootfs, v1, idmapped app, host net', () => mk({ net: 'host' }, fakeFacts({ cgroupView: V1_VIEW }), ROOTFS), 5],
+];
+
+const touches = (op: NativeOp): string | null =>
+  op.op === 'mount' || op.op === 'remount' || op.op === 'umount' || op.op === 'idmap-bind' ? op.target : op.op === 'mkdir' || op.op === 'write' || op.op === 'symlink' || op.op === 'chdir' ? op.path : null;
+const under = (p: string, root: string) => p === root || p.startsWith(`${root}/`);
+const isMount = (op: NativeOp): op is Op<'mount'> => op.op === 'mount';
+
+t.test('the constants', async (t) => {
+  t.equal(SCRATCH, '/tmp');
+  t.equal(OLD, '/.oldroot');
+  t.equal(NEW, '/newroot');
+  t.equal(UPPER, '/upper');
+  t.same(RLIMIT, { nproc: 6, nofile: 7 });
+  t.equal(MS.rdonly | MS.nosuid | MS.nodev | MS.noexec, 0xf);
+  t.equal(MS.bind, 4096);
+  t.equal(MS.rec | MS.private, 0x44000);
+});
+
+for (const [name, make, fd] of VARIANTS) {
+  t.test(`ordering invariants: ${name}`, async (t) => {
+    const plan = make();
+    const ops = compileOps(plan, { appIdmapFd: fd });
+
+    // 1. mounts made private first, recursively, before anything else
+    t.same(ops[0], { op: 'mount', step: 'make mounts private', source: null, target: '/', fstype: null, flags: MS.rec | MS.private, data: null });
+
+    // 2. the scratch tmpfs, its directories, then the pivot into it, before any /newroot op
+    t.same(ops[1], { op: 'mount', step: 'scratch tmpfs', source: 'tmpfs', target: '/tmp', fstype: 'tmpfs', flags: MS.nosuid | MS.nodev, data: 'mode=0755' });
+    const pivots = ops.map((o, i) => [o, i] as const).filter(([o]) => o.op === 'pivot');
+    t.equal(pivots.length, 2, 'exactly two pivots');
+    const [scratchPivot, scratchIdx] = pivots[0]!;
+    t.same(scratchPivot, { op: 'pivot', step: 'enter scratch root', target: '/tmp', source: '/tmp/.oldroot' });
+    const scratchDirs = ops.slice(2, scratchIdx);
+    t.ok(scratchDirs.every((o) => o.op === 'mkdir' && o.path.startsWith('/tmp/')), 'only scratch mkdirs before the pivot');
+    t.same(scratchDirs.map((o) => (o as Op<'mkdir'>).path), ['/tmp/.oldroot', '/tmp/newroot', '/tmp/upper', '/tmp/upper/app', '/tmp/upper/app-work', '/tmp/upper/root', '/tmp/upper/root-work', '/tmp/upper/app-lower']);
+    const firstNew = ops.findIndex((o) => { const p = touches(o); return p !== null && under(p, NEW); });
+    t.ok(scratchIdx < firstNew, `scratch pivot (${scratchIdx}) before the first /newroot op (${firstNew})`);
+
+    // 3. the first /newroot op mounts the dyno's root
+    const rootOp = ops[firstNew]!;
+    t.equal(rootOp.op, 'mount');
+    t.equal((rootOp as Op<'mount'>).target, NEW);
+    t.equal((rootOp as Op<'mount'>).fstype, plan.root.kind === 'rootfs' ? 'overlay' : 'tmpfs');
+
+    // 4. after the scratch pivot every op works in /newroot or the scratch /upper
+    for (const o of ops.slice(scratchIdx + 1, -1)) {
+      const p = touches(o);
+      if (p !== null) t.ok(under(p, NEW) || under(p, UPPER), `${o.op} ${p} in /newroot or /upper`);
+    }
+
+    // 5. every bind (and idmap) source is a host path seen through /.oldroot
+    const binds = ops.filter((o): o is Op<'mount'> => isMount(o) && (o.flags & MS.bind) !== 0);
+    t.ok(binds.length > 0);
+    for (const b of binds) t.ok(b.source!.startsWith(`${OLD}/`), `bind source ${b.source}`);
+    for (const o of ops.filter((o): o is Op<'idmap-bind'> => o.op === 'idmap-bind')) t.ok(o.source.startsWith(`${OLD}/`), `idmap source ${o.source}`);
+    for (const o of ops.filter(isMount).filter((o) => o.fstype === 'overlay')) {
+      const lower = /lowerdir=([^,]+)/.exec(o.data!)![1]!;
+      t.ok(lower.startsWith(`${OLD}/`) || lower === `${UPPER}/app-lower`, `overlay lower ${lower}`);
+      t.match(o.data!, new RegExp(`upperdir=${UPPER}/(app|root),workdir=${UPPER}/(app|root)-work$`));
+    }
+
+    // 6. deferred read-only remounts: after every mount, before the final pivot; the root last
+    const lastMount = ops.map((o) => o.op).lastIndexOf('mount');
+    const deferred = ops.map((o, i) => [o, i] as const).filter(([o]) => o.op === 'remount' && o.step.startsWith('read-only '));
+    t.ok(deferred.length >= 1);
+    for (const [o, i] of deferred) {
+      t.ok(i > lastMount, `${o.step} after the last mount`);
+      t.ok(i < ops.length - 1, `${o.step} before the final pivot`);
+      t.equal((o as Op<'remount'>).flags, MS.rdonly);
+    }
+    const [lastDeferred] = deferred[deferred.length - 1]!;
+    t.same(lastDeferred, { op: 'remount', step: 'read-only /', target: NEW, flags: MS.rdonly }, 'the root is made read-only last');
+    t.ok(ops.slice(deferred[0]![1], ops.length - 1).every((o) => o.op === 'remount'), 'nothing but remounts between them and the pivot');
+
+    // 7. the final op pivots into /newroot, dropping the old root
+    t.same(ops[ops.length - 1], { op: 'pivot', step: 'pivot_root into the dyno', target: NEW, source: null });
+
+    // 8. idmap-bind exactly when asked for, and then /app's lower layer is the idmapped mount
+    const idmaps = ops.filter((o): o is Op<'idmap-bind'> => o.op === 'idmap-bind');
+    const appMount = ops.find((o): o is Op<'mount'> => isMount(o) && o.target === `${NEW}/app`)!;
+    t.ok(appMount, 'the /app overlay');
+    t.equal(appMount.fstype, 'overlay');
+    t.equal(appMount.flags, MS.nosuid | MS.nodev);
+    if (fd >= 0) {
+      t.same(idmaps, [{ op: 'idmap-bind', step: 'idmap /app', source: `${OLD}${APP}`, target: `${UPPER}/app-lower`, fd }]);
+      t.equal(appMount.data, `lowerdir=${UPPER}/app-lower,upperdir=${UPPER}/app,workdir=${UPPER}/app-work`);
+      t.ok(ops.indexOf(idmaps[0]!) < ops.indexOf(appMount), 'idmap before the overlay');
+    } else {
+      t.same(idmaps, []);
+      t.equal(appMount.data, `lowerdir=${OLD}${APP},upperdir=${UPPER}/app,workdir=${UPPER}/app-work`);
+    }
+
+    // 9. loopback exactly for the private network; hostname and rlimits always
+    t.equal(ops.filter((o) => o.op === 'loopback').length, plan.network.mode === 'private' ? 1 : 0, 'loopback');
+    t.same(ops.filter((o) => o.op === 'hostname'), [{ op: 'hostname', step: 'set hostname', name: plan.hostname }]);
+    t.same(ops.filter((o) => o.op === 'rlimit'), [
+      { op: 'rlimit', step: 'set RLIMIT_NPROC', resource: 6, soft: plan.rlimits.nproc, hard: plan.rlimits.nproc },
+      { op: 'rlimit', step: 'set RLIMIT_NOFILE', resource: 7, soft: 10000, hard: 10000 },
+    ]);
+
+    // 10. every path is made inside something that exists by then
+    const made = new Set<string>([NEW]);
+    for (const o of ops.slice(firstNew + 1)) {
+      const p = touches(o);
+      if (p === null || !under(p, NEW) || o.op === 'remount') continue;
+      const parent = path.posix.dirname(p);
+      const provided = made.has(parent) || under(parent, `${NEW}/sys`) || (plan.root.kind === 'rootfs' && parent === NEW);
+      t.ok(provided, `${o.op} ${p}: parent ${parent} exists`);
+      if (o.op === 'mkdir' || o.op === 'mount' || o.op === 'write' || o.op === 'symlink') made.add(p);
+    }
+
+    // 11. the child waits for its cgroup exactly once, before the cgroup view is mounted and before the final pivot
+    const awaits = ops.map((o, i) => [o, i] as const).filter(([o]) => o.op === 'await-cgroup');
+    t.equal(awaits.length, 1, 'one await-cgroup');
+    t.same(awaits[0]![0], { op: 'await-cgroup', step: 'join cgroup' });
+    const firstView = ops.findIndex((o) => { const p = touches(o); return p !== null && under(p, `${NEW}/sys/fs/cgroup`); });
+    t.ok(firstView > 0, 'the cgroup view is mounted');
+    t.ok(awaits[0]![1] < firstView, 'await-cgroup before the cgroup view');
+    t.ok(awaits[0]![1] > scratchIdx, 'await-cgroup after the scratch pivot');
+
+    // 12. every op has a step name for error messages
+    for (const o of ops) t.ok(o.step.length > 0, `${o.op} has a step`);
+  });
+}
+
+t.test('binds: a mount point of the right kind, the bind, then a remount with its flags', async (t) => {
+  const ops = compileOps(mk(), { appIdmapFd: -1 });
+  const at = (target: string) => ops.findIndex((o) => isMount(o) && o.target === target);
+  let i = at('/newroot/usr');
+  t.same(ops.slice(i - 1, i + 2), [
+    { op: 'mkdir', step: 'bind /usr', path: '/newroot/usr', mode: 0o755 },
+    { op: 'mount', step: 'bind /usr', source: '/.oldroot/usr', target: '/newroot/usr', fstype: null, flags: MS.bind, data: null },
+    { op: 'remount', step: 'bind /usr', target: '/newroot/usr', flags: MS.rdonly | MS.nodev },
+  ]);
+  i = at('/newroot/dev/null');
+  t.same(ops.slice(i - 1, i + 2), [
+    { op: 'write', step: 'bind /dev/null', path: '/newroot/dev/null', content: '', mode: 0o644 },
+    { op: 'mount', step: 'bind /dev/null', source: '/.oldroot/dev/null', target: '/newroot/dev/null', fstype: null, flags: MS.bind, data: null },
+    { op: 'remount', step: 'bind /dev/null', target: '/newroot/dev/null', flags: MS.nosuid | MS.noexec },
+  ]);
+  i = at('/newroot/etc/ld.so.cache');
+  t.same(ops[i + 1], { op: 'remount', step: 'bind /etc/ld.so.cache', target: '/newroot/etc/ld.so.cache', flags: MS.rdonly | MS.nosuid | MS.nodev });
+  t.equal(ops[i - 1]!.op, 'write', 'a file bind gets a file mount point');
+});
+
+t.test('host-stack root: tmpfs, read-only only at the end', async (t) => {
+  const ops = compileOps(mk(), { appIdmapFd: -1 });
+  const root = ops.find((o) => isMount(o) && o.target === NEW)!;
+  t.same(root, { op: 'mount', step: 'root-tmpfs /', source: 'tmpfs', target: NEW, fstype: 'tmpfs', flags: MS.nosuid | MS.nodev, data: 'mode=755' });
+  t.same(ops.filter((o) => o.op === 'remount' && o.step.startsWith('read-only')).map((o) => (o as Op<'remount'>).target), [NEW]);
+});
+
+t.test('rootfs root: an overlay of the rootfs with its upper layer in scratch', async (t) => {
+  const ops = compileOps(mk({}, fakeFacts(), ROOTFS), { appIdmapFd: -1 });
+  const root = ops.find((o) => isMount(o) && o.target === NEW)!;
+  t.same(root, { op: 'mount', step: 'root-overlay /', source: 'overlay', target: NEW, fstype: 'overlay', flags: MS.nodev, data: `lowerdir=${OLD}${ROOTFS},upperdir=${UPPER}/root,workdir=${UPPER}/root-work` });
+});
+
+t.test('generated files are written with their content and mode; symlinks made', async (t) => {
+  const plan = mk();
+  const ops = compileOps(plan, { appIdmapFd: -1 });
+  const passwd = ops.find((o): o is Op<'write'> => o.op === 'write' && o.path === '/newroot/etc/passwd')!;
+  t.match(passwd.content, /^dyno:x:30000:30000:/m);
+  t.equal(passwd.mode, 0o644);
+  t.same(ops.find((o) => o.op === 'write' && o.path === '/newroot/etc/hostname'), { op: 'write', step: 'file /etc/hostname', path: '/newroot/etc/hostname', content: `${plan.hostname}\n`, mode: 0o644 });
+  t.same(ops.find((o) => o.op === 'symlink' && o.path === '/newroot/bin'), { op: 'symlink', step: 'symlink /bin', source: 'usr/bin', path: '/newroot/bin' });
+  t.same(ops.find((o) => o.op === 'symlink' && o.path === '/newroot/dev/ptmx'), { op: 'symlink', step: 'symlink /dev/ptmx', source: 'pts/ptmx', path: '/newroot/dev/ptmx' });
+});
+
+t.test('kernel filesystems: flags from options, data from the rest', async (t) => {
+  const ops = compileOps(mk(), { appIdmapFd: -1 });
+  const m = (target: string) => ops.find((o): o is Op<'mount'> => isMount(o) && o.target === target)!;
+  t.same(m('/newroot/proc'), { op: 'mount', step: 'proc /proc', source: 'proc', target: '/newroot/proc', fstype: 'proc', flags: MS.nosuid | MS.nodev | MS.noexec, data: null });
+  t.same(m('/newroot/sys'), { op: 'mount', step: 'sysfs /sys', source: 'sysfs', target: '/newroot/sys', fstype: 'sysfs', flags: MS.rdonly | MS.nosuid | MS.nodev | MS.noexec, data: null });
+  t.same(m('/newroot/sys/fs/cgroup'), { op: 'mount', step: 'cgroup2 /sys/fs/cgroup', source: 'cgroup2', target: '/newroot/sys/fs/cgroup', fstype: 'cgroup2', flags: MS.rdonly | MS.nosuid | MS.nodev | MS.noexec, data: null });
+  t.same(m('/newroot/tmp'), { op: 'mount', step: 'tmpfs /tmp', source: 'tmpfs', target: '/newroot/tmp', fstype: 'tmpfs', flags: MS.nosuid | MS.nodev, data: 'mode=1777' });
+  t.same(m('/newroot/dev'), { op: 'mount', step: 'tmpfs /dev', source: 'tmpfs', target: '/newroot/dev', fstype: 'tmpfs', flags: MS.nosuid | MS.nodev | MS.noexec, data: 'mode=755,size=65536k' });
+  t.same(m('/newroot/dev/pts'), { op: 'mount', step: 'devpts /dev/pts', source: 'devpts', target: '/newroot/dev/pts', fstype: 'devpts', flags: MS.nosuid | MS.noexec, data: 'newinstance,ptmxmode=0666,mode=0620,gid=5' });
+  t.same(m('/newroot/dev/shm'), { op: 'mount', step: 'tmpfs /dev/shm', source: 'tmpfs', target: '/newroot/dev/shm', fstype: 'tmpfs', flags: MS.nosuid | MS.nodev | MS.noexec, data: 'mode=1777,size=65536k' });
+});
+
+t.test('cgroup v1 view: the tmpfs is filled writable, made read-only at the end, before the root', async (t) => {
+  const ops = compileOps(mk({}, fakeFacts({ cgroupView: V1_VIEW })), { appIdmapFd: -1 });
+  const tmpfs = ops.find((o): o is Op<'mount'> => isMount(o) && o.target === '/newroot/sys/fs/cgroup')!;
+  t.equal(tmpfs.fstype, 'tmpfs');
+  t.equal(tmpfs.flags & MS.rdonly, 0, 'writable while the hierarchies are mounted in it');
+  t.equal(tmpfs.data, 'mode=755,size=64k');
+  for (const [dir, data] of [['memory', 'memory'], ['cpu', 'cpu,cpuacct'], ['pids', 'pids']]) {
+    const i = ops.findIndex((o) => isMount(o) && o.target === `/newroot/sys/fs/cgroup/${dir}`);
+    t.same(ops[i - 1], { op: 'mkdir', step: `cgroup /sys/fs/cgroup/${dir}`, path: `/newroot/sys/fs/cgroup/${dir}`, mode: 0o755 });
+    t.same(ops[i], { op: 'mount', step: `cgroup /sys/fs/cgroup/${dir}`, source: 'cgroup', target: `/newroot/sys/fs/cgroup/${dir}`, fstype: 'cgroup', flags: MS.rdonly | MS.nosuid | MS.nodev | MS.noexec, data });
+  }
+  t.same(ops.filter((o) => o.op === 'remount' && o.step.startsWith('read-only')), [
+    { op: 'remount', step: 'read-only /sys/fs/cgroup', target: '/newroot/sys/fs/cgroup', flags: MS.rdonly },
+    { op: 'remount', step: 'read-only /', target: NEW, flags: MS.rdonly },
+  ]);
+});
+
+/** The argv protocol as native/init.cc states it in its header and checks it in main(). */
+function initProtocol(): { fields: string[]; minArgc: number; dashIndex: number } {
+  const src = fs.readFileSync(path.join(__dirname, '..', '..', 'native', 'init.cc'), 'utf8');
+  const usage = /^\/\/\s+dynod-init (.*)$/m.exec(src)![1]!.trim().split(/\s+/);
+  const dash = usage.indexOf('--');
+  const check = /argc < (\d+) \|\| strcmp\(argv\[(\d+)\], "--"\)/.exec(src);
+  if (!check) throw new Error('native/init.cc: no argc/"--" check found');
+  return { fields: usage.slice(0, dash), minArgc: Number(check[1]), dashIndex: Number(check[2]) };
+}
+
+/** argv → { FIELD: value } by the header's field names; also checks the -- and the command. */
+function decode(t: Test, argv: string[], command: string[]): Record<string, string> {
+  const { fields, minArgc, dashIndex } = initProtocol();
+  t.equal(argv[0], 'dynod-init');
+  t.equal(dashIndex, fields.length + 1, 'the header and main() agree on where -- is');
+  t.equal(argv[dashIndex], '--', `-- at argv[${dashIndex}]`);
+  t.ok(argv.length >= minArgc || command.length === 0, `argc ${argv.length} >= ${minArgc}`);
+  t.same(argv.slice(dashIndex + 1), command, 'the command follows --, untouched');
+  return Object.fromEntries(fields.map((f, i) => [f, argv[i + 1]!]));
+}
+
+t.test('initArgv follows the protocol in the header of native/init.cc', async (t) => {
+  const { fields } = initProtocol();
+  t.same(fields.slice(0, 10), ['CHANFD', 'UID', 'GID', 'UMASK', 'CWD', 'TTY', 'ROWS', 'COLS', 'TRACE', 'CAPS'], 'the fields initArgv knows, in order');
+  const a = decode(t, initArgv(mk(), false), ['bash', '-c', 'echo hi']);
+  t.equal(a.CHANFD, '3');
+  t.equal(a.UID, '30000');
+  t.equal(a.GID, '30000');
+  t.equal(a.UMASK, '22');
+  t.equal(Number.parseInt(a.UMASK!, 8), 0o022, 'UMASK is octal');
+  t.equal(a.CWD, '/app');
+  t.equal(a.TTY, '0');
+  t.equal(a.ROWS, '24');
+  t.equal(a.COLS, '80');
+  t.equal(a.TRACE, '0');
+  t.equal(a.CAPS, '0');
+  if ('SECCOMPFD' in a) t.equal(a.SECCOMPFD, '-1', 'no seccomp program unless asked for');
+  t.same(Object.keys(a), fields, 'every header field has a value');
+});
+
+t.test('initArgv: terminal, size, trace, and a command whose arguments look like options', async (t) => {
+  const command = ['sh', '--', '-c', ''];
+  const a = decode(t, initArgv(mk({ interactive: true, tty: true, rows: 40, cols: 120, command }), true), command);
+  t.equal(a.TTY, '1');
+  t.equal(a.ROWS, '40');
+  t.equal(a.COLS, '120');
+  t.equal(a.TRACE, '1');
+});
+
+t.test('initArgv: --user root keeps Docker\'s default capabilities, the dyno user none', async (t) => {
+  const root = decode(t, initArgv(mk({ user: 'root' }), false), ['bash', '-c', 'echo hi']);
+  t.equal(root.UID, '0');
+  t.equal(root.GID, '0');
+  t.equal(root.CAPS, 'a80425fb');
+  t.equal(ROOT_CAPS, 0xa80425fbn);
+  const bits = [...Array(64).keys()].filter((b) => (ROOT_CAPS >> BigInt(b)) & 1n);
+  // CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP NET_BIND_SERVICE NET_RAW SYS_CHROOT MKNOD AUDIT_WRITE SETFCAP
+  t.same(bits, [0, 1, 3, 4, 5, 6, 7, 8, 10, 13, 18, 27, 29, 31]);
+  t.notOk(bits.includes(21), 'never CAP_SYS_ADMIN');
+  t.notOk(bits.includes(2), 'never CAP_DAC_READ_SEARCH');
+  t.equal(decode(t, initArgv(mk(), false), ['bash', '-c', 'echo hi']).CAPS, '0');
+});
+
+t.test('cloneFlags: new pid, mount, uts, ipc namespaces; net only when private; cgroup late', async (t) => {
+  const base = CLONE.newpid | CLONE.newns | CLONE.newuts | CLONE.newipc;
+  t.same(cloneFlags(mk()), { cloneFlags: base | CLONE.newnet, lateUnshare: CLONE.newcgroup });
+  t.same(cloneFlags(mk({ net: 'host' })), { cloneFlags: base, lateUnshare: CLONE.newcgroup });
+  for (const p of [mk(), mk({ net: 'host' }), mk({ user: 'root' })]) {
+    const { cloneFlags: f } = cloneFlags(p);
+    t.equal(f & CLONE.newcgroup, 0, 'the cgroup namespace is not unshared at clone time');
+    t.equal(f & CLONE.newuser, 0, 'no user namespace');
+  }
+  t.equal(CLONE.newnet, 0x40000000);
+  t.equal(CLONE.newcgroup, 0x02000000);
+  t.same(cloneFlags({ ...mk(), namespaces: ['pid', 'mount'] }), { cloneFlags: CLONE.newpid | CLONE.newns, lateUnshare: 0 });
+});
+
+t.test('compileSpawn puts it all together', async (t) => {
+  const plan = mk({ env: { FOO: 'a=b' }, name: 'web.1' });
+  const ctx = { cgroup: { intoDir: '/sys/fs/cgroup/dynod/x', procsFiles: ['/a', '/b'] }, stdio: [0, 1, 2] as [number, number, number], initFd: 42, appIdmapFd: 7, seccompFd: -1, trace: true };
+  const spawn = compileSpawn(plan, ctx);
+  t.equal(spawn.cloneFlags, cloneFlags(plan).cloneFlags);
+  t.equal(spawn.lateUnshare, CLONE.newcgroup);
+  t.equal(spawn.cgroupDir, '/sys/fs/cgroup/dynod/x');
+  t.same(spawn.cgroupProcs, ['/a', '/b']);
+  t.same(spawn.ops, compileOps(plan, { appIdmapFd: 7 }));
+  t.same(spawn.stdio, [0, 1, 2]);
+  t.equal(spawn.initFd, 42);
+  t.same(spawn.argv, initArgv(plan, true));
+  t.equal(spawn.trace, true);
+  t.same(spawn.envp, ['PATH=/usr/local/bin:/usr/bin:/bin', 'HOME=/app', 'PORT=5000', 'DYNO=web.1', 'LANG=C.UTF-8', 'FOO=a=b']);
+  if ('passFds' in spawn) t.same(spawn.passFds, [], 'no fds passed without a seccomp program');
+});
+
+t.test('compileOps is a pure function of the plan', async (t) => {
+  const plan = mk();
+  const before = JSON.stringify(plan);
+  t.same(compileOps(plan, { appIdmapFd: -1 }), compileOps(plan, { appIdmapFd: -1 }));
+  t.equal(JSON.stringify(plan), before, 'the plan is not changed');
+});
