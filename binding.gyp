@@ -2,7 +2,8 @@
   "targets": [
     {
       "target_name": "dynod",
-      "sources": ["native/addon.cc", "native/spawn.cc", "native/child.cc", "native/netns.cc", "native/userns.cc"],
+      "sources": ["native/addon.cc", "native/spawn.cc", "native/child.cc", "native/netns.cc", "native/userns.cc", "native/seccomp.cc"],
+      "libraries": ["-lseccomp"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "_GNU_SOURCE"],
       "cflags_cc!": ["-fno-exceptions"],

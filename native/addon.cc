@@ -27,6 +27,7 @@
 
 #include "channel.h"
 #include "netns.h"
+#include "seccomp.h"
 #include "spawn.h"
 #include "userns.h"
 
@@ -436,6 +437,59 @@ Napi::Value SealedCopy(const Napi::CallbackInfo &info) {
   return Napi::Number::New(env, mfd);
 }
 
+// compileSeccomp(filter): the normalized filter of src/seccomp/profile.ts, compiled
+// to a sealed memfd holding the BPF program; dynod-init loads it before exec.
+SeccompAction seccomp_action(const Napi::Object &o) {
+  SeccompAction a;
+  a.kind = str_field(o, "kind");
+  a.value = (uint32_t)num_field(o, "value");
+  return a;
+}
+
+uint64_t seccomp_u64(Napi::Env env, const Napi::Value &v, const char *what) {
+  if (v.IsNumber()) return (uint64_t)v.As<Napi::Number>().Int64Value();
+  bool lossless = false;
+  if (v.IsBigInt()) {
+    uint64_t x = v.As<Napi::BigInt>().Uint64Value(&lossless);
+    if (lossless) return x;
+  }
+  throw Napi::TypeError::New(env, std::string("compileSeccomp: ") + what + " must be a bigint in 0..2^64-1");
+}
+
+Napi::Value CompileSeccomp(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "Usage: compileSeccomp(filter)");
+  Napi::Object o = info[0].As<Napi::Object>();
+  SeccompFilter f;
+  f.default_action = seccomp_action(o.Get("defaultAction").As<Napi::Object>());
+  f.bad_arch_action = seccomp_action(o.Get("badArchAction").As<Napi::Object>());
+  f.enosys_above_known = o.Get("enosysAboveKnown").ToBoolean();
+  Napi::Array arches = o.Get("arches").As<Napi::Array>();
+  for (uint32_t i = 0; i < arches.Length(); i++) f.arches.push_back(arches.Get(i).As<Napi::String>().Utf8Value());
+  Napi::Array rules = o.Get("rules").As<Napi::Array>();
+  for (uint32_t i = 0; i < rules.Length(); i++) {
+    Napi::Object r = rules.Get(i).As<Napi::Object>();
+    SeccompRule rule;
+    rule.syscall = str_field(r, "syscall");
+    rule.action = seccomp_action(r.Get("action").As<Napi::Object>());
+    Napi::Array args = r.Get("args").As<Napi::Array>();
+    for (uint32_t j = 0; j < args.Length(); j++) {
+      Napi::Object a = args.Get(j).As<Napi::Object>();
+      SeccompArgCmp c;
+      c.index = (uint32_t)num_field(a, "index");
+      c.op = str_field(a, "op");
+      c.value = seccomp_u64(env, a.Get("value"), "value");
+      c.value_two = seccomp_u64(env, a.Get("valueTwo"), "valueTwo");
+      rule.args.push_back(c);
+    }
+    f.rules.push_back(std::move(rule));
+  }
+  StepError err;
+  int fd = compile_seccomp(f, err);
+  if (fd < 0) throw step_error(env, err.step, err.syscall, err.err, err.detail);
+  return Napi::Number::New(env, fd);
+}
+
 }  // namespace
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("spawn", Napi::Function::New(env, Spawn));
@@ -448,6 +502,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("rawOutput", Napi::Function::New(env, RawOutput));
   exports.Set("resizePty", Napi::Function::New(env, ResizePty));
   exports.Set("sealedCopy", Napi::Function::New(env, SealedCopy));
+  exports.Set("compileSeccomp", Napi::Function::New(env, CompileSeccomp));
   return exports;
 }
 

@@ -17,6 +17,8 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,7 +120,32 @@ void set_capability_sets(unsigned long long keep) {
 // Loads the BPF program the parent compiled (a struct sock_filter array in an fd).
 // No-new-privileges is already set, so no capability is needed.
 void load_seccomp(int fd) {
-  (void)fd;  // TODO(seccomp): implemented with the seccomp issue
+  struct stat st;
+  if (fstat(fd, &st) != 0) fail("load seccomp filter", "fstat");
+  size_t len = (size_t)st.st_size;
+  if (len == 0 || len % sizeof(struct sock_filter) != 0 || len / sizeof(struct sock_filter) > BPF_MAXINSNS) {
+    errno = EINVAL;
+    fail("load seccomp filter", "fstat", "not a BPF program");
+  }
+  struct sock_filter *insns = static_cast<struct sock_filter *>(malloc(len));
+  if (!insns) fail("load seccomp filter", "malloc");
+  // pread: the parent reuses one fd for many dynos, so its file offset is shared.
+  for (size_t off = 0; off < len;) {
+    ssize_t n = pread(fd, reinterpret_cast<char *>(insns) + off, len - off, (off_t)off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail("load seccomp filter", "pread");
+    if (n == 0) {
+      errno = EIO;
+      fail("load seccomp filter", "pread", "short read");
+    }
+    off += (size_t)n;
+  }
+  close(fd);
+  struct sock_fprog prog;
+  prog.len = (unsigned short)(len / sizeof(struct sock_filter));
+  prog.filter = insns;
+  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) fail("load seccomp filter", "seccomp");
+  free(insns);
 }
 
 [[noreturn]] void exec_command(const Args &a, int slave) {

@@ -3,6 +3,7 @@ import { CgroupV1 } from './v1';
 import { CgroupV2, V2_CONTROLLERS } from './v2';
 import { cgroupDir, parseCgroupMounts, parseProcCgroup, readProcSelf } from './hierarchy';
 import type { CgroupBackend } from './types';
+import { DynodError } from '../errors';
 
 export type { CgroupBackend, DynoCgroup, CgroupView } from './types';
 export type { Limits } from './limits';
@@ -29,6 +30,15 @@ export function detectCgroups(): CgroupBackend {
     if (V2_CONTROLLERS.every((c) => controllers.includes(c))) {
       cached = new CgroupV2(v2mount.mountPoint, cgroupDir(v2mount, v2member.path).slice(v2mount.mountPoint.length) || '/');
       return cached;
+    }
+    // A v2-only host: falling back to v1 would only complain that v1 is not mounted.
+    if (!mounts.some((m) => m.fstype === 'cgroup')) {
+      const missing = V2_CONTROLLERS.filter((c) => !controllers.includes(c));
+      const list = missing.length > 1 ? `${missing.slice(0, -1).join(', ')} and ${missing[missing.length - 1]}` : missing[0];
+      throw new DynodError(
+        `cgroup v2: ${cgroupDir(v2mount, v2member.path)} lacks the ${list} controller${missing.length > 1 ? 's' : ''} (available there: ${controllers.join(' ') || 'none'}); enable ${missing.length > 1 ? 'them' : 'it'} in the parent's cgroup.subtree_control, or start dynod in a cgroup that has ${missing.length > 1 ? 'them' : 'it'} (e.g. systemd-run -p Delegate=yes)`,
+        { step: 'cgroups' },
+      );
     }
   }
   const known = new Set(

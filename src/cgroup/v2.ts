@@ -33,7 +33,6 @@ export class CgroupV2 implements CgroupBackend {
   private prepare(): void {
     if (this.prepared) return;
     const ownDir = path.join(this.mount, this.own);
-    ensureDir(this.root);
     const want = V2_CONTROLLERS.map((c) => `+${c}`).join(' ');
     try {
       writeFile(`${ownDir}/cgroup.subtree_control`, want);
@@ -49,6 +48,8 @@ export class CgroupV2 implements CgroupBackend {
       writeFile(`${leaf}/cgroup.procs`, process.pid);
       writeFile(`${ownDir}/cgroup.subtree_control`, want);
     }
+    // Made only now: a refusal above leaves no empty dynod/ behind.
+    ensureDir(this.root);
     writeFile(`${this.root}/cgroup.subtree_control`, want);
     this.prepared = true;
   }

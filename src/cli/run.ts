@@ -22,6 +22,7 @@ export interface RunFlags {
   interactive?: boolean;
   tty?: boolean;
   dryRun?: boolean;
+  seccomp?: string;
 }
 
 const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
@@ -52,6 +53,7 @@ export function toOptions(command: string[], f: RunFlags): DynoOptions {
     publish: f.publish,
     interactive,
     tty,
+    seccomp: f.seccomp,
     rows: tty ? process.stdout.rows : undefined,
     cols: tty ? process.stdout.columns : undefined,
   };

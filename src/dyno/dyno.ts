@@ -10,6 +10,7 @@ import { CommandError, DynodError } from '../errors';
 import { detectCgroups, type CgroupBackend, type DynoCgroup } from '../cgroup';
 import { Publisher } from '../net/publish';
 import { compileSpawn } from './compile';
+import { seccompFdFor } from '../seccomp';
 import type { DynoPlan } from './plan';
 import { log } from '../log';
 
@@ -182,7 +183,7 @@ export class Dyno extends EventEmitter {
         stdio,
         initFd: initBinaryFd(),
         appIdmapFd: this.appIdmapFd(),
-        seccompFd: -1,
+        seccompFd: seccompFdFor(this.plan.seccomp === 'default' ? undefined : this.plan.seccomp, this.plan.user.uid === 0 ? 'root' : 'dyno'),
         trace: !!opts.trace,
       });
       this.mark('spawn');

@@ -34,6 +34,8 @@ export interface DynoOptions {
   interactive?: boolean;
   /** give the dyno a terminal (with interactive) */
   tty?: boolean;
+  /** seccomp: "default" (dynod's profile), "unconfined", or the path of a Docker JSON profile */
+  seccomp?: string;
   /** initial terminal size */
   rows?: number;
   cols?: number;

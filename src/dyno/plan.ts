@@ -53,6 +53,8 @@ export interface DynoPlan {
   env: Record<string, string>;
   rlimits: { nproc: number; nofile: number };
   network: { mode: 'private' | 'host'; publish: PublishSpec[] };
+  /** "default", "unconfined", or the absolute path of a Docker JSON profile */
+  seccomp: string;
   stdin: boolean;
   tty: boolean;
   terminalSize: { rows: number; cols: number };
@@ -96,6 +98,12 @@ function buildEnv(opts: DynoOptions, name: string, port: number): Record<string,
   for (const [k, v] of Object.entries(env)) if (v.includes('\0')) throw new UsageError(`env ${k}: the value contains a NUL byte`);
   parsePositiveInt(env.PORT!, 'PORT', 1, 65535);
   return env;
+}
+
+function seccompOption(value: string | undefined): string {
+  if (value === undefined || value === 'default' || value === 'unconfined') return value ?? 'default';
+  if (value.trim() === '') throw new UsageError('--seccomp: empty; accepted: default, unconfined, or the path of a Docker JSON profile');
+  return path.resolve(value);
 }
 
 function fill(template: string, vars: Record<string, string | number>): string {
@@ -226,6 +234,7 @@ export function planDyno(opts: DynoOptions, facts: HostFacts, appDir: string, ro
     env,
     rlimits: { nproc: limits.pids, nofile: NOFILE },
     network: { mode: net, publish },
+    seccomp: seccompOption(opts.seccomp),
     stdin: !!opts.interactive,
     tty: !!opts.interactive && !!opts.tty,
     terminalSize: { rows: opts.rows ?? 24, cols: opts.cols ?? 80 },

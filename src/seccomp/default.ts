@@ -19,11 +19,10 @@
 //    bad-architecture action), rather than meet a second, unreviewed syscall table.
 //
 // Stricter than Docker's: ptrace, process_vm_readv/writev (Docker allows them on
-// kernels >= 4.8), adjtimex/clock_adjtime, io_uring (Docker's profile of 2022
-// still allowed it), socket(AF_ALG), modify_ldt, chroot even for --user root
-// (Docker grants it with CAP_SYS_CHROOT), and personality with any flag beyond
-// Docker's few safe values. Nothing is granted by capability: --user root gets
-// the same filter as the dyno user.
+// kernels >= 4.8), adjtimex/clock_adjtime, io_uring (older Docker profiles
+// allowed it), socket(AF_ALG), modify_ldt, and chroot even for --user root
+// (Docker grants it with CAP_SYS_CHROOT). Nothing is granted by capability:
+// --user root gets the same filter as the dyno user.
 //
 // Argument checks compare all 64 bits of a register, while the kernel reads an
 // int argument from the low 32 only. So a rule never allows "anything but X":
