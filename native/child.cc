@@ -127,14 +127,16 @@ void await_byte(const char *phase) {
 void run_op(const ChildOp &op) {
   switch (op.kind) {
     case kOpMount:
-      if (mount(op.a, op.b, op.c, op.flags, op.d) != 0) fail(op.step, "mount", op.b);
+      if (mount(op.a, op.b, op.c, op.flags, op.d) != 0 && !(op.optional && errno == ENOENT)) fail(op.step, "mount", op.b);
       break;
     case kOpRemount:
-      if (mount(nullptr, op.b, nullptr, MS_REMOUNT | MS_BIND | op.flags | locked_flags(op.b), nullptr) != 0)
+      if (mount(nullptr, op.b, nullptr, MS_REMOUNT | MS_BIND | op.flags | locked_flags(op.b), nullptr) != 0 &&
+          !(op.optional && errno == ENOENT))
         fail(op.step, "mount", op.b);
       break;
     case kOpMkdir:
       if (mkdir(op.b, op.mode) != 0 && errno != EEXIST) fail(op.step, "mkdir", op.b);
+      if (op.uid >= 0 && chown(op.b, (uid_t)op.uid, (gid_t)op.gid) != 0) fail(op.step, "chown", op.b);
       break;
     case kOpSymlink:
       if (symlink(op.a, op.b) != 0) fail(op.step, "symlink", op.b);
@@ -212,6 +214,13 @@ void install_stdio(const ChildPlan &plan) {
   }
   for (int i = 0; i < 3; i++)
     if (dup2(lifted[i], i) < 0) fail("stdio", "dup2");
+  // Node makes the pipes and sockets it uses for its own stdio O_NONBLOCK, and the dyno
+  // shares those open file descriptions: programs expect blocking stdio and would
+  // otherwise lose output to EAGAIN whenever the reader is slower than they are.
+  for (int i = 0; i < 3; i++) {
+    int fl = fcntl(i, F_GETFL);
+    if (fl >= 0 && (fl & O_NONBLOCK) && fcntl(i, F_SETFL, fl & ~O_NONBLOCK) != 0) fail("stdio", "fcntl", "F_SETFL");
+  }
 }
 
 }  // namespace

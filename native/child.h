@@ -34,6 +34,8 @@ struct ChildOp {
   int resource;
   int fd;
   unsigned long long soft, hard;
+  int uid, gid;  // mkdir: chown the directory to these when uid >= 0
+  bool optional;  // ENOENT means "this kernel has no such path": skip the op
 };
 
 struct ChildPlan {

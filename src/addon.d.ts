@@ -13,9 +13,9 @@ export interface NativeErrorData {
 
 /** One primitive step the cloned child performs, in order, before it execs dynod-init. */
 export type NativeOp =
-  | { op: 'mount'; step: string; source: string | null; target: string; fstype: string | null; flags: number; data: string | null }
-  | { op: 'remount'; step: string; target: string; flags: number }
-  | { op: 'mkdir'; step: string; path: string; mode: number }
+  | { op: 'mount'; step: string; source: string | null; target: string; fstype: string | null; flags: number; data: string | null; optional?: boolean }
+  | { op: 'remount'; step: string; target: string; flags: number; optional?: boolean }
+  | { op: 'mkdir'; step: string; path: string; mode: number; uid?: number; gid?: number }
   | { op: 'symlink'; step: string; source: string; path: string }
   | { op: 'write'; step: string; path: string; content: string; mode: number }
   | { op: 'pivot'; step: string; target: string; source: string | null }

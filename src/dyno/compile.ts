@@ -53,8 +53,10 @@ export function compileOps(plan: DynoPlan, ctx: Pick<CompileContext, 'appIdmapFd
     { op: 'mount', step: 'make mounts private', source: null, target: '/', fstype: null, flags: MS.rec | MS.private, data: null },
     { op: 'mount', step: 'scratch tmpfs', source: 'tmpfs', target: SCRATCH, fstype: 'tmpfs', flags: MS.nosuid | MS.nodev, data: 'mode=0755' },
   );
+  // The upper layer's root is what /app itself looks like: the dyno's user owns its $HOME.
+  const owner = { uid: plan.user.uid, gid: plan.user.gid };
   for (const d of [OLD, NEW, UPPER, `${UPPER}/app`, `${UPPER}/app-work`, `${UPPER}/root`, `${UPPER}/root-work`, `${UPPER}/app-lower`])
-    ops.push({ op: 'mkdir', step: 'scratch tmpfs', path: SCRATCH + d, mode: 0o755 });
+    ops.push({ op: 'mkdir', step: 'scratch tmpfs', path: SCRATCH + d, mode: 0o755, ...(d === `${UPPER}/app` ? owner : {}) });
   ops.push({ op: 'pivot', step: 'enter scratch root', target: SCRATCH, source: SCRATCH + OLD });
 
   // The parent joins the child to its cgroup while it builds the root; it waits
@@ -110,6 +112,15 @@ function mountOps(m: MountSpec, ctx: Pick<CompileContext, 'appIdmapFd'>, deferre
       if (flags) ops.push({ op: 'remount', step, target: t, flags });
       return ops;
     }
+    case 'mask':
+      return m.sourceIsFile
+        ? [{ op: 'mount', step, source: `${OLD}/dev/null`, target: t, fstype: null, flags: MS.bind, data: null, optional: true }]
+        : [{ op: 'mount', step, source: 'tmpfs', target: t, fstype: 'tmpfs', flags, data, optional: true }];
+    case 'readonly':
+      return [
+        { op: 'mount', step, source: t, target: t, fstype: null, flags: MS.bind | MS.rec, data: null, optional: true },
+        { op: 'remount', step, target: t, flags, optional: true },
+      ];
     case 'tmpfs':
       return fresh('tmpfs', 'tmpfs', true);
     case 'proc':

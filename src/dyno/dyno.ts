@@ -123,7 +123,15 @@ export class Dyno extends EventEmitter {
       throw e;
     }
     dyno.mark('plan ready');
-    return dyno.launch(opts);
+    try {
+      return await dyno.launch(opts);
+    } catch (e) {
+      // launch releases what a failed spawn held; this covers what throws before it
+      // (no addon, EMFILE), which would leave the cgroup and a listening --publish behind.
+      await dyno.publisher?.close();
+      await dyno.cgroup.remove().catch(() => {});
+      throw e;
+    }
   }
 
   private netnsTarget() {

@@ -26,12 +26,11 @@ export async function start(options: DynoOptions | DynoPlan, opts: StartOptions 
 
 /** Runs a dyno to its end. Failures to start come back in DynoExit.error, not as a rejection. */
 export async function run(options: DynoOptions | DynoPlan, opts: StartOptions = {}): Promise<{ dyno: Dyno | null; exit: DynoExit }> {
-  requireRoot();
-  const p = 'mounts' in options ? options : plan(options);
   let dyno: Dyno | null = null;
-  const started = Dyno.start(p, { stdout: 'inherit', stderr: 'inherit', ...opts }).then((d) => (dyno = d));
   try {
-    await started;
+    requireRoot();
+    const p = 'mounts' in options ? options : plan(options);
+    dyno = await Dyno.start(p, { stdout: 'inherit', stderr: 'inherit', ...opts });
   } catch (e) {
     const err = DynodError.fromNative(e);
     return { dyno, exit: { status: err.exitCode, code: null, signal: null, oomKilled: false, error: err } };

@@ -20,7 +20,7 @@ export const NOFILE = 10000;
 /** One entry of a dyno's filesystem, in the order it is built. Paths are inside the dyno. */
 export interface MountSpec {
   target: string;
-  type: 'root-tmpfs' | 'root-overlay' | 'bind' | 'tmpfs' | 'proc' | 'sysfs' | 'devpts' | 'overlay' | 'cgroup' | 'cgroup2' | 'symlink' | 'file' | 'dir';
+  type: 'root-tmpfs' | 'root-overlay' | 'bind' | 'mask' | 'readonly' | 'tmpfs' | 'proc' | 'sysfs' | 'devpts' | 'overlay' | 'cgroup' | 'cgroup2' | 'symlink' | 'file' | 'dir';
   /** host path (bind, overlay lower, root-overlay lower), link target (symlink) */
   source?: string;
   /** for bind: whether the source is a regular file */
@@ -30,6 +30,22 @@ export interface MountSpec {
   /** file contents (type "file") */
   content?: string;
   mode?: number;
+  /** skip when the target does not exist on this kernel (masked and read-only paths) */
+  optional?: boolean;
+}
+
+/** Kernel interfaces a dyno must not read (Docker's masked paths): files get /dev/null, directories an empty read-only tmpfs. */
+export const MASKED_FILES = ['/proc/kcore', '/proc/keys', '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug', '/proc/latency_stats', '/proc/interrupts'];
+export const MASKED_DIRS = ['/proc/acpi', '/proc/asound', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap'];
+/** Kernel interfaces a dyno may read but never write (Docker's read-only paths). */
+export const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+
+function maskMounts(): MountSpec[] {
+  return [
+    ...READONLY_PATHS.map((target): MountSpec => ({ target, type: 'readonly', options: ['ro', 'nosuid', 'nodev', 'noexec'], optional: true })),
+    ...MASKED_FILES.map((target): MountSpec => ({ target, type: 'mask', sourceIsFile: true, options: [], optional: true })),
+    ...MASKED_DIRS.map((target): MountSpec => ({ target, type: 'mask', options: ['ro', 'nosuid', 'nodev', 'noexec', 'size=0'], optional: true })),
+  ];
 }
 
 export interface DynoPlan {
@@ -211,6 +227,7 @@ export function planDyno(opts: DynoOptions, facts: HostFacts, appDir: string, ro
     { target: '/proc', type: 'proc', options: ['nosuid', 'nodev', 'noexec'] },
     { target: '/sys', type: 'sysfs', options: ['ro', 'nosuid', 'nodev', 'noexec'] },
     ...cgroupMounts(facts),
+    ...maskMounts(),
     ...devMounts(facts, !!rootfsDir),
     { target: '/tmp', type: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] },
   );
