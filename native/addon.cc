@@ -14,6 +14,10 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <linux/mount.h>
+#include <stddef.h>
+#include <algorithm>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -92,7 +96,7 @@ int op_kind(const std::string &name) {
       {"symlink", kOpSymlink},   {"write", kOpWrite},     {"pivot", kOpPivot},
       {"chdir", kOpChdir},       {"umount", kOpUmount},   {"hostname", kOpHostname},
       {"loopback", kOpLoopback}, {"rlimit", kOpRlimit},   {"idmap-bind", kOpIdmapBind},
-      {"await-cgroup", kOpAwaitCgroup},
+      {"await-cgroup", kOpAwaitCgroup}, {"move-mount", kOpMoveMount}, {"setattr", kOpSetattr},
   };
   for (const auto &k : kinds)
     if (name == k.name) return k.kind;
@@ -190,6 +194,19 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   req.clone_flags = (unsigned)num_field(plan, "cloneFlags");
   req.child.late_unshare = (unsigned)num_field(plan, "lateUnshare");
   req.cgroup_dir = str_field(plan, "cgroupDir");
+  req.uid_map = str_field(plan, "uidMap");
+  req.gid_map = str_field(plan, "gidMap");
+  req.child.become_root = !req.uid_map.empty();
+  Napi::Value rls = plan.Get("rlimits");
+  if (rls.IsArray()) {
+    Napi::Array arr = rls.As<Napi::Array>();
+    for (uint32_t i = 0; i < arr.Length(); i++) {
+      Napi::Object r = arr.Get(i).As<Napi::Object>();
+      double soft = num_field(r, "soft", -1), hard = num_field(r, "hard", -1);
+      req.rlimits.push_back({(int)num_field(r, "resource"), soft < 0 ? RLIM_INFINITY : (unsigned long long)soft,
+                             hard < 0 ? RLIM_INFINITY : (unsigned long long)hard});
+    }
+  }
   Napi::Array procs = plan.Get("cgroupProcs").As<Napi::Array>();
   for (uint32_t i = 0; i < procs.Length(); i++) req.cgroup_procs.push_back(procs.Get(i).As<Napi::String>().Utf8Value());
   Napi::Array ops = plan.Get("ops").As<Napi::Array>();
@@ -396,6 +413,46 @@ Napi::Value RawOutput(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
+// A detached, idmapped copy of a directory's mount (open_tree + mount_setattr):
+// made here with the host's privileges, attached by the child with move_mount.
+Napi::Value IdmapMount(const Napi::CallbackInfo &info) {
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  int userns = info[1].As<Napi::Number>().Int32Value();
+  int tree = (int)syscall(SYS_open_tree, AT_FDCWD, path.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+  if (tree < 0) throw step_error(info.Env(), "idmap /app", "open_tree", errno, path);
+  struct mount_attr attr;
+  memset(&attr, 0, sizeof attr);
+  attr.attr_set = MOUNT_ATTR_IDMAP;
+  attr.userns_fd = (uint64_t)userns;
+  if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof attr) != 0) {
+    int e = errno;
+    close(tree);
+    throw step_error(info.Env(), "idmap /app", "mount_setattr", e, path + " (its filesystem may not support idmapped mounts)");
+  }
+  return Napi::Number::New(info.Env(), tree);
+}
+
+// Holds an abstract unix socket name for as long as the fd is open: an exclusive,
+// host-wide reservation that the kernel releases when its holder dies, leaving
+// nothing behind. Returns -1 when someone else holds the name.
+Napi::Value LockName(const Napi::CallbackInfo &info) {
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw step_error(info.Env(), "reserve ids", "socket", errno, name);
+  struct sockaddr_un addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sun_family = AF_UNIX;
+  size_t n = std::min(name.size(), sizeof addr.sun_path - 2);
+  memcpy(addr.sun_path + 1, name.data(), n);
+  if (bind(fd, (struct sockaddr *)&addr, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n)) != 0) {
+    int e = errno;
+    close(fd);
+    if (e == EADDRINUSE) return Napi::Number::New(info.Env(), -1);
+    throw step_error(info.Env(), "reserve ids", "bind", e, name);
+  }
+  return Napi::Number::New(info.Env(), fd);
+}
+
 Napi::Value ResizePty(const Napi::CallbackInfo &info) {
   int fd = info[0].As<Napi::Number>().Int32Value();
   struct winsize ws;
@@ -502,6 +559,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("pipe", Napi::Function::New(env, Pipe));
   exports.Set("netnsSocket", Napi::Function::New(env, NetnsSocket));
   exports.Set("idmapUserns", Napi::Function::New(env, IdmapUserns));
+  exports.Set("idmapMount", Napi::Function::New(env, IdmapMount));
+  exports.Set("lockName", Napi::Function::New(env, LockName));
   exports.Set("rawOutput", Napi::Function::New(env, RawOutput));
   exports.Set("resizePty", Napi::Function::New(env, ResizePty));
   exports.Set("sealedCopy", Napi::Function::New(env, SealedCopy));

@@ -15,6 +15,7 @@
 #include <sys/statfs.h>
 #include <sys/statvfs.h>  // ST_* bit values, which statfs(2) f_flags shares
 #include <sched.h>
+#include <grp.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -191,6 +192,18 @@ void run_op(const ChildOp &op) {
     case kOpIdmapBind:
       idmap_bind(op);
       break;
+    case kOpMoveMount:
+      if (syscall(SYS_move_mount, op.fd, "", AT_FDCWD, op.b, MOVE_MOUNT_F_EMPTY_PATH) != 0) fail(op.step, "move_mount", op.b);
+      break;
+    case kOpSetattr: {
+      struct mount_attr attr;
+      char *p = (char *)&attr;
+      for (size_t i = 0; i < sizeof attr; i++) p[i] = 0;
+      attr.attr_set = op.flags;
+      if (syscall(SYS_mount_setattr, AT_FDCWD, op.b, op.mode ? AT_RECURSIVE : 0, &attr, sizeof attr) != 0)
+        fail(op.step, "mount_setattr", op.b);
+      break;
+    }
     case kOpAwaitCgroup:
       // The parent migrates us (v1) while we build the root; only what follows
       // (the cgroup namespace, whose root is the cgroup we sit in, and everything
@@ -240,6 +253,11 @@ void child_main(const ChildPlan &plan) {
 
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail("parent death signal", "prctl");
   await_byte("child released");
+  if (plan.become_root) {
+    if (setgroups(0, nullptr) != 0) fail("user namespace", "setgroups");
+    if (setresgid(0, 0, 0) != 0) fail("user namespace", "setresgid");
+    if (setresuid(0, 0, 0) != 0) fail("user namespace", "setresuid");
+  }
 
   if (setsid() < 0) fail("new session", "setsid");
   install_stdio(plan);

@@ -22,6 +22,8 @@ enum OpKind {
   kOpRlimit,        // prlimit(resource, soft, hard)
   kOpIdmapBind,     // open_tree(a) + mount_setattr(IDMAP, userns fd) + move_mount to b
   kOpAwaitCgroup,   // wait until the parent has joined us to our cgroup, then unshare late namespaces
+  kOpMoveMount,     // move_mount the detached mount fd (made by the parent) to b
+  kOpSetattr,       // mount_setattr(b, attr_set = flags, AT_RECURSIVE when mode != 0)
 };
 
 struct ChildOp {
@@ -51,6 +53,7 @@ struct ChildPlan {
   char *const *argv;      // dynod-init's argv
   char *const *envp;      // the dyno's environment
   bool trace;
+  bool become_root;       // in a new user namespace: become its root (uid/gid 0) once mapped
 };
 
 [[noreturn]] void child_main(const ChildPlan &plan);

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -65,6 +66,16 @@ void kill_and_reap(int pidfd) {
   while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &info, WEXITED) < 0 && errno == EINTR) {}
 }
 
+bool write_text(const char *file, const std::string &text) {
+  int fd = open(file, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  ssize_t w = write(fd, text.data(), text.size());
+  int saved = errno;
+  close(fd);
+  errno = saved;
+  return w == (ssize_t)text.size();
+}
+
 bool write_pid(const std::string &file, long pid) {
   int fd = open(file.c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0) return false;
@@ -118,6 +129,34 @@ bool spawn_dyno(SpawnRequest &req, SpawnResult &out, StepError &err) {
     return false;
   }
   Fd pidfd_guard{pidfd};
+
+  // Maps and limits need the host's privileges, which the child in its own user
+  // namespace does not have: the parent applies them while the child waits.
+  if (!req.uid_map.empty()) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/uid_map", pid);
+    if (!write_text(path, req.uid_map)) {
+      set_err(err, "user namespace", "write", path);
+      kill_and_reap(pidfd);
+      return false;
+    }
+    snprintf(path, sizeof path, "/proc/%ld/gid_map", pid);
+    if (!write_text(path, req.gid_map)) {
+      set_err(err, "user namespace", "write", path);
+      kill_and_reap(pidfd);
+      return false;
+    }
+  }
+  for (const auto &rl : req.rlimits) {
+    struct rlimit r;
+    r.rlim_cur = rl.soft;
+    r.rlim_max = rl.hard;
+    if (prlimit((pid_t)pid, (__rlimit_resource)rl.resource, &r, nullptr) != 0) {
+      set_err(err, "set rlimits", "prlimit", std::to_string(rl.resource));
+      kill_and_reap(pidfd);
+      return false;
+    }
+  }
 
   char go = 1;
   if (write(sync_w.fd, &go, 1) != 1) {

@@ -15,8 +15,15 @@ struct StepError {
   int err = 0;
 };
 
+struct Rlimit {
+  int resource;
+  unsigned long long soft, hard;
+};
+
 struct SpawnRequest {
   unsigned clone_flags = 0;        // CLONE_NEW* for the first clone
+  std::string uid_map, gid_map;    // written for a new user namespace while the child waits
+  std::vector<Rlimit> rlimits;     // set by the parent (prlimit): the child cannot raise limits from its user namespace
   std::string cgroup_dir;          // v2: CLONE_INTO_CGROUP target ("" = none)
   std::vector<std::string> cgroup_procs;  // files to write the child's pid into
   ChildPlan child{};               // ops, argv, envp point into storage the caller keeps alive

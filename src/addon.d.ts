@@ -25,11 +25,18 @@ export type NativeOp =
   | { op: 'loopback'; step: string }
   | { op: 'rlimit'; step: string; resource: number; soft: number; hard: number }
   | { op: 'idmap-bind'; step: string; source: string; target: string; fd: number }
-  | { op: 'await-cgroup'; step: string };
+  | { op: 'await-cgroup'; step: string }
+  | { op: 'move-mount'; step: string; target: string; fd: number }
+  | { op: 'setattr'; step: string; target: string; flags: number; mode: number };
 
 export interface NativeSpawnPlan {
   /** CLONE_NEW* flags for the clone itself */
   cloneFlags: number;
+  /** uid_map/gid_map contents for a new user namespace ("" for none) */
+  uidMap: string;
+  gidMap: string;
+  /** resource limits the parent sets on the child (prlimit) while it waits */
+  rlimits: { resource: number; soft: number; hard: number }[];
   /** namespaces unshared once the child sits in its cgroup (the cgroup namespace) */
   lateUnshare: number;
   /** cgroup v2 directory for CLONE_INTO_CGROUP; "" when none */
@@ -127,6 +134,10 @@ export interface DynodAddon {
   signal(pidfd: number, signal: number): boolean;
   pipe(): [number, number];
   netnsSocket(pidfd: number): number;
+  /** a detached idmapped copy of path's mount, for a move-mount op */
+  idmapMount(path: string, usernsFd: number): number;
+  /** reserves an abstract unix socket name while the fd is open; -1 when taken */
+  lockName(name: string): number;
   /** fd of a user namespace with these maps, for an idmapped mount */
   idmapUserns(uidMap: string, gidMap: string): number;
   /** turns off output post-processing (OPOST) on a terminal fd */

@@ -32,6 +32,7 @@ function program(): Command {
     .option('-p, --publish <[addr:]port>', "forward a host port to the dyno's $PORT (repeatable)", collect, [])
     .option('-i, --interactive', 'keep stdin open; with a terminal on stdin, give the dyno a terminal')
     .option('--no-tty', 'with -i, never allocate a terminal')
+    .addOption(new Option('--userns <mode>', 'user namespace: private (ids mapped to a host range of its own) or host').choices(['private', 'host']).default('private'))
     .option('--seccomp <profile>', 'seccomp: default, unconfined, or a profile in Docker\'s JSON format', 'default')
     .option('--dry-run', 'print the dyno plan as JSON and run nothing')
     .action(async (command: string[], flags: RunFlags) => {

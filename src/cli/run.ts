@@ -23,6 +23,7 @@ export interface RunFlags {
   tty?: boolean;
   dryRun?: boolean;
   seccomp?: string;
+  userns?: string;
 }
 
 const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
@@ -54,6 +55,7 @@ export function toOptions(command: string[], f: RunFlags): DynoOptions {
     interactive,
     tty,
     seccomp: f.seccomp,
+    userns: f.userns,
     rows: tty ? process.stdout.rows : undefined,
     cols: tty ? process.stdout.columns : undefined,
   };

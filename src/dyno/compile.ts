@@ -1,6 +1,6 @@
 import type { NativeOp, NativeSpawnPlan } from '../addon';
 import type { DynoCgroup } from '../cgroup';
-import { CLONE, MNT_DETACH, MS, RLIMIT, msFlags, type MountFlag } from './constants';
+import { CLONE, MNT_DETACH, MOUNT_ATTR, MS, RLIMIT, USERNS_SIZE, msFlags, type MountFlag } from './constants';
 import type { DynoPlan, MountSpec } from './plan';
 
 /**
@@ -38,15 +38,17 @@ export interface CompileContext {
   cgroup: Pick<DynoCgroup, 'intoDir' | 'procsFiles'>;
   stdio: [number, number, number];
   initFd: number;
-  /** user namespace fd describing the idmapping of /app's lower layer, or -1 */
-  appIdmapFd: number;
+  /** a detached idmapped mount of the app directory (made by the parent), or -1 to use it as is */
+  appMountFd: number;
+  /** first host id of the dyno's user namespace range (private userns) */
+  idBase: number;
   /** fd holding the compiled seccomp program, or -1 for none */
   seccompFd: number;
   trace: boolean;
 }
 
 /** The plan's filesystem as the ordered primitive steps the child executes. */
-export function compileOps(plan: DynoPlan, ctx: Pick<CompileContext, 'appIdmapFd'>): NativeOp[] {
+export function compileOps(plan: DynoPlan, ctx: Pick<CompileContext, 'appMountFd'>): NativeOp[] {
   const ops: NativeOp[] = [];
   const deferredRo: string[] = [];
   ops.push(
@@ -74,16 +76,12 @@ export function compileOps(plan: DynoPlan, ctx: Pick<CompileContext, 'appIdmapFd
 
   ops.push({ op: 'hostname', step: 'set hostname', name: plan.hostname });
   if (plan.network.mode === 'private') ops.push({ op: 'loopback', step: 'bring up loopback' });
-  ops.push(
-    { op: 'rlimit', step: 'set RLIMIT_NPROC', resource: RLIMIT.nproc, soft: plan.rlimits.nproc, hard: plan.rlimits.nproc },
-    { op: 'rlimit', step: 'set RLIMIT_NOFILE', resource: RLIMIT.nofile, soft: plan.rlimits.nofile, hard: plan.rlimits.nofile },
-  );
   for (const t of deferredRo.reverse()) ops.push({ op: 'remount', step: `read-only ${t.slice(NEW.length) || '/'}`, target: t, flags: MS.rdonly });
   ops.push({ op: 'pivot', step: 'pivot_root into the dyno', target: NEW, source: null });
   return ops;
 }
 
-function mountOps(m: MountSpec, ctx: Pick<CompileContext, 'appIdmapFd'>, deferredRo: string[]): NativeOp[] {
+function mountOps(m: MountSpec, ctx: Pick<CompileContext, 'appMountFd'>, deferredRo: string[]): NativeOp[] {
   const t = m.target === '/' ? NEW : NEW + m.target;
   const step = `${m.type} ${m.target}`;
   const { flags, data, ro } = split(m.options);
@@ -108,8 +106,11 @@ function mountOps(m: MountSpec, ctx: Pick<CompileContext, 'appIdmapFd'>, deferre
       return [{ op: 'symlink', step, source: m.source!, path: t }];
     case 'bind': {
       const point: NativeOp = m.sourceIsFile ? { op: 'write', step, path: t, content: '', mode: 0o644 } : mkdir;
-      const ops: NativeOp[] = [point, { op: 'mount', step, source: OLD + m.source!, target: t, fstype: null, flags: MS.bind, data: null }];
-      if (flags) ops.push({ op: 'remount', step, target: t, flags });
+      const rec = m.options.includes('rec');
+      const ops: NativeOp[] = [point, { op: 'mount', step, source: OLD + m.source!, target: t, fstype: null, flags: MS.bind | (rec ? MS.rec : 0), data: null }];
+      // A recursive bind is made read-only all the way down, not just at its top.
+      if (rec && ro) ops.push({ op: 'setattr', step, target: t, flags: MOUNT_ATTR.rdonly | MOUNT_ATTR.nosuid | MOUNT_ATTR.nodev | MOUNT_ATTR.noexec, mode: 1 });
+      else if (flags) ops.push({ op: 'remount', step, target: t, flags });
       return ops;
     }
     case 'mask':
@@ -136,9 +137,9 @@ function mountOps(m: MountSpec, ctx: Pick<CompileContext, 'appIdmapFd'>, deferre
     case 'overlay': {
       let lower = OLD + m.source!;
       const ops: NativeOp[] = [mkdir];
-      if (ctx.appIdmapFd >= 0) {
+      if (ctx.appMountFd >= 0) {
         // The app's files appear owned by the dyno user, so it can write (copy up) anywhere under /app.
-        ops.push({ op: 'idmap-bind', step: `idmap ${m.target}`, source: lower, target: `${UPPER}/app-lower`, fd: ctx.appIdmapFd });
+        ops.push({ op: 'move-mount', step: `idmap ${m.target}`, target: `${UPPER}/app-lower`, fd: ctx.appMountFd });
         lower = `${UPPER}/app-lower`;
       }
       ops.push({ op: 'mount', step, source: 'overlay', target: t, fstype: 'overlay', flags: MS.nosuid | MS.nodev, data: overlayData(lower, `${UPPER}/app`, `${UPPER}/app-work`) });
@@ -158,15 +159,26 @@ export function initArgv(plan: DynoPlan, trace: boolean, seccomp = false): strin
 }
 
 export function cloneFlags(plan: DynoPlan): { cloneFlags: number; lateUnshare: number } {
-  const map = { pid: CLONE.newpid, mount: CLONE.newns, uts: CLONE.newuts, ipc: CLONE.newipc, net: CLONE.newnet, cgroup: 0 };
+  const map = { user: CLONE.newuser, pid: CLONE.newpid, mount: CLONE.newns, uts: CLONE.newuts, ipc: CLONE.newipc, net: CLONE.newnet, cgroup: 0 };
   const cloneFlags = plan.namespaces.reduce((acc, ns) => acc | map[ns], 0);
   // The cgroup namespace is unshared once the child sits in its cgroup, so that cgroup becomes its root.
   return { cloneFlags, lateUnshare: plan.namespaces.includes('cgroup') ? CLONE.newcgroup : 0 };
 }
 
+/** The id maps of a private user namespace: 0-65535 inside → idBase… on the host. */
+export function idMap(plan: DynoPlan, idBase: number): string {
+  return plan.userns === 'private' ? `0 ${idBase} ${USERNS_SIZE}\n` : '';
+}
+
 export function compileSpawn(plan: DynoPlan, ctx: CompileContext): NativeSpawnPlan {
   return {
     ...cloneFlags(plan),
+    uidMap: idMap(plan, ctx.idBase),
+    gidMap: idMap(plan, ctx.idBase),
+    rlimits: [
+      { resource: RLIMIT.nproc, soft: plan.rlimits.nproc, hard: plan.rlimits.nproc },
+      { resource: RLIMIT.nofile, soft: plan.rlimits.nofile, hard: plan.rlimits.nofile },
+    ],
     cgroupDir: ctx.cgroup.intoDir,
     cgroupProcs: ctx.cgroup.procsFiles,
     ops: compileOps(plan, ctx),

@@ -26,6 +26,14 @@ export const MS = {
 
 export const MNT_DETACH = 2;
 
+export const MOUNT_ATTR = { rdonly: 0x1, nosuid: 0x2, nodev: 0x4, noexec: 0x8 } as const;
+
+/** ids per dyno user namespace: 0-65535 inside */
+export const USERNS_SIZE = 65536;
+/** host ids of dyno user namespaces start here (far above real users and /etc/subuid ranges), one range per live dyno */
+export const USERNS_BASE = 0x40000000;
+export const USERNS_RANGES = 16384;
+
 export const RLIMIT = { nproc: 6, nofile: 7 } as const;
 
 export type MountFlag = keyof typeof MS;

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -10,6 +11,7 @@ import { CommandError, DynodError } from '../errors';
 import { detectCgroups, type CgroupBackend, type DynoCgroup } from '../cgroup';
 import { Publisher } from '../net/publish';
 import { compileSpawn } from './compile';
+import { USERNS_BASE, USERNS_RANGES, USERNS_SIZE } from './constants';
 import { seccompFdFor } from '../seccomp';
 import type { DynoPlan } from './plan';
 import { log } from '../log';
@@ -83,6 +85,9 @@ export class Dyno extends EventEmitter {
   intoCgroup = false;
 
   private pidfd = -1;
+  private idLockFd = -1;
+  /** first host id of the dyno's user namespace (0 without one) */
+  idBase = 0;
   private ptyFd = -1;
   private exited = false;
   private stopping = false;
@@ -145,17 +150,44 @@ export class Dyno extends EventEmitter {
     this.emit('trace', p);
   }
 
-  private appIdmapFd(): number {
+  /**
+   * Reserves a range of host ids for the dyno's user namespace that no other live
+   * dyno holds, in this or any other dynod process (an abstract socket name per
+   * range; the kernel frees it when its holder dies).
+   */
+  private reserveIds(): void {
+    if (this.plan.userns !== 'private') return;
+    const n = native();
+    const start = crypto.randomInt(USERNS_RANGES);
+    for (let i = 0; i < USERNS_RANGES; i++) {
+      const k = (start + i) % USERNS_RANGES;
+      const fd = n.lockName(`dynod/ids/${k}`);
+      if (fd >= 0) {
+        this.idLockFd = fd;
+        this.idBase = USERNS_BASE + k * USERNS_SIZE;
+        return;
+      }
+    }
+    throw new DynodError(`all ${USERNS_RANGES} user namespace id ranges are in use`, { step: 'reserve ids' });
+  }
+
+  /** The dyno's user as the host sees it. */
+  hostIds(): { uid: number; gid: number } {
+    return { uid: this.idBase + this.plan.user.uid, gid: this.idBase + this.plan.user.gid };
+  }
+
+  /** A detached idmapped mount of the app dir showing its owner's files as the dyno user's, or -1 when they already are. */
+  private appMountFd(): number {
     const st = fs.statSync(this.plan.app.source);
-    const { uid, gid } = this.plan.user;
+    const { uid, gid } = this.hostIds();
     if (st.uid === uid && st.gid === gid) return -1;
     const key = `${st.uid}:${st.gid}>${uid}:${gid}`;
-    let fd = idmapCache.get(key);
-    if (fd === undefined) {
-      fd = native().idmapUserns(`${st.uid} ${uid} 1\n`, `${st.gid} ${gid} 1\n`);
-      idmapCache.set(key, fd);
+    let userns = idmapCache.get(key);
+    if (userns === undefined) {
+      userns = native().idmapUserns(`${st.uid} ${uid} 1\n`, `${st.gid} ${gid} 1\n`);
+      idmapCache.set(key, userns);
     }
-    return fd;
+    return native().idmapMount(this.plan.app.source, userns);
   }
 
   private async launch(opts: StartOptions): Promise<Dyno> {
@@ -186,11 +218,15 @@ export class Dyno extends EventEmitter {
 
     let result;
     try {
+      this.reserveIds();
+      const appMountFd = this.appMountFd();
+      if (appMountFd >= 0) toClose.push(appMountFd);
       const spawnPlan = compileSpawn(this.plan, {
         cgroup: this.cgroup,
         stdio,
         initFd: initBinaryFd(),
-        appIdmapFd: this.appIdmapFd(),
+        appMountFd,
+        idBase: this.idBase,
         seccompFd: seccompFdFor(this.plan.seccomp === 'default' ? undefined : this.plan.seccomp, this.plan.user.uid === 0 ? 'root' : 'dyno'),
         trace: !!opts.trace,
       });
@@ -207,6 +243,7 @@ export class Dyno extends EventEmitter {
       this.stdin?.destroy();
       await this.publisher?.close();
       await this.cgroup.remove();
+      this.releaseIds();
       throw DynodError.fromNative(e);
     }
     for (const fd of toClose) fs.closeSync(fd);
@@ -264,11 +301,17 @@ export class Dyno extends EventEmitter {
     } catch (e) {
       log.warn({ err: e }, 'cgroup removal failed');
     }
+    this.releaseIds();
     const status = this.setupError ? this.setupError.exitCode : code !== null ? code : 128 + (signal ?? 0);
     const exit: DynoExit = { status, code, signal: signal !== null ? signalName(signal) : null, oomKilled, error: this.setupError };
     this.setState(this.stopping ? 'down' : 'crashed');
     this.resolveExit(exit);
     this.emit('exit', exit);
+  }
+
+  private releaseIds(): void {
+    if (this.idLockFd >= 0) fs.closeSync(this.idLockFd);
+    this.idLockFd = -1;
   }
 
   private setState(to: DynoState): void {

@@ -34,6 +34,8 @@ export interface DynoOptions {
   interactive?: boolean;
   /** give the dyno a terminal (with interactive) */
   tty?: boolean;
+  /** "private" (default): a user namespace of its own, ids 0-65535 mapped to a host range reserved for the dyno; "host": none */
+  userns?: string;
   /** seccomp: "default" (dynod's profile), "unconfined", or the path of a Docker JSON profile */
   seccomp?: string;
   /** initial terminal size */

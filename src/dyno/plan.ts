@@ -59,7 +59,9 @@ export interface DynoPlan {
   limits: Limits;
   /** R15 fires at this many bytes of RAM plus swap */
   killBytes: number;
-  namespaces: Array<'pid' | 'mount' | 'uts' | 'ipc' | 'net' | 'cgroup'>;
+  namespaces: Array<'user' | 'pid' | 'mount' | 'uts' | 'ipc' | 'net' | 'cgroup'>;
+  /** private: ids 0-65535 inside map to USERNS_SIZE host ids reserved when the dyno starts */
+  userns: 'private' | 'host';
   root: { kind: 'host-stack' } | { kind: 'rootfs'; path: string };
   app: { source: string; target: '/app' };
   mounts: MountSpec[];
@@ -189,6 +191,8 @@ export function planDyno(opts: DynoOptions, facts: HostFacts, appDir: string, ro
   const net = opts.net ?? 'private';
   if (net !== 'private' && net !== 'host') throw new UsageError(`--net ${JSON.stringify(net)}: must be "private" or "host"`);
   const publish = (opts.publish ?? []).map((p) => parsePublish(String(p)));
+  const userns = opts.userns ?? 'private';
+  if (userns !== 'private' && userns !== 'host') throw new UsageError(`--userns ${JSON.stringify(userns)}: must be "private" or "host"`);
   if (publish.length > 0 && net !== 'private') throw new UsageError('--publish needs --net private (with --net host the app already listens on the host)');
   if (opts.command.some((a) => a.includes('\0'))) throw new UsageError('the command contains a NUL byte');
   if (rootfsDir) {
@@ -225,7 +229,11 @@ export function planDyno(opts: DynoOptions, facts: HostFacts, appDir: string, ro
   mounts.push(
     { target: '/app', type: 'overlay', source: appDir, options: [] },
     { target: '/proc', type: 'proc', options: ['nosuid', 'nodev', 'noexec'] },
-    { target: '/sys', type: 'sysfs', options: ['ro', 'nosuid', 'nodev', 'noexec'] },
+    // sysfs can be mounted afresh only by the owner of the network namespace; with the
+    // host's network under a user namespace, the host's /sys is bound (recursively read-only).
+    net === 'host' && userns === 'private'
+      ? { target: '/sys', type: 'bind', source: '/sys', options: ['ro', 'nosuid', 'nodev', 'noexec', 'rec'] }
+      : { target: '/sys', type: 'sysfs', options: ['ro', 'nosuid', 'nodev', 'noexec'] },
     ...cgroupMounts(facts),
     ...maskMounts(),
     ...devMounts(facts, !!rootfsDir),
@@ -241,7 +249,8 @@ export function planDyno(opts: DynoOptions, facts: HostFacts, appDir: string, ro
     size: { name: size.name, label: size.label },
     limits,
     killBytes,
-    namespaces: ['pid', 'mount', 'uts', 'ipc', 'net', 'cgroup'].filter((n) => n !== 'net' || net === 'private') as DynoPlan['namespaces'],
+    namespaces: ['user', 'pid', 'mount', 'uts', 'ipc', 'net', 'cgroup'].filter((n) => (n !== 'net' || net === 'private') && (n !== 'user' || userns === 'private')) as DynoPlan['namespaces'],
+    userns,
     root: rootfsDir ? { kind: 'rootfs', path: rootfsDir } : { kind: 'host-stack' },
     app: { source: appDir, target: '/app' },
     mounts,

@@ -26,7 +26,7 @@ const VARIANTS: Array<[string, () => DynoPlan, number]> = [
 ];
 
 const touches = (op: NativeOp): string | null =>
-  op.op === 'mount' || op.op === 'remount' || op.op === 'umount' || op.op === 'idmap-bind' ? op.target : op.op === 'mkdir' || op.op === 'write' || op.op === 'symlink' || op.op === 'chdir' ? op.path : null;
+  op.op === 'mount' || op.op === 'remount' || op.op === 'umount' || op.op === 'move-mount' || op.op === 'setattr' ? op.target : op.op === 'mkdir' || op.op === 'write' || op.op === 'symlink' || op.op === 'chdir' ? op.path : null;
 const under = (p: string, root: string) => p === root || p.startsWith(`${root}/`);
 const isMount = (op: NativeOp): op is Op<'mount'> => op.op === 'mount';
 
@@ -44,7 +44,7 @@ t.test('the constants', async (t) => {
 for (const [name, make, fd] of VARIANTS) {
   t.test(`ordering invariants: ${name}`, async (t) => {
     const plan = make();
-    const ops = compileOps(plan, { appIdmapFd: fd });
+    const ops = compileOps(plan, { appMountFd: fd });
 
     // 1. mounts made private first, recursively, before anything else
     t.same(ops[0], { op: 'mount', step: 'make mounts private', source: null, target: '/', fstype: null, flags: MS.rec | MS.private, data: null });
@@ -78,7 +78,6 @@ for (const [name, make, fd] of VARIANTS) {
     const binds = ops.filter((o): o is Op<'mount'> => isMount(o) && (o.flags & MS.bind) !== 0);
     t.ok(binds.length > 0);
     for (const b of binds) t.ok(b.source!.startsWith(`${OLD}/`) || (b.source === b.target && under(b.target, `${NEW}/proc`)), `bind source ${b.source}`);
-    for (const o of ops.filter((o): o is Op<'idmap-bind'> => o.op === 'idmap-bind')) t.ok(o.source.startsWith(`${OLD}/`), `idmap source ${o.source}`);
     for (const o of ops.filter(isMount).filter((o) => o.fstype === 'overlay')) {
       const lower = /lowerdir=([^,]+)/.exec(o.data!)![1]!;
       t.ok(lower.startsWith(`${OLD}/`) || lower === `${UPPER}/app-lower`, `overlay lower ${lower}`);
@@ -101,14 +100,14 @@ for (const [name, make, fd] of VARIANTS) {
     // 7. the final op pivots into /newroot, dropping the old root
     t.same(ops[ops.length - 1], { op: 'pivot', step: 'pivot_root into the dyno', target: NEW, source: null });
 
-    // 8. idmap-bind exactly when asked for, and then /app's lower layer is the idmapped mount
-    const idmaps = ops.filter((o): o is Op<'idmap-bind'> => o.op === 'idmap-bind');
+    // 8. the parent's idmapped mount is attached exactly when given, and then /app's lower layer is it
+    const idmaps = ops.filter((o): o is Op<'move-mount'> => o.op === 'move-mount');
     const appMount = ops.find((o): o is Op<'mount'> => isMount(o) && o.target === `${NEW}/app`)!;
     t.ok(appMount, 'the /app overlay');
     t.equal(appMount.fstype, 'overlay');
     t.equal(appMount.flags, MS.nosuid | MS.nodev);
     if (fd >= 0) {
-      t.same(idmaps, [{ op: 'idmap-bind', step: 'idmap /app', source: `${OLD}${APP}`, target: `${UPPER}/app-lower`, fd }]);
+      t.same(idmaps, [{ op: 'move-mount', step: 'idmap /app', target: `${UPPER}/app-lower`, fd }]);
       t.equal(appMount.data, `lowerdir=${UPPER}/app-lower,upperdir=${UPPER}/app,workdir=${UPPER}/app-work`);
       t.ok(ops.indexOf(idmaps[0]!) < ops.indexOf(appMount), 'idmap before the overlay');
     } else {
@@ -116,13 +115,10 @@ for (const [name, make, fd] of VARIANTS) {
       t.equal(appMount.data, `lowerdir=${OLD}${APP},upperdir=${UPPER}/app,workdir=${UPPER}/app-work`);
     }
 
-    // 9. loopback exactly for the private network; hostname and rlimits always
+    // 9. loopback exactly for the private network; hostname always; rlimits are the parent's (prlimit), never an op
     t.equal(ops.filter((o) => o.op === 'loopback').length, plan.network.mode === 'private' ? 1 : 0, 'loopback');
     t.same(ops.filter((o) => o.op === 'hostname'), [{ op: 'hostname', step: 'set hostname', name: plan.hostname }]);
-    t.same(ops.filter((o) => o.op === 'rlimit'), [
-      { op: 'rlimit', step: 'set RLIMIT_NPROC', resource: 6, soft: plan.rlimits.nproc, hard: plan.rlimits.nproc },
-      { op: 'rlimit', step: 'set RLIMIT_NOFILE', resource: 7, soft: 10000, hard: 10000 },
-    ]);
+    t.same(ops.filter((o) => o.op === 'rlimit'), []);
 
     // 10. every path is made inside something that exists by then
     const made = new Set<string>([NEW]);
@@ -150,7 +146,7 @@ for (const [name, make, fd] of VARIANTS) {
 }
 
 t.test('binds: a mount point of the right kind, the bind, then a remount with its flags', async (t) => {
-  const ops = compileOps(mk(), { appIdmapFd: -1 });
+  const ops = compileOps(mk(), { appMountFd: -1 });
   const at = (target: string) => ops.findIndex((o) => isMount(o) && o.target === target);
   let i = at('/newroot/usr');
   t.same(ops.slice(i - 1, i + 2), [
@@ -170,7 +166,7 @@ t.test('binds: a mount point of the right kind, the bind, then a remount with it
 });
 
 t.test('host-stack root: tmpfs, read-only only at the end', async (t) => {
-  const ops = compileOps(mk(), { appIdmapFd: -1 });
+  const ops = compileOps(mk(), { appMountFd: -1 });
   const root = ops.find((o) => isMount(o) && o.target === NEW)!;
   t.same(root, { op: 'mount', step: 'root-tmpfs /', source: 'tmpfs', target: NEW, fstype: 'tmpfs', flags: MS.nosuid | MS.nodev, data: 'mode=755' });
   t.same(ops.filter((o) => o.op === 'remount' && o.step.startsWith('read-only')).map((o) => (o as Op<'remount'>).target), [NEW]);
@@ -194,7 +190,7 @@ t.test('generated files are written with their content and mode; symlinks made',
 });
 
 t.test('kernel filesystems: flags from options, data from the rest', async (t) => {
-  const ops = compileOps(mk(), { appIdmapFd: -1 });
+  const ops = compileOps(mk(), { appMountFd: -1 });
   const m = (target: string) => ops.find((o): o is Op<'mount'> => isMount(o) && o.target === target)!;
   t.same(m('/newroot/proc'), { op: 'mount', step: 'proc /proc', source: 'proc', target: '/newroot/proc', fstype: 'proc', flags: MS.nosuid | MS.nodev | MS.noexec, data: null });
   t.same(m('/newroot/sys'), { op: 'mount', step: 'sysfs /sys', source: 'sysfs', target: '/newroot/sys', fstype: 'sysfs', flags: MS.rdonly | MS.nosuid | MS.nodev | MS.noexec, data: null });
@@ -285,14 +281,15 @@ t.test('initArgv: --user root keeps Docker\'s default capabilities, the dyno use
   t.equal(decode(t, initArgv(mk(), false), ['bash', '-c', 'echo hi']).CAPS, '0');
 });
 
-t.test('cloneFlags: new pid, mount, uts, ipc namespaces; net only when private; cgroup late', async (t) => {
-  const base = CLONE.newpid | CLONE.newns | CLONE.newuts | CLONE.newipc;
+t.test('cloneFlags: new user, pid, mount, uts, ipc namespaces; net only when private; cgroup late', async (t) => {
+  const base = CLONE.newuser | CLONE.newpid | CLONE.newns | CLONE.newuts | CLONE.newipc;
   t.same(cloneFlags(mk()), { cloneFlags: base | CLONE.newnet, lateUnshare: CLONE.newcgroup });
   t.same(cloneFlags(mk({ net: 'host' })), { cloneFlags: base, lateUnshare: CLONE.newcgroup });
+  t.same(cloneFlags(mk({ userns: 'host' })), { cloneFlags: (base & ~CLONE.newuser) | CLONE.newnet, lateUnshare: CLONE.newcgroup });
   for (const p of [mk(), mk({ net: 'host' }), mk({ user: 'root' })]) {
     const { cloneFlags: f } = cloneFlags(p);
     t.equal(f & CLONE.newcgroup, 0, 'the cgroup namespace is not unshared at clone time');
-    t.equal(f & CLONE.newuser, 0, 'no user namespace');
+    t.equal(f & CLONE.newuser, CLONE.newuser, 'a user namespace of its own');
   }
   t.equal(CLONE.newnet, 0x40000000);
   t.equal(CLONE.newcgroup, 0x02000000);

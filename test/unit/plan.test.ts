@@ -22,7 +22,7 @@ t.test('a default plan: unprivileged dyno user in /app, private network, all nam
   t.equal(p.cwd, '/app');
   t.same(p.app, { source: APP, target: '/app' });
   t.same(p.root, { kind: 'host-stack' });
-  t.same(p.namespaces, ['pid', 'mount', 'uts', 'ipc', 'net', 'cgroup']);
+  t.same(p.namespaces, ['user', 'pid', 'mount', 'uts', 'ipc', 'net', 'cgroup']);
   t.same(p.network, { mode: 'private', publish: [] });
   t.equal(p.stdin, false);
   t.equal(p.tty, false);
@@ -52,8 +52,8 @@ t.test('--user root keeps uid 0; anything but dyno/root is refused', async (t) =
 t.test('--net host drops the net namespace; other modes are refused', async (t) => {
   const p = plan({ net: 'host' });
   t.same(p.network, { mode: 'host', publish: [] });
-  t.same(p.namespaces, ['pid', 'mount', 'uts', 'ipc', 'cgroup']);
-  t.same(plan({ net: 'private' }).namespaces, ['pid', 'mount', 'uts', 'ipc', 'net', 'cgroup']);
+  t.same(p.namespaces, ['user', 'pid', 'mount', 'uts', 'ipc', 'cgroup']);
+  t.same(plan({ net: 'private' }).namespaces, ['user', 'pid', 'mount', 'uts', 'ipc', 'net', 'cgroup']);
   for (const n of ['none', 'bridge', 'Host', ''])
     t.throws(() => plan({ net: n }), { name: 'UsageError', message: `--net ${JSON.stringify(n)}: must be "private" or "host"` }, JSON.stringify(n));
 });
