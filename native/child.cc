@@ -101,21 +101,6 @@ void loopback_up(const ChildOp &op) {
   close(s);
 }
 
-void idmap_bind(const ChildOp &op) {
-  int tree = (int)syscall(SYS_open_tree, AT_FDCWD, op.a, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-  if (tree < 0) fail(op.step, "open_tree", op.a);
-  struct mount_attr attr;
-  char *p = (char *)&attr;
-  for (size_t i = 0; i < sizeof attr; i++) p[i] = 0;
-  attr.attr_set = MOUNT_ATTR_IDMAP;
-  attr.userns_fd = (uint64_t)op.fd;
-  if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof attr) != 0)
-    fail(op.step, "mount_setattr", op.a);
-  if (syscall(SYS_move_mount, tree, "", AT_FDCWD, op.b, MOVE_MOUNT_F_EMPTY_PATH) != 0)
-    fail(op.step, "move_mount", op.b);
-  close(tree);
-}
-
 void await_byte(const char *phase) {
   char go = 0;
   ssize_t n;
@@ -189,9 +174,6 @@ void run_op(const ChildOp &op) {
       if (setrlimit((__rlimit_resource)op.resource, &rl) != 0) fail(op.step, "setrlimit");
       break;
     }
-    case kOpIdmapBind:
-      idmap_bind(op);
-      break;
     case kOpMoveMount:
       if (syscall(SYS_move_mount, op.fd, "", AT_FDCWD, op.b, MOVE_MOUNT_F_EMPTY_PATH) != 0) fail(op.step, "move_mount", op.b);
       break;
