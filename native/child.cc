@@ -204,6 +204,15 @@ void run_op(const ChildOp &op) {
 void install_stdio(const ChildPlan &plan) {
   int lifted[3];
   for (int i = 0; i < 3; i++) {
+    // A directory (or an O_PATH fd) as stdio would be a way out: /proc/self/fd/N
+    // resolves in the host's tree (the CVE-2024-21626 pattern, through stdio).
+    struct stat st;
+    if (fstat(plan.stdio[i], &st) != 0) fail("stdio", "fstat");
+    int fl = fcntl(plan.stdio[i], F_GETFL);
+    if (S_ISDIR(st.st_mode) || (fl >= 0 && (fl & O_PATH))) {
+      errno = EISDIR;
+      fail("stdio", "fstat", i == 0 ? "stdin is a directory or an O_PATH fd" : i == 1 ? "stdout is a directory or an O_PATH fd" : "stderr is a directory or an O_PATH fd");
+    }
     lifted[i] = fcntl(plan.stdio[i], F_DUPFD_CLOEXEC, 3);
     if (lifted[i] < 0) fail("stdio", "fcntl", "F_DUPFD_CLOEXEC");
   }

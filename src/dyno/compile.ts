@@ -40,6 +40,8 @@ export interface CompileContext {
   initFd: number;
   /** a detached idmapped mount of the app directory (made by the parent), or -1 to use it as is */
   appMountFd: number;
+  /** likewise for --rootfs under a user namespace */
+  rootfsMountFd?: number;
   /** first host id of the dyno's user namespace range (private userns) */
   idBase: number;
   /** fd holding the compiled seccomp program, or -1 for none */
@@ -48,7 +50,7 @@ export interface CompileContext {
 }
 
 /** The plan's filesystem as the ordered primitive steps the child executes. */
-export function compileOps(plan: DynoPlan, ctx: Pick<CompileContext, 'appMountFd'>): NativeOp[] {
+export function compileOps(plan: DynoPlan, ctx: Pick<CompileContext, 'appMountFd' | 'rootfsMountFd'>): NativeOp[] {
   const ops: NativeOp[] = [];
   const deferredRo: string[] = [];
   ops.push(
@@ -57,7 +59,7 @@ export function compileOps(plan: DynoPlan, ctx: Pick<CompileContext, 'appMountFd
   );
   // The upper layer's root is what /app itself looks like: the dyno's user owns its $HOME.
   const owner = { uid: plan.user.uid, gid: plan.user.gid };
-  for (const d of [OLD, NEW, UPPER, `${UPPER}/app`, `${UPPER}/app-work`, `${UPPER}/root`, `${UPPER}/root-work`, `${UPPER}/app-lower`])
+  for (const d of [OLD, NEW, UPPER, `${UPPER}/app`, `${UPPER}/app-work`, `${UPPER}/root`, `${UPPER}/root-work`, `${UPPER}/app-lower`, `${UPPER}/root-lower`])
     ops.push({ op: 'mkdir', step: 'scratch tmpfs', path: SCRATCH + d, mode: 0o755, ...(d === `${UPPER}/app` ? owner : {}) });
   ops.push({ op: 'pivot', step: 'enter scratch root', target: SCRATCH, source: SCRATCH + OLD });
 
@@ -81,7 +83,7 @@ export function compileOps(plan: DynoPlan, ctx: Pick<CompileContext, 'appMountFd
   return ops;
 }
 
-function mountOps(m: MountSpec, ctx: Pick<CompileContext, 'appMountFd'>, deferredRo: string[]): NativeOp[] {
+function mountOps(m: MountSpec, ctx: Pick<CompileContext, 'appMountFd' | 'rootfsMountFd'>, deferredRo: string[]): NativeOp[] {
   const t = m.target === '/' ? NEW : NEW + m.target;
   const step = `${m.type} ${m.target}`;
   const { flags, data, ro } = split(m.options);
@@ -95,9 +97,18 @@ function mountOps(m: MountSpec, ctx: Pick<CompileContext, 'appMountFd'>, deferre
     case 'root-tmpfs':
       deferredRo.push(t);
       return [{ op: 'mount', step, source: 'tmpfs', target: t, fstype: 'tmpfs', flags: MS.nosuid | MS.nodev, data }];
-    case 'root-overlay':
+    case 'root-overlay': {
       deferredRo.push(t);
-      return [{ op: 'mount', step, source: 'overlay', target: t, fstype: 'overlay', flags: MS.nodev, data: overlayData(OLD + m.source!, `${UPPER}/root`, `${UPPER}/root-work`) }];
+      const ops: NativeOp[] = [];
+      let lower = OLD + m.source!;
+      if ((ctx.rootfsMountFd ?? -1) >= 0) {
+        // In a user namespace the rootfs's root-owned files must be the namespace root's.
+        ops.push({ op: 'move-mount', step: 'idmap /', target: `${UPPER}/root-lower`, fd: ctx.rootfsMountFd! });
+        lower = `${UPPER}/root-lower`;
+      }
+      ops.push({ op: 'mount', step, source: 'overlay', target: t, fstype: 'overlay', flags: MS.nodev, data: overlayData(lower, `${UPPER}/root`, `${UPPER}/root-work`) });
+      return ops;
+    }
     case 'dir':
       return [mkdir];
     case 'file':

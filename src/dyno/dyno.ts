@@ -176,18 +176,29 @@ export class Dyno extends EventEmitter {
     return { uid: this.idBase + this.plan.user.uid, gid: this.idBase + this.plan.user.gid };
   }
 
+  private idmapNs(uidMap: string, gidMap: string): number {
+    const key = `${uidMap}|${gidMap}`;
+    let fd = idmapCache.get(key);
+    if (fd === undefined) {
+      fd = native().idmapUserns(uidMap, gidMap);
+      idmapCache.set(key, fd);
+    }
+    return fd;
+  }
+
+  /** --rootfs in a user namespace: its files shown through the dyno's own id map, so its root owns them. */
+  private rootfsMountFd(): number {
+    if (this.plan.root.kind !== 'rootfs' || this.plan.userns !== 'private') return -1;
+    const map = `0 ${this.idBase} ${USERNS_SIZE}\n`;
+    return native().idmapMount(this.plan.root.path, this.idmapNs(map, map));
+  }
+
   /** A detached idmapped mount of the app dir showing its owner's files as the dyno user's, or -1 when they already are. */
   private appMountFd(): number {
     const st = fs.statSync(this.plan.app.source);
     const { uid, gid } = this.hostIds();
     if (st.uid === uid && st.gid === gid) return -1;
-    const key = `${st.uid}:${st.gid}>${uid}:${gid}`;
-    let userns = idmapCache.get(key);
-    if (userns === undefined) {
-      userns = native().idmapUserns(`${st.uid} ${uid} 1\n`, `${st.gid} ${gid} 1\n`);
-      idmapCache.set(key, userns);
-    }
-    return native().idmapMount(this.plan.app.source, userns);
+    return native().idmapMount(this.plan.app.source, this.idmapNs(`${st.uid} ${uid} 1\n`, `${st.gid} ${gid} 1\n`));
   }
 
   private async launch(opts: StartOptions): Promise<Dyno> {
@@ -221,11 +232,14 @@ export class Dyno extends EventEmitter {
       this.reserveIds();
       const appMountFd = this.appMountFd();
       if (appMountFd >= 0) toClose.push(appMountFd);
+      const rootfsMountFd = this.rootfsMountFd();
+      if (rootfsMountFd >= 0) toClose.push(rootfsMountFd);
       const spawnPlan = compileSpawn(this.plan, {
         cgroup: this.cgroup,
         stdio,
         initFd: initBinaryFd(),
         appMountFd,
+        rootfsMountFd,
         idBase: this.idBase,
         seccompFd: seccompFdFor(this.plan.seccomp === 'default' ? undefined : this.plan.seccomp, this.plan.user.uid === 0 ? 'root' : 'dyno'),
         trace: !!opts.trace,

@@ -57,7 +57,7 @@ for (const [name, make, fd] of VARIANTS) {
     t.same(scratchPivot, { op: 'pivot', step: 'enter scratch root', target: '/tmp', source: '/tmp/.oldroot' });
     const scratchDirs = ops.slice(2, scratchIdx);
     t.ok(scratchDirs.every((o) => o.op === 'mkdir' && o.path.startsWith('/tmp/')), 'only scratch mkdirs before the pivot');
-    t.same(scratchDirs.map((o) => (o as Op<'mkdir'>).path), ['/tmp/.oldroot', '/tmp/newroot', '/tmp/upper', '/tmp/upper/app', '/tmp/upper/app-work', '/tmp/upper/root', '/tmp/upper/root-work', '/tmp/upper/app-lower']);
+    t.same(scratchDirs.map((o) => (o as Op<'mkdir'>).path), ['/tmp/.oldroot', '/tmp/newroot', '/tmp/upper', '/tmp/upper/app', '/tmp/upper/app-work', '/tmp/upper/root', '/tmp/upper/root-work', '/tmp/upper/app-lower', '/tmp/upper/root-lower']);
     const firstNew = ops.findIndex((o) => { const p = touches(o); return p !== null && under(p, NEW); });
     t.ok(scratchIdx < firstNew, `scratch pivot (${scratchIdx}) before the first /newroot op (${firstNew})`);
 

@@ -1,0 +1,757 @@
+// The escape battery (issue 4): attacks from inside real dynos started with
+// ./bin/dynod, as root, each of which must fail. A probe compiled here with gcc
+// (fixtures/escape-probe.c) runs each attack in its own child process and prints
+// "NAME RESULT DETAIL": an errno name, OK, KILLED:SIG, READ:N, COUNT:N, EUID:N...
+// One assertion per attack and per user (the dyno user, and --user root where
+// the attack could work for root), each naming what the attack got. Then the
+// host is checked for what must not have changed: its mounts, hostname, clock,
+// files, sentinel processes, System V IPC, loopback.
+//
+// The summary line is `escape battery: N attacks, K succeeded` (N counts every
+// attack run, dyno and root separately).
+import t, { type Test } from 'tap';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const DYNOD = path.join(ROOT, 'bin', 'dynod');
+const PROBE_SRC = path.join(__dirname, 'fixtures', 'escape-probe.c');
+const X64 = process.arch === 'x64';
+const DYNO_UID = 30000;
+const PIDS = 100;
+
+function found(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+function whyNot(): string | undefined {
+  if (process.getuid?.() !== 0) return 'needs root';
+  if (!fs.existsSync(path.join(ROOT, 'dist', 'cli', 'main.js'))) return 'dynod is not built (npm run build)';
+  if (!fs.existsSync(path.join(ROOT, 'build', 'Release', 'dynod.node'))) return 'the addon is not built (npx node-gyp rebuild)';
+  if (!found('gcc')) return 'needs gcc';
+  return undefined;
+}
+
+// ---- running dynod -----------------------------------------------------------
+
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+interface Started {
+  child: ChildProcess;
+  done: Promise<Run>;
+  stdoutSoFar(): string;
+}
+
+const SECRET = `dynod-host-secret-${crypto.randomBytes(8).toString('hex')}`;
+
+/** dynod's environment: the test's, minus what tap injects, plus a secret no dyno may ever read. */
+function dynodEnv(): string[] {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v === undefined || k === 'NODE_OPTIONS' || k === 'NODE_EXTRA_CA_CERTS' || k.startsWith('TAP') || k.startsWith('_TAPJS') || k.startsWith('DYNOD_') || k === 'TERM') continue;
+    env[k] = v;
+  }
+  env.ESCAPE_HOST_SECRET = SECRET;
+  return Object.entries(env).map(([k, v]) => `${k}=${v}`);
+}
+
+/** `dynod ARGS...`, optionally through `sh -c PREFIX` (which must end with `exec "$@"`) or another wrapper argv. */
+function start(args: string[], opts: { shPrefix?: string; wrap?: (argv: string[]) => string[]; cwd?: string; stdin?: 'ignore' | 'pipe'; timeoutMs?: number } = {}): Started {
+  // env -i: tap's processinfo would put its loader back into NODE_OPTIONS of any child it sees.
+  let argv = ['/usr/bin/env', '-i', ...dynodEnv(), DYNOD, ...args];
+  if (opts.shPrefix) argv = ['/bin/sh', '-c', opts.shPrefix, 'sh', ...argv];
+  if (opts.wrap) argv = opts.wrap(argv);
+  const child = spawn(argv[0]!, argv.slice(1), { cwd: opts.cwd ?? os.tmpdir(), stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'] });
+  const out: Buffer[] = [], err: Buffer[] = [];
+  child.stdout!.on('data', (d: Buffer) => out.push(d));
+  child.stderr!.on('data', (d: Buffer) => err.push(d));
+  const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
+  const done = new Promise<Run>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
+    });
+  });
+  return { child, done, stdoutSoFar: () => Buffer.concat(out).toString() };
+}
+
+function dynod(args: string[], opts: Parameters<typeof start>[1] = {}): Promise<Run> {
+  return start(args, opts).done;
+}
+
+/** Probe lines by name: the first word is the probe, the rest its result. */
+function parse(stdout: string): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const line of stdout.split('\n')) {
+    const i = line.indexOf(' ');
+    if (i > 0 && !m.has(line.slice(0, i))) m.set(line.slice(0, i), line.slice(i + 1));
+  }
+  return m;
+}
+
+async function until(fn: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!fn()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+// ---- judging ------------------------------------------------------------------
+
+type Who = 'dyno' | 'root';
+/** true when the attack FAILED (what we want) */
+type Verdict = (result: string, line: string) => boolean;
+
+interface Outcome {
+  attack: string;
+  who: Who | 'host';
+  line: string;
+  /** the attack failed (or the host check passed) */
+  failed: boolean;
+  /** no result to judge (the probe said nothing): neither failed nor succeeded */
+  inconclusive?: boolean;
+}
+const outcomes: Outcome[] = [];
+const hostChecks: Outcome[] = [];
+
+const isErrno = (r: string) => /^E[A-Z0-9]+$/.test(r);
+/** any errno but the ones that mean "the permission check let it through" */
+const refused = (...bypass: string[]): Verdict => (r) => isErrno(r) && !bypass.includes(r);
+const oneOf = (...want: string[]): Verdict => (r) => want.includes(r);
+const nothingRead: Verdict = (r) => r === 'READ:0' || isErrno(r);
+const emptyDir: Verdict = (r) => r === 'COUNT:0' || isErrno(r);
+const notFound: Verdict = (r) => r === 'NOTFOUND' || isErrno(r);
+const stayedDyno: Verdict = (r, line) => isErrno(r) || new RegExp(`^EUID:${DYNO_UID} CAPEFF:0$`).test(line);
+const killedBySigsys: Verdict = (r) => r === 'KILLED:SYS';
+
+/** One attack's assertion: the result it got is in the message. */
+function judge(t: Test, attack: string, who: Who, line: string | undefined, verdict: Verdict, expect: string): void {
+  const got = line ?? 'NO RESULT (the probe did not report)';
+  const result = got.split(' ')[0]!;
+  const failed = line !== undefined && verdict(result, got);
+  outcomes.push({ attack, who, line: got, failed, inconclusive: line === undefined });
+  t.ok(failed, `${attack} [${who}]: ${got} (attack must fail: ${expect})`);
+}
+
+function hostCheck(t: Test, what: string, ok: boolean, detail: string): void {
+  hostChecks.push({ attack: what, who: 'host', line: detail, failed: ok });
+  t.ok(ok, `host: ${what}: ${detail}`);
+}
+
+// ---- the attacks of the main probe runs ----------------------------------------
+
+interface Attack {
+  probe: string;
+  attack: string;
+  verdict: Verdict;
+  expect: string;
+  who?: Who[];
+}
+
+const MOUNTS: Attack[] = [
+  { probe: 'mount_tmpfs', attack: 'mount a tmpfs', verdict: refused(), expect: 'EPERM' },
+  { probe: 'mount_proc', attack: 'mount a proc', verdict: refused(), expect: 'EPERM' },
+  { probe: 'mount_sysfs', attack: 'mount a sysfs', verdict: refused(), expect: 'EPERM' },
+  { probe: 'remount_root_rw', attack: 'remount / read-write', verdict: refused(), expect: 'EPERM' },
+  { probe: 'remount_usr_rw', attack: "remount the host's /usr read-write", verdict: refused(), expect: 'EPERM' },
+  { probe: 'remount_app', attack: 'remount /app', verdict: refused(), expect: 'EPERM' },
+  { probe: 'remount_proc_sys_rw', attack: 'remount /proc/sys read-write', verdict: refused(), expect: 'EPERM' },
+  { probe: 'remount_sys_rw', attack: 'remount /sys read-write', verdict: refused(), expect: 'EPERM' },
+  { probe: 'bind_app', attack: 'bind /app elsewhere', verdict: refused(), expect: 'EPERM' },
+  { probe: 'bind_proc_over_mask', attack: 'bind /proc/sys over itself (unmask)', verdict: refused(), expect: 'EPERM' },
+  { probe: 'umount_mask', attack: 'unmount the /proc/keys mask', verdict: refused(), expect: 'EPERM' },
+  { probe: 'umount_proc_sys', attack: 'unmount the read-only /proc/sys', verdict: refused(), expect: 'EPERM' },
+  { probe: 'open_tree_app', attack: 'open_tree(OPEN_TREE_CLONE) /app', verdict: refused(), expect: 'EPERM' },
+  { probe: 'fsopen_tmpfs', attack: 'fsopen a tmpfs (new mount API)', verdict: refused(), expect: 'EPERM' },
+  { probe: 'mount_setattr_rw', attack: 'mount_setattr: clear read-only on /usr', verdict: refused(), expect: 'EPERM' },
+  { probe: 'pivot_root', attack: 'pivot_root out', verdict: refused('EINVAL', 'EBUSY'), expect: 'EPERM' },
+  { probe: 'chroot', attack: 'chroot out (chroot, climb, chroot .)', verdict: refused(), expect: 'EPERM' },
+];
+
+const NAMESPACES: Attack[] = [
+  { probe: 'uid_map_write', attack: 'write /proc/self/uid_map (map to the host root)', verdict: refused(), expect: 'EPERM' },
+  { probe: 'unshare_user', attack: 'unshare(CLONE_NEWUSER)', verdict: refused(), expect: 'EPERM' },
+  { probe: 'unshare_mnt', attack: 'unshare(CLONE_NEWNS)', verdict: refused(), expect: 'EPERM' },
+  { probe: 'unshare_all', attack: 'unshare every namespace', verdict: refused(), expect: 'EPERM' },
+  { probe: 'clone_newuser', attack: 'clone(CLONE_NEWUSER)', verdict: refused(), expect: 'EPERM' },
+  { probe: 'clone_newuser_high_bits', attack: 'clone(CLONE_NEWUSER | 1 << 32) (high bits to fool the filter)', verdict: refused(), expect: 'EPERM' },
+  { probe: 'clone3_newuser', attack: 'clone3(CLONE_NEWUSER)', verdict: refused(), expect: 'ENOSYS' },
+  { probe: 'setns_pid1', attack: 'setns into /proc/1/ns/*', verdict: refused(), expect: 'EACCES/EPERM' },
+  { probe: 'setns_self', attack: 'setns into /proc/self/ns/*', verdict: refused(), expect: 'EPERM' },
+  { probe: 'setns_hostpid', attack: 'setns into /proc/<host pid>/ns/*', verdict: refused(), expect: 'ENOENT' },
+  { probe: 'setns_pidfd1', attack: 'setns through a pidfd of PID 1', verdict: refused(), expect: 'EPERM' },
+  { probe: 'pidfd_hostpid', attack: 'pidfd_open(<host pid>)', verdict: refused(), expect: 'ESRCH' },
+];
+
+const PROC: Attack[] = [
+  { probe: 'pid1_environ', attack: "read PID 1's environ (dynod's secret)", verdict: (r, l) => isErrno(r) || (r.startsWith('READ:') && !l.includes('secret=FOUND')), expect: 'EACCES' },
+  { probe: 'pid1_root', attack: "reach the host's files through /proc/1/root", verdict: refused(), expect: 'EACCES/ENOENT' },
+  { probe: 'pid1_cwd', attack: 'reach the host through /proc/1/cwd/..', verdict: refused(), expect: 'EACCES/ENOENT' },
+  { probe: 'self_root', attack: 'reach the host through /proc/self/root/..', verdict: refused(), expect: 'ENOENT' },
+  { probe: 'dotdot', attack: 'reach the host through /../../..', verdict: refused(), expect: 'ENOENT' },
+  { probe: 'marker_direct', attack: 'open a host-only file by its path', verdict: refused(), expect: 'ENOENT' },
+  { probe: 'secret_environ', attack: "find dynod's environment in any /proc/*/environ", verdict: notFound, expect: 'NOTFOUND' },
+  { probe: 'find_tag', attack: 'see a host process (the sentinel) in /proc', verdict: notFound, expect: 'NOTFOUND' },
+  { probe: 'kcore', attack: 'read /proc/kcore', verdict: nothingRead, expect: 'masked: 0 bytes or absent' },
+  { probe: 'keys', attack: 'read /proc/keys', verdict: nothingRead, expect: 'masked: 0 bytes' },
+  { probe: 'timer_list', attack: 'read /proc/timer_list', verdict: nothingRead, expect: 'masked: 0 bytes' },
+  { probe: 'sched_debug', attack: 'read /proc/sched_debug', verdict: nothingRead, expect: 'masked: 0 bytes or absent' },
+  { probe: 'interrupts', attack: 'read /proc/interrupts', verdict: nothingRead, expect: 'masked: 0 bytes' },
+  { probe: 'sys_firmware', attack: 'list /sys/firmware', verdict: emptyDir, expect: 'masked: empty' },
+  { probe: 'proc_acpi', attack: 'list /proc/acpi', verdict: emptyDir, expect: 'masked: empty' },
+  { probe: 'kmsg', attack: "open /proc/kmsg (the host's kernel log)", verdict: refused(), expect: 'EACCES/EPERM' },
+  { probe: 'syslog_read', attack: "syslog(READ_ALL) the host's kernel log", verdict: refused(), expect: 'EPERM' },
+  { probe: 'kpageflags', attack: 'read /proc/kpageflags (physical page flags)', verdict: nothingRead, expect: 'EACCES' },
+  { probe: 'core_pattern', attack: 'open /proc/sys/kernel/core_pattern for writing', verdict: refused(), expect: 'EROFS/EACCES' },
+  { probe: 'sysctl_hostname', attack: 'open /proc/sys/kernel/hostname for writing', verdict: refused(), expect: 'EROFS/EACCES' },
+  { probe: 'sysctl_modprobe', attack: 'open /proc/sys/kernel/modprobe for writing', verdict: refused(), expect: 'EROFS/EACCES/ENOENT' },
+  { probe: 'drop_caches', attack: 'open /proc/sys/vm/drop_caches for writing', verdict: refused(), expect: 'EROFS/EACCES' },
+  { probe: 'sysrq_trigger', attack: 'open /proc/sysrq-trigger for writing', verdict: refused(), expect: 'EROFS/EACCES/ENOENT' },
+  { probe: 'sys_uevent_helper', attack: 'open /sys/kernel/uevent_helper for writing', verdict: refused(), expect: 'EROFS/ENOENT' },
+  { probe: 'sys_thp', attack: 'open /sys/kernel/mm/transparent_hugepage/enabled for writing', verdict: refused(), expect: 'EROFS' },
+  { probe: 'sys_create', attack: 'create a file in /sys/kernel', verdict: refused(), expect: 'EROFS' },
+  { probe: 'cgroup_procs', attack: 'move into the root of a cgroup hierarchy', verdict: refused(), expect: 'EROFS/EACCES' },
+  { probe: 'cgroup_limits', attack: "open the dyno's own pids.max / memory limit for writing", verdict: refused(), expect: 'EROFS/EACCES' },
+  { probe: 'release_agent', attack: 'open a cgroup release_agent for writing (CVE-2022-0492)', verdict: refused(), expect: 'ENOENT/EROFS' },
+  { probe: 'sys_special', attack: "see the host's debugfs, tracefs, bpffs, securityfs, pstore under /sys", verdict: emptyDir, expect: 'COUNT:0' },
+  { probe: 'cgroup_tree', attack: "see other cgroups (the host's, other dynos') under /sys/fs/cgroup", verdict: emptyDir, expect: 'COUNT:0' },
+];
+
+const DEVICES: Attack[] = [
+  { probe: 'dev_mem', attack: 'open /dev/mem', verdict: refused(), expect: 'ENOENT' },
+  { probe: 'dev_kmem', attack: 'open /dev/kmem', verdict: refused(), expect: 'ENOENT' },
+  { probe: 'dev_port', attack: 'open /dev/port', verdict: refused(), expect: 'ENOENT' },
+  { probe: 'dev_kmsg', attack: 'open /dev/kmsg', verdict: refused(), expect: 'ENOENT' },
+  { probe: 'pts_list', attack: "see the host's terminals in /dev/pts", verdict: emptyDir, expect: 'COUNT:0 (a private devpts)' },
+  { probe: 'raw_disk', attack: 'open a raw disk or host device (/dev/vda, sda, nvme0n1, loop0, kvm, fuse, console, net/tun...)', verdict: refused(), expect: 'ENOENT' },
+  { probe: 'mknod_blk_tmp', attack: "mknod the host's root disk in /tmp and open it", verdict: refused(), expect: 'EPERM (or nodev: EACCES)' },
+  { probe: 'mknod_blk_app', attack: "mknod the host's root disk in /app and open it", verdict: refused(), expect: 'EPERM (or nodev: EACCES)' },
+  { probe: 'mknod_blk_dev', attack: "mknod the host's root disk in /dev and open it", verdict: refused(), expect: 'EPERM/EACCES' },
+  { probe: 'mknod_blk_shm', attack: "mknod the host's root disk in /dev/shm and open it", verdict: refused(), expect: 'EPERM (or nodev: EACCES)' },
+  { probe: 'mknod_mem_tmp', attack: 'mknod /dev/mem (1:1) in /tmp and open it', verdict: refused(), expect: 'EPERM (or nodev: EACCES)' },
+];
+
+const SYSCALLS: Attack[] = [
+  { probe: 'init_module', attack: 'init_module', verdict: refused('EFAULT', 'EINVAL', 'ENOEXEC'), expect: 'EPERM' },
+  { probe: 'finit_module', attack: 'finit_module', verdict: refused('EFAULT', 'EINVAL', 'ENOEXEC', 'EBADF'), expect: 'EPERM' },
+  { probe: 'delete_module', attack: 'delete_module', verdict: refused('ENOENT', 'EWOULDBLOCK'), expect: 'EPERM' },
+  { probe: 'kexec_load', attack: 'kexec_load', verdict: refused('EINVAL'), expect: 'EPERM' },
+  { probe: 'kexec_file_load', attack: 'kexec_file_load', verdict: refused('EINVAL', 'EBADF'), expect: 'EPERM' },
+  { probe: 'reboot', attack: 'reboot', verdict: refused('EINVAL'), expect: 'EPERM (EINVAL would mean the permission check passed)' },
+  { probe: 'swapon', attack: 'swapon', verdict: refused('ENOENT'), expect: 'EPERM' },
+  { probe: 'acct', attack: 'acct', verdict: refused('ENOENT'), expect: 'EPERM' },
+  { probe: 'iopl', attack: 'iopl(3)', verdict: refused(), expect: 'EPERM' },
+  { probe: 'ioperm', attack: 'ioperm(0x80)', verdict: refused(), expect: 'EPERM' },
+  { probe: 'bpf', attack: 'bpf(BPF_MAP_CREATE)', verdict: refused(), expect: 'EPERM' },
+  { probe: 'perf_event_open', attack: 'perf_event_open (own process)', verdict: refused(), expect: 'EPERM' },
+  { probe: 'perf_event_kernel', attack: 'perf_event_open (system-wide, CPU 0)', verdict: refused(), expect: 'EPERM' },
+  { probe: 'userfaultfd', attack: 'userfaultfd', verdict: refused(), expect: 'EPERM' },
+  { probe: 'keyctl', attack: 'keyctl(GET_KEYRING_ID)', verdict: refused(), expect: 'EPERM' },
+  { probe: 'keyctl_join', attack: 'keyctl(JOIN_SESSION_KEYRING)', verdict: refused(), expect: 'EPERM' },
+  { probe: 'add_key', attack: 'add_key', verdict: refused(), expect: 'EPERM' },
+  { probe: 'request_key', attack: 'request_key', verdict: refused(), expect: 'EPERM' },
+  { probe: 'socket_vsock', attack: 'socket(AF_VSOCK)', verdict: refused(), expect: 'EPERM' },
+  { probe: 'socket_alg', attack: 'socket(AF_ALG)', verdict: refused(), expect: 'EPERM' },
+  ...(X64
+    ? [
+        { probe: 'x32', attack: 'an x32-ABI syscall', verdict: killedBySigsys, expect: 'KILLED:SYS' },
+        { probe: 'int80', attack: 'an i386 int 0x80 syscall', verdict: killedBySigsys, expect: 'KILLED:SYS' },
+      ]
+    : []),
+  { probe: 'sethostname', attack: 'sethostname', verdict: refused(), expect: 'EPERM' },
+  { probe: 'setdomainname', attack: 'setdomainname', verdict: refused(), expect: 'EPERM' },
+  { probe: 'settimeofday', attack: 'settimeofday', verdict: refused(), expect: 'EPERM' },
+  { probe: 'clock_settime', attack: 'clock_settime(CLOCK_REALTIME)', verdict: refused(), expect: 'EPERM' },
+  { probe: 'adjtimex', attack: 'adjtimex (slew the clock)', verdict: refused(), expect: 'EPERM' },
+  { probe: 'rlimit_nofile', attack: 'raise the hard RLIMIT_NOFILE above 10000', verdict: refused(), expect: 'EPERM' },
+  { probe: 'rlimit_nproc', attack: 'raise the hard RLIMIT_NPROC', verdict: refused(), expect: 'EPERM' },
+  { probe: 'io_uring', attack: 'io_uring_setup (a clean error, no crash)', verdict: refused(), expect: 'EPERM' },
+  { probe: 'open_by_handle', attack: 'open_by_handle_at ("shocker")', verdict: refused(), expect: 'EPERM' },
+  { probe: 'afpacket_host_nic', attack: "sniff the host's interface (AF_PACKET)", verdict: refused(), expect: 'EPERM/ENODEV' },
+];
+
+const PROCESSES: Attack[] = [
+  { probe: 'ptrace_pid1', attack: 'ptrace PID 1 (dynod-init)', verdict: refused(), expect: 'EPERM' },
+  { probe: 'ptrace_hostpid', attack: 'ptrace a host process', verdict: refused(), expect: 'EPERM' },
+  { probe: 'ptrace_child', attack: 'ptrace a process of the dyno', verdict: refused(), expect: 'EPERM' },
+  { probe: 'ptrace_traceme', attack: 'ptrace(TRACEME)', verdict: refused(), expect: 'EPERM' },
+  { probe: 'process_vm_readv', attack: "process_vm_readv a host process's memory", verdict: refused(), expect: 'EPERM' },
+  { probe: 'kill_hostpid', attack: 'kill(<host sentinel, root>, SIGKILL)', verdict: refused(), expect: 'ESRCH' },
+  { probe: 'kill_hostpid2', attack: `kill(<host sentinel, uid ${DYNO_UID}>, SIGKILL)`, verdict: refused(), expect: 'ESRCH' },
+  { probe: 'proc1_exe_write', attack: 'open /proc/1/exe for writing (CVE-2019-5736)', verdict: refused(), expect: 'EACCES/ETXTBSY' },
+];
+
+const FILES: Attack[] = [
+  { probe: 'write_root', attack: 'create a file in /', verdict: refused(), expect: 'EROFS' },
+  { probe: 'write_etc', attack: 'create a file in /etc', verdict: refused(), expect: 'EROFS' },
+  { probe: 'write_etc_passwd', attack: 'open /etc/passwd for writing', verdict: refused(), expect: 'EACCES/EROFS' },
+  { probe: 'write_usr', attack: "create a file in the host's /usr", verdict: refused(), expect: 'EROFS' },
+  { probe: 'write_usr_bin', attack: 'open /usr/bin/env for writing', verdict: refused(), expect: 'EACCES/EROFS' },
+  { probe: 'write_lib', attack: "create a file in the host's /usr/lib", verdict: refused(), expect: 'EROFS' },
+  { probe: 'write_proc', attack: 'create a file in /proc', verdict: refused(), expect: 'ENOENT/EACCES' },
+  { probe: 'fd_cwd', attack: 'chdir into every /proc/*/fd/*, cwd, root and fchdir(fd), climb .. (CVE-2024-21626)', verdict: notFound, expect: 'NOTFOUND' },
+  { probe: 'leaked_fds', attack: 'use an fd above 2 that dynod left open', verdict: oneOf('NONE'), expect: 'NONE' },
+  { probe: 'tiocsti', attack: 'TIOCSTI on stdio or /dev/tty (no terminal)', verdict: refused(), expect: 'ENOTTY/ENXIO' },
+  { probe: 'host_nics', attack: "see the host's network interface (/sys/class/net, /proc/net/dev)", verdict: notFound, expect: 'NOTFOUND' },
+  { probe: 'host_loopback', attack: "connect to a port on the host's loopback", verdict: refused(), expect: 'ECONNREFUSED' },
+  { probe: 'host_ip', attack: "connect to the host's address", verdict: refused(), expect: 'ENETUNREACH' },
+  { probe: 'host_abstract', attack: "connect to the host's abstract unix socket", verdict: refused(), expect: 'ECONNREFUSED' },
+  { probe: 'host_shm', attack: "attach the host's System V shared memory", verdict: refused(), expect: 'ENOENT' },
+];
+
+const DYNO_ONLY: Attack[] = [
+  { probe: 'suid_exec', attack: 'exec a setuid-root file of the app dir', verdict: stayedDyno, expect: `EUID:${DYNO_UID} CAPEFF:0` },
+  { probe: 'fcap_exec', attack: 'exec a file with file capabilities (cap_sys_admin...) of the app dir', verdict: stayedDyno, expect: `EUID:${DYNO_UID} CAPEFF:0` },
+  { probe: 'chmod_suid_app', attack: 'chmod 6755 a file in /app and exec it', verdict: stayedDyno, expect: `EUID:${DYNO_UID} CAPEFF:0` },
+];
+
+const ROOT_ONLY: Attack[] = [
+  { probe: 'suid_root_tmp', attack: 'root: make a setuid-root file in /tmp, become the dyno user, exec it', verdict: stayedDyno, expect: `EUID:${DYNO_UID} CAPEFF:0` },
+  { probe: 'suid_root_app', attack: 'root: make a setuid-root file in /app, become the dyno user, exec it', verdict: stayedDyno, expect: `EUID:${DYNO_UID} CAPEFF:0` },
+  { probe: 'suid_root_shm', attack: 'root: make a setuid-root file in /dev/shm, become the dyno user, exec it', verdict: stayedDyno, expect: 'EACCES (noexec)' },
+];
+
+const COMMON = [...MOUNTS, ...NAMESPACES, ...PROC, ...DEVICES, ...SYSCALLS, ...PROCESSES, ...FILES];
+
+// ---- the battery ------------------------------------------------------------------
+
+const skip = whyNot();
+if (skip) {
+  t.plan(0, skip);
+} else {
+  const t0 = Date.now();
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'dynod-escape-'));
+  fs.chmodSync(base, 0o755);
+  const children: ChildProcess[] = [];
+  const cleanups: (() => void)[] = [];
+  t.teardown(() => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    for (const f of cleanups.reverse()) {
+      try {
+        f();
+      } catch { /* best effort */ }
+    }
+    fs.rmSync(base, { recursive: true, force: true });
+  });
+
+  // The app: the probe, a setuid-root copy and a copy with file capabilities.
+  const app = path.join(base, 'app');
+  fs.mkdirSync(app, { mode: 0o755 });
+  fs.chmodSync(app, 0o755);
+  const probe = path.join(app, 'probe');
+  const cc = spawnSync('gcc', ['-O1', '-Wall', '-Wno-format-truncation', '-o', probe, PROBE_SRC], { encoding: 'utf8' });
+  if (cc.status !== 0) throw new Error(`gcc failed:\n${cc.stderr}`);
+  fs.copyFileSync(probe, path.join(app, 'suid-probe'));
+  fs.chmodSync(path.join(app, 'suid-probe'), 0o4755);
+  fs.copyFileSync(probe, path.join(app, 'fcap-probe'));
+  fs.chmodSync(path.join(app, 'fcap-probe'), 0o755);
+  const haveFcap = found('setcap') && spawnSync('setcap', ['cap_sys_admin,cap_dac_override,cap_setuid+ep', path.join(app, 'fcap-probe')]).status === 0;
+
+  // A host-only file (never visible in a dyno) and a host secret file.
+  const marker = path.join(base, 'host-only', 'MARKER');
+  fs.mkdirSync(path.dirname(marker));
+  fs.writeFileSync(marker, 'host\n', { mode: 0o644 });
+  const secretFile = path.join(base, 'host-secret');
+  fs.writeFileSync(secretFile, `${SECRET}\n`, { mode: 0o600 });
+
+  // Sentinels: host processes the dynos try to kill (one root, one with the dyno's uid).
+  const tag = `3599.${crypto.randomInt(100000, 999999)}`;
+  const sentinel = spawn('sleep', [tag], { stdio: 'ignore' });
+  const sentinel2 = spawn('sleep', [tag], { stdio: 'ignore', uid: DYNO_UID, gid: DYNO_UID });
+  children.push(sentinel, sentinel2);
+  const startTime = (pid: number) => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[19]!;
+    } catch {
+      return null;
+    }
+  };
+
+  // Host listeners: TCP on every address, an abstract unix socket, System V shared memory.
+  const servers: net.Server[] = [];
+  const listen = (s: net.Server, arg: number | string, host?: string) =>
+    new Promise<void>((res, rej) => {
+      s.once('error', rej);
+      if (host) s.listen(arg as number, host, () => res());
+      else s.listen(arg as string, () => res());
+    });
+  const abstractName = `dynod-escape-${crypto.randomBytes(6).toString('hex')}`;
+  let hostPort = 0;
+  let hostIp: string | undefined;
+  for (const addrs of Object.values(os.networkInterfaces()))
+    for (const a of addrs ?? []) if (!hostIp && a.family === 'IPv4' && !a.internal) hostIp = a.address;
+  let hostNic = 'eth0';
+  for (const [name, addrs] of Object.entries(os.networkInterfaces())) if (addrs?.some((a) => a.address === hostIp)) hostNic = name;
+  let shmKey = '';
+  let shmId = '';
+
+  const ipcKeys = () => {
+    try {
+      return fs.readFileSync('/proc/sysvipc/shm', 'utf8').split('\n').slice(1).map((l) => l.trim().split(/\s+/)[0]).filter(Boolean);
+    } catch {
+      return [];
+    }
+  };
+
+  // What the host looks like before: compared at the end.
+  const mountsBefore = fs.readFileSync('/proc/self/mountinfo', 'utf8');
+  const hostnameBefore = os.hostname();
+  const clockOffset = () => Date.now() - performance.now();
+  const clockBefore = clockOffset();
+  const sha = (f: string) => crypto.createHash('sha256').update(fs.readFileSync(f)).digest('hex');
+  const etcSnapshot = () =>
+    fs.readdirSync('/etc').sort().map((n) => {
+      const p = path.join('/etc', n);
+      const st = fs.lstatSync(p);
+      let extra = '';
+      try {
+        if (st.isFile()) extra = sha(p);
+        else if (st.isSymbolicLink()) extra = fs.readlinkSync(p);
+      } catch { /* unreadable */ }
+      return `${n} ${st.mode.toString(8)} ${st.uid}:${st.gid} ${st.size} ${st.mtimeMs} ${extra}`;
+    });
+  const etcBefore = etcSnapshot();
+  const appSnapshot = () => fs.readdirSync(app).sort().map((n) => `${n} ${fs.statSync(path.join(app, n)).mode.toString(8)} ${sha(path.join(app, n))}`);
+  const appBefore = appSnapshot();
+  const hostInitCmdline = fs.readFileSync('/proc/1/cmdline', 'utf8').replace(/\0/g, '|');
+  const initBinary = path.join(ROOT, 'build', 'Release', 'dynod-init');
+  const initBefore = fs.existsSync(initBinary) ? sha(initBinary) : '';
+  const hostTmpBefore = new Set(fs.readdirSync('/tmp'));
+  const corePatternBefore = fs.readFileSync('/proc/sys/kernel/core_pattern', 'utf8');
+
+  const params = () => [
+    `hostpid=${sentinel.pid}`, `hostpid2=${sentinel2.pid}`, `marker=${marker}`, `secretrev=${[...SECRET].reverse().join('')}`, `port=${hostPort}`,
+    `hostip=${hostIp ?? '192.0.2.254'}`, `abstract=${abstractName}`, `nic=${hostNic}`, `shmkey=${shmKey || '0x64796e6f'}`,
+  ];
+
+  const sentinelStart = () => [startTime(sentinel.pid!), startTime(sentinel2.pid!)];
+  let sentinelsBefore: (string | null)[] = [];
+  t.before(async () => {
+    const tcp = net.createServer((c) => c.destroy());
+    await listen(tcp, 0, '0.0.0.0');
+    hostPort = (tcp.address() as net.AddressInfo).port;
+    const uds = net.createServer((c) => c.destroy());
+    await listen(uds, `\0${abstractName}`);
+    servers.push(tcp, uds);
+    cleanups.push(() => servers.forEach((s) => s.close()));
+    if (found('ipcmk')) {
+      const mk = spawnSync('ipcmk', ['-M', '4096', '-p', '0600'], { encoding: 'utf8' });
+      shmId = /(\d+)/.exec(mk.stdout)?.[1] ?? '';
+      if (shmId) {
+        cleanups.push(() => spawnSync('ipcrm', ['-m', shmId]));
+        for (const l of fs.readFileSync('/proc/sysvipc/shm', 'utf8').split('\n').slice(1)) {
+          const f = l.trim().split(/\s+/);
+          if (f[1] === shmId) shmKey = `0x${(Number(f[0]) >>> 0).toString(16)}`;
+        }
+      }
+    }
+    await until(() => startTime(sentinel.pid!) !== null && startTime(sentinel2.pid!) !== null, 5000, 'the sentinels');
+    sentinelsBefore = sentinelStart();
+  });
+
+  for (const who of ['dyno', 'root'] as const) {
+    t.test(`attacks from a default dyno (${who === 'root' ? '--user root' : 'the dyno user'})`, async (t) => {
+      const list = [...COMMON, ...(who === 'dyno' ? DYNO_ONLY : ROOT_ONLY)];
+      const names = list.map((a) => a.probe);
+      const flags = who === 'root' ? ['--user', 'root'] : [];
+      const r = await dynod(['run', ...flags, '--app', app, '-e', `ESCAPE_TAG=${tag}`, '--', './probe', ...params(), ...names, 'pid1_cmdline', 'write_app']);
+      t.equal(r.code, 0, `the probe ran to its end (stderr: ${r.stderr.trim()})`);
+      const got = parse(r.stdout);
+      t.equal(got.get('write_app'), 'OK', 'control: /app is writable (copy-on-write)');
+      for (const a of list) {
+        if (a.probe === 'host_shm' && !shmKey) continue;
+        if (a.probe === 'host_ip' && !hostIp) continue;
+        if (a.probe === 'fcap_exec' && !haveFcap) continue;
+        judge(t, a.attack, who, got.get(a.probe), a.verdict, a.expect);
+      }
+      judge(t, "see the host's PID 1 as /proc/1", who, got.get('pid1_cmdline'), (res) => res.startsWith('CMDLINE:') && !res.startsWith(`CMDLINE:${hostInitCmdline.slice(0, 40)}`), "PID 1 is the dyno's init");
+    });
+  }
+
+  t.test('shell tools: unshare -U, nsenter, mount, su, chroot', async (t) => {
+    const script = [
+      'try() { name=$1; shift; if "$@" >/dev/null 2>/tmp/err; then echo "$name OK"; else echo "$name FAILED $(head -c 200 /tmp/err | tr "\\n" " ")"; fi; }',
+      'try unshare_U unshare -U true',
+      'try unshare_r unshare -r id -u',
+      'try nsenter nsenter -t 1 -a true',
+      'try mount_tmpfs mount -t tmpfs none /tmp',
+      'ch=$(command -v chroot || ls /usr/sbin/chroot /sbin/chroot 2>/dev/null | head -n 1); [ -n "$ch" ] && try chroot "$ch" / true',
+      // su and passwd: setuid-root on the host; with no_new_privs they gain nothing.
+      'if command -v su >/dev/null && [ "$(id -u)" != 0 ]; then',
+      '  out=$(su root -c "id -u" </dev/null 2>&1); echo "su_root $( [ "$out" = 0 ] && echo OK || echo FAILED ) $out"',
+      '  (sleep 1 | su root -c true >/dev/null 2>&1) & sleep 0.3',
+      '  for p in /proc/[0-9]*; do [ "$(cat $p/comm 2>/dev/null)" = su ] && echo "su_euid $(grep ^Uid: $p/status | tr -s "\\t " " ")"; done',
+      '  wait',
+      'fi',
+      'if command -v passwd >/dev/null; then try passwd_d passwd -d root; fi',
+      'echo "id $(id -u) $(id -G)"',
+    ].join('\n');
+    for (const who of ['dyno', 'root'] as const) {
+      const flags = who === 'root' ? ['--user', 'root'] : [];
+      const r = await dynod(['run', ...flags, '--app', app, '--', 'sh', '-c', script]);
+      t.equal(r.code, 0, r.stderr);
+      const got = parse(r.stdout);
+      const failedTool = (res: string) => res === 'FAILED';
+      judge(t, '`unshare -U` (a user namespace)', who, got.get('unshare_U'), failedTool, 'unshare fails');
+      judge(t, '`unshare -r` (root in a new user namespace)', who, got.get('unshare_r'), failedTool, 'unshare fails');
+      judge(t, '`nsenter -t 1 -a`', who, got.get('nsenter'), failedTool, 'nsenter fails');
+      judge(t, '`mount -t tmpfs`', who, got.get('mount_tmpfs'), failedTool, 'mount fails');
+      if (got.has('chroot')) judge(t, '`chroot /`', who, got.get('chroot'), failedTool, 'chroot fails');
+      if (who === 'dyno' && got.has('su_root')) {
+        judge(t, '`su root -c id` (setuid-root /usr/bin/su)', who, got.get('su_root'), failedTool, 'su fails');
+        judge(t, 'a running setuid su keeps the dyno uid', who, got.get('su_euid') ?? 'Uid: (su exited first)',
+          (_r, l) => l.includes(`Uid: ${DYNO_UID} ${DYNO_UID} ${DYNO_UID} ${DYNO_UID}`) || l.includes('exited first'), `Uid: ${DYNO_UID} x4`);
+      }
+      if (who === 'dyno' && got.has('passwd_d')) judge(t, '`passwd -d root` (setuid-root passwd)', who, got.get('passwd_d'), failedTool, 'passwd fails');
+      t.equal(got.get('id'), who === 'root' ? '0 0' : `${DYNO_UID} ${DYNO_UID}`, 'the identity inside');
+    }
+  });
+
+  for (const who of ['dyno', 'root'] as const) {
+    t.test(`a fork loop stops at the process limit (${who})`, async (t) => {
+      const flags = who === 'root' ? ['--user', 'root'] : [];
+      const r = await dynod(['run', ...flags, '--pids', String(PIDS), '--app', app, '--', './probe', 'forkbomb']);
+      t.equal(r.code, 0, r.stderr);
+      judge(t, `fork past pids.max (--pids ${PIDS})`, who, parse(r.stdout).get('forkbomb'), (res, l) => {
+        const n = Number(/^COUNT:(\d+)/.exec(res)?.[1] ?? NaN);
+        return n < PIDS && /EAGAIN/.test(l);
+      }, `COUNT < ${PIDS}, EAGAIN`);
+    });
+  }
+
+  t.test("another dyno's processes, files, /tmp, loopback port, abstract socket and IPC are out of reach", async (t) => {
+    const port = 20000 + crypto.randomInt(0, 20000);
+    const aTag = `dyno-a-${crypto.randomBytes(6).toString('hex')}`;
+    const aAbstract = `dynod-escape-a-${crypto.randomBytes(6).toString('hex')}`;
+    const aShm = `0x${crypto.randomInt(0x10000000, 0x7fffffff).toString(16)}`;
+    const aParams = [`port=${port}`, `abstract=${aAbstract}`, `shmkey=${aShm}`];
+    const a = start(['run', '--app', app, '--', './probe', ...aParams, `label=${aTag}`, 'serve'], { timeoutMs: 90_000 });
+    children.push(a.child);
+    await until(() => a.stdoutSoFar().includes('READY') || a.child.exitCode !== null, 20_000, 'dyno A');
+    t.match(a.stdoutSoFar(), /serve READY tcp=1 uds=1 shm=1 self_tcp=1 self_uds=1/, 'control: dyno A listens and reaches its own port and socket');
+
+    const peek = ['peek_tmp', 'peek_app', 'peek_shm', 'peek_tcp', 'peek_uds', 'peek_sysv', 'find_tag'];
+    for (const who of ['dyno', 'root'] as const) {
+      const flags = who === 'root' ? ['--user', 'root'] : [];
+      // Last, kill(-1, SIGKILL): everything this dyno can signal.
+      const r = await dynod(['run', ...flags, '--app', app, '-e', `ESCAPE_TAG=${aTag}`, '--', 'sh', '-c',
+        `./probe ${aParams.join(' ')} ${peek.join(' ')}; sleep 30 & bg=$!; kill -9 -1; sleep 0.1; if kill -0 $bg 2>/dev/null; then echo "bg alive"; else echo "bg killed"; fi`]);
+      const got = parse(r.stdout);
+      await new Promise((res) => setTimeout(res, 200)); // time for dyno A to end, had it been hit
+      judge(t, "see dyno A's /tmp", who, got.get('peek_tmp'), refused(), 'ENOENT');
+      judge(t, "see dyno A's writes to the shared app dir", who, got.get('peek_app'), refused(), 'ENOENT');
+      judge(t, "see dyno A's /dev/shm", who, got.get('peek_shm'), refused(), 'ENOENT');
+      judge(t, "connect to dyno A's 127.0.0.1 port", who, got.get('peek_tcp'), refused(), 'ECONNREFUSED');
+      judge(t, "connect to dyno A's abstract unix socket", who, got.get('peek_uds'), refused(), 'ECONNREFUSED');
+      judge(t, "attach dyno A's System V shared memory", who, got.get('peek_sysv'), refused(), 'ENOENT');
+      judge(t, "see dyno A's processes", who, got.get('find_tag'), notFound, 'NOTFOUND');
+      judge(t, 'kill(-1, SIGKILL) reaches dyno A', who, a.child.exitCode === null && a.child.signalCode === null ? 'ALIVE dyno A survived' : `DEAD dyno A ended (${a.child.exitCode ?? a.child.signalCode})`, (r) => r === 'ALIVE', 'dyno A survives');
+      t.equal(got.get('bg'), 'killed', "control: kill -9 -1 did kill the dyno's own other processes");
+    }
+    // From the host: none of A's traces is here either.
+    hostCheck(t, "dyno A's /app write stays in the dyno", !fs.existsSync(path.join(app, 'escape-dyno-a')), path.join(app, 'escape-dyno-a'));
+    hostCheck(t, "dyno A's /tmp and /dev/shm stay in the dyno", !fs.existsSync('/tmp/escape-dyno-a') && !fs.existsSync('/dev/shm/escape-dyno-a'), '/tmp/escape-dyno-a, /dev/shm/escape-dyno-a');
+    hostCheck(t, "dyno A's System V segment stays in its IPC namespace", !ipcKeys().some((k) => (Number(k) >>> 0) === Number(aShm)), `key ${aShm}`);
+    const reach = await new Promise<string>((res) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.on('connect', () => { s.destroy(); res('connected'); });
+      s.on('error', (e: NodeJS.ErrnoException) => res(e.code ?? 'error'));
+    });
+    hostCheck(t, "dyno A's 127.0.0.1 port is not the host's", reach !== 'connected', reach);
+
+    a.child.kill('SIGTERM');
+    const ra = await a.done;
+    t.ok(ra.code !== null || ra.signal !== null, `dyno A stopped (${ra.code ?? ra.signal})`);
+  });
+
+  t.test('host file descriptors never reach the dyno', async (t) => {
+    // fd 8: the host's root directory, fd 9: a root-only host file, opened without
+    // O_CLOEXEC by the shell that execs dynod.
+    const shell = [
+      `./probe marker=${marker} leaked_fds fd_cwd`,
+      'if cat <&9 >/dev/null 2>&1; then echo "fd9 OK read"; else echo "fd9 EBADF"; fi',
+      'if (cd -P /proc/self/fd/8 2>/dev/null); then echo "fd8 OK entered"; else echo "fd8 ENOENT"; fi',
+      // CVE-2024-21626 by hand: cd into every /proc/self/fd/N, cd .. many times, look around.
+      'esc=NOTFOUND; for n in /proc/self/fd/*; do',
+      `  if (cd -P "$n" 2>/dev/null && for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16; do cd -P .. 2>/dev/null; done; test -e "./${marker.slice(1)}" || test -e ./work || test -e ./root/.bashrc); then esc="FOUND $n"; fi`,
+      'done; echo "cd_fds $esc"',
+    ].join('\n');
+    const r = await dynod(['run', '--app', app, '--', 'sh', '-c', shell], { shPrefix: `exec 8</ 9<${JSON.stringify(secretFile)}; exec "$@"` });
+    t.equal(r.code, 0, r.stderr);
+    const got = parse(r.stdout);
+    judge(t, 'list fds above 2 handed down by the shell that started dynod', 'dyno', got.get('leaked_fds'), oneOf('NONE'), 'NONE');
+    judge(t, "read a root-only host file through dynod's inherited fd 9", 'dyno', got.get('fd9'), refused(), 'EBADF');
+    judge(t, "cd into the host's / through dynod's inherited fd 8", 'dyno', got.get('fd8'), refused(), 'ENOENT');
+    judge(t, 'chdir into every fd, cwd and root link, then climb (with host fds on offer)', 'dyno', got.get('fd_cwd'), notFound, 'NOTFOUND');
+    judge(t, '`cd /proc/self/fd/N; cd ..` x16 for every N (CVE-2024-21626 by hand)', 'dyno', got.get('cd_fds'), notFound, 'NOTFOUND');
+  });
+
+  t.test("a host directory on dynod's stdio", async (t) => {
+    // dynod hands its stdio to the dyno as they are: a directory there is a way
+    // out through /proc/self/fd/N, exactly like a leaked fd (CVE-2024-21626).
+    // dynod refuses such stdio (exit 125, before the command runs): that counts as the attack failing.
+    const refusedOr = (r: { code: number | null; stdout: string }) => (r.code === 125 ? 'REFUSED exit 125' : parse(r.stdout).get('fd_cwd'));
+    const notFoundOrRefused: Verdict = (result, got) => result === 'REFUSED' || notFound(result, got);
+    const r = await dynod(['run', '--app', app, '--', './probe', `marker=${marker}`, 'fd_cwd'], { shPrefix: 'exec 2</; exec "$@"' });
+    judge(t, "a host directory as dynod's stderr: chdir /proc/self/fd/2, climb", 'dyno', refusedOr(r), notFoundOrRefused, 'NOTFOUND (or dynod refuses the directory)');
+    const r2 = await dynod(['run', '-i', '--no-tty', '--app', app, '--', './probe', `marker=${marker}`, 'fd_cwd'], { shPrefix: 'exec 0</; exec "$@"' });
+    judge(t, "a host directory as dynod's stdin (-i): chdir /proc/self/fd/0, climb", 'dyno', refusedOr(r2), notFoundOrRefused, 'NOTFOUND (or dynod refuses the directory)');
+  });
+
+  if (found('script')) {
+    /** dynod under script(1): a terminal on its stdin; after dynod, the host side reads that terminal for a second. */
+    const inTerminal = (argv: string[]) => ['script', '-qec', `${argv.map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ')}; read -t 1 l; echo "HOSTGOT:$l"`, '/dev/null'];
+    t.test('TIOCSTI on the dyno terminal stays in the dyno', async (t) => {
+      // script gives dynod a terminal; the dyno pushes a line into its own terminal's
+      // input. After the dyno, the host side reads its terminal: nothing may be there.
+      const r = await dynod(['run', '-i', '--app', app, '--', './probe', 'tiocsti_inject'], {
+        wrap: inTerminal,
+        stdin: 'pipe',
+      });
+      const host = /HOSTGOT:(.*)/.exec(r.stdout)?.[1]?.trim() ?? 'NO RESULT';
+      t.comment(`inside: ${/tiocsti_inject (.*)/.exec(r.stdout)?.[1]?.trim() ?? '(no result)'}`);
+      judge(t, "TIOCSTI into the dyno's terminal reaches the host's terminal input", 'dyno', host === '' ? 'EMPTY nothing reached the host' : `OK host read: ${host}`, (res) => res === 'EMPTY', 'nothing reaches the host');
+
+      // -i --no-tty hands the host's terminal itself to the dyno: make it the controlling
+      // terminal (TIOCSCTTY), then push a command line into the operator's shell.
+      for (const who of ['dyno', 'root'] as const) {
+        const flags = who === 'root' ? ['--user', 'root'] : [];
+        const r2 = await dynod(['run', ...flags, '-i', '--no-tty', '--app', app, '--', './probe', 'tiocsti_steal'], {
+          wrap: inTerminal,
+          stdin: 'pipe',
+        });
+        const inside = parse(r2.stdout.replace(/\r/g, '')).get('tiocsti_steal');
+        judge(t, "TIOCSCTTY + TIOCSTI on the host's terminal (-i --no-tty)", who, inside, refused(), 'EPERM');
+        const host2 = /HOSTGOT:(.*)/.exec(r2.stdout)?.[1]?.trim() ?? 'NO RESULT';
+        judge(t, "a line pushed into the host's terminal (-i --no-tty) reaches the host", who, host2 === '' ? 'EMPTY nothing reached the host' : `OK host read: ${host2}`, (res) => res === 'EMPTY', 'nothing reaches the host');
+      }
+    });
+  }
+
+  t.test("--app through .. or a symlink: the host's tree stays untouched", async (t) => {
+    const depth = base.split('/').filter(Boolean).length;
+    const dotdot = path.join(base, 'sub') + '/' + '../'.repeat(depth + 1) + 'etc';
+    fs.mkdirSync(path.join(base, 'sub'));
+    const link = path.join(base, 'etc-link');
+    fs.symlinkSync('/etc', link);
+    const vandal = [
+      'echo pwned >> /app/passwd', 'touch /app/escape-new', 'rm -f /app/hostname', 'chmod 777 /app/shadow /app/passwd',
+      'mkdir /app/escape-dir', 'ln -sf / /app/escape-link', 'mv /app/hosts /app/hosts-moved',
+      'tail -n 1 /app/passwd', 'ls /app/escape-new /app/hosts-moved',
+    ].map((c) => `${c} 2>/dev/null;`).join(' ');
+    for (const [label, dir] of [['..', dotdot], ['symlink', link]] as const) {
+      for (const who of ['dyno', 'root'] as const) {
+        const flags = who === 'root' ? ['--user', 'root'] : [];
+        const r = await dynod(['run', ...flags, '--app', dir, '--', 'sh', '-c', vandal]);
+        t.equal(r.code, 0, `--app ${dir} runs (${r.stderr.trim()})`);
+        t.equal(r.stdout, 'pwned\n/app/escape-new\n/app/hosts-moved\n', 'control: inside, the writes took (copy-on-write)');
+        const after = etcSnapshot();
+        const changed = after.filter((l) => !etcBefore.includes(l)).concat(etcBefore.filter((l) => !after.includes(l)));
+        judge(t, `write, delete, chmod, rename in /app = the host's /etc (--app via ${label})`, who, changed.length === 0 ? 'UNCHANGED host /etc' : `CHANGED ${changed.join('; ')}`, (res) => res === 'UNCHANGED', "host /etc unchanged");
+      }
+    }
+  });
+
+  t.test('--rootfs with symlinks that point out of it', async (t) => {
+    // Each top-level dir dynod mounts on or writes into, as a symlink to the host's /.
+    for (const d of ['etc', 'app', 'tmp', 'proc', 'sys', 'dev']) {
+      const rootfs = path.join(base, `rootfs-${d}`);
+      fs.mkdirSync(path.join(rootfs, 'bin'), { recursive: true });
+      fs.symlinkSync(d === 'tmp' ? '../../../../../../..' : '/', path.join(rootfs, d));
+      const r = await dynod(['run', '--rootfs', rootfs, '--', '/bin/true']);
+      judge(t, `--rootfs whose /${d} is a symlink out of it`, 'dyno', r.code === 125 ? `REFUSED exit 125: ${r.stderr.trim()}` : `RAN exit ${r.code}: ${r.stderr.trim()}`, (res) => res === 'REFUSED', 'exit 125');
+    }
+
+    // /etc/hostname, hosts and resolv.conf (which dynod writes) as symlinks to a host file.
+    const staticProbe = path.join(base, 'probe-static');
+    const cc = spawnSync('gcc', ['-static', '-O1', '-Wno-format-truncation', '-o', staticProbe, PROBE_SRC], { encoding: 'utf8' });
+    const victim = path.join(base, 'victim');
+    fs.writeFileSync(victim, 'victim\n', { mode: 0o644 });
+    const rootfs = path.join(base, 'rootfs-links');
+    fs.mkdirSync(path.join(rootfs, 'etc'), { recursive: true });
+    fs.symlinkSync(victim, path.join(rootfs, 'etc', 'hostname'));
+    fs.symlinkSync('../'.repeat(12) + victim.slice(1), path.join(rootfs, 'etc', 'hosts'));
+    fs.symlinkSync(victim, path.join(rootfs, 'etc', 'resolv.conf'));
+    fs.mkdirSync(path.join(rootfs, 'bin'));
+    if (cc.status === 0) fs.copyFileSync(staticProbe, path.join(rootfs, 'bin', 'probe'));
+    const r = await dynod(['run', '--user', 'root', '--rootfs', rootfs, '--', '/bin/probe', 'write_etc_files']);
+    t.comment(`in the dyno: ${r.stdout.trim()}`);
+    if (!r.stdout.includes('write_etc_files')) t.comment(`inconclusive half: the --rootfs dyno did not start (exit ${r.code}: ${r.stderr.trim()}); the host file is still checked`);
+    judge(t, "--rootfs whose /etc/hostname, hosts, resolv.conf are symlinks to a host file: dynod's writes and the dyno's", 'dyno',
+      fs.readFileSync(victim, 'utf8') === 'victim\n' ? 'UNCHANGED the host file' : `CHANGED the host file: ${JSON.stringify(fs.readFileSync(victim, 'utf8'))}`, (res) => res === 'UNCHANGED', 'host file unchanged');
+
+    // A setuid-root binary inside a --rootfs (not nosuid there: only no_new_privs stands in the way).
+    if (cc.status === 0) {
+      const rfs = path.join(base, 'rootfs-suid');
+      fs.mkdirSync(path.join(rfs, 'bin'), { recursive: true });
+      fs.copyFileSync(staticProbe, path.join(rfs, 'bin', 'probe'));
+      fs.chmodSync(path.join(rfs, 'bin', 'probe'), 0o755);
+      fs.copyFileSync(staticProbe, path.join(rfs, 'bin', 'suid'));
+      fs.chmodSync(path.join(rfs, 'bin', 'suid'), 0o4755);
+      for (const who of ['dyno', 'root'] as const) {
+        const flags = who === 'root' ? ['--user', 'root'] : [];
+        const rr = await dynod(['run', ...flags, '--rootfs', rfs, '--', '/bin/probe', 'suid=/bin/suid', `marker=${marker}`, who === 'root' ? 'suid_drop_exec' : 'suid_exec', 'fd_cwd', 'dotdot']);
+        t.equal(rr.code, 0, rr.stderr);
+        const got = parse(rr.stdout);
+        judge(t, 'exec a setuid-root binary of a --rootfs' + (who === 'root' ? ' after dropping to the dyno user' : ''), who, got.get(who === 'root' ? 'suid_drop_exec' : 'suid_exec'), stayedDyno, `EUID:${DYNO_UID} CAPEFF:0`);
+        judge(t, 'climb out of a --rootfs through fds and ..', who, got.get('fd_cwd'), notFound, 'NOTFOUND');
+      }
+    } else {
+      t.comment(`no static libc (gcc -static failed): the setuid --rootfs attack is skipped\n${cc.stderr}`);
+    }
+  });
+
+  t.test('the host is unchanged', async (t) => {
+    const [s1, s2] = sentinelStart();
+    hostCheck(t, 'the root sentinel process is alive', s1 !== null && s1 === sentinelsBefore[0], `pid ${sentinel.pid}`);
+    hostCheck(t, `the uid ${DYNO_UID} sentinel process is alive`, s2 !== null && s2 === sentinelsBefore[1], `pid ${sentinel2.pid}`);
+    const mountsAfter = fs.readFileSync('/proc/self/mountinfo', 'utf8');
+    const added = mountsAfter.split('\n').filter((l) => l && !mountsBefore.includes(l));
+    const removed = mountsBefore.split('\n').filter((l) => l && !mountsAfter.includes(l));
+    hostCheck(t, 'no mount appeared or went away in the host', added.length === 0 && removed.length === 0, `added ${JSON.stringify(added)} removed ${JSON.stringify(removed)}`);
+    hostCheck(t, 'the hostname', os.hostname() === hostnameBefore, os.hostname());
+    const drift = clockOffset() - clockBefore;
+    hostCheck(t, 'the clock (wall minus monotonic)', Math.abs(drift) < 1000, `${drift.toFixed(1)} ms`);
+    hostCheck(t, 'the host-only marker and the secret file', fs.readFileSync(marker, 'utf8') === 'host\n' && fs.readFileSync(secretFile, 'utf8') === `${SECRET}\n`, marker);
+    const etcAfter = etcSnapshot();
+    hostCheck(t, '/etc', etcAfter.join('\n') === etcBefore.join('\n'), etcAfter.filter((l) => !etcBefore.includes(l)).join('; ') || 'unchanged');
+    const appAfter = appSnapshot();
+    hostCheck(t, 'the app dir (copy-on-write)', appAfter.join('\n') === appBefore.join('\n'), appAfter.filter((l) => !appBefore.includes(l)).join('; ') || 'unchanged');
+    const strays = ['/escape-probe', '/usr/escape-probe', '/usr/lib/escape-probe', '/etc/escape-probe', '/sys/kernel/escape-probe'].filter((p) => fs.existsSync(p));
+    hostCheck(t, 'no file the attacks tried to create', strays.length === 0, strays.join(' ') || 'none');
+    const newTmp = fs.readdirSync('/tmp').filter((n) => !hostTmpBefore.has(n) && /escape|pwned/.test(n));
+    hostCheck(t, "nothing from a dyno in the host's /tmp", newTmp.length === 0, newTmp.join(' ') || 'none');
+    if (initBefore) hostCheck(t, 'dynod-init on disk', sha(initBinary) === initBefore, initBinary);
+    if (shmKey) hostCheck(t, "the host's System V segment", ipcKeys().some((k) => (Number(k) >>> 0) === Number(shmKey)), shmKey);
+    hostCheck(t, 'kernel.core_pattern', fs.readFileSync('/proc/sys/kernel/core_pattern', 'utf8') === corePatternBefore, fs.readFileSync('/proc/sys/kernel/core_pattern', 'utf8').trim());
+  });
+
+  t.test('summary', async (t) => {
+    const succeeded = outcomes.filter((o) => !o.failed && !o.inconclusive);
+    const inconclusive = outcomes.filter((o) => o.inconclusive);
+    const broken = hostChecks.filter((o) => !o.failed);
+    const n = outcomes.length;
+    const k = succeeded.length + broken.length;
+    const distinct = new Set(outcomes.map((o) => o.attack)).size;
+    let line = `escape battery: ${n} attacks, ${k} succeeded`;
+    if (k) line += `: ${[...succeeded.map((o) => `${o.attack} [${o.who}] (${o.line})`), ...broken.map((o) => `host: ${o.attack} changed (${o.line})`)].join('; ')}`;
+    t.comment(line);
+    if (inconclusive.length) t.comment(`${inconclusive.length} inconclusive (no result): ${inconclusive.map((o) => `${o.attack} [${o.who}]`).join('; ')}`);
+    t.comment(`${distinct} distinct attacks, ${n} runs (dyno user and --user root), ${hostChecks.length} host checks, ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    process.stderr.write(`${line}\n`);
+    t.ok(n >= 40, `at least 40 attacks (${n})`);
+    t.equal(inconclusive.length, 0, 'every attack reported a result');
+    t.equal(k, 0, line);
+  });
+}
