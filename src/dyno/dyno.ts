@@ -12,7 +12,7 @@ import { detectCgroups, type CgroupBackend, type DynoCgroup } from '../cgroup';
 import { Publisher } from '../net/publish';
 import { compileSpawn } from './compile';
 import { USERNS_BASE, USERNS_RANGES, USERNS_SIZE } from './constants';
-import { seccompFdFor } from '../seccomp';
+import { seccompFd } from '../seccomp/precompiled';
 import type { DynoPlan } from './plan';
 import { log } from '../log';
 
@@ -241,7 +241,7 @@ export class Dyno extends EventEmitter {
         appMountFd,
         rootfsMountFd,
         idBase: this.idBase,
-        seccompFd: seccompFdFor(this.plan.seccomp === 'default' ? undefined : this.plan.seccomp, this.plan.user.uid === 0 ? 'root' : 'dyno'),
+        seccompFd: seccompFd(this.plan.seccomp === 'default' ? undefined : this.plan.seccomp, this.plan.user.uid === 0 ? 'root' : 'dyno'),
         trace: !!opts.trace,
       });
       this.mark('spawn');

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { native } from '../native';
 import { DynodError, UsageError } from '../errors';
 import { ROOT_CAPS } from '../dyno/compile';
+import { precompiledPath } from './precompiled';
 import { DEFAULT_PROFILE } from './default';
 import { capabilityNames, parseProfile, parseProfileText, type SeccompFilter } from './profile';
 
@@ -33,6 +34,18 @@ export function readProfile(file: string, caps: SeccompCaps): SeccompFilter {
 }
 
 /** Compiles a filter into a sealed memfd holding its BPF program (close-on-exec). The caller owns the fd. */
+/** Writes the default filters' BPF programs for precompiledDefault (run by `npm run build`). */
+export function writePrecompiled(): string[] {
+  return (['dyno', 'root'] as const).map((caps) => {
+    const fd = compileFilter(defaultFilter(caps));
+    const file = precompiledPath(caps);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, fs.readFileSync(`/proc/self/fd/${fd}`));
+    fs.closeSync(fd);
+    return file;
+  });
+}
+
 export function compileFilter(filter: SeccompFilter): number {
   try {
     return native().compileSeccomp(filter);
