@@ -1,7 +1,9 @@
 // timeit: runs commands round-robin (one run of each per round, order rotated
 // every round) and prints one line per timed run:
-//   name <TAB> round <TAB> start_ns <TAB> end_ns <TAB> wait_status <TAB> maxrss_kib
-// start/end are CLOCK_MONOTONIC around posix_spawn .. wait4. Part of `npm run bench`.
+//   name <TAB> round <TAB> start_ns <TAB> end_ns <TAB> wait_status <TAB> maxrss_kib <TAB> cpu_us
+// start/end are CLOCK_MONOTONIC around posix_spawn .. wait4; maxrss is the largest
+// process and cpu_us the user+system time of the whole tree the command waited for
+// (wait4's rusage). Part of `npm run bench`.
 //
 //   timeit [--rounds N] [--warmup W] [--gap-ms G] SPECFILE
 //
@@ -141,7 +143,8 @@ int main(int argc, char **argv) {
       while (wait4(pid, &st, 0, &ru) < 0 && errno == EINTR) {}
       unsigned long long t1 = now_ns();
       posix_spawn_file_actions_destroy(&fa);
-      if (r >= warmup) printf("%s\t%d\t%llu\t%llu\t%d\t%ld\n", c->name, r - warmup, t0, t1, st, ru.ru_maxrss);
+      long cpu_us = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000L + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+      if (r >= warmup) printf("%s\t%d\t%llu\t%llu\t%d\t%ld\t%ld\n", c->name, r - warmup, t0, t1, st, ru.ru_maxrss, cpu_us);
     }
   }
   return 0;

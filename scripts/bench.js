@@ -1,0 +1,716 @@
+#!/usr/bin/env node
+'use strict';
+/*
+ * npm run bench: dynod's start latency, throughput and memory, side by side with
+ * crun, runc, bubblewrap and bare Node, in one run. Never part of `npm test`.
+ *
+ *   sudo npm run bench                   full run (~2 min on 2 cores), rewrites docs/benchmarks.md
+ *   DYNOD_BENCH_QUICK=1 npm run bench    a smoke run with few rounds; prints, writes nothing
+ *
+ * Environment:
+ *   DYNOD_BENCH_ROOT   the dynod tree to measure (default: this repository; needs a build:
+ *                      npx node-gyp rebuild && npm run build)
+ *   DYNOD_BENCH_OUT    where to write the report (default: docs/benchmarks.md; "-" = nowhere)
+ *   DYNOD_BENCH_RAW    also write every raw measurement there as JSON
+ *   DYNOD_BENCH_REV    how to name the measured tree in the report (default: its git HEAD)
+ *   DYNOD_BENCH_NO_INSTALL=1   never apt-get install; missing anchors are skipped
+ *   DYNOD_BENCH_NICE   niceness of everything measured (default -10; 0 = as is)
+ *
+ * What it does (helpers in scripts/bench/):
+ *   - installs crun, runc, bubblewrap, hyperfine, busybox-static, gcc/libc6-dev from Debian
+ *     when missing; a tool that is still missing is skipped with a note
+ *   - builds a busybox OCI bundle, the timing harness (timeit.c: alternating rounds,
+ *     posix_spawn + wait4, CLOCK_MONOTONIC) and firstinsn.c under a temp dir
+ *   - on a hybrid cgroup host (crun 1.8.1 refuses those) runs every tool in a private
+ *     mount+cgroup namespace that shows a pure v1 /sys/fs/cgroup (cgns-env.sh)
+ *   - P1 one start of /bin/true, P2 100 sequential starts, P3 memory of 100 running
+ *     containers, the phase breakdown from dynod's trace mode, the cgroup work alone
+ *   - removes every container, cgroup, process and temp dir it made
+ * NODE_EXTRA_CA_CERTS and NODE_OPTIONS are unset for every Node process it times.
+ */
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { spawnSync } = require('node:child_process');
+const { stats } = require('./bench/common');
+
+const REPO = path.resolve(__dirname, '..');
+const ROOT = path.resolve(process.env.DYNOD_BENCH_ROOT || REPO);
+const QUICK = process.env.DYNOD_BENCH_QUICK === '1';
+const OUT = process.env.DYNOD_BENCH_OUT ?? (QUICK ? '-' : path.join(REPO, 'docs', 'benchmarks.md'));
+const BENCH_DIR = path.join(__dirname, 'bench');
+const MARKER = '<!-- bench:analysis: everything below this line is written by hand and kept when `npm run bench` rewrites this file -->';
+
+const CFG = QUICK
+  ? { p1Rounds: 5, p1Warm: 1, hfRuns: 5, p2N: 20, p2Rounds: 1, p3N: 10, traceN: 5, cgN: 3 }
+  : { p1Rounds: 40, p1Warm: 3, hfRuns: 20, p2N: 100, p2Rounds: 5, p3N: 100, traceN: 20, cgN: 20 };
+const GAP_MS = 50; // quiet before every P1 run: see the note on cgroup v1 below
+
+const t00 = process.hrtime.bigint();
+const notes = [];
+const raw = {};
+let tmp = null;
+let cgChild = null;
+const ownIdPrefix = `db${process.pid}`;
+
+function log(msg) {
+  const s = (Number(process.hrtime.bigint() - t00) / 1e9).toFixed(0).padStart(4);
+  process.stderr.write(`[bench ${s}s] ${msg}\n`);
+}
+
+function sh(cmd, args, opts = {}) {
+  return spawnSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+}
+
+function which(cmd) {
+  const r = sh('sh', ['-c', `command -v ${cmd}`]);
+  return r.status === 0 ? r.stdout.trim() : null;
+}
+
+// ------------------------------------------------------------------ preflight
+
+function cleanEnv(extra = {}) {
+  const env = { ...process.env };
+  for (const k of ['NODE_EXTRA_CA_CERTS', 'NODE_OPTIONS', 'DYNOD_TRACE', 'DYNOD_LOG_LEVEL']) delete env[k];
+  return { ...env, ...extra };
+}
+
+function preflight() {
+  if (process.getuid() !== 0) fail('must run as root (dynod, crun and runc need it): sudo npm run bench');
+  for (const f of ['dist/index.js', 'bin/dynod', 'build/Release/dynod.node', 'build/Release/dynod-init'])
+    if (!fs.existsSync(path.join(ROOT, f))) fail(`${path.join(ROOT, f)} is missing: build first (npx node-gyp rebuild && npm run build)`);
+}
+
+function staticBusybox() {
+  const p = '/bin/busybox';
+  if (!fs.existsSync(p)) return false;
+  const r = sh('ldd', [p]);
+  return /not a dynamic executable|statically linked/.test(r.stdout + r.stderr);
+}
+
+function staticLibc() {
+  const r = sh('gcc', ['-print-file-name=libc.a']);
+  return r.status === 0 && path.isAbsolute(r.stdout.trim()) && fs.existsSync(r.stdout.trim());
+}
+
+function ensureTools() {
+  const want = [
+    ['crun', () => which('crun')],
+    ['runc', () => which('runc')],
+    ['bubblewrap', () => which('bwrap')],
+    ['hyperfine', () => which('hyperfine')],
+    ['busybox-static', staticBusybox],
+    ['gcc', () => which('gcc')],
+    ['libc6-dev', staticLibc],
+    ['util-linux', () => which('unshare')],
+  ];
+  const missing = want.filter(([, ok]) => !ok()).map(([pkg]) => pkg);
+  if (missing.length && process.env.DYNOD_BENCH_NO_INSTALL !== '1') {
+    log(`installing from Debian: ${missing.join(' ')}`);
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    const u = sh('apt-get', ['update', '-qq'], { env });
+    if (u.status !== 0) notes.push(`apt-get update failed: ${u.stderr.trim().split('\n').pop()}`);
+    const r = sh('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { env });
+    if (r.status !== 0) notes.push(`apt-get install ${missing.join(' ')} failed: ${r.stderr.trim().split('\n').pop()}`);
+  }
+  const still = want.filter(([, ok]) => !ok()).map(([pkg]) => pkg);
+  if (still.length) notes.push(`still missing after install: ${still.join(', ')} (their rows are skipped)`);
+  if (!which('gcc') || !staticLibc()) fail('gcc with a static libc (libc6-dev) is needed to build the timing harness');
+  return { crun: !!which('crun'), runc: !!which('runc'), bwrap: !!which('bwrap'), hyperfine: !!which('hyperfine'), busybox: staticBusybox(), unshare: !!which('unshare') };
+}
+
+// ------------------------------------------------------------------ setup
+
+function cgroupMode() {
+  const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => {
+    const sep = l.indexOf(' - ');
+    return sep < 0 ? null : { point: l.split(' ')[4], fstype: l.slice(sep + 3).split(' ')[0] };
+  }).filter(Boolean);
+  const v1 = mounts.filter((m) => m.fstype === 'cgroup');
+  const v2 = mounts.find((m) => m.fstype === 'cgroup2');
+  if (v2 && !v1.length) return { mode: 'v2', label: `cgroup v2 (unified at ${v2.point})` };
+  if (v2 && v1.length) {
+    let ctl = '';
+    try {
+      ctl = fs.readFileSync(path.join(v2.point, 'cgroup.controllers'), 'utf8').trim();
+    } catch { /* none */ }
+    return { mode: 'hybrid', label: `hybrid: ${v1.length} v1 hierarchies + cgroup2 at ${v2.point} (controllers: ${ctl || 'none'})` };
+  }
+  return { mode: 'v1', label: `cgroup v1 (${v1.length} hierarchies)` };
+}
+
+function compile(src, out, extra = []) {
+  const r = sh('gcc', ['-O2', '-Wall', ...extra, '-o', out, src]);
+  if (r.status !== 0) fail(`gcc ${src}: ${r.stderr}`);
+}
+
+function setup(tools) {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dynod-bench-'));
+  const t = {
+    dir: tmp,
+    timeit: path.join(tmp, 'timeit'),
+    app: path.join(tmp, 'app'),
+    bundle: path.join(tmp, 'bundle'),
+    bundleLimits: path.join(tmp, 'bundle-limits'),
+    bundleSleep: path.join(tmp, 'bundle-sleep'),
+    bundleFirst: path.join(tmp, 'bundle-firstinsn'),
+    out: path.join(tmp, 'out'),
+  };
+  fs.mkdirSync(t.app);
+  fs.mkdirSync(t.out);
+  fs.chmodSync(tmp, 0o755);
+  compile(path.join(BENCH_DIR, 'timeit.c'), t.timeit);
+  compile(path.join(BENCH_DIR, 'firstinsn.c'), path.join(t.app, 'firstinsn'), ['-static']);
+  if (tools.busybox) {
+    fs.copyFileSync('/bin/busybox', path.join(t.app, 'busybox'));
+    fs.chmodSync(path.join(t.app, 'busybox'), 0o755);
+    const rootfs = path.join(t.bundle, 'rootfs');
+    for (const d of ['bin', 'proc', 'dev', 'sys', 'tmp', 'etc']) fs.mkdirSync(path.join(rootfs, d), { recursive: true });
+    fs.copyFileSync('/bin/busybox', path.join(rootfs, 'bin', 'busybox'));
+    fs.chmodSync(path.join(rootfs, 'bin', 'busybox'), 0o755);
+    for (const l of ['sh', 'true', 'sleep']) fs.symlinkSync('busybox', path.join(rootfs, 'bin', l));
+    fs.copyFileSync(path.join(t.app, 'firstinsn'), path.join(rootfs, 'bin', 'firstinsn'));
+    fs.chmodSync(path.join(rootfs, 'bin', 'firstinsn'), 0o755);
+    const specTool = tools.crun ? 'crun' : tools.runc ? 'runc' : null;
+    if (specTool) {
+      const r = sh(specTool, ['spec'], { cwd: t.bundle });
+      if (r.status !== 0) fail(`${specTool} spec: ${r.stderr}`);
+      const cfg = JSON.parse(fs.readFileSync(path.join(t.bundle, 'config.json'), 'utf8'));
+      cfg.process.terminal = false;
+      cfg.process.args = ['/bin/true'];
+      fs.writeFileSync(path.join(t.bundle, 'config.json'), JSON.stringify(cfg, null, 2));
+      const variant = (dir, edit) => {
+        const c = JSON.parse(JSON.stringify(cfg));
+        c.root.path = rootfs;
+        edit(c);
+        fs.mkdirSync(dir);
+        fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(c, null, 2));
+      };
+      variant(t.bundleSleep, (c) => (c.process.args = ['/bin/sleep', '600']));
+      variant(t.bundleFirst, (c) => (c.process.args = ['/bin/firstinsn']));
+      // the limits a default dynod dyno gets (standard-1x), in OCI terms
+      const { plan } = require(ROOT);
+      const lim = plan({ command: ['/bin/true'], app: t.app }).limits;
+      t.limits = lim;
+      variant(t.bundleLimits, (c) => {
+        c.linux.resources = {
+          ...c.linux.resources,
+          memory: { limit: lim.memoryBytes, swap: lim.memorySwapBytes },
+          pids: { limit: lim.pids },
+          ...(lim.cpuWeight !== null || lim.cpuQuota
+            ? { cpu: { ...(lim.cpuWeight !== null ? { shares: Math.round((lim.cpuWeight * 1024) / 100) } : {}), ...(lim.cpuQuota ? { quota: lim.cpuQuota.quotaUs, period: lim.cpuQuota.periodUs } : {}) } }
+            : {}),
+        };
+      });
+    }
+  }
+  return t;
+}
+
+// Commands run through `wrap` see the cgroup layout every tool is measured in.
+let wrap = [];
+
+// Measured commands run at a raised priority (nice), so that other work on the machine disturbs them less.
+const NICE = process.env.DYNOD_BENCH_NICE ?? '-10';
+
+function inEnv(cmd, args, opts = {}) {
+  const argv = [...(NICE !== '0' ? ['nice', '-n', NICE] : []), ...wrap, cmd, ...args];
+  return sh(argv[0], argv.slice(1), { env: cleanEnv(), ...opts });
+}
+
+function chooseEnv(mode, tools) {
+  if (mode.mode === 'hybrid' && tools.unshare) {
+    cgChild = `dynod-bench-${process.pid}`;
+    wrap = [path.join(BENCH_DIR, 'cgns-env.sh'), cgChild];
+    notes.push(
+      'This host mixes cgroup v1 controllers with a cgroup2 mount (hybrid), which crun 1.8.1 refuses ("cgroups in hybrid mode not supported"). ' +
+        'Every tool, dynod included, therefore runs in a private mount+cgroup namespace (`unshare -m -C`, scripts/bench/cgns-env.sh): ' +
+        `a tmpfs on /sys/fs/cgroup with the v1 hierarchies mounted below it, rooted at a fresh child cgroup \`${cgChild}\` of the caller's own; the host's mounts are untouched.`,
+    );
+  }
+}
+
+function smoke(t, tools) {
+  const ok = {};
+  const id = `${ownIdPrefix}-smoke`;
+  const check = (name, cmd, args, opts) => {
+    const r = inEnv(cmd, args, opts);
+    ok[name] = r.status === 0;
+    if (!ok[name]) notes.push(`${name} does not run here (${(r.stderr || '').trim().split('\n').pop() || `status ${r.status}`}); its rows are skipped`);
+  };
+  check('dynod', path.join(ROOT, 'bin', 'dynod'), ['run', '--', '/bin/true'], { cwd: t.app });
+  if (tools.crun && tools.busybox) check('crun', 'crun', ['run', '-b', t.bundle, id]);
+  if (tools.runc && tools.busybox) check('runc', 'runc', ['run', '-b', t.bundle, id]);
+  if (tools.bwrap) check('bwrap', 'bwrap', [...BWRAP, '/bin/true']);
+  if (!ok.dynod) fail('dynod itself does not run: see above');
+  return ok;
+}
+
+const BWRAP = ['--unshare-all', '--ro-bind', '/usr', '/usr', '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/lib', '/lib', '--symlink', 'usr/lib64', '/lib64', '--proc', '/proc', '--dev', '/dev'];
+
+// ------------------------------------------------------------------ the harness
+
+/** rows: [{name, argv, stdout?, stderr?, env?}] → {name: {ms: [...], rssKiB: [...], fails}} */
+function timeit(t, label, rows, { rounds, warmup, gapMs = 0, cwd }) {
+  const spec = path.join(t.dir, `${label}.spec`);
+  fs.writeFileSync(
+    spec,
+    rows.map((r) => [r.name, r.stdout ?? '-', r.stderr ?? '-', r.env ? Object.entries(r.env).map(([k, v]) => `${k}=${v}`).join(';') : '-', ...r.argv].join('\t')).join('\n') + '\n',
+  );
+  const res = inEnv(t.timeit, ['--rounds', String(rounds), '--warmup', String(warmup), '--gap-ms', String(gapMs), spec], { cwd: cwd ?? t.app, maxBuffer: 64 << 20 });
+  if (res.status !== 0) fail(`timeit ${label}: ${res.stderr}`);
+  const out = {};
+  for (const r of rows) out[r.name] = { ms: [], rssKiB: [], cpuMs: [], startNs: [], endNs: [], fails: 0 };
+  for (const line of res.stdout.trim().split('\n').filter(Boolean)) {
+    const [name, , s, e, status, rss, cpu] = line.split('\t');
+    const o = out[name];
+    o.ms.push(Number(BigInt(e) - BigInt(s)) / 1e6);
+    o.cpuMs.push(Number(cpu) / 1000);
+    o.startNs.push(BigInt(s));
+    o.endNs.push(BigInt(e));
+    o.rssKiB.push(Number(rss));
+    if (Number(status) !== 0) o.fails++;
+  }
+  raw[label] = Object.fromEntries(Object.entries(out).map(([k, v]) => [k, { ms: v.ms, rssKiB: v.rssKiB, cpuMs: v.cpuMs, fails: v.fails }]));
+  return out;
+}
+
+// ------------------------------------------------------------------ measurements
+
+function p1(t, ok) {
+  log(`P1: one start of /bin/true, ${CFG.p1Rounds} alternating rounds (+${CFG.p1Warm} warm-up), ${GAP_MS} ms quiet before each run`);
+  const node = process.execPath;
+  const dynod = path.join(ROOT, 'bin', 'dynod');
+  const rows = [
+    { name: 'dynod', argv: [dynod, 'run', '--', '/bin/true'] },
+    { name: 'node', argv: [node, '-e', '0'] },
+  ];
+  if (ok.crun) rows.push({ name: 'crun', argv: ['crun', 'run', '-b', t.bundle, `${ownIdPrefix}-p1c`] });
+  if (ok.runc) rows.push({ name: 'runc', argv: ['runc', 'run', '-b', t.bundle, `${ownIdPrefix}-p1r`] });
+  if (ok.bwrap) rows.push({ name: 'bwrap', argv: ['bwrap', ...BWRAP, '/bin/true'] });
+  rows.push({ name: 'node-require', argv: [node, '-e', `require(${JSON.stringify(ROOT)})`] });
+  rows.push({ name: 'dynod-dry', argv: [dynod, 'run', '--dry-run', '--', '/bin/true'] });
+  if (ok.crun && t.limits) rows.push({ name: 'crun-limits', argv: ['crun', 'run', '-b', t.bundleLimits, `${ownIdPrefix}-p1l`] });
+  const iso = timeit(t, 'p1', rows, { rounds: CFG.p1Rounds, warmup: CFG.p1Warm, gapMs: GAP_MS });
+
+  let b2b = null;
+  if (which('hyperfine')) {
+    log(`P1 cross-check: hyperfine -N --warmup 3 --runs ${CFG.hfRuns}, each tool back-to-back`);
+    const main = rows.filter((r) => ['dynod', 'node', 'crun', 'runc', 'bwrap'].includes(r.name));
+    const json = path.join(t.out, 'hyperfine.json');
+    const quote = (a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+    const cmds = main.map((r) => r.argv.map(quote).join(' '));
+    const r = inEnv('hyperfine', ['-N', '--style', 'none', '--warmup', '3', '--runs', String(CFG.hfRuns), '--export-json', json, ...main.flatMap((m, i) => ['-n', m.name, cmds[i]])], { cwd: t.app });
+    if (r.status === 0) {
+      const j = JSON.parse(fs.readFileSync(json, 'utf8'));
+      b2b = Object.fromEntries(j.results.map((x) => [x.command, { ms: x.times.map((s) => s * 1000) }]));
+      raw.p1BackToBack = b2b;
+    } else notes.push(`hyperfine cross-check failed: ${r.stderr.trim().split('\n').pop()}`);
+  }
+  return { iso, b2b };
+}
+
+function p2(t, ok) {
+  log(`P2: ${CFG.p2N} starts one after another, ${CFG.p2Rounds} alternating round(s) (+1 warm-up)`);
+  const n = CFG.p2N;
+  const jsonl = path.join(t.out, 'p2-dynod.jsonl');
+  const loop = (body) => ['sh', '-c', `i=0; while [ $i -lt ${n} ]; do ${body} || exit 1; i=$((i+1)); done`];
+  const rows = [{ name: 'dynod', argv: [process.execPath, path.join(BENCH_DIR, 'p2-dynod.js'), ROOT, t.app, String(n), jsonl] }];
+  if (ok.crun) rows.push({ name: 'crun', argv: loop(`crun run -b ${t.bundle} ${ownIdPrefix}-p2c-$i`) });
+  if (ok.bwrap) rows.push({ name: 'bwrap', argv: loop(`bwrap ${BWRAP.join(' ')} /bin/true`) });
+  if (ok.runc) rows.push({ name: 'runc', argv: loop(`runc run -b ${t.bundle} ${ownIdPrefix}-p2r-$i`) });
+  rows.push({ name: 'true', argv: loop('/bin/true') });
+  const res = timeit(t, 'p2', rows, { rounds: CFG.p2Rounds, warmup: 1 });
+  const inproc = fs.readFileSync(jsonl, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).slice(1); // first line: warm-up round
+  raw.p2Dynod = inproc;
+  return { res, inproc };
+}
+
+function p3(t, ok) {
+  const n = CFG.p3N;
+  const out = {};
+  const cmd = fs.existsSync(path.join(t.app, 'busybox')) ? ['/app/busybox', 'sleep', '600'] : ['sleep', '600'];
+  log(`P3: memory of ${n} running \`sleep 600\` dynos`);
+  const dj = path.join(t.out, 'p3-dynod.json');
+  let r = inEnv(process.execPath, [path.join(BENCH_DIR, 'p3-dynod.js'), ROOT, t.app, String(n), dj, ...cmd], { cwd: t.app });
+  if (fs.existsSync(dj)) out.dynod = JSON.parse(fs.readFileSync(dj, 'utf8'));
+  if (r.status !== 0) notes.push(`P3 dynod: ${r.stderr.trim().split('\n').slice(-3).join(' ')}`);
+  out.dynodCmd = cmd;
+  if (ok.crun) {
+    log(`P3: memory of ${n} running \`sleep 600\` containers under crun run -d`);
+    const cj = path.join(t.out, 'p3-crun.json');
+    r = inEnv(process.execPath, [path.join(BENCH_DIR, 'p3-crun.js'), t.bundleSleep, `${ownIdPrefix}-p3`, String(n), cj]);
+    if (fs.existsSync(cj)) out.crun = JSON.parse(fs.readFileSync(cj, 'utf8'));
+    if (r.status !== 0) notes.push(`P3 crun: ${r.stderr.trim().split('\n').slice(-3).join(' ')}`);
+  }
+  raw.p3 = out;
+  return out;
+}
+
+function traces(t, ok) {
+  log(`trace: phase breakdown, ${CFG.traceN} CLI starts (cold) and ${CFG.traceN} library starts (warm); exec → first instruction for every tool`);
+  // cold: the CLI, one process per start, with the probe preloaded; `node -e 0` with the same probe as its baseline
+  const probe = path.join(t.out, 'probe.jsonl');
+  const probeNode = path.join(t.out, 'probe-node.jsonl');
+  const stamps = path.join(t.out, 'firstinsn-cli.txt');
+  const probeEnv = (file) => ({ NODE_OPTIONS: `--require=${path.join(BENCH_DIR, 'cli-probe.js')}`, DYNOD_BENCH_PROBE: file });
+  const warmup = 2;
+  const res = timeit(
+    t,
+    'trace-cli',
+    [
+      { name: 'cli', argv: [path.join(ROOT, 'bin', 'dynod'), 'run', '--', '/app/firstinsn'], stdout: stamps, env: { DYNOD_TRACE: '1', ...probeEnv(probe) } },
+      { name: 'node', argv: [process.execPath, '-e', '0'], env: probeEnv(probeNode) },
+    ],
+    { rounds: CFG.traceN, warmup, gapMs: GAP_MS },
+  );
+  const lines = (f) => fs.readFileSync(f, 'utf8').trim().split('\n').slice(warmup);
+  const recs = lines(probe).map((l) => JSON.parse(l));
+  const fi = lines(stamps).map((l) => BigInt(l));
+  const cold = recs.map((rec, i) => ({ rec, start: res.cli.startNs[i], end: res.cli.endNs[i], fi: fi[i] }));
+  const nodeRecs = lines(probeNode).map((l) => JSON.parse(l));
+  const node = nodeRecs.map((rec, i) => ({ rec, start: res.node.startNs[i], end: res.node.endNs[i] }));
+
+  // exec → first instruction of the command, every tool, alternating
+  const first = {};
+  const rows = [{ name: 'dynod', argv: [path.join(ROOT, 'bin', 'dynod'), 'run', '--', '/app/firstinsn'] }];
+  if (ok.crun) rows.push({ name: 'crun', argv: ['crun', 'run', '-b', t.bundleFirst, `${ownIdPrefix}-fic`] });
+  if (ok.runc) rows.push({ name: 'runc', argv: ['runc', 'run', '-b', t.bundleFirst, `${ownIdPrefix}-fir`] });
+  if (ok.bwrap) rows.push({ name: 'bwrap', argv: ['bwrap', ...BWRAP, '--ro-bind', t.app, '/app', '/app/firstinsn'] });
+  for (const r of rows) r.stdout = path.join(t.out, `first-${r.name}.txt`);
+  const fr = timeit(t, 'first-insn', rows, { rounds: CFG.traceN, warmup, gapMs: GAP_MS });
+  for (const r of rows) {
+    const st = lines(r.stdout).map((l) => BigInt(l));
+    first[r.name] = st.map((x, i) => Number(x - fr[r.name].startNs[i]) / 1e6);
+  }
+
+  // warm: the library in one process
+  const wj = path.join(t.out, 'trace-lib.jsonl');
+  const r = inEnv(process.execPath, [path.join(BENCH_DIR, 'trace-lib.js'), ROOT, t.app, String(CFG.traceN), '3', '/app/firstinsn', path.join(t.out, 'fi.tmp'), wj], { cwd: t.app });
+  if (r.status !== 0) notes.push(`warm trace failed: ${r.stderr.trim().split('\n').pop()}`);
+  const warm = fs.existsSync(wj) ? fs.readFileSync(wj, 'utf8').trim().split('\n').map((l) => JSON.parse(l)) : [];
+  raw.traceCold = cold.map((c) => ({ ...c.rec, start: String(c.start), end: String(c.end), firstInsn: String(c.fi) }));
+  raw.traceNode = node.map((c) => ({ ...c.rec, start: String(c.start), end: String(c.end) }));
+  raw.traceWarm = warm;
+  raw.firstInsn = first;
+  return { cold, node, warm, first };
+}
+
+function cgroupMicro(t) {
+  log(`cgroup work alone: ${CFG.cgN} create/join/remove cycles through dynod's cgroup backend`);
+  const j = path.join(t.out, 'cgroup.json');
+  const r = inEnv(process.execPath, [path.join(BENCH_DIR, 'cgroup-micro.js'), ROOT, t.app, String(CFG.cgN), String(GAP_MS), j], { cwd: t.app });
+  if (r.status !== 0) {
+    notes.push(`cgroup micro-benchmark failed: ${r.stderr.trim().split('\n').pop()}`);
+    return null;
+  }
+  raw.cgroup = JSON.parse(fs.readFileSync(j, 'utf8'));
+  return raw.cgroup;
+}
+
+// ------------------------------------------------------------------ report
+
+const f1 = (x) => (Number.isFinite(x) ? x.toFixed(x >= 100 ? 0 : x >= 10 ? 1 : 2) : 'n/a');
+const ms = (x) => (Number.isFinite(x) ? `${f1(x)} ms` : 'n/a');
+const mib = (kib) => (Number.isFinite(kib) ? `${(kib / 1024).toFixed(2)} MiB` : 'n/a');
+const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(1)}×` : 'n/a');
+
+function machine(mode) {
+  const cpu = (/^model name\s*:\s*(.*)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8')) || [])[1] || os.cpus()[0]?.model || '?';
+  const ver = (cmd, args, re) => {
+    const r = sh(cmd, args);
+    if (r.status !== 0 && !r.stdout) return null;
+    const m = re.exec(r.stdout + r.stderr);
+    return m ? m[1] : null;
+  };
+  const git = process.env.DYNOD_BENCH_REV || sh('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD']).stdout.trim();
+  const dirty = !process.env.DYNOD_BENCH_REV && sh('git', ['-C', ROOT, 'status', '--porcelain', '--', 'src', 'native']).stdout.trim() ? ' + uncommitted changes in src/ or native/' : '';
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+  return {
+    cpu: `${cpu}, ${os.cpus().length} cores`,
+    ram: `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`,
+    kernel: `${os.release()} (${os.arch()})`,
+    cgroup: mode.label,
+    node: process.version,
+    dynod: `${pkg.version}${git ? ` @ ${git}${dirty}` : ''}`,
+    tools: [
+      ['crun', ver('crun', ['--version'], /crun version (\S+)/)],
+      ['runc', ver('runc', ['--version'], /runc version (\S+)/)],
+      ['bwrap', ver('bwrap', ['--version'], /bubblewrap (\S+)/)],
+      ['hyperfine', ver('hyperfine', ['--version'], /hyperfine (\S+)/)],
+      ['busybox', ver('busybox', [], /BusyBox (v\S+)/)],
+      ['gcc', ver('gcc', ['-dumpfullversion'], /(\S+)/)],
+    ].filter(([, v]) => v).map(([k, v]) => `${k} ${v}`).join(', '),
+  };
+}
+
+function report(m, r) {
+  const rows = [];
+  const row = (sec, what, s, vs = '', fmt = ms) => rows.push(`| ${sec} | ${what} | ${fmt(s.median)} | ${fmt(s.min)} | ${fmt(s.max)} | ${vs} |`);
+  const S = (x) => stats(x ?? []);
+  const iso = r.p1.iso;
+  const med = (name) => S(iso[name]?.ms).median;
+  const crunMed = med('crun');
+  const fails = (name) => (iso[name]?.fails ? ` (${iso[name].fails} runs failed)` : '');
+
+  // P1
+  const label = {
+    dynod: '`dynod run -- /bin/true` (the CLI)',
+    node: '`node -e 0`',
+    crun: '`crun run` (busybox bundle, /bin/true)',
+    runc: '`runc run` (same bundle)',
+    bwrap: '`bwrap --unshare-all --ro-bind /usr /usr … /bin/true`',
+    'node-require': "`node -e 'require(\"dynod\")'` (loading the library)",
+    'dynod-dry': '`dynod run --dry-run -- /bin/true` (CLI + plan, no start)',
+    'crun-limits': '`crun run` with a default dyno\'s limits (memory, memsw, cpu.shares, pids)',
+  };
+  for (const name of Object.keys(iso)) {
+    const s = S(iso[name].ms);
+    const vs = name === 'crun' ? '1.0× (anchor)' : `${ratio(s.median, crunMed)} crun`;
+    row('P1', `${label[name] ?? name}${fails(name)}`, s, vs);
+  }
+  // dynod − node, per round (same round = same conditions)
+  const dn = iso.dynod.ms.map((x, i) => x - (iso.node.ms[i] ?? NaN));
+  const dns = S(dn);
+  row('P1', '**dynod − `node -e 0`** (per round): what dynod adds to Node', dns, `**${ratio(dns.median, crunMed)} crun**`);
+  const crunCpu = S(iso.crun?.cpuMs).median;
+  for (const [name, v] of Object.entries(iso)) {
+    if (!['dynod', 'node', 'crun', 'runc', 'bwrap'].includes(name)) continue;
+    const cs = S(v.cpuMs);
+    row('P1', `CPU time (user+sys of the whole process tree), ${label[name]}`, cs, name === 'crun' ? '1.0×' : `${ratio(cs.median, crunCpu)} crun`);
+  }
+  for (const [name, v] of Object.entries(iso)) {
+    if (name !== 'dynod' && name !== 'node' && name !== 'crun') continue;
+    const rs = S(v.rssKiB);
+    rows.push(`| P1 | peak RSS, ${label[name]} | ${mib(rs.median)} | ${mib(rs.min)} | ${mib(rs.max)} | largest single process (wait4) |`);
+  }
+  if (r.p1.b2b) {
+    const hcrun = S(r.p1.b2b.crun?.ms).median;
+    for (const [name, v] of Object.entries(r.p1.b2b)) {
+      const s = S(v.ms);
+      row('P1b', `back-to-back (hyperfine): ${label[name] ?? name}`, s, name === 'crun' ? '1.0×' : `${ratio(s.median, hcrun)} crun`);
+    }
+    const hd = S(r.p1.b2b.dynod?.ms).median - S(r.p1.b2b.node?.ms).median;
+    rows.push(`| P1b | back-to-back: dynod − node (medians) | ${ms(hd)} | | | ${ratio(hd, hcrun)} crun |`);
+  }
+
+  // P2
+  const n = CFG.p2N;
+  const p2 = r.p2;
+  const dTot = S(p2.inproc.map((x) => x.totalMs));
+  const crunTot = S(p2.res.crun?.ms);
+  row('P2', `${n}× dynod through the library, one Node process: total (in-process)`, dTot, `${ratio(dTot.median, crunTot.median)} crun`);
+  const per = (s) => ({ median: s.median / n, min: s.min / n, max: s.max / n });
+  row('P2', '… per dyno', per(dTot), `${ratio(dTot.median, crunTot.median)} crun`);
+  row('P2', '… first dyno of the process (cold)', S(p2.inproc.map((x) => x.firstMs)));
+  row('P2', '… whole process incl. Node start-up and require', S(p2.res.dynod.ms));
+  const crunCpuPer = S(p2.res.crun?.cpuMs).median / n;
+  const loadCpu = S((r.p1.iso['node-require'] ?? r.p1.iso.node)?.cpuMs).median;
+  const dCpu = S(p2.res.dynod.cpuMs.map((x) => (x - loadCpu) / n));
+  row('P2', "… CPU time per dyno (whole tree, user+sys, minus P1's `node -e 'require(\"dynod\")'`)", dCpu, `${ratio(dCpu.median, crunCpuPer)} crun`);
+  for (const [name, v] of Object.entries(p2.res)) {
+    if (name === 'dynod') continue;
+    const s = S(v.ms);
+    const what = name === 'true' ? `${n}× \`/bin/true\` (shell loop floor)` : `${n}× ${name} in a shell loop`;
+    row('P2', `${what}: total${v.fails ? ` (${v.fails} failed)` : ''}`, s, name === 'crun' ? '1.0×' : `${ratio(s.median, crunTot.median)} crun`);
+    row('P2', '… per container', per(s));
+    if (name !== 'true') row('P2', '… CPU time per container (whole tree, user+sys)', S(v.cpuMs.map((x) => x / n)), name === 'crun' ? '1.0×' : `${ratio(S(v.cpuMs).median / n, crunCpuPer)} crun`);
+  }
+
+  // P3
+  const d = r.p3.dynod;
+  const c = r.p3.crun;
+  if (d) {
+    const nodeGrowth = d.nodeRssKiB - d.baseRssKiB;
+    const initSum = d.initRssKiB.reduce((a, b) => a + b, 0);
+    const perDyno = (nodeGrowth + initSum) / d.n;
+    const cPer = c ? c.initRssKiB.reduce((a, b) => a + b, 0) / c.n : NaN;
+    const one = (x) => ({ median: x, min: NaN, max: NaN });
+    rows.push(`| P3 | **RSS per running dyno: (Node growth + Σ dynod-init) / ${d.n}** | **${mib(perDyno)}** | | | ${c ? `${ratio(perDyno, cPer)} crun` : ''} |`);
+    row('P3', `… Node process growth / ${d.n} (base RSS ${mib(d.baseRssKiB)})`, one(nodeGrowth / d.n), '', mib);
+    row('P3', '… one dynod-init (PID 1), VmRSS', S(d.initRssKiB), '', mib);
+    row('P3', '… one dynod-init, PSS (shared pages split)', S(d.initPssKiB), '', mib);
+    row('P3', `… the command itself (\`${d.command.join(' ')}\`), VmRSS, not counted above`, S(d.cmdRssKiB), '', mib);
+    row('P3', '… memory cgroup usage per dyno (kernel view: init + command + page tables, tmpfs, …)', S(d.cgroupBytes.map((b) => b / 1024)), c ? `${ratio(S(d.cgroupBytes).median, S(c.cgroupBytes).median)} crun` : '', mib);
+    rows.push(`| P3 | start all ${d.n} / stop all ${d.n} (dynod) | ${ms(d.startAllMs)} / ${ms(d.stopAllMs)} | | | left behind: ${d.leftPids.length} pids, ${d.leftCgroups.length} cgroups |`);
+  }
+  if (c) {
+    const cPer = c.initRssKiB.reduce((a, b) => a + b, 0) / c.n;
+    rows.push(`| P3 | **RSS per running crun container: Σ container init / ${c.n}** (no daemon, no conmon: the init *is* \`sleep\`) | **${mib(cPer)}** | | | 1.0× |`);
+    row('P3', '… memory cgroup usage per container', S(c.cgroupBytes.map((b) => b / 1024)), '', mib);
+    rows.push(`| P3 | start all ${c.n} (\`crun run -d\`) / stop all (\`crun kill\` + \`crun delete -f\`) | ${ms(c.startAllMs)} / ${ms(c.stopAllMs)} | | | left behind: ${c.leftContainers.length} containers, ${c.leftPids.length} pids, ${c.leftCgroups.length} cgroups |`);
+  }
+
+  // phases
+  const tr = r.traces;
+  const phaseOrder = [];
+  const coldPh = {};
+  const warmPh = {};
+  for (const { rec } of tr.cold) for (const p of rec.traces) {
+    if (!phaseOrder.includes(p.phase)) phaseOrder.push(p.phase);
+    (coldPh[p.phase] ??= []).push(p.ms);
+  }
+  for (const w of tr.warm) for (const p of w.traces) {
+    if (!phaseOrder.includes(p.phase)) phaseOrder.push(p.phase);
+    (warmPh[p.phase] ??= []).push(p.ms);
+  }
+  // cold CLI timeline, everything on the harness's clock
+  const rel = (a, b) => Number(BigInt(a) - BigInt(b)) / 1e6;
+  const cl = (f) => S(tr.cold.map(f));
+  const t0 = (x) => x.rec.t0 ?? x.rec.marks.exit;
+  const nd = (f) => S(tr.node.map(f));
+  const tl = [
+    ['exec → Node process start (bin/dynod, loading the node binary)', cl((x) => rel(x.rec.marks.origin, x.start)), nd((x) => rel(x.rec.marks.origin, x.start))],
+    ['… → user code starts (Node bootstrap)', cl((x) => rel(x.rec.marks.preload, x.rec.marks.origin)), nd((x) => rel(x.rec.marks.preload, x.rec.marks.origin))],
+    ["… → the CLI's modules loaded (commander, pino, dynod's dist/)", cl((x) => rel(x.rec.marks.main, x.rec.marks.preload)), null],
+    ['… → Dyno created (CLI parse, plan, cgroup detection and sweep) = trace 0 ms', cl((x) => rel(t0(x), x.rec.marks.main)), null],
+  ];
+  rows.push(`| T | **cold start timeline (the CLI, ${tr.cold.length} runs, probe preloaded): each step in ms** | median | min | max | ms since exec (median); \`node -e 0\` for the same step |`);
+  let acc = 0;
+  for (const [what, s, base] of tl) {
+    acc += s.median;
+    row('T', what, s, `${ms(acc)}${base ? `; node: ${ms(base.median)}` : ''}`);
+  }
+  const since = cl((x) => rel(t0(x), x.start)).median;
+  for (const ph of phaseOrder) {
+    const s = S(coldPh[ph]);
+    if (s.n) row('T', `trace \`${ph}\` (ms since trace 0)`, s, ms(since + s.median));
+  }
+  const fiCold = cl((x) => rel(x.fi, t0(x)));
+  row('T', '**first instruction of the command** (ms since trace 0)', fiCold, ms(since + fiCold.median));
+  const exitedOf = (x) => x.rec.traces.find((p) => p.phase === 'exited')?.ms ?? NaN;
+  row('T', 'trace `exited` → process `exit` event (cgroup removal, exit status, streams)', cl((x) => rel(x.rec.marks.exit, t0(x)) - exitedOf(x)), '');
+  row('T', 'process `exit` event → process gone (Node teardown)', cl((x) => rel(x.end, x.rec.marks.exit)), `node: ${ms(nd((x) => rel(x.end, x.rec.marks.exit)).median)}`);
+  row('T', 'whole CLI run, exec → exit (with the probe)', S(tr.cold.map((x) => Number(x.end - x.start) / 1e6)), `node: ${ms(nd((x) => Number(x.end - x.start) / 1e6).median)}`);
+  const fcrun = S(tr.first.crun).median;
+  for (const [name, v] of Object.entries(tr.first)) {
+    const s = S(v);
+    row('F', `exec → first instruction of the command: ${name}${name === 'dynod' ? ' (`dynod run -- /app/firstinsn`)' : ''}`, s, name === 'crun' ? '1.0×' : `${ratio(s.median, fcrun)} crun`);
+  }
+  if (tr.warm.length) {
+    rows.push(`| W | **warm start (library, ${tr.warm.length} starts in one process after 3 warm-ups): ms since trace 0** | median | min | max | |`);
+    row('W', 'start() called → trace 0 (plan(), sweep; shown as a duration)', S(tr.warm.map((w) => -w.requestMs)));
+    for (const ph of phaseOrder) if (warmPh[ph]) row('W', `trace \`${ph}\``, S(warmPh[ph]));
+    row('W', '**first instruction of the command**', S(tr.warm.map((w) => w.firstInsnMs)));
+    const spawnOf = (w) => w.traces.find((p) => p.phase === 'spawn')?.ms ?? NaN;
+    row('W', 'first instruction − `spawn` mark', S(tr.warm.map((w) => w.firstInsnMs - spawnOf(w))));
+    row('W', 'wait() resolved (cgroup removed, exit delivered)', S(tr.warm.map((w) => w.waitResolvedMs)));
+    if (!tr.warm[0].t0Exact) notes.push('Dyno.t0 was not reachable: warm trace times are relative to the start() call instead');
+  }
+
+  // cgroup work alone
+  const cg = r.cgroup;
+  if (cg) {
+    row('C', `cgroup create: mkdir + limits in ${cg.joinFiles} hierarch${cg.joinFiles > 1 ? 'ies' : 'y'} (v${cg.version})`, S(cg.create));
+    row('C', `cgroup join, cold: pid → ${cg.joinFiles} cgroup.procs after ${GAP_MS} ms quiet (what a v1 dyno start pays)`, S(cg.joinCold), crunMed ? `${ratio(S(cg.joinCold).median, crunMed)} crun P1` : '');
+    row('C', 'cgroup join, warm: the same right after another join', S(cg.joinWarm));
+    row('C', 'cgroup remove: rmdir once empty', S(cg.remove));
+    const coldJoin = S(tr.cold.map((x) => {
+      const a = x.rec.traces.find((p) => p.phase === 'child released')?.ms;
+      const b = x.rec.traces.find((p) => p.phase === 'cgroup joined')?.ms;
+      return a !== undefined && b !== undefined ? b - a : NaN;
+    }));
+    if (coldJoin.n) row('C', 'in a CLI start: trace `child released` → `cgroup joined` (the join plus the mounts it overlaps)', coldJoin);
+  }
+
+  const envs = Object.entries(process.env).filter(([k]) => k.startsWith('DYNOD_BENCH_')).map(([k, v]) => `${k}=${v} `).join('');
+  const how = process.env.npm_lifecycle_event === 'bench' ? 'npm run bench' : 'node scripts/bench.js';
+  const head = [
+    `_Generated by \`${envs}${how}\` (scripts/bench.js) on ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}; the run took ${r.took}._`,
+    '',
+    '## Machine',
+    '',
+    `- CPU: ${m.cpu}; RAM: ${m.ram}; kernel ${m.kernel}`,
+    `- cgroups: ${m.cgroup}`,
+    `- Node ${m.node}; dynod ${m.dynod}; ${m.tools}`,
+    `- load average at start / end: ${r.loadStart} / ${r.loadEnd}${r.busy ? ' — **other work was running on this machine; expect noise**' : ''}`,
+    '',
+    '## Method',
+    '',
+    '- `NODE_EXTRA_CA_CERTS` (and `NODE_OPTIONS`) are unset for every Node process timed here: a 220 KB CA bundle costs every Node start 50–80 ms on this machine.',
+    `- P1: rounds that alternate the tools (order rotated every round; ${CFG.p1Warm} warm-up rounds, ${CFG.p1Rounds} measured), timed from outside by scripts/bench/timeit.c (posix_spawn → wait4, CLOCK_MONOTONIC). Each run follows ${GAP_MS} ms of quiet, because on cgroup v1 the first \`cgroup.procs\` write after a quiet spell waits for an RCU grace period (rows C: cgroup join, cold) while one right after another is nearly free: back-to-back loops flatter every runtime that joins cgroups (crun, runc, dynod). P1b repeats the main rows back-to-back with hyperfine, as /work/shared/reference/anchor-latency.md measured them.`,
+    `- P2: ${CFG.p2N} starts in a row; dynod through the library in one Node process (\`run({command: ['/bin/true'], app}, {stdout: 'ignore', stderr: 'ignore'})\`, timed inside the process), the others in a \`sh\` loop; ${CFG.p2Rounds} alternating round(s) after a warm-up round.`,
+    `- P3: ${CFG.p3N} dynos running \`${(r.p3.dynodCmd || []).join(' ')}\` started from one Node process through the library; RSS = VmRSS from /proc/<pid>/status of the Node process (minus its RSS before the first start) and of every dyno's PID 1 \`dynod-init\` (\`dyno.pid\`). crun: \`crun run -d\` of the same busybox \`sleep 600\`; crun leaves no daemon and no conmon, so what stays per container is its init, i.e. \`sleep\` itself. Everything is stopped afterwards (\`dyno.stop()\`, \`crun kill\` + \`crun delete -f\`) and checked to be gone.`,
+    `- T/W: dynod's trace marks (\`DYNOD_TRACE=1\` / \`start(…, {trace: true})\`) are ms since the Dyno's own origin (\`t0 = process.hrtime.bigint()\`, CLOCK_MONOTONIC; see \`mark()\` in src/dyno/dyno.ts). The command is scripts/bench/firstinsn.c (static), whose first action prints CLOCK_MONOTONIC; (stamp − t0) puts it on the same axis. Cold = the CLI with scripts/bench/cli-probe.js preloaded for Node's own marks; warm = the library.`,
+    '- C: dynod\'s own cgroup backend (`detectCgroups()`) with a default dyno\'s limits, driven directly.',
+    `- Everything measured runs at ${NICE === '0' ? 'normal priority' : `nice ${NICE}`} (DYNOD_BENCH_NICE), all tools alike.`,
+    ...notes.map((x) => `- Note: ${x}`),
+    '',
+    '## Results',
+    '',
+    '| | measurement | median | min | max | vs anchor |',
+    '|---|---|---:|---:|---:|---|',
+    ...rows,
+  ];
+  return head.join('\n');
+}
+
+// ------------------------------------------------------------------ cleanup
+
+let cleaned = false;
+function cleanup() {
+  if (cleaned) return;
+  cleaned = true;
+  for (const tool of ['crun', 'runc']) {
+    if (!which(tool)) continue;
+    const r = sh(tool, ['list', '-q']);
+    for (const id of (r.stdout || '').split('\n').filter((l) => l.startsWith(ownIdPrefix))) sh(tool, ['delete', '-f', id]);
+  }
+  if (cgChild) sh(path.join(BENCH_DIR, 'cgns-env.sh'), ['--cleanup', cgChild]);
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+}
+
+function fail(msg) {
+  process.stderr.write(`bench: ${msg}\n`);
+  cleanup();
+  process.exit(1);
+}
+
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => fail(`interrupted (${sig})`));
+
+function writeDoc(table) {
+  if (OUT === '-') return;
+  let kept = `${MARKER}\n\n## Analysis\n\n_(hand-written: where the time goes and what to make faster; kept across reruns)_\n`;
+  if (fs.existsSync(OUT)) {
+    const old = fs.readFileSync(OUT, 'utf8');
+    const i = old.indexOf(MARKER);
+    if (i >= 0) kept = old.slice(i);
+  }
+  fs.mkdirSync(path.dirname(OUT), { recursive: true });
+  fs.writeFileSync(OUT, `# dynod benchmarks\n\n${table}\n\nReproduce: \`sudo npm run bench\` (about ${QUICK ? "half a minute" : "2 minutes"} on 2 cores; see the header of scripts/bench.js).\n\n${kept.trimEnd()}\n`);
+  log(`wrote ${OUT}`);
+}
+
+function main() {
+  preflight();
+  const loadStart = os.loadavg().map((x) => x.toFixed(2)).join(' ');
+  const tools = ensureTools();
+  const mode = cgroupMode();
+  chooseEnv(mode, tools);
+  const t = setup(tools);
+  const ok = smoke(t, tools);
+  const r = {};
+  r.p1 = p1(t, ok);
+  r.p2 = p2(t, ok);
+  r.p3 = p3(t, ok);
+  r.traces = traces(t, ok);
+  r.cgroup = cgroupMicro(t);
+  const secs = Number(process.hrtime.bigint() - t00) / 1e9;
+  r.took = `${Math.floor(secs / 60)} min ${Math.round(secs % 60)} s`;
+  r.loadStart = loadStart;
+  r.loadEnd = os.loadavg().map((x) => x.toFixed(2)).join(' ');
+  r.busy = Number(loadStart.split(' ')[0]) > 1 || Number(r.loadEnd.split(' ')[1]) > 1.5;
+  const m = machine(mode);
+  const table = report(m, r);
+  process.stdout.write(`${table}\n`);
+  writeDoc(table);
+  if (process.env.DYNOD_BENCH_RAW) fs.writeFileSync(process.env.DYNOD_BENCH_RAW, JSON.stringify(raw, (_, v) => (typeof v === 'bigint' ? v.toString() : v), 1));
+  cleanup();
+  log(`done in ${r.took}`);
+}
+
+try {
+  main();
+} catch (e) {
+  fail(e instanceof Error ? e.stack : String(e));
+}
