@@ -245,9 +245,16 @@ void child_main(const ChildPlan &plan) {
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail("parent death signal", "prctl");
   await_byte("child released");
   if (plan.become_root) {
-    if (setgroups(0, nullptr) != 0) fail("user namespace", "setgroups");
-    if (setresgid(0, 0, 0) != 0) fail("user namespace", "setresgid");
-    if (setresuid(0, 0, 0) != 0) fail("user namespace", "setresuid");
+    // Raw syscalls: glibc's wrappers broadcast the change to every thread it knows of
+    // (its setxid protocol), and this child of a multithreaded Node only has copies of
+    // glibc's thread list and locks: it waits forever on a futex when another thread
+    // was being created, or held the stack-cache lock, at the moment of the clone.
+    if (syscall(SYS_setgroups, 0, nullptr) != 0) fail("user namespace", "setgroups");
+    if (syscall(SYS_setresgid, 0, 0, 0) != 0) fail("user namespace", "setresgid");
+    if (syscall(SYS_setresuid, 0, 0, 0) != 0) fail("user namespace", "setresuid");
+    // A change of credentials clears the parent-death signal: arm it again, or a
+    // SIGKILL of dynod would leave the dyno running.
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail("parent death signal", "prctl");
   }
 
   if (setsid() < 0) fail("new session", "setsid");
