@@ -48,16 +48,32 @@ export class CgroupV2 implements CgroupBackend {
       writeFile(`${leaf}/cgroup.procs`, process.pid);
       writeFile(`${ownDir}/cgroup.subtree_control`, want);
     }
-    // Made only now: a refusal above leaves no empty dynod/ behind.
-    ensureDir(this.root);
-    writeFile(`${this.root}/cgroup.subtree_control`, want);
     this.prepared = true;
+  }
+
+  /**
+   * <own>/dynod with its controllers enabled, and the dyno's cgroup in it. The last
+   * dyno of any dynod removes that parent (as on v1), so it may vanish between two
+   * steps here; made afresh, it needs its subtree_control written again.
+   */
+  private makeDir(dir: string): void {
+    const want = V2_CONTROLLERS.map((c) => `+${c}`).join(' ');
+    for (let attempt = 0; ; attempt++) {
+      try {
+        ensureDir(this.root);
+        writeFile(`${this.root}/cgroup.subtree_control`, want);
+        fs.mkdirSync(dir);
+        return;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 5) throw e;
+      }
+    }
   }
 
   create(name: string, limits: Limits): DynoCgroup {
     this.prepare();
     const dir = path.join(this.root, name);
-    ensureDir(dir);
+    this.makeDir(dir);
     try {
       writeFile(`${dir}/memory.max`, limits.memoryBytes);
       // ENOENT without swap accounting: nothing to limit then.
@@ -80,6 +96,7 @@ export class CgroupV2 implements CgroupBackend {
       oomKills: () => readCounter(`${dir}/memory.events`, 'oom_kill'),
       remove: async () => {
         await removeDir(dir, () => tryWrite(`${dir}/cgroup.kill`, 1));
+        try { fs.rmdirSync(this.root); } catch { /* other dynos still use it */ }
       },
     };
   }

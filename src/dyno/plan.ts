@@ -166,9 +166,13 @@ function devMounts(facts: HostFacts, rootfs: boolean): MountSpec[] {
   return out;
 }
 
-function cgroupMounts(facts: HostFacts): MountSpec[] {
+function cgroupMounts(facts: HostFacts, sysBound = false): MountSpec[] {
   const view = facts.cgroupView;
-  if (view.version === 2) return [{ target: '/sys/fs/cgroup', type: 'cgroup2', options: ['ro', 'nosuid', 'nodev', 'noexec'] }];
+  const cg2: MountSpec = { target: '/sys/fs/cgroup', type: 'cgroup2', options: ['ro', 'nosuid', 'nodev', 'noexec'] };
+  // A bound host /sys carries the host's cgroup2 mount at /sys/fs/cgroup, and the kernel
+  // refuses the same superblock on the root of a mount of it (EBUSY): a tmpfs goes between.
+  if (view.version === 2 && sysBound) return [{ target: '/sys/fs/cgroup', type: 'tmpfs', options: ['ro', 'nosuid', 'nodev', 'noexec', 'mode=755', 'size=64k'] }, cg2];
+  if (view.version === 2) return [cg2];
   const out: MountSpec[] = [{ target: '/sys/fs/cgroup', type: 'tmpfs', options: ['ro', 'nosuid', 'nodev', 'noexec', 'mode=755', 'size=64k'] }];
   for (const h of view.hierarchies)
     out.push({ target: `/sys/fs/cgroup/${h.dir}`, type: 'cgroup', source: h.options, options: ['ro', 'nosuid', 'nodev', 'noexec'] });
@@ -234,7 +238,7 @@ export function planDyno(opts: DynoOptions, facts: HostFacts, appDir: string, ro
     net === 'host' && userns === 'private'
       ? { target: '/sys', type: 'bind', source: '/sys', options: ['ro', 'nosuid', 'nodev', 'noexec', 'rec'] }
       : { target: '/sys', type: 'sysfs', options: ['ro', 'nosuid', 'nodev', 'noexec'] },
-    ...cgroupMounts(facts),
+    ...cgroupMounts(facts, net === 'host' && userns === 'private'),
     ...maskMounts(),
     ...devMounts(facts, !!rootfsDir),
     { target: '/tmp', type: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] },

@@ -1,0 +1,142 @@
+// What the host sees: cgroups, processes and mounts, read straight from the kernel
+// (independently of dynod's own code, which is what is under test).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export const V1_CONTROLLERS = ['memory', 'cpu', 'pids'] as const;
+export type Controller = (typeof V1_CONTROLLERS)[number];
+
+/** The v1 mount point of a controller, e.g. /sys/fs/cgroup/memory. */
+export function cgroupMount(controller: string): string {
+  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const sep = line.indexOf(' - ');
+    if (sep < 0) continue;
+    const [fstype, , superOpts] = line.slice(sep + 3).split(' ');
+    if (fstype === 'cgroup' && (superOpts ?? '').split(',').includes(controller)) return line.slice(0, sep).split(' ')[4]!;
+  }
+  throw new Error(`no cgroup v1 mount for ${controller}`);
+}
+
+/** This process's cgroup path in a controller's hierarchy (dynod started from here shares it). */
+export function ownCgroupPath(controller: string): string {
+  for (const line of fs.readFileSync('/proc/self/cgroup', 'utf8').split('\n')) {
+    const [, ctrls, ...rest] = line.split(':');
+    if (ctrls && ctrls.split(',').includes(controller)) return rest.join(':');
+  }
+  throw new Error(`not in a ${controller} cgroup`);
+}
+
+/** <mount>/<own path>/dynod: where dynod makes its dynos' cgroups. */
+export function dynodRoot(controller: string): string {
+  return path.join(cgroupMount(controller), ownCgroupPath(controller), 'dynod');
+}
+
+/** The cgroup directories ("<pid>-<id8>") of the dynos started by the dynod process pid. */
+export function dynoCgroupDirs(controller: string, dynodPid: number): string[] {
+  const root = dynodRoot(controller);
+  try {
+    return fs.readdirSync(root).filter((n) => new RegExp(`^${dynodPid}-[0-9a-f]{8}$`).test(n)).map((n) => path.join(root, n));
+  } catch {
+    return [];
+  }
+}
+
+export function readTrim(file: string): string {
+  return fs.readFileSync(file, 'utf8').trim();
+}
+
+export function cgroupProcs(dir: string): number[] {
+  return fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+}
+
+/** Directories named "dynod" anywhere under /sys/fs/cgroup (find -maxdepth 6). */
+export function findDynodCgroupDirs(base = '/sys/fs/cgroup', maxDepth = 6): string[] {
+  const found: string[] = [];
+  const walk = (dir: string, depth: number) => {
+    let ents: fs.Dirent[];
+    try {
+      ents = fs.readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of ents) {
+      if (!e.isDirectory()) continue;
+      const p = path.join(dir, e.name);
+      if (e.name === 'dynod') found.push(p);
+      if (depth < maxDepth) walk(p, depth + 1);
+    }
+  };
+  walk(base, 1);
+  return found;
+}
+
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Field 22 of /proc/PID/stat (start time in clock ticks), or null when gone. */
+export function startTime(pid: number): string | null {
+  try {
+    return fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[19]!;
+  } catch {
+    return null;
+  }
+}
+
+export interface HostProc {
+  pid: number;
+  ppid: number;
+  cmdline: string;
+  cgroup: string;
+  pidns: string;
+  exe: string;
+}
+
+/** Every process on the host, with what the leak checks need. */
+export function hostProcesses(): HostProc[] {
+  const out: HostProc[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const status = fs.readFileSync(`/proc/${name}/status`, 'utf8');
+      let exe = '';
+      try {
+        exe = fs.readlinkSync(`/proc/${name}/exe`);
+      } catch { /* kernel thread or gone */ }
+      out.push({
+        pid: Number(name),
+        ppid: Number(/^PPid:\s+(\d+)/m.exec(status)?.[1] ?? -1),
+        cmdline: fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').replace(/\0/g, ' ').trim(),
+        cgroup: fs.readFileSync(`/proc/${name}/cgroup`, 'utf8'),
+        pidns: fs.readlinkSync(`/proc/${name}/ns/pid`),
+        exe,
+      });
+    } catch { /* gone meanwhile */ }
+  }
+  return out;
+}
+
+/** Lines of a mountinfo that mention dynod's scratch paths. */
+export function dynodMountLines(file = '/proc/self/mountinfo'): string[] {
+  return fs.readFileSync(file, 'utf8').split('\n').filter((l) => /newroot|\.oldroot|dynod/.test(l));
+}
+
+/** Network interface names of a /proc/net/dev text. */
+export function netDevNames(text: string): string[] {
+  return text.split('\n').slice(2).map((l) => l.split(':')[0]!.trim()).filter(Boolean).sort();
+}
+
+/** "Key:\tvalue" fields of a /proc/PID/status text. */
+export function statusFields(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const i = line.indexOf(':');
+    if (i > 0) out[line.slice(0, i)] = line.slice(i + 1).trim();
+  }
+  return out;
+}

@@ -1,0 +1,119 @@
+// Networking: a private namespace with loopback only, --net host, and --publish.
+import t from 'tap';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as net from 'node:net';
+import { sh, run, spawnDynod, lines, waitFor } from '../helpers/dynod';
+import { tempApp } from '../helpers/app';
+import { netDevNames } from '../helpers/host';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function get(port: number, urlPath: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path: urlPath, agent: false, timeout: 2000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+/** Polls until the published port answers (the app needs a moment to listen). */
+function getWhenUp(port: number, urlPath: string, timeoutMs = 15_000) {
+  return waitFor(() => get(port, urlPath).catch(() => undefined), timeoutMs, `http://127.0.0.1:${port}${urlPath}`, 100);
+}
+
+t.test('a private network has only lo, up, and no route out', async (t) => {
+  const app = tempApp(t);
+  const r = await run(['python3', '-c', `
+import socket, errno
+print(open('/proc/net/dev').read(), end='')
+print('flags', open('/sys/class/net/lo/flags').read().strip())
+srv = socket.socket(); srv.bind(('127.0.0.1', 0)); srv.listen()
+c = socket.create_connection(srv.getsockname()); print('loopback ok')
+try:
+    socket.create_connection(('1.1.1.1', 80), timeout=3)
+    print('reached the internet')
+except OSError as e:
+    print('out', errno.errorcode.get(e.errno, e))
+`], ['--app', app]);
+  t.equal(r.code, 0, r.stderr);
+  const out = lines(r.stdout);
+  t.same(netDevNames(out.slice(0, 3).join('\n')), ['lo'], '/proc/net/dev lists lo only');
+  t.same(out.slice(3), ['flags 0x9', 'loopback ok', 'out ENETUNREACH']);
+});
+
+t.test('--net host sees the host\'s interfaces and namespace', async (t) => {
+  const app = tempApp(t);
+  const r = await sh('readlink /proc/self/ns/net; cat /proc/net/dev', ['--app', app, '--net', 'host']);
+  t.equal(r.code, 0, r.stderr);
+  const [ns, ...dev] = lines(r.stdout);
+  t.equal(ns, fs.readlinkSync('/proc/self/ns/net'));
+  const hostNames = netDevNames(fs.readFileSync('/proc/net/dev', 'utf8'));
+  t.ok(hostNames.length > 1, `host interfaces: ${hostNames.join(' ')}`);
+  t.same(netDevNames(dev.join('\n')), hostNames);
+});
+
+t.test('--publish reaches a real HTTP server in the dyno (python3 -m http.server $PORT)', async (t) => {
+  const app = tempApp(t, { 'hello.txt': 'hello from the app\n' });
+  const [hostPort, dynoPort] = [await freePort(), await freePort()];
+  const d = spawnDynod(['run', '--app', app, '--port', String(dynoPort), '--publish', `127.0.0.1:${hostPort}`, '--',
+    'sh', '-c', 'exec python3 -m http.server "$PORT" --bind 127.0.0.1']);
+  const res = await getWhenUp(hostPort, '/hello.txt');
+  t.equal(res.status, 200);
+  t.equal(res.body, 'hello from the app\n');
+  const many = await Promise.all(Array.from({ length: 10 }, () => get(hostPort, '/hello.txt')));
+  t.same(many.map((m) => m.body), Array(10).fill('hello from the app\n'), '10 concurrent requests');
+  const missing = await get(hostPort, '/nope');
+  t.equal(missing.status, 404);
+  d.child.kill('SIGTERM');
+  const r = await d.result;
+  t.equal(r.code, 143, `status (stderr: ${r.stderr})`);
+  await t.rejects(get(hostPort, '/hello.txt'), { code: 'ECONNREFUSED' }, 'the published port is closed after the dyno');
+});
+
+t.test('--publish with a node server on all addresses, default publish address', async (t) => {
+  const app = tempApp(t, { 'server.js': "require('http').createServer((q, s) => s.end(`${process.env.DYNO} ${q.url}`)).listen(process.env.PORT);\nconsole.log('listening');\n" });
+  const hostPort = await freePort();
+  const d = spawnDynod(['run', '--app', app, '--name', 'web.1', '--publish', String(hostPort), '--', 'node', 'server.js']);
+  await d.waitForStdout(/listening\n/);
+  const res = await getWhenUp(hostPort, '/x?y=1');
+  t.equal(res.body, 'web.1 /x?y=1');
+  d.child.kill('SIGTERM');
+  const r = await d.result;
+  t.equal(r.code, 143, `status (stderr: ${r.stderr})`);
+});
+
+t.test('--publish on a port in use fails before the dyno starts', async (t) => {
+  const app = tempApp(t);
+  const busy = net.createServer();
+  await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
+  t.teardown(() => new Promise<void>((r) => busy.close(() => r())));
+  const port = (busy.address() as net.AddressInfo).port;
+  const r = await sh('echo ran', ['--app', app, '--publish', `127.0.0.1:${port}`]);
+  t.equal(r.code, 125, `status (stderr: ${r.stderr})`);
+  t.equal(r.stdout, '');
+  t.equal(r.stderr, `dynod: --publish 127.0.0.1:${port}: EADDRINUSE (the port is already in use)\n`);
+});
+
+t.test('--publish needs the private network', async (t) => {
+  const app = tempApp(t);
+  const r = await sh('echo ran', ['--app', app, '--net', 'host', '--publish', '18080']);
+  t.equal(r.code, 125, `status (stderr: ${r.stderr})`);
+  t.equal(r.stdout, '');
+  t.equal(r.stderr, 'dynod: --publish needs --net private (with --net host the app already listens on the host)\n');
+});
