@@ -290,6 +290,8 @@ function p1(t, ok) {
   if (ok.bwrap) rows.push({ name: 'bwrap', argv: ['bwrap', ...BWRAP, '/bin/true'] });
   rows.push({ name: 'node-require', argv: [node, '-e', `require(${JSON.stringify(ROOT)})`] });
   rows.push({ name: 'dynod-dry', argv: [dynod, 'run', '--dry-run', '--', '/bin/true'] });
+  // The cost of the hardening (issue 4): the same start without seccomp and without a user namespace.
+  rows.push({ name: 'dynod-unhardened', argv: [dynod, 'run', '--seccomp', 'unconfined', '--userns', 'host', '--', '/bin/true'] });
   if (ok.crun && t.limits) rows.push({ name: 'crun-limits', argv: ['crun', 'run', '-b', t.bundleLimits, `${ownIdPrefix}-p1l`] });
   const iso = timeit(t, 'p1', rows, { rounds: CFG.p1Rounds, warmup: CFG.p1Warm, gapMs: GAP_MS });
 
@@ -462,12 +464,18 @@ function report(m, r) {
     bwrap: '`bwrap --unshare-all --ro-bind /usr /usr … /bin/true`',
     'node-require': "`node -e 'require(\"dynod\")'` (loading the library)",
     'dynod-dry': '`dynod run --dry-run -- /bin/true` (CLI + plan, no start)',
+    'dynod-unhardened': '`dynod run --seccomp unconfined --userns host -- /bin/true` (hardening off)',
     'crun-limits': '`crun run` with a default dyno\'s limits (memory, memsw, cpu.shares, pids)',
   };
   for (const name of Object.keys(iso)) {
     const s = S(iso[name].ms);
     const vs = name === 'crun' ? '1.0× (anchor)' : `${ratio(s.median, crunMed)} crun`;
     row('P1', `${label[name] ?? name}${fails(name)}`, s, vs);
+  }
+  if (iso['dynod-unhardened']) {
+    // per round, like dynod − node: the hardening's cost is dynod minus dynod-unhardened
+    const diff = iso.dynod.ms.map((v, i) => v - iso['dynod-unhardened'].ms[i]).filter((v) => Number.isFinite(v));
+    row('P1', 'hardening cost: dynod − dynod with `--seccomp unconfined --userns host` (per round)', S(diff), '');
   }
   // dynod − node, per round (same round = same conditions)
   const dn = iso.dynod.ms.map((x, i) => x - (iso.node.ms[i] ?? NaN));
