@@ -94,6 +94,7 @@ export async function runCommand(command: string[], flags: RunFlags): Promise<nu
       const err = DynodError.fromNative(e);
       return report({ status: err.exitCode, code: null, signal: null, oomKilled: false, error: err }, trace ? null : null);
     }
+    for (const w of dyno.warnings) process.stderr.write(`dynod: warning: ${w}\n`);
     for (const s of pending) dyno.kill(s);
     if (plan.tty) attachTerminal(dyno);
     exit = await dyno.wait();

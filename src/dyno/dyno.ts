@@ -81,6 +81,8 @@ export class Dyno extends EventEmitter {
   /** the dyno's terminal (pty master), when the plan asks for one */
   terminal: net.Socket | null = null;
   readonly traces: TracePoint[] = [];
+  /** things the caller should know that did not stop the dyno (printed by the CLI as `dynod: warning: …`) */
+  readonly warnings: string[] = [];
   readonly cgroupVersion: 1 | 2;
   intoCgroup = false;
 
@@ -198,7 +200,19 @@ export class Dyno extends EventEmitter {
     const st = fs.statSync(this.plan.app.source);
     const { uid, gid } = this.hostIds();
     if (st.uid === uid && st.gid === gid) return -1;
-    return native().idmapMount(this.plan.app.source, this.idmapNs(`${st.uid} ${uid} 1\n`, `${st.gid} ${gid} 1\n`));
+    try {
+      return native().idmapMount(this.plan.app.source, this.idmapNs(`${st.uid} ${uid} 1\n`, `${st.gid} ${gid} 1\n`));
+    } catch (e) {
+      const err = DynodError.fromNative(e);
+      if (!['EINVAL', 'EOPNOTSUPP', 'ENOTSUP', 'EPERM'].includes(err.code)) throw err;
+      // Overlayfs, 9p, NFS and tmpfs before Linux 6.3 cannot be idmapped (as inside most
+      // containers). /app stays copy-on-write, but with the host's ownership: the dyno
+      // user can write only what its host id could.
+      this.warnings.push(
+        `--app ${this.plan.app.source}: its filesystem does not support idmapped mounts (${err.code}); /app is copy-on-write with the host's ownership, so the dyno user can change only files anyone may write`,
+      );
+      return -1;
+    }
   }
 
   private async launch(opts: StartOptions): Promise<Dyno> {
