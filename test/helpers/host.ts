@@ -6,19 +6,73 @@ import * as path from 'node:path';
 export const V1_CONTROLLERS = ['memory', 'cpu', 'pids'] as const;
 export type Controller = (typeof V1_CONTROLLERS)[number];
 
-/** The v1 mount point of a controller, e.g. /sys/fs/cgroup/memory. */
-export function cgroupMount(controller: string): string {
+interface MountLine {
+  root: string;
+  mountPoint: string;
+  fstype: string;
+  superOpts: string[];
+}
+
+function mountLines(): MountLine[] {
+  const out: MountLine[] = [];
   for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
     const sep = line.indexOf(' - ');
     if (sep < 0) continue;
+    const f = line.slice(0, sep).split(' ');
     const [fstype, , superOpts] = line.slice(sep + 3).split(' ');
-    if (fstype === 'cgroup' && (superOpts ?? '').split(',').includes(controller)) return line.slice(0, sep).split(' ')[4]!;
+    out.push({ root: f[3]!, mountPoint: f[4]!, fstype: fstype!, superOpts: (superOpts ?? '').split(',') });
+  }
+  return out;
+}
+
+/** The cgroup2 mount and this process's cgroup path in it (relative to the mount's root), or null. */
+function v2Membership(): { mount: string; own: string } | null {
+  const m = mountLines().find((l) => l.fstype === 'cgroup2');
+  const line = fs.readFileSync('/proc/self/cgroup', 'utf8').split('\n').find((l) => l.startsWith('0::'));
+  if (!m || line === undefined) return null;
+  let own = line.slice(3);
+  if (m.root !== '/' && (own === m.root || own.startsWith(`${m.root}/`))) own = own.slice(m.root.length) || '/';
+  return { mount: m.mountPoint, own };
+}
+
+let version: 1 | 2 | undefined;
+
+/**
+ * The cgroup backend dynod picks on this host, detected the way it does: v2 when
+ * the cgroup2 mount offers cpu, memory and pids to this process's cgroup (the
+ * "0::" line of /proc/self/cgroup), else v1.
+ */
+export function cgroupVersion(): 1 | 2 {
+  if (version !== undefined) return version;
+  version = 1;
+  const v2 = v2Membership();
+  if (v2) {
+    let controllers: string[] = [];
+    try {
+      controllers = fs.readFileSync(path.join(v2.mount, v2.own, 'cgroup.controllers'), 'utf8').trim().split(/\s+/);
+    } catch { /* none */ }
+    if (['cpu', 'memory', 'pids'].every((c) => controllers.includes(c))) version = 2;
+  }
+  return version;
+}
+
+export const CGROUP_V2 = cgroupVersion() === 2;
+
+/** How many cgroup directories one dyno has: one per controller on v1, one on v2. */
+export const DYNO_CGROUP_DIRS = CGROUP_V2 ? 1 : V1_CONTROLLERS.length;
+
+/** The mount point of a controller: v1, e.g. /sys/fs/cgroup/memory; v2, the cgroup2 mount (controller ignored). */
+export function cgroupMount(controller: string): string {
+  if (CGROUP_V2) return v2Membership()!.mount;
+  for (const m of mountLines()) {
+    if (m.fstype === 'cgroup' && m.superOpts.includes(controller)) return m.mountPoint;
   }
   throw new Error(`no cgroup v1 mount for ${controller}`);
 }
 
-/** This process's cgroup path in a controller's hierarchy (dynod started from here shares it). */
+/** This process's cgroup path in a controller's hierarchy (dynod started from here shares it); on v2 the unified one. */
 export function ownCgroupPath(controller: string): string {
+  if (CGROUP_V2) return v2Membership()!.own;
   for (const line of fs.readFileSync('/proc/self/cgroup', 'utf8').split('\n')) {
     const [, ctrls, ...rest] = line.split(':');
     if (ctrls && ctrls.split(',').includes(controller)) return rest.join(':');
@@ -39,6 +93,11 @@ export function dynoCgroupDirs(controller: string, dynodPid: number): string[] {
   } catch {
     return [];
   }
+}
+
+/** Every cgroup directory of the dynos of dynod process pid: memory, cpu and pids ones on v1, the single one on v2. */
+export function allDynoCgroupDirs(dynodPid: number): string[] {
+  return CGROUP_V2 ? dynoCgroupDirs('memory', dynodPid) : V1_CONTROLLERS.flatMap((c) => dynoCgroupDirs(c, dynodPid));
 }
 
 export function readTrim(file: string): string {
