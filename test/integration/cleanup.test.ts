@@ -3,14 +3,14 @@ import t from 'tap';
 import * as fs from 'node:fs';
 import { run, sh, spawnDynod, waitFor } from '../helpers/dynod';
 import { tempApp } from '../helpers/app';
-import { V1_CONTROLLERS, alive, cgroupProcs, dynoCgroupDirs, readTrim } from '../helpers/host';
+import { CGROUP_V2, DYNO_CGROUP_DIRS, alive, allDynoCgroupDirs, cgroupProcs, dynoCgroupDirs, readTrim } from '../helpers/host';
 
 t.test('a normal run removes its cgroups', async (t) => {
   const app = tempApp(t);
   const d = spawnDynod(['run', '--app', app, '--', 'sh', '-c', 'echo ready; sleep 0.3']);
   await d.waitForStdout(/ready\n/);
-  const dirs = V1_CONTROLLERS.flatMap((c) => dynoCgroupDirs(c, d.pid));
-  t.equal(dirs.length, 3, 'memory, cpu and pids cgroups while it runs');
+  const dirs = allDynoCgroupDirs(d.pid);
+  t.equal(dirs.length, DYNO_CGROUP_DIRS, CGROUP_V2 ? 'one cgroup (v2) while it runs' : 'memory, cpu and pids cgroups while it runs');
   const r = await d.result;
   t.equal(r.code, 0, `status (stderr: ${r.stderr})`);
   for (const dir of dirs) t.notOk(fs.existsSync(dir), `${dir} removed`);
@@ -20,9 +20,9 @@ t.test('after SIGKILL of dynod the dyno\'s processes die, and the next dynod rem
   const app = tempApp(t);
   const d = spawnDynod(['run', '--app', app, '--', 'sh', '-c', 'sleep 60 & echo ready; exec sleep 61']);
   await d.waitForStdout(/ready\n/);
-  const dirs = V1_CONTROLLERS.flatMap((c) => dynoCgroupDirs(c, d.pid));
-  t.equal(dirs.length, 3);
-  const pidsDir = dirs.find((x) => x.includes('/pids/'))!;
+  const dirs = allDynoCgroupDirs(d.pid);
+  t.equal(dirs.length, DYNO_CGROUP_DIRS);
+  const pidsDir = CGROUP_V2 ? dirs[0]! : dirs.find((x) => x.includes('/pids/'))!;
   // "ready" comes before the exec of sleep 61 (and maybe of sleep 60): wait for both
   const argv0 = (p: number) => { try { return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0')[0]; } catch { return ''; } };
   const procs = await waitFor(() => {

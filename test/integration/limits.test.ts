@@ -6,12 +6,15 @@ import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { run, spawnDynod, lines, waitFor } from '../helpers/dynod';
 import { tempApp } from '../helpers/app';
-import { cgroupProcs, dynoCgroupDirs, dynodRoot, readTrim } from '../helpers/host';
+import { CGROUP_V2, cgroupProcs, dynoCgroupDirs, dynodRoot, readTrim } from '../helpers/host';
 import { runLib } from '../helpers/lib';
 import { plan, start } from '../../src/index';
 
 const MiB = 1024 * 1024;
 const HOST_CPUS = os.availableParallelism();
+// inside a dyno /sys/fs/cgroup is its own cgroup2 on v2, and one directory per v1 controller on v1
+const IN_MEMORY_LIMIT = CGROUP_V2 ? '/sys/fs/cgroup/memory.max' : '/sys/fs/cgroup/memory/memory.limit_in_bytes';
+const IN_PIDS_MAX = CGROUP_V2 ? '/sys/fs/cgroup/pids.max' : '/sys/fs/cgroup/pids/pids.max';
 
 const FORK_BOMB = `
 import os, time
@@ -31,13 +34,19 @@ time.sleep(1.5)
 t.test('memory: 256 MiB with --memory 128M is killed (137) with R15; the host saw the limit while it ran', async (t) => {
   const app = tempApp(t);
   const d = spawnDynod(['run', '--app', app, '--memory', '128M', '--', 'sh', '-c',
-    'cat /sys/fs/cgroup/memory/memory.limit_in_bytes; echo ready; sleep 1; exec python3 -c "b = bytearray(b\'x\') * (256 * 1024 * 1024); print(len(b))"']);
+    `cat ${IN_MEMORY_LIMIT}; echo ready; sleep 1; exec python3 -c "b = bytearray(b'x') * (256 * 1024 * 1024); print(len(b))"`]);
   await d.waitForStdout(/ready\n/);
   const [dir] = dynoCgroupDirs('memory', d.pid);
   t.ok(dir, 'the dyno\'s memory cgroup exists while it runs');
   t.match(path.basename(dir!), new RegExp(`^${d.pid}-[0-9a-f]{8}$`));
-  t.equal(readTrim(`${dir}/memory.limit_in_bytes`), String(128 * MiB));
-  if (fs.existsSync(`${dir}/memory.memsw.limit_in_bytes`)) t.equal(readTrim(`${dir}/memory.memsw.limit_in_bytes`), String(256 * MiB), 'RAM+swap: twice the RAM (standard-1x ratio)');
+  if (CGROUP_V2) {
+    t.equal(readTrim(`${dir}/memory.max`), String(128 * MiB));
+    if (fs.existsSync(`${dir}/memory.swap.max`)) t.equal(readTrim(`${dir}/memory.swap.max`), String(128 * MiB), 'swap: up to twice the RAM in all (standard-1x ratio)');
+    t.equal(readTrim(`${dir}/memory.oom.group`), '1', 'an OOM kill takes the whole dyno');
+  } else {
+    t.equal(readTrim(`${dir}/memory.limit_in_bytes`), String(128 * MiB));
+    if (fs.existsSync(`${dir}/memory.memsw.limit_in_bytes`)) t.equal(readTrim(`${dir}/memory.memsw.limit_in_bytes`), String(256 * MiB), 'RAM+swap: twice the RAM (standard-1x ratio)');
+  }
   // sh forks sleep right after "ready"
   t.equal(await waitFor(() => cgroupProcs(dir!).length === 3 && 3, 3000, 'sleep').catch(() => cgroupProcs(dir!).length), 3, 'init, sh and sleep are in it');
   const r = await d.result;
@@ -59,8 +68,14 @@ t.test('memory: the library reports oomKilled', async (t) => {
   const app = tempApp(t);
   const r = await runLib({ command: ['python3', '-c', 'b = bytearray(b"x") * (256 * 1024 * 1024)'], app, memory: '128M' });
   t.equal(r.exit.status, 137);
-  t.equal(r.exit.code, 137, 'dynod-init exits 128+9 for its command');
-  t.equal(r.exit.signal, null);
+  if (CGROUP_V2) {
+    // memory.oom.group kills the whole dyno, dynod-init (PID 1) included
+    t.ok((r.exit.code === 137 && r.exit.signal === null) || (r.exit.code === null && r.exit.signal === 'SIGKILL'),
+      `dynod-init exits 137 or is SIGKILLed with the dyno (code ${r.exit.code}, signal ${r.exit.signal})`);
+  } else {
+    t.equal(r.exit.code, 137, 'dynod-init exits 128+9 for its command');
+    t.equal(r.exit.signal, null);
+  }
   t.equal(r.exit.oomKilled, true);
   t.equal(r.exit.error, null);
 });
@@ -86,7 +101,7 @@ t.test('pids: a fork bomb with --pids 64 stops at the limit; the host is unaffec
 
 t.test('pids: ulimit -u inside shows the limit', async (t) => {
   const app = tempApp(t);
-  const r = await run(['bash', '-c', 'ulimit -u; ulimit -Hu; cat /sys/fs/cgroup/pids/pids.max; grep "Max processes" /proc/self/limits'], ['--app', app, '--pids', '64']);
+  const r = await run(['bash', '-c', `ulimit -u; ulimit -Hu; cat ${IN_PIDS_MAX}; grep "Max processes" /proc/self/limits`], ['--app', app, '--pids', '64']);
   t.equal(r.code, 0, r.stderr);
   const out = lines(r.stdout);
   t.same(out.slice(0, 3), ['64', '64', '64']);
@@ -118,13 +133,15 @@ t.test('cpu: --cpus 0.5 sets a quota of 50000/100000 and a busy loop gets about 
   const app = tempApp(t);
   const busy = `
 import time
-d = open('/sys/fs/cgroup/cpu/cpu.cfs_quota_us').read().strip() + ' ' + open('/sys/fs/cgroup/cpu/cpu.cfs_period_us').read().strip()
+d = ${CGROUP_V2
+    ? "open('/sys/fs/cgroup/cpu.max').read().strip()"
+    : "open('/sys/fs/cgroup/cpu/cpu.cfs_quota_us').read().strip() + ' ' + open('/sys/fs/cgroup/cpu/cpu.cfs_period_us').read().strip()"}
 print(d)
 t0 = time.monotonic(); c0 = time.process_time()
 while time.monotonic() - t0 < 2:
     pass
 print('%.3f' % ((time.process_time() - c0) / (time.monotonic() - t0)))
-stat = dict(l.split() for l in open('/sys/fs/cgroup/cpu/cpu.stat'))
+stat = dict(l.split() for l in open('${CGROUP_V2 ? '/sys/fs/cgroup/cpu.stat' : '/sys/fs/cgroup/cpu/cpu.stat'}'))
 print(stat['nr_throttled'])
 `;
   const r = await run(['python3', '-c', busy], ['--app', app, '--cpus', '0.5']);
@@ -138,8 +155,8 @@ print(stat['nr_throttled'])
 
 t.test('cpu: --cpus above the host\'s CPU count is capped at the host\'s', async (t) => {
   const app = tempApp(t);
-  const r = await run(['cat', '/sys/fs/cgroup/cpu/cpu.cfs_quota_us'], ['--app', app, '--cpus', String(HOST_CPUS + 2)]);
-  t.equal(r.stdout, `${HOST_CPUS * 100000}\n`);
+  const r = await run(['cat', CGROUP_V2 ? '/sys/fs/cgroup/cpu.max' : '/sys/fs/cgroup/cpu/cpu.cfs_quota_us'], ['--app', app, '--cpus', String(HOST_CPUS + 2)]);
+  t.equal(r.stdout, CGROUP_V2 ? `${HOST_CPUS * 100000} 100000\n` : `${HOST_CPUS * 100000}\n`);
 });
 
 interface Expected {
@@ -156,7 +173,38 @@ const SIZE_CASES: Array<[string, Expected]> = [
   ['performance-m', { memory: 2560 * MiB, memsw: 5120 * MiB, shares: 1024, quota: Math.min(2, HOST_CPUS) * 100000, pids: 16384 }],
 ];
 
+/**
+ * The same limits as v2 files: memory.max, memory.swap.max (the kill threshold
+ * minus the RAM), cpu.weight (100 per 1024 v1 shares), cpu.max ("quota period",
+ * "max" for none), pids.max.
+ */
+function v2Expected(want: Expected): string[] {
+  return [want.memory, want.memsw - want.memory, want.shares / 1024 * 100, `${want.quota === -1 ? 'max' : want.quota} 100000`, want.pids].map(String);
+}
+
 for (const [size, want] of SIZE_CASES) {
+  if (CGROUP_V2) {
+    t.test(`--size ${size}: cgroup limits inside the dyno and on the host (cgroup v2)`, async (t) => {
+      const app = tempApp(t);
+      const inside = await run(['bash', '-c', 'cd /sys/fs/cgroup; cat memory.max memory.swap.max cpu.weight cpu.max pids.max; ulimit -u'], ['--app', app, '--size', size]);
+      t.equal(inside.code, 0, inside.stderr);
+      t.same(lines(inside.stdout), [...v2Expected(want), String(want.pids)]);
+
+      const p = plan({ command: ['sleep', '0.5'], app, size });
+      let host: string[] = [];
+      const r = await runLib(p, (dyno) => {
+        const dirs = dyno.cgroupDirs;
+        const name = `${process.pid}-${p.id.slice(0, 8)}`;
+        t.same(dirs, [path.join(dynodRoot('memory'), name)], 'one cgroup, named <pid>-<id8>');
+        const [dir] = dirs as [string];
+        host = ['memory.max', 'memory.swap.max', 'cpu.weight', 'cpu.max', 'pids.max'].map((f) => readTrim(`${dir}/${f}`));
+      });
+      t.equal(r.exit.status, 0);
+      t.same(host, v2Expected(want));
+      for (const d of r.dyno.cgroupDirs) t.notOk(fs.existsSync(d), `${d} removed`);
+    });
+    continue;
+  }
   t.test(`--size ${size}: cgroup limits inside the dyno and on the host`, async (t) => {
     const app = tempApp(t);
     const inside = await run(['bash', '-c', 'cd /sys/fs/cgroup; cat memory/memory.limit_in_bytes memory/memory.memsw.limit_in_bytes cpu/cpu.shares cpu/cpu.cfs_quota_us pids/pids.max; ulimit -u'], ['--app', app, '--size', size]);
