@@ -95,7 +95,7 @@ int op_kind(const std::string &name) {
       {"mount", kOpMount},       {"remount", kOpRemount}, {"mkdir", kOpMkdir},
       {"symlink", kOpSymlink},   {"write", kOpWrite},     {"pivot", kOpPivot},
       {"chdir", kOpChdir},       {"umount", kOpUmount},   {"hostname", kOpHostname},
-      {"loopback", kOpLoopback}, {"rlimit", kOpRlimit},
+      {"loopback", kOpLoopback}, 
       {"await-cgroup", kOpAwaitCgroup}, {"move-mount", kOpMoveMount}, {"setattr", kOpSetattr},
   };
   for (const auto &k : kinds)

@@ -167,13 +167,6 @@ void run_op(const ChildOp &op) {
     case kOpLoopback:
       loopback_up(op);
       break;
-    case kOpRlimit: {
-      struct rlimit rl;
-      rl.rlim_cur = op.soft;
-      rl.rlim_max = op.hard;
-      if (setrlimit((__rlimit_resource)op.resource, &rl) != 0) fail(op.step, "setrlimit");
-      break;
-    }
     case kOpMoveMount:
       if (syscall(SYS_move_mount, op.fd, "", AT_FDCWD, op.b, MOVE_MOUNT_F_EMPTY_PATH) != 0) fail(op.step, "move_mount", op.b);
       break;

@@ -19,7 +19,6 @@ enum OpKind {
   kOpUmount,        // umount2(b, flags)
   kOpHostname,      // sethostname(a)
   kOpLoopback,      // bring "lo" up in the new network namespace
-  kOpRlimit,        // prlimit(resource, soft, hard)
   kOpAwaitCgroup,   // wait until the parent has joined us to our cgroup, then unshare late namespaces
   kOpMoveMount,     // move_mount the detached mount fd (made by the parent) to b
   kOpSetattr,       // mount_setattr(b, attr_set = flags, AT_RECURSIVE when mode != 0)

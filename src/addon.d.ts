@@ -23,7 +23,6 @@ export type NativeOp =
   | { op: 'umount'; step: string; target: string; flags: number }
   | { op: 'hostname'; step: string; name: string }
   | { op: 'loopback'; step: string }
-  | { op: 'rlimit'; step: string; resource: number; soft: number; hard: number }
   | { op: 'await-cgroup'; step: string }
   | { op: 'move-mount'; step: string; target: string; fd: number }
   | { op: 'setattr'; step: string; target: string; flags: number; mode: number };

@@ -118,7 +118,7 @@ for (const [name, make, fd] of VARIANTS) {
     // 9. loopback exactly for the private network; hostname always; rlimits are the parent's (prlimit), never an op
     t.equal(ops.filter((o) => o.op === 'loopback').length, plan.network.mode === 'private' ? 1 : 0, 'loopback');
     t.same(ops.filter((o) => o.op === 'hostname'), [{ op: 'hostname', step: 'set hostname', name: plan.hostname }]);
-    t.same(ops.filter((o) => o.op === 'rlimit'), []);
+    t.notOk(ops.some((o) => (o.op as string) === 'rlimit'), 'no rlimit op');
 
     // 10. every path is made inside something that exists by then
     const made = new Set<string>([NEW]);
@@ -173,14 +173,14 @@ t.test('host-stack root: tmpfs, read-only only at the end', async (t) => {
 });
 
 t.test('rootfs root: an overlay of the rootfs with its upper layer in scratch', async (t) => {
-  const ops = compileOps(mk({}, fakeFacts(), ROOTFS), { appIdmapFd: -1 });
+  const ops = compileOps(mk({}, fakeFacts(), ROOTFS), { appMountFd: -1 });
   const root = ops.find((o) => isMount(o) && o.target === NEW)!;
   t.same(root, { op: 'mount', step: 'root-overlay /', source: 'overlay', target: NEW, fstype: 'overlay', flags: MS.nodev, data: `lowerdir=${OLD}${ROOTFS},upperdir=${UPPER}/root,workdir=${UPPER}/root-work` });
 });
 
 t.test('generated files are written with their content and mode; symlinks made', async (t) => {
   const plan = mk();
-  const ops = compileOps(plan, { appIdmapFd: -1 });
+  const ops = compileOps(plan, { appMountFd: -1 });
   const passwd = ops.find((o): o is Op<'write'> => o.op === 'write' && o.path === '/newroot/etc/passwd')!;
   t.match(passwd.content, /^dyno:x:30000:30000:/m);
   t.equal(passwd.mode, 0o644);
@@ -202,7 +202,7 @@ t.test('kernel filesystems: flags from options, data from the rest', async (t) =
 });
 
 t.test('cgroup v1 view: the tmpfs is filled writable, made read-only at the end, before the root', async (t) => {
-  const ops = compileOps(mk({}, fakeFacts({ cgroupView: V1_VIEW })), { appIdmapFd: -1 });
+  const ops = compileOps(mk({}, fakeFacts({ cgroupView: V1_VIEW })), { appMountFd: -1 });
   const tmpfs = ops.find((o): o is Op<'mount'> => isMount(o) && o.target === '/newroot/sys/fs/cgroup')!;
   t.equal(tmpfs.fstype, 'tmpfs');
   t.equal(tmpfs.flags & MS.rdonly, 0, 'writable while the hierarchies are mounted in it');
@@ -298,24 +298,31 @@ t.test('cloneFlags: new user, pid, mount, uts, ipc namespaces; net only when pri
 
 t.test('compileSpawn puts it all together', async (t) => {
   const plan = mk({ env: { FOO: 'a=b' }, name: 'web.1' });
-  const ctx = { cgroup: { intoDir: '/sys/fs/cgroup/dynod/x', procsFiles: ['/a', '/b'] }, stdio: [0, 1, 2] as [number, number, number], initFd: 42, appIdmapFd: 7, seccompFd: -1, trace: true };
+  const ctx = { cgroup: { intoDir: '/sys/fs/cgroup/dynod/x', procsFiles: ['/a', '/b'] }, stdio: [0, 1, 2] as [number, number, number], initFd: 42, appMountFd: 7, idBase: 0x40010000, seccompFd: -1, trace: true };
   const spawn = compileSpawn(plan, ctx);
   t.equal(spawn.cloneFlags, cloneFlags(plan).cloneFlags);
   t.equal(spawn.lateUnshare, CLONE.newcgroup);
   t.equal(spawn.cgroupDir, '/sys/fs/cgroup/dynod/x');
   t.same(spawn.cgroupProcs, ['/a', '/b']);
-  t.same(spawn.ops, compileOps(plan, { appIdmapFd: 7 }));
+  t.same(spawn.ops, compileOps(plan, { appMountFd: 7 }));
   t.same(spawn.stdio, [0, 1, 2]);
   t.equal(spawn.initFd, 42);
   t.same(spawn.argv, initArgv(plan, true));
   t.equal(spawn.trace, true);
   t.same(spawn.envp, ['PATH=/usr/local/bin:/usr/bin:/bin', 'HOME=/app', 'PORT=5000', 'DYNO=web.1', 'LANG=C.UTF-8', 'FOO=a=b']);
-  if ('passFds' in spawn) t.same(spawn.passFds, [], 'no fds passed without a seccomp program');
+  t.same(spawn.passFds, [], 'no fds passed without a seccomp program');
+  t.equal(spawn.uidMap, '0 1073807360 65536\n', 'ids 0-65535 inside → the reserved host range');
+  t.equal(spawn.gidMap, spawn.uidMap);
+  t.same(spawn.rlimits, [
+    { resource: 6, soft: plan.rlimits.nproc, hard: plan.rlimits.nproc },
+    { resource: 7, soft: 10000, hard: 10000 },
+  ], 'rlimits are set by the parent (prlimit), not by an op');
+  t.equal(compileSpawn(mk({ userns: 'host' }), ctx).uidMap, '', 'no maps without a user namespace');
 });
 
 t.test('compileOps is a pure function of the plan', async (t) => {
   const plan = mk();
   const before = JSON.stringify(plan);
-  t.same(compileOps(plan, { appIdmapFd: -1 }), compileOps(plan, { appIdmapFd: -1 }));
+  t.same(compileOps(plan, { appMountFd: -1 }), compileOps(plan, { appMountFd: -1 }));
   t.equal(JSON.stringify(plan), before, 'the plan is not changed');
 });
