@@ -1,7 +1,7 @@
 import type { NativeOp, NativeSpawnPlan } from '../addon';
 import type { DynoCgroup } from '../cgroup';
 import { CLONE, MNT_DETACH, MOUNT_ATTR, MS, RLIMIT, USERNS_SIZE, msFlags, type MountFlag } from './constants';
-import type { DynoPlan, MountSpec } from './plan';
+import { ROOT_CAPABILITIES, type DynoPlan, type MountSpec } from './plan';
 
 /**
  * Where the child builds the dyno's root. It mounts a scratch tmpfs over the host's
@@ -15,8 +15,22 @@ export const UPPER = '/upper';
 
 const FLAG_OPTIONS: Record<string, MountFlag> = { ro: 'rdonly', nosuid: 'nosuid', nodev: 'nodev', noexec: 'noexec' };
 
-/** Docker's default capability set, kept by --user root: CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP NET_BIND_SERVICE NET_RAW SYS_CHROOT MKNOD AUDIT_WRITE SETFCAP. */
-export const ROOT_CAPS = [0, 1, 3, 4, 5, 6, 7, 8, 10, 13, 18, 27, 29, 31].reduce((m, c) => m | (1n << BigInt(c)), 0n);
+/** Capability numbers (linux/capability.h) of the names a plan may list. */
+const CAP_NUMBERS: Record<string, number> = {
+  CAP_CHOWN: 0, CAP_DAC_OVERRIDE: 1, CAP_FOWNER: 3, CAP_FSETID: 4, CAP_KILL: 5, CAP_SETGID: 6, CAP_SETUID: 7,
+  CAP_SETPCAP: 8, CAP_NET_BIND_SERVICE: 10, CAP_NET_RAW: 13, CAP_SYS_CHROOT: 18, CAP_MKNOD: 27, CAP_AUDIT_WRITE: 29, CAP_SETFCAP: 31,
+};
+
+export function capabilityMask(names: readonly string[]): bigint {
+  return names.reduce((m, n) => {
+    const c = CAP_NUMBERS[n];
+    if (c === undefined) throw new Error(`unknown capability ${n}`);
+    return m | (1n << BigInt(c));
+  }, 0n);
+}
+
+/** Docker's default capability set, kept by --user root (as a mask for dynod-init). */
+export const ROOT_CAPS = capabilityMask(ROOT_CAPABILITIES);
 
 function split(options: string[]): { flags: number; data: string | null; ro: boolean } {
   const flags: MountFlag[] = [];
@@ -161,7 +175,7 @@ function mountOps(m: MountSpec, ctx: Pick<CompileContext, 'appMountFd' | 'rootfs
 
 /** PID 1's argv: see native/init.cc for the protocol. */
 export function initArgv(plan: DynoPlan, trace: boolean, seccomp = false): string[] {
-  const caps = plan.user.uid === 0 ? ROOT_CAPS : 0n;
+  const caps = capabilityMask(plan.capabilities ?? []);
   return [
     'dynod-init', '3', String(plan.user.uid), String(plan.user.gid), plan.umask.toString(8), plan.cwd,
     plan.tty ? '1' : '0', String(plan.terminalSize.rows), String(plan.terminalSize.cols), trace ? '1' : '0',

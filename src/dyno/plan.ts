@@ -9,6 +9,12 @@ import { readEnvFile } from './env';
 import { DEVICES, HOST_ETC, HOST_STACK_DIRS, type HostFacts } from './host';
 import { parsePublish, type PublishSpec } from '../net/publish-spec';
 
+/** Docker's default capability set, which `--user root` keeps inside the dyno's user namespace. */
+export const ROOT_CAPABILITIES = [
+  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID', 'CAP_SETUID', 'CAP_SETPCAP',
+  'CAP_NET_BIND_SERVICE', 'CAP_NET_RAW', 'CAP_SYS_CHROOT', 'CAP_MKNOD', 'CAP_AUDIT_WRITE', 'CAP_SETFCAP',
+] as const;
+
 /** The unprivileged user a dyno's command runs as. */
 export const DYNO_USER = { name: 'dyno', uid: 30000, gid: 30000 } as const;
 export const ROOT_USER = { name: 'root', uid: 0, gid: 0 } as const;
@@ -73,6 +79,10 @@ export interface DynoPlan {
   network: { mode: 'private' | 'host'; publish: PublishSpec[] };
   /** "default", "unconfined", or the absolute path of a Docker JSON profile */
   seccomp: string;
+  /** always true: no process of the dyno gains privileges through exec */
+  noNewPrivileges: true;
+  /** capabilities the command keeps (in every set but inheritable): none for dyno, Docker's 14 for root */
+  capabilities: string[];
   stdin: boolean;
   tty: boolean;
   terminalSize: { rows: number; cols: number };
@@ -265,6 +275,8 @@ export function planDyno(opts: DynoOptions, facts: HostFacts, appDir: string, ro
     rlimits: { nproc: limits.pids, nofile: NOFILE },
     network: { mode: net, publish },
     seccomp: seccompOption(opts.seccomp),
+    noNewPrivileges: true,
+    capabilities: user.uid === 0 ? [...ROOT_CAPABILITIES] : [],
     stdin: !!opts.interactive,
     tty: !!opts.interactive && !!opts.tty,
     terminalSize: { rows: opts.rows ?? 24, cols: opts.cols ?? 80 },
