@@ -28,6 +28,9 @@ function owners(text: string): number[] {
   return [...text.matchAll(/\/dynod\/(\d+)-[0-9a-f]{8}/g)].map((m) => Number(m[1]));
 }
 
+// The run's bookkeeping (the pids the helpers recorded) goes too, once checked.
+t.teardown(() => fs.rmSync(RUN_DIR, { recursive: true, force: true }));
+
 t.before(async () => {
   // wait (up to 4 minutes) for the rest of the suite: no sibling for 1.5 s in a row
   // (tap starts the next queued file a moment after one ends)
