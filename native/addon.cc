@@ -120,15 +120,10 @@ void convert_op(Napi::Env env, PlanStorage &st, const Napi::Object &o) {
   op.flags = (unsigned long)num_field(o, "flags");
   op.mode = (unsigned)num_field(o, "mode", 0755);
   op.len = op.kind == kOpWrite && op.a ? strlen(op.a) : 0;
-  op.resource = (int)num_field(o, "resource");
   op.fd = (int)num_field(o, "fd", -1);
   op.optional = o.Get("optional").ToBoolean();
   op.uid = (int)num_field(o, "uid", -1);
   op.gid = (int)num_field(o, "gid", -1);
-  double soft = num_field(o, "soft", -1), hard = num_field(o, "hard", -1);
-  op.soft = soft < 0 ? RLIM_INFINITY : (unsigned long long)soft;
-  op.hard = hard < 0 ? RLIM_INFINITY : (unsigned long long)hard;
-  if (op.kind == kOpPivot && !op.a) op.a = nullptr;
   st.ops.push_back(op);
 }
 

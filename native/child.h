@@ -31,9 +31,7 @@ struct ChildOp {
   unsigned long flags;
   unsigned mode;
   size_t len;
-  int resource;
   int fd;
-  unsigned long long soft, hard;
   int uid, gid;  // mkdir: chown the directory to these when uid >= 0
   bool optional;  // ENOENT means "this kernel has no such path": skip the op
 };

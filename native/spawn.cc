@@ -66,6 +66,9 @@ void kill_and_reap(int pidfd) {
   while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &info, WEXITED) < 0 && errno == EINTR) {}
 }
 
+
+}  // namespace
+
 bool write_text(const char *file, const std::string &text) {
   int fd = open(file, O_WRONLY | O_CLOEXEC);
   if (fd < 0) return false;
@@ -75,20 +78,6 @@ bool write_text(const char *file, const std::string &text) {
   errno = saved;
   return w == (ssize_t)text.size();
 }
-
-bool write_pid(const std::string &file, long pid) {
-  int fd = open(file.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  char buf[32];
-  int n = snprintf(buf, sizeof buf, "%ld", pid);
-  ssize_t w = write(fd, buf, (size_t)n);
-  int saved = errno;
-  close(fd);
-  errno = saved;
-  return w == n;
-}
-
-}  // namespace
 
 bool spawn_dyno(SpawnRequest &req, SpawnResult &out, StepError &err) {
   int sv[2];
@@ -176,7 +165,7 @@ bool join_cgroup(const std::vector<std::string> &procs_files, const SpawnResult 
   Fd sync_w{child.sync_fd};
   if (!child.into_cgroup) {
     for (const auto &file : procs_files) {
-      if (!write_pid(file, child.pid)) {
+      if (!write_text(file.c_str(), std::to_string(child.pid))) {
         set_err(err, "join cgroup", "write", file);
         syscall(SYS_pidfd_send_signal, child.pidfd, SIGKILL, nullptr, 0);
         return false;

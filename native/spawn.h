@@ -37,6 +37,9 @@ struct SpawnResult {
   bool into_cgroup = false;
 };
 
+// Writes text to a kernel file (cgroup.procs, uid_map, …) in one write; false with errno set.
+bool write_text(const char *file, const std::string &text);
+
 // Clones and releases the child, which starts building its root at once. Returns
 // false and fills err on failure; nothing is left running then.
 bool spawn_dyno(SpawnRequest &req, SpawnResult &out, StepError &err);

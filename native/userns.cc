@@ -10,19 +10,6 @@
 #include <unistd.h>
 
 namespace dynod {
-namespace {
-
-bool write_file(const char *path, const std::string &s) {
-  int fd = open(path, O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  ssize_t n = write(fd, s.data(), s.size());
-  int saved = errno;
-  close(fd);
-  errno = saved;
-  return n == (ssize_t)s.size();
-}
-
-}  // namespace
 
 int idmap_userns(const std::string &uid_map, const std::string &gid_map, StepError &err) {
   // A namespace lives as long as a process or an fd holds it: a child that only
@@ -53,11 +40,11 @@ int idmap_userns(const std::string &uid_map, const std::string &gid_map, StepErr
   char path[64];
   int fd = -1;
   snprintf(path, sizeof path, "/proc/%ld/uid_map", pid);
-  if (!write_file(path, uid_map)) {
+  if (!write_text(path, uid_map)) {
     err = {"idmap namespace", "write", path, errno};
   } else {
     snprintf(path, sizeof path, "/proc/%ld/gid_map", pid);
-    if (!write_file(path, gid_map)) {
+    if (!write_text(path, gid_map)) {
       err = {"idmap namespace", "write", path, errno};
     } else {
       snprintf(path, sizeof path, "/proc/%ld/ns/user", pid);

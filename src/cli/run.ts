@@ -92,7 +92,7 @@ export async function runCommand(command: string[], flags: RunFlags): Promise<nu
       });
     } catch (e) {
       const err = DynodError.fromNative(e);
-      return report({ status: err.exitCode, code: null, signal: null, oomKilled: false, error: err }, trace ? null : null);
+      return report({ status: err.exitCode, code: null, signal: null, oomKilled: false, error: err }, null);
     }
     for (const w of dyno.warnings) process.stderr.write(`dynod: warning: ${w}\n`);
     for (const s of pending) dyno.kill(s);

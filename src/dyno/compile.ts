@@ -29,8 +29,9 @@ export function capabilityMask(names: readonly string[]): bigint {
   }, 0n);
 }
 
-/** Docker's default capability set, kept by --user root (as a mask for dynod-init). */
+/** Docker's default capability set as dynod-init's mask. */
 export const ROOT_CAPS = capabilityMask(ROOT_CAPABILITIES);
+
 
 function split(options: string[]): { flags: number; data: string | null; ro: boolean } {
   const flags: MountFlag[] = [];

@@ -133,11 +133,12 @@ export class Dyno extends EventEmitter {
     try {
       return await dyno.launch(opts);
     } catch (e) {
-      // launch releases what a failed spawn held; this covers what throws before it
-      // (no addon, EMFILE), which would leave the cgroup and a listening --publish behind.
+      // Everything a start that failed before the dyno ran holds (no addon, EMFILE, a
+      // refused spawn): the --publish listeners, the cgroup, the id range.
       await dyno.publisher?.close();
       await dyno.cgroup.remove().catch(() => {});
-      throw e;
+      dyno.releaseIds();
+      throw DynodError.fromNative(e);
     }
   }
 
@@ -269,10 +270,7 @@ export class Dyno extends EventEmitter {
       this.stdout?.destroy();
       this.stderr?.destroy();
       this.stdin?.destroy();
-      await this.publisher?.close();
-      await this.cgroup.remove();
-      this.releaseIds();
-      throw DynodError.fromNative(e);
+      throw e;
     }
     for (const fd of toClose) fs.closeSync(fd);
     this.mark('spawned');

@@ -70,16 +70,25 @@ export function resolveDir(option: string, dir: string): string {
   return real;
 }
 
+let templates: Record<string, string> | undefined;
+
+/** The package's rootfs/etc templates: read once per process, they are part of the package. */
+function rootfsTemplates(): Record<string, string> {
+  if (!templates) {
+    templates = {};
+    for (const name of fs.readdirSync(path.join(ROOTFS_DIR, 'etc'))) templates[name] = fs.readFileSync(path.join(ROOTFS_DIR, 'etc', name), 'utf8');
+  }
+  return templates;
+}
+
 export function gatherHostFacts(opts: { rootfs?: string | undefined; cgroupView: CgroupView }): HostFacts {
   const paths: Record<string, PathFact> = {};
   const wanted = [...HOST_STACK_DIRS, ...HOST_ETC, ...DEVICES.map((d) => `/dev/${d}`)];
   for (const p of wanted) paths[p] = pathFact(p);
   if (opts.rootfs) for (const p of ['/etc', '/app', '/proc', '/sys', '/dev', '/tmp']) paths[`rootfs:${p}`] = pathFact(path.join(opts.rootfs, p));
-  const templates: Record<string, string> = {};
-  for (const name of fs.readdirSync(path.join(ROOTFS_DIR, 'etc'))) templates[name] = fs.readFileSync(path.join(ROOTFS_DIR, 'etc', name), 'utf8');
   let resolvConf = '';
   try {
     resolvConf = fs.readFileSync('/etc/resolv.conf', 'utf8');
   } catch { /* none */ }
-  return { paths, templates, resolvConf, hostCpus: os.availableParallelism(), cgroupView: opts.cgroupView };
+  return { paths, templates: rootfsTemplates(), resolvConf, hostCpus: os.availableParallelism(), cgroupView: opts.cgroupView };
 }

@@ -139,12 +139,11 @@ function fill(template: string, vars: Record<string, string | number>): string {
 }
 
 /** /etc of a host-stack dyno: generated identity files, plus what programs need from the host, read-only. */
-function etcMounts(facts: HostFacts, hostname: string, user: { uid: number; gid: number }): MountSpec[] {
+function etcMounts(facts: HostFacts, hostname: string): MountSpec[] {
   const vars = { HOSTNAME: hostname, DYNO_UID: DYNO_USER.uid, DYNO_GID: DYNO_USER.gid };
   const out: MountSpec[] = [{ target: '/etc', type: 'dir', options: [], mode: 0o755 }];
   for (const [name, text] of Object.entries(facts.templates).sort()) out.push({ target: `/etc/${name}`, type: 'file', options: [], content: fill(text, vars), mode: 0o644 });
   out.push({ target: '/etc/resolv.conf', type: 'file', options: [], content: facts.resolvConf, mode: 0o644 });
-  void user;
   for (const p of HOST_ETC) {
     const f = facts.paths[p];
     if (!f || f.type === 'missing') continue;
@@ -156,7 +155,7 @@ function etcMounts(facts: HostFacts, hostname: string, user: { uid: number; gid:
   return out;
 }
 
-function devMounts(facts: HostFacts, rootfs: boolean): MountSpec[] {
+function devMounts(facts: HostFacts): MountSpec[] {
   const out: MountSpec[] = [{ target: '/dev', type: 'tmpfs', options: ['nosuid', 'nodev', 'noexec', 'mode=755', 'size=65536k'] }];
   for (const d of DEVICES) {
     if (facts.paths[`/dev/${d}`]?.type === 'missing') continue;
@@ -172,18 +171,18 @@ function devMounts(facts: HostFacts, rootfs: boolean): MountSpec[] {
     { target: '/dev/stdout', type: 'symlink', source: '/proc/self/fd/1', options: [] },
     { target: '/dev/stderr', type: 'symlink', source: '/proc/self/fd/2', options: [] },
   );
-  void rootfs;
   return out;
 }
 
 function cgroupMounts(facts: HostFacts, sysBound = false): MountSpec[] {
   const view = facts.cgroupView;
+  // The v1 hierarchies need directories to be mounted on; on v2, a bound host /sys carries
+  // the host's cgroup2 mount at /sys/fs/cgroup, and the kernel refuses the same superblock
+  // on the root of a mount of it (EBUSY): a tmpfs goes between in both cases.
+  const base: MountSpec = { target: '/sys/fs/cgroup', type: 'tmpfs', options: ['ro', 'nosuid', 'nodev', 'noexec', 'mode=755', 'size=64k'] };
   const cg2: MountSpec = { target: '/sys/fs/cgroup', type: 'cgroup2', options: ['ro', 'nosuid', 'nodev', 'noexec'] };
-  // A bound host /sys carries the host's cgroup2 mount at /sys/fs/cgroup, and the kernel
-  // refuses the same superblock on the root of a mount of it (EBUSY): a tmpfs goes between.
-  if (view.version === 2 && sysBound) return [{ target: '/sys/fs/cgroup', type: 'tmpfs', options: ['ro', 'nosuid', 'nodev', 'noexec', 'mode=755', 'size=64k'] }, cg2];
-  if (view.version === 2) return [cg2];
-  const out: MountSpec[] = [{ target: '/sys/fs/cgroup', type: 'tmpfs', options: ['ro', 'nosuid', 'nodev', 'noexec', 'mode=755', 'size=64k'] }];
+  if (view.version === 2) return sysBound ? [base, cg2] : [cg2];
+  const out: MountSpec[] = [base];
   for (const h of view.hierarchies)
     out.push({ target: `/sys/fs/cgroup/${h.dir}`, type: 'cgroup', source: h.options, options: ['ro', 'nosuid', 'nodev', 'noexec'] });
   return out;
@@ -238,7 +237,7 @@ export function planDyno(opts: DynoOptions, facts: HostFacts, appDir: string, ro
       if (f.type === 'symlink') mounts.push({ target: d, type: 'symlink', source: f.target, options: [] });
       else mounts.push({ target: d, type: 'bind', source: d, options: ['ro', 'nodev'] });
     }
-    mounts.push(...etcMounts(facts, hostname, user));
+    mounts.push(...etcMounts(facts, hostname));
   }
   mounts.push(
     { target: '/app', type: 'overlay', source: appDir, options: [] },
@@ -250,7 +249,7 @@ export function planDyno(opts: DynoOptions, facts: HostFacts, appDir: string, ro
       : { target: '/sys', type: 'sysfs', options: ['ro', 'nosuid', 'nodev', 'noexec'] },
     ...cgroupMounts(facts, net === 'host' && userns === 'private'),
     ...maskMounts(),
-    ...devMounts(facts, !!rootfsDir),
+    ...devMounts(facts),
     { target: '/tmp', type: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] },
   );
 

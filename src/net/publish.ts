@@ -18,12 +18,14 @@ export interface NetnsTarget {
  */
 export class Publisher {
   private readonly servers: net.Server[] = [];
+  /** open connections, both sides, so close() does not wait for clients */
+  private readonly sockets = new Set<net.Socket>();
 
   /** Listens on every spec; fails before the dyno starts if a port is taken. */
   static async listen(specs: PublishSpec[], target: () => NetnsTarget | null): Promise<Publisher> {
     const p = new Publisher();
     try {
-      for (const spec of specs) p.servers.push(await listenOne(spec, target));
+      for (const spec of specs) p.servers.push(await listenOne(spec, target, p.sockets));
     } catch (e) {
       await p.close();
       throw e;
@@ -36,13 +38,14 @@ export class Publisher {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.servers.map((s) => new Promise<void>((r) => { s.close(() => r()); (s as net.Server & { closeAllConnections?: () => void }).closeAllConnections?.(); })));
+    const closed = Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    for (const s of this.sockets) s.destroy();
+    await closed;
     this.servers.length = 0;
   }
 }
 
-function listenOne(spec: PublishSpec, target: () => NetnsTarget | null): Promise<net.Server> {
-  const sockets = new Set<net.Socket>();
+function listenOne(spec: PublishSpec, target: () => NetnsTarget | null, sockets: Set<net.Socket>): Promise<net.Server> {
   const server = net.createServer({ pauseOnConnect: true }, (client) => {
     const t = target();
     const fd = t?.netnsSocket() ?? null;
@@ -66,11 +69,6 @@ function listenOne(spec: PublishSpec, target: () => NetnsTarget | null): Promise
       client.resume();
     });
   });
-  const origClose = server.close.bind(server);
-  server.close = ((cb?: (err?: Error) => void) => {
-    for (const s of sockets) s.destroy();
-    return origClose(cb);
-  }) as typeof server.close;
   return new Promise((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) =>
       reject(new DynodError(`--publish ${spec.address}:${spec.hostPort}: ${e.code ?? e.message}${e.code === 'EADDRINUSE' ? ' (the port is already in use)' : ''}`, { step: 'publish', syscall: e.syscall ?? 'listen', code: e.code ?? '' })),

@@ -5,10 +5,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { native } from '../native';
 import { DynodError, UsageError } from '../errors';
-import { ROOT_CAPS } from '../dyno/compile';
+import { ROOT_CAPABILITIES } from '../dyno/plan';
 import { precompiledPath } from './precompiled';
 import { DEFAULT_PROFILE } from './default';
-import { capabilityNames, parseProfile, parseProfileText, type SeccompFilter } from './profile';
+import { parseProfile, parseProfileText, type SeccompFilter } from './profile';
 
 export { DEFAULT_PROFILE, ALLOWED, DENIED, CLONE_NEW_MASK, PERSONALITIES, type DockerSeccompProfile } from './default';
 export {
@@ -20,7 +20,7 @@ export {
 export type SeccompCaps = 'dyno' | 'root';
 
 export function capabilitiesOf(caps: SeccompCaps): string[] {
-  return caps === 'root' ? capabilityNames(ROOT_CAPS) : [];
+  return caps === 'root' ? [...ROOT_CAPABILITIES] : [];
 }
 
 /** dynod's default profile, resolved for this host. */
