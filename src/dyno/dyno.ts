@@ -256,7 +256,7 @@ export class Dyno extends EventEmitter {
         appMountFd,
         rootfsMountFd,
         idBase: this.idBase,
-        seccompFd: seccompFd(this.plan.seccomp === 'default' ? undefined : this.plan.seccomp, this.plan.user.uid === 0 ? 'root' : 'dyno'),
+        seccompFd: seccompFd(this.plan.seccomp, this.plan.capabilities.length ? 'root' : 'dyno'),
         trace: !!opts.trace,
       });
       this.mark('spawn');

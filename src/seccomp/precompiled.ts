@@ -26,13 +26,13 @@ function precompiledDefault(caps: Caps): number | null {
 }
 
 /**
- * The fd of the compiled seccomp program for a dyno, or -1 for none: option
- * undefined = dynod's default profile, 'unconfined' = none, else the path of a
+ * The fd of the compiled seccomp program for a dyno, or -1 for none, from the plan's
+ * `seccomp`: 'default' = dynod's profile, 'unconfined' = none, else the path of a
  * profile in Docker's JSON format. The fd belongs to a per-process cache.
  */
-export function seccompFd(option: string | undefined, caps: Caps): number {
-  if (option === 'unconfined') return -1;
-  if (option === undefined) {
+export function seccompFd(profile: string, caps: Caps): number {
+  if (profile === 'unconfined') return -1;
+  if (profile === 'default') {
     let fd = defaults.get(caps) ?? precompiledDefault(caps);
     if (fd !== null && fd !== undefined) {
       defaults.set(caps, fd);
@@ -40,5 +40,5 @@ export function seccompFd(option: string | undefined, caps: Caps): number {
     }
   }
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return (require('./index') as typeof import('./index')).seccompFdFor(option, caps);
+  return (require('./index') as typeof import('./index')).seccompFdFor(profile === 'default' ? undefined : profile, caps);
 }
