@@ -3,7 +3,7 @@
     {
       "target_name": "dynod",
       "sources": ["native/addon.cc", "native/spawn.cc", "native/child.cc", "native/netns.cc", "native/userns.cc", "native/seccomp.cc"],
-      "libraries": ["-lseccomp"],
+      "libraries": ["-ldl"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "_GNU_SOURCE"],
       "cflags_cc!": ["-fno-exceptions"],

@@ -10,11 +10,13 @@
 //    BPF jumps are relative and only go forward, so instructions prepended to
 //    libseccomp's program leave its jumps intact.
 #include "seccomp.h"
+#include "libseccomp.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/filter.h>
-#include <seccomp.h>
+#include <linux/seccomp.h>
+#include <dlfcn.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -46,14 +48,14 @@ const struct {
 int newer_syscall(const std::string &name) {
   for (const auto &s : kNewerSyscalls)
     if (name == s.name) return s.nr;
-  return __NR_SCMP_ERROR;
+  return scmp::NR_ERROR;
 }
 
 bool shares_newer_numbers(uint32_t arch) {
   switch (arch) {
-    case SCMP_ARCH_X86_64: case SCMP_ARCH_X86: case SCMP_ARCH_AARCH64: case SCMP_ARCH_ARM:
-    case SCMP_ARCH_RISCV64: case SCMP_ARCH_S390X: case SCMP_ARCH_S390: case SCMP_ARCH_PPC64LE:
-    case SCMP_ARCH_PPC64: case SCMP_ARCH_PPC:
+    case scmp::ARCH_X86_64: case scmp::ARCH_X86: case scmp::ARCH_AARCH64: case scmp::ARCH_ARM:
+    case scmp::ARCH_RISCV64: case scmp::ARCH_S390X: case scmp::ARCH_S390: case scmp::ARCH_PPC64LE:
+    case scmp::ARCH_PPC64: case scmp::ARCH_PPC:
       return true;
     default:
       return false;
@@ -61,21 +63,21 @@ bool shares_newer_numbers(uint32_t arch) {
 }
 
 bool to_action(const SeccompAction &a, uint32_t *out) {
-  if (a.kind == "allow") *out = SCMP_ACT_ALLOW;
-  else if (a.kind == "log") *out = SCMP_ACT_LOG;
-  else if (a.kind == "kill_process") *out = SCMP_ACT_KILL_PROCESS;
-  else if (a.kind == "kill_thread") *out = SCMP_ACT_KILL_THREAD;
-  else if (a.kind == "trap") *out = SCMP_ACT_TRAP;
-  else if (a.kind == "errno" && a.value <= 4095) *out = SCMP_ACT_ERRNO(a.value);
-  else if (a.kind == "trace" && a.value <= 0xffff) *out = SCMP_ACT_TRACE(a.value);
+  if (a.kind == "allow") *out = scmp::ACT_ALLOW;
+  else if (a.kind == "log") *out = scmp::ACT_LOG;
+  else if (a.kind == "kill_process") *out = scmp::ACT_KILL_PROCESS;
+  else if (a.kind == "kill_thread") *out = scmp::ACT_KILL_THREAD;
+  else if (a.kind == "trap") *out = scmp::ACT_TRAP;
+  else if (a.kind == "errno" && a.value <= 4095) *out = scmp::act_errno(a.value);
+  else if (a.kind == "trace" && a.value <= 0xffff) *out = scmp::act_trace(a.value);
   else return false;
   return true;
 }
 
-bool to_op(const std::string &op, scmp_compare *out) {
-  static const struct { const char *name; scmp_compare op; } ops[] = {
-      {"ne", SCMP_CMP_NE}, {"lt", SCMP_CMP_LT}, {"le", SCMP_CMP_LE}, {"eq", SCMP_CMP_EQ},
-      {"ge", SCMP_CMP_GE}, {"gt", SCMP_CMP_GT}, {"masked_eq", SCMP_CMP_MASKED_EQ},
+bool to_op(const std::string &op, scmp::compare *out) {
+  static const struct { const char *name; scmp::compare op; } ops[] = {
+      {"ne", scmp::CMP_NE}, {"lt", scmp::CMP_LT}, {"le", scmp::CMP_LE}, {"eq", scmp::CMP_EQ},
+      {"ge", scmp::CMP_GE}, {"gt", scmp::CMP_GT}, {"masked_eq", scmp::CMP_MASKED_EQ},
   };
   for (const auto &o : ops)
     if (op == o.name) {
@@ -85,13 +87,14 @@ bool to_op(const std::string &op, scmp_compare *out) {
   return false;
 }
 
-bool allows(uint32_t action) { return action == SCMP_ACT_ALLOW || action == SCMP_ACT_LOG; }
+bool allows(uint32_t action) { return action == scmp::ACT_ALLOW || action == scmp::ACT_LOG; }
 
 struct Ctx {
-  scmp_filter_ctx c = nullptr;
+  const scmp::Api *api;
+  scmp::filter_ctx c = nullptr;
   int fd = -1;
   ~Ctx() {
-    if (c) seccomp_release(c);
+    if (c) api->release(c);
     if (fd >= 0) close(fd);
   }
 };
@@ -121,7 +124,7 @@ std::vector<struct sock_filter> enosys_stub(const std::vector<Horizon> &hs) {
   size_t pos = hs.size() + 2;
   for (size_t i = 0; i < hs.size(); i++) {
     start[i] = pos;
-    pos += hs[i].arch == SCMP_ARCH_X86_64 ? 4 : 3;
+    pos += hs[i].arch == scmp::ARCH_X86_64 ? 4 : 3;
   }
   const size_t enosys = pos, end = pos + 1;
   auto rel = [&](size_t target) { return target - p.size() - 1; };
@@ -131,7 +134,7 @@ std::vector<struct sock_filter> enosys_stub(const std::vector<Horizon> &hs) {
   p.push_back(BPF_STMT(BPF_JMP | BPF_JA, (uint32_t)rel(end)));
   for (const Horizon &h : hs) {
     p.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)));
-    if (h.arch == SCMP_ARCH_X86_64) p.push_back(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000u, (uint8_t)rel(end), 0));
+    if (h.arch == scmp::ARCH_X86_64) p.push_back(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000u, (uint8_t)rel(end), 0));
     p.push_back(BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, h.max_nr, (uint8_t)rel(enosys), 0));
     p.push_back(BPF_STMT(BPF_JMP | BPF_JA, (uint32_t)rel(end)));
   }
@@ -153,29 +156,58 @@ bool write_all(int fd, const void *buf, size_t len) {
 
 }  // namespace
 
+namespace scmp {
+const char *load(const Api **out) {
+  static Api api;
+  static const char *error = [] () -> const char * {
+    void *h = dlopen("libseccomp.so.2", RTLD_NOW | RTLD_LOCAL);
+    if (!h) return strdup(dlerror());
+    struct { void **slot; const char *name; } syms[] = {
+        {(void **)&api.init, "seccomp_init"},
+        {(void **)&api.release, "seccomp_release"},
+        {(void **)&api.attr_set, "seccomp_attr_set"},
+        {(void **)&api.arch_native, "seccomp_arch_native"},
+        {(void **)&api.arch_resolve_name, "seccomp_arch_resolve_name"},
+        {(void **)&api.arch_add, "seccomp_arch_add"},
+        {(void **)&api.syscall_resolve_name, "seccomp_syscall_resolve_name"},
+        {(void **)&api.syscall_resolve_name_arch, "seccomp_syscall_resolve_name_arch"},
+        {(void **)&api.rule_add_array, "seccomp_rule_add_array"},
+        {(void **)&api.export_bpf, "seccomp_export_bpf"},
+    };
+    for (auto &s : syms)
+      if (!(*s.slot = dlsym(h, s.name))) return strdup(dlerror());
+    return nullptr;
+  }();
+  *out = &api;
+  return error;
+}
+}  // namespace scmp
+
 int compile_seccomp(const SeccompFilter &f, StepError &err) {
   uint32_t def, bad;
   if (!to_action(f.default_action, &def))
     return fail(err, "seccomp_init", EINVAL, "bad default action \"" + f.default_action.kind + "\"");
   if (!to_action(f.bad_arch_action, &bad))
     return fail(err, "seccomp_attr_set", EINVAL, "bad architecture action \"" + f.bad_arch_action.kind + "\"");
-  Ctx ctx;
-  ctx.c = seccomp_init(def);
+  const scmp::Api *api;
+  if (const char *why = scmp::load(&api)) return fail(err, "dlopen", ENOENT, why);
+  Ctx ctx{api};
+  ctx.c = api->init(def);
   if (!ctx.c) return fail(err, "seccomp_init", EINVAL, "");
-  int rc = seccomp_attr_set(ctx.c, SCMP_FLTATR_ACT_BADARCH, bad);
-  if (rc < 0) return fail(err, "seccomp_attr_set", -rc, "SCMP_FLTATR_ACT_BADARCH");
+  int rc = api->attr_set(ctx.c, scmp::FLTATR_ACT_BADARCH, bad);
+  if (rc < 0) return fail(err, "seccomp_attr_set", -rc, "scmp::FLTATR_ACT_BADARCH");
   // A binary tree of syscall numbers instead of a linear list (libseccomp >= 2.5).
-  seccomp_attr_set(ctx.c, SCMP_FLTATR_CTL_OPTIMIZE, 2);
+  api->attr_set(ctx.c, scmp::FLTATR_CTL_OPTIMIZE, 2);
 
-  const uint32_t native = seccomp_arch_native();
+  const uint32_t native = api->arch_native();
   std::vector<uint32_t> arches{native};
   for (const std::string &name : f.arches) {
-    uint32_t a = seccomp_arch_resolve_name(name.c_str());
+    uint32_t a = api->arch_resolve_name(name.c_str());
     if (a == 0) return fail(err, "seccomp_arch_resolve_name", EINVAL, "architecture \"" + name + "\" unknown to libseccomp");
     bool seen = false;
     for (uint32_t x : arches) seen = seen || x == a;
     if (seen) continue;
-    rc = seccomp_arch_add(ctx.c, a);
+    rc = api->arch_add(ctx.c, a);
     if (rc < 0 && rc != -EEXIST) return fail(err, "seccomp_arch_add", -rc, name);
     arches.push_back(a);
   }
@@ -186,13 +218,13 @@ int compile_seccomp(const SeccompFilter &f, StepError &err) {
     uint32_t act;
     if (!to_action(r.action, &act))
       return fail(err, "seccomp_rule_add", EINVAL, r.syscall + ": bad action \"" + r.action.kind + "\"");
-    int nr = seccomp_syscall_resolve_name(r.syscall.c_str());
+    int nr = api->syscall_resolve_name(r.syscall.c_str());
     bool from_table = false;
-    if (nr == __NR_SCMP_ERROR && native_only && shares_newer_numbers(native)) {
+    if (nr == scmp::NR_ERROR && native_only && shares_newer_numbers(native)) {
       nr = newer_syscall(r.syscall);
-      from_table = nr != __NR_SCMP_ERROR;
+      from_table = nr != scmp::NR_ERROR;
     }
-    if (nr == __NR_SCMP_ERROR) {
+    if (nr == scmp::NR_ERROR) {
       // Unknown here, so no rule can name it and it meets the default action.
       // Harmless when the rule would allow it (the default is at least as strict);
       // refused when the rule would deny what the default lets through.
@@ -202,8 +234,8 @@ int compile_seccomp(const SeccompFilter &f, StepError &err) {
     }
     bool exists = false;
     for (uint32_t a : arches) {
-      if (a == SCMP_ARCH_X32) continue;  // its numbers carry the x32 bit; the stub leaves x32 to libseccomp
-      int n = from_table ? nr : seccomp_syscall_resolve_name_arch(a, r.syscall.c_str());
+      if (a == scmp::ARCH_X32) continue;  // its numbers carry the x32 bit; the stub leaves x32 to libseccomp
+      int n = from_table ? nr : api->syscall_resolve_name_arch(a, r.syscall.c_str());
       if (n < 0) continue;  // not a syscall of this architecture (e.g. chown32 on x86_64)
       exists = true;
       if (!max_nr.count(a) || (uint32_t)n > max_nr[a]) max_nr[a] = (uint32_t)n;
@@ -211,28 +243,28 @@ int compile_seccomp(const SeccompFilter &f, StepError &err) {
     if (!exists && native_only) continue;  // libseccomp would add a compare that never matches
     if (act == def) continue;  // the same as no rule (libseccomp refuses it with EACCES)
 
-    std::vector<struct scmp_arg_cmp> cmps;
+    std::vector<scmp::arg_cmp> cmps;
     for (const SeccompArgCmp &c : r.args) {
-      scmp_compare op;
+      scmp::compare op;
       if (!to_op(c.op, &op)) return fail(err, "seccomp_rule_add", EINVAL, r.syscall + ": bad operator \"" + c.op + "\"");
       if (c.index > 5) return fail(err, "seccomp_rule_add", EINVAL, r.syscall + ": argument index above 5");
-      cmps.push_back(scmp_arg_cmp{c.index, op, c.value, c.value_two});
+      cmps.push_back(scmp::arg_cmp{c.index, op, c.value, c.value_two});
     }
-    rc = seccomp_rule_add_array(ctx.c, act, nr, (unsigned)cmps.size(), cmps.empty() ? nullptr : cmps.data());
+    rc = api->rule_add_array(ctx.c, act, nr, (unsigned)cmps.size(), cmps.empty() ? nullptr : cmps.data());
     if (rc < 0) return fail(err, "seccomp_rule_add", -rc, r.syscall);
   }
 
   std::vector<Horizon> hs;
   if (f.enosys_above_known)
     for (uint32_t a : arches)
-      if (a != SCMP_ARCH_X32 && max_nr.count(a)) hs.push_back({a, max_nr[a]});
+      if (a != scmp::ARCH_X32 && max_nr.count(a)) hs.push_back({a, max_nr[a]});
   std::vector<struct sock_filter> stub = enosys_stub(hs);
 
   ctx.fd = memfd_create("dynod-seccomp", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (ctx.fd < 0) return fail(err, "memfd_create", errno, "");
   if (!stub.empty() && !write_all(ctx.fd, stub.data(), stub.size() * sizeof stub[0]))
     return fail(err, "write", errno ? errno : EIO, "ENOSYS stub");
-  rc = seccomp_export_bpf(ctx.c, ctx.fd);  // appends at the file offset, after the stub
+  rc = api->export_bpf(ctx.c, ctx.fd);  // appends at the file offset, after the stub
   if (rc < 0) return fail(err, "seccomp_export_bpf", -rc, "");
   struct stat st;
   if (fstat(ctx.fd, &st) != 0) return fail(err, "fstat", errno, "");

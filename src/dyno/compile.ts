@@ -1,7 +1,7 @@
 import type { NativeOp, NativeSpawnPlan } from '../addon';
 import type { DynoCgroup } from '../cgroup';
 import { CLONE, MNT_DETACH, MOUNT_ATTR, MS, RLIMIT, USERNS_SIZE, msFlags, type MountFlag } from './constants';
-import { ROOT_CAPABILITIES, type DynoPlan, type MountSpec } from './plan';
+import { HOSTNAME_TOKEN, ROOT_CAPABILITIES, type DynoPlan, type MountSpec } from './plan';
 
 /**
  * Where the child builds the dyno's root. It mounts a scratch tmpfs over the host's
@@ -50,6 +50,8 @@ function overlayData(lower: string, upper: string, work: string): string {
 }
 
 export interface CompileContext {
+  /** this start's hostname (its instance id) */
+  hostname: string;
   cgroup: Pick<DynoCgroup, 'intoDir' | 'procsFiles'>;
   stdio: [number, number, number];
   initFd: number;
@@ -65,7 +67,7 @@ export interface CompileContext {
 }
 
 /** The plan's filesystem as the ordered primitive steps the child executes. */
-export function compileOps(plan: DynoPlan, ctx: Pick<CompileContext, 'appMountFd' | 'rootfsMountFd'>): NativeOp[] {
+export function compileOps(plan: DynoPlan, ctx: Pick<CompileContext, 'hostname' | 'appMountFd' | 'rootfsMountFd'>): NativeOp[] {
   const ops: NativeOp[] = [];
   const deferredRo: string[] = [];
   ops.push(
@@ -91,14 +93,14 @@ export function compileOps(plan: DynoPlan, ctx: Pick<CompileContext, 'appMountFd
   }
   if (!joined) ops.push(join);
 
-  ops.push({ op: 'hostname', step: 'set hostname', name: plan.hostname });
+  ops.push({ op: 'hostname', step: 'set hostname', name: ctx.hostname });
   if (plan.network.mode === 'private') ops.push({ op: 'loopback', step: 'bring up loopback' });
   for (const t of deferredRo.reverse()) ops.push({ op: 'remount', step: `read-only ${t.slice(NEW.length) || '/'}`, target: t, flags: MS.rdonly });
   ops.push({ op: 'pivot', step: 'pivot_root into the dyno', target: NEW, source: null });
   return ops;
 }
 
-function mountOps(m: MountSpec, ctx: Pick<CompileContext, 'appMountFd' | 'rootfsMountFd'>, deferredRo: string[]): NativeOp[] {
+function mountOps(m: MountSpec, ctx: Pick<CompileContext, 'hostname' | 'appMountFd' | 'rootfsMountFd'>, deferredRo: string[]): NativeOp[] {
   const t = m.target === '/' ? NEW : NEW + m.target;
   const step = `${m.type} ${m.target}`;
   const { flags, data, ro } = split(m.options);
@@ -127,7 +129,7 @@ function mountOps(m: MountSpec, ctx: Pick<CompileContext, 'appMountFd' | 'rootfs
     case 'dir':
       return [mkdir];
     case 'file':
-      return [{ op: 'write', step, path: t, content: m.content ?? '', mode: m.mode ?? 0o644 }];
+      return [{ op: 'write', step, path: t, content: (m.content ?? '').replaceAll(HOSTNAME_TOKEN, ctx.hostname), mode: m.mode ?? 0o644 }];
     case 'symlink':
       return [{ op: 'symlink', step, source: m.source!, path: t }];
     case 'bind': {

@@ -73,6 +73,8 @@ function signalName(n: number): NodeJS.Signals | null {
  */
 export class Dyno extends EventEmitter {
   readonly plan: DynoPlan;
+  /** this start's own id (a plan is a template; each start is an instance); also its hostname, as on Heroku */
+  readonly id: string = crypto.randomUUID();
   pid = -1;
   state: DynoState = 'starting';
   stdout: Readable | null = null;
@@ -105,7 +107,7 @@ export class Dyno extends EventEmitter {
     this.plan = plan;
     this.cgroupVersion = backend.version;
     this.exitPromise = new Promise((r) => (this.resolveExit = r));
-    this.cgroup = backend.create(`${process.pid}-${plan.id.slice(0, 8)}`, plan.limits);
+    this.cgroup = backend.create(`${process.pid}-${this.id.slice(0, 8)}`, plan.limits);
   }
 
   /** The cgroup directories of this dyno (they exist while it runs). */
@@ -250,6 +252,7 @@ export class Dyno extends EventEmitter {
       const rootfsMountFd = this.rootfsMountFd();
       if (rootfsMountFd >= 0) toClose.push(rootfsMountFd);
       const spawnPlan = compileSpawn(this.plan, {
+        hostname: this.id,
         cgroup: this.cgroup,
         stdio,
         initFd: initBinaryFd(),

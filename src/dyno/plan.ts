@@ -54,12 +54,15 @@ function maskMounts(): MountSpec[] {
   ];
 }
 
+/**
+ * Stands for the hostname in the contents of /etc files: a plan is a template,
+ * and each start of it gets a hostname of its own (its instance id, as on Heroku).
+ */
+export const HOSTNAME_TOKEN = '{{HOSTNAME}}';
+
 export interface DynoPlan {
-  /** unique id; also the hostname, as on Heroku */
-  id: string;
   /** $DYNO */
   name: string;
-  hostname: string;
   command: string[];
   size: { name: string; label: string };
   limits: Limits;
@@ -134,13 +137,14 @@ function seccompOption(value: string | undefined): string {
   return path.resolve(value);
 }
 
+/** Fills {{NAME}} placeholders; the hostname's stays for each start to fill (HOSTNAME_TOKEN). */
 function fill(template: string, vars: Record<string, string | number>): string {
-  return template.replace(/\{\{(\w+)\}\}/g, (_, k: string) => String(vars[k] ?? ''));
+  return template.replace(/\{\{(\w+)\}\}/g, (whole, k: string) => (k === 'HOSTNAME' ? whole : String(vars[k] ?? '')));
 }
 
 /** /etc of a host-stack dyno: generated identity files, plus what programs need from the host, read-only. */
-function etcMounts(facts: HostFacts, hostname: string): MountSpec[] {
-  const vars = { HOSTNAME: hostname, DYNO_UID: DYNO_USER.uid, DYNO_GID: DYNO_USER.gid };
+function etcMounts(facts: HostFacts): MountSpec[] {
+  const vars = { DYNO_UID: DYNO_USER.uid, DYNO_GID: DYNO_USER.gid };
   const out: MountSpec[] = [{ target: '/etc', type: 'dir', options: [], mode: 0o755 }];
   for (const [name, text] of Object.entries(facts.templates).sort()) out.push({ target: `/etc/${name}`, type: 'file', options: [], content: fill(text, vars), mode: 0o644 });
   out.push({ target: '/etc/resolv.conf', type: 'file', options: [], content: facts.resolvConf, mode: 0o644 });
@@ -217,16 +221,13 @@ export function planDyno(opts: DynoOptions, facts: HostFacts, appDir: string, ro
         throw new UsageError(`--rootfs ${rootfsDir}: ${d} is a ${f.type}; a root filesystem's /etc, /app, /proc, /sys, /dev and /tmp must be directories (or absent)`);
     }
   }
-  const id = crypto.randomUUID();
-  const hostname = id;
-
   const mounts: MountSpec[] = [];
   if (rootfsDir) {
     mounts.push({ target: '/', type: 'root-overlay', source: rootfsDir, options: [] });
     for (const d of ['/proc', '/sys', '/dev', '/tmp', '/app', '/etc']) mounts.push({ target: d, type: 'dir', options: [], mode: 0o755 });
     mounts.push(
-      { target: '/etc/hostname', type: 'file', options: [], content: `${hostname}\n`, mode: 0o644 },
-      { target: '/etc/hosts', type: 'file', options: [], content: fill(facts.templates.hosts ?? '', { HOSTNAME: hostname }), mode: 0o644 },
+      { target: '/etc/hostname', type: 'file', options: [], content: `${HOSTNAME_TOKEN}\n`, mode: 0o644 },
+      { target: '/etc/hosts', type: 'file', options: [], content: fill(facts.templates.hosts ?? '', {}), mode: 0o644 },
       { target: '/etc/resolv.conf', type: 'file', options: [], content: facts.resolvConf, mode: 0o644 },
     );
   } else {
@@ -237,7 +238,7 @@ export function planDyno(opts: DynoOptions, facts: HostFacts, appDir: string, ro
       if (f.type === 'symlink') mounts.push({ target: d, type: 'symlink', source: f.target, options: [] });
       else mounts.push({ target: d, type: 'bind', source: d, options: ['ro', 'nodev'] });
     }
-    mounts.push(...etcMounts(facts, hostname));
+    mounts.push(...etcMounts(facts));
   }
   mounts.push(
     { target: '/app', type: 'overlay', source: appDir, options: [] },
@@ -255,9 +256,7 @@ export function planDyno(opts: DynoOptions, facts: HostFacts, appDir: string, ro
 
   const env = buildEnv(opts, name, port);
   return {
-    id,
     name: env.DYNO!,
-    hostname,
     command: [...opts.command],
     size: { name: size.name, label: size.label },
     limits,

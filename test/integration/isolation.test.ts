@@ -32,15 +32,14 @@ t.test('/proc lists only the dyno\'s processes', async (t) => {
   t.equal(r.stdout, '/proc/1 /proc/2\n');
 });
 
-t.test('the hostname is the plan\'s and not the host\'s', async (t) => {
+t.test('the hostname is the start\'s id and not the host\'s', async (t) => {
   const app = tempApp(t);
   const p = plan({ command: ['sh', '-c', 'hostname; cat /etc/hostname; uname -n; grep -c "127.0.1.1	$(hostname)$" /etc/hosts'], app });
-  t.match(p.hostname, UUID);
-  t.equal(p.hostname, p.id);
-  t.not(p.hostname, os.hostname());
   const r = await runLib(p);
   t.equal(r.exit.status, 0, r.stderr);
-  t.same(lines(r.stdout), [p.hostname, p.hostname, p.hostname, '1']);
+  t.match(r.dyno.id, UUID);
+  t.not(r.dyno.id, os.hostname());
+  t.same(lines(r.stdout), [r.dyno.id, r.dyno.id, r.dyno.id, '1']);
 });
 
 t.test('every dyno gets its own hostname through the CLI too', async (t) => {

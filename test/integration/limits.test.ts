@@ -194,7 +194,7 @@ for (const [size, want] of SIZE_CASES) {
       let host: string[] = [];
       const r = await runLib(p, (dyno) => {
         const dirs = dyno.cgroupDirs;
-        const name = `${process.pid}-${p.id.slice(0, 8)}`;
+        const name = `${process.pid}-${dyno.id.slice(0, 8)}`;
         t.same(dirs, [path.join(dynodRoot('memory'), name)], 'one cgroup, named <pid>-<id8>');
         const [dir] = dirs as [string];
         host = ['memory.max', 'memory.swap.max', 'cpu.weight', 'cpu.max', 'pids.max'].map((f) => readTrim(`${dir}/${f}`));
@@ -215,7 +215,7 @@ for (const [size, want] of SIZE_CASES) {
     let host: string[] = [];
     const r = await runLib(p, (dyno) => {
       const dirs = dyno.cgroupDirs;
-      const name = `${process.pid}-${p.id.slice(0, 8)}`;
+      const name = `${process.pid}-${dyno.id.slice(0, 8)}`;
       t.same(dirs, ['memory', 'cpu', 'pids'].map((c) => path.join(dynodRoot(c), name)), 'one cgroup per controller, named <pid>-<id8>');
       const [mem, cpu, pids] = dirs as [string, string, string];
       host = [

@@ -26,7 +26,7 @@ t.test('20 dynos in parallel through the library: all exit 0, each with its own 
     t.equal(r.exit.status, 0, `dyno ${i}: ${r.stderr}`);
     t.equal(r.exit.error, null);
     t.equal(r.stderr, '');
-    t.same(lines(r.stdout), [plans[i]!.hostname, `worker.${i + 1}`, String(i), String(i), 'keep.txt mine '], `dyno ${i} saw only its own writes`);
+    t.same(lines(r.stdout), [r.dyno.id, `worker.${i + 1}`, String(i), String(i), 'keep.txt mine '], `dyno ${i} saw only its own writes`);
     hostnames.add(lines(r.stdout)[0]!);
   });
   t.equal(hostnames.size, N, 'distinct hostnames');

@@ -10,6 +10,9 @@ import type { DynoOptions } from '../../src/dyno/options';
 import { APP, ROOTFS, V1_VIEW, fakeFacts } from './fixtures/facts';
 import type { HostFacts } from '../../src/dyno/host';
 
+/** the hostname of the start being compiled (a plan leaves {{HOSTNAME}} for it) */
+const HOST = '6f0c2a8e-1111-4222-8333-944445555666';
+
 type Op<K extends NativeOp['op']> = Extract<NativeOp, { op: K }>;
 
 const mk = (opts: Partial<DynoOptions> = {}, facts: HostFacts = fakeFacts(), rootfs?: string): DynoPlan =>
@@ -44,7 +47,7 @@ t.test('the constants', async (t) => {
 for (const [name, make, fd] of VARIANTS) {
   t.test(`ordering invariants: ${name}`, async (t) => {
     const plan = make();
-    const ops = compileOps(plan, { appMountFd: fd });
+    const ops = compileOps(plan, { hostname: HOST, appMountFd: fd });
 
     // 1. mounts made private first, recursively, before anything else
     t.same(ops[0], { op: 'mount', step: 'make mounts private', source: null, target: '/', fstype: null, flags: MS.rec | MS.private, data: null });
@@ -117,7 +120,7 @@ for (const [name, make, fd] of VARIANTS) {
 
     // 9. loopback exactly for the private network; hostname always; rlimits are the parent's (prlimit), never an op
     t.equal(ops.filter((o) => o.op === 'loopback').length, plan.network.mode === 'private' ? 1 : 0, 'loopback');
-    t.same(ops.filter((o) => o.op === 'hostname'), [{ op: 'hostname', step: 'set hostname', name: plan.hostname }]);
+    t.same(ops.filter((o) => o.op === 'hostname'), [{ op: 'hostname', step: 'set hostname', name: HOST }]);
     t.notOk(ops.some((o) => (o.op as string) === 'rlimit'), 'no rlimit op');
 
     // 10. every path is made inside something that exists by then
@@ -146,7 +149,7 @@ for (const [name, make, fd] of VARIANTS) {
 }
 
 t.test('binds: a mount point of the right kind, the bind, then a remount with its flags', async (t) => {
-  const ops = compileOps(mk(), { appMountFd: -1 });
+  const ops = compileOps(mk(), { hostname: HOST, appMountFd: -1 });
   const at = (target: string) => ops.findIndex((o) => isMount(o) && o.target === target);
   let i = at('/newroot/usr');
   t.same(ops.slice(i - 1, i + 2), [
@@ -166,31 +169,31 @@ t.test('binds: a mount point of the right kind, the bind, then a remount with it
 });
 
 t.test('host-stack root: tmpfs, read-only only at the end', async (t) => {
-  const ops = compileOps(mk(), { appMountFd: -1 });
+  const ops = compileOps(mk(), { hostname: HOST, appMountFd: -1 });
   const root = ops.find((o) => isMount(o) && o.target === NEW)!;
   t.same(root, { op: 'mount', step: 'root-tmpfs /', source: 'tmpfs', target: NEW, fstype: 'tmpfs', flags: MS.nosuid | MS.nodev, data: 'mode=755' });
   t.same(ops.filter((o) => o.op === 'remount' && o.step.startsWith('read-only')).map((o) => (o as Op<'remount'>).target), [NEW]);
 });
 
 t.test('rootfs root: an overlay of the rootfs with its upper layer in scratch', async (t) => {
-  const ops = compileOps(mk({}, fakeFacts(), ROOTFS), { appMountFd: -1 });
+  const ops = compileOps(mk({}, fakeFacts(), ROOTFS), { hostname: HOST, appMountFd: -1 });
   const root = ops.find((o) => isMount(o) && o.target === NEW)!;
   t.same(root, { op: 'mount', step: 'root-overlay /', source: 'overlay', target: NEW, fstype: 'overlay', flags: MS.nodev, data: `lowerdir=${OLD}${ROOTFS},upperdir=${UPPER}/root,workdir=${UPPER}/root-work` });
 });
 
 t.test('generated files are written with their content and mode; symlinks made', async (t) => {
   const plan = mk();
-  const ops = compileOps(plan, { appMountFd: -1 });
+  const ops = compileOps(plan, { hostname: HOST, appMountFd: -1 });
   const passwd = ops.find((o): o is Op<'write'> => o.op === 'write' && o.path === '/newroot/etc/passwd')!;
   t.match(passwd.content, /^dyno:x:30000:30000:/m);
   t.equal(passwd.mode, 0o644);
-  t.same(ops.find((o) => o.op === 'write' && o.path === '/newroot/etc/hostname'), { op: 'write', step: 'file /etc/hostname', path: '/newroot/etc/hostname', content: `${plan.hostname}\n`, mode: 0o644 });
+  t.same(ops.find((o) => o.op === 'write' && o.path === '/newroot/etc/hostname'), { op: 'write', step: 'file /etc/hostname', path: '/newroot/etc/hostname', content: `${HOST}\n`, mode: 0o644 });
   t.same(ops.find((o) => o.op === 'symlink' && o.path === '/newroot/bin'), { op: 'symlink', step: 'symlink /bin', source: 'usr/bin', path: '/newroot/bin' });
   t.same(ops.find((o) => o.op === 'symlink' && o.path === '/newroot/dev/ptmx'), { op: 'symlink', step: 'symlink /dev/ptmx', source: 'pts/ptmx', path: '/newroot/dev/ptmx' });
 });
 
 t.test('kernel filesystems: flags from options, data from the rest', async (t) => {
-  const ops = compileOps(mk(), { appMountFd: -1 });
+  const ops = compileOps(mk(), { hostname: HOST, appMountFd: -1 });
   const m = (target: string) => ops.find((o): o is Op<'mount'> => isMount(o) && o.target === target)!;
   t.same(m('/newroot/proc'), { op: 'mount', step: 'proc /proc', source: 'proc', target: '/newroot/proc', fstype: 'proc', flags: MS.nosuid | MS.nodev | MS.noexec, data: null });
   t.same(m('/newroot/sys'), { op: 'mount', step: 'sysfs /sys', source: 'sysfs', target: '/newroot/sys', fstype: 'sysfs', flags: MS.rdonly | MS.nosuid | MS.nodev | MS.noexec, data: null });
@@ -202,7 +205,7 @@ t.test('kernel filesystems: flags from options, data from the rest', async (t) =
 });
 
 t.test('cgroup v1 view: the tmpfs is filled writable, made read-only at the end, before the root', async (t) => {
-  const ops = compileOps(mk({}, fakeFacts({ cgroupView: V1_VIEW })), { appMountFd: -1 });
+  const ops = compileOps(mk({}, fakeFacts({ cgroupView: V1_VIEW })), { hostname: HOST, appMountFd: -1 });
   const tmpfs = ops.find((o): o is Op<'mount'> => isMount(o) && o.target === '/newroot/sys/fs/cgroup')!;
   t.equal(tmpfs.fstype, 'tmpfs');
   t.equal(tmpfs.flags & MS.rdonly, 0, 'writable while the hierarchies are mounted in it');
@@ -298,13 +301,13 @@ t.test('cloneFlags: new user, pid, mount, uts, ipc namespaces; net only when pri
 
 t.test('compileSpawn puts it all together', async (t) => {
   const plan = mk({ env: { FOO: 'a=b' }, name: 'web.1' });
-  const ctx = { cgroup: { intoDir: '/sys/fs/cgroup/dynod/x', procsFiles: ['/a', '/b'] }, stdio: [0, 1, 2] as [number, number, number], initFd: 42, appMountFd: 7, idBase: 0x40010000, seccompFd: -1, trace: true };
+  const ctx = { hostname: HOST, cgroup: { intoDir: '/sys/fs/cgroup/dynod/x', procsFiles: ['/a', '/b'] }, stdio: [0, 1, 2] as [number, number, number], initFd: 42, appMountFd: 7, idBase: 0x40010000, seccompFd: -1, trace: true };
   const spawn = compileSpawn(plan, ctx);
   t.equal(spawn.cloneFlags, cloneFlags(plan).cloneFlags);
   t.equal(spawn.lateUnshare, CLONE.newcgroup);
   t.equal(spawn.cgroupDir, '/sys/fs/cgroup/dynod/x');
   t.same(spawn.cgroupProcs, ['/a', '/b']);
-  t.same(spawn.ops, compileOps(plan, { appMountFd: 7 }));
+  t.same(spawn.ops, compileOps(plan, { hostname: HOST, appMountFd: 7 }));
   t.same(spawn.stdio, [0, 1, 2]);
   t.equal(spawn.initFd, 42);
   t.same(spawn.argv, initArgv(plan, true));
@@ -323,6 +326,6 @@ t.test('compileSpawn puts it all together', async (t) => {
 t.test('compileOps is a pure function of the plan', async (t) => {
   const plan = mk();
   const before = JSON.stringify(plan);
-  t.same(compileOps(plan, { appMountFd: -1 }), compileOps(plan, { appMountFd: -1 }));
+  t.same(compileOps(plan, { hostname: HOST, appMountFd: -1 }), compileOps(plan, { hostname: HOST, appMountFd: -1 }));
   t.equal(JSON.stringify(plan), before, 'the plan is not changed');
 });

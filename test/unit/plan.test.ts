@@ -1,5 +1,5 @@
 import t from 'tap';
-import { DYNO_USER, ROOT_USER, planDyno, type MountSpec } from '../../src/dyno/plan';
+import { DYNO_USER, HOSTNAME_TOKEN, ROOT_USER, planDyno, type MountSpec } from '../../src/dyno/plan';
 import type { DynoOptions } from '../../src/dyno/options';
 import { UsageError } from '../../src/errors';
 import { APP, ROOTFS, fakeFacts, RESOLV, V1_VIEW, dir, file, link, missing } from './fixtures/facts';
@@ -13,8 +13,7 @@ const plan = (opts: Partial<DynoOptions> = {}, rootfs?: string) => planDyno({ co
 
 t.test('a default plan: unprivileged dyno user in /app, private network, all namespaces', async (t) => {
   const p = plan();
-  t.match(p.id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-  t.equal(p.hostname, p.id, 'the hostname is the dyno id, as on Heroku');
+  t.notOk('id' in p || 'hostname' in p, 'a plan is a template: the id and hostname belong to each start');
   t.same(p.command, ['bash', '-c', 'echo hi']);
   t.same(p.user, { name: 'dyno', uid: 30000, gid: 30000 });
   t.same(DYNO_USER, { name: 'dyno', uid: 30000, gid: 30000 });
@@ -29,8 +28,8 @@ t.test('a default plan: unprivileged dyno user in /app, private network, all nam
   t.same(p.terminalSize, { rows: 24, cols: 80 });
 });
 
-t.test('two plans never share an id', async (t) => {
-  t.not(plan().id, plan().id);
+t.test('the same options make the same plan but for the random run.N name', async (t) => {
+  t.same(plan({ name: 'web.1' }), plan({ name: 'web.1' }));
 });
 
 t.test('the plan copies the command and is plain JSON data', async (t) => {
@@ -191,15 +190,15 @@ t.test('host stack: /etc gets generated passwd, group, hosts, hostname, nsswitch
     const x = one(m, `/etc/${f}`);
     t.equal(x.type, 'file', f);
     t.equal(x.mode, 0o644, f);
-    t.notMatch(x.content!, /\{\{/, `${f}: no template left`);
+    t.notMatch(x.content!.replaceAll(HOSTNAME_TOKEN, ""), /\{\{/, `${f}: no template left but the hostname, filled per start`);
   }
   const passwd = one(m, '/etc/passwd').content!;
   t.match(passwd, /^dyno:x:30000:30000:dyno:\/app:\/bin\/bash$/m);
   t.match(passwd, /^root:x:0:0:/m);
   t.notMatch(passwd, /^[^:]+:[^x]/m, 'no password hashes');
   t.match(one(m, '/etc/group').content!, /^dyno:x:30000:$/m);
-  t.equal(one(m, '/etc/hostname').content!.trim(), p.hostname);
-  t.match(one(m, '/etc/hosts').content!, new RegExp(`^127\\.0\\.1\\.1\\s+${p.hostname}$`, 'm'));
+  t.equal(one(m, '/etc/hostname').content!.trim(), HOSTNAME_TOKEN, 'filled per start');
+  t.match(one(m, '/etc/hosts').content!, new RegExp(`^127\\.0\\.1\\.1\\s+\\{\\{HOSTNAME\\}\\}$`, 'm'));
   t.match(one(m, '/etc/hosts').content!, /^127\.0\.0\.1\s+localhost$/m);
   t.match(one(m, '/etc/nsswitch.conf').content!, /^passwd:\s+files$/m);
   t.equal(one(m, '/etc/resolv.conf').content, RESOLV, "the host's resolv.conf");
@@ -209,7 +208,7 @@ t.test('host stack: /etc gets generated passwd, group, hosts, hostname, nsswitch
 
 t.test('host stack: /etc/hosts and /etc/hostname use the dyno id even with --user root', async (t) => {
   const p = hostStack(fakeFacts(), { user: 'root' });
-  t.equal(one(p.mounts, '/etc/hostname').content, `${p.hostname}\n`);
+  t.equal(one(p.mounts, '/etc/hostname').content, `${HOSTNAME_TOKEN}\n`);
   t.match(one(p.mounts, '/etc/passwd').content!, /^dyno:x:30000:30000:/m);
 });
 
@@ -313,9 +312,9 @@ t.test('--rootfs: an overlay root with mount points made, /etc identity files wr
     const dirs = m.filter((x) => x.target === d && x.type === 'dir');
     t.same(dirs, [{ target: d, type: 'dir', options: [], mode: 0o755 }], `${d} made`);
   }
-  t.same(one(m, '/etc/hostname'), { target: '/etc/hostname', type: 'file', options: [], content: `${p.hostname}\n`, mode: 0o644 });
-  t.match(one(m, '/etc/hosts').content!, new RegExp(`^127\\.0\\.1\\.1\\s+${p.hostname}$`, 'm'));
-  t.notMatch(one(m, '/etc/hosts').content!, /\{\{/);
+  t.same(one(m, '/etc/hostname'), { target: '/etc/hostname', type: 'file', options: [], content: `${HOSTNAME_TOKEN}\n`, mode: 0o644 });
+  t.match(one(m, '/etc/hosts').content!, new RegExp(`^127\\.0\\.1\\.1\\s+\\{\\{HOSTNAME\\}\\}$`, 'm'));
+  t.notMatch(one(m, '/etc/hosts').content!.replaceAll(HOSTNAME_TOKEN, ''), /\{\{/);
   t.equal(one(m, '/etc/resolv.conf').content, RESOLV);
   for (const d of HOST_STACK_DIRS) t.same(byTarget(m, d).filter((x) => x.type !== 'dir'), [], `no host ${d}`);
   t.notOk(m.some((x) => x.type === 'bind' && x.target.startsWith('/etc')), 'no host /etc binds');
