@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -448,6 +449,40 @@ Napi::Value LockName(const Napi::CallbackInfo &info) {
   return Napi::Number::New(info.Env(), fd);
 }
 
+// A write lock on one byte of a file (an OFD lock: owned by the open file
+// description, so two engines in one process exclude each other too, and the kernel
+// drops it when the last fd closes or its holder dies). False when someone holds it.
+Napi::Value LockRange(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber())
+    throw Napi::TypeError::New(env, "lockRange(fd: number, index: number)");
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int64_t index = info[1].As<Napi::Number>().Int64Value();
+  bool lock = info.Length() < 3 || info[2].ToBoolean();
+  struct flock fl;
+  memset(&fl, 0, sizeof fl);
+  fl.l_type = lock ? F_WRLCK : F_UNLCK;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = index;
+  fl.l_len = 1;
+  if (fcntl(fd, F_OFD_SETLK, &fl) == 0) return Napi::Boolean::New(env, true);
+  if (errno == EAGAIN || errno == EACCES) return Napi::Boolean::New(env, false);
+  throw step_error(env, "reserve ids", "fcntl", errno, "F_OFD_SETLK");
+}
+
+// flock(2) on an fd (a cgroup directory's, say): true when taken, false when
+// another holder has it and wait is false.
+Napi::Value Flock(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsBoolean())
+    throw Napi::TypeError::New(env, "flock(fd: number, exclusive: boolean)");
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int op = (info[1].As<Napi::Boolean>().Value() ? LOCK_EX : LOCK_SH) | LOCK_NB;
+  if (flock(fd, op) == 0) return Napi::Boolean::New(env, true);
+  if (errno == EWOULDBLOCK) return Napi::Boolean::New(env, false);
+  throw step_error(env, "lock", "flock", errno, "");
+}
+
 Napi::Value ResizePty(const Napi::CallbackInfo &info) {
   int fd = info[0].As<Napi::Number>().Int32Value();
   struct winsize ws;
@@ -556,6 +591,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("idmapUserns", Napi::Function::New(env, IdmapUserns));
   exports.Set("idmapMount", Napi::Function::New(env, IdmapMount));
   exports.Set("lockName", Napi::Function::New(env, LockName));
+  exports.Set("lockRange", Napi::Function::New(env, LockRange));
+  exports.Set("flock", Napi::Function::New(env, Flock));
   exports.Set("rawOutput", Napi::Function::New(env, RawOutput));
   exports.Set("resizePty", Napi::Function::New(env, ResizePty));
   exports.Set("sealedCopy", Napi::Function::New(env, SealedCopy));

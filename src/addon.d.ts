@@ -136,6 +136,14 @@ export interface DynodAddon {
   idmapMount(path: string, usernsFd: number): number;
   /** reserves an abstract unix socket name while the fd is open; -1 when taken */
   lockName(name: string): number;
+  /**
+   * An OFD write lock on byte `index` of the file behind fd (unlock with lock=false):
+   * host-wide, per open file description, released by the kernel when the fd closes.
+   * False when another holder has it.
+   */
+  lockRange(fd: number, index: number, lock?: boolean): boolean;
+  /** flock(fd, LOCK_EX or LOCK_SH | LOCK_NB): false when another holder has it */
+  flock(fd: number, exclusive: boolean): boolean;
   /** fd of a user namespace with these maps, for an idmapped mount */
   idmapUserns(uidMap: string, gidMap: string): number;
   /** turns off output post-processing (OPOST) on a terminal fd */
