@@ -11,6 +11,9 @@ export interface NativeErrorData {
   detail: string;
 }
 
+/** A failed step with its errno's text, as the cgroup join and the exit watcher report it. */
+export type NativeStepError = NativeErrorData & { message: string };
+
 /** One primitive step the cloned child performs, in order, before it execs dynod-init. */
 export type NativeOp =
   | { op: 'mount'; step: string; source: string | null; target: string; fstype: string | null; flags: number; data: string | null; optional?: boolean }
@@ -65,6 +68,8 @@ export interface NativeSpawnResult {
 export interface NativeExit {
   code: number | null;
   signal: number | null;
+  /** set when the exit status could not be read (waitid failed) */
+  error?: NativeStepError;
 }
 
 export interface NativeRecord {
@@ -123,7 +128,7 @@ export interface DynodAddon {
    * Clones the dyno's PID 1 and lets it build its root; joins it to its cgroup on
    * the threadpool and calls onJoined (null, or the failure; the child is killed then).
    */
-  spawn(plan: NativeSpawnPlan, onJoined: (err: (NativeErrorData & { message: string }) | null) => void): NativeSpawnResult;
+  spawn(plan: NativeSpawnPlan, onJoined: (err: NativeStepError | null) => void): NativeSpawnResult;
   /** calls back once, when the process behind pidfd exits; closes pidfd afterwards */
   watchExit(pidfd: number, cb: (exit: NativeExit) => void): void;
   /** calls back per record, then once with null at EOF; closes fd afterwards */

@@ -17,8 +17,8 @@ export class DynodError extends Error {
   readonly detail: string;
   readonly exitCode: number;
 
-  constructor(message: string, data: Partial<NativeErrorData> = {}, exitCode = EXIT_DYNOD_ERROR) {
-    super(message);
+  constructor(message: string, data: Partial<NativeErrorData> = {}, exitCode = EXIT_DYNOD_ERROR, options: { cause?: unknown } = {}) {
+    super(message, options.cause !== undefined ? { cause: options.cause } : undefined);
     this.name = new.target.name;
     this.step = data.step ?? '';
     this.syscall = data.syscall ?? '';
@@ -35,14 +35,28 @@ export class DynodError extends Error {
     return new DynodError(`${data.step}: ${what}: ${data.code} (${why})`, data);
   }
 
-  /** Re-type an Error thrown by the addon. */
-  static fromNative(err: unknown): DynodError {
+  /**
+   * Any failure as a DynodError, keeping the original as `cause`: an Error thrown by
+   * the addon (step/syscall/errno come along), a Node error (its syscall and code),
+   * or anything else. `step` names what dynod was doing when the original has none.
+   */
+  static from(err: unknown, step = ''): DynodError {
     if (err instanceof DynodError) return err;
-    const e = err as Partial<NativeErrorData> & Error;
-    if (e && typeof e.step === 'string' && typeof e.errno === 'number')
-      return new DynodError(e.message, e);
-    return new DynodError(e instanceof Error ? e.message : String(err));
+    const e = err as Partial<NativeErrorData> & NodeJS.ErrnoException;
+    if (e instanceof Error) {
+      const data: Partial<NativeErrorData> = {
+        step: typeof e.step === 'string' && e.step ? e.step : step,
+        syscall: typeof e.syscall === 'string' ? e.syscall : '',
+        errno: typeof e.errno === 'number' ? Math.abs(e.errno) : 0,
+        code: typeof e.code === 'string' ? e.code : '',
+        detail: typeof e.detail === 'string' ? e.detail : (e.path ?? ''),
+      };
+      const message = step && !(typeof e.step === 'string' && e.step) ? `${step}: ${e.message}` : e.message;
+      return new DynodError(message, data, EXIT_DYNOD_ERROR, { cause: err });
+    }
+    return new DynodError(step ? `${step}: ${String(err)}` : String(err), { step }, EXIT_DYNOD_ERROR, { cause: err });
   }
+
 }
 
 /** Bad input: an option, a size, a file. */
@@ -55,6 +69,7 @@ export class UsageError extends DynodError {
 /** The command could not be started: not found (127) or not executable (126). */
 export class CommandError extends DynodError {
   constructor(command: string, data: NativeErrorData & { message?: string }) {
+    // exit statuses of the shell: 127 not found, 126 found but not executable
     const notFound = data.code === 'ENOENT' || data.code === 'ENOTDIR';
     super(
       notFound

@@ -1,20 +1,20 @@
 /**
- * dynod as a library: everything the CLI does, for other Node programs.
+ * dynod as a library: what an embedder needs, and no more.
  *
- *   import { run, start, plan } from 'dynod';
+ *   import { run, start, plan, Engine } from 'dynod';
  *   const { exit } = await run({ command: ['node', 'server.js'], size: 'standard-2x' });
+ *
+ * The module-level plan/start/run use a default Engine; make your own for
+ * several independent ones, or to close() everything a long-lived process holds.
  */
-export { plan, start, run, Dyno } from './dyno/index';
-export type { DynoExit, DynoIO, DynoState, StartOptions, StdioOption, TracePoint } from './dyno/dyno';
-export type { DynoOptions } from './dyno/options';
+export { plan, start, run } from './dyno/index';
+export { Engine, getDefaultEngine, type EngineOptions, type RunResult } from './engine/engine';
+export { Dyno } from './dyno/dyno';
+export type { DynoEvents, DynoExit, DynoIO, DynoState, DynoStats, StartOptions, StdioOption, TracePoint } from './dyno/dyno';
+export type { ByteSize, DynoOptions } from './dyno/options';
 export type { DynoPlan, MountSpec } from './dyno/plan';
-export { planDyno, DYNO_USER, DYNO_PATH, DEFAULT_PORT } from './dyno/plan';
-export { SIZES, DEFAULT_SIZE, findSize, type DynoSize } from './dyno/sizes';
-export { parseDotenv, readEnvFile, parseEnvPair } from './dyno/env';
-export { parseBytes, parseCpus } from './dyno/units';
-export { compileSpawn, compileOps } from './dyno/compile';
-export { gatherHostFacts, type HostFacts } from './dyno/host';
-export { detectCgroups, type CgroupBackend, type Limits } from './cgroup';
-export { parsePublish, type PublishSpec } from './net/publish';
+export type { PublishSpec } from './net/publish-spec';
+export type { Limits, CgroupStats } from './cgroup';
+export { SIZES, DEFAULT_SIZE, findSize, type DynoSize, type SizeName } from './dyno/sizes';
 export { DynodError, UsageError, CommandError, EXIT_DYNOD_ERROR, EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND } from './errors';
 export type { NativeErrorData } from './addon';

@@ -6,7 +6,7 @@ export type * from './addon';
 
 const root = path.resolve(__dirname, '..');
 
-function buildFile(name: string): string {
+export function buildFile(name: string): string {
   for (const dir of ['build/Release', 'build/Debug']) {
     const p = path.join(root, dir, name);
     if (fs.existsSync(p)) return p;
@@ -15,16 +15,9 @@ function buildFile(name: string): string {
 }
 
 let addon: DynodAddon | undefined;
-let initFd: number | undefined;
 
 export function native(): DynodAddon {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   addon ??= require(buildFile('dynod.node')) as DynodAddon;
   return addon;
-}
-
-/** The sealed copy of dynod-init every dyno execs as its PID 1 (made once per process). */
-export function initBinaryFd(): number {
-  initFd ??= native().sealedCopy(buildFile('dynod-init'));
-  return initFd;
 }

@@ -34,7 +34,7 @@ function program(): Command {
     .option('--no-tty', 'with -i, never allocate a terminal')
     .addOption(new Option('--userns <mode>', 'user namespace: private (ids mapped to a host range of its own) or host').choices(['private', 'host']).default('private'))
     .option('--seccomp <profile>', 'seccomp: default, unconfined, or a profile in Docker\'s JSON format', 'default')
-    .option('--dry-run', 'print the dyno plan as JSON and run nothing')
+    .option('--dry-run [what]', 'print the dyno plan as JSON ("plan", the default) or what executes ("native": ops, id maps, capabilities, init argv) and run nothing')
     .action(async (command: string[], flags: RunFlags) => {
       process.exitCode = await runCommand(command, flags);
     });

@@ -1,7 +1,9 @@
 import { plan as makePlan, start } from '../dyno/index';
-import { Dyno, type DynoExit } from '../dyno/dyno';
-import type { DynoOptions } from '../dyno/options';
+import type { Dyno, DynoExit } from '../dyno/dyno';
+import type { ByteSize, DynoOptions } from '../dyno/options';
+import type { DynoPlan } from '../dyno/plan';
 import { parseEnvPair } from '../dyno/env';
+import { parseCpus, parsePositiveInt } from '../dyno/units';
 import { DynodError } from '../errors';
 import { native } from '../native';
 
@@ -21,7 +23,8 @@ export interface RunFlags {
   publish: string[];
   interactive?: boolean;
   tty?: boolean;
-  dryRun?: boolean;
+  /** true or 'plan': the plan; 'native': what executes (ops, id maps, capabilities, init argv) */
+  dryRun?: boolean | string;
   seccomp?: string;
   userns?: string;
 }
@@ -36,26 +39,28 @@ export function toOptions(command: string[], f: RunFlags): DynoOptions {
   }
   const interactive = !!f.interactive;
   const tty = interactive && f.tty !== false && !!process.stdin.isTTY;
+  // Strings from the command line become the library's types here; the plan checks
+  // every value again and names the option in its error.
   return {
     command,
-    size: f.size,
-    memory: f.memory,
-    cpus: f.cpus,
-    pids: f.pids,
+    size: f.size as DynoOptions['size'],
+    memory: f.memory as ByteSize | undefined,
+    cpus: f.cpus === undefined ? undefined : parseCpus(f.cpus),
+    pids: f.pids === undefined ? undefined : parsePositiveInt(f.pids, '--pids'),
     app: f.app,
     rootfs: f.rootfs,
     name: f.name,
-    port: f.port,
+    port: f.port === undefined ? undefined : parsePositiveInt(f.port, '--port', 1, 65535),
     env,
     envFile: f.envFile,
     term: process.env.TERM,
-    user: f.user,
-    net: f.net,
+    user: f.user as DynoOptions['user'],
+    net: f.net as DynoOptions['net'],
     publish: f.publish,
     interactive,
     tty,
     seccomp: f.seccomp,
-    userns: f.userns,
+    userns: f.userns as DynoOptions['userns'],
     rows: tty ? process.stdout.rows : undefined,
     cols: tty ? process.stdout.columns : undefined,
   };
@@ -63,10 +68,15 @@ export function toOptions(command: string[], f: RunFlags): DynoOptions {
 
 /** `dynod run`: returns the exit status for the process. */
 export async function runCommand(command: string[], flags: RunFlags): Promise<number> {
+  if (typeof flags.dryRun === 'string' && flags.dryRun !== 'plan' && flags.dryRun !== 'native') {
+    // `--dry-run node server.js`: commander took the command's first word as the option's value
+    command = [flags.dryRun, ...command];
+    flags = { ...flags, dryRun: true };
+  }
   const options = toOptions(command, flags);
   const plan = makePlan(options);
-  if (flags.dryRun) {
-    process.stdout.write(`${JSON.stringify(plan, null, 2)}\n`);
+  if (flags.dryRun !== undefined && flags.dryRun !== false) {
+    process.stdout.write(`${JSON.stringify(flags.dryRun === 'native' ? nativeView(plan) : plan, null, 2)}\n`);
     return 0;
   }
   const trace = process.env.DYNOD_TRACE === '1';
@@ -91,7 +101,7 @@ export async function runCommand(command: string[], flags: RunFlags): Promise<nu
         trace,
       });
     } catch (e) {
-      const err = DynodError.fromNative(e);
+      const err = DynodError.from(e);
       return report({ status: err.exitCode, code: null, signal: null, oomKilled: false, error: err }, null);
     }
     for (const w of dyno.warnings) process.stderr.write(`dynod: warning: ${w}\n`);
@@ -123,4 +133,31 @@ function report(exit: DynoExit, traced: Dyno | null): number {
   if (exit.error) process.stderr.write(`dynod: ${exit.error.message}\n`);
   else if (exit.oomKilled) process.stderr.write('Error R15 (Memory quota vastly exceeded)\n');
   return exit.status;
+}
+
+/**
+ * What the addon would execute for this plan, as bubblewrap would print it: the
+ * clone flags, id maps, rlimits, the child's op list, dynod-init's argv with the
+ * capability mask, and the environment. Per-start values (fds, the id range, the
+ * cgroup) are shown as placeholders.
+ */
+function nativeView(plan: DynoPlan): unknown {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { compileSpawn } = require('../dyno/compile') as typeof import('../dyno/compile');
+  const FD = -1;
+  const spawn = compileSpawn(plan, {
+    hostname: '<instance id>',
+    cgroup: { intoDir: '<dynod cgroup>/dynod/run/<name>-<id8>', procsFiles: [] },
+    stdio: [0, 1, 2],
+    initFd: FD,
+    appMountFd: plan.userns === 'private' ? 99 : -1,
+    rootfsMountFd: plan.root.kind === 'rootfs' && plan.userns === 'private' ? 98 : -1,
+    idBase: 0,
+    seccompFd: plan.seccomp === 'unconfined' ? -1 : 97,
+    trace: false,
+  });
+  return {
+    note: 'per start: the id range replaces host id 0 in the maps, fds 97-99 stand for the seccomp program and the idmapped /app and rootfs mounts',
+    ...spawn,
+  };
 }

@@ -5,34 +5,36 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as tty from 'node:tty';
 import type { Readable, Writable } from 'node:stream';
-import { native, initBinaryFd } from '../native';
-import type { NativeRecord } from '../addon';
+import { native } from '../native';
+import type { NativeExit, NativeRecord, NativeStepError } from '../addon';
 import { CommandError, DynodError } from '../errors';
-import { detectCgroups, type CgroupBackend, type DynoCgroup } from '../cgroup';
+import type { CgroupBackend, CgroupStats, DynoCgroup } from '../cgroup';
 import { Publisher } from '../net/publish';
+import type { IdAllocator, IdRange } from '../engine/ids';
+import type { SeccompFilters } from '../seccomp/filters';
 import { compileSpawn } from './compile';
-import { USERNS_BASE, USERNS_RANGES, USERNS_SIZE } from './constants';
-import { seccompFd } from '../seccomp/precompiled';
+import { USERNS_SIZE } from './constants';
 import type { DynoPlan } from './plan';
+import { closeChildEnds, prepareStdio, releaseStdio, type DynoIO, type PreparedStdio } from './stdio';
+import { listensOn } from './ready';
 import { log } from '../log';
 
-export type StdioOption = 'inherit' | 'pipe' | 'ignore' | number;
-
-export interface DynoIO {
-  /** default "ignore" (stdin is /dev/null unless the plan is interactive) */
-  stdin?: StdioOption;
-  /** default "pipe" */
-  stdout?: StdioOption;
-  /** default "pipe" */
-  stderr?: StdioOption;
-}
+export type { DynoIO, StdioOption } from './stdio';
 
 export interface StartOptions extends DynoIO {
-  /** record the phases of the start (DYNOD_TRACE=1) */
+  /** record the phases of the start as 'trace' events (DYNOD_TRACE=1) */
   trace?: boolean;
+  /** aborts a start that has not reached 'up': the dyno is killed and start() rejects */
+  signal?: AbortSignal;
+  /** the cgroup group the dyno goes in: the formation's name; 'run' (default) for one-offs */
+  group?: string;
 }
 
-export type DynoState = 'starting' | 'up' | 'down' | 'crashed';
+/**
+ * starting → up → stopping → down | crashed. `down` when the exit was asked for
+ * (stop()), `crashed` when nobody asked for it, whatever the status.
+ */
+export type DynoState = 'starting' | 'up' | 'stopping' | 'down' | 'crashed';
 
 /** How a dyno ended. */
 export interface DynoExit {
@@ -53,259 +55,296 @@ export interface TracePoint {
   ms: number;
 }
 
-let sweep: Promise<number> | undefined;
-const idmapCache = new Map<string, number>();
+/** A dyno's resource use, read from its cgroup; the same shape on cgroup v1 and v2. */
+export type DynoStats = CgroupStats;
+
+/** The events of a Dyno and their arguments. A Dyno never emits 'error'. */
+export interface DynoEvents {
+  state: [from: DynoState, to: DynoState];
+  up: [];
+  exit: [exit: DynoExit];
+  trace: [point: TracePoint];
+  /** something the caller should know that did not stop the dyno */
+  warning: [message: string];
+}
+
+/** What a dyno uses of its engine: shared by every dyno the engine starts. */
+export interface EngineResources {
+  readonly cgroups: CgroupBackend;
+  readonly ids: IdAllocator;
+  readonly seccomp: SeccompFilters;
+  initFd(): number;
+  /** called once the dyno has ended and released everything */
+  released(dyno: Dyno): void;
+}
 
 function signalNumber(sig: NodeJS.Signals | number): number {
-  if (typeof sig === 'number') return sig;
-  const n = os.constants.signals[sig];
-  if (n === undefined) throw new DynodError(`unknown signal ${sig}`);
-  return n;
+  if (typeof sig === 'number') {
+    if (Number.isInteger(sig) && sig > 0 && sig < 65) return sig;
+  } else {
+    const n = os.constants.signals[sig];
+    if (n !== undefined) return n;
+  }
+  throw new DynodError(`unknown signal ${String(sig)}; accepted: a signal name such as SIGTERM, or a number 1-64`, { step: 'signal dyno' });
 }
 
 function signalName(n: number): NodeJS.Signals | null {
   return (Object.entries(os.constants.signals).find(([, v]) => v === n)?.[0] as NodeJS.Signals) ?? null;
 }
 
+function abortError(signal: AbortSignal): DynodError {
+  return new DynodError('start aborted', { step: 'start', code: 'ABORT_ERR' }, undefined, { cause: signal.reason });
+}
+
 /**
- * A running dyno: PID 1 of its own namespaces, in its own cgroup. Emits
- * 'state' (from, to), 'up', 'exit' (DynoExit) and 'trace' (TracePoint).
+ * One running instance of a plan: PID 1 of its own namespaces, in its own cgroup,
+ * with its own id, hostname and user-namespace id range. Made by Engine.start().
  */
-export class Dyno extends EventEmitter {
-  readonly plan: DynoPlan;
-  /** this start's own id (a plan is a template; each start is an instance); also its hostname, as on Heroku */
+export class Dyno extends EventEmitter<DynoEvents> {
+  /** this start's id (a plan is a template; every start of it is a new instance); also its hostname, as on Heroku */
   readonly id: string = crypto.randomUUID();
-  pid = -1;
-  state: DynoState = 'starting';
-  stdout: Readable | null = null;
-  stderr: Readable | null = null;
-  stdin: Writable | null = null;
-  /** the dyno's terminal (pty master), when the plan asks for one */
-  terminal: net.Socket | null = null;
+  readonly plan: DynoPlan;
   readonly traces: TracePoint[] = [];
   /** things the caller should know that did not stop the dyno (printed by the CLI as `dynod: warning: …`) */
   readonly warnings: string[] = [];
-  readonly cgroupVersion: 1 | 2;
-  intoCgroup = false;
 
+  private _pid = -1;
+  private _state: DynoState = 'starting';
   private pidfd = -1;
-  private idLockFd = -1;
-  /** first host id of the dyno's user namespace (0 without one) */
-  idBase = 0;
+  private cgroup: DynoCgroup | null = null;
+  private ids: IdRange | null = null;
+  private stdio: PreparedStdio | null = null;
+  private publisher: Publisher | null = null;
+  private _terminal: net.Socket | null = null;
   private ptyFd = -1;
   private exited = false;
-  private stopping = false;
+  private stopRequested = false;
   private setupError: DynodError | null = null;
+  private abortReason: DynodError | null = null;
   private readonly t0 = process.hrtime.bigint();
   private readonly exitPromise: Promise<DynoExit>;
   private resolveExit!: (e: DynoExit) => void;
-  private publisher: Publisher | null = null;
-  private readonly cgroup: DynoCgroup;
+  private readonly traceOn: boolean;
 
-  private constructor(plan: DynoPlan, backend: CgroupBackend) {
+  private constructor(plan: DynoPlan, private readonly engine: EngineResources, trace: boolean) {
     super();
     this.plan = plan;
-    this.cgroupVersion = backend.version;
+    this.traceOn = trace;
     this.exitPromise = new Promise((r) => (this.resolveExit = r));
-    this.cgroup = backend.create(`${process.pid}-${this.id.slice(0, 8)}`, plan.limits);
   }
 
-  /** The cgroup directories of this dyno (they exist while it runs). */
-  get cgroupDirs(): string[] {
-    return this.cgroup.dirs;
+  /** $DYNO */
+  get name(): string {
+    return this.plan.name;
+  }
+  get hostname(): string {
+    return this.id;
+  }
+  /** PID 1 of the dyno as the host sees it (-1 before it exists) */
+  get pid(): number {
+    return this._pid;
+  }
+  get state(): DynoState {
+    return this._state;
+  }
+  /** the command's output with stdout: 'pipe' (read it: an unread pipe blocks the dyno once 64 KiB wait) */
+  get stdout(): Readable | null {
+    return this.stdio?.stdout ?? null;
+  }
+  get stderr(): Readable | null {
+    return this.stdio?.stderr ?? null;
+  }
+  /** with stdin: 'pipe' on an interactive plan */
+  get stdin(): Writable | null {
+    return this.stdio?.stdin ?? null;
+  }
+  /** the dyno's terminal (pty master), when the plan asks for one */
+  get terminal(): net.Socket | null {
+    return this._terminal;
+  }
+  /** the dyno's cgroup below dynod's own, e.g. dynod/run/web.1-3f2a9c1e */
+  get cgroupPath(): string {
+    return this.cgroup?.path ?? '';
+  }
+  /** the cgroup directories of this dyno (they exist while it runs) */
+  get cgroupDirs(): readonly string[] {
+    return this.cgroup?.dirs ?? [];
+  }
+  get cgroupVersion(): 1 | 2 {
+    return this.engine.cgroups.version;
   }
 
   /**
-   * Starts a dyno from a plan. Resolves once its command runs; rejects with a
-   * DynodError (or CommandError: 126/127) when it could not be started, after
-   * everything was cleaned up.
+   * Starts an instance of a validated plan. Resolves once its command runs; rejects
+   * with a DynodError (CommandError for 126/127) after everything was released.
    */
-  static async start(plan: DynoPlan, opts: StartOptions = {}): Promise<Dyno> {
-    const backend = detectCgroups();
-    sweep ??= backend.sweepStale().catch(() => 0);
-    await sweep;
-    const dyno = new Dyno(plan, backend);
-    try {
-      if (plan.network.publish.length) dyno.publisher = await Publisher.listen(plan.network.publish, () => (dyno.exited ? null : dyno.netnsTarget()));
-    } catch (e) {
-      await dyno.cgroup.remove();
-      throw e;
-    }
-    dyno.mark('plan ready');
+  static async start(plan: DynoPlan, engine: EngineResources, opts: StartOptions = {}): Promise<Dyno> {
+    const dyno = new Dyno(plan, engine, !!opts.trace);
     try {
       return await dyno.launch(opts);
     } catch (e) {
-      // Everything a start that failed before the dyno ran holds (no addon, EMFILE, a
-      // refused spawn): the --publish listeners, the cgroup, the id range.
-      await dyno.publisher?.close();
-      await dyno.cgroup.remove().catch(() => {});
-      dyno.releaseIds();
-      throw DynodError.fromNative(e);
+      throw DynodError.from(e, 'start dyno');
     }
   }
 
-  private netnsTarget() {
-    return { netnsSocket: () => (this.exited ? null : native().netnsSocket(this.pidfd)), port: Number(this.plan.env.PORT) };
-  }
-
   private mark(phase: string, tNs?: number): void {
+    if (!this.traceOn) return;
     const t = tNs !== undefined ? BigInt(Math.round(tNs)) : process.hrtime.bigint();
     const p = { phase, ms: Number(t - this.t0) / 1e6 };
     this.traces.push(p);
     this.emit('trace', p);
   }
 
-  /**
-   * Reserves a range of host ids for the dyno's user namespace that no other live
-   * dyno holds, in this or any other dynod process (an abstract socket name per
-   * range; the kernel frees it when its holder dies).
-   */
-  private reserveIds(): void {
-    if (this.plan.userns !== 'private') return;
+  private warn(message: string): void {
+    this.warnings.push(message);
+    this.emit('warning', message);
+  }
+
+  /** A user namespace with these maps, used only to make one idmapped mount: the mount keeps what it needs. */
+  private idmappedMount(path: string, uidMap: string, gidMap: string): number {
     const n = native();
-    const start = crypto.randomInt(USERNS_RANGES);
-    for (let i = 0; i < USERNS_RANGES; i++) {
-      const k = (start + i) % USERNS_RANGES;
-      const fd = n.lockName(`dynod/ids/${k}`);
-      if (fd >= 0) {
-        this.idLockFd = fd;
-        this.idBase = USERNS_BASE + k * USERNS_SIZE;
-        return;
-      }
+    const userns = n.idmapUserns(uidMap, gidMap);
+    try {
+      return n.idmapMount(path, userns);
+    } finally {
+      fs.closeSync(userns);
     }
-    throw new DynodError(`all ${USERNS_RANGES} user namespace id ranges are in use`, { step: 'reserve ids' });
-  }
-
-  /** The dyno's user as the host sees it. */
-  hostIds(): { uid: number; gid: number } {
-    return { uid: this.idBase + this.plan.user.uid, gid: this.idBase + this.plan.user.gid };
-  }
-
-  private idmapNs(uidMap: string, gidMap: string): number {
-    const key = `${uidMap}|${gidMap}`;
-    let fd = idmapCache.get(key);
-    if (fd === undefined) {
-      fd = native().idmapUserns(uidMap, gidMap);
-      idmapCache.set(key, fd);
-    }
-    return fd;
   }
 
   /** --rootfs in a user namespace: its files shown through the dyno's own id map, so its root owns them. */
   private rootfsMountFd(): number {
-    if (this.plan.root.kind !== 'rootfs' || this.plan.userns !== 'private') return -1;
-    const map = `0 ${this.idBase} ${USERNS_SIZE}\n`;
-    return native().idmapMount(this.plan.root.path, this.idmapNs(map, map));
+    if (this.plan.root.kind !== 'rootfs' || !this.ids) return -1;
+    const map = `0 ${this.ids.base} ${USERNS_SIZE}\n`;
+    return this.idmappedMount(this.plan.root.path, map, map);
   }
 
   /** A detached idmapped mount of the app dir showing its owner's files as the dyno user's, or -1 when they already are. */
   private appMountFd(): number {
     const st = fs.statSync(this.plan.app.source);
-    const { uid, gid } = this.hostIds();
+    const base = this.ids?.base ?? 0;
+    const uid = base + this.plan.user.uid;
+    const gid = base + this.plan.user.gid;
     if (st.uid === uid && st.gid === gid) return -1;
     try {
-      return native().idmapMount(this.plan.app.source, this.idmapNs(`${st.uid} ${uid} 1\n`, `${st.gid} ${gid} 1\n`));
+      return this.idmappedMount(this.plan.app.source, `${st.uid} ${uid} 1\n`, `${st.gid} ${gid} 1\n`);
     } catch (e) {
-      const err = DynodError.fromNative(e);
+      const err = DynodError.from(e, 'idmap /app');
       if (!['EINVAL', 'EOPNOTSUPP', 'ENOTSUP', 'EPERM'].includes(err.code)) throw err;
       // Overlayfs, 9p, NFS and tmpfs before Linux 6.3 cannot be idmapped (as inside most
       // containers). /app stays copy-on-write, but with the host's ownership: the dyno
       // user can write only what its host id could.
-      this.warnings.push(
+      this.warn(
         `--app ${this.plan.app.source}: its filesystem does not support idmapped mounts (${err.code}); /app is copy-on-write with the host's ownership, so the dyno user can change only files anyone may write`,
       );
       return -1;
     }
   }
 
+  private checkAbort(signal: AbortSignal | undefined): void {
+    if (this.stopRequested) throw new DynodError('stopped before it started', { step: 'start' });
+    if (signal?.aborted) throw abortError(signal);
+  }
+
   private async launch(opts: StartOptions): Promise<Dyno> {
     const n = native();
-    const toClose: number[] = [];
-    const stdio = (['stdin', 'stdout', 'stderr'] as const).map((name, i): number => {
-      let o: StdioOption = opts[name] ?? (i === 0 ? 'ignore' : 'pipe');
-      if (name === 'stdin' && !this.plan.stdin) o = 'ignore';
-      if (typeof o === 'number') return o;
-      if (o === 'inherit') return i;
-      if (o === 'ignore') {
-        const fd = fs.openSync('/dev/null', i === 0 ? 'r' : 'w');
-        toClose.push(fd);
-        return fd;
-      }
-      const [r, w] = n.pipe();
-      if (i === 0) {
-        this.stdin = new net.Socket({ fd: w, readable: false, writable: true });
-        toClose.push(r);
-        return r;
-      }
-      const stream = new net.Socket({ fd: r, readable: true, writable: false });
-      if (i === 1) this.stdout = stream;
-      else this.stderr = stream;
-      toClose.push(w);
-      return w;
-    }) as [number, number, number];
-
+    const plan = this.plan;
+    const mountFds: number[] = [];
     let result;
     try {
-      this.reserveIds();
+      this.checkAbort(opts.signal);
+      this.cgroup = this.engine.cgroups.create({ group: opts.group ?? 'run', name: plan.name, id: this.id }, plan.limits);
+      if (plan.network.publish.length)
+        this.publisher = await Publisher.listen(plan.network.publish, () => (this.exited || this.pidfd < 0 ? null : this.netnsTarget()));
+      this.checkAbort(opts.signal);
+      this.mark('plan ready');
+      this.stdio = prepareStdio(opts, plan.stdin);
+      if (plan.userns === 'private') this.ids = this.engine.ids.reserve();
       const appMountFd = this.appMountFd();
-      if (appMountFd >= 0) toClose.push(appMountFd);
+      if (appMountFd >= 0) mountFds.push(appMountFd);
       const rootfsMountFd = this.rootfsMountFd();
-      if (rootfsMountFd >= 0) toClose.push(rootfsMountFd);
-      const spawnPlan = compileSpawn(this.plan, {
+      if (rootfsMountFd >= 0) mountFds.push(rootfsMountFd);
+      const spawnPlan = compileSpawn(plan, {
         hostname: this.id,
         cgroup: this.cgroup,
-        stdio,
-        initFd: initBinaryFd(),
+        stdio: this.stdio.fds,
+        initFd: this.engine.initFd(),
         appMountFd,
         rootfsMountFd,
-        idBase: this.idBase,
-        seccompFd: seccompFd(this.plan.seccomp, this.plan.capabilities.length ? 'root' : 'dyno'),
-        trace: !!opts.trace,
+        idBase: this.ids?.base ?? 0,
+        seccompFd: this.engine.seccomp.fd(plan.seccomp, plan.capabilities.length ? 'root' : 'dyno'),
+        trace: this.traceOn,
       });
       this.mark('spawn');
-      result = n.spawn(spawnPlan, (err) => {
-        this.mark('cgroup joined (parent)');
-        // A child that failed on its own reports that; the join error is the fallback.
-        if (err && !this.setupError) this.setupError = DynodError.fromStep(err);
-      });
+      result = n.spawn(spawnPlan, (err) => this.onJoined(err));
     } catch (e) {
-      for (const fd of toClose) fs.closeSync(fd);
-      this.stdout?.destroy();
-      this.stderr?.destroy();
-      this.stdin?.destroy();
+      for (const fd of mountFds) fs.closeSync(fd);
+      await this.release();
       throw e;
+    } finally {
+      if (result) for (const fd of mountFds) fs.closeSync(fd);
     }
-    for (const fd of toClose) fs.closeSync(fd);
+    closeChildEnds(this.stdio);
     this.mark('spawned');
-    this.pid = result.pid;
+    this._pid = result.pid;
     this.pidfd = result.pidfd;
-    this.intoCgroup = result.intoCgroup;
 
-    let channelDone!: () => void;
-    const channelClosed = new Promise<void>((r) => (channelDone = r));
     const started = new Promise<Dyno>((resolve, reject) => {
-      n.watchChannel(result.channel, (rec) => {
-        if (rec === null) {
-          channelDone();
-          const err = this.setupError;
-          if (err) void this.exitPromise.then(() => reject(err));
-          else {
-            this.mark('command running');
-            this.setState('up');
-            this.emit('up');
-            resolve(this);
-          }
-          return;
-        }
-        this.onRecord(rec);
-      });
+      this.settleStart = (err) => (err ? reject(err) : resolve(this));
     });
+    const onAbort = () => {
+      if (this._state !== 'starting' || this.exited) return;
+      this.abortReason = abortError(opts.signal!);
+      this.signalPid1(os.constants.signals.SIGKILL);
+    };
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    n.watchChannel(result.channel, (rec) => (rec === null ? this.onChannelEnd() : this.onRecord(rec)));
     n.watchExit(result.pidfd, (exit) => {
       this.exited = true;
       this.mark('exited');
-      void channelClosed.then(() => this.finish(exit.code, exit.signal));
+      void this.setupDone.then(() => this.finish(exit));
     });
-    return started;
+    try {
+      return await started;
+    } finally {
+      opts.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  // The start is settled once both the record channel has ended (the command was
+  // exec'd, or the setup failed and said why) and the parent's cgroup join has
+  // reported: 'up' is emitted only when both went well, never for a dyno the
+  // parent has just killed.
+  private settleStart: (err: DynodError | null) => void = () => {};
+  private channelEnded = false;
+  private joinReported = false;
+  private resolveSetup!: () => void;
+  private readonly setupDone = new Promise<void>((r) => (this.resolveSetup = r));
+
+  private onJoined(err: NativeStepError | null): void {
+    this.mark('cgroup joined (parent)');
+    // A child that failed on its own reports that; the join error is the fallback.
+    if (err && !this.setupError) this.setupError = DynodError.fromStep(err);
+    this.joinReported = true;
+    this.maybeUp();
+  }
+
+  private onChannelEnd(): void {
+    this.channelEnded = true;
+    this.maybeUp();
+  }
+
+  private maybeUp(): void {
+    if (!this.channelEnded || !this.joinReported) return;
+    this.resolveSetup();
+    if (this.setupError || this.abortReason) return; // settled by finish(), after the exit
+    this.mark('command running');
+    if (!this.stopRequested) this.setState('up');
+    this.emit('up');
+    this.settleStart(null);
+  }
+
+  private netnsTarget() {
+    return { netnsSocket: () => (this.exited || this.pidfd < 0 ? null : native().netnsSocket(this.pidfd)), port: Number(this.plan.env.PORT) };
   }
 
   private onRecord(rec: NativeRecord): void {
@@ -313,55 +352,106 @@ export class Dyno extends EventEmitter {
     else if (rec.kind === 'pty' && rec.fd !== undefined) {
       this.ptyFd = rec.fd;
       // A pty master is a TTY to libuv; tty.ReadStream is its read/write handle.
-      this.terminal = new tty.ReadStream(rec.fd);
-      // EIO on the master just means the last slave fd closed.
-      this.terminal.on('error', (e: NodeJS.ErrnoException) => { if (e.code !== 'EIO') this.emit('error', e); });
+      const term = new tty.ReadStream(rec.fd);
+      // EIO on the master just means the last slave fd closed: the stream ends there.
+      term.on('error', (e: NodeJS.ErrnoException) => {
+        if (e.code !== 'EIO') this.warn(`terminal: ${e.code ?? e.message}`);
+        term.destroy();
+      });
+      this._terminal = term;
     } else if (rec.kind === 'error') {
       log.debug({ rec }, 'setup error');
       this.setupError = rec.step === 'exec' ? new CommandError(rec.detail || this.plan.command[0]!, rec) : DynodError.fromStep(rec);
     }
   }
 
-  private async finish(code: number | null, signal: number | null): Promise<void> {
-    const oomKilled = this.cgroup.oomKills() > 0;
-    await this.publisher?.close();
-    try {
-      await this.cgroup.remove();
-    } catch (e) {
-      log.warn({ err: e }, 'cgroup removal failed');
+  /** Releases what a start holds, in any state: idempotent. */
+  private async release(): Promise<void> {
+    const publisher = this.publisher;
+    this.publisher = null;
+    await publisher?.close().catch(() => {});
+    const cgroup = this.cgroup;
+    if (cgroup && !this.cgroupRemoved) {
+      this.cgroupRemoved = true;
+      try {
+        await cgroup.remove();
+      } catch (e) {
+        this.warn(`cgroup ${cgroup.path}: ${DynodError.from(e).message}`);
+      }
     }
-    this.releaseIds();
-    const status = this.setupError ? this.setupError.exitCode : code !== null ? code : 128 + (signal ?? 0);
-    const exit: DynoExit = { status, code, signal: signal !== null ? signalName(signal) : null, oomKilled, error: this.setupError };
-    this.setState(this.stopping ? 'down' : 'crashed');
-    this.resolveExit(exit);
-    this.emit('exit', exit);
+    this.ids?.release();
+    if (this.stdio && this._pid < 0) releaseStdio(this.stdio);
   }
+  private cgroupRemoved = false;
 
-  private releaseIds(): void {
-    if (this.idLockFd >= 0) fs.closeSync(this.idLockFd);
-    this.idLockFd = -1;
+  private async finish(exit: NativeExit): Promise<void> {
+    let oomKilled = false;
+    let last: DynoStats | null = null;
+    try {
+      oomKilled = (this.cgroup?.oomKills() ?? 0) > 0;
+      last = this.cgroup?.stats() ?? null;
+    } catch {
+      // the counters are a courtesy; the exit is not
+    }
+    this.lastStats = last;
+    await this.release();
+    // The dyno's output may still sit in an interposed pipe: deliver it before 'exit'.
+    const stdio = this.stdio;
+    if (stdio) {
+      stdio.stdin?.destroy();
+      stdio.inputPump?.destroy();
+      await Promise.all(stdio.outputPumps);
+    }
+    const { code, signal } = exit;
+    const error = this.setupError ?? this.abortReason ?? (exit.error ? DynodError.fromStep(exit.error) : null);
+    const status = error ? error.exitCode : code !== null ? code : 128 + (signal ?? 0);
+    const result: DynoExit = { status, code, signal: signal !== null ? signalName(signal) : null, oomKilled, error };
+    this.setState(this.stopRequested ? 'down' : 'crashed');
+    this.settleStart(error ?? new DynodError('the dyno ended before its command ran', { step: 'start' }));
+    this.resolveExit(result);
+    this.emit('exit', result);
+    this.engine.released(this);
   }
+  private lastStats: DynoStats | null = null;
 
   private setState(to: DynoState): void {
-    const from = this.state;
+    const from = this._state;
     if (from === to) return;
-    this.state = to;
+    this._state = to;
     this.emit('state', from, to);
   }
 
-  /** Sends a signal to the dyno; PID 1 passes it on to every process. False once the dyno is gone. */
-  kill(signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
+  private signalPid1(num: number): boolean {
     if (this.exited || this.pidfd < 0) return false;
-    const num = signalNumber(signal);
-    if (num === os.constants.signals.SIGTERM || num === os.constants.signals.SIGKILL) this.stopping = true;
-    return native().signal(this.pidfd, num);
+    try {
+      return native().signal(this.pidfd, num);
+    } catch (e) {
+      throw DynodError.from(e, 'signal dyno');
+    }
   }
 
-  /** Heroku's shutdown: SIGTERM to every process, SIGKILL after the grace period (30 s). */
+  /**
+   * Sends a signal to the dyno; PID 1 passes SIGTERM, SIGINT, SIGHUP, SIGQUIT,
+   * SIGUSR1, SIGUSR2 and SIGWINCH on to every process. False once the dyno is
+   * gone. A signal is not a stop: an exit it causes is a crash (use stop()).
+   */
+  kill(signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
+    return this.signalPid1(signalNumber(signal));
+  }
+
+  /**
+   * Heroku's shutdown: SIGTERM to every process of the dyno, which all get the
+   * grace period to exit (30 s by default), then SIGKILL. The dyno ends `down`.
+   */
   async stop(graceMs = 30_000): Promise<DynoExit> {
-    this.kill('SIGTERM');
-    const timer = setTimeout(() => this.kill('SIGKILL'), graceMs);
+    if (!Number.isFinite(graceMs) || graceMs < 0) throw new DynodError(`stop: grace ${graceMs}: must be a number of milliseconds ≥ 0`, { step: 'stop' });
+    if (!this.exited && !this.stopRequested) {
+      this.stopRequested = true;
+      this.setState('stopping');
+    }
+    if (this.pidfd < 0) return this.exitPromise;
+    this.signalPid1(graceMs === 0 ? os.constants.signals.SIGKILL : os.constants.signals.SIGTERM);
+    const timer = setTimeout(() => this.signalPid1(os.constants.signals.SIGKILL), graceMs);
     try {
       return await this.exitPromise;
     } finally {
@@ -369,13 +459,63 @@ export class Dyno extends EventEmitter {
     }
   }
 
-  resize(rows: number, cols: number): void {
-    if (this.ptyFd >= 0 && !this.exited) native().resizePty(this.ptyFd, rows, cols);
-  }
-
   /** Resolves when the dyno has ended and everything it held is released. */
   wait(): Promise<DynoExit> {
     return this.exitPromise;
+  }
+
+  /**
+   * Resolves when a process of the dyno listens on TCP `port` (default $PORT), as
+   * seen from the host in the dyno's network namespace (Heroku's boot check, R10);
+   * rejects with a DynodError on timeout or when the dyno ends first.
+   */
+  waitForPort(port = Number(this.plan.env.PORT), timeoutMs = 60_000): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const started = Date.now();
+      const own = this.plan.network.mode === 'private';
+      const pids = () => this.processIds();
+      const poll = () => {
+        if (this.exited) return reject(new DynodError(`${this.name} ended before anything listened on port ${port}`, { step: 'wait for port', code: 'ESRCH' }));
+        if (this._pid > 0 && listensOn(this._pid, port, own, pids)) return resolve();
+        if (Date.now() - started >= timeoutMs)
+          return reject(new DynodError(`nothing in ${this.name} listened on port ${port} within ${timeoutMs} ms`, { step: 'wait for port', code: 'ETIMEDOUT' }));
+        setTimeout(poll, 20);
+      };
+      poll();
+    });
+  }
+
+  /** The host pids of every process of the dyno (from its cgroup). */
+  processIds(): number[] {
+    const dir = this.cgroup?.dirs[0];
+    if (!dir || this.cgroupRemoved) return [];
+    try {
+      return fs.readFileSync(`${dir}/cgroup.procs`, 'utf8').split('\n').filter(Boolean).map(Number);
+    } catch {
+      return [];
+    }
+  }
+
+  /** Memory, CPU time, processes and OOM kills, from the dyno's cgroup (the last reading once it has ended). */
+  stats(): DynoStats {
+    if (this.cgroup && !this.cgroupRemoved) {
+      try {
+        return this.cgroup.stats();
+      } catch (e) {
+        throw DynodError.from(e, 'dyno stats');
+      }
+    }
+    if (this.lastStats) return this.lastStats;
+    throw new DynodError(`${this.name}: no statistics (${this.exited ? 'it has ended' : 'it has not started'})`, { step: 'dyno stats' });
+  }
+
+  resize(rows: number, cols: number): void {
+    if (this.ptyFd < 0 || this.exited) return;
+    try {
+      native().resizePty(this.ptyFd, rows, cols);
+    } catch (e) {
+      throw DynodError.from(e, 'resize terminal');
+    }
   }
 
   /** The host addresses --publish listens on. */

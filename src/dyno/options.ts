@@ -1,15 +1,20 @@
-/** What a caller asks for: the options of `dynod run`, as library input. */
+import type { SizeName } from './sizes';
+
+/** A number of bytes, or one with a unit: 134217728, '128M', '1.5G' (K, M, G, T: powers of 1024). */
+export type ByteSize = number | `${number}` | `${number}${'K' | 'M' | 'G' | 'T' | 'k' | 'm' | 'g' | 't'}${'' | 'B' | 'b' | 'iB'}`;
+
+/** What a caller asks for: the options of `dynod run`, as library input. Every value is checked at run time too. */
 export interface DynoOptions {
   /** the command and its arguments */
   command: string[];
-  /** dyno size name, case-insensitive (default standard-1x) */
-  size?: string;
-  /** override the size's RAM quota: bytes or "128M" */
-  memory?: string | number;
+  /** dyno size, case-insensitive (default standard-1x) */
+  size?: SizeName | Uppercase<SizeName>;
+  /** override the size's RAM quota */
+  memory?: ByteSize;
   /** override the size's CPU: a quota of this many CPUs */
-  cpus?: string | number;
+  cpus?: number;
   /** override the size's process limit */
-  pids?: string | number;
+  pids?: number;
   /** the app directory mounted copy-on-write at /app (default: cwd) */
   app?: string;
   /** a complete root filesystem instead of the host stack */
@@ -17,27 +22,27 @@ export interface DynoOptions {
   /** $DYNO (default run.N) */
   name?: string;
   /** $PORT (default 5000) */
-  port?: string | number;
+  port?: number;
   /** extra environment, applied after envFile */
   env?: Record<string, string>;
   /** .env files, applied in order */
   envFile?: string | string[];
   /** passed through as $TERM when set */
   term?: string;
-  /** "dyno" (default) or "root" */
-  user?: string;
-  /** "private" (default) or "host" */
-  net?: string;
-  /** "[ADDR:]HOSTPORT" forwards to $PORT (private network only) */
+  /** the dyno user (default), or root inside the dyno's user namespace */
+  user?: 'dyno' | 'root';
+  /** private (default): a network namespace with only lo; host: the host's network */
+  net?: 'private' | 'host';
+  /** "[ADDR:]HOSTPORT" or a port: forwards to $PORT (private network only) */
   publish?: Array<string | number>;
   /** keep stdin open to the dyno */
   interactive?: boolean;
   /** give the dyno a terminal (with interactive) */
   tty?: boolean;
-  /** "private" (default): a user namespace of its own, ids 0-65535 mapped to a host range reserved for the dyno; "host": none */
-  userns?: string;
-  /** seccomp: "default" (dynod's profile), "unconfined", or the path of a Docker JSON profile */
-  seccomp?: string;
+  /** private (default): a user namespace of its own, ids 0-65535 mapped to a host range reserved for the dyno; host: none */
+  userns?: 'private' | 'host';
+  /** 'default' (dynod's profile), 'unconfined', or the path of a Docker JSON profile */
+  seccomp?: 'default' | 'unconfined' | (string & {});
   /** initial terminal size */
   rows?: number;
   cols?: number;

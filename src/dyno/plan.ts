@@ -61,6 +61,8 @@ function maskMounts(): MountSpec[] {
 export const HOSTNAME_TOKEN = '{{HOSTNAME}}';
 
 export interface DynoPlan {
+  /** the options this plan was built from (app and rootfs resolved, the name chosen): start() checks a plan against them */
+  source: DynoOptions;
   /** $DYNO */
   name: string;
   command: string[];
@@ -192,6 +194,16 @@ function cgroupMounts(facts: HostFacts, sysBound = false): MountSpec[] {
   return out;
 }
 
+/** The options as plain data with no undefined members (so a plan survives JSON). */
+function sourceOf(opts: DynoOptions, fixed: Partial<DynoOptions>): DynoOptions {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries({ ...opts, ...fixed })) {
+    if (v === undefined) continue;
+    out[k] = Array.isArray(v) ? [...v] : v && typeof v === 'object' ? { ...v } : v;
+  }
+  return out as unknown as DynoOptions;
+}
+
 /**
  * Options plus host facts → the complete dyno plan, as plain data. No I/O but
  * reading --env-file; everything else the host has to say comes in through facts.
@@ -256,6 +268,7 @@ export function planDyno(opts: DynoOptions, facts: HostFacts, appDir: string, ro
 
   const env = buildEnv(opts, name, port);
   return {
+    source: sourceOf(opts, { app: appDir, rootfs: rootfsDir, name }),
     name: env.DYNO!,
     command: [...opts.command],
     size: { name: size.name, label: size.label },

@@ -1,9 +1,14 @@
 import { UsageError } from '../errors';
 
+/** The names of Heroku's dyno sizes. */
+export type SizeName =
+  | 'eco' | 'basic' | 'standard-1x' | 'standard-2x' | 'performance-m' | 'performance-l'
+  | 'performance-l-ram' | 'performance-xl' | 'performance-2xl';
+
 /** One dyno size, as Heroku defines it (heroku-dynos.md section 1). */
 export interface DynoSize {
   /** canonical lowercase name, e.g. "standard-2x" */
-  name: string;
+  name: SizeName;
   /** display name, e.g. "Standard-2X" */
   label: string;
   /** RAM quota in MiB */
@@ -21,11 +26,11 @@ export interface DynoSize {
 
 const MiB_PER_GB = 1024;
 
-function shared(name: string, label: string, memoryMiB: number, share: number, procs: number): DynoSize {
+function shared(name: SizeName, label: string, memoryMiB: number, share: number, procs: number): DynoSize {
   return { name, label, memoryMiB, killMiB: memoryMiB * 2, cpuShare: share, vcpus: null, processLimit: procs, dedicated: false };
 }
 
-function dedicated(name: string, label: string, memoryMiB: number, killMiB: number, vcpus: number, procs: number): DynoSize {
+function dedicated(name: SizeName, label: string, memoryMiB: number, killMiB: number, vcpus: number, procs: number): DynoSize {
   return { name, label, memoryMiB, killMiB, cpuShare: null, vcpus, processLimit: procs, dedicated: true };
 }
 
@@ -41,7 +46,7 @@ export const SIZES: readonly DynoSize[] = Object.freeze([
   dedicated('performance-2xl', 'Performance-2XL', 126 * MiB_PER_GB, 151 * MiB_PER_GB, 16, 65536),
 ]);
 
-export const DEFAULT_SIZE = 'standard-1x';
+export const DEFAULT_SIZE: SizeName = 'standard-1x';
 
 /** Looks a size up by name, case-insensitively. */
 export function findSize(name: string): DynoSize {

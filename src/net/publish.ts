@@ -47,8 +47,17 @@ export class Publisher {
 
 function listenOne(spec: PublishSpec, target: () => NetnsTarget | null, sockets: Set<net.Socket>): Promise<net.Server> {
   const server = net.createServer({ pauseOnConnect: true }, (client) => {
-    const t = target();
-    const fd = t?.netnsSocket() ?? null;
+    // A connection may race the dyno's start or end (no pidfd yet, PID 1 just gone):
+    // the client is refused, and nothing here may throw into the event loop.
+    client.on('error', () => client.destroy());
+    let t: NetnsTarget | null = null;
+    let fd: number | null = null;
+    try {
+      t = target();
+      fd = t?.netnsSocket() ?? null;
+    } catch {
+      fd = null;
+    }
     if (fd === null || !t) {
       client.destroy();
       return;

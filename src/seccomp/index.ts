@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { native } from '../native';
 import { DynodError, UsageError } from '../errors';
 import { ROOT_CAPABILITIES } from '../dyno/plan';
-import { precompiledPath } from './precompiled';
+import { precompiledPath, SeccompFilters, type SeccompCaps } from './filters';
 import { DEFAULT_PROFILE } from './default';
 import { parseProfile, parseProfileText, type SeccompFilter } from './profile';
 
@@ -16,8 +16,7 @@ export {
   type ProfileContext, type SeccompAction, type SeccompArgCmp, type SeccompFilter, type SeccompRule,
 } from './profile';
 
-/** Whose capabilities the command keeps: none for the dyno user, Docker's default 14 for --user root. */
-export type SeccompCaps = 'dyno' | 'root';
+export { SeccompFilters, type SeccompCaps } from './filters';
 
 export function capabilitiesOf(caps: SeccompCaps): string[] {
   return caps === 'root' ? [...ROOT_CAPABILITIES] : [];
@@ -28,12 +27,6 @@ export function defaultFilter(caps: SeccompCaps): SeccompFilter {
   return parseProfile(DEFAULT_PROFILE, { caps: capabilitiesOf(caps), source: '(dynod default)' });
 }
 
-/** A profile file, resolved for this host; UsageError when it cannot be read or applied exactly. */
-export function readProfile(file: string, caps: SeccompCaps): SeccompFilter {
-  return readProfileFile(file, caps).filter;
-}
-
-/** Compiles a filter into a sealed memfd holding its BPF program (close-on-exec). The caller owns the fd. */
 /** Writes the default filters' BPF programs for precompiledDefault (run by `npm run build`). */
 export function writePrecompiled(): string[] {
   return (['dyno', 'root'] as const).map((caps) => {
@@ -46,15 +39,17 @@ export function writePrecompiled(): string[] {
   });
 }
 
+/** Compiles a filter into a sealed memfd holding its BPF program (close-on-exec). The caller owns the fd. */
 export function compileFilter(filter: SeccompFilter): number {
   try {
     return native().compileSeccomp(filter);
   } catch (e) {
-    throw DynodError.fromNative(e);
+    throw DynodError.from(e);
   }
 }
 
-function readProfileFile(file: string, caps: SeccompCaps): { filter: SeccompFilter; stamp: string } {
+/** A profile file, resolved for this host, and a stamp that changes with the file; UsageError when it cannot be read or applied exactly. */
+export function readProfileFile(file: string, caps: SeccompCaps): { filter: SeccompFilter; stamp: string } {
   let fd: number;
   try {
     fd = fs.openSync(file, 'r');
@@ -72,38 +67,14 @@ function readProfileFile(file: string, caps: SeccompCaps): { filter: SeccompFilt
   }
 }
 
-const compiled = new Map<string, { fd: number; stamp: string }>();
+let processFilters: SeccompFilters | undefined;
 
 /**
- * The fd of the compiled seccomp program for a dyno, for CompileContext.seccompFd,
- * or -1 for none.
- *
- *   option undefined      dynod's default profile
- *   option 'unconfined'   no filter (-1)
- *   otherwise             the path of a profile in Docker's JSON format
- *
- * The fd belongs to a per-process cache (one per profile and capability set,
- * recompiled when the file changes): pass it to spawn, never close it.
+ * The fd of the compiled program for `option` (undefined = dynod's default,
+ * 'unconfined' = -1, else a Docker JSON profile's path), from a cache of this
+ * process's that is never closed. Engines keep their own (SeccompFilters).
  */
 export function seccompFdFor(option: string | undefined, caps: SeccompCaps): number {
-  if (option === 'unconfined') return -1;
-  if (option === undefined) {
-    const key = `default\0${caps}`;
-    let entry = compiled.get(key);
-    if (!entry) {
-      entry = { fd: compileFilter(defaultFilter(caps)), stamp: '' };
-      compiled.set(key, entry);
-    }
-    return entry.fd;
-  }
-  if (option === '') throw new UsageError('seccomp: an empty profile path; accepted: unconfined, or the path of a Docker JSON profile');
-  const file = path.resolve(option);
-  const key = `file\0${caps}\0${file}`;
-  const { filter, stamp } = readProfileFile(option, caps);
-  const entry = compiled.get(key);
-  if (entry && entry.stamp === stamp) return entry.fd;
-  const fd = compileFilter(filter);
-  if (entry) fs.closeSync(entry.fd);
-  compiled.set(key, { fd, stamp });
-  return fd;
+  processFilters ??= new SeccompFilters();
+  return processFilters.fd(option ?? 'default', caps);
 }

@@ -174,19 +174,19 @@ t.test('DynodError.fromStep: "step: syscall detail: CODE (why)"', async (t) => {
 
 t.test('DynodError.fromNative keeps DynodErrors, re-types addon errors, wraps anything else', async (t) => {
   const own = new DynodError('x');
-  t.equal(DynodError.fromNative(own), own);
+  t.equal(DynodError.from(own), own);
   const u = new UsageError('bad');
-  t.equal(DynodError.fromNative(u), u);
+  t.equal(DynodError.from(u), u);
   const native = Object.assign(new Error('scratch tmpfs: mount /tmp: EPERM (Operation not permitted)'), data({ step: 'scratch tmpfs', detail: '/tmp' }));
-  const e = DynodError.fromNative(native);
+  const e = DynodError.from(native);
   t.type(e, DynodError);
   t.equal(e.message, native.message);
   t.equal(e.step, 'scratch tmpfs');
   t.equal(e.code, 'EPERM');
   t.equal(e.errno, 1);
-  t.equal(DynodError.fromNative(new TypeError('boom')).message, 'boom');
-  t.equal(DynodError.fromNative('text').message, 'text');
-  t.equal(DynodError.fromNative('text').step, '');
+  t.equal(DynodError.from(new TypeError('boom')).message, 'boom');
+  t.equal(DynodError.from('text').message, 'text');
+  t.equal(DynodError.from('text').step, '');
 });
 
 t.test('UsageError: step "usage", exit 125', async (t) => {

@@ -1,0 +1,164 @@
+import * as fs from 'node:fs';
+import { isMainThread } from 'node:worker_threads';
+import { detectCgroups, type CgroupBackend } from '../cgroup';
+import { DynodError } from '../errors';
+import { native, buildFile } from '../native';
+import { SeccompFilters } from '../seccomp/filters';
+import { Dyno, type DynoExit, type EngineResources, type StartOptions } from '../dyno/dyno';
+import type { DynoOptions } from '../dyno/options';
+import type { DynoPlan } from '../dyno/plan';
+import { buildPlan, checkPlan } from './plans';
+import { IdAllocator } from './ids';
+import { log } from '../log';
+
+export interface EngineOptions {
+  /**
+   * How often cgroups left by dynods that died (SIGKILL, a crash) are removed, in
+   * ms; the first sweep runs before the first start. Default 60 s; 0: only that first.
+   */
+  sweepIntervalMs?: number;
+}
+
+export interface RunResult {
+  /** null when the dyno could not be started */
+  dyno: Dyno | null;
+  exit: DynoExit;
+}
+
+/**
+ * What dynos share, owned in one place for a long-lived process: the cgroup
+ * backend, the host-global user-namespace id allocator, the sealed dynod-init,
+ * the compiled seccomp filters, the periodic sweep of stale cgroups, and the set
+ * of live dynos. Engines are independent: two in one process, or two dynod
+ * processes, never hand out the same id range or cgroup. close() releases it all.
+ */
+export class Engine {
+  private backend: CgroupBackend | null = null;
+  private readonly ids = new IdAllocator();
+  private readonly seccomp = new SeccompFilters();
+  private initFd = -1;
+  private readonly live = new Set<Dyno>();
+  private readonly sweepIntervalMs: number;
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private firstSweep: Promise<void> | null = null;
+  private closed = false;
+  private readonly resources: EngineResources;
+
+  constructor(options: EngineOptions = {}) {
+    const interval = options.sweepIntervalMs ?? 60_000;
+    if (!Number.isFinite(interval) || interval < 0)
+      throw new DynodError(`sweepIntervalMs ${interval}: must be a number of milliseconds ≥ 0`, { step: 'engine' });
+    this.sweepIntervalMs = interval;
+    const self = this;
+    this.resources = {
+      get cgroups() {
+        return self.cgroups();
+      },
+      ids: this.ids,
+      seccomp: this.seccomp,
+      initFd: () => this.initBinary(),
+      released: (dyno) => this.live.delete(dyno),
+    };
+  }
+
+  /** The cgroup backend (v2 when the host offers its controllers, else v1), detected once. */
+  private cgroups(): CgroupBackend {
+    this.backend ??= detectCgroups();
+    return this.backend;
+  }
+
+  /** The sealed copy of dynod-init every dyno of this engine execs as its PID 1. */
+  private initBinary(): number {
+    if (this.initFd < 0) this.initFd = native().sealedCopy(buildFile('dynod-init'));
+    return this.initFd;
+  }
+
+  private sweep(): Promise<void> {
+    return this.cgroups()
+      .sweepStale()
+      .then((n) => {
+        if (n > 0) log.debug({ removed: n }, 'stale cgroups removed');
+      })
+      .catch((e: unknown) => log.warn({ err: e }, 'stale cgroup sweep failed'));
+  }
+
+  private startSweeping(): Promise<void> {
+    if (!this.firstSweep) {
+      this.firstSweep = this.sweep();
+      if (this.sweepIntervalMs > 0) {
+        this.sweepTimer = setInterval(() => void this.sweep(), this.sweepIntervalMs);
+        this.sweepTimer.unref();
+      }
+    }
+    return this.firstSweep;
+  }
+
+  /** The complete plan for a dyno (what `dynod run --dry-run` prints), as frozen plain data. Needs no root. */
+  plan(options: DynoOptions): DynoPlan {
+    return buildPlan(options, this.cgroups().view);
+  }
+
+  /**
+   * Starts a dyno from options or from a plan (any number of times: each start is
+   * a new instance). Resolves once its command runs; rejects with a DynodError
+   * (CommandError for 126/127) once everything the start held is released.
+   */
+  async start(what: DynoOptions | DynoPlan, opts: StartOptions = {}): Promise<Dyno> {
+    try {
+      if (this.closed) throw new DynodError('this engine is closed', { step: 'start' });
+      if (process.getuid?.() !== 0) throw new DynodError('must run as root (try sudo)', { step: 'permissions' });
+      // PR_SET_PDEATHSIG belongs to the thread that clones: a dyno started from a
+      // worker would die with that worker.
+      if (!isMainThread) throw new DynodError('dynos are started from the main thread only (a dyno dies with the thread that started it)', { step: 'start' });
+      const plan = 'mounts' in what ? checkPlan(what, this.cgroups().view) : this.plan(what);
+      await this.startSweeping();
+      if (this.closed) throw new DynodError('this engine is closed', { step: 'start' });
+      const dyno = await Dyno.start(plan, this.resources, opts);
+      if (dyno.state !== 'down' && dyno.state !== 'crashed') this.live.add(dyno);
+      return dyno;
+    } catch (e) {
+      throw DynodError.from(e, 'start');
+    }
+  }
+
+  /** Runs a dyno to its end. Never rejects: a failure to start comes back in exit.error. */
+  async run(what: DynoOptions | DynoPlan, opts: StartOptions = {}): Promise<RunResult> {
+    let dyno: Dyno;
+    try {
+      dyno = await this.start(what, { stdout: 'inherit', stderr: 'inherit', ...opts });
+    } catch (e) {
+      const err = DynodError.from(e);
+      return { dyno: null, exit: { status: err.exitCode, code: null, signal: null, oomKilled: false, error: err } };
+    }
+    return { dyno, exit: await dyno.wait() };
+  }
+
+  /** The dynos of this engine that have not ended. */
+  get dynos(): Dyno[] {
+    return [...this.live];
+  }
+
+  /**
+   * Stops every live dyno (SIGTERM, SIGKILL after graceMs; default 0: at once),
+   * waits for them, and releases what the engine holds. Further starts reject.
+   */
+  async close(options: { graceMs?: number } = {}): Promise<void> {
+    this.closed = true;
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = null;
+    await Promise.all([...this.live].map((d) => d.stop(options.graceMs ?? 0).catch(() => d.wait())));
+    await this.firstSweep;
+    this.seccomp.close();
+    this.ids.close();
+    if (this.initFd >= 0) fs.closeSync(this.initFd);
+    this.initFd = -1;
+  }
+}
+
+let defaultEngine: Engine | undefined;
+
+/** The engine behind the module-level plan(), start() and run(). */
+export function getDefaultEngine(): Engine {
+  defaultEngine ??= new Engine();
+  return defaultEngine;
+}

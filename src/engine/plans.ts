@@ -1,0 +1,54 @@
+import { isDeepStrictEqual } from 'node:util';
+import type { CgroupView } from '../cgroup';
+import { UsageError } from '../errors';
+import { gatherHostFacts, resolveDir } from '../dyno/host';
+import type { DynoOptions } from '../dyno/options';
+import { planDyno, type DynoPlan } from '../dyno/plan';
+
+/** Plans this process built: frozen, so what start() gets is what plan() returned. */
+const built = new WeakSet<object>();
+
+function deepFreeze<T>(v: T): T {
+  if (v && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v)) deepFreeze(x);
+  }
+  return v;
+}
+
+/** Options → a frozen plan, with this host's facts. */
+export function buildPlan(options: DynoOptions, view: CgroupView): DynoPlan {
+  const app = resolveDir('--app', options.app ?? process.cwd());
+  const rootfs = options.rootfs !== undefined ? resolveDir('--rootfs', options.rootfs) : undefined;
+  const plan = deepFreeze(planDyno(options, gatherHostFacts({ rootfs, cgroupView: view }), app, rootfs));
+  built.add(plan);
+  return plan;
+}
+
+/** Where two plain values first differ, as a path like `mounts[3].options`. */
+export function firstDifference(a: unknown, b: unknown, at = 'plan'): string | null {
+  if (isDeepStrictEqual(a, b)) return null;
+  if (!a || !b || typeof a !== 'object' || typeof b !== 'object' || Array.isArray(a) !== Array.isArray(b)) return at;
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  for (const k of keys) {
+    const d = firstDifference((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], Array.isArray(a) ? `${at}[${k}]` : `${at}.${k}`);
+    if (d) return d;
+  }
+  return at;
+}
+
+/**
+ * The plan start() runs. One built here is taken as it is; any other (a plan read
+ * back from `--dry-run` JSON, an edited copy) must be exactly what dynod builds
+ * from the options it names as its source, on this host, now.
+ */
+export function checkPlan(plan: DynoPlan, view: CgroupView): DynoPlan {
+  if (built.has(plan)) return plan;
+  const source = (plan as { source?: unknown }).source;
+  if (!source || typeof source !== 'object' || !Array.isArray((source as DynoOptions).command))
+    throw new UsageError('plan: not a dynod plan (no "source" with the options it was built from); make plans with plan()');
+  const again = buildPlan(source as DynoOptions, view);
+  const diff = firstDifference(plan, again);
+  if (diff) throw new UsageError(`plan: ${diff} is not what dynod builds from the plan's source options on this host; make plans with plan()`);
+  return again;
+}

@@ -1,0 +1,217 @@
+// The engine as a long-lived manager drives it (root, real kernel): instances of
+// one plan, states by intent, readiness, stop grace, abort, failures as DynodError,
+// two engines side by side, and the embedder's own stdio left alone.
+import t from 'tap';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import { execFile } from 'node:child_process';
+import { Engine, DynodError, CommandError, type Dyno, type DynoState } from '../../src/index';
+import { tempApp } from '../helpers/app';
+import { ROOT, hostEnv, lines } from '../helpers/dynod';
+
+const engine = new Engine();
+t.teardown(() => engine.close());
+
+function collect(d: Dyno): Promise<string> {
+  const chunks: Buffer[] = [];
+  return new Promise((resolve) => {
+    d.stdout?.on('data', (b: Buffer) => chunks.push(b));
+    d.stdout?.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
+  });
+}
+
+function states(d: Dyno): DynoState[] {
+  const seen: DynoState[] = [d.state];
+  d.on('state', (_from, to) => seen.push(to));
+  return seen;
+}
+
+/** The host id range of a dyno's user namespace: "0 <base> 65536". */
+function uidMap(pid: number): string {
+  return fs.readFileSync(`/proc/${pid}/uid_map`, 'utf8').trim().split(/\s+/).join(' ');
+}
+
+t.test('one plan started 3 times concurrently: 3 isolated instances', async (t) => {
+  const app = tempApp(t);
+  const plan = engine.plan({ command: ['sh', '-c', 'sleep 0.3 & hostname; ps -e -o pid= | wc -l; wait'], app, name: 'web.1' });
+  t.ok(Object.isFrozen(plan) && Object.isFrozen(plan.mounts), 'a plan is frozen: what start() gets is what plan() returned');
+  const dynos = await Promise.all([0, 1, 2].map(() => engine.start(plan)));
+  const maps = dynos.map((d) => uidMap(d.pid));
+  const outs = await Promise.all(dynos.map(collect));
+  const exits = await Promise.all(dynos.map((d) => d.wait()));
+  t.same(exits.map((e) => e.status), [0, 0, 0]);
+  t.equal(new Set(dynos.map((d) => d.id)).size, 3, 'distinct ids');
+  t.equal(new Set(dynos.map((d) => d.cgroupPath)).size, 3, 'distinct cgroups');
+  for (const d of dynos) t.match(d.cgroupPath, new RegExp(`dynod/run/web\\.1-${d.id.slice(0, 8)}$`), 'cgroup named by what it holds');
+  t.equal(new Set(maps).size, 3, `distinct id ranges: ${maps.join(' | ')}`);
+  for (const m of maps) t.match(m, /^0 \d+ 65536$/);
+  outs.forEach((out, i) => {
+    const [host, count] = lines(out);
+    t.equal(host, dynos[i]!.id, 'each hostname is its own instance id');
+    t.equal(count, '4', 'each sees only its own processes (sh, sleep, ps, wc)');
+  });
+});
+
+t.test('states follow intent: a stop asked for is down, an exit nobody asked for is crashed (even 0)', async (t) => {
+  const app = tempApp(t);
+  const a = await engine.start({ command: ['sh', '-c', 'exit 0'], app });
+  const sa = states(a);
+  t.equal((await a.wait()).status, 0);
+  t.same(sa, ['up', 'crashed']);
+
+  const b = await engine.start({ command: ['sleep', '30'], app });
+  const sb = states(b);
+  const e = await b.stop(5_000);
+  t.same(sb, ['up', 'stopping', 'down']);
+  t.equal(e.signal, null, 'dynod-init ended with the command');
+  t.equal(e.status, 143, 'sleep died of the forwarded SIGTERM');
+
+  const c = await engine.start({ command: ['sleep', '30'], app });
+  const sc = states(c);
+  c.kill('SIGKILL');
+  await c.wait();
+  t.same(sc, ['up', 'crashed'], 'a signal is not a stop');
+});
+
+t.test('stop() escalates to SIGKILL after the grace, and the dyno ends down', async (t) => {
+  const app = tempApp(t);
+  const d = await engine.start({ command: ['sh', '-c', 'trap "" TERM; echo ready; while :; do sleep 0.05; done'], app });
+  const out = collect(d);
+  const t0 = Date.now();
+  const e = await d.stop(400);
+  const ms = Date.now() - t0;
+  t.equal(e.signal, 'SIGKILL');
+  t.equal(e.status, 137);
+  t.ok(ms >= 350, `the grace was given (${ms} ms)`);
+  t.equal(d.state, 'down');
+  t.match(await out, /ready/);
+});
+
+t.test('waitForPort resolves when the dyno listens on $PORT, times out cleanly otherwise', async (t) => {
+  const app = tempApp(t, {
+    'server.js': "setTimeout(() => require('net').createServer().listen(Number(process.env.PORT), '0.0.0.0'), 300);",
+  });
+  const d = await engine.start({ command: ['node', 'server.js'], app, port: 5123 });
+  t.equal(d.state, 'up', 'up: the command runs (not yet listening)');
+  const t0 = Date.now();
+  await d.waitForPort(5123, 10_000);
+  t.ok(Date.now() - t0 >= 200, 'not before the listen');
+  await t.rejects(d.waitForPort(5124, 150), { name: 'DynodError', code: 'ETIMEDOUT', step: 'wait for port' });
+  await d.stop(2_000);
+  await t.rejects(d.waitForPort(5123, 1_000), { name: 'DynodError', step: 'wait for port' }, 'rejects once the dyno has ended');
+});
+
+t.test('stats() reads the dyno from its cgroup', async (t) => {
+  const app = tempApp(t);
+  const d = await engine.start({ command: ['sh', '-c', 'sleep 1 & sleep 1 & wait'], app, size: 'standard-2x' });
+  await new Promise((r) => setTimeout(r, 150));
+  const s = d.stats();
+  t.equal(s.memory.quotaBytes, 1024 * 1024 * 1024);
+  t.equal(s.pids.current, 4, 'init, sh and two sleeps');
+  t.equal(s.pids.limit, 512);
+  t.ok(s.memory.usedBytes > 0);
+  t.equal(s.oomKills, 0);
+  await d.stop(1_000);
+  t.ok(d.stats().memory.quotaBytes, 'the last reading stays available after the end');
+});
+
+t.test('an AbortSignal ends a start that has not reached up', async (t) => {
+  const app = tempApp(t);
+  const ac = new AbortController();
+  ac.abort(new Error('changed my mind'));
+  await t.rejects(engine.start({ command: ['true'], app }, { signal: ac.signal }), { name: 'DynodError', code: 'ABORT_ERR' }, 'aborted before');
+  const ac2 = new AbortController();
+  const p = engine.start({ command: ['true'], app }, { signal: ac2.signal });
+  queueMicrotask(() => ac2.abort());
+  const err = await p.then(() => null, (e: unknown) => e);
+  // Depending on timing the abort lands before up (rejected) or after (ignored): never a raw error, never a leak.
+  if (err) t.ok(err instanceof DynodError, 'a DynodError');
+  t.equal(engine.dynos.filter((d) => d.state === 'starting').length, 0);
+});
+
+t.test('every failure to start rejects with a DynodError that keeps its cause', async (t) => {
+  const app = tempApp(t);
+  await t.rejects(engine.start({ command: ['no-such-command-xyz'], app }), CommandError);
+  await t.rejects(engine.start({ command: [], app }), { name: 'UsageError' });
+  await t.rejects(engine.start({ command: ['true'], app: '/nonexistent/app' }), { name: 'UsageError' });
+  await t.rejects(engine.start({ command: ['true'], app, size: 'huge' as never }), { name: 'UsageError', message: /unknown size/ });
+  await t.rejects(engine.start({ command: ['true'], app, publish: ['127.0.0.1:1'] }), { name: 'DynodError' }, 'a port that cannot be bound');
+  const plan = engine.plan({ command: ['true'], app });
+  const edited = { ...JSON.parse(JSON.stringify(plan)), user: { name: 'root', uid: 0, gid: 0 } };
+  await t.rejects(engine.start(edited), { name: 'UsageError', message: /plan\.user/ }, 'an edited plan is refused, naming the field');
+  const roundTrip = JSON.parse(JSON.stringify(plan));
+  const ok = await engine.start(roundTrip);
+  t.equal((await ok.wait()).status, 0, 'a plan read back from JSON is accepted as it is');
+  const closed = new Engine();
+  await closed.close();
+  await t.rejects(closed.start({ command: ['true'], app }), { name: 'DynodError', message: /closed/ });
+  const r = await engine.run({ command: ['no-such-command-xyz'], app });
+  t.equal(r.exit.status, 127);
+  t.ok(r.exit.error instanceof DynodError);
+});
+
+t.test('two engines in one process never share an id range', async (t) => {
+  const app = tempApp(t);
+  const other = new Engine();
+  t.teardown(() => other.close());
+  const ds = await Promise.all([engine, other, engine, other].map((e) => e.start({ command: ['sleep', '2'], app })));
+  const maps = ds.map((d) => uidMap(d.pid));
+  t.equal(new Set(maps).size, 4, maps.join(' | '));
+  await Promise.all(ds.map((d) => d.stop(0)));
+});
+
+t.test('close() stops every live dyno and releases the engine', async (t) => {
+  const app = tempApp(t);
+  const e = new Engine();
+  const ds = await Promise.all([1, 2, 3].map(() => e.start({ command: ['sleep', '30'], app })));
+  t.equal(e.dynos.length, 3);
+  await e.close();
+  t.same(ds.map((d) => d.state), ['down', 'down', 'down']);
+  t.equal(e.dynos.length, 0);
+});
+
+t.test('a --publish connection racing the dyno\'s end never throws', async (t) => {
+  const app = tempApp(t, { 'server.js': "require('net').createServer((s) => s.end('hi')).listen(Number(process.env.PORT), '127.0.0.1'); setTimeout(() => process.exit(0), 300);" });
+  let uncaught: unknown = null;
+  const onUncaught = (e: unknown) => (uncaught = e);
+  process.on('uncaughtException', onUncaught);
+  t.teardown(() => process.off('uncaughtException', onUncaught));
+  const d = await engine.start({ command: ['node', 'server.js'], app, publish: ['127.0.0.1:0'] });
+  const port = d.publishedAddresses()[0]!.port;
+  let done = false;
+  void d.wait().then(() => (done = true));
+  let connections = 0;
+  while (!done) {
+    await new Promise<void>((r) => {
+      const c = net.connect(port, '127.0.0.1');
+      c.on('error', () => r()).on('close', () => r());
+      c.resume();
+    });
+    connections++;
+  }
+  t.equal(uncaught, null, `no uncaught exception over ${connections} connections`);
+});
+
+t.test("the embedder's stdio flags stay as they were after run(), with sockets as stdio", async (t) => {
+  const app = tempApp(t);
+  const script = `
+    const fs = require('fs');
+    const { run } = require(${JSON.stringify(ROOT)});
+    const flags = () => [0, 1, 2].map((fd) => /^flags:\\s+(\\d+)/m.exec(fs.readFileSync('/proc/self/fdinfo/' + fd, 'utf8'))[1]);
+    const kinds = [0, 1, 2].map((fd) => fs.readlinkSync('/proc/self/fd/' + fd).replace(/:.*/, ''));
+    process.stdout.write(''); // let libuv set up its stdout
+    const before = flags();
+    run({ command: ['sh', '-c', 'echo from-the-dyno'], app: ${JSON.stringify(app)} }).then(({ exit }) => {
+      console.error(JSON.stringify({ before, after: flags(), kinds, status: exit.status }));
+    });`;
+  const r = await new Promise<{ stdout: string; stderr: string }>((resolve) => {
+    const env = hostEnv();
+    execFile('/usr/bin/env', ['-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), process.execPath, '-e', script], { timeout: 30_000 }, (_e, stdout, stderr) => resolve({ stdout, stderr }));
+  });
+  const report = JSON.parse(lines(r.stderr).pop() ?? '{}');
+  t.same(report.kinds, ['socket', 'socket', 'socket'], 'a child of a Node parent has socket stdio');
+  t.equal(report.status, 0);
+  t.same(report.after, report.before, `flags unchanged: ${JSON.stringify(report)}`);
+  t.ok(report.before.slice(1).every((f: string) => (parseInt(f, 8) & 0o4000) !== 0), 'they were non-blocking (libuv) to begin with');
+  t.equal(r.stdout, 'from-the-dyno\n', "the dyno's output reached the embedder's stdout");
+});

@@ -1,0 +1,76 @@
+// One Node process runs thousands of dynos: nothing it holds may grow with the
+// number of dynos started (fds, namespaces, id ranges, memory). Root, real kernel.
+import t from 'tap';
+import * as fs from 'node:fs';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
+import { Engine } from '../../src/index';
+import { tempApp } from '../helpers/app';
+
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void;
+
+function fds(): number {
+  return fs.readdirSync('/proc/self/fd').length;
+}
+
+/** What the process holds: open fds (by kind: user namespaces show as user:[…]) and RSS after a full GC. */
+function held(): { fds: number; userns: number; rssMiB: number } {
+  gc();
+  gc();
+  let userns = 0;
+  for (const fd of fs.readdirSync('/proc/self/fd')) {
+    try {
+      if (fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith('user:')) userns++;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return { fds: fds(), userns, rssMiB: process.memoryUsage().rss / 2 ** 20 };
+}
+
+const SEQUENTIAL = Number(process.env.DYNOD_TEST_STARTS ?? 2000);
+
+t.test(`${SEQUENTIAL} sequential starts in one process keep fds and RSS flat`, async (t) => {
+  const app = tempApp(t);
+  const engine = new Engine();
+  t.teardown(() => engine.close());
+  const plan = engine.plan({ command: ['/bin/true'], app, name: 'seq.1' });
+  const once = async () => {
+    const d = await engine.start(plan, { stdout: 'ignore', stderr: 'ignore' });
+    const e = await d.wait();
+    if (e.status !== 0) throw new Error(`status ${e.status}: ${e.error?.message}`);
+  };
+  for (let i = 0; i < 50; i++) await once(); // warm: caches, the addon, V8's code
+  const before = held();
+  const t0 = Date.now();
+  for (let i = 0; i < SEQUENTIAL; i++) await once();
+  const ms = Date.now() - t0;
+  const after = held();
+  t.comment(`${SEQUENTIAL} starts in ${ms} ms (${((SEQUENTIAL * 1000) / ms).toFixed(1)}/s); fds ${before.fds} → ${after.fds}, user namespaces ${before.userns} → ${after.userns}, RSS ${before.rssMiB.toFixed(1)} → ${after.rssMiB.toFixed(1)} MiB`);
+  t.ok(after.fds - before.fds <= 2, `fds flat (${before.fds} → ${after.fds})`);
+  t.equal(after.userns, before.userns, 'no user namespace kept');
+  t.ok(after.rssMiB - before.rssMiB < 40, `RSS flat within 40 MiB (${(after.rssMiB - before.rssMiB).toFixed(1)} MiB)`);
+  t.equal(engine.dynos.length, 0);
+});
+
+t.test('10 rounds of 50 concurrent start/stop keep fds and RSS flat', async (t) => {
+  const app = tempApp(t);
+  const engine = new Engine();
+  t.teardown(() => engine.close());
+  const round = async () => {
+    const ds = await Promise.all(Array.from({ length: 50 }, (_, i) => engine.start({ command: ['sleep', '30'], app, name: `worker.${i + 1}` }, { stdout: 'pipe', stderr: 'pipe' })));
+    const exits = await Promise.all(ds.map((d) => d.stop(1_000)));
+    if (!exits.every((e) => e.error === null && e.status === 143)) throw new Error(`unexpected exits: ${JSON.stringify(exits.filter((e) => e.status !== 143))}`);
+    if (!ds.every((d) => d.state === 'down')) throw new Error('not all down');
+  };
+  await round();
+  const before = held();
+  for (let i = 0; i < 9; i++) await round();
+  const after = held();
+  t.comment(`fds ${before.fds} → ${after.fds}, RSS ${before.rssMiB.toFixed(1)} → ${after.rssMiB.toFixed(1)} MiB`);
+  t.ok(after.fds - before.fds <= 2, `fds flat (${before.fds} → ${after.fds})`);
+  t.equal(after.userns, before.userns, 'no user namespace kept');
+  t.ok(after.rssMiB - before.rssMiB < 40, `RSS flat within 40 MiB (${(after.rssMiB - before.rssMiB).toFixed(1)} MiB)`);
+  t.equal(engine.dynos.length, 0, 'no live dyno left');
+});
