@@ -17,8 +17,8 @@ export class DynodError extends Error {
   readonly detail: string;
   readonly exitCode: number;
 
-  constructor(message: string, data: Partial<NativeErrorData> = {}, exitCode = EXIT_DYNOD_ERROR) {
-    super(message);
+  constructor(message: string, data: Partial<NativeErrorData> = {}, exitCode = EXIT_DYNOD_ERROR, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = new.target.name;
     this.step = data.step ?? '';
     this.syscall = data.syscall ?? '';
