@@ -107,7 +107,7 @@ export class Dyno extends EventEmitter {
     this.plan = plan;
     this.cgroupVersion = backend.version;
     this.exitPromise = new Promise((r) => (this.resolveExit = r));
-    this.cgroup = backend.create(`${process.pid}-${this.id.slice(0, 8)}`, plan.limits);
+    this.cgroup = backend.create({ group: 'run', name: plan.name, id: this.id }, plan.limits);
   }
 
   /** The cgroup directories of this dyno (they exist while it runs). */
