@@ -1,4 +1,6 @@
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import { DynodError } from '../errors';
 
 /** One line of /proc/self/cgroup: hierarchy id, controllers, path. */
 export interface CgroupMembership {
@@ -57,90 +59,124 @@ export function readProcSelf(): { cgroup: string; mountinfo: string } {
   };
 }
 
-/** mkdir -p that tolerates a concurrent rmdir of a parent by another dynod. */
-export function ensureDir(dir: string): void {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      fs.mkdirSync(dir, { recursive: true });
-      return;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || attempt > 5) throw e;
-    }
-  }
+/** A failed file operation as a DynodError: what dynod was doing, the syscall, errno, and the file. */
+export function cgroupError(step: string, syscall: string, file: string, err: unknown): DynodError {
+  if (err instanceof DynodError) return err;
+  const e = err as NodeJS.ErrnoException;
+  const code = typeof e?.code === 'string' ? e.code : '';
+  const errno = (code && (os.constants.errno as Record<string, number>)[code]) || Math.abs(e?.errno ?? 0);
+  // Node's message is "ENOENT: no such file or directory, open '/x'": keep the middle part.
+  const why = /^[A-Z0-9_]+: ([^,]+)/.exec(e?.message ?? '')?.[1] ?? e?.message ?? String(err);
+  return new DynodError(`${step}: ${syscall} ${file}: ${code || 'error'} (${why})`, { step, syscall, errno, code, detail: file }, undefined, { cause: err });
 }
 
-/** True while a dynod process that owns cgroups named "<pid>-…" is alive. */
-export function ownerAlive(name: string): boolean {
-  const m = /^(\d+)-/.exec(name);
-  if (!m) return true; // not ours to judge
-  const pid = Number(m[1]);
-  if (pid === process.pid) return true;
+export function errCode(err: unknown): string {
+  return err instanceof DynodError ? err.code : ((err as NodeJS.ErrnoException)?.code ?? '');
+}
+
+/** Runs one file operation, turning its failure into a DynodError. */
+export function op<T>(step: string, syscall: string, file: string, fn: () => T): T {
   try {
-    process.kill(pid, 0);
-    return true;
+    return fn();
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    throw cgroupError(step, syscall, file, e);
   }
 }
 
-/** rmdir with retries: a cgroup stays busy for a moment after its last process is reaped. */
-export async function removeDir(dir: string, onBusy?: () => void): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      // children first (a dyno may have made sub-cgroups of its own on v2)
-      for (const ent of fs.readdirSync(dir, { withFileTypes: true }))
-        if (ent.isDirectory()) await removeDir(`${dir}/${ent.name}`, onBusy);
-      fs.rmdirSync(dir);
-      return;
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return;
-      if (code !== 'EBUSY' || attempt >= 200) throw e;
-      if (attempt === 10) onBusy?.();
-      await new Promise((r) => setTimeout(r, attempt < 10 ? 1 : 10));
-    }
+/** A synchronous pause, for the few retries of create (which is synchronous). */
+export function pauseSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** mkdir that is fine with an existing directory (ENOENT, from a concurrent rmdir of a parent, is thrown). */
+export function mkdirExisting(dir: string, step = 'create cgroup'): void {
+  try {
+    fs.mkdirSync(dir);
+  } catch (e) {
+    if (errCode(e) !== 'EEXIST') throw cgroupError(step, 'mkdir', dir, e);
+  }
+}
+
+/** rmdir of a group or root directory once it may be empty: other dynos may still use it, or have removed it. */
+export function rmdirIfEmpty(dir: string): void {
+  try {
+    fs.rmdirSync(dir);
+  } catch (e) {
+    if (!['ENOTEMPTY', 'EBUSY', 'ENOENT', 'EEXIST'].includes(errCode(e))) throw cgroupError('remove cgroup', 'rmdir', dir, e);
   }
 }
 
 export function writeFile(file: string, value: string | number): void {
-  fs.writeFileSync(file, String(value));
+  op('write cgroup limit', 'write', file, () => fs.writeFileSync(file, String(value)));
 }
 
-export function tryWrite(file: string, value: string | number): boolean {
+/** Writes a file the kernel may not have (ENOENT, e.g. no swap accounting): false then. */
+export function tryWrite(file: string, value: string | number, step = 'write cgroup limit'): boolean {
   try {
     fs.writeFileSync(file, String(value));
     return true;
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
+    const code = errCode(e);
     if (code === 'ENOENT' || code === 'EACCES') return false;
-    throw e;
+    throw cgroupError(step, 'write', file, e);
   }
 }
 
-/** A "key N" line of a flat-keyed cgroup file (memory.events, memory.oom_control); 0 when absent. */
-export function readCounter(file: string, key: string): number {
+/** A cgroup file's text, or null when the kernel has no such file. */
+export function tryRead(file: string, step = 'read cgroup stats'): string | null {
   try {
-    const m = new RegExp(`^${key} (\\d+)$`, 'm').exec(fs.readFileSync(file, 'utf8'));
-    return m ? Number(m[1]) : 0;
-  } catch {
-    return 0;
+    return fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    if (errCode(e) === 'ENOENT') return null;
+    throw cgroupError(step, 'read', file, e);
   }
 }
 
-/** Removes every "<pid>-…" cgroup under root whose dynod process is gone. */
-export async function sweepDir(root: string, kill: (dir: string) => void): Promise<number> {
-  let names: string[];
+/** The pids of cgroup.procs; [] once the directory is gone. */
+export function readProcs(dir: string): number[] {
+  const text = tryRead(`${dir}/cgroup.procs`, 'remove cgroup');
+  return text ? text.split('\n').filter(Boolean).map(Number) : [];
+}
+
+/**
+ * Kills every process of a cgroup and waits until cgroup.procs is empty: with
+ * cgroup.kill (v2, Linux 5.14+) when `useKillFile`, else SIGKILL to each pid listed,
+ * again until none is left (a process may fork between the read and the kill).
+ */
+export async function killAll(dir: string, useKillFile: boolean): Promise<void> {
+  for (let attempt = 0; attempt < 500; attempt++) {
+    const pids = readProcs(dir);
+    if (pids.length === 0) return;
+    if (!(useKillFile && tryWrite(`${dir}/cgroup.kill`, 1, 'remove cgroup')))
+      for (const pid of pids) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    await new Promise((r) => setTimeout(r, attempt < 10 ? 2 : 10));
+  }
+}
+
+/**
+ * Removes a dyno's cgroup directory: sub-cgroups first (a dyno may make its own on
+ * v2), each emptied of processes, then rmdir with retries (a cgroup stays busy for
+ * a moment after its last process is reaped).
+ */
+export async function removeTree(dir: string, useKillFile: boolean): Promise<void> {
+  let ents: fs.Dirent[];
   try {
-    names = fs.readdirSync(root);
-  } catch {
-    return 0;
+    ents = fs.readdirSync(dir, { withFileTypes: true });
+  } catch (e) {
+    if (errCode(e) === 'ENOENT') return;
+    throw cgroupError('remove cgroup', 'readdir', dir, e);
   }
-  let n = 0;
-  for (const name of names) {
-    const dir = `${root}/${name}`;
-    if (ownerAlive(name) || !fs.statSync(dir).isDirectory()) continue;
-    await removeDir(dir, () => kill(dir));
-    n++;
+  for (const ent of ents) if (ent.isDirectory()) await removeTree(`${dir}/${ent.name}`, useKillFile);
+  for (let attempt = 0; ; attempt++) {
+    await killAll(dir, useKillFile);
+    try {
+      fs.rmdirSync(dir);
+      return;
+    } catch (e) {
+      const code = errCode(e);
+      if (code === 'ENOENT') return;
+      if (code !== 'EBUSY' || attempt >= 200) throw cgroupError('remove cgroup', 'rmdir', dir, e);
+      await new Promise((r) => setTimeout(r, attempt < 10 ? 1 : 10));
+    }
   }
-  return n;
 }

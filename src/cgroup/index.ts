@@ -1,11 +1,11 @@
 import * as fs from 'node:fs';
 import { CgroupV1 } from './v1';
 import { CgroupV2, V2_CONTROLLERS } from './v2';
-import { cgroupDir, parseCgroupMounts, parseProcCgroup, readProcSelf } from './hierarchy';
+import { cgroupDir, op, parseCgroupMounts, parseProcCgroup, readProcSelf, tryRead } from './hierarchy';
 import type { CgroupBackend } from './types';
 import { DynodError } from '../errors';
 
-export type { CgroupBackend, DynoCgroup, CgroupView } from './types';
+export type { CgroupBackend, CgroupSpec, CgroupStats, DynoCgroup, CgroupView } from './types';
 export type { Limits } from './limits';
 export { cpuQuotaFor, CPU_PERIOD_US } from './limits';
 
@@ -17,16 +17,13 @@ let cached: CgroupBackend | undefined;
  */
 export function detectCgroups(): CgroupBackend {
   if (cached) return cached;
-  const { cgroup, mountinfo } = readProcSelf();
+  const { cgroup, mountinfo } = op('cgroups', 'read', '/proc/self/cgroup', readProcSelf);
   const membership = parseProcCgroup(cgroup);
   const mounts = parseCgroupMounts(mountinfo);
   const v2mount = mounts.find((m) => m.fstype === 'cgroup2');
   const v2member = membership.find((m) => m.id === 0);
   if (v2mount && v2member) {
-    let controllers: string[] = [];
-    try {
-      controllers = fs.readFileSync(`${cgroupDir(v2mount, v2member.path)}/cgroup.controllers`, 'utf8').trim().split(/\s+/);
-    } catch { /* none */ }
+    const controllers = (tryRead(`${cgroupDir(v2mount, v2member.path)}/cgroup.controllers`, 'cgroups') ?? '').trim().split(/\s+/).filter(Boolean);
     if (V2_CONTROLLERS.every((c) => controllers.includes(c))) {
       cached = new CgroupV2(v2mount.mountPoint, cgroupDir(v2mount, v2member.path).slice(v2mount.mountPoint.length) || '/');
       return cached;
@@ -42,7 +39,7 @@ export function detectCgroups(): CgroupBackend {
     }
   }
   const known = new Set(
-    fs.readFileSync('/proc/cgroups', 'utf8').split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split('\t')[0]!),
+    op('cgroups', 'read', '/proc/cgroups', () => fs.readFileSync('/proc/cgroups', 'utf8')).split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split('\t')[0]!),
   );
   cached = new CgroupV1(membership, mounts, known);
   return cached;

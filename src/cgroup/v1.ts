@@ -1,9 +1,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Limits } from './limits';
-import type { CgroupBackend, CgroupView, DynoCgroup } from './types';
+import type { CgroupBackend, CgroupSpec, CgroupView, DynoCgroup } from './types';
 import { DynodError } from '../errors';
-import { cgroupDir, ensureDir, readCounter, removeDir, sweepDir, tryWrite, writeFile, type CgroupMembership, type CgroupMount } from './hierarchy';
+import { cgroupDir, removeTree, rmdirIfEmpty, tryRead, tryWrite, writeFile, type CgroupMembership, type CgroupMount } from './hierarchy';
+import { createOwnedLeaf, leafNames, mkdirUnder, mkdirUnderRetrying, sweepRoot } from './leaf';
+import { v1Stats, type V1Files } from './stats';
 
 /** The v1 controllers a dyno is limited by; each is its own hierarchy. */
 export const V1_CONTROLLERS = ['memory', 'cpu', 'pids'] as const;
@@ -14,25 +16,42 @@ interface Hierarchy {
   root: string;
   /** mount data that names this hierarchy, e.g. "cpu,cpuacct" */
   options: string;
+  /** shown to the dyno at /sys/fs/cgroup/<controller> (not a cpuacct hierarchy of its own: it limits nothing) */
+  inView: boolean;
 }
 
-/** cgroup v1 (and the v1 half of hybrid hosts). */
+/** cgroup v1 (and the v1 half of hybrid hosts). The lock of a dyno's cgroup is on its memory leaf. */
 export class CgroupV1 implements CgroupBackend {
   readonly version = 1 as const;
   private readonly hierarchies: Hierarchy[];
+  /** the hierarchy with cpuacct (co-mounted with cpu, or its own), for CPU usage; -1 without one */
+  private readonly acct: number;
 
   constructor(membership: CgroupMembership[], mounts: CgroupMount[], known: Set<string>) {
+    const find = (controller: string) => ({
+      member: membership.find((m) => m.controllers.includes(controller)),
+      mount: mounts.find((m) => m.fstype === 'cgroup' && m.options.includes(controller)),
+    });
+    const hierarchy = (controller: string, member: CgroupMembership, mount: CgroupMount, inView: boolean): Hierarchy => ({
+      controller,
+      root: path.join(cgroupDir(mount, member.path), 'dynod'),
+      options: mount.options.filter((o) => known.has(o)).join(','),
+      inView,
+    });
     this.hierarchies = V1_CONTROLLERS.map((controller) => {
-      const member = membership.find((m) => m.controllers.includes(controller));
-      const mount = mounts.find((m) => m.fstype === 'cgroup' && m.options.includes(controller));
+      const { member, mount } = find(controller);
       if (!member || !mount)
         throw new DynodError(`cgroup v1 controller "${controller}" is not mounted; dynod needs the memory, cpu and pids controllers (cgroup v2 or v1)`, { step: 'cgroups' });
-      return {
-        controller,
-        root: path.join(cgroupDir(mount, member.path), 'dynod'),
-        options: mount.options.filter((o) => known.has(o)).join(','),
-      };
+      return hierarchy(controller, member, mount, true);
     });
+    this.acct = this.hierarchies.findIndex((h) => h.options.split(',').includes('cpuacct'));
+    if (this.acct < 0) {
+      const { member, mount } = find('cpuacct');
+      if (member && mount) {
+        this.hierarchies.push(hierarchy('cpuacct', member, mount, false));
+        this.acct = this.hierarchies.length - 1;
+      }
+    }
   }
 
   get roots(): string[] {
@@ -40,19 +59,23 @@ export class CgroupV1 implements CgroupBackend {
   }
 
   get view(): CgroupView {
-    return { version: 1, hierarchies: this.hierarchies.map((h) => ({ dir: h.controller, options: h.options })) };
+    return { version: 1, hierarchies: this.hierarchies.filter((h) => h.inView).map((h) => ({ dir: h.controller, options: h.options })) };
   }
 
-  create(name: string, limits: Limits): DynoCgroup {
-    const dirs: string[] = [];
-    const made = (dir: string) => {
-      ensureDir(dir);
-      dirs.push(dir);
-      return dir;
-    };
+  create(spec: CgroupSpec, limits: Limits): DynoCgroup {
+    const { group, leaf } = leafNames(spec);
+    const dirs = this.hierarchies.map((h) => path.join(h.root, group, leaf));
+    const lockDir = dirs[0]!;
+    const lockRoot = this.hierarchies[0]!.root;
+    const fd = createOwnedLeaf(lockDir, () => mkdirUnder([lockRoot, path.join(lockRoot, group)], lockDir));
+    const made: string[] = [lockDir];
     try {
-      for (const h of this.hierarchies) {
-        const dir = made(path.join(h.root, name));
+      this.hierarchies.forEach((h, i) => {
+        const dir = dirs[i]!;
+        if (i > 0) {
+          mkdirUnderRetrying([h.root, path.join(h.root, group)], dir);
+          made.push(dir);
+        }
         if (h.controller === 'memory') {
           writeFile(`${dir}/memory.limit_in_bytes`, limits.memoryBytes);
           // memsw must be >= the limit: written after it on a fresh cgroup.
@@ -66,37 +89,74 @@ export class CgroupV1 implements CgroupBackend {
         } else if (h.controller === 'pids') {
           writeFile(`${dir}/pids.max`, limits.pids);
         }
-      }
+      });
     } catch (e) {
-      for (const d of dirs.reverse()) try { fs.rmdirSync(d); } catch { /* best effort */ }
+      // the lock leaf last: until it goes, the others are still visibly ours
+      for (const d of made.slice(1).concat(lockDir)) try { fs.rmdirSync(d); } catch { /* best effort */ }
+      fs.closeSync(fd);
       throw e;
     }
-    const memoryDir = dirs[V1_CONTROLLERS.indexOf('memory')]!;
+    const memoryDir = lockDir;
+    const acctDir = this.acct >= 0 ? dirs[this.acct]! : null;
+    const pidsDir = dirs[V1_CONTROLLERS.indexOf('pids')]!;
+    let removing: Promise<void> | undefined;
     return {
       version: 1,
+      path: `dynod/${group}/${leaf}`,
       intoDir: '',
       procsFiles: dirs.map((d) => `${d}/cgroup.procs`),
       dirs,
       view: this.view,
-      oomKills: () => readCounter(`${memoryDir}/memory.oom_control`, 'oom_kill'),
-      remove: async () => {
-        for (const d of dirs) await removeDir(d, () => killAll(d));
-        for (const h of this.hierarchies) try { fs.rmdirSync(h.root); } catch { /* other dynos still use it */ }
-      },
+      oomKills: () => v1Stats(this.files(memoryDir, acctDir, pidsDir, ['memory.oom_control'])).oomKills,
+      stats: () => v1Stats(this.files(memoryDir, acctDir, pidsDir)),
+      remove: () =>
+        (removing ??= (async () => {
+          try {
+            await this.removeLeaf(`${group}/${leaf}`);
+          } finally {
+            fs.closeSync(fd);
+          }
+          for (const h of this.hierarchies) {
+            rmdirIfEmpty(path.join(h.root, group));
+            rmdirIfEmpty(h.root);
+          }
+        })()),
     };
   }
 
+  private files(memoryDir: string, acctDir: string | null, pidsDir: string, only?: Array<keyof V1Files>): V1Files {
+    const where: Record<keyof V1Files, string | null> = {
+      'memory.usage_in_bytes': memoryDir,
+      'memory.stat': memoryDir,
+      'memory.limit_in_bytes': memoryDir,
+      'memory.memsw.limit_in_bytes': memoryDir,
+      'memory.oom_control': memoryDir,
+      'cpuacct.usage': acctDir,
+      'pids.current': pidsDir,
+      'pids.max': pidsDir,
+    };
+    const out = {} as V1Files;
+    for (const [name, dir] of Object.entries(where) as Array<[keyof V1Files, string | null]>)
+      out[name] = dir !== null && (!only || only.includes(name)) ? tryRead(`${dir}/${name}`) : null;
+    return out;
+  }
+
+  /** Kills what is in a leaf (all hierarchies) and removes it, the lock leaf last. */
+  private async removeLeaf(rel: string): Promise<void> {
+    const dirs = this.hierarchies.map((h) => path.join(h.root, rel));
+    // v1 has no cgroup.kill; a process is in every hierarchy, so the memory leaf lists them all
+    for (const d of dirs.slice(1).concat(dirs[0]!)) await removeTree(d, false);
+  }
+
+  /**
+   * Only leaves that have their lock leaf (memory) in this dynod's memory hierarchy
+   * are judged: the other hierarchies may be shared with dynods in other memory
+   * cgroups, whose leaves are not ours to see.
+   */
   async sweepStale(): Promise<number> {
-    let n = 0;
-    for (const h of this.hierarchies) n += await sweepDir(h.root, killAll);
+    const n = await sweepRoot(this.hierarchies[0]!.root, this.roots, (rel) => this.removeLeaf(rel));
+    for (const root of this.roots) rmdirIfEmpty(root);
     return n;
   }
 }
 
-/** v1 has no cgroup.kill: signal every pid listed. */
-function killAll(dir: string): void {
-  try {
-    for (const pid of fs.readFileSync(`${dir}/cgroup.procs`, 'utf8').split('\n').filter(Boolean))
-      try { process.kill(Number(pid), 'SIGKILL'); } catch { /* gone */ }
-  } catch { /* gone */ }
-}

@@ -1,10 +1,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Limits } from './limits';
-import type { CgroupBackend, DynoCgroup } from './types';
-import { ensureDir, readCounter, removeDir, sweepDir, tryWrite, writeFile } from './hierarchy';
+import type { CgroupBackend, CgroupSpec, DynoCgroup } from './types';
+import { DynodError } from '../errors';
+import { cgroupError, errCode, mkdirExisting, op, removeTree, rmdirIfEmpty, tryRead, tryWrite, writeFile } from './hierarchy';
+import { createOwnedLeaf, leafNames, mkdirUnder, sweepRoot } from './leaf';
+import { V2_STAT_FILES, v2Stats, type V2Files } from './stats';
 
 export const V2_CONTROLLERS = ['cpu', 'memory', 'pids'] as const;
+const WANT = V2_CONTROLLERS.map((c) => `+${c}`).join(' ');
 
 /** cgroup v2: one hierarchy, limits in memory.max, cpu.weight/cpu.max, pids.max. */
 export class CgroupV2 implements CgroupBackend {
@@ -33,47 +37,40 @@ export class CgroupV2 implements CgroupBackend {
   private prepare(): void {
     if (this.prepared) return;
     const ownDir = path.join(this.mount, this.own);
-    const want = V2_CONTROLLERS.map((c) => `+${c}`).join(' ');
     try {
-      writeFile(`${ownDir}/cgroup.subtree_control`, want);
+      fs.writeFileSync(`${ownDir}/cgroup.subtree_control`, WANT);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EBUSY') throw e;
-      const procs = fs.readFileSync(`${ownDir}/cgroup.procs`, 'utf8').split('\n').filter(Boolean).map(Number);
+      if (errCode(e) !== 'EBUSY') throw cgroupError('enable cgroup controllers', 'write', `${ownDir}/cgroup.subtree_control`, e);
+      const procs = op('enable cgroup controllers', 'read', `${ownDir}/cgroup.procs`, () => fs.readFileSync(`${ownDir}/cgroup.procs`, 'utf8'))
+        .split('\n').filter(Boolean).map(Number);
       if (procs.some((p) => p !== process.pid))
-        throw new Error(
+        throw new DynodError(
           `cgroup ${ownDir} holds other processes (${procs.filter((p) => p !== process.pid).join(', ')}), so its controllers cannot be delegated to dynod; run dynod in a cgroup of its own`,
+          { step: 'enable cgroup controllers', syscall: 'write', errno: 16, code: 'EBUSY', detail: `${ownDir}/cgroup.subtree_control` },
         );
       const leaf = path.join(ownDir, 'dynod-supervisor');
-      ensureDir(leaf);
-      writeFile(`${leaf}/cgroup.procs`, process.pid);
-      writeFile(`${ownDir}/cgroup.subtree_control`, want);
+      mkdirExisting(leaf, 'enable cgroup controllers');
+      op('enable cgroup controllers', 'write', `${leaf}/cgroup.procs`, () => fs.writeFileSync(`${leaf}/cgroup.procs`, String(process.pid)));
+      op('enable cgroup controllers', 'write', `${ownDir}/cgroup.subtree_control`, () => fs.writeFileSync(`${ownDir}/cgroup.subtree_control`, WANT));
     }
     this.prepared = true;
   }
 
   /**
-   * <own>/dynod with its controllers enabled, and the dyno's cgroup in it. The last
-   * dyno of any dynod removes that parent (as on v1), so it may vanish between two
-   * steps here; made afresh, it needs its subtree_control written again.
+   * The leaf under <own>/dynod/<group>, both with their controllers enabled. The
+   * last dyno of any dynod removes empty parents, so one may vanish between two
+   * steps here (ENOENT: the caller starts over); made afresh, it needs its
+   * subtree_control written again.
    */
-  private makeDir(dir: string): void {
-    const want = V2_CONTROLLERS.map((c) => `+${c}`).join(' ');
-    for (let attempt = 0; ; attempt++) {
-      try {
-        ensureDir(this.root);
-        writeFile(`${this.root}/cgroup.subtree_control`, want);
-        fs.mkdirSync(dir);
-        return;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 5) throw e;
-      }
-    }
+  private mkdirLeaf(group: string, dir: string): void {
+    mkdirUnder([this.root, path.join(this.root, group)], dir, (p) => writeFile(`${p}/cgroup.subtree_control`, WANT));
   }
 
-  create(name: string, limits: Limits): DynoCgroup {
+  create(spec: CgroupSpec, limits: Limits): DynoCgroup {
+    const { group, leaf } = leafNames(spec);
     this.prepare();
-    const dir = path.join(this.root, name);
-    this.makeDir(dir);
+    const dir = path.join(this.root, group, leaf);
+    const fd = createOwnedLeaf(dir, () => this.mkdirLeaf(group, dir));
     try {
       writeFile(`${dir}/memory.max`, limits.memoryBytes);
       // ENOENT without swap accounting: nothing to limit then.
@@ -85,23 +82,40 @@ export class CgroupV2 implements CgroupBackend {
       writeFile(`${dir}/pids.max`, limits.pids);
     } catch (e) {
       try { fs.rmdirSync(dir); } catch { /* best effort */ }
+      fs.closeSync(fd);
       throw e;
     }
+    const files = (only?: Array<keyof V2Files>): V2Files => {
+      const out = {} as V2Files;
+      for (const f of V2_STAT_FILES) out[f] = !only || only.includes(f) ? tryRead(`${dir}/${f}`) : null;
+      return out;
+    };
+    let removing: Promise<void> | undefined;
     return {
       version: 2,
+      path: `dynod/${group}/${leaf}`,
       intoDir: dir,
       procsFiles: [`${dir}/cgroup.procs`],
       dirs: [dir],
       view: { version: 2 },
-      oomKills: () => readCounter(`${dir}/memory.events`, 'oom_kill'),
-      remove: async () => {
-        await removeDir(dir, () => tryWrite(`${dir}/cgroup.kill`, 1));
-        try { fs.rmdirSync(this.root); } catch { /* other dynos still use it */ }
-      },
+      oomKills: () => v2Stats(files(['memory.events'])).oomKills,
+      stats: () => v2Stats(files()),
+      remove: () =>
+        (removing ??= (async () => {
+          try {
+            await removeTree(dir, true);
+          } finally {
+            fs.closeSync(fd);
+          }
+          rmdirIfEmpty(path.join(this.root, group));
+          rmdirIfEmpty(this.root);
+        })()),
     };
   }
 
   async sweepStale(): Promise<number> {
-    return sweepDir(this.root, (dir) => tryWrite(`${dir}/cgroup.kill`, 1));
+    const n = await sweepRoot(this.root, [this.root], (rel) => removeTree(path.join(this.root, rel), true));
+    rmdirIfEmpty(this.root);
+    return n;
   }
 }
