@@ -48,7 +48,7 @@ t.test('one plan started 3 times concurrently: 3 isolated instances', async (t) 
   outs.forEach((out, i) => {
     const [host, count] = lines(out);
     t.equal(host, dynos[i]!.id, 'each hostname is its own instance id');
-    t.equal(count, '4', 'each sees only its own processes (sh, sleep, ps, wc)');
+    t.equal(count, '5', 'each sees only its own processes (dynod-init, sh, sleep, ps, wc)');
   });
 });
 
@@ -77,6 +77,7 @@ t.test('stop() escalates to SIGKILL after the grace, and the dyno ends down', as
   const app = tempApp(t);
   const d = await engine.start({ command: ['sh', '-c', 'trap "" TERM; echo ready; while :; do sleep 0.05; done'], app });
   const out = collect(d);
+  await new Promise<void>((r) => d.stdout!.once('data', () => r())); // the trap is set
   const t0 = Date.now();
   const e = await d.stop(400);
   const ms = Date.now() - t0;
@@ -135,7 +136,11 @@ t.test('every failure to start rejects with a DynodError that keeps its cause', 
   await t.rejects(engine.start({ command: [], app }), { name: 'UsageError' });
   await t.rejects(engine.start({ command: ['true'], app: '/nonexistent/app' }), { name: 'UsageError' });
   await t.rejects(engine.start({ command: ['true'], app, size: 'huge' as never }), { name: 'UsageError', message: /unknown size/ });
-  await t.rejects(engine.start({ command: ['true'], app, publish: ['127.0.0.1:1'] }), { name: 'DynodError' }, 'a port that cannot be bound');
+  const taken = net.createServer();
+  await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+  const takenPort = (taken.address() as net.AddressInfo).port;
+  await t.rejects(engine.start({ command: ['true'], app, publish: [`127.0.0.1:${takenPort}`] }), { name: 'DynodError', message: /already in use/ }, 'a port that cannot be bound');
+  taken.close();
   const plan = engine.plan({ command: ['true'], app });
   const edited = { ...JSON.parse(JSON.stringify(plan)), user: { name: 'root', uid: 0, gid: 0 } };
   await t.rejects(engine.start(edited), { name: 'UsageError', message: /plan\.user/ }, 'an edited plan is refused, naming the field');
@@ -176,8 +181,11 @@ t.test('a --publish connection racing the dyno\'s end never throws', async (t) =
   const onUncaught = (e: unknown) => (uncaught = e);
   process.on('uncaughtException', onUncaught);
   t.teardown(() => process.off('uncaughtException', onUncaught));
-  const d = await engine.start({ command: ['node', 'server.js'], app, publish: ['127.0.0.1:0'] });
-  const port = d.publishedAddresses()[0]!.port;
+  const free = net.createServer();
+  await new Promise<void>((r) => free.listen(0, '127.0.0.1', () => r()));
+  const port = (free.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => free.close(() => r()));
+  const d = await engine.start({ command: ['node', 'server.js'], app, publish: [`127.0.0.1:${port}`] });
   let done = false;
   void d.wait().then(() => (done = true));
   let connections = 0;
@@ -199,9 +207,9 @@ t.test("the embedder's stdio flags stay as they were after run(), with sockets a
     const { run } = require(${JSON.stringify(ROOT)});
     const flags = () => [0, 1, 2].map((fd) => /^flags:\\s+(\\d+)/m.exec(fs.readFileSync('/proc/self/fdinfo/' + fd, 'utf8'))[1]);
     const kinds = [0, 1, 2].map((fd) => fs.readlinkSync('/proc/self/fd/' + fd).replace(/:.*/, ''));
-    process.stdout.write(''); // let libuv set up its stdout
+    process.stdout.write(''); process.stderr.write(''); // libuv sets up its stdio
     const before = flags();
-    run({ command: ['sh', '-c', 'echo from-the-dyno'], app: ${JSON.stringify(app)} }).then(({ exit }) => {
+    run({ command: ['sh', '-c', 'echo from-the-dyno; grep ^flags /proc/self/fdinfo/1'], app: ${JSON.stringify(app)} }).then(({ exit }) => {
       console.error(JSON.stringify({ before, after: flags(), kinds, status: exit.status }));
     });`;
   const r = await new Promise<{ stdout: string; stderr: string }>((resolve) => {
@@ -213,5 +221,7 @@ t.test("the embedder's stdio flags stay as they were after run(), with sockets a
   t.equal(report.status, 0);
   t.same(report.after, report.before, `flags unchanged: ${JSON.stringify(report)}`);
   t.ok(report.before.slice(1).every((f: string) => (parseInt(f, 8) & 0o4000) !== 0), 'they were non-blocking (libuv) to begin with');
-  t.equal(r.stdout, 'from-the-dyno\n', "the dyno's output reached the embedder's stdout");
+  const [first, dynoFlags] = lines(r.stdout);
+  t.equal(first, 'from-the-dyno', "the dyno's output reached the embedder's stdout");
+  t.equal(parseInt(dynoFlags!.replace(/^flags:\s+/, ''), 8) & 0o4000, 0, `the dyno's own stdout is blocking (${dynoFlags})`);
 });
