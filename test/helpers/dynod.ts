@@ -34,6 +34,11 @@ export interface RunOpts {
   /** run dynod as this uid/gid instead of root */
   uid?: number;
   gid?: number;
+  /**
+   * rewrites the argv that starts dynod (`/usr/bin/env -i ... dynod ARGS...`), e.g. to start it
+   * through `sh -c 'exec 9<file; exec "$@"' sh` or script(1); the wrapper must end up running that argv
+   */
+  wrap?: (argv: string[]) => string[];
 }
 
 /**
@@ -89,7 +94,9 @@ export function spawnDynod(args: string[], opts: RunOpts = {}): Running {
   // tap's processinfo puts its loader back into NODE_OPTIONS of every child it sees:
   // `env -i` makes dynod's environment exactly hostEnv() (env execs, so the pid stays dynod's)
   const env = hostEnv(opts.env);
-  const child = spawn('/usr/bin/env', ['-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), DYNOD, ...args], {
+  let argv = ['/usr/bin/env', '-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), DYNOD, ...args];
+  if (opts.wrap) argv = opts.wrap(argv);
+  const child = spawn(argv[0]!, argv.slice(1), {
     cwd: opts.cwd ?? os.tmpdir(),
     stdio: [stdinMode, 'pipe', 'pipe'],
     uid: opts.uid,
