@@ -1,6 +1,5 @@
 // Running ./bin/dynod from integration tests, as a user would.
 import { spawn, type ChildProcess } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
@@ -60,21 +59,6 @@ export function hostEnv(extra: Record<string, string | undefined> = {}): NodeJS.
   return env;
 }
 
-/** Where this run's helpers record the dynod processes they started (read by the final cleanup test). */
-export const RUN_DIR = path.join(os.tmpdir(), `dynod-itest-${process.ppid}`);
-
-function record(pid: number | undefined): void {
-  if (!pid) return;
-  try {
-    fs.mkdirSync(RUN_DIR, { recursive: true });
-    let start = '';
-    try {
-      start = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[19]!;
-    } catch { /* already gone */ }
-    fs.appendFileSync(path.join(RUN_DIR, 'pids'), `${pid} ${start}\n`);
-  } catch { /* best effort */ }
-}
-
 export interface Running {
   child: ChildProcess;
   pid: number;
@@ -102,7 +86,6 @@ export function spawnDynod(args: string[], opts: RunOpts = {}): Running {
     uid: opts.uid,
     gid: opts.gid,
   });
-  record(child.pid);
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   const waiters = new Set<() => void>();
