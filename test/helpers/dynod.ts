@@ -1,6 +1,5 @@
 // Running ./bin/dynod from integration tests, as a user would.
 import { spawn, type ChildProcess } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
@@ -34,6 +33,11 @@ export interface RunOpts {
   /** run dynod as this uid/gid instead of root */
   uid?: number;
   gid?: number;
+  /**
+   * rewrites the argv that starts dynod (`/usr/bin/env -i ... dynod ARGS...`), e.g. to start it
+   * through `sh -c 'exec 9<file; exec "$@"' sh` or script(1); the wrapper must end up running that argv
+   */
+  wrap?: (argv: string[]) => string[];
 }
 
 /**
@@ -55,21 +59,6 @@ export function hostEnv(extra: Record<string, string | undefined> = {}): NodeJS.
   return env;
 }
 
-/** Where this run's helpers record the dynod processes they started (read by the final cleanup test). */
-export const RUN_DIR = path.join(os.tmpdir(), `dynod-itest-${process.ppid}`);
-
-function record(pid: number | undefined): void {
-  if (!pid) return;
-  try {
-    fs.mkdirSync(RUN_DIR, { recursive: true });
-    let start = '';
-    try {
-      start = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[19]!;
-    } catch { /* already gone */ }
-    fs.appendFileSync(path.join(RUN_DIR, 'pids'), `${pid} ${start}\n`);
-  } catch { /* best effort */ }
-}
-
 export interface Running {
   child: ChildProcess;
   pid: number;
@@ -89,13 +78,14 @@ export function spawnDynod(args: string[], opts: RunOpts = {}): Running {
   // tap's processinfo puts its loader back into NODE_OPTIONS of every child it sees:
   // `env -i` makes dynod's environment exactly hostEnv() (env execs, so the pid stays dynod's)
   const env = hostEnv(opts.env);
-  const child = spawn('/usr/bin/env', ['-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), DYNOD, ...args], {
+  let argv = ['/usr/bin/env', '-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), DYNOD, ...args];
+  if (opts.wrap) argv = opts.wrap(argv);
+  const child = spawn(argv[0]!, argv.slice(1), {
     cwd: opts.cwd ?? os.tmpdir(),
     stdio: [stdinMode, 'pipe', 'pipe'],
     uid: opts.uid,
     gid: opts.gid,
   });
-  record(child.pid);
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   const waiters = new Set<() => void>();

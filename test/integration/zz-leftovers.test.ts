@@ -1,88 +1,103 @@
-// Runs last (tap orders files by name, and this waits for the other test files of the
-// run to finish): nothing any dynod of this run made may outlive it.
+// Nothing a dynod makes may outlive it: its cgroups, its dyno's processes and mount
+// namespace (where all of a dyno's mounts live), and nothing in the host's mounts.
+//
+// Self-contained: this file starts its own dynods (a normal exit, a failing command, a
+// missing command, SIGTERM and SIGINT to dynod while the dyno runs, several at once) and
+// checks exactly what those made. It does not depend on running last, nor on the other
+// test files, nor on other dynod users on this machine (their dynos are never looked at).
+// SIGKILL of dynod is cleanup.test.ts's subject (the next dynod removes the stale cgroup).
 import t from 'tap';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { RUN_DIR, waitFor } from '../helpers/dynod';
-import { alive, dynodMountLines, findDynodCgroupDirs, hostProcesses, startTime } from '../helpers/host';
+import { spawnDynod, waitFor, type Running } from '../helpers/dynod';
+import { tempApp } from '../helpers/app';
+import { allDynoCgroupDirs, hostProcesses, startTime } from '../helpers/host';
 
-/** The other test files tap is running next to this one (children of the same runner). */
-function siblings(): number[] {
-  return hostProcesses().filter((p) => p.ppid === process.ppid && p.pid !== process.pid).map((p) => p.pid);
+interface Ours {
+  what: string;
+  dynod: number;
+  /** the dyno's processes seen while it ran: pid, start time, mount namespace */
+  procs: Array<{ pid: number; start: string; mntns: string }>;
 }
 
-/** dynod processes the helpers started in this run: pid and start time. */
-function recordedDynods(): Array<{ pid: number; start: string }> {
-  try {
-    return fs.readFileSync(path.join(RUN_DIR, 'pids'), 'utf8').split('\n').filter(Boolean).map((l) => {
-      const [pid, start] = l.split(' ');
-      return { pid: Number(pid), start: start ?? '' };
-    });
-  } catch {
-    return [];
-  }
-}
+const ours: Ours[] = [];
+const cgroupOf = (dynodPid: number) => new RegExp(`/dynod/${dynodPid}-[0-9a-f]{8}(/|$)`, 'm');
 
-/** The owner pid of a dyno cgroup "<pid>-<id8>", from a /proc/PID/cgroup text or a path. */
-function owners(text: string): number[] {
-  return [...text.matchAll(/\/dynod\/(\d+)-[0-9a-f]{8}/g)].map((m) => Number(m[1]));
-}
-
-// The run's bookkeeping (the pids the helpers recorded) goes too, once checked.
-t.teardown(() => fs.rmSync(RUN_DIR, { recursive: true, force: true }));
-
-t.before(async () => {
-  // wait (up to 4 minutes) for the rest of the suite: no sibling for 1.5 s in a row
-  // (tap starts the next queued file a moment after one ends)
-  let lastSeen = Date.now();
-  await waitFor(() => {
-    if (siblings().length > 0) lastSeen = Date.now();
-    return Date.now() - lastSeen > 1500;
-  }, 240_000, 'the other test files to finish', 100);
-});
-
-t.teardown(() => fs.rmSync(RUN_DIR, { recursive: true, force: true }));
-
-t.test('no dynod mount is left in the host\'s mount namespace', async (t) => {
-  t.same(dynodMountLines('/proc/self/mountinfo'), []);
-  t.same(dynodMountLines('/proc/1/mountinfo'), []);
-});
-
-t.test('no cgroup directory named dynod is left under /sys/fs/cgroup', async (t) => {
-  const ours = new Set(recordedDynods().map((d) => d.pid));
-  let left: string[] = [];
-  try {
-    // other dynods on this host (not ours) may still come and go: give them a moment
-    await waitFor(() => (left = findDynodCgroupDirs()).length === 0, 15_000, 'dynod cgroup dirs to disappear', 100);
-    t.pass('none');
-  } catch {
-    // what is left must belong to live dynod processes outside this run
-    const entries = left.flatMap((d) => {
-      const names = fs.readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
-      return names.length ? names.map((n) => path.join(d, n)) : [`${d} (empty)`];
-    });
-    const bad = entries.filter((e) => {
-      const o = owners(e);
-      return o.length === 0 || o.some((p) => ours.has(p) || !alive(p));
-    });
-    t.same(bad, [], 'no stale, empty or own dynod cgroup');
-    t.comment(`left by live dynods of others: ${entries.join(' ')}`);
-  }
-});
-
-t.test('no dynod of this run is still running, and no dyno process outlived its dynod', async (t) => {
-  const recorded = recordedDynods();
-  t.comment(`${recorded.length} dynod processes were started by this run's tests`);
-  const running = recorded.filter((d) => d.start !== '' && startTime(d.pid) === d.start);
-  t.same(running, [], 'every dynod exited');
-  const pids = new Set(recorded.map((d) => d.pid));
-  const procs = hostProcesses();
-  t.same(procs.filter((p) => pids.has(p.ppid)).map((p) => `${p.pid} ${p.cmdline}`), [], 'no process whose parent was a test dynod');
-  const orphans = procs.filter((p) => {
-    const o = owners(p.cgroup);
-    const isInit = p.exe.startsWith('/memfd:dynod-init') || p.cmdline.startsWith('dynod-init ');
-    if (o.length === 0) return isInit;
-    return o.some((pid) => pids.has(pid) || !alive(pid));
+/** The dyno processes of dynod `pid` (by their cgroup), with their mount namespaces. */
+function dynoProcs(dynodPid: number): Ours['procs'] {
+  const re = cgroupOf(dynodPid);
+  return hostProcesses().filter((p) => re.test(p.cgroup)).flatMap((p) => {
+    try {
+      return [{ pid: p.pid, start: startTime(p.pid) ?? '', mntns: fs.readlinkSync(`/proc/${p.pid}/ns/mnt`) }];
+    } catch {
+      return [];
+    }
   });
-  t.same(orphans.map((p) => `${p.pid} ${p.cmdline} ${owners(p.cgroup).join(',')}`), [], 'no dyno process without a live dynod');
+}
+
+/** The host's mount table lines that look like dynod's (its scratch names or "dynod"). */
+const dynodLike = (file: string) => fs.readFileSync(file, 'utf8').split('\n').filter((l) => /newroot|\.oldroot|dynod/.test(l));
+const hostMountsBefore = new Set([...dynodLike('/proc/self/mountinfo'), ...dynodLike('/proc/1/mountinfo')]);
+const hostMntNs = fs.readlinkSync('/proc/self/ns/mnt');
+const nsfsMounts = (file: string) => fs.readFileSync(file, 'utf8').split('\n').filter((l) => / - nsfs /.test(l) && l.includes('mnt:['));
+const pinsBefore = new Set([...nsfsMounts('/proc/self/mountinfo'), ...nsfsMounts('/proc/1/mountinfo')]);
+
+/** Starts a dynod whose dyno says "up" and then waits; records what it made once it is up. */
+async function upAndWaiting(what: string, app: string): Promise<Running> {
+  const d = spawnDynod(['run', '--app', app, '--', 'sh', '-c', 'echo up; trap "exit 0" TERM INT; sleep 60 & wait'], { timeoutMs: 60_000 });
+  await d.waitForStdout(/^up$/m, 20_000);
+  const procs = await waitFor(() => { const p = dynoProcs(d.pid); return p.length > 0 && p; }, 10_000, `the processes of ${what}`);
+  ours.push({ what, dynod: d.pid, procs });
+  return d;
+}
+
+t.test("this file's dynods: every way of ending", async (t) => {
+  const app = tempApp(t);
+  for (const [what, cmd, status] of [['a normal exit', 'true', 0], ['a failing command', 'exit 3', 3]] as const) {
+    const d = spawnDynod(['run', '--app', app, '--', 'sh', '-c', cmd]);
+    ours.push({ what, dynod: d.pid, procs: [] });
+    t.equal((await d.result).code, status, what);
+  }
+  const nf = spawnDynod(['run', '--app', app, '--', 'no-such-command-xyz']);
+  ours.push({ what: 'a missing command', dynod: nf.pid, procs: [] });
+  t.equal((await nf.result).code, 127, 'a missing command');
+
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+    const d = await upAndWaiting(`${sig} to dynod`, app);
+    t.ok(ours.at(-1)!.procs.every((p) => p.mntns !== hostMntNs), `${sig}: the dyno has its own mount namespace`);
+    d.child.kill(sig);
+    const r = await d.result;
+    t.notOk(r.timedOut, `${sig}: dynod ended (${r.code ?? r.signal})`);
+  }
+
+  const many = await Promise.all([1, 2, 3, 4].map((i) => upAndWaiting(`parallel dyno ${i}`, app)));
+  for (const o of ours.slice(-4)) t.ok(o.procs.every((p) => p.mntns !== hostMntNs), `${o.what}: the dyno has its own mount namespace`);
+  for (const d of many) d.child.kill('SIGTERM');
+  for (const d of many) t.notOk((await d.result).timedOut, 'a parallel dynod ended');
+  t.equal(ours.length, 9, 'nine dynods of this file');
+});
+
+t.test('no cgroup directory of these dynods is left', async (t) => {
+  for (const o of ours) t.same(allDynoCgroupDirs(o.dynod), [], `${o.what} (dynod ${o.dynod})`);
+});
+
+t.test('no process of these dynods is left: not the dynods, not their dynos, nothing in their cgroups', async (t) => {
+  const procs = hostProcesses();
+  for (const o of ours) {
+    t.notOk(procs.some((p) => p.pid === o.dynod && p.ppid === process.pid), `${o.what}: dynod ${o.dynod} exited`);
+    t.same(procs.filter((p) => p.ppid === o.dynod).map((p) => `${p.pid} ${p.cmdline}`), [], `${o.what}: no child of dynod ${o.dynod}`);
+    t.same(procs.filter((p) => cgroupOf(o.dynod).test(p.cgroup)).map((p) => `${p.pid} ${p.cmdline}`), [], `${o.what}: nothing in its cgroups`);
+    const alive = o.procs.filter((p) => p.start !== '' && startTime(p.pid) === p.start);
+    t.same(alive, [], `${o.what}: the ${o.procs.length} dyno processes seen while it ran are gone`);
+  }
+});
+
+// A dyno's mounts live in its own mount namespace: they are gone with its processes
+// (checked above, by pid and start time) unless something pins the namespace. Namespace
+// inode numbers are reused once freed, so "no process in namespace N" after the fact could
+// name someone else's dyno: the pins that count are the ones that appeared since this file began.
+t.test("no mount of these dynos is left: nothing new pins a mount namespace, the host's mount table gained nothing", async (t) => {
+  for (const file of ['/proc/self/mountinfo', '/proc/1/mountinfo']) {
+    t.same(nsfsMounts(file).filter((l) => !pinsBefore.has(l)), [], `${file}: no new nsfs mount of a mount namespace (a pinned one)`);
+    t.same(dynodLike(file).filter((l) => !hostMountsBefore.has(l)), [], `${file}: no dynod-like mount appeared`);
+  }
 });

@@ -18,6 +18,7 @@ import { ROOT_CAPS } from '../../src/dyno/compile';
 import { DYNO_USER } from '../../src/dyno/plan';
 import { DynodError } from '../../src/errors';
 import { ALLOWED, DEFAULT_PROFILE, compileFilter, defaultFilter, parseProfile, seccompFdFor, type SeccompCaps } from '../../src/seccomp';
+import { ia32Baseline, type Ia32Baseline } from '../helpers/abi';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const INIT = path.join(ROOT, 'build', 'Release', 'dynod-init');
@@ -106,12 +107,8 @@ const OK = ['personality_query', 'personality_linux', 'getpid', 'memfd_create', 
 const KERNEL_DECIDES = ['socket_39', 'socket_41', 'socket_45'];
 /** Allowed, but newer than some kernels we run on (fchmodat2: Linux 6.6; the VM's is 6.1), so ENOSYS may be the kernel's own answer. */
 const NOT_REFUSED = ['statmount', 'mseal', 'fchmodat2'];
+/** Another ABI's syscall: the filter kills the process (SIGSYS). i386 only where the kernel runs it at all (ia32Baseline). */
 const KILLED = X64 ? ['x32_getpid', 'i386_getpid'] : [];
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 
 const skip = whyNot();
 if (skip) {
@@ -123,6 +120,15 @@ if (skip) {
   const PROBE = path.join(dir, 'probe');
   const cc = spawnSync('gcc', ['-O1', '-Wall', '-o', PROBE, PROBE_SRC], { encoding: 'utf8' });
   if (cc.status !== 0) throw new Error(`gcc failed:\n${cc.stderr}`);
+
+  // The i386 baseline: the same int $0x80 probe under dynod-init with no filter at all.
+  let ia32: Ia32Baseline | undefined;
+  if (X64) {
+    t.before(async () => {
+      const r = await runInit(-1, 'dyno', [PROBE, 'i386_getpid']);
+      ia32 = ia32Baseline(r.code === 0 ? probeResults(r.stdout).i386_getpid : `PROBE FAILED exit ${r.code}: ${r.stderr}`, (res) => res === 'EXIT:0');
+    });
+  }
 
   for (const who of ['dyno', 'root'] as const) {
     t.test(`default filter (${who}): each denied class gets its errno`, async (t) => {
@@ -136,7 +142,10 @@ if (skip) {
       for (const name of OK) t.equal(got[name], 'OK', `${name}: allowed`);
       for (const name of KERNEL_DECIDES) t.notOk(['EPERM', 'ENOSYS'].includes(got[name] ?? 'EPERM'), `${name}: allowed (${got[name]})`);
       for (const name of NOT_REFUSED) t.not(got[name], 'EPERM', `${name}: allowed (${got[name]})`);
-      for (const name of KILLED) t.equal(got[name], 'KILLED:SYS', `${name}: another ABI kills the process`);
+      for (const name of KILLED) {
+        if (name === 'i386_getpid' && ia32?.skip) t.pass(`${name}: another ABI kills the process (without a filter: ${ia32.result})`, { skip: ia32.skip });
+        else t.equal(got[name], 'KILLED:SYS', `${name}: another ABI kills the process`);
+      }
     });
   }
 
@@ -149,6 +158,12 @@ if (skip) {
     t.equal(got.personality_high_bits, 'OK', 'the kernel reads only the low 32 bits');
     t.equal(got.socket_unix_high_bits, 'OK', 'the kernel reads only the low 32 bits');
     if (X64) t.notOk(got.x32_getpid!.startsWith('KILLED'), got.x32_getpid);
+    if (X64) {
+      // measured in t.before; an i386 syscall either works or (no IA32 emulation) is a SIGSEGV
+      t.notOk(ia32!.unexpected, `i386_getpid without a filter: ${ia32!.result} (EXIT:0, or KILLED:SEGV without IA32 emulation)`);
+      if (ia32!.skip) t.comment(`i386 checks skipped: ${ia32!.skip}`);
+      else t.equal(ia32!.result, 'EXIT:0', 'i386_getpid: the kernel runs int $0x80 without a filter');
+    }
   });
 
   t.test('ordinary programs work under the default filter', async (t) => {
@@ -275,36 +290,33 @@ if (skip) {
     t.throws(() => compileFilter({ ...base, arches: ['z80'] }), { code: 'EINVAL', detail: /z80/ });
   });
 
-  t.test('cost: compiling the default profile, loading it', async (t) => {
-    const compileMs: number[] = [];
-    for (let i = 0; i < 20; i++) {
-      const t0 = process.hrtime.bigint();
+  // How long compiling and loading take is measured by the benchmarks, not here:
+  // scripts/bench.js row P1 ("hardening cost": dynod minus `--seccomp unconfined --userns host`)
+  // and docs/benchmarks.md (libseccomp compile time in "first-dyno preparation").
+  t.test('the default filter fits the kernel, compiles the same every time, and loads before the command', async (t) => {
+    const programs = new Set<string>();
+    for (let i = 0; i < 5; i++) {
       const fd = compileFilter(defaultFilter('dyno'));
-      compileMs.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      const st = fs.fstatSync(fd);
+      const buf = Buffer.alloc(st.size);
+      fs.readSync(fd, buf, 0, st.size, 0);
+      programs.add(buf.toString('hex'));
       fs.closeSync(fd);
     }
+    t.equal(programs.size, 1, 'compiling the same profile gives the same program');
     const fd = seccompFdFor(undefined, 'dyno');
-    const insns = fs.fstatSync(fd).size / 8;
-    t.ok(insns < 4096, `${insns} BPF instructions (the kernel takes 4096)`);
-    t.ok(median(compileMs) < 100, `parse + compile: median ${median(compileMs).toFixed(2)} ms`);
+    const size = fs.fstatSync(fd).size;
+    t.equal(size % 8, 0, 'whole sock_filter instructions (8 bytes each)');
+    const insns = size / 8;
+    t.ok(insns > 0 && insns <= 4096, `${insns} BPF instructions (the kernel takes at most BPF_MAXINSNS = 4096)`);
 
-    // From "init started" (PID 1) to "exec command" (the command's process, after the
-    // load): fork, privilege drop and, with a filter, the read and the load.
-    const span = async (f: number) => {
-      const r = await runInit(f, 'dyno', ['/bin/true'], { trace: true });
-      const at = (step: string) => r.records.find((x) => x.step === step)?.tNs;
-      const a = at('init started'), b = at('exec command');
-      if (a === undefined || b === undefined) throw new Error(`missing trace records: ${JSON.stringify(r.records.map((x) => x.step))}`);
-      return Number(b - a) / 1e3;
-    };
-    const withFilter: number[] = [], without: number[] = [];
-    for (let i = 0; i < 15; i++) {
-      without.push(await span(-1));
-      withFilter.push(await span(fd));
+    // With and without a filter dynod-init gets from "init started" to "exec command", and the command runs.
+    for (const f of [-1, fd]) {
+      const r = await runInit(f, 'dyno', [PROBE, 'getpid', 'clone3'], { trace: true });
+      t.equal(r.code, 0, r.stderr);
+      const steps = r.records.map((x) => x.step);
+      t.ok(steps.includes('init started') && steps.includes('exec command'), `${f < 0 ? 'no filter' : 'filter'}: traced from init to exec (${steps.join(', ')})`);
+      t.same(probeResults(r.stdout), { getpid: 'OK', clone3: f < 0 ? 'OK' : 'ENOSYS' }, `${f < 0 ? 'no filter' : 'the filter was in force when the command ran'}`);
     }
-    const cost = median(withFilter) - median(without);
-    t.comment(`default filter: ${insns} instructions; compile ${median(compileMs).toFixed(2)} ms (median of 20); ` +
-      `init to exec ${median(without).toFixed(0)} us without, ${median(withFilter).toFixed(0)} us with (load ~${cost.toFixed(0)} us)`);
-    t.ok(cost < 20_000, 'loading costs well under 20 ms');
   });
 }

@@ -141,10 +141,18 @@ const data = (over: Partial<NativeErrorData & { message: string }> = {}): Native
   ...over,
 });
 
-t.test('exit codes', async (t) => {
-  t.equal(EXIT_DYNOD_ERROR, 125);
-  t.equal(EXIT_NOT_EXECUTABLE, 126);
-  t.equal(EXIT_NOT_FOUND, 127);
+t.test("the exported exit codes are the statuses dynod's errors really give (docker run's 125/126/127)", async (t) => {
+  // What an embedder compares exit.status with must be what the CLI and the error classes use.
+  const usage = await cli('run', '--memory', 'lots', '--', 'true');
+  t.equal(usage.code, EXIT_DYNOD_ERROR, 'a usage error through main()');
+  t.equal(usage.code, 125, "docker run's status for its own errors");
+  const notFound = new CommandError('nosuch', data({ step: 'exec', syscall: 'execve', code: 'ENOENT', errno: 2 })).exitCode;
+  t.equal(notFound, EXIT_NOT_FOUND);
+  t.equal(notFound, 127, "a shell's status for command not found");
+  const notExec = new CommandError('./x', data({ step: 'exec', syscall: 'execve', code: 'EACCES', errno: 13 })).exitCode;
+  t.equal(notExec, EXIT_NOT_EXECUTABLE);
+  t.equal(notExec, 126, "a shell's status for found but not executable");
+  t.equal(DynodError.fromStep(data()).exitCode, EXIT_DYNOD_ERROR, 'a setup step failure');
 });
 
 t.test('DynodError.fromStep: "step: syscall detail: CODE (why)"', async (t) => {

@@ -16,7 +16,6 @@ t.test('a default plan: unprivileged dyno user in /app, private network, all nam
   t.notOk('id' in p || 'hostname' in p, 'a plan is a template: the id and hostname belong to each start');
   t.same(p.command, ['bash', '-c', 'echo hi']);
   t.same(p.user, { name: 'dyno', uid: 30000, gid: 30000 });
-  t.same(DYNO_USER, { name: 'dyno', uid: 30000, gid: 30000 });
   t.equal(p.umask, 0o022);
   t.equal(p.cwd, '/app');
   t.same(p.app, { source: APP, target: '/app' });
@@ -42,10 +41,31 @@ t.test('the plan copies the command and is plain JSON data', async (t) => {
 
 t.test('--user root keeps uid 0; anything but dyno/root is refused', async (t) => {
   t.same(plan({ user: 'root' }).user, { name: 'root', uid: 0, gid: 0 });
-  t.same(ROOT_USER, { name: 'root', uid: 0, gid: 0 });
-  t.same(plan({ user: 'dyno' }).user, DYNO_USER);
+  t.same(plan({ user: 'dyno' }).user, { name: 'dyno', uid: 30000, gid: 30000 });
   for (const u of ['nobody', 'Root', '0', '30000', ''])
     t.throws(() => plan({ user: u }), { name: 'UsageError', message: `--user ${JSON.stringify(u)}: must be "dyno" or "root"` }, JSON.stringify(u));
+});
+
+t.test("the plan's user is the one the dyno's /etc/passwd and /etc/group name (so `id -un` and `ls -l` show it)", async (t) => {
+  // Parse the generated files as getpwuid(3) would: the plan's uid/gid must map back to its name.
+  const etc = (p: ReturnType<typeof plan>, name: string) => {
+    const m = p.mounts.find((x) => x.target === `/etc/${name}`);
+    if (!m || m.content === undefined) throw new Error(`no generated /etc/${name}`);
+    return m.content.split('\n').filter(Boolean).map((l) => l.split(':'));
+  };
+  for (const who of ['dyno', 'root'] as const) {
+    const p = plan({ user: who });
+    const pw = etc(p, 'passwd').filter((f) => Number(f[2]) === p.user.uid);
+    t.same(pw.map((f) => [f[0], Number(f[3])]), [[p.user.name, p.user.gid]], `${who}: exactly one passwd entry for uid ${p.user.uid}, with its gid`);
+    t.same(etc(p, 'group').filter((f) => Number(f[2]) === p.user.gid).map((f) => f[0]), [p.user.name], `${who}: the group of gid ${p.user.gid}`);
+    t.equal(pw[0]?.[5], who === 'dyno' ? '/app' : '/root', `${who}: home directory`);
+  }
+  // each plan owns its user object: changing one plan's does not leak into the next
+  const a = plan();
+  (a.user as { uid: number }).uid = 0;
+  t.equal(plan().user.uid, 30000, 'a later plan is unaffected');
+  t.same(DYNO_USER, { name: 'dyno', uid: 30000, gid: 30000 }, 'the exported constant is unaffected');
+  t.same(ROOT_USER, { name: 'root', uid: 0, gid: 0 });
 });
 
 t.test('--net host drops the net namespace; other modes are refused', async (t) => {
@@ -340,8 +360,8 @@ t.test('--rootfs: the cgroup v1 view is the same as on the host stack', async (t
   ]);
 });
 
-t.test('BUG (security): a --rootfs whose /etc is a symlink (e.g. to /.oldroot/etc) is not refused; /etc/hostname, hosts and resolv.conf are then written through it as root', async (t) => {
-  // gatherHostFacts records rootfs:/etc etc. exactly so that the plan can check them, but planDyno never reads them.
+t.test('a --rootfs whose /etc is a symlink (e.g. to /.oldroot/etc) is refused: dynod would write /etc/hostname, hosts and resolv.conf through it as root', async (t) => {
+  // planDyno checks the rootfs:/etc facts that gatherHostFacts records (security: a write outside the rootfs).
   for (const target of ['/.oldroot/etc', '../../.oldroot/etc']) {
     const facts = fakeFacts({ extraPaths: { 'rootfs:/etc': link(target), 'rootfs:/app': dir, 'rootfs:/proc': dir, 'rootfs:/sys': dir, 'rootfs:/dev': dir, 'rootfs:/tmp': dir } });
     t.throws(() => planDyno({ command: ['true'] }, facts, APP, ROOTFS), { name: 'UsageError' }, `rootfs /etc -> ${target}`);

@@ -119,8 +119,8 @@ t.test('parseBytes: less than 4M is refused', async (t) => {
   t.throws(() => parseBytes(0), UsageError, 'the number 0');
 });
 
-t.test('BUG: parseBytes(number) skips the 4M minimum that parseBytes(string) enforces', async (t) => {
-  t.throws(() => parseBytes(1), { message: /too small/ }, 'parseBytes(1) returns 1 instead of throwing');
+t.test('parseBytes(number) enforces the same 4M minimum as parseBytes(string)', async (t) => {
+  t.throws(() => parseBytes(1), { message: /too small/ }, 'parseBytes(1) throws');
   t.throws(() => parseBytes(4 * M - 1), { message: /too small/ });
 });
 
@@ -219,7 +219,19 @@ t.test('performance sizes get a CPU quota of min(vCPUs, host CPUs) and no weight
     t.equal(p.limits.cpuWeight, null, `${size} on ${hostCpus}: no weight`);
     t.same(p.limits.cpuQuota, { quotaUs: cpus * 100000, periodUs: 100000 }, `${size} on ${hostCpus} CPUs`);
   }
-  t.equal(CPU_PERIOD_US, 100000);
+});
+
+t.test('a CPU quota is what the kernel accepts and means the CPUs asked for', async (t) => {
+  // cpu.cfs_period_us / cpu.max: the kernel takes a period of 1 ms to 1 s and a quota of at
+  // least 1 ms; the CPUs a dyno gets are quota / period.
+  for (const cpus of [0.01, 0.25, 0.5, 1, 1.5, 2, 3.75, 8, 16, 64, 1024]) {
+    const q = cpuQuotaFor(cpus);
+    t.ok(q.periodUs >= 1000 && q.periodUs <= 1_000_000, `${cpus}: period ${q.periodUs} us in [1 ms, 1 s]`);
+    t.ok(Number.isInteger(q.quotaUs) && Number.isInteger(q.periodUs), `${cpus}: whole microseconds`);
+    t.ok(q.quotaUs >= 1000, `${cpus}: quota ${q.quotaUs} us >= 1 ms`);
+    t.ok(Math.abs(q.quotaUs / q.periodUs - cpus) < 1e-5, `${cpus}: quota/period = ${q.quotaUs / q.periodUs}`);
+    t.equal(q.periodUs, CPU_PERIOD_US, `${cpus}: one period for every dyno`);
+  }
 });
 
 t.test('cpuQuotaFor rounds and never goes under 1 ms per period', async (t) => {
@@ -285,7 +297,7 @@ t.test('bad --memory and --cpus fail the plan with a UsageError', async (t) => {
   t.throws(() => plan({ cpus: 'two' }), UsageError);
 });
 
-t.test('BUG: a numeric --memory bypasses the 4M minimum (planDyno({memory: 1}) gives a 1-byte cgroup)', async (t) => {
+t.test('a numeric memory option gets the same 4M minimum as a string (no 1-byte cgroup from planDyno({memory: 1}))', async (t) => {
   t.throws(() => plan({ memory: 1 }), { name: 'UsageError', message: /too small/ });
   t.throws(() => plan({ memory: 4 * MiB - 1 }), { name: 'UsageError', message: /too small/ });
 });
