@@ -24,7 +24,8 @@ const dynod = require(${JSON.stringify(root)});
 const APP = ${JSON.stringify(app)};
 (async () => {
   const out = {};
-  out.exports = ['run', 'start', 'plan', 'Dyno', 'SIZES', 'parseBytes', 'DynodError'].filter((k) => k in dynod);
+  out.exports = ['run', 'start', 'plan', 'Engine', 'Dyno', 'SIZES', 'DynodError', 'UsageError', 'CommandError'].filter((k) => k in dynod);
+  out.internals = ['compileSpawn', 'compileOps', 'gatherHostFacts', 'detectCgroups', 'parseBytes', 'planDyno'].filter((k) => k in dynod);
 
   // run(): to the end, stdout inherited
   process.stdout.write('--run--\\n');
@@ -79,11 +80,12 @@ t.test('require(\'dynod\') from a separate script: run(), start(), stop(), kill(
   const out = lines(r.stdout);
   t.same(out.slice(0, 3), ['--run--', 'from-run', 'lib.1'], 'run() passes the dyno\'s stdout through');
   const res = JSON.parse(out[3]!);
-  t.same(res.exports, ['run', 'start', 'plan', 'Dyno', 'SIZES', 'parseBytes', 'DynodError']);
+  t.same(res.exports, ['run', 'start', 'plan', 'Engine', 'Dyno', 'SIZES', 'DynodError', 'UsageError', 'CommandError']);
+  t.same(res.internals, [], 'internals are not part of the API');
   t.same(res.run, { exit: { status: 4, code: 4, signal: null, oomKilled: false, error: null }, state: 'crashed' });
   t.equal(res.startState, 'up');
   t.equal(res.pid, true);
-  t.same(res.start, { exit: { status: 0, code: 0, signal: null, oomKilled: false, error: null }, stdout: 'ready\nbye\n', states: ['up>down'], state: 'down' });
+  t.same(res.start, { exit: { status: 0, code: 0, signal: null, oomKilled: false, error: null }, stdout: 'ready\nbye\n', states: ['up>stopping', 'stopping>down'], state: 'down' });
   t.match(res.kill, { status: 137, oomKilled: false, error: null });
   t.same(res.missing, { status: 127, message: 'no-such-command-xyz: command not found', isDynodError: true });
   t.same(res.startMissing, { name: 'CommandError', exitCode: 127, message: 'no-such-command-xyz: command not found' });
@@ -134,7 +136,7 @@ dynod.run({ command: ['true'], app: ${JSON.stringify(app)}, publish: ['127.0.0.1
   const r = await node(script, undefined, 15_000);
   t.equal(r.code, 0, `the script ends on its own: ${r.stderr}`);
   const res = JSON.parse(r.stdout);
-  t.same({ status: res.status, message: res.message }, { status: 125, message: 'simulated: addon unavailable' });
+  t.same({ status: res.status, message: res.message }, { status: 125, message: 'start dyno: simulated: addon unavailable' });
   for (const c of V1_CONTROLLERS) t.same(dynoCgroupDirs(c, res.pid), [], `no ${c} cgroup left`);
   await t.rejects(new Promise((resolve, reject) => net.connect(port, '127.0.0.1', () => resolve(undefined)).on('error', reject)), { code: 'ECONNREFUSED' }, 'the port is closed');
 });

@@ -88,11 +88,11 @@ t.test('toOptions: flags become DynoOptions, -e pairs become env, later -e wins'
   t.same(o.command, ['node', 'server.js']);
   t.equal(o.size, 'performance-m');
   t.equal(o.memory, '1G');
-  t.equal(o.cpus, '1');
-  t.equal(o.pids, '100');
+  t.equal(o.cpus, 1, 'numbers for the library');
+  t.equal(o.pids, 100);
   t.equal(o.app, '/srv/app');
   t.equal(o.name, 'web.1');
-  t.equal(o.port, '8080');
+  t.equal(o.port, 8080);
   t.same(o.env, { A: '2', B: 'x=y', EMPTY: '' });
   t.same(o.envFile, ['.env', 'more.env']);
   t.equal(o.user, 'root');
