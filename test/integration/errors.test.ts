@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { dynod, run, spawnDynod, lines } from '../helpers/dynod';
 import { tempApp } from '../helpers/app';
-import { V1_CONTROLLERS, dynoCgroupDirs } from '../helpers/host';
+import { V1_CONTROLLERS, unownedDynoLeaves } from '../helpers/host';
 
 const SIZE_LIST = 'eco, basic, standard-1x, standard-2x, performance-m, performance-l, performance-l-ram, performance-xl, performance-2xl';
 
@@ -100,7 +100,7 @@ t.test('a missing command: 127 and one line; a non-executable file: 126 and one 
     t.equal(r.code, status, cmd[0]);
     t.equal(r.stdout, '');
     t.equal(r.stderr, `dynod: ${msg}\n`);
-    for (const c of V1_CONTROLLERS) t.same(dynoCgroupDirs(c, d.pid), [], `no ${c} cgroup left`);
+    for (const c of V1_CONTROLLERS) t.same(unownedDynoLeaves(c), [], `no ${c} cgroup left`);
   }
 });
 

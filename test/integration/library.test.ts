@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { execFile } from 'node:child_process';
 import { ROOT, hostEnv, lines } from '../helpers/dynod';
 import { tempApp } from '../helpers/app';
-import { V1_CONTROLLERS, dynoCgroupDirs } from '../helpers/host';
+import { V1_CONTROLLERS, unownedDynoLeaves } from '../helpers/host';
 
 function node(script: string, uid?: number, timeout = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const env = hostEnv();
@@ -135,6 +135,6 @@ dynod.run({ command: ['true'], app: ${JSON.stringify(app)}, publish: ['127.0.0.1
   t.equal(r.code, 0, `the script ends on its own: ${r.stderr}`);
   const res = JSON.parse(r.stdout);
   t.same({ status: res.status, message: res.message }, { status: 125, message: 'simulated: addon unavailable' });
-  for (const c of V1_CONTROLLERS) t.same(dynoCgroupDirs(c, res.pid), [], `no ${c} cgroup left`);
+  for (const c of V1_CONTROLLERS) t.same(unownedDynoLeaves(c), [], `no ${c} cgroup left`);
   await t.rejects(new Promise((resolve, reject) => net.connect(port, '127.0.0.1', () => resolve(undefined)).on('error', reject)), { code: 'ECONNREFUSED' }, 'the port is closed');
 });

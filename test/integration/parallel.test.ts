@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { sh, lines } from '../helpers/dynod';
 import { tempApp } from '../helpers/app';
-import { V1_CONTROLLERS, dynoCgroupDirs, hostProcesses } from '../helpers/host';
+import { V1_CONTROLLERS, unownedDynoLeaves, hostProcesses } from '../helpers/host';
 import { runLib } from '../helpers/lib';
 import { plan, start } from '../../src/index';
 
@@ -31,7 +31,7 @@ t.test('20 dynos in parallel through the library: all exit 0, each with its own 
   });
   t.equal(hostnames.size, N, 'distinct hostnames');
   t.equal(new Set(results.map((r) => r.dyno.pid)).size, N, 'distinct host pids');
-  for (const c of V1_CONTROLLERS) t.same(dynoCgroupDirs(c, process.pid), [], `no ${c} cgroup of ours is left`);
+  for (const c of V1_CONTROLLERS) t.same(unownedDynoLeaves(c), [], `no ${c} cgroup is left without its dynod`);
 });
 
 t.test('10 CLI dynos in parallel with different outcomes', async (t) => {

@@ -4,7 +4,7 @@ import t from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { RUN_DIR, waitFor } from '../helpers/dynod';
-import { alive, dynodMountLines, findDynodCgroupDirs, hostProcesses, startTime } from '../helpers/host';
+import { CGROUP_V2, alive, cgroupMount, dynoLeaves, dynodMountLines, findDynodCgroupDirs, hostProcesses, leafOwned, startTime } from '../helpers/host';
 
 /** The other test files tap is running next to this one (children of the same runner). */
 function siblings(): number[] {
@@ -23,9 +23,16 @@ function recordedDynods(): Array<{ pid: number; start: string }> {
   }
 }
 
-/** The owner pid of a dyno cgroup "<pid>-<id8>", from a /proc/PID/cgroup text or a path. */
+/** The owner pid of an older dynod's dyno cgroup "<pid>-<id8>", from a /proc/PID/cgroup text or a path. */
 function owners(text: string): number[] {
   return [...text.matchAll(/\/dynod\/(\d+)-[0-9a-f]{8}/g)].map((m) => Number(m[1]));
+}
+
+/** The lock-carrying dyno cgroup (dynod/<group>/<leaf>) of a /proc/PID/cgroup text: its memory (v1) or only (v2) line. */
+function lockLeaf(text: string): string | null {
+  const line = text.split('\n').find((l) => (CGROUP_V2 ? l.startsWith('0::') : l.split(':')[1]?.split(',').includes('memory')));
+  const p = line?.split(':').slice(2).join(':') ?? '';
+  return /\/dynod\/[^/]+\/[^/]+$/.test(p) && !/\/dynod\/\d+-[0-9a-f]{8}$/.test(p) ? path.join(cgroupMount('memory'), p) : null;
 }
 
 // The run's bookkeeping (the pids the helpers recorded) goes too, once checked.
@@ -58,12 +65,15 @@ t.test('no cgroup directory named dynod is left under /sys/fs/cgroup', async (t)
   } catch {
     // what is left must belong to live dynod processes outside this run
     const entries = left.flatMap((d) => {
-      const names = fs.readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
-      return names.length ? names.map((n) => path.join(d, n)) : [`${d} (empty)`];
+      const leaves = dynoLeaves(d);
+      return leaves.length ? leaves : [`${d} (empty)`];
     });
     const bad = entries.filter((e) => {
+      if (e.endsWith(' (empty)')) return true;
       const o = owners(e);
-      return o.length === 0 || o.some((p) => ours.has(p) || !alive(p));
+      // this run's dyno cgroups are named by group and dyno; a live dynod holds each one's lock
+      if (o.length === 0) return !leafOwned(e);
+      return o.some((p) => ours.has(p) || !alive(p));
     });
     t.same(bad, [], 'no stale, empty or own dynod cgroup');
     t.comment(`left by live dynods of others: ${entries.join(' ')}`);
@@ -81,6 +91,8 @@ t.test('no dynod of this run is still running, and no dyno process outlived its 
   const orphans = procs.filter((p) => {
     const o = owners(p.cgroup);
     const isInit = p.exe.startsWith('/memfd:dynod-init') || p.cmdline.startsWith('dynod-init ');
+    const leaf = lockLeaf(p.cgroup);
+    if (leaf) return !leafOwned(leaf);
     if (o.length === 0) return isInit;
     return o.some((pid) => pids.has(pid) || !alive(pid));
   });
