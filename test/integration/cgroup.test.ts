@@ -95,8 +95,8 @@ t.test('sweepStale removes a leaf whose owner is gone, never a live one; remove(
   const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
   const info = await new Promise<{ dirs: string[]; sleep: number }>((resolve) => child.stdout.once('data', (b: Buffer) => resolve(JSON.parse(b.toString()))));
   t.same(cgroupProcs(info.dirs[0]!), [info.sleep], 'a process in the stale leaf');
-  t.equal(await backend.sweepStale(), 0, 'its owner is alive: nothing to sweep');
-  for (const d of info.dirs) t.ok(fs.existsSync(d));
+  await backend.sweepStale(); // (other test files' stale leaves may go meanwhile)
+  for (const d of info.dirs) t.ok(fs.existsSync(d), `${d}: its owner is alive, it stays`);
   child.kill('SIGKILL');
   await new Promise((r) => child.once('close', r));
   t.ok(fs.existsSync(info.dirs[0]!), 'a SIGKILLed owner removes nothing');
@@ -123,5 +123,6 @@ t.test('create refuses an existing leaf (EEXIST) and leaves it alone', async (t)
   t.teardown(() => a.remove());
   t.throws(() => backend.create({ group: 'cgtest2', name: 'x', id: 'c3c3c3c3-ffff' }, LIMITS), { name: 'DynodError', code: 'EEXIST', step: 'create cgroup', syscall: 'mkdir' });
   for (const d of a.dirs) t.ok(fs.existsSync(d));
-  t.equal(await backend.sweepStale(), 0, 'still owned');
+  await backend.sweepStale();
+  for (const d of a.dirs) t.ok(fs.existsSync(d), `${d}: still owned, not swept`);
 });
