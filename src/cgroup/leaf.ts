@@ -108,6 +108,10 @@ export function createOwnedLeaf(dir: string, mkdirLeaf: () => void): number {
     let owned = false;
     try {
       owned = lock(fd, dir, 'create cgroup') && sameDir(fd, dir);
+    } catch (e) {
+      // no lock at all (not a lost race): the leaf just made is ours to remove
+      try { fs.rmdirSync(dir); } catch { /* best effort */ }
+      throw e;
     } finally {
       if (!owned) closeQuietly(fd);
     }

@@ -67,7 +67,18 @@ export class CgroupV1 implements CgroupBackend {
     const dirs = this.hierarchies.map((h) => path.join(h.root, group, leaf));
     const lockDir = dirs[0]!;
     const lockRoot = this.hierarchies[0]!.root;
-    const fd = createOwnedLeaf(lockDir, () => mkdirUnder([lockRoot, path.join(lockRoot, group)], lockDir));
+    const dropEmptyParents = () => {
+      for (const h of this.hierarchies) {
+        try { rmdirIfEmpty(path.join(h.root, group)); rmdirIfEmpty(h.root); } catch { /* best effort */ }
+      }
+    };
+    let fd: number;
+    try {
+      fd = createOwnedLeaf(lockDir, () => mkdirUnder([lockRoot, path.join(lockRoot, group)], lockDir));
+    } catch (e) {
+      dropEmptyParents();
+      throw e;
+    }
     const made: string[] = [lockDir];
     try {
       this.hierarchies.forEach((h, i) => {
@@ -94,6 +105,7 @@ export class CgroupV1 implements CgroupBackend {
       // the lock leaf last: until it goes, the others are still visibly ours
       for (const d of made.slice(1).concat(lockDir)) try { fs.rmdirSync(d); } catch { /* best effort */ }
       fs.closeSync(fd);
+      dropEmptyParents();
       throw e;
     }
     const memoryDir = lockDir;

@@ -70,7 +70,16 @@ export class CgroupV2 implements CgroupBackend {
     const { group, leaf } = leafNames(spec);
     this.prepare();
     const dir = path.join(this.root, group, leaf);
-    const fd = createOwnedLeaf(dir, () => this.mkdirLeaf(group, dir));
+    const dropEmptyParents = () => {
+      try { rmdirIfEmpty(path.join(this.root, group)); rmdirIfEmpty(this.root); } catch { /* best effort */ }
+    };
+    let fd: number;
+    try {
+      fd = createOwnedLeaf(dir, () => this.mkdirLeaf(group, dir));
+    } catch (e) {
+      dropEmptyParents();
+      throw e;
+    }
     try {
       writeFile(`${dir}/memory.max`, limits.memoryBytes);
       // ENOENT without swap accounting: nothing to limit then.
@@ -83,6 +92,7 @@ export class CgroupV2 implements CgroupBackend {
     } catch (e) {
       try { fs.rmdirSync(dir); } catch { /* best effort */ }
       fs.closeSync(fd);
+      dropEmptyParents();
       throw e;
     }
     const files = (only?: Array<keyof V2Files>): V2Files => {

@@ -2,6 +2,7 @@
 // (independently of dynod's own code, which is what is under test).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { execFileSync } from 'node:child_process';
 
 export const V1_CONTROLLERS = ['memory', 'cpu', 'pids'] as const;
 export type Controller = (typeof V1_CONTROLLERS)[number];
@@ -60,6 +61,8 @@ export const CGROUP_V2 = cgroupVersion() === 2;
 
 /** How many cgroup directories one dyno has: one per controller on v1, one on v2. */
 export const DYNO_CGROUP_DIRS = CGROUP_V2 ? 1 : V1_CONTROLLERS.length;
+/** The controllers whose dyno directories differ: the three of v1, or one standing for v2's single directory. */
+export const DYNO_CONTROLLERS: readonly string[] = CGROUP_V2 ? V1_CONTROLLERS.slice(0, 1) : V1_CONTROLLERS;
 
 /** The mount point of a controller: v1, e.g. /sys/fs/cgroup/memory; v2, the cgroup2 mount (controller ignored). */
 export function cgroupMount(controller: string): string {
@@ -85,13 +88,65 @@ export function dynodRoot(controller: string): string {
   return path.join(cgroupMount(controller), ownCgroupPath(controller), 'dynod');
 }
 
-/** The cgroup directories ("<pid>-<id8>") of the dynos started by the dynod process pid. */
+/** The dyno cgroup leaves under a dynod/ directory: <group>/<name>-<id8>, and legacy <pid>-<id8> of older dynods. */
+export function dynoLeaves(root: string): string[] {
+  const dirs = (d: string) => {
+    try {
+      return fs.readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => path.join(d, e.name));
+    } catch {
+      return [];
+    }
+  };
+  return dirs(root).flatMap((g) => (/^\d+-[0-9a-f]{8}$/.test(path.basename(g)) ? [g] : dirs(g)));
+}
+
+/**
+ * The cgroup directories (dynod/<group>/<name>-<id8>) of the running dynos started
+ * by the process pid: the leaves that hold a child of it (the dyno's dynod-init).
+ * Names no longer tell their owner: once the dyno is gone this is [].
+ */
 export function dynoCgroupDirs(controller: string, dynodPid: number): string[] {
-  const root = dynodRoot(controller);
+  return dynoLeaves(dynodRoot(controller)).filter((dir) => {
+    try {
+      return cgroupProcs(dir).some((p) => ppid(p) === dynodPid);
+    } catch {
+      return false;
+    }
+  });
+}
+
+function ppid(pid: number): number {
   try {
-    return fs.readdirSync(root).filter((n) => new RegExp(`^${dynodPid}-[0-9a-f]{8}$`).test(n)).map((n) => path.join(root, n));
+    return Number(/^PPid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? -1);
   } catch {
-    return [];
+    return -1;
+  }
+}
+
+/** The directory that carries a dyno cgroup's lock: its leaf in the memory hierarchy (v1), its only one (v2). */
+export function lockDirOf(leaf: string): string {
+  const parts = leaf.split('/');
+  return path.join(dynodRoot('memory'), ...parts.slice(parts.lastIndexOf('dynod') + 1));
+}
+
+/**
+ * Dyno cgroups (dynod/<group>/<leaf>) under a controller's dynod/ that no live dynod
+ * owns: what a dynod left behind. (Legacy <pid>-<id8> leaves are other, older
+ * dynods' business on a host shared with them.)
+ */
+export function unownedDynoLeaves(controller: string): string[] {
+  return dynoLeaves(dynodRoot(controller)).filter((l) => !/^\d+-[0-9a-f]{8}$/.test(path.basename(l)) && !leafOwned(l));
+}
+
+/** Whether a live dynod owns a dyno cgroup leaf: its lock directory exists and flock(1) -n cannot take it. */
+export function leafOwned(leaf: string): boolean {
+  const dir = lockDirOf(leaf);
+  if (!fs.existsSync(dir)) return false;
+  try {
+    execFileSync('flock', ['-n', dir, 'true'], { stdio: 'ignore' });
+    return false;
+  } catch {
+    return fs.existsSync(dir);
   }
 }
 

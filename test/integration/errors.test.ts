@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { dynod, run, spawnDynod, lines } from '../helpers/dynod';
 import { tempApp } from '../helpers/app';
-import { CGROUP_V2, V1_CONTROLLERS, allDynoCgroupDirs } from '../helpers/host';
+import { DYNO_CONTROLLERS, unownedDynoLeaves } from '../helpers/host';
 
 const SIZE_LIST = 'eco, basic, standard-1x, standard-2x, performance-m, performance-l, performance-l-ram, performance-xl, performance-2xl';
 
@@ -101,7 +101,7 @@ t.test('a missing command: 127 and one line; a non-executable file: 126 and one 
     t.equal(r.stdout, '');
     t.equal(r.stderr, `dynod: ${msg}\n`);
     // each distinct directory once: memory, cpu and pids on v1, the one unified directory on v2
-    t.same(allDynoCgroupDirs(d.pid), [], `no cgroup left (${CGROUP_V2 ? 'v2' : V1_CONTROLLERS.join(', ')})`);
+    for (const c of DYNO_CONTROLLERS) t.same(unownedDynoLeaves(c), [], `no ${c} cgroup left`);
   }
 });
 

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { execFile } from 'node:child_process';
 import { ROOT, hostEnv, lines } from '../helpers/dynod';
 import { tempApp } from '../helpers/app';
-import { V1_CONTROLLERS, dynoCgroupDirs } from '../helpers/host';
+import { DYNO_CONTROLLERS, unownedDynoLeaves } from '../helpers/host';
 
 function node(script: string, uid?: number, timeout = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const env = hostEnv();
@@ -127,7 +127,10 @@ t.test('a start that fails before the spawn releases the cgroup and the --publis
   const script = path.join(dir, 'no-addon.js');
   fs.writeFileSync(script, `
 // the addon "fails to load" once the dyno's cgroup exists and --publish listens
-require(${JSON.stringify(path.join(ROOT, 'dist', 'native.js'))}).native = () => { throw new Error('simulated: addon unavailable'); };
+// (only flock still works: it is how the cgroup is owned)
+const nativeModule = require(${JSON.stringify(path.join(ROOT, 'dist', 'native.js'))});
+const real = nativeModule.native();
+nativeModule.native = () => new Proxy(real, { get: (o, k) => k === 'flock' ? o.flock.bind(o) : () => { throw new Error('simulated: addon unavailable'); } });
 const dynod = require(${JSON.stringify(ROOT)});
 dynod.run({ command: ['true'], app: ${JSON.stringify(app)}, publish: ['127.0.0.1:${port}'] }).then((r) => {
   console.log(JSON.stringify({ status: r.exit.status, message: r.exit.error && r.exit.error.message, pid: process.pid }));
@@ -137,6 +140,6 @@ dynod.run({ command: ['true'], app: ${JSON.stringify(app)}, publish: ['127.0.0.1
   t.equal(r.code, 0, `the script ends on its own: ${r.stderr}`);
   const res = JSON.parse(r.stdout);
   t.same({ status: res.status, message: res.message }, { status: 125, message: 'start dyno: simulated: addon unavailable' });
-  for (const c of V1_CONTROLLERS) t.same(dynoCgroupDirs(c, res.pid), [], `no ${c} cgroup left`);
+  for (const c of DYNO_CONTROLLERS) t.same(unownedDynoLeaves(c), [], `no ${c} cgroup left`);
   await t.rejects(new Promise((resolve, reject) => net.connect(port, '127.0.0.1', () => resolve(undefined)).on('error', reject)), { code: 'ECONNREFUSED' }, 'the port is closed');
 });

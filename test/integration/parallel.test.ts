@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { sh, lines } from '../helpers/dynod';
 import { tempApp } from '../helpers/app';
-import { CGROUP_V2, V1_CONTROLLERS, allDynoCgroupDirs, hostProcesses } from '../helpers/host';
+import { DYNO_CONTROLLERS, unownedDynoLeaves, hostProcesses } from '../helpers/host';
 import { runLib } from '../helpers/lib';
 import { plan, start } from '../../src/index';
 
@@ -32,7 +32,7 @@ t.test('20 dynos in parallel through the library: all exit 0, each with its own 
   t.equal(hostnames.size, N, 'distinct hostnames');
   t.equal(new Set(results.map((r) => r.dyno.pid)).size, N, 'distinct host pids');
   // each distinct directory once: memory, cpu and pids on v1, the one unified directory on v2
-  t.same(allDynoCgroupDirs(process.pid), [], `no cgroup of ours is left (${CGROUP_V2 ? 'v2' : V1_CONTROLLERS.join(', ')})`);
+  for (const c of DYNO_CONTROLLERS) t.same(unownedDynoLeaves(c), [], `no ${c} cgroup is left without its dynod`);
 });
 
 t.test('10 CLI dynos in parallel with different outcomes', async (t) => {

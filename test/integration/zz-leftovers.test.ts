@@ -10,21 +10,26 @@ import t from 'tap';
 import * as fs from 'node:fs';
 import { spawnDynod, waitFor, type Running } from '../helpers/dynod';
 import { tempApp } from '../helpers/app';
-import { allDynoCgroupDirs, hostProcesses, startTime } from '../helpers/host';
+import { DYNO_CONTROLLERS, dynoLeaves, dynodRoot, hostProcesses, startTime } from '../helpers/host';
 
 interface Ours {
   what: string;
+  /** the dyno's name: its cgroup is dynod/run/<name>-<id8> */
+  name: string;
   dynod: number;
   /** the dyno's processes seen while it ran: pid, start time, mount namespace */
   procs: Array<{ pid: number; start: string; mntns: string }>;
 }
 
 const ours: Ours[] = [];
-const cgroupOf = (dynodPid: number) => new RegExp(`/dynod/${dynodPid}-[0-9a-f]{8}(/|$)`, 'm');
+let serial = 0;
+/** A dyno name of this file's own, unique on the machine: its cgroups carry it. */
+const nextName = () => `zz-${process.pid}.${++serial}`;
+const cgroupOf = (name: string) => new RegExp(`/dynod/run/${name.replace(/\./g, '\\.')}-[0-9a-f]{8}(/|$)`, 'm');
 
-/** The dyno processes of dynod `pid` (by their cgroup), with their mount namespaces. */
-function dynoProcs(dynodPid: number): Ours['procs'] {
-  const re = cgroupOf(dynodPid);
+/** The dyno processes of the dyno `name` (by their cgroup), with their mount namespaces. */
+function dynoProcs(name: string): Ours['procs'] {
+  const re = cgroupOf(name);
   return hostProcesses().filter((p) => re.test(p.cgroup)).flatMap((p) => {
     try {
       return [{ pid: p.pid, start: startTime(p.pid) ?? '', mntns: fs.readlinkSync(`/proc/${p.pid}/ns/mnt`) }];
@@ -43,22 +48,25 @@ const pinsBefore = new Set([...nsfsMounts('/proc/self/mountinfo'), ...nsfsMounts
 
 /** Starts a dynod whose dyno says "up" and then waits; records what it made once it is up. */
 async function upAndWaiting(what: string, app: string): Promise<Running> {
-  const d = spawnDynod(['run', '--app', app, '--', 'sh', '-c', 'echo up; trap "exit 0" TERM INT; sleep 60 & wait'], { timeoutMs: 60_000 });
+  const name = nextName();
+  const d = spawnDynod(['run', '--app', app, '--name', name, '--', 'sh', '-c', 'echo up; trap "exit 0" TERM INT; sleep 60 & wait'], { timeoutMs: 60_000 });
   await d.waitForStdout(/^up$/m, 20_000);
-  const procs = await waitFor(() => { const p = dynoProcs(d.pid); return p.length > 0 && p; }, 10_000, `the processes of ${what}`);
-  ours.push({ what, dynod: d.pid, procs });
+  const procs = await waitFor(() => { const p = dynoProcs(name); return p.length > 0 && p; }, 10_000, `the processes of ${what}`);
+  ours.push({ what, name, dynod: d.pid, procs });
   return d;
 }
 
 t.test("this file's dynods: every way of ending", async (t) => {
   const app = tempApp(t);
   for (const [what, cmd, status] of [['a normal exit', 'true', 0], ['a failing command', 'exit 3', 3]] as const) {
-    const d = spawnDynod(['run', '--app', app, '--', 'sh', '-c', cmd]);
-    ours.push({ what, dynod: d.pid, procs: [] });
+    const name = nextName();
+    const d = spawnDynod(['run', '--app', app, '--name', name, '--', 'sh', '-c', cmd]);
+    ours.push({ what, name, dynod: d.pid, procs: [] });
     t.equal((await d.result).code, status, what);
   }
-  const nf = spawnDynod(['run', '--app', app, '--', 'no-such-command-xyz']);
-  ours.push({ what: 'a missing command', dynod: nf.pid, procs: [] });
+  const nfName = nextName();
+  const nf = spawnDynod(['run', '--app', app, '--name', nfName, '--', 'no-such-command-xyz']);
+  ours.push({ what: 'a missing command', name: nfName, dynod: nf.pid, procs: [] });
   t.equal((await nf.result).code, 127, 'a missing command');
 
   for (const sig of ['SIGTERM', 'SIGINT'] as const) {
@@ -76,8 +84,9 @@ t.test("this file's dynods: every way of ending", async (t) => {
   t.equal(ours.length, 9, 'nine dynods of this file');
 });
 
-t.test('no cgroup directory of these dynods is left', async (t) => {
-  for (const o of ours) t.same(allDynoCgroupDirs(o.dynod), [], `${o.what} (dynod ${o.dynod})`);
+t.test('no cgroup directory of these dynos is left', async (t) => {
+  const leaves = [...new Set(DYNO_CONTROLLERS.map((c) => dynodRoot(c)))].flatMap((root) => dynoLeaves(root));
+  for (const o of ours) t.same(leaves.filter((l) => cgroupOf(o.name).test(l)), [], `${o.what} (${o.name})`);
 });
 
 t.test('no process of these dynods is left: not the dynods, not their dynos, nothing in their cgroups', async (t) => {
@@ -85,7 +94,7 @@ t.test('no process of these dynods is left: not the dynods, not their dynos, not
   for (const o of ours) {
     t.notOk(procs.some((p) => p.pid === o.dynod && p.ppid === process.pid), `${o.what}: dynod ${o.dynod} exited`);
     t.same(procs.filter((p) => p.ppid === o.dynod).map((p) => `${p.pid} ${p.cmdline}`), [], `${o.what}: no child of dynod ${o.dynod}`);
-    t.same(procs.filter((p) => cgroupOf(o.dynod).test(p.cgroup)).map((p) => `${p.pid} ${p.cmdline}`), [], `${o.what}: nothing in its cgroups`);
+    t.same(procs.filter((p) => cgroupOf(o.name).test(p.cgroup)).map((p) => `${p.pid} ${p.cmdline}`), [], `${o.what}: nothing in its cgroups`);
     const alive = o.procs.filter((p) => p.start !== '' && startTime(p.pid) === p.start);
     t.same(alive, [], `${o.what}: the ${o.procs.length} dyno processes seen while it ran are gone`);
   }

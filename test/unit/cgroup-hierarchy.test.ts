@@ -2,7 +2,7 @@
 import t from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ownerAlive, parseCgroupMounts, parseProcCgroup, readCounter, sweepDir } from '../../src/cgroup/hierarchy';
+import { parseCgroupMounts, parseProcCgroup } from '../../src/cgroup/hierarchy';
 import { CgroupV1, V1_CONTROLLERS } from '../../src/cgroup/v1';
 import { CgroupV2, V2_CONTROLLERS } from '../../src/cgroup/v2';
 
@@ -169,9 +169,10 @@ const read = (file: string) => fs.readFileSync(file, 'utf8');
 t.test('CgroupV2.create writes memory.max, swap as the headroom over RAM, cpu.weight, pids.max', async (t) => {
   const mount = t.testdir({ 'user.slice': { 'dynod.service': {} } });
   const v2 = new CgroupV2(mount, '/user.slice/dynod.service');
-  const cg = v2.create('123-abc', { memoryBytes: 512 * MiB, memorySwapBytes: 1024 * MiB, cpuWeight: 100, cpuQuota: null, pids: 256 });
-  const dir = path.join(mount, 'user.slice/dynod.service/dynod/123-abc');
+  const cg = v2.create({ group: 'run', name: 'web.1', id: '0123abcd-1111-2222-3333-444455556666' }, { memoryBytes: 512 * MiB, memorySwapBytes: 1024 * MiB, cpuWeight: 100, cpuQuota: null, pids: 256 });
+  const dir = path.join(mount, 'user.slice/dynod.service/dynod/run/web.1-0123abcd');
   t.equal(cg.version, 2);
+  t.equal(cg.path, 'dynod/run/web.1-0123abcd');
   t.equal(cg.intoDir, dir);
   t.same(cg.procsFiles, [`${dir}/cgroup.procs`]);
   t.same(cg.dirs, [dir]);
@@ -184,57 +185,41 @@ t.test('CgroupV2.create writes memory.max, swap as the headroom over RAM, cpu.we
   t.equal(read(`${dir}/pids.max`), '256');
   t.equal(read(path.join(mount, 'user.slice/dynod.service/cgroup.subtree_control')), '+cpu +memory +pids');
   t.equal(read(path.join(mount, 'user.slice/dynod.service/dynod/cgroup.subtree_control')), '+cpu +memory +pids');
+  t.equal(read(path.join(mount, 'user.slice/dynod.service/dynod/run/cgroup.subtree_control')), '+cpu +memory +pids', 'and in the group');
 
-  const perf = v2.create('123-def', { memoryBytes: 2560 * MiB, memorySwapBytes: 5120 * MiB, cpuWeight: null, cpuQuota: { quotaUs: 200000, periodUs: 100000 }, pids: 16384 });
+  const perf = v2.create({ group: 'web', name: 'web.2', id: 'def01234' }, { memoryBytes: 2560 * MiB, memorySwapBytes: 5120 * MiB, cpuWeight: null, cpuQuota: { quotaUs: 200000, periodUs: 100000 }, pids: 16384 });
+  t.equal(perf.intoDir, path.join(mount, 'user.slice/dynod.service/dynod/web/web.2-def01234'));
   t.equal(read(`${perf.intoDir}/cpu.max`), '200000 100000');
   t.notOk(fs.existsSync(`${perf.intoDir}/cpu.weight`), 'no weight with a quota');
 
   fs.writeFileSync(`${dir}/memory.events`, 'low 0\nhigh 0\nmax 12\noom 2\noom_kill 1\noom_group_kill 1\n');
   t.equal(cg.oomKills(), 1);
+  t.throws(() => v2.create({ group: 'run', name: 'web.1', id: '0123abcd-ffff' }, { memoryBytes: MiB, memorySwapBytes: MiB, cpuWeight: 100, cpuQuota: null, pids: 1 }),
+    { name: 'DynodError', code: 'EEXIST', errno: 17, syscall: 'mkdir', step: 'create cgroup', message: /web\.1-0123abcd: EEXIST/ }, 'never joins an existing leaf');
 });
 
 t.test('CgroupV1.create writes each controller in its hierarchy; cpu.shares = weight * 1024 / 100', async (t) => {
   const root = t.testdir({ memory: {}, 'cpu,cpuacct': {}, pids: {} });
   const mountinfo = ['memory', 'cpu,cpuacct', 'pids'].map((d, i) => `${40 + i} 34 0:${35 + i} / ${root}/${d} rw,relatime - cgroup cgroup rw,${d}`).join('\n');
   const v1 = new CgroupV1(parseProcCgroup('12:pids:/\n11:cpu,cpuacct:/\n10:memory:/\n'), parseCgroupMounts(mountinfo), KNOWN);
-  const cg = v1.create('77-x', { memoryBytes: 1024 * MiB, memorySwapBytes: 2048 * MiB, cpuWeight: 200, cpuQuota: null, pids: 512 });
+  const cg = v1.create({ group: 'run', name: 'x', id: '77777777' }, { memoryBytes: 1024 * MiB, memorySwapBytes: 2048 * MiB, cpuWeight: 200, cpuQuota: null, pids: 512 });
   t.equal(cg.version, 1);
   t.equal(cg.intoDir, '');
-  t.same(cg.dirs, [`${root}/memory/dynod/77-x`, `${root}/cpu,cpuacct/dynod/77-x`, `${root}/pids/dynod/77-x`]);
+  t.equal(cg.path, 'dynod/run/x-77777777');
+  t.same(cg.dirs, [`${root}/memory/dynod/run/x-77777777`, `${root}/cpu,cpuacct/dynod/run/x-77777777`, `${root}/pids/dynod/run/x-77777777`]);
   t.same(cg.procsFiles, cg.dirs.map((d) => `${d}/cgroup.procs`));
-  t.equal(read(`${root}/memory/dynod/77-x/memory.limit_in_bytes`), String(1024 * MiB));
-  t.equal(read(`${root}/memory/dynod/77-x/memory.memsw.limit_in_bytes`), String(2048 * MiB), 'memsw is RAM plus swap');
-  t.equal(read(`${root}/cpu,cpuacct/dynod/77-x/cpu.shares`), '2048');
-  t.notOk(fs.existsSync(`${root}/cpu,cpuacct/dynod/77-x/cpu.cfs_quota_us`));
-  t.equal(read(`${root}/pids/dynod/77-x/pids.max`), '512');
+  t.equal(read(`${root}/memory/dynod/run/x-77777777/memory.limit_in_bytes`), String(1024 * MiB));
+  t.equal(read(`${root}/memory/dynod/run/x-77777777/memory.memsw.limit_in_bytes`), String(2048 * MiB), 'memsw is RAM plus swap');
+  t.equal(read(`${root}/cpu,cpuacct/dynod/run/x-77777777/cpu.shares`), '2048');
+  t.notOk(fs.existsSync(`${root}/cpu,cpuacct/dynod/run/x-77777777/cpu.cfs_quota_us`));
+  t.equal(read(`${root}/pids/dynod/run/x-77777777/pids.max`), '512');
 
-  const q = v1.create('77-y', { memoryBytes: 64 * MiB, memorySwapBytes: 128 * MiB, cpuWeight: null, cpuQuota: { quotaUs: 50000, periodUs: 100000 }, pids: 10 });
+  const q = v1.create({ group: 'run', name: 'y', id: '77777777' }, { memoryBytes: 64 * MiB, memorySwapBytes: 128 * MiB, cpuWeight: null, cpuQuota: { quotaUs: 50000, periodUs: 100000 }, pids: 10 });
   t.equal(read(`${q.dirs[1]}/cpu.cfs_period_us`), '100000');
   t.equal(read(`${q.dirs[1]}/cpu.cfs_quota_us`), '50000');
   t.notOk(fs.existsSync(`${q.dirs[1]}/cpu.shares`));
 
-  fs.writeFileSync(`${root}/memory/dynod/77-x/memory.oom_control`, 'oom_kill_disable 0\nunder_oom 0\noom_kill 3\n');
+  fs.writeFileSync(`${root}/memory/dynod/run/x-77777777/memory.oom_control`, 'oom_kill_disable 0\nunder_oom 0\noom_kill 3\n');
   t.equal(cg.oomKills(), 3);
 });
 
-t.test('readCounter: the named line of a flat-keyed file, 0 when absent', async (t) => {
-  const dir = t.testdir({ events: 'oom 4\noom_kill 2\noom_group_kill 9\n' });
-  t.equal(readCounter(`${dir}/events`, 'oom_kill'), 2);
-  t.equal(readCounter(`${dir}/events`, 'oom'), 4);
-  t.equal(readCounter(`${dir}/events`, 'max'), 0);
-  t.equal(readCounter(`${dir}/nope`, 'oom_kill'), 0);
-});
-
-t.test('sweepDir removes only the cgroups of dynod processes that are gone', async (t) => {
-  const gone = '2147483646-dead'; // no such pid
-  const root = t.testdir({ [gone]: {}, [`${process.pid}-mine`]: {}, '1-init': {}, 'not-ours': {}, 'a-file': '' });
-  const killed: string[] = [];
-  t.equal(await sweepDir(root, (d) => killed.push(d)), 1);
-  t.same(fs.readdirSync(root).sort(), [`${process.pid}-mine`, '1-init', 'a-file', 'not-ours'].sort());
-  t.same(killed, [], 'an empty cgroup needs no kill');
-  t.equal(await sweepDir(path.join(root, 'missing'), () => {}), 0);
-  t.equal(ownerAlive(gone), false);
-  t.equal(ownerAlive(`${process.pid}-x`), true);
-  t.equal(ownerAlive('1-x'), true, 'alive even if not ours to signal');
-  t.equal(ownerAlive('web'), true, 'not named by dynod: not ours to judge');
-});

@@ -152,7 +152,8 @@ function removeTree(dir: string): void {
   }
 }
 
-const DYNO_NAME = /^\d+-[0-9a-f]{8}$/;
+/** dynod/<group>/<name>-<id8>; `dynod run` names its dynos run.NNNN */
+const DYNO_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*-[0-9a-f]{8}$/;
 
 if (skip) {
   t.plan(0, skip);
@@ -195,22 +196,26 @@ if (skip) {
     t.equal(r.stderr, '');
   });
 
-  t.test('a running dyno: <own>/dynod/<pid>-<id8> with its limits written (standard-2x); a stale cgroup is swept', async (t) => {
-    // Left by a dynod that no longer exists (pid beyond pid_max).
+  t.test('a running dyno: <own>/dynod/run/<name>-<id8> with its limits written (standard-2x); stale cgroups are swept', async (t) => {
+    // Left by dynods that no longer exist (nobody holds their lock): an older one's, and a current one's.
     const stale = path.join(root, '99999999-deadbeef');
     fs.mkdirSync(stale, { recursive: true });
+    const staleNew = path.join(root, 'web', 'web.1-deadbeef');
+    fs.mkdirSync(staleNew, { recursive: true });
     const d = dynod(['run', '--app', app, '--size', 'standard-2x', '-i', '--no-tty', '--',
       'sh', '-c', 'cat /proc/self/cgroup; cat /sys/fs/cgroup/cpu.weight; echo ready; read x; echo bye'], { input: true });
     await d.waitForStdout(/ready\n/);
-    const mine = subdirs(root).filter((n) => n.startsWith(`${d.pid}-`));
+    const mine = subdirs(path.join(root, 'run'));
     t.equal(mine.length, 1, 'one cgroup for the dyno');
-    const dir = path.join(root, mine[0] ?? 'none');
-    t.match(mine[0], DYNO_NAME, 'named <dynod pid>-<first 8 hex of the dyno id>');
+    const dir = path.join(root, 'run', mine[0] ?? 'none');
+    t.match(mine[0], /^run\.\d+-[0-9a-f]{8}$/, 'named <dyno name>-<first 8 hex of the dyno id>');
     t.equal(ownPath(d.pid), own, 'dynod itself stays in its own cgroup (here the harness\'s)');
-    t.notOk(fs.existsSync(stale), 'the stale cgroup of a dead dynod is removed');
+    t.notOk(fs.existsSync(stale), 'the stale cgroup of an older dynod is removed');
+    t.notOk(fs.existsSync(path.join(root, 'web')), 'the stale cgroup of a dead dynod is removed, with its empty group');
     for (const c of ['cpu', 'memory', 'pids']) {
       t.ok(words(`${ownDir}/cgroup.subtree_control`).includes(c), `${c} enabled in <own>`);
       t.ok(words(`${root}/cgroup.subtree_control`).includes(c), `${c} enabled in <own>/dynod`);
+      t.ok(words(`${root}/run/cgroup.subtree_control`).includes(c), `${c} enabled in <own>/dynod/run`);
     }
     t.equal(read(`${dir}/memory.max`), String(1024 * MiB), 'memory.max: 1 GiB');
     t.equal(read(`${dir}/memory.swap.max`), String(1024 * MiB), 'memory.swap.max: up to the 2 GiB kill threshold');
@@ -219,7 +224,7 @@ if (skip) {
     t.equal(read(`${dir}/cpu.max`), 'max 100000', 'no CPU quota for a shared size');
     t.equal(read(`${dir}/pids.max`), '512');
     t.ok(procs(dir).length >= 2, 'dynod-init and sh are in it');
-    t.ok(procs(dir).every((p) => ownPath(p) === path.join(own, 'dynod', mine[0]!)), '/proc/<pid>/cgroup agrees');
+    t.ok(procs(dir).every((p) => ownPath(p) === path.join(own, 'dynod', 'run', mine[0]!)), '/proc/<pid>/cgroup agrees');
     d.endInput();
     const r = await d.result;
     t.equal(r.code, 0, r.stderr);
@@ -243,7 +248,7 @@ if (skip) {
     dyno.stdout!.on('data', (b: Buffer) => (out += b.toString()));
     t.equal(dyno.cgroupVersion, 2);
     t.equal(dyno.intoCgroup, true, 'clone3 put the child straight into the cgroup');
-    t.same(dyno.cgroupDirs, [path.join(root, `${process.pid}-${p.id.slice(0, 8)}`)]);
+    t.same(dyno.cgroupDirs, [path.join(root, 'run', `${p.name}-${dyno.id.slice(0, 8)}`)]);
     const exit = await dyno.wait();
     await new Promise((r) => setImmediate(r));
     t.equal(exit.status, 0);
@@ -321,10 +326,10 @@ if (skip) {
       t.ok(words(`${cg}/cgroup.subtree_control`).includes(c), `${c} enabled in the cgroup`);
       t.ok(words(`${cg}/dynod/cgroup.subtree_control`).includes(c), `${c} enabled in its dynod/`);
     }
-    const mine = subdirs(`${cg}/dynod`);
+    const mine = subdirs(`${cg}/dynod/run`);
     t.equal(mine.length, 1);
-    t.match(mine[0], new RegExp(`^${d.pid}-[0-9a-f]{8}$`));
-    t.equal(read(`${cg}/dynod/${mine[0]}/memory.max`), String(64 * MiB));
+    t.match(mine[0], /^run\.\d+-[0-9a-f]{8}$/);
+    t.equal(read(`${cg}/dynod/run/${mine[0]}/memory.max`), String(64 * MiB));
     d.endInput();
     const r = await d.result;
     t.equal(r.code, 0, r.stderr);
