@@ -225,3 +225,17 @@ t.test("the embedder's stdio flags stay as they were after run(), with sockets a
   t.equal(first, 'from-the-dyno', "the dyno's output reached the embedder's stdout");
   t.equal(parseInt(dynoFlags!.replace(/^flags:\s+/, ''), 8) & 0o4000, 0, `the dyno's own stdout is blocking (${dynoFlags})`);
 });
+
+t.test('a start from a worker thread is refused (the dyno would die with the thread)', async (t) => {
+  const { Worker } = await import('node:worker_threads');
+  const app = tempApp(t);
+  const w = new Worker(
+    `const { parentPort } = require('worker_threads');
+     require(${JSON.stringify(ROOT)}).start({ command: ['true'], app: ${JSON.stringify(app)} })
+       .then(() => parentPort.postMessage('resolved'), (e) => parentPort.postMessage(e.name + ': ' + e.message));`,
+    { eval: true },
+  );
+  const msg = await new Promise((resolve) => w.once('message', resolve));
+  await w.terminate();
+  t.match(msg, /^DynodError: .*main thread/);
+});
