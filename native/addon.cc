@@ -1,234 +1,397 @@
-// The N-API surface of dynod, and nothing else: convert plain JavaScript data to
-// the C structures the kernel-facing files use, and deliver exits and records to
-// JavaScript through libuv's event loop (uv_poll on a pidfd and on the record
-// socket: no thread per dyno, no SIGCHLD handler fighting libuv).
-// Errors cross the seam as data: { step, syscall, errno, code, message }.
+// The N-API surface of dynod, and nothing else: check and convert plain
+// JavaScript data to the C structures the kernel-facing files use, and deliver
+// exits, records and cgroup joins to JavaScript through libuv's event loop
+// (uv_poll on a pidfd and on the record socket: no thread per dyno, no SIGCHLD
+// handler fighting libuv).
+//
+// Every input is type-checked: a wrong or missing field is a TypeError naming the
+// function and the field's path ("spawn: plan.ops[3].target must be a string").
+// Kernel failures cross the seam as data: { step, syscall, errno, code, message, detail }.
 #include <napi.h>
 #include <uv.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/un.h>
-#include <linux/mount.h>
-#include <stddef.h>
-#include <algorithm>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <climits>
 #include <deque>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "cgroup.h"
 #include "channel.h"
-#include "netns.h"
+#include "net.h"
+#include "process.h"
 #include "seccomp.h"
-#include "spawn.h"
+#include "sys.h"
 #include "userns.h"
-
-#ifndef P_PIDFD
-#define P_PIDFD 3
-#endif
 
 namespace dynod {
 namespace {
+
+// ------------------------------------------------------------ errors as data
 
 const char *errno_name(int e) {
   const char *n = strerrorname_np(e);
   return n ? n : "EUNKNOWN";
 }
 
-Napi::Error step_error(Napi::Env env, const std::string &step, const std::string &sc, int e, const std::string &detail) {
-  std::string msg = step + ": " + sc + ": " + errno_name(e) + " (" + strerror(e) + ")";
-  if (!detail.empty()) msg += " [" + detail + "]";
-  Napi::Error err = Napi::Error::New(env, msg);
-  err.Set("step", step);
-  err.Set("syscall", sc);
-  err.Set("errno", Napi::Number::New(env, e));
-  err.Set("code", errno_name(e));
-  err.Set("detail", detail);
-  return err;
+// { step, syscall, errno, code, message, detail } on obj.
+template <typename T>
+void set_error_data(Napi::Env env, T &obj, const std::string &step, const std::string &sc, int e, const std::string &detail) {
+  obj.Set("step", step);
+  obj.Set("syscall", sc);
+  obj.Set("errno", Napi::Number::New(env, e));
+  obj.Set("code", e ? errno_name(e) : "");
+  obj.Set("message", e ? strerror(e) : "");
+  obj.Set("detail", detail);
 }
 
-std::string str_field(const Napi::Object &o, const char *key) {
-  Napi::Value v = o.Get(key);
-  return v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
+Napi::Object error_data(Napi::Env env, const StepError &err) {
+  Napi::Object o = Napi::Object::New(env);
+  set_error_data(env, o, err.step, err.syscall, err.err, err.detail);
+  return o;
 }
 
-double num_field(const Napi::Object &o, const char *key, double dflt = 0) {
-  Napi::Value v = o.Get(key);
-  return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : dflt;
+// A thrown Error carrying the same data (its message is the full sentence).
+Napi::Error step_error(Napi::Env env, const StepError &err) {
+  std::string msg = err.step + ": " + err.syscall + ": " + errno_name(err.err) + " (" + strerror(err.err) + ")";
+  if (!err.detail.empty()) msg += " [" + err.detail + "]";
+  Napi::Error e = Napi::Error::New(env, msg);
+  set_error_data(env, e, err.step, err.syscall, err.err, err.detail);
+  e.Set("message", msg);
+  return e;
 }
 
+// ---------------------------------------------------------- checked input
+
+// Type checks for one entry point; path names the value for the message.
+struct Check {
+  Napi::Env env;
+  const char *fn;
+
+  [[noreturn]] void fail(const std::string &path, const std::string &what) const {
+    throw Napi::TypeError::New(env, std::string(fn) + ": " + path + " must be " + what);
+  }
+  Napi::Object object(const Napi::Value &v, const std::string &path) const {
+    if (!v.IsObject() || v.IsArray() || v.IsFunction()) fail(path, "an object");
+    return v.As<Napi::Object>();
+  }
+  Napi::Array array(const Napi::Value &v, const std::string &path) const {
+    if (!v.IsArray()) fail(path, "an array");
+    return v.As<Napi::Array>();
+  }
+  Napi::Function function(const Napi::Value &v, const std::string &path) const {
+    if (!v.IsFunction()) fail(path, "a function");
+    return v.As<Napi::Function>();
+  }
+  bool boolean(const Napi::Value &v, const std::string &path) const {
+    if (!v.IsBoolean()) fail(path, "a boolean");
+    return v.As<Napi::Boolean>().Value();
+  }
+  // A string; a C string (the default) may not hold NUL, which would cut it short.
+  std::string string(const Napi::Value &v, const std::string &path, bool c_string = true) const {
+    if (!v.IsString()) fail(path, "a string");
+    std::string s = v.As<Napi::String>().Utf8Value();
+    if (c_string && s.find('\0') != std::string::npos) fail(path, "a string without NUL characters");
+    return s;
+  }
+  int64_t integer(const Napi::Value &v, const std::string &path, int64_t min, int64_t max) const {
+    double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : 0;
+    if (!v.IsNumber() || d != d || d < (double)min || d > (double)max || d != (double)(int64_t)d)
+      fail(path, "an integer in " + std::to_string(min) + ".." + std::to_string(max));
+    return (int64_t)d;
+  }
+  int fd(const Napi::Value &v, const std::string &path) const { return (int)integer(v, path, 0, INT_MAX); }
+  uint32_t u32(const Napi::Value &v, const std::string &path) const { return (uint32_t)integer(v, path, 0, UINT32_MAX); }
+  uint64_t u64(const Napi::Value &v, const std::string &path) const {
+    bool lossless = false;
+    uint64_t x = 0;
+    if (v.IsBigInt()) x = v.As<Napi::BigInt>().Uint64Value(&lossless);
+    if (!lossless) fail(path, "a bigint in 0..2^64-1");
+    return x;
+  }
+  // Every own property of o is one of keys.
+  void only(const Napi::Object &o, const std::string &path, std::initializer_list<const char *> keys) const {
+    Napi::Array names = o.GetPropertyNames();
+    for (uint32_t i = 0; i < names.Length(); i++) {
+      std::string k = names.Get(i).ToString().Utf8Value();
+      if (std::none_of(keys.begin(), keys.end(), [&](const char *x) { return k == x; }))
+        throw Napi::TypeError::New(env, std::string(fn) + ": " + path + " has an unknown field \"" + k + "\"");
+    }
+  }
+  void args(const Napi::CallbackInfo &info, size_t n, const char *signature) const {
+    if (info.Length() < n) throw Napi::TypeError::New(env, std::string("Usage: ") + signature);
+  }
+};
+
+std::string at(const std::string &path, const char *key) { return path + "." + key; }
+std::string at(const std::string &path, uint32_t i) { return path + "[" + std::to_string(i) + "]"; }
+
+// Strings and arrays the ChildPlan points into; lives until spawn returns (the
+// child has its own copy of this memory from the clone on).
 struct PlanStorage {
   std::deque<std::string> strings;
   std::vector<ChildOp> ops;
   std::vector<char *> argv, envp;
-  std::vector<int> pass_fds;
 
-  const char *keep(const Napi::Object &o, const char *key, bool nullable = true) {
-    Napi::Value v = o.Get(key);
-    if (!v.IsString()) return nullable ? nullptr : "";
-    strings.push_back(v.As<Napi::String>().Utf8Value());
+  const char *keep(std::string s) {
+    strings.push_back(std::move(s));
     return strings.back().c_str();
   }
-  void keep_list(const Napi::Array &arr, std::vector<char *> &out) {
-    for (uint32_t i = 0; i < arr.Length(); i++) {
-      strings.push_back(arr.Get(i).As<Napi::String>().Utf8Value());
-      out.push_back(const_cast<char *>(strings.back().c_str()));
-    }
+  const char *str(const Check &c, const Napi::Object &o, const std::string &path, const char *key) {
+    return keep(c.string(o.Get(key), at(path, key)));
+  }
+  const char *str_or_null(const Check &c, const Napi::Object &o, const std::string &path, const char *key) {
+    Napi::Value v = o.Get(key);
+    if (v.IsNull()) return nullptr;
+    if (!v.IsString()) c.fail(at(path, key), "a string or null");
+    return keep(c.string(v, at(path, key)));
+  }
+  void list(const Check &c, const Napi::Value &v, const std::string &path, std::vector<char *> &out) {
+    Napi::Array arr = c.array(v, path);
+    for (uint32_t i = 0; i < arr.Length(); i++) out.push_back(const_cast<char *>(keep(c.string(arr.Get(i), at(path, i)))));
     out.push_back(nullptr);
   }
 };
 
 int op_kind(const std::string &name) {
   static const struct { const char *name; int kind; } kinds[] = {
-      {"mount", kOpMount},       {"remount", kOpRemount}, {"mkdir", kOpMkdir},
-      {"symlink", kOpSymlink},   {"write", kOpWrite},     {"pivot", kOpPivot},
-      {"chdir", kOpChdir},       {"umount", kOpUmount},   {"hostname", kOpHostname},
-      {"loopback", kOpLoopback}, 
-      {"await-cgroup", kOpAwaitCgroup}, {"move-mount", kOpMoveMount}, {"setattr", kOpSetattr},
+      {"mount", kOpMount},       {"remount", kOpRemount},          {"mkdir", kOpMkdir},
+      {"symlink", kOpSymlink},   {"write", kOpWrite},              {"pivot", kOpPivot},
+      {"hostname", kOpHostname}, {"loopback", kOpLoopback},        {"await-cgroup", kOpAwaitCgroup},
+      {"move-mount", kOpMoveMount}, {"setattr", kOpSetattr},
   };
   for (const auto &k : kinds)
     if (name == k.name) return k.kind;
   return 0;
 }
 
-void convert_op(Napi::Env env, PlanStorage &st, const Napi::Object &o) {
+void convert_op(const Check &c, PlanStorage &st, const Napi::Value &v, const std::string &path) {
+  Napi::Object o = c.object(v, path);
   ChildOp op;
   memset(&op, 0, sizeof op);
-  std::string name = str_field(o, "op");
+  op.fd = op.uid = op.gid = -1;
+  std::string name = c.string(o.Get("op"), at(path, "op"));
   op.kind = op_kind(name);
-  if (!op.kind) throw Napi::TypeError::New(env, "plan: unknown op \"" + name + "\"");
-  op.step = st.keep(o, "step", false);
-  op.a = st.keep(o, "source");
-  if (!op.a) op.a = st.keep(o, "content");
-  if (!op.a) op.a = st.keep(o, "name");
-  op.b = st.keep(o, "target");
-  if (!op.b) op.b = st.keep(o, "path");
-  op.c = st.keep(o, "fstype");
-  op.d = st.keep(o, "data");
-  op.flags = (unsigned long)num_field(o, "flags");
-  op.mode = (unsigned)num_field(o, "mode", 0755);
-  op.len = op.kind == kOpWrite && op.a ? strlen(op.a) : 0;
-  op.fd = (int)num_field(o, "fd", -1);
-  op.optional = o.Get("optional").ToBoolean();
-  op.uid = (int)num_field(o, "uid", -1);
-  op.gid = (int)num_field(o, "gid", -1);
+  if (!op.kind) c.fail(at(path, "op"), "one of mount, remount, mkdir, symlink, write, pivot, hostname, loopback, await-cgroup, move-mount, setattr (not \"" + name + "\")");
+  op.step = st.str(c, o, path, "step");
+  auto optional = [&] {
+    Napi::Value x = o.Get("optional");
+    op.optional = !x.IsUndefined() && c.boolean(x, at(path, "optional"));
+  };
+  auto mode = [&] { op.mode = (unsigned)c.integer(o.Get("mode"), at(path, "mode"), 0, 07777); };
+  switch (op.kind) {
+    case kOpMount:
+      c.only(o, path, {"op", "step", "source", "target", "fstype", "flags", "data", "optional"});
+      op.source = st.str_or_null(c, o, path, "source");
+      op.target = st.str(c, o, path, "target");
+      op.fstype = st.str_or_null(c, o, path, "fstype");
+      op.flags = c.u32(o.Get("flags"), at(path, "flags"));
+      op.data = st.str_or_null(c, o, path, "data");
+      optional();
+      break;
+    case kOpRemount:
+      c.only(o, path, {"op", "step", "target", "flags", "optional"});
+      op.target = st.str(c, o, path, "target");
+      op.flags = c.u32(o.Get("flags"), at(path, "flags"));
+      optional();
+      break;
+    case kOpMkdir: {
+      c.only(o, path, {"op", "step", "path", "mode", "uid", "gid"});
+      op.path = st.str(c, o, path, "path");
+      mode();
+      Napi::Value uid = o.Get("uid"), gid = o.Get("gid");
+      if (uid.IsUndefined() != gid.IsUndefined())
+        c.fail(uid.IsUndefined() ? at(path, "uid") : at(path, "gid"), "given when the other of uid and gid is");
+      if (!uid.IsUndefined()) {
+        op.uid = (int)c.integer(uid, at(path, "uid"), 0, INT_MAX);
+        op.gid = (int)c.integer(gid, at(path, "gid"), 0, INT_MAX);
+      }
+      break;
+    }
+    case kOpSymlink:
+      c.only(o, path, {"op", "step", "source", "path"});
+      op.source = st.str(c, o, path, "source");
+      op.path = st.str(c, o, path, "path");
+      break;
+    case kOpWrite: {
+      c.only(o, path, {"op", "step", "path", "content", "mode"});
+      op.path = st.str(c, o, path, "path");
+      st.strings.push_back(c.string(o.Get("content"), at(path, "content"), false));
+      op.content = st.strings.back().data();
+      op.content_len = st.strings.back().size();
+      mode();
+      break;
+    }
+    case kOpPivot:
+      c.only(o, path, {"op", "step", "target", "source"});
+      op.target = st.str(c, o, path, "target");
+      op.source = st.str_or_null(c, o, path, "source");
+      break;
+    case kOpHostname:
+      c.only(o, path, {"op", "step", "name"});
+      op.name = st.str(c, o, path, "name");
+      break;
+    case kOpLoopback:
+    case kOpAwaitCgroup:
+      c.only(o, path, {"op", "step"});
+      break;
+    case kOpMoveMount:
+      c.only(o, path, {"op", "step", "target", "fd"});
+      op.target = st.str(c, o, path, "target");
+      op.fd = c.fd(o.Get("fd"), at(path, "fd"));
+      break;
+    case kOpSetattr:
+      c.only(o, path, {"op", "step", "target", "attrSet", "recursive"});
+      op.target = st.str(c, o, path, "target");
+      op.attr_set = c.u32(o.Get("attrSet"), at(path, "attrSet"));
+      op.recursive = c.boolean(o.Get("recursive"), at(path, "recursive"));
+      break;
+  }
   st.ops.push_back(op);
 }
 
-// The cgroup join of one dyno, on the libuv threadpool (see join_cgroup).
+// -------------------------------------------------- delivery to JavaScript
+
+// A JavaScript exception in a callback must surface as 'uncaughtException', not
+// unwind through libuv.
+void call_back(Napi::Env env, Napi::FunctionReference &cb, Napi::AsyncContext &ctx, std::initializer_list<napi_value> args) {
+  try {
+    cb.MakeCallback(env.Global(), args, ctx);
+  } catch (const Napi::Error &e) {
+    napi_fatal_exception(env, e.Value());
+  }
+}
+
+// The cgroup join of one dyno, ending in one asynchronous call of onJoined: on the
+// threadpool when it has to write v1 cgroup.procs files (blocking), otherwise done
+// inline and delivered through a uv_async on the next loop turn.
 struct JoinWork {
-  uv_work_t req;
+  union {
+    uv_work_t work;
+    uv_async_t async;
+  };
   std::vector<std::string> procs;
-  SpawnResult child;  // pidfd is our own dup: the exit watcher may close the original
+  int pid = -1;
+  int pidfd = -1;  // our own dup: the exit watcher may close the original
+  int sync_fd = -1;
   StepError err;
   bool ok = false;
   Napi::FunctionReference cb;
   std::unique_ptr<Napi::AsyncContext> ctx;
   Napi::Env env;
   explicit JoinWork(Napi::Env e) : env(e) {}
+  ~JoinWork() {
+    if (pidfd >= 0) close(pidfd);
+  }
+
+  void deliver() {
+    Napi::HandleScope scope(env);
+    Napi::Value arg = ok ? env.Null() : Napi::Value(error_data(env, err));
+    call_back(env, cb, *ctx, {arg});
+  }
 };
 
 void queue_join(Napi::Env env, std::vector<std::string> procs, const SpawnResult &child, Napi::Function cb) {
   uv_loop_t *loop;
   napi_get_uv_event_loop(env, &loop);
   auto *w = new JoinWork(env);
-  w->req.data = w;
-  w->procs = std::move(procs);
-  w->child = child;
-  w->child.pidfd = fcntl(child.pidfd, F_DUPFD_CLOEXEC, 3);
   w->cb = Napi::Persistent(cb);
   w->ctx = std::make_unique<Napi::AsyncContext>(env, "joinCgroup");
+  w->pid = child.pid;
+  w->sync_fd = child.sync_fd;
+  if (child.into_cgroup || procs.empty()) {
+    // Born in its cgroup (v2): one byte to write, no threadpool hop.
+    w->ok = join_and_release({}, child.pid, child.pidfd, child.sync_fd, w->err);
+    uv_async_init(loop, &w->async, [](uv_async_t *a) {
+      auto *w = static_cast<JoinWork *>(a->data);
+      w->deliver();
+      uv_close(reinterpret_cast<uv_handle_t *>(a), [](uv_handle_t *h) { delete static_cast<JoinWork *>(h->data); });
+    });
+    w->async.data = w;
+    uv_async_send(&w->async);
+    return;
+  }
+  w->procs = std::move(procs);
+  w->pidfd = fcntl(child.pidfd, F_DUPFD_CLOEXEC, 3);
+  w->work.data = w;
   uv_queue_work(
-      loop, &w->req, [](uv_work_t *r) {
+      loop, &w->work,
+      [](uv_work_t *r) {
         auto *w = static_cast<JoinWork *>(r->data);
-        w->ok = join_cgroup(w->procs, w->child, w->err);
+        w->ok = join_and_release(w->procs, w->pid, w->pidfd, w->sync_fd, w->err);
       },
       [](uv_work_t *r, int) {
         auto *w = static_cast<JoinWork *>(r->data);
-        close(w->child.pidfd);
-        Napi::HandleScope scope(w->env);
-        Napi::Value arg = w->env.Null();
-        if (!w->ok) {
-          Napi::Object e = Napi::Object::New(w->env);
-          e.Set("step", w->err.step);
-          e.Set("syscall", w->err.syscall);
-          e.Set("errno", w->err.err);
-          e.Set("code", errno_name(w->err.err));
-          e.Set("message", strerror(w->err.err));
-          e.Set("detail", w->err.detail);
-          arg = e;
-        }
-        try {
-          w->cb.MakeCallback(w->env.Global(), {arg}, *w->ctx);
-        } catch (const Napi::Error &e) {
-          napi_fatal_exception(w->env, e.Value());
-        }
+        w->deliver();
         delete w;
       });
 }
 
 Napi::Value Spawn(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction())
-    throw Napi::TypeError::New(env, "Usage: spawn(plan, onJoined)");
-  Napi::Object plan = info[0].As<Napi::Object>();
+  Check c{env, "spawn"};
+  c.args(info, 2, "spawn(plan, onJoined)");
+  Napi::Object plan = c.object(info[0], "plan");
+  Napi::Function on_joined = c.function(info[1], "onJoined");
+  const std::string p = "plan";
   PlanStorage st;
   SpawnRequest req;
-  req.clone_flags = (unsigned)num_field(plan, "cloneFlags");
-  req.child.late_unshare = (unsigned)num_field(plan, "lateUnshare");
-  req.cgroup_dir = str_field(plan, "cgroupDir");
-  req.uid_map = str_field(plan, "uidMap");
-  req.gid_map = str_field(plan, "gidMap");
+  req.clone_flags = c.u32(plan.Get("cloneFlags"), at(p, "cloneFlags"));
+  req.child.late_unshare = c.u32(plan.Get("lateUnshare"), at(p, "lateUnshare"));
+  req.cgroup_dir = c.string(plan.Get("cgroupDir"), at(p, "cgroupDir"));
+  req.uid_map = c.string(plan.Get("uidMap"), at(p, "uidMap"));
+  req.gid_map = c.string(plan.Get("gidMap"), at(p, "gidMap"));
   req.child.become_root = !req.uid_map.empty();
-  Napi::Value rls = plan.Get("rlimits");
-  if (rls.IsArray()) {
-    Napi::Array arr = rls.As<Napi::Array>();
-    for (uint32_t i = 0; i < arr.Length(); i++) {
-      Napi::Object r = arr.Get(i).As<Napi::Object>();
-      double soft = num_field(r, "soft", -1), hard = num_field(r, "hard", -1);
-      req.rlimits.push_back({(int)num_field(r, "resource"), soft < 0 ? RLIM_INFINITY : (unsigned long long)soft,
-                             hard < 0 ? RLIM_INFINITY : (unsigned long long)hard});
-    }
+  Napi::Array rls = c.array(plan.Get("rlimits"), at(p, "rlimits"));
+  for (uint32_t i = 0; i < rls.Length(); i++) {
+    std::string rp = at(at(p, "rlimits"), i);
+    Napi::Object r = c.object(rls.Get(i), rp);
+    const int64_t max = (int64_t)1 << 53;
+    int64_t soft = c.integer(r.Get("soft"), at(rp, "soft"), -1, max), hard = c.integer(r.Get("hard"), at(rp, "hard"), -1, max);
+    req.rlimits.push_back({(int)c.integer(r.Get("resource"), at(rp, "resource"), 0, RLIM_NLIMITS - 1),
+                           soft < 0 ? RLIM_INFINITY : (unsigned long long)soft, hard < 0 ? RLIM_INFINITY : (unsigned long long)hard});
   }
-  Napi::Array procs = plan.Get("cgroupProcs").As<Napi::Array>();
-  for (uint32_t i = 0; i < procs.Length(); i++) req.cgroup_procs.push_back(procs.Get(i).As<Napi::String>().Utf8Value());
-  Napi::Array ops = plan.Get("ops").As<Napi::Array>();
-  for (uint32_t i = 0; i < ops.Length(); i++) convert_op(env, st, ops.Get(i).As<Napi::Object>());
-  Napi::Array stdio = plan.Get("stdio").As<Napi::Array>();
-  for (int i = 0; i < 3; i++) req.child.stdio[i] = stdio.Get(i).As<Napi::Number>().Int32Value();
-  req.child.init_fd = (int)num_field(plan, "initFd", -1);
-  Napi::Value pass = plan.Get("passFds");
-  if (pass.IsArray()) {
-    Napi::Array arr = pass.As<Napi::Array>();
-    for (uint32_t i = 0; i < arr.Length(); i++) st.pass_fds.push_back(arr.Get(i).As<Napi::Number>().Int32Value());
-  }
-  req.child.pass_fds = st.pass_fds.data();
-  req.child.npass = st.pass_fds.size();
-  st.keep_list(plan.Get("argv").As<Napi::Array>(), st.argv);
-  st.keep_list(plan.Get("envp").As<Napi::Array>(), st.envp);
+  Napi::Array procs = c.array(plan.Get("cgroupProcs"), at(p, "cgroupProcs"));
+  for (uint32_t i = 0; i < procs.Length(); i++) req.cgroup_procs.push_back(c.string(procs.Get(i), at(at(p, "cgroupProcs"), i)));
+  Napi::Array ops = c.array(plan.Get("ops"), at(p, "ops"));
+  for (uint32_t i = 0; i < ops.Length(); i++) convert_op(c, st, ops.Get(i), at(at(p, "ops"), i));
+  Napi::Array stdio = c.array(plan.Get("stdio"), at(p, "stdio"));
+  if (stdio.Length() != 3) c.fail(at(p, "stdio"), "an array of 3 fds");
+  for (uint32_t i = 0; i < 3; i++) req.child.stdio[i] = c.fd(stdio.Get(i), at(at(p, "stdio"), i));
+  req.child.init_fd = c.fd(plan.Get("initFd"), at(p, "initFd"));
+  Napi::Array pass = c.array(plan.Get("passFds"), at(p, "passFds"));
+  if (pass.Length() > kMaxPassFds) c.fail(at(p, "passFds"), "an array of at most " + std::to_string(kMaxPassFds) + " fds");
+  for (uint32_t i = 0; i < pass.Length(); i++) req.child.pass_fds[i] = c.fd(pass.Get(i), at(at(p, "passFds"), i));
+  req.child.npass = pass.Length();
+  st.list(c, plan.Get("argv"), at(p, "argv"), st.argv);
+  if (st.argv.size() < 2) c.fail(at(p, "argv"), "a non-empty array of strings");
+  st.list(c, plan.Get("envp"), at(p, "envp"), st.envp);
+  req.child.trace = c.boolean(plan.Get("trace"), at(p, "trace"));
   req.child.ops = st.ops.data();
   req.child.nops = st.ops.size();
   req.child.argv = st.argv.data();
   req.child.envp = st.envp.data();
-  req.child.trace = plan.Get("trace").ToBoolean();
 
   SpawnResult out;
   StepError err;
-  if (!spawn_dyno(req, out, err)) throw step_error(env, err.step, err.syscall, err.err, err.detail);
-  queue_join(env, std::move(req.cgroup_procs), out, info[1].As<Napi::Function>());
+  if (!spawn_dyno(req, out, err)) throw step_error(env, err);
+  queue_join(env, std::move(req.cgroup_procs), out, on_joined);
   Napi::Object res = Napi::Object::New(env);
   res.Set("pid", out.pid);
   res.Set("pidfd", out.pidfd);
@@ -245,6 +408,7 @@ struct Watch {
   std::unique_ptr<Napi::AsyncContext> ctx;
   Napi::Env env;
   explicit Watch(Napi::Env e) : env(e) {}
+  void deliver(std::initializer_list<napi_value> args) { call_back(env, cb, *ctx, args); }
 };
 
 void close_watch(Watch *w) {
@@ -258,13 +422,15 @@ void close_watch(Watch *w) {
 
 Watch *start_watch(const Napi::CallbackInfo &info, const char *name, uv_poll_cb on_ready) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsFunction())
-    throw Napi::TypeError::New(env, std::string("Usage: ") + name + "(fd, callback)");
+  Check c{env, name};
+  c.args(info, 2, (std::string(name) + "(fd, callback)").c_str());
+  int fd = c.fd(info[0], "fd");
+  Napi::Function cb = c.function(info[1], "callback");
   uv_loop_t *loop;
   napi_get_uv_event_loop(env, &loop);
   Watch *w = new Watch(env);
-  w->fd = info[0].As<Napi::Number>().Int32Value();
-  w->cb = Napi::Persistent(info[1].As<Napi::Function>());
+  w->fd = fd;
+  w->cb = Napi::Persistent(cb);
   w->ctx = std::make_unique<Napi::AsyncContext>(env, name);
   w->poll.data = w;
   if (uv_poll_init(loop, &w->poll, w->fd) != 0) {
@@ -275,30 +441,23 @@ Watch *start_watch(const Napi::CallbackInfo &info, const char *name, uv_poll_cb 
   return w;
 }
 
-// A JavaScript exception in a callback must surface as 'uncaughtException', not
-// unwind through libuv.
-void deliver(Watch *w, std::initializer_list<napi_value> args) {
-  Napi::HandleScope scope(w->env);
-  try {
-    w->cb.MakeCallback(w->env.Global(), args, *w->ctx);
-  } catch (const Napi::Error &e) {
-    napi_fatal_exception(w->env, e.Value());
-  }
-}
-
 // The pidfd turns readable when the dyno's PID 1 has exited.
 void on_exit_ready(uv_poll_t *h, int, int) {
   Watch *w = static_cast<Watch *>(h->data);
   siginfo_t si;
   memset(&si, 0, sizeof si);
-  if (waitid((idtype_t)P_PIDFD, (id_t)w->fd, &si, WEXITED | WNOHANG) != 0) {
-    if (errno == EINTR || errno == EAGAIN) return;
-  } else if (si.si_pid == 0) {
-    return;  // not yet
-  }
+  int rc = waitid((idtype_t)P_PIDFD, (id_t)w->fd, &si, WEXITED | WNOHANG);
+  int e = errno;
+  if (rc != 0 && (e == EINTR || e == EAGAIN)) return;
+  if (rc == 0 && si.si_pid == 0) return;  // not yet
   Napi::HandleScope scope(w->env);
   Napi::Object st = Napi::Object::New(w->env);
-  if (si.si_code == CLD_EXITED) {
+  if (rc != 0) {
+    // e.g. ECHILD when something else in the process reaped it (waitpid(-1), SIGCHLD ignored)
+    st.Set("code", w->env.Null());
+    st.Set("signal", w->env.Null());
+    st.Set("error", error_data(w->env, StepError{"wait for dyno", "waitid", "", e}));
+  } else if (si.si_code == CLD_EXITED) {
     st.Set("code", si.si_status);
     st.Set("signal", w->env.Null());
   } else {
@@ -306,7 +465,7 @@ void on_exit_ready(uv_poll_t *h, int, int) {
     st.Set("signal", si.si_status);
   }
   uv_poll_stop(&w->poll);
-  deliver(w, {st});
+  w->deliver({st});
   close_watch(w);
 }
 
@@ -333,20 +492,15 @@ void on_channel_ready(uv_poll_t *h, int, int) {
     Napi::HandleScope scope(w->env);
     if (n <= 0) {  // EOF: every writer is gone (the command exec'd, or the dyno died)
       uv_poll_stop(&w->poll);
-      deliver(w, {w->env.Null()});
+      w->deliver({w->env.Null()});
       close_watch(w);
       return;
     }
     Napi::Object rec = Napi::Object::New(w->env);
-    static const char *kinds[] = {"", "error", "trace", "pty"};
-    rec.Set("kind", r.kind < 4 ? kinds[r.kind] : "unknown");
+    const char *kind = r.kind == kRecError ? "error" : r.kind == kRecTrace ? "trace" : r.kind == kRecPty ? "pty" : "unknown";
+    rec.Set("kind", kind);
     r.step[sizeof r.step - 1] = r.syscall[sizeof r.syscall - 1] = r.detail[sizeof r.detail - 1] = 0;
-    rec.Set("step", r.step);
-    rec.Set("syscall", r.syscall);
-    rec.Set("errno", r.err);
-    rec.Set("code", r.err ? errno_name(r.err) : "");
-    rec.Set("message", r.err ? strerror(r.err) : "");
-    rec.Set("detail", r.detail);
+    set_error_data(w->env, rec, r.step, r.syscall, r.err, r.detail);
     rec.Set("tNs", Napi::Number::New(w->env, (double)r.t_ns));
     struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
     if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
@@ -354,7 +508,7 @@ void on_channel_ready(uv_poll_t *h, int, int) {
       memcpy(&fd, CMSG_DATA(c), sizeof fd);
       rec.Set("fd", fd);
     }
-    deliver(w, {rec});
+    w->deliver({rec});
   }
 }
 
@@ -363,19 +517,23 @@ Napi::Value WatchChannel(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
+// ------------------------------------------------------- the other calls
+
 // Returns false when the process is already gone.
 Napi::Value Signal(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  int pidfd = info[0].As<Napi::Number>().Int32Value();
-  int sig = info[1].As<Napi::Number>().Int32Value();
+  Check c{env, "signal"};
+  c.args(info, 2, "signal(pidfd, signal)");
+  int pidfd = c.fd(info[0], "pidfd");
+  int sig = (int)c.integer(info[1], "signal", 0, 64);
   if (syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0) == 0) return Napi::Boolean::New(env, true);
   if (errno == ESRCH) return Napi::Boolean::New(env, false);
-  throw step_error(env, "signal dyno", "pidfd_send_signal", errno, "");
+  throw step_error(env, StepError{"signal dyno", "pidfd_send_signal", "", errno});
 }
 
 Napi::Value Pipe(const Napi::CallbackInfo &info) {
   int p[2];
-  if (pipe2(p, O_CLOEXEC) != 0) throw step_error(info.Env(), "stdio pipe", "pipe2", errno, "");
+  if (pipe2(p, O_CLOEXEC) != 0) throw step_error(info.Env(), StepError{"stdio pipe", "pipe2", "", errno});
   Napi::Array a = Napi::Array::New(info.Env(), 2);
   a.Set(0u, p[0]);
   a.Set(1u, p[1]);
@@ -383,17 +541,35 @@ Napi::Value Pipe(const Napi::CallbackInfo &info) {
 }
 
 Napi::Value NetnsSocket(const Napi::CallbackInfo &info) {
-  int pidfd = info[0].As<Napi::Number>().Int32Value();
+  Check c{info.Env(), "netnsSocket"};
+  c.args(info, 1, "netnsSocket(pidfd)");
+  int pidfd = c.fd(info[0], "pidfd");
   StepError err;
   int fd = netns_socket(pidfd, err);
-  if (fd < 0) throw step_error(info.Env(), err.step, err.syscall, err.err, err.detail);
+  if (fd < 0) throw step_error(info.Env(), err);
   return Napi::Number::New(info.Env(), fd);
 }
 
 Napi::Value IdmapUserns(const Napi::CallbackInfo &info) {
+  Check c{info.Env(), "idmapUserns"};
+  c.args(info, 2, "idmapUserns(uidMap, gidMap)");
+  std::string uid_map = c.string(info[0], "uidMap"), gid_map = c.string(info[1], "gidMap");
   StepError err;
-  int fd = idmap_userns(info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::String>().Utf8Value(), err);
-  if (fd < 0) throw step_error(info.Env(), err.step, err.syscall, err.err, err.detail);
+  int fd = idmap_userns(uid_map, gid_map, err);
+  if (fd < 0) throw step_error(info.Env(), err);
+  return Napi::Number::New(info.Env(), fd);
+}
+
+// A detached, idmapped copy of a directory's mount: made here with the host's
+// privileges, attached by the child with move_mount.
+Napi::Value IdmapMount(const Napi::CallbackInfo &info) {
+  Check c{info.Env(), "idmapMount"};
+  c.args(info, 2, "idmapMount(path, usernsFd)");
+  std::string path = c.string(info[0], "path");
+  int userns = c.fd(info[1], "usernsFd");
+  StepError err;
+  int fd = idmap_mount(path, userns, err);
+  if (fd < 0) throw step_error(info.Env(), err);
   return Napi::Number::New(info.Env(), fd);
 }
 
@@ -401,52 +577,14 @@ Napi::Value IdmapUserns(const Napi::CallbackInfo &info) {
 // "\r\r\n": while attached, the host terminal passes output through untouched.
 // (setRawMode(false) restores the saved settings.)
 Napi::Value RawOutput(const Napi::CallbackInfo &info) {
-  int fd = info[0].As<Napi::Number>().Int32Value();
+  Check c{info.Env(), "rawOutput"};
+  c.args(info, 1, "rawOutput(fd)");
+  int fd = c.fd(info[0], "fd");
   struct termios t;
-  if (tcgetattr(fd, &t) != 0) throw step_error(info.Env(), "terminal", "tcgetattr", errno, "");
+  if (tcgetattr(fd, &t) != 0) throw step_error(info.Env(), StepError{"terminal", "tcgetattr", "", errno});
   t.c_oflag &= ~(tcflag_t)OPOST;
-  if (tcsetattr(fd, TCSANOW, &t) != 0) throw step_error(info.Env(), "terminal", "tcsetattr", errno, "");
+  if (tcsetattr(fd, TCSANOW, &t) != 0) throw step_error(info.Env(), StepError{"terminal", "tcsetattr", "", errno});
   return info.Env().Undefined();
-}
-
-// A detached, idmapped copy of a directory's mount (open_tree + mount_setattr):
-// made here with the host's privileges, attached by the child with move_mount.
-Napi::Value IdmapMount(const Napi::CallbackInfo &info) {
-  std::string path = info[0].As<Napi::String>().Utf8Value();
-  int userns = info[1].As<Napi::Number>().Int32Value();
-  int tree = (int)syscall(SYS_open_tree, AT_FDCWD, path.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-  if (tree < 0) throw step_error(info.Env(), "idmap /app", "open_tree", errno, path);
-  struct mount_attr attr;
-  memset(&attr, 0, sizeof attr);
-  attr.attr_set = MOUNT_ATTR_IDMAP;
-  attr.userns_fd = (uint64_t)userns;
-  if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof attr) != 0) {
-    int e = errno;
-    close(tree);
-    throw step_error(info.Env(), "idmap /app", "mount_setattr", e, path + " (its filesystem may not support idmapped mounts)");
-  }
-  return Napi::Number::New(info.Env(), tree);
-}
-
-// Holds an abstract unix socket name for as long as the fd is open: an exclusive,
-// host-wide reservation that the kernel releases when its holder dies, leaving
-// nothing behind. Returns -1 when someone else holds the name.
-Napi::Value LockName(const Napi::CallbackInfo &info) {
-  std::string name = info[0].As<Napi::String>().Utf8Value();
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw step_error(info.Env(), "reserve ids", "socket", errno, name);
-  struct sockaddr_un addr;
-  memset(&addr, 0, sizeof addr);
-  addr.sun_family = AF_UNIX;
-  size_t n = std::min(name.size(), sizeof addr.sun_path - 2);
-  memcpy(addr.sun_path + 1, name.data(), n);
-  if (bind(fd, (struct sockaddr *)&addr, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n)) != 0) {
-    int e = errno;
-    close(fd);
-    if (e == EADDRINUSE) return Napi::Number::New(info.Env(), -1);
-    throw step_error(info.Env(), "reserve ids", "bind", e, name);
-  }
-  return Napi::Number::New(info.Env(), fd);
 }
 
 // A write lock on one byte of a file (an OFD lock: owned by the open file
@@ -454,11 +592,11 @@ Napi::Value LockName(const Napi::CallbackInfo &info) {
 // drops it when the last fd closes or its holder dies). False when someone holds it.
 Napi::Value LockRange(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber())
-    throw Napi::TypeError::New(env, "lockRange(fd: number, index: number)");
-  int fd = info[0].As<Napi::Number>().Int32Value();
-  int64_t index = info[1].As<Napi::Number>().Int64Value();
-  bool lock = info.Length() < 3 || info[2].ToBoolean();
+  Check c{env, "lockRange"};
+  c.args(info, 2, "lockRange(fd: number, index: number, lock?: boolean)");
+  int fd = c.fd(info[0], "fd");
+  int64_t index = c.integer(info[1], "index", 0, ((int64_t)1 << 53) - 1);
+  bool lock = info.Length() < 3 || info[2].IsUndefined() || c.boolean(info[2], "lock");
   struct flock fl;
   memset(&fl, 0, sizeof fl);
   fl.l_type = lock ? F_WRLCK : F_UNLCK;
@@ -467,120 +605,93 @@ Napi::Value LockRange(const Napi::CallbackInfo &info) {
   fl.l_len = 1;
   if (fcntl(fd, F_OFD_SETLK, &fl) == 0) return Napi::Boolean::New(env, true);
   if (errno == EAGAIN || errno == EACCES) return Napi::Boolean::New(env, false);
-  throw step_error(env, "reserve ids", "fcntl", errno, "F_OFD_SETLK");
+  throw step_error(env, StepError{"reserve ids", "fcntl", "F_OFD_SETLK", errno});
 }
 
 // flock(2) on an fd (a cgroup directory's, say): true when taken, false when
-// another holder has it and wait is false.
+// another holder has it.
 Napi::Value Flock(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsBoolean())
-    throw Napi::TypeError::New(env, "flock(fd: number, exclusive: boolean)");
-  int fd = info[0].As<Napi::Number>().Int32Value();
-  int op = (info[1].As<Napi::Boolean>().Value() ? LOCK_EX : LOCK_SH) | LOCK_NB;
+  Check c{env, "flock"};
+  c.args(info, 2, "flock(fd: number, exclusive: boolean)");
+  int fd = c.fd(info[0], "fd");
+  int op = (c.boolean(info[1], "exclusive") ? LOCK_EX : LOCK_SH) | LOCK_NB;
   if (flock(fd, op) == 0) return Napi::Boolean::New(env, true);
   if (errno == EWOULDBLOCK) return Napi::Boolean::New(env, false);
-  throw step_error(env, "lock", "flock", errno, "");
+  throw step_error(env, StepError{"lock", "flock", "", errno});
 }
 
 Napi::Value ResizePty(const Napi::CallbackInfo &info) {
-  int fd = info[0].As<Napi::Number>().Int32Value();
+  Check c{info.Env(), "resizePty"};
+  c.args(info, 3, "resizePty(fd, rows, cols)");
+  int fd = c.fd(info[0], "fd");
   struct winsize ws;
   memset(&ws, 0, sizeof ws);
-  ws.ws_row = (unsigned short)info[1].As<Napi::Number>().Uint32Value();
-  ws.ws_col = (unsigned short)info[2].As<Napi::Number>().Uint32Value();
-  if (ioctl(fd, TIOCSWINSZ, &ws) != 0) throw step_error(info.Env(), "resize terminal", "ioctl", errno, "TIOCSWINSZ");
+  ws.ws_row = (unsigned short)c.integer(info[1], "rows", 0, 65535);
+  ws.ws_col = (unsigned short)c.integer(info[2], "cols", 0, 65535);
+  if (ioctl(fd, TIOCSWINSZ, &ws) != 0) throw step_error(info.Env(), StepError{"resize terminal", "ioctl", "TIOCSWINSZ", errno});
   return info.Env().Undefined();
 }
 
-// A sealed in-memory copy of dynod-init: exec'ing it from a memfd means no path of
-// the host has to be visible in the dyno, and nothing in the dyno can rewrite the
-// binary through /proc/self/exe (the CVE-2019-5736 class).
 Napi::Value SealedCopy(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  std::string path = info[0].As<Napi::String>().Utf8Value();
-  int src = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (src < 0) throw step_error(env, "load dynod-init", "open", errno, path);
-  int mfd = (int)syscall(SYS_memfd_create, "dynod-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (mfd < 0) {
-    int e = errno;
-    close(src);
-    throw step_error(env, "load dynod-init", "memfd_create", e, path);
-  }
-  char buf[65536];
-  for (;;) {
-    ssize_t n = read(src, buf, sizeof buf);
-    if (n == 0) break;
-    if (n < 0 || write(mfd, buf, (size_t)n) != n) {
-      int e = errno;
-      close(src);
-      close(mfd);
-      throw step_error(env, "load dynod-init", "copy", e, path);
-    }
-  }
-  close(src);
-  if (fcntl(mfd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) != 0) {
-    int e = errno;
-    close(mfd);
-    throw step_error(env, "load dynod-init", "fcntl", e, "F_ADD_SEALS");
-  }
-  return Napi::Number::New(env, mfd);
+  Check c{info.Env(), "sealedCopy"};
+  c.args(info, 1, "sealedCopy(path)");
+  StepError err;
+  int fd = sealed_init_copy(c.string(info[0], "path"), err);
+  if (fd < 0) throw step_error(info.Env(), err);
+  return Napi::Number::New(info.Env(), fd);
 }
 
 // compileSeccomp(filter): the normalized filter of src/seccomp/profile.ts, compiled
 // to a sealed memfd holding the BPF program; dynod-init loads it before exec.
-SeccompAction seccomp_action(const Napi::Object &o) {
+SeccompAction seccomp_action(const Check &c, const Napi::Value &v, const std::string &path) {
+  Napi::Object o = c.object(v, path);
   SeccompAction a;
-  a.kind = str_field(o, "kind");
-  a.value = (uint32_t)num_field(o, "value");
+  a.kind = c.string(o.Get("kind"), at(path, "kind"));
+  a.value = c.u32(o.Get("value"), at(path, "value"));
   return a;
-}
-
-uint64_t seccomp_u64(Napi::Env env, const Napi::Value &v, const char *what) {
-  if (v.IsNumber()) return (uint64_t)v.As<Napi::Number>().Int64Value();
-  bool lossless = false;
-  if (v.IsBigInt()) {
-    uint64_t x = v.As<Napi::BigInt>().Uint64Value(&lossless);
-    if (lossless) return x;
-  }
-  throw Napi::TypeError::New(env, std::string("compileSeccomp: ") + what + " must be a bigint in 0..2^64-1");
 }
 
 Napi::Value CompileSeccomp(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "Usage: compileSeccomp(filter)");
-  Napi::Object o = info[0].As<Napi::Object>();
+  Check c{env, "compileSeccomp"};
+  c.args(info, 1, "compileSeccomp(filter)");
+  const std::string p = "filter";
+  Napi::Object o = c.object(info[0], p);
   SeccompFilter f;
-  f.default_action = seccomp_action(o.Get("defaultAction").As<Napi::Object>());
-  f.bad_arch_action = seccomp_action(o.Get("badArchAction").As<Napi::Object>());
-  f.enosys_above_known = o.Get("enosysAboveKnown").ToBoolean();
-  Napi::Array arches = o.Get("arches").As<Napi::Array>();
-  for (uint32_t i = 0; i < arches.Length(); i++) f.arches.push_back(arches.Get(i).As<Napi::String>().Utf8Value());
-  Napi::Array rules = o.Get("rules").As<Napi::Array>();
+  f.default_action = seccomp_action(c, o.Get("defaultAction"), at(p, "defaultAction"));
+  f.bad_arch_action = seccomp_action(c, o.Get("badArchAction"), at(p, "badArchAction"));
+  f.enosys_above_known = c.boolean(o.Get("enosysAboveKnown"), at(p, "enosysAboveKnown"));
+  Napi::Array arches = c.array(o.Get("arches"), at(p, "arches"));
+  for (uint32_t i = 0; i < arches.Length(); i++) f.arches.push_back(c.string(arches.Get(i), at(at(p, "arches"), i)));
+  Napi::Array rules = c.array(o.Get("rules"), at(p, "rules"));
   for (uint32_t i = 0; i < rules.Length(); i++) {
-    Napi::Object r = rules.Get(i).As<Napi::Object>();
+    std::string rp = at(at(p, "rules"), i);
+    Napi::Object r = c.object(rules.Get(i), rp);
     SeccompRule rule;
-    rule.syscall = str_field(r, "syscall");
-    rule.action = seccomp_action(r.Get("action").As<Napi::Object>());
-    Napi::Array args = r.Get("args").As<Napi::Array>();
+    rule.syscall = c.string(r.Get("syscall"), at(rp, "syscall"));
+    rule.action = seccomp_action(c, r.Get("action"), at(rp, "action"));
+    Napi::Array args = c.array(r.Get("args"), at(rp, "args"));
     for (uint32_t j = 0; j < args.Length(); j++) {
-      Napi::Object a = args.Get(j).As<Napi::Object>();
-      SeccompArgCmp c;
-      c.index = (uint32_t)num_field(a, "index");
-      c.op = str_field(a, "op");
-      c.value = seccomp_u64(env, a.Get("value"), "value");
-      c.value_two = seccomp_u64(env, a.Get("valueTwo"), "valueTwo");
-      rule.args.push_back(c);
+      std::string ap = at(at(rp, "args"), j);
+      Napi::Object a = c.object(args.Get(j), ap);
+      SeccompArgCmp cmp;
+      cmp.index = (uint32_t)c.integer(a.Get("index"), at(ap, "index"), 0, 5);
+      cmp.op = c.string(a.Get("op"), at(ap, "op"));
+      cmp.value = c.u64(a.Get("value"), at(ap, "value"));
+      cmp.value_two = c.u64(a.Get("valueTwo"), at(ap, "valueTwo"));
+      rule.args.push_back(cmp);
     }
     f.rules.push_back(std::move(rule));
   }
   StepError err;
   int fd = compile_seccomp(f, err);
-  if (fd < 0) throw step_error(env, err.step, err.syscall, err.err, err.detail);
+  if (fd < 0) throw step_error(env, err);
   return Napi::Number::New(env, fd);
 }
 
 }  // namespace
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("spawn", Napi::Function::New(env, Spawn));
   exports.Set("watchExit", Napi::Function::New(env, WatchExit));
@@ -590,7 +701,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("netnsSocket", Napi::Function::New(env, NetnsSocket));
   exports.Set("idmapUserns", Napi::Function::New(env, IdmapUserns));
   exports.Set("idmapMount", Napi::Function::New(env, IdmapMount));
-  exports.Set("lockName", Napi::Function::New(env, LockName));
   exports.Set("lockRange", Napi::Function::New(env, LockRange));
   exports.Set("flock", Napi::Function::New(env, Flock));
   exports.Set("rawOutput", Napi::Function::New(env, RawOutput));

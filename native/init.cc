@@ -2,17 +2,31 @@
 // sealed memfd, so it works in any root filesystem and cannot be rewritten from
 // inside a dyno.
 //
-//   dynod-init CHANFD UID GID UMASK CWD TTY ROWS COLS TRACE CAPS SECCOMPFD -- COMMAND [ARGS...]
+//   dynod-init --chan-fd=3 --uid=30000 --gid=30000 --umask=022 --cwd=/app --tty=0
+//              --rows=24 --cols=80 --trace=0 --caps=0 --seccomp-fd=-1 -- COMMAND [ARGS...]
 //
-// CAPS is the hex mask of capabilities the command keeps (0 for the dyno user).
-// SECCOMPFD holds the compiled BPF program (struct sock_filter[]) loaded as the
-// last step before exec, or is -1 for none.
+// Every option is required, given once, as --name=value, in any order:
+//   --chan-fd     the record socket (see channel.h)
+//   --uid --gid   the dyno user (decimal)
+//   --umask       octal, at most 0777
+//   --cwd         the command's working directory (absolute)
+//   --tty         1: the command gets a new pty, whose master goes to dynod as a record
+//   --rows --cols the pty's size (0 0: leave it)
+//   --trace       1: send phase records
+//   --caps        hex mask of the capabilities the command keeps (0 for the dyno user)
+//   --seccomp-fd  fd of a compiled BPF program (struct sock_filter[]) loaded as the
+//                 last step before exec, or -1 for none
+// An unknown, repeated, missing or malformed option is a usage error: exit 125
+// with a message naming it (also sent as a record when --chan-fd was valid).
 //
 // It starts the command as the dyno user, reaps every orphan, forwards the
 // signals dynod receives to every process of the dyno, and exits with the
-// command's status (128+N when a signal N killed it). Its environment is the
-// dyno's environment. Failures before the command runs travel to dynod as records
-// over CHANFD (see channel.h); dynod never has to guess from an exit code.
+// command's status (128+N when a signal N killed it). Without a forwarded
+// terminating signal (TERM, INT, HUP, QUIT) the dyno ends with its command; after
+// one, every process gets its grace: init keeps reaping until none is left, and
+// dynod SIGKILLs init when the grace is over. Its environment is the dyno's
+// environment. Failures before the command runs travel to dynod as records over
+// the channel; dynod never has to guess from an exit code.
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -33,6 +47,7 @@
 #include <unistd.h>
 
 #include "channel.h"
+#include "sys.h"
 
 using dynod::Record;
 
@@ -41,38 +56,8 @@ namespace {
 int g_chan = -1;
 bool g_trace = false;
 
-uint64_t now_ns() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 void send_record(uint32_t kind, int err, const char *step, const char *sc, const char *detail, int fd = -1) {
-  if (g_chan < 0) return;
-  Record r;
-  memset(&r, 0, sizeof r);
-  r.kind = kind;
-  r.err = err;
-  r.t_ns = now_ns();
-  dynod::copy_str(r.step, sizeof r.step, step);
-  dynod::copy_str(r.syscall, sizeof r.syscall, sc);
-  dynod::copy_str(r.detail, sizeof r.detail, detail);
-  struct iovec iov = {&r, sizeof r};
-  struct msghdr msg;
-  memset(&msg, 0, sizeof msg);
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(struct cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))];
-  if (fd >= 0) {
-    msg.msg_control = cbuf;
-    msg.msg_controllen = sizeof cbuf;
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  }
-  while (sendmsg(g_chan, &msg, MSG_NOSIGNAL) < 0 && errno == EINTR) {}
+  dynod::send_record(g_chan, kind, err, step, sc, detail, fd);
 }
 
 void trace(const char *phase) {
@@ -174,11 +159,7 @@ void load_seccomp(int fd) {
   if (!getcwd(buf, sizeof buf)) fail("working directory", "getcwd", a.cwd);
 
   // Reset what Node and dynod-init changed: dispositions (Node ignores SIGPIPE) and mask.
-  struct sigaction dfl;
-  memset(&dfl, 0, sizeof dfl);
-  dfl.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; sig++)
-    if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, nullptr);
+  dynod::reset_signal_dispositions();
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -225,30 +206,150 @@ bool forwarded(int sig) {
   }
 }
 
+// A forwarded signal that asks the dyno to end: from then on every process gets
+// its grace, not only the command.
+bool terminating(int sig) { return sig == SIGTERM || sig == SIGINT || sig == SIGHUP || sig == SIGQUIT; }
+
+// ---- options ----
+
+void say(const char *a, const char *b = "", const char *c = "") {
+  const char *parts[] = {"dynod-init: ", a, b, c, "\n"};
+  for (const char *s : parts)
+    if (write(2, s, strlen(s)) < 0) return;
+}
+
+// A whole string of digits in base (no sign, no blanks), at most max.
+bool parse_unsigned(const char *s, int base, unsigned long long max, unsigned long long *out) {
+  if (!*s) return false;
+  unsigned long long v = 0;
+  for (; *s; s++) {
+    int d;
+    if (*s >= '0' && *s <= '9') d = *s - '0';
+    else if (*s >= 'a' && *s <= 'f') d = *s - 'a' + 10;
+    else if (*s >= 'A' && *s <= 'F') d = *s - 'A' + 10;
+    else return false;
+    if (d >= base || v > (max - (unsigned long long)d) / (unsigned long long)base) return false;
+    v = v * (unsigned long long)base + (unsigned long long)d;
+  }
+  *out = v;
+  return true;
+}
+
+struct Option {
+  const char *name;
+  const char *expect;  // for the message
+  bool seen;
+  const char *value;
+};
+
+enum { kChan, kUid, kGid, kUmask, kCwd, kTty, kRows, kCols, kTrace, kCaps, kSeccomp, kNumOptions };
+
+[[noreturn]] void usage_error(int chan, const char *what, const char *arg, const char *why) {
+  say(what, arg, why);
+  say("usage: dynod-init --chan-fd=N --uid=N --gid=N --umask=OCTAL --cwd=PATH --tty=0|1 --rows=N --cols=N "
+      "--trace=0|1 --caps=HEX --seccomp-fd=N|-1 -- COMMAND [ARGS...] (an internal helper of dynod)");
+  if (chan >= 0) {
+    char detail[128];
+    dynod::copy_str(detail, sizeof detail, arg);
+    dynod::send_record(chan, dynod::kRecError, EINVAL, "dynod-init options", "argv", detail);
+  }
+  _exit(125);
+}
+
+Args parse_args(int argc, char **argv, int *chan_out) {
+  Option o[kNumOptions] = {
+      {"chan-fd", ": expected a decimal fd", false, nullptr},
+      {"uid", ": expected a decimal id below 4294967295", false, nullptr},
+      {"gid", ": expected a decimal id below 4294967295", false, nullptr},
+      {"umask", ": expected an octal mask, at most 0777", false, nullptr},
+      {"cwd", ": expected an absolute path", false, nullptr},
+      {"tty", ": expected 0 or 1", false, nullptr},
+      {"rows", ": expected a decimal number below 65536", false, nullptr},
+      {"cols", ": expected a decimal number below 65536", false, nullptr},
+      {"trace", ": expected 0 or 1", false, nullptr},
+      {"caps", ": expected a hex mask of at most 64 bits", false, nullptr},
+      {"seccomp-fd", ": expected a decimal fd or -1", false, nullptr},
+  };
+  int chan = -1;
+  Args a;
+  unsigned long long v;
+  char shown[160];
+  auto bad = [&](int k) {
+    size_t n = 0;
+    dynod::copy_str(shown, sizeof shown, "--");
+    dynod::copy_str(shown + 2, sizeof shown - 2, o[k].name);
+    n = strlen(shown);
+    dynod::copy_str(shown + n, sizeof shown - n, "=");
+    dynod::copy_str(shown + n + 1, sizeof shown - n - 1, o[k].value);
+    usage_error(chan, "bad option ", shown, o[k].expect);
+  };
+  auto number = [&](int k, int base, unsigned long long max) {
+    if (!parse_unsigned(o[k].value, base, max, &v)) bad(k);
+    return v;
+  };
+  auto flag = [&](int k) {
+    if (strcmp(o[k].value, "0") != 0 && strcmp(o[k].value, "1") != 0) bad(k);
+    return o[k].value[0] == '1';
+  };
+  // Each value is checked where it stands, so the first bad one is the one named.
+  auto set = [&](int k) {
+    switch (k) {
+      case kChan: chan = (int)number(k, 10, 0x7fffffff); break;
+      case kUid: a.uid = (uid_t)number(k, 10, 0xfffffffeULL); break;
+      case kGid: a.gid = (gid_t)number(k, 10, 0xfffffffeULL); break;
+      case kUmask: a.umask_value = (mode_t)number(k, 8, 0777); break;
+      case kCwd:
+        a.cwd = o[k].value;
+        if (a.cwd[0] != '/') bad(k);
+        break;
+      case kTty: a.tty = flag(k); break;
+      case kRows: a.rows = (unsigned short)number(k, 10, 0xffff); break;
+      case kCols: a.cols = (unsigned short)number(k, 10, 0xffff); break;
+      case kTrace: g_trace = flag(k); break;
+      case kCaps: a.caps = number(k, 16, ~0ULL); break;
+      case kSeccomp:
+        a.seccomp_fd = strcmp(o[k].value, "-1") == 0 ? -1 : (int)number(k, 10, 0x7fffffff);
+        break;
+    }
+  };
+  int i = 1;
+  for (; i < argc; i++) {
+    const char *arg = argv[i];
+    if (strcmp(arg, "--") == 0) break;
+    const char *eq = strchr(arg, '=');
+    int found = -1;
+    if (strncmp(arg, "--", 2) == 0 && eq) {
+      size_t len = (size_t)(eq - arg - 2);
+      for (int k = 0; k < kNumOptions; k++)
+        if (strlen(o[k].name) == len && strncmp(arg + 2, o[k].name, len) == 0) found = k;
+    }
+    if (found < 0) usage_error(chan, "unknown option ", arg, "");
+    if (o[found].seen) usage_error(chan, "option given twice: ", arg, "");
+    o[found].seen = true;
+    o[found].value = eq + 1;
+    set(found);
+  }
+  for (const Option &opt : o)
+    if (!opt.seen) usage_error(chan, "missing option --", opt.name, "");
+  if (i >= argc) usage_error(chan, "no command: ", "expected -- COMMAND [ARGS...]", "");
+  if (i + 1 >= argc) usage_error(chan, "no command after --", "", "");
+  a.command = argv + i + 1;
+  *chan_out = chan;
+  return a;
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
   sigset_t all;
   sigfillset(&all);
   sigprocmask(SIG_SETMASK, &all, nullptr);
-  if (argc < 14 || strcmp(argv[12], "--") != 0) {
-    static const char usage[] = "dynod-init: internal helper of dynod, not meant to be run by hand\n";
-    if (write(2, usage, sizeof usage - 1) < 0) {}
-    return 125;
-  }
-  g_chan = atoi(argv[1]);
-  Args a;
-  a.uid = (uid_t)strtoul(argv[2], nullptr, 10);
-  a.gid = (gid_t)strtoul(argv[3], nullptr, 10);
-  a.umask_value = (mode_t)strtoul(argv[4], nullptr, 8);
-  a.cwd = argv[5];
-  a.tty = argv[6][0] == '1';
-  a.rows = (unsigned short)atoi(argv[7]);
-  a.cols = (unsigned short)atoi(argv[8]);
-  g_trace = argv[9][0] == '1';
-  a.caps = strtoull(argv[10], nullptr, 16);
-  a.seccomp_fd = atoi(argv[11]);
-  a.command = argv + 13;
+  // Nothing in the dyno may ptrace init or open its /proc/1/fd (the operator's
+  // terminal in tty mode, the record socket): the command gets dumpable back at exec.
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  int chan;
+  Args a = parse_args(argc, argv, &chan);
+  g_chan = chan;
   if (a.seccomp_fd >= 0) fcntl(a.seccomp_fd, F_SETFD, FD_CLOEXEC);
   fcntl(g_chan, F_SETFD, FD_CLOEXEC);
   trace("init started");
@@ -267,18 +368,31 @@ int main(int argc, char **argv) {
   close(g_chan);
   g_chan = -1;
 
+  bool ending = false;        // a terminating signal was forwarded
+  int command_status = -1;    // exit_code() of the command once it has exited
   for (;;) {
     siginfo_t si;
     int sig = sigwaitinfo(&all, &si);
     if (sig < 0) continue;
     if (sig == SIGCHLD) {
-      int status;
-      pid_t p;
-      while ((p = waitpid(-1, &status, WNOHANG)) > 0) {
-        // The dyno ends with its command; leaving PID 1 kills what is left.
-        if (p == child) _exit(exit_code(status));
+      for (;;) {
+        int status;
+        pid_t p = waitpid(-1, &status, WNOHANG);
+        if (p > 0) {
+          if (p != child) continue;
+          command_status = exit_code(status);
+          // Without a request to end, the dyno ends with its command; leaving PID 1
+          // kills what is left.
+          if (!ending) _exit(command_status);
+          continue;
+        }
+        if (p < 0 && errno == EINTR) continue;
+        // ECHILD: nothing left to reap (0: some still run).
+        if (p < 0 && command_status >= 0) _exit(command_status);
+        break;
       }
     } else if (forwarded(sig)) {
+      if (terminating(sig)) ending = true;
       kill(-1, sig);  // from PID 1: every process of the namespace but ourselves
     }
   }

@@ -11,6 +11,7 @@
 //    libseccomp's program leave its jumps intact.
 #include "seccomp.h"
 #include "libseccomp.h"
+#include "sys.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -142,18 +143,6 @@ std::vector<struct sock_filter> enosys_stub(const std::vector<Horizon> &hs) {
   return p;
 }
 
-bool write_all(int fd, const void *buf, size_t len) {
-  const char *b = static_cast<const char *>(buf);
-  while (len > 0) {
-    ssize_t n = write(fd, b, len);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    b += n;
-    len -= (size_t)n;
-  }
-  return true;
-}
-
 }  // namespace
 
 namespace scmp {
@@ -260,7 +249,8 @@ int compile_seccomp(const SeccompFilter &f, StepError &err) {
       if (a != scmp::ARCH_X32 && max_nr.count(a)) hs.push_back({a, max_nr[a]});
   std::vector<struct sock_filter> stub = enosys_stub(hs);
 
-  ctx.fd = memfd_create("dynod-seccomp", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  // Data, never code: MFD_NOEXEC_SEAL where the kernel knows it (6.3+).
+  ctx.fd = memfd_create_exec("dynod-seccomp", MFD_CLOEXEC | MFD_ALLOW_SEALING, MFD_NOEXEC_SEAL);
   if (ctx.fd < 0) return fail(err, "memfd_create", errno, "");
   if (!stub.empty() && !write_all(ctx.fd, stub.data(), stub.size() * sizeof stub[0]))
     return fail(err, "write", errno ? errno : EIO, "ENOSYS stub");

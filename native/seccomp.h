@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "spawn.h"  // StepError
+#include "step.h"
 
 namespace dynod {
 

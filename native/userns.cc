@@ -2,21 +2,35 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/mount.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "process.h"
+#include "sys.h"
+
 namespace dynod {
+bool write_id_maps(pid_t pid, const std::string &uid_map, const std::string &gid_map, const char *step, StepError &err) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/uid_map", (int)pid);
+  if (!write_text(path, uid_map.data(), uid_map.size())) return fail_step(err, step, "write", path);
+  snprintf(path, sizeof path, "/proc/%d/gid_map", (int)pid);
+  if (!write_text(path, gid_map.data(), gid_map.size())) return fail_step(err, step, "write", path);
+  return true;
+}
 
 int idmap_userns(const std::string &uid_map, const std::string &gid_map, StepError &err) {
   // A namespace lives as long as a process or an fd holds it: a child that only
   // waits gives us the time to write its maps and open the namespace.
   int pp[2];
   if (pipe2(pp, O_CLOEXEC) != 0) {
-    err = {"idmap namespace", "pipe2", "", errno};
+    fail_step(err, "idmap namespace", "pipe2");
     return -1;
   }
   sigset_t all, saved;
@@ -34,28 +48,51 @@ int idmap_userns(const std::string &uid_map, const std::string &gid_map, StepErr
   close(pp[0]);
   if (pid < 0) {
     close(pp[1]);
-    err = {"idmap namespace", "clone", "", clone_errno};
+    fail_step(err, "idmap namespace", "clone", "", clone_errno);
     return -1;
   }
-  char path[64];
   int fd = -1;
-  snprintf(path, sizeof path, "/proc/%ld/uid_map", pid);
-  if (!write_text(path, uid_map)) {
-    err = {"idmap namespace", "write", path, errno};
-  } else {
-    snprintf(path, sizeof path, "/proc/%ld/gid_map", pid);
-    if (!write_text(path, gid_map)) {
-      err = {"idmap namespace", "write", path, errno};
-    } else {
-      snprintf(path, sizeof path, "/proc/%ld/ns/user", pid);
-      fd = open(path, O_RDONLY | O_CLOEXEC);
-      if (fd < 0) err = {"idmap namespace", "open", path, errno};
-    }
+  if (write_id_maps((pid_t)pid, uid_map, gid_map, "idmap namespace", err)) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/ns/user", pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) fail_step(err, "idmap namespace", "open", path);
   }
   close(pp[1]);  // releases the child
   int status;
   while (waitpid((pid_t)pid, &status, 0) < 0 && errno == EINTR) {}
   return fd;
+}
+
+int idmap_mount(const std::string &path, int userns_fd, StepError &err) {
+  int tree = (int)syscall(SYS_open_tree, AT_FDCWD, path.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+  if (tree < 0) {
+    fail_step(err, "idmap /app", "open_tree", path);
+    return -1;
+  }
+  struct mount_attr attr;
+  memset(&attr, 0, sizeof attr);
+  attr.attr_set = MOUNT_ATTR_IDMAP;
+  attr.userns_fd = (uint64_t)userns_fd;
+  if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof attr) != 0) {
+    fail_step(err, "idmap /app", "mount_setattr", path + " (its filesystem may not support idmapped mounts)");
+    close(tree);
+    return -1;
+  }
+  return tree;
+}
+
+void child_become_ns_root() {
+  // Raw syscalls: glibc's wrappers broadcast the change to every thread it knows of
+  // (its setxid protocol), and this child of a multithreaded Node only has copies of
+  // glibc's thread list and locks: it waits forever on a futex when another thread
+  // was being created, or held the stack-cache lock, at the moment of the clone.
+  if (syscall(SYS_setgroups, 0, nullptr) != 0) child_fail("user namespace", "setgroups");
+  if (syscall(SYS_setresgid, 0, 0, 0) != 0) child_fail("user namespace", "setresgid");
+  if (syscall(SYS_setresuid, 0, 0, 0) != 0) child_fail("user namespace", "setresuid");
+  // A change of credentials clears the parent-death signal: arm it again, or a
+  // SIGKILL of dynod would leave the dyno running.
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail("parent death signal", "prctl");
 }
 
 }  // namespace dynod

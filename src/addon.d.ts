@@ -14,21 +14,31 @@ export interface NativeErrorData {
 /** A failed step with its errno's text, as the cgroup join and the exit watcher report it. */
 export type NativeStepError = NativeErrorData & { message: string };
 
-/** One primitive step the cloned child performs, in order, before it execs dynod-init. */
+/**
+ * One primitive step the cloned child performs, in order, before it execs dynod-init
+ * (native/process.h). Every field is required unless marked optional; the addon
+ * throws a TypeError naming any field that is missing, of the wrong type, or unknown.
+ */
 export type NativeOp =
+  /** mount(source, target, fstype, flags = MS_*, data); optional: ENOENT skips it */
   | { op: 'mount'; step: string; source: string | null; target: string; fstype: string | null; flags: number; data: string | null; optional?: boolean }
+  /** bind-remount target with flags (MS_*), keeping the flags the kernel locked */
   | { op: 'remount'; step: string; target: string; flags: number; optional?: boolean }
+  /** mkdir(path, mode), EEXIST is fine; then chown(uid, gid) when both are given */
   | { op: 'mkdir'; step: string; path: string; mode: number; uid?: number; gid?: number }
+  /** symlink(source, path): a link at path whose content is source */
   | { op: 'symlink'; step: string; source: string; path: string }
+  /** replaces path with a new file holding content, with mode */
   | { op: 'write'; step: string; path: string; content: string; mode: number }
+  /** pivot_root(target, source) then chdir /; source null: the "." trick, which detaches the old root */
   | { op: 'pivot'; step: string; target: string; source: string | null }
-  | { op: 'chdir'; step: string; path: string }
-  | { op: 'umount'; step: string; target: string; flags: number }
   | { op: 'hostname'; step: string; name: string }
   | { op: 'loopback'; step: string }
   | { op: 'await-cgroup'; step: string }
+  /** move_mount of a detached mount fd (from idmapMount) onto target */
   | { op: 'move-mount'; step: string; target: string; fd: number }
-  | { op: 'setattr'; step: string; target: string; flags: number; mode: number };
+  /** mount_setattr(target) setting attrSet (MOUNT_ATTR_*), on every mount below it when recursive */
+  | { op: 'setattr'; step: string; target: string; attrSet: number; recursive: boolean };
 
 export interface NativeSpawnPlan {
   /** CLONE_NEW* flags for the clone itself */
@@ -36,7 +46,7 @@ export interface NativeSpawnPlan {
   /** uid_map/gid_map contents for a new user namespace ("" for none) */
   uidMap: string;
   gidMap: string;
-  /** resource limits the parent sets on the child (prlimit) while it waits */
+  /** resource limits the parent sets on the child (prlimit) while it waits; -1 is unlimited */
   rlimits: { resource: number; soft: number; hard: number }[];
   /** namespaces unshared once the child sits in its cgroup (the cgroup namespace) */
   lateUnshare: number;
@@ -49,8 +59,9 @@ export interface NativeSpawnPlan {
   stdio: [number, number, number];
   /** fd of the sealed dynod-init */
   initFd: number;
-  /** parent fds handed to dynod-init as 4, 5, ... (the seccomp program) */
+  /** parent fds handed to dynod-init as 4, 5, ... (the seccomp program); at most 8 */
   passFds: number[];
+  /** dynod-init's argv (see native/init.cc and initArgv in src/dyno/compile.ts) */
   argv: string[];
   envp: string[];
   trace: boolean;
@@ -68,7 +79,7 @@ export interface NativeSpawnResult {
 export interface NativeExit {
   code: number | null;
   signal: number | null;
-  /** set when the exit status could not be read (waitid failed) */
+  /** set when the exit could not be collected (waitid failed, e.g. ECHILD); code and signal are null then */
   error?: NativeStepError;
 }
 
@@ -125,8 +136,10 @@ export interface NativeSeccompFilter {
 
 export interface DynodAddon {
   /**
-   * Clones the dyno's PID 1 and lets it build its root; joins it to its cgroup on
-   * the threadpool and calls onJoined (null, or the failure; the child is killed then).
+   * Clones the dyno's PID 1 and lets it build its root; joins it to its cgroup and
+   * calls onJoined exactly once, asynchronously (null, or the failure; the child is
+   * killed then). Only v1 cgroup.procs writes take a threadpool slot. Throws a
+   * TypeError naming the field for a malformed plan, before anything is cloned.
    */
   spawn(plan: NativeSpawnPlan, onJoined: (err: NativeStepError | null) => void): NativeSpawnResult;
   /** calls back once, when the process behind pidfd exits; closes pidfd afterwards */
@@ -136,11 +149,10 @@ export interface DynodAddon {
   /** false when the process is gone */
   signal(pidfd: number, signal: number): boolean;
   pipe(): [number, number];
+  /** a non-blocking TCP socket in the network namespace of pidfd's process; throws an Error with NativeErrorData on failure */
   netnsSocket(pidfd: number): number;
   /** a detached idmapped copy of path's mount, for a move-mount op */
   idmapMount(path: string, usernsFd: number): number;
-  /** reserves an abstract unix socket name while the fd is open; -1 when taken */
-  lockName(name: string): number;
   /**
    * An OFD write lock on byte `index` of the file behind fd (unlock with lock=false):
    * host-wide, per open file description, released by the kernel when the fd closes.
@@ -154,7 +166,8 @@ export interface DynodAddon {
   /** turns off output post-processing (OPOST) on a terminal fd */
   rawOutput(fd: number): void;
   resizePty(fd: number, rows: number, cols: number): void;
+  /** a sealed, executable memfd copy of the file at path (dynod-init) */
   sealedCopy(path: string): number;
-  /** the BPF program in a sealed memfd (close-on-exec), for dynod-init's fd 4 */
+  /** the BPF program in a sealed, non-executable memfd (close-on-exec), for dynod-init's fd 4 */
   compileSeccomp(filter: NativeSeccompFilter): number;
 }

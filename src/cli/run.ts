@@ -30,6 +30,9 @@ export interface RunFlags {
 }
 
 const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
+const TERMINATING: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT'];
+/** Heroku's grace between SIGTERM and SIGKILL */
+const STOP_GRACE_MS = 30_000;
 
 export function toOptions(command: string[], f: RunFlags): DynoOptions {
   const env: Record<string, string> = {};
@@ -82,12 +85,24 @@ export async function runCommand(command: string[], flags: RunFlags): Promise<nu
   const trace = process.env.DYNOD_TRACE === '1';
   let dyno: Dyno | null = null;
   const pending: NodeJS.Signals[] = [];
+  // A terminating signal gives every process of the dyno Heroku's 30 s (dynod-init waits
+  // for them all); a second one, or the end of the grace, is SIGKILL, as Heroku's
+  // second Ctrl-C.
+  let terminating = 0;
+  let graceTimer: NodeJS.Timeout | undefined;
+  const deliver = (sig: NodeJS.Signals) => {
+    if (!TERMINATING.includes(sig)) return void dyno!.kill(sig);
+    if (++terminating > 1) return void dyno!.kill('SIGKILL');
+    dyno!.kill(sig);
+    graceTimer = setTimeout(() => dyno?.kill('SIGKILL'), STOP_GRACE_MS);
+    graceTimer.unref();
+  };
   const onSignal = (sig: NodeJS.Signals) => {
     if (sig === 'SIGWINCH' && plan.tty) {
       dyno?.resize(process.stdout.rows, process.stdout.columns);
       return;
     }
-    if (dyno) dyno.kill(sig);
+    if (dyno) deliver(sig);
     else pending.push(sig);
   };
   for (const s of FORWARDED) process.on(s, onSignal);
@@ -105,10 +120,11 @@ export async function runCommand(command: string[], flags: RunFlags): Promise<nu
       return report({ status: err.exitCode, code: null, signal: null, oomKilled: false, error: err }, null);
     }
     for (const w of dyno.warnings) process.stderr.write(`dynod: warning: ${w}\n`);
-    for (const s of pending) dyno.kill(s);
+    for (const s of pending) deliver(s);
     if (plan.tty) attachTerminal(dyno);
     exit = await dyno.wait();
   } finally {
+    clearTimeout(graceTimer);
     for (const s of FORWARDED) process.off(s, onSignal);
     if (plan.tty && process.stdin.isTTY) process.stdin.setRawMode(false);
   }

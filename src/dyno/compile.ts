@@ -1,6 +1,6 @@
 import type { NativeOp, NativeSpawnPlan } from '../addon';
 import type { DynoCgroup } from '../cgroup';
-import { CLONE, MNT_DETACH, MOUNT_ATTR, MS, RLIMIT, USERNS_SIZE, msFlags, type MountFlag } from './constants';
+import { CLONE, MOUNT_ATTR, MS, RLIMIT, USERNS_SIZE, msFlags, type MountFlag } from './constants';
 import { HOSTNAME_TOKEN, ROOT_CAPABILITIES, type DynoPlan, type MountSpec } from './plan';
 
 /**
@@ -137,7 +137,7 @@ function mountOps(m: MountSpec, ctx: Pick<CompileContext, 'hostname' | 'appMount
       const rec = m.options.includes('rec');
       const ops: NativeOp[] = [point, { op: 'mount', step, source: OLD + m.source!, target: t, fstype: null, flags: MS.bind | (rec ? MS.rec : 0), data: null }];
       // A recursive bind is made read-only all the way down, not just at its top.
-      if (rec && ro) ops.push({ op: 'setattr', step, target: t, flags: MOUNT_ATTR.rdonly | MOUNT_ATTR.nosuid | MOUNT_ATTR.nodev | MOUNT_ATTR.noexec, mode: 1 });
+      if (rec && ro) ops.push({ op: 'setattr', step, target: t, attrSet: MOUNT_ATTR.rdonly | MOUNT_ATTR.nosuid | MOUNT_ATTR.nodev | MOUNT_ATTR.noexec, recursive: true });
       else if (flags) ops.push({ op: 'remount', step, target: t, flags });
       return ops;
     }
@@ -176,14 +176,27 @@ function mountOps(m: MountSpec, ctx: Pick<CompileContext, 'hostname' | 'appMount
   }
 }
 
-/** PID 1's argv: see native/init.cc for the protocol. */
+/** The record socket's fd in dynod-init, and the first pass fd (the seccomp program). */
+const INIT_CHAN_FD = 3;
+const INIT_SECCOMP_FD = 4;
+
+/** PID 1's argv: named options, all required (native/init.cc parses them strictly), then -- and the command. */
 export function initArgv(plan: DynoPlan, trace: boolean, seccomp = false): string[] {
-  const caps = capabilityMask(plan.capabilities ?? []);
-  return [
-    'dynod-init', '3', String(plan.user.uid), String(plan.user.gid), plan.umask.toString(8), plan.cwd,
-    plan.tty ? '1' : '0', String(plan.terminalSize.rows), String(plan.terminalSize.cols), trace ? '1' : '0',
-    caps.toString(16), seccomp ? '4' : '-1', '--', ...plan.command,
-  ];
+  const caps = capabilityMask(plan.capabilities);
+  const options: Record<string, string> = {
+    'chan-fd': String(INIT_CHAN_FD),
+    uid: String(plan.user.uid),
+    gid: String(plan.user.gid),
+    umask: plan.umask.toString(8).padStart(3, '0'),
+    cwd: plan.cwd,
+    tty: plan.tty ? '1' : '0',
+    rows: String(plan.terminalSize.rows),
+    cols: String(plan.terminalSize.cols),
+    trace: trace ? '1' : '0',
+    caps: caps.toString(16),
+    'seccomp-fd': seccomp ? String(INIT_SECCOMP_FD) : '-1',
+  };
+  return ['dynod-init', ...Object.entries(options).map(([k, v]) => `--${k}=${v}`), '--', ...plan.command];
 }
 
 export function cloneFlags(plan: DynoPlan): { cloneFlags: number; lateUnshare: number } {
@@ -218,5 +231,3 @@ export function compileSpawn(plan: DynoPlan, ctx: CompileContext): NativeSpawnPl
     trace: ctx.trace,
   };
 }
-
-export { MNT_DETACH };

@@ -15,16 +15,10 @@ export const MS = {
   nosuid: 0x2,
   nodev: 0x4,
   noexec: 0x8,
-  remount: 0x20,
   bind: 0x1000,
-  move: 0x2000,
   rec: 0x4000,
   private: 0x40000,
-  slave: 0x80000,
-  relatime: 0x200000,
 } as const;
-
-export const MNT_DETACH = 2;
 
 export const MOUNT_ATTR = { rdonly: 0x1, nosuid: 0x2, nodev: 0x4, noexec: 0x8 } as const;
 

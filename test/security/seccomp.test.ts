@@ -67,8 +67,8 @@ function parseRecords(b: Buffer): InitRecord[] {
 function runInit(fd: number, who: SeccompCaps, command: string[], opts: { trace?: boolean; timeoutMs?: number } = {}): Promise<InitRun> {
   const [uid, gid, caps] = who === 'root' ? [0, 0, ROOT_CAPS] : [DYNO_USER.uid, DYNO_USER.gid, 0n];
   const argv = [
-    '--pid', '--fork', '--kill-child', '--', INIT, '3', String(uid), String(gid), '22', '/', '0', '0', '0',
-    opts.trace ? '1' : '0', caps.toString(16), fd >= 0 ? '4' : '-1', '--', ...command,
+    '--pid', '--fork', '--kill-child', '--', INIT, '--chan-fd=3', `--uid=${uid}`, `--gid=${gid}`, '--umask=022', '--cwd=/', '--tty=0',
+    '--rows=0', '--cols=0', `--trace=${opts.trace ? 1 : 0}`, `--caps=${caps.toString(16)}`, `--seccomp-fd=${fd >= 0 ? 4 : -1}`, '--', ...command,
   ];
   // env -i: tap's processinfo would put its loader back into NODE_OPTIONS of any child it sees.
   const env = Object.entries(ENV).map(([k, v]) => `${k}=${v}`);

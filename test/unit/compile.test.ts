@@ -2,6 +2,7 @@
 import t, { type Test } from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import type { NativeOp } from '../../src/addon';
 import { NEW, OLD, ROOT_CAPS, SCRATCH, UPPER, cloneFlags, compileOps, compileSpawn, initArgv } from '../../src/dyno/compile';
 import { CLONE, MS, RLIMIT } from '../../src/dyno/constants';
@@ -29,7 +30,7 @@ const VARIANTS: Array<[string, () => DynoPlan, number]> = [
 ];
 
 const touches = (op: NativeOp): string | null =>
-  op.op === 'mount' || op.op === 'remount' || op.op === 'umount' || op.op === 'move-mount' || op.op === 'setattr' ? op.target : op.op === 'mkdir' || op.op === 'write' || op.op === 'symlink' || op.op === 'chdir' ? op.path : null;
+  op.op === 'mount' || op.op === 'remount' || op.op === 'move-mount' || op.op === 'setattr' ? op.target : op.op === 'mkdir' || op.op === 'write' || op.op === 'symlink' ? op.path : null;
 const under = (p: string, root: string) => p === root || p.startsWith(`${root}/`);
 const isMount = (op: NativeOp): op is Op<'mount'> => op.op === 'mount';
 
@@ -168,6 +169,13 @@ t.test('binds: a mount point of the right kind, the bind, then a remount with it
   t.equal(ops[i - 1]!.op, 'write', 'a file bind gets a file mount point');
 });
 
+t.test('a recursive read-only bind (/sys with the host network): bind, then mount_setattr on every mount below it', async (t) => {
+  const ops = compileOps(mk({ net: 'host' }), { hostname: HOST, appMountFd: -1 });
+  const i = ops.findIndex((o) => isMount(o) && o.target === '/newroot/sys');
+  t.same(ops[i], { op: 'mount', step: 'bind /sys', source: '/.oldroot/sys', target: '/newroot/sys', fstype: null, flags: MS.bind | MS.rec, data: null });
+  t.same(ops[i + 1], { op: 'setattr', step: 'bind /sys', target: '/newroot/sys', attrSet: 0xf, recursive: true }, 'MOUNT_ATTR_RDONLY|NOSUID|NODEV|NOEXEC, recursively');
+});
+
 t.test('host-stack root: tmpfs, read-only only at the end', async (t) => {
   const ops = compileOps(mk(), { hostname: HOST, appMountFd: -1 });
   const root = ops.find((o) => isMount(o) && o.target === NEW)!;
@@ -221,67 +229,81 @@ t.test('cgroup v1 view: the tmpfs is filled writable, made read-only at the end,
   ]);
 });
 
-/** The argv protocol as native/init.cc states it in its header and checks it in main(). */
-function initProtocol(): { fields: string[]; minArgc: number; dashIndex: number } {
-  const src = fs.readFileSync(path.join(__dirname, '..', '..', 'native', 'init.cc'), 'utf8');
-  const usage = /^\/\/\s+dynod-init (.*)$/m.exec(src)![1]!.trim().split(/\s+/);
-  const dash = usage.indexOf('--');
-  const check = /argc < (\d+) \|\| strcmp\(argv\[(\d+)\], "--"\)/.exec(src);
-  if (!check) throw new Error('native/init.cc: no argc/"--" check found');
-  return { fields: usage.slice(0, dash), minArgc: Number(check[1]), dashIndex: Number(check[2]) };
-}
+/** The options every initArgv gives dynod-init (native/init.cc requires each of them, once). */
+const INIT_OPTIONS = ['chan-fd', 'uid', 'gid', 'umask', 'cwd', 'tty', 'rows', 'cols', 'trace', 'caps', 'seccomp-fd'];
+const INIT = path.join(__dirname, '..', '..', 'build', 'Release', 'dynod-init');
 
-/** argv → { FIELD: value } by the header's field names; also checks the -- and the command. */
+/** argv → { option: value }; checks the shape: dynod-init, --name=value options, --, the command untouched. */
 function decode(t: Test, argv: string[], command: string[]): Record<string, string> {
-  const { fields, minArgc, dashIndex } = initProtocol();
   t.equal(argv[0], 'dynod-init');
-  t.equal(dashIndex, fields.length + 1, 'the header and main() agree on where -- is');
-  t.equal(argv[dashIndex], '--', `-- at argv[${dashIndex}]`);
-  t.ok(argv.length >= minArgc || command.length === 0, `argc ${argv.length} >= ${minArgc}`);
-  t.same(argv.slice(dashIndex + 1), command, 'the command follows --, untouched');
-  return Object.fromEntries(fields.map((f, i) => [f, argv[i + 1]!]));
+  const dash = argv.indexOf('--');
+  t.same(argv.slice(dash + 1), command, 'the command follows the first --, untouched');
+  const options = argv.slice(1, dash).map((a) => /^--([a-z-]+)=(.*)$/s.exec(a));
+  t.ok(options.every(Boolean), 'every argument before -- is --name=value');
+  const out = Object.fromEntries(options.map((m) => [m![1]!, m![2]!]));
+  t.same(Object.keys(out).sort(), [...INIT_OPTIONS].sort(), 'each option exactly once');
+  return out;
 }
 
-t.test('initArgv follows the protocol in the header of native/init.cc', async (t) => {
-  const { fields } = initProtocol();
-  t.same(fields.slice(0, 10), ['CHANFD', 'UID', 'GID', 'UMASK', 'CWD', 'TTY', 'ROWS', 'COLS', 'TRACE', 'CAPS'], 'the fields initArgv knows, in order');
+t.test('initArgv: named options, then -- and the command', async (t) => {
   const a = decode(t, initArgv(mk(), false), ['bash', '-c', 'echo hi']);
-  t.equal(a.CHANFD, '3');
-  t.equal(a.UID, '30000');
-  t.equal(a.GID, '30000');
-  t.equal(a.UMASK, '22');
-  t.equal(Number.parseInt(a.UMASK!, 8), 0o022, 'UMASK is octal');
-  t.equal(a.CWD, '/app');
-  t.equal(a.TTY, '0');
-  t.equal(a.ROWS, '24');
-  t.equal(a.COLS, '80');
-  t.equal(a.TRACE, '0');
-  t.equal(a.CAPS, '0');
-  if ('SECCOMPFD' in a) t.equal(a.SECCOMPFD, '-1', 'no seccomp program unless asked for');
-  t.same(Object.keys(a), fields, 'every header field has a value');
+  t.same(a, { 'chan-fd': '3', uid: '30000', gid: '30000', umask: '022', cwd: '/app', tty: '0', rows: '24', cols: '80', trace: '0', caps: '0', 'seccomp-fd': '-1' });
+  t.equal(Number.parseInt(a.umask!, 8), 0o022, 'umask is octal');
+  t.equal(decode(t, initArgv(mk(), false, true), ['bash', '-c', 'echo hi'])['seccomp-fd'], '4', 'the seccomp program is the first pass fd');
 });
 
 t.test('initArgv: terminal, size, trace, and a command whose arguments look like options', async (t) => {
-  const command = ['sh', '--', '-c', ''];
+  const command = ['sh', '--', '-c', '--uid=0'];
   const a = decode(t, initArgv(mk({ interactive: true, tty: true, rows: 40, cols: 120, command }), true), command);
-  t.equal(a.TTY, '1');
-  t.equal(a.ROWS, '40');
-  t.equal(a.COLS, '120');
-  t.equal(a.TRACE, '1');
+  t.equal(a.tty, '1');
+  t.equal(a.rows, '40');
+  t.equal(a.cols, '120');
+  t.equal(a.trace, '1');
 });
 
 t.test('initArgv: --user root keeps Docker\'s default capabilities, the dyno user none', async (t) => {
   const root = decode(t, initArgv(mk({ user: 'root' }), false), ['bash', '-c', 'echo hi']);
-  t.equal(root.UID, '0');
-  t.equal(root.GID, '0');
-  t.equal(root.CAPS, 'a80425fb');
+  t.equal(root.uid, '0');
+  t.equal(root.gid, '0');
+  t.equal(root.caps, 'a80425fb');
   t.equal(ROOT_CAPS, 0xa80425fbn);
   const bits = [...Array(64).keys()].filter((b) => (ROOT_CAPS >> BigInt(b)) & 1n);
   // CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP NET_BIND_SERVICE NET_RAW SYS_CHROOT MKNOD AUDIT_WRITE SETFCAP
   t.same(bits, [0, 1, 3, 4, 5, 6, 7, 8, 10, 13, 18, 27, 29, 31]);
   t.notOk(bits.includes(21), 'never CAP_SYS_ADMIN');
   t.notOk(bits.includes(2), 'never CAP_DAC_READ_SEARCH');
-  t.equal(decode(t, initArgv(mk(), false), ['bash', '-c', 'echo hi']).CAPS, '0');
+  t.equal(decode(t, initArgv(mk(), false), ['bash', '-c', 'echo hi']).caps, '0');
+});
+
+t.test('dynod-init refuses a malformed argv with a usage error (125) naming the option', { skip: !fs.existsSync(INIT) && 'dynod-init is not built' }, async (t) => {
+  const good = initArgv(mk(), false).slice(1);
+  const dash = good.indexOf('--');
+  const withOption = (i: number, replacement: string | null) => {
+    const a = [...good];
+    if (replacement === null) a.splice(i, 1);
+    else a[i] = replacement;
+    return a;
+  };
+  const cases: Array<[string, string[], RegExp]> = [
+    ['a non-numeric uid', withOption(1, '--uid=abc'), /bad option --uid=abc/],
+    ['a negative gid', withOption(2, '--gid=-1'), /bad option --gid=-1/],
+    ['a umask that is not octal', withOption(3, '--umask=0999'), /bad option --umask=0999/],
+    ['a relative cwd', withOption(4, '--cwd=app'), /bad option --cwd=app/],
+    ['a tty that is not 0 or 1', withOption(5, '--tty=yes'), /bad option --tty=yes/],
+    ['an unknown option', [...good.slice(0, dash), '--color=1', ...good.slice(dash)], /unknown option --color=1/],
+    ['an option twice', [...good.slice(0, dash), '--uid=1', ...good.slice(dash)], /given twice: --uid=1/],
+    ['a missing option', withOption(9, null), /missing option --caps/],
+    ['an option without a value', withOption(6, '--rows'), /unknown option --rows/],
+    ['no command', good.slice(0, dash + 1), /no command/],
+    ['no --', good.slice(0, dash), /no command/],
+  ];
+  for (const [what, args, message] of cases) {
+    const r = spawnSync(INIT, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 });
+    t.equal(r.status, 125, `${what}: exit 125`);
+    t.match(r.stderr, message, `${what}: the message names it`);
+    t.match(r.stderr, /usage: dynod-init --chan-fd=N/, `${what}: and shows the usage`);
+  }
+  t.equal(good[9], '--caps=0', 'the "missing option" case removed --caps');
 });
 
 t.test('cloneFlags: new user, pid, mount, uts, ipc namespaces; net only when private; cgroup late', async (t) => {

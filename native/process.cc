@@ -1,0 +1,272 @@
+#include "process.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "channel.h"
+#include "mounts.h"
+#include "net.h"
+#include "sys.h"
+#include "userns.h"
+
+namespace dynod {
+
+// ---------------------------------------------------------------- parent side
+namespace {
+
+struct Fd {
+  int fd = -1;
+  ~Fd() { if (fd >= 0) close(fd); }
+  int release() { int f = fd; fd = -1; return f; }
+};
+
+// clone3 when the kernel has it (pidfd + CLONE_INTO_CGROUP in one step), else clone.
+// Both return twice like fork: the child runs on a copy of this stack.
+long do_clone(unsigned flags, int cgroup_fd, int *pidfd, bool *into_cgroup) {
+  struct clone_args args;
+  memset(&args, 0, sizeof args);
+  args.flags = flags | CLONE_PIDFD | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0);
+  args.pidfd = (uint64_t)(uintptr_t)pidfd;
+  args.exit_signal = SIGCHLD;
+  args.cgroup = cgroup_fd >= 0 ? (uint64_t)cgroup_fd : 0;
+  long pid = syscall(SYS_clone3, &args, sizeof args);
+  if (pid >= 0) {
+    *into_cgroup = cgroup_fd >= 0;
+    return pid;
+  }
+  if (cgroup_fd >= 0 && errno != ENOSYS) {
+    // e.g. EBUSY/EOPNOTSUPP on a cgroup that cannot take processes directly:
+    // retry without, the parent then writes cgroup.procs while the child waits.
+    args.flags &= ~(uint64_t)CLONE_INTO_CGROUP;
+    args.cgroup = 0;
+    pid = syscall(SYS_clone3, &args, sizeof args);
+    if (pid >= 0 || errno != ENOSYS) return pid;
+  }
+  *into_cgroup = false;
+  return syscall(SYS_clone, (unsigned long)(flags | CLONE_PIDFD | SIGCHLD), 0, pidfd, 0, 0);
+}
+
+void kill_and_reap(int pidfd) {
+  syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+  siginfo_t info;
+  while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &info, WEXITED) < 0 && errno == EINTR) {}
+}
+
+}  // namespace
+
+bool spawn_dyno(SpawnRequest &req, SpawnResult &out, StepError &err) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return fail_step(err, "record channel", "socketpair");
+  Fd chan_parent{sv[0]}, chan_child{sv[1]};
+  int pp[2];
+  if (pipe2(pp, O_CLOEXEC) != 0) return fail_step(err, "sync pipe", "pipe2");
+  Fd sync_r{pp[0]}, sync_w{pp[1]};
+  Fd cgroup;
+  if (!req.cgroup_dir.empty() && (cgroup.fd = open_cgroup_dir(req.cgroup_dir, err)) < 0) return false;
+  req.child.sync_fd = sync_r.fd;
+  req.child.sync_w_fd = sync_w.fd;
+  req.child.chan_fd = chan_child.fd;
+
+  sigset_t all, saved;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &saved);
+  int pidfd = -1;
+  bool into = false;
+  long pid = do_clone(req.clone_flags, cgroup.fd, &pidfd, &into);
+  if (pid == 0) child_main(req.child);
+  int clone_errno = errno;
+  pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+  if (pid < 0) return fail_step(err, "create namespaces", "clone3", "", clone_errno);
+  Fd pidfd_guard{pidfd};
+
+  // Maps and limits need the host's privileges, which the child in its own user
+  // namespace does not have: the parent applies them while the child waits.
+  if (!req.uid_map.empty() && !write_id_maps((pid_t)pid, req.uid_map, req.gid_map, "user namespace", err)) {
+    kill_and_reap(pidfd);
+    return false;
+  }
+  for (const auto &rl : req.rlimits) {
+    struct rlimit r;
+    r.rlim_cur = rl.soft;
+    r.rlim_max = rl.hard;
+    if (prlimit((pid_t)pid, (__rlimit_resource)rl.resource, &r, nullptr) != 0) {
+      fail_step(err, "set rlimits", "prlimit", std::to_string(rl.resource));
+      kill_and_reap(pidfd);
+      return false;
+    }
+  }
+
+  char go = 1;
+  if (write(sync_w.fd, &go, 1) != 1) {
+    fail_step(err, "release child", "write");
+    kill_and_reap(pidfd);
+    return false;
+  }
+  out.pid = (int)pid;
+  out.pidfd = pidfd_guard.release();
+  out.chan_fd = chan_parent.release();
+  out.sync_fd = sync_w.release();
+  out.into_cgroup = into;
+  return true;
+}
+
+bool join_and_release(const std::vector<std::string> &procs_files, int pid, int pidfd, int sync_fd, StepError &err) {
+  char go = 2;
+  bool ok = join_cgroup_procs(procs_files, (pid_t)pid, err);
+  if (ok && write(sync_fd, &go, 1) != 1) ok = fail_step(err, "join cgroup", "write", "sync pipe");
+  if (!ok) syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+  close(sync_fd);  // after a failure, EOF: the child exits even if the SIGKILL was refused
+  return ok;
+}
+
+int sealed_init_copy(const std::string &path, StepError &err) {
+  // Exec'ing dynod-init from a sealed memfd means no path of the host has to be
+  // visible in the dyno, and nothing in the dyno can rewrite the binary through
+  // /proc/self/exe (the CVE-2019-5736 class). MFD_EXEC: with vm.memfd_noexec=1
+  // a memfd is otherwise born non-executable (Linux 6.3+).
+  Fd src{open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (src.fd < 0) return fail_step(err, "load dynod-init", "open", path), -1;
+  Fd mfd{memfd_create_exec("dynod-init", MFD_CLOEXEC | MFD_ALLOW_SEALING, MFD_EXEC)};
+  if (mfd.fd < 0) return fail_step(err, "load dynod-init", "memfd_create", path), -1;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = read(src.fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail_step(err, "load dynod-init", "read", path), -1;
+    if (n == 0) break;
+    if (!write_all(mfd.fd, buf, (size_t)n)) return fail_step(err, "load dynod-init", "write", path), -1;
+  }
+  if (fcntl(mfd.fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) != 0)
+    return fail_step(err, "load dynod-init", "fcntl", "F_ADD_SEALS"), -1;
+  return mfd.release();
+}
+
+// ----------------------------------------------------------------- child side
+namespace {
+
+// Every fd the child was handed is moved at or above this floor at entry, so no
+// later dup2 onto 0-2 (stdio), 3 (records) or 4.. (pass fds) can clobber one.
+constexpr int kFdFloor = 16;
+static_assert(4 + (int)kMaxPassFds <= kFdFloor, "pass fds must stay below the floor");
+
+const ChildPlan *g_plan;
+int g_chan_fd = -1;
+
+int lift(int fd, const char *what) {
+  int n = fcntl(fd, F_DUPFD_CLOEXEC, kFdFloor);
+  if (n < 0) child_fail("lift fds", "fcntl", what);
+  return n;
+}
+
+// The sources of 0, 1 and 2 are already lifted: no dup2 clobbers another.
+void install_stdio(const ChildPlan &plan) {
+  static const char *const names[] = {"stdin is a directory or an O_PATH fd", "stdout is a directory or an O_PATH fd",
+                                      "stderr is a directory or an O_PATH fd"};
+  for (int i = 0; i < 3; i++) {
+    // A directory (or an O_PATH fd) as stdio would be a way out: /proc/self/fd/N
+    // resolves in the host's tree (the CVE-2024-21626 pattern, through stdio).
+    struct stat st;
+    if (fstat(plan.stdio[i], &st) != 0) child_fail("stdio", "fstat");
+    int fl = fcntl(plan.stdio[i], F_GETFL);
+    if (S_ISDIR(st.st_mode) || (fl >= 0 && (fl & O_PATH))) {
+      errno = EISDIR;
+      child_fail("stdio", "fstat", names[i]);
+    }
+  }
+  // The open file descriptions are used as they are (blocking or not): they may be
+  // shared with the embedder, whose flags are not ours to change.
+  for (int i = 0; i < 3; i++)
+    if (dup2(plan.stdio[i], i) < 0) child_fail("stdio", "dup2");
+}
+
+void run_op(const ChildPlan &plan, const ChildOp &op) {
+  switch (op.kind) {
+    case kOpHostname: {
+      size_t n = 0;
+      while (op.name[n]) n++;
+      if (sethostname(op.name, n) != 0) child_fail(op.step, "sethostname", op.name);
+      break;
+    }
+    case kOpLoopback:
+      child_loopback_up(op.step);
+      break;
+    case kOpAwaitCgroup:
+      child_await_cgroup(op.step, plan.late_unshare);
+      break;
+    default:
+      child_mount_op(op);
+  }
+}
+
+}  // namespace
+
+void child_fail(const char *step, const char *sc, const char *detail) {
+  send_record(g_chan_fd, kRecError, errno, step, sc, detail);
+  _exit(125);
+}
+
+void child_trace(const char *phase) {
+  if (g_plan->trace) send_record(g_chan_fd, kRecTrace, 0, phase, "", "");
+}
+
+void child_await_byte(const char *phase) {
+  char go = 0;
+  ssize_t n;
+  do n = read(g_plan->sync_fd, &go, 1);
+  while (n < 0 && errno == EINTR);
+  if (n != 1) _exit(125);  // EOF: the parent gave up (it reports why) or died
+  child_trace(phase);
+}
+
+void child_main(ChildPlan &plan) {
+  // Our copy of the sync pipe's write end would keep EOF from ever coming: with
+  // it closed, a parent that dies before it releases us ends us too.
+  close(plan.sync_w_fd);
+  g_plan = &plan;
+  g_chan_fd = plan.chan_fd;
+  // The plan is this child's own copy (clone without CLONE_VM): point it at the lifted fds.
+  g_chan_fd = plan.chan_fd = lift(plan.chan_fd, "record channel");
+  plan.sync_fd = lift(plan.sync_fd, "sync pipe");
+  plan.init_fd = lift(plan.init_fd, "dynod-init");
+  for (size_t i = 0; i < plan.npass; i++) plan.pass_fds[i] = lift(plan.pass_fds[i], "pass fd");
+  for (int i = 0; i < 3; i++) plan.stdio[i] = lift(plan.stdio[i], "stdio");
+
+  // Node's handlers would write into libuv's signal pipe, which this child shares
+  // with the parent; all signals stay blocked (the parent blocked them around
+  // clone) until dynod-init sets its own mask.
+  reset_signal_dispositions();
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail("parent death signal", "prctl");
+  child_await_byte("child released");
+  if (plan.become_root) child_become_ns_root();
+
+  if (setsid() < 0) child_fail("new session", "setsid");
+  install_stdio(plan);
+  for (size_t i = 0; i < plan.nops; i++) run_op(plan, plan.ops[i]);
+  child_trace("root ready");
+
+  // No fd of the Node process may reach the dyno; the record socket survives into
+  // dynod-init as fd 3 (and the pass fds as 4, 5, ...); dynod-init closes them
+  // before the command runs. Every source is at or above kFdFloor.
+  if (dup2(plan.chan_fd, 3) != 3) child_fail("close fds", "dup2", "record channel");
+  g_chan_fd = 3;
+  for (size_t i = 0; i < plan.npass; i++)
+    if (dup2(plan.pass_fds[i], 4 + (int)i) != 4 + (int)i) child_fail("close fds", "dup2", "pass fd");
+  if (syscall(SYS_close_range, 4 + (unsigned)plan.npass, ~0U, CLOSE_RANGE_CLOEXEC) != 0) child_fail("close fds", "close_range");
+  child_trace("exec init");
+  syscall(SYS_execveat, plan.init_fd, "", plan.argv, plan.envp, AT_EMPTY_PATH);
+  child_fail("exec dynod-init", "execveat");
+}
+
+}  // namespace dynod

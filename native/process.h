@@ -1,0 +1,125 @@
+// The process of a dyno start.
+//
+// Parent side (Node): clone3/clone the child into its namespaces (on cgroup v2
+// straight into its cgroup), apply what needs the host's privileges while the
+// child waits on the sync pipe, then release it; make the sealed copy of
+// dynod-init it execs.
+//
+// Child side (from clone to the exec of dynod-init): child_main runs the ops
+// below. A child of the multi-threaded Node process may only make
+// async-signal-safe calls: no malloc, no locks, no C++ runtime, only system calls
+// on memory the parent prepared as plain C data. The child-side functions of the
+// other files (userns, cgroup, mounts, net) live by the same rule and report
+// through child_fail.
+#pragma once
+#include <stddef.h>
+
+#include <string>
+#include <vector>
+
+#include "step.h"
+
+namespace dynod {
+
+enum OpKind {
+  kOpMount = 1,     // mount(source, target, fstype, flags, data)
+  kOpRemount,       // bind-remount target with flags, keeping the flags the kernel locked
+  kOpMkdir,         // mkdir(path, mode); EEXIST is fine; chown to uid/gid when uid >= 0
+  kOpSymlink,       // symlink(source, path)
+  kOpWrite,         // create path with mode, write content (content_len bytes)
+  kOpPivot,         // pivot_root(target, source = put_old), or the "." trick when source is null
+  kOpHostname,      // sethostname(name)
+  kOpLoopback,      // bring "lo" up in the new network namespace
+  kOpAwaitCgroup,   // wait until the parent has joined us to our cgroup, then unshare late namespaces
+  kOpMoveMount,     // move_mount the detached mount fd (made by the parent) to target
+  kOpSetattr,       // mount_setattr(target, attr_set = attr_set, AT_RECURSIVE when recursive)
+};
+
+// One primitive step; which fields an op reads is said at its OpKind.
+struct ChildOp {
+  int kind;
+  const char *step;     // for error records
+  const char *source;   // may be null (mount, pivot)
+  const char *target;
+  const char *fstype;   // may be null
+  const char *data;     // may be null
+  const char *path;
+  const char *content;
+  size_t content_len;
+  const char *name;
+  unsigned long flags;  // MS_*
+  unsigned long attr_set;  // MOUNT_ATTR_*
+  unsigned mode;
+  int fd;
+  int uid, gid;         // mkdir: -1 for no chown
+  bool recursive;
+  bool optional;        // ENOENT means "this kernel has no such path": skip the op
+};
+
+constexpr size_t kMaxPassFds = 8;
+
+struct ChildPlan {
+  int sync_fd;            // read end: byte 1 releases the child, byte 2 says it sits in its cgroup; EOF aborts
+  int sync_w_fd;          // the parent's write end: the child closes its copy first thing
+  int chan_fd;            // record socket (dynod-init's fd 3)
+  int stdio[3];           // parent fds that become 0, 1, 2
+  int init_fd;            // sealed memfd holding dynod-init
+  int pass_fds[kMaxPassFds];  // handed to dynod-init as fds 4, 5, ... (e.g. the seccomp program)
+  size_t npass;
+  unsigned late_unshare;  // namespaces unshared after the cgroup join (cgroup ns)
+  const ChildOp *ops;
+  size_t nops;
+  char *const *argv;      // dynod-init's argv
+  char *const *envp;      // the dyno's environment
+  bool trace;
+  bool become_root;       // in a new user namespace: become its root (uid/gid 0) once mapped
+};
+
+struct Rlimit {
+  int resource;
+  unsigned long long soft, hard;
+};
+
+struct SpawnRequest {
+  unsigned clone_flags = 0;        // CLONE_NEW* for the first clone
+  std::string uid_map, gid_map;    // written for a new user namespace while the child waits
+  std::vector<Rlimit> rlimits;     // set by the parent (prlimit): the child cannot raise limits from its user namespace
+  std::string cgroup_dir;          // v2: CLONE_INTO_CGROUP target ("" = none)
+  std::vector<std::string> cgroup_procs;  // files to write the child's pid into unless it was born in its cgroup
+  ChildPlan child{};               // ops, argv, envp point into storage the caller keeps alive
+};
+
+struct SpawnResult {
+  int pid = -1;
+  int pidfd = -1;
+  int chan_fd = -1;  // parent end of the record socket
+  int sync_fd = -1;  // write end: the second byte tells the child it sits in its cgroup
+  bool into_cgroup = false;
+};
+
+// ---- parent side ----
+
+// Clones and releases the child, which starts building its root at once. Returns
+// false and fills err on failure; nothing is left running then.
+bool spawn_dyno(SpawnRequest &req, SpawnResult &out, StepError &err);
+
+// Joins the child to its cgroup by writing its pid into procs_files (none when it
+// was born there: then this does not block), tells it so (the second byte), and
+// closes sync_fd. On failure kills it through pidfd and fills err.
+bool join_and_release(const std::vector<std::string> &procs_files, int pid, int pidfd, int sync_fd, StepError &err);
+
+// A sealed in-memory copy (MFD_EXEC) of the dynod-init binary at path, or -1.
+int sealed_init_copy(const std::string &path, StepError &err);
+
+// ---- child side (async-signal-safe) ----
+
+[[noreturn]] void child_main(ChildPlan &plan);
+
+// Reports a failed step (errno) over the record channel and exits 125.
+[[noreturn]] void child_fail(const char *step, const char *sc, const char *detail = "");
+// A phase boundary record, when tracing.
+void child_trace(const char *phase);
+// Waits for the next byte on the sync pipe; EOF (the parent is gone or gave up) exits.
+void child_await_byte(const char *phase);
+
+}  // namespace dynod
