@@ -30,7 +30,7 @@ export interface RunFlags {
 }
 
 const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
-const TERMINATING: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT'];
+const TERMINATING: NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
 /** Heroku's grace between SIGTERM and SIGKILL */
 const STOP_GRACE_MS = 30_000;
 

@@ -135,7 +135,9 @@ export function lockDirOf(leaf: string): string {
  * dynods' business on a host shared with them.)
  */
 export function unownedDynoLeaves(controller: string): string[] {
-  return dynoLeaves(dynodRoot(controller)).filter((l) => !/^\d+-[0-9a-f]{8}$/.test(path.basename(l)) && !leafOwned(l));
+  // A dynod removes the other hierarchies' leaves before the one with the lock: a leaf
+  // still there after its lock leaf was found free is left behind, not being removed.
+  return dynoLeaves(dynodRoot(controller)).filter((l) => !/^\d+-[0-9a-f]{8}$/.test(path.basename(l)) && !leafOwned(l) && fs.existsSync(l));
 }
 
 /** Whether a live dynod owns a dyno cgroup leaf: its lock directory exists and flock(1) -n cannot take it. */

@@ -114,3 +114,17 @@ t.test('SIGPIPE is not ignored in the dyno (Node ignores it in dynod)', async (t
   const b = await run(['bash', '-c', 'yes | head -n 1 >/dev/null; echo ${PIPESTATUS[0]}'], ['--app', app]);
   t.equal(b.stdout, '141\n', 'yes died of SIGPIPE (128+13)');
 });
+
+t.test('a stop signal to dynod gives the dyno its grace; a second one is SIGKILL (Heroku\'s second Ctrl-C)', async (t) => {
+  const app = tempApp(t);
+  const d = spawnDynod(['run', '--app', app, '--', 'sh', '-c', 'trap "" TERM INT; echo up; while :; do sleep 0.1; done'], { timeoutMs: 20_000 });
+  await d.waitForStdout(/^up$/m);
+  d.child.kill('SIGTERM');
+  const first = await Promise.race([d.result.then(() => 'ended'), new Promise((r) => setTimeout(() => r('running'), 700))]);
+  t.equal(first, 'running', 'a dyno that ignores SIGTERM keeps its grace');
+  const t0 = Date.now();
+  d.child.kill('SIGTERM');
+  const r = await d.result;
+  t.equal(r.code, 137, `SIGKILL after the second signal (${r.stderr})`);
+  t.ok(Date.now() - t0 < 5_000, 'at once, not after the 30 s grace');
+});

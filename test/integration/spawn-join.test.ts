@@ -4,7 +4,7 @@
 // write) the threadpool path runs in every other integration test.
 import t from 'tap';
 import * as fs from 'node:fs';
-import { native, initBinaryFd } from '../../src/native';
+import { native, buildFile } from '../../src/native';
 import type { NativeExit, NativeRecord } from '../../src/addon';
 import { compileSpawn } from '../../src/dyno/compile';
 import { plan } from '../../src/index';
@@ -14,9 +14,10 @@ t.test('nothing to write: onJoined once, after spawn() returned, and the dyno ru
   const app = tempApp(t);
   const p = plan({ command: ['sh', '-c', 'exit 7'], app, userns: 'host', net: 'host' });
   const devnull = fs.openSync('/dev/null', 'r+');
-  t.teardown(() => fs.closeSync(devnull));
+  const initFd = native().sealedCopy(buildFile('dynod-init'));
+  t.teardown(() => { fs.closeSync(devnull); fs.closeSync(initFd); });
   const spawnPlan = compileSpawn(p, {
-    hostname: 'join-test', cgroup: { intoDir: '', procsFiles: [] }, stdio: [devnull, devnull, devnull], initFd: initBinaryFd(),
+    hostname: 'join-test', cgroup: { intoDir: '', procsFiles: [] }, stdio: [devnull, devnull, devnull], initFd,
     appMountFd: -1, idBase: 0, seccompFd: -1, trace: false,
   });
   const n = native();
