@@ -74,7 +74,9 @@ export interface EngineResources {
   readonly ids: IdAllocator;
   readonly seccomp: SeccompFilters;
   initFd(): number;
-  /** called once the dyno has ended and released everything */
+  /** called when a start begins: the engine knows its dynos from then on (close() stops starting ones too) */
+  adopt(dyno: Dyno): void;
+  /** called once the dyno has ended (or failed to start) and released everything */
   released(dyno: Dyno): void;
 }
 
@@ -180,12 +182,25 @@ export class Dyno extends EventEmitter<DynoEvents> {
    */
   static async start(plan: DynoPlan, engine: EngineResources, opts: StartOptions = {}): Promise<Dyno> {
     const dyno = new Dyno(plan, engine, !!opts.trace);
+    engine.adopt(dyno);
     try {
       return await dyno.launch(opts);
     } catch (e) {
-      throw DynodError.from(e, 'start dyno');
+      const err = DynodError.from(e, 'start dyno');
+      dyno.endWithoutProcess(err);
+      throw err;
     }
   }
+
+  /** A start that failed before there was a process: wait() and stop() still resolve, with the error. */
+  private endWithoutProcess(err: DynodError): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.setState(this.stopRequested ? 'down' : 'crashed');
+    this.resolveExit({ status: err.exitCode, code: null, signal: null, oomKilled: false, error: err });
+    this.engine.released(this);
+  }
+  private ended = false;
 
   private mark(phase: string, tNs?: number): void {
     if (!this.traceOn) return;
@@ -406,6 +421,7 @@ export class Dyno extends EventEmitter<DynoEvents> {
     const error = this.setupError ?? this.abortReason ?? (exit.error ? DynodError.fromStep(exit.error) : null);
     const status = error ? error.exitCode : code !== null ? code : 128 + (signal ?? 0);
     const result: DynoExit = { status, code, signal: signal !== null ? signalName(signal) : null, oomKilled, error };
+    this.ended = true;
     this.setState(this.stopRequested ? 'down' : 'crashed');
     this.settleStart(error ?? new DynodError('the dyno ended before its command ran', { step: 'start' }));
     this.resolveExit(result);

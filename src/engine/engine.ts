@@ -57,6 +57,7 @@ export class Engine {
       ids: this.ids,
       seccomp: this.seccomp,
       initFd: () => this.initBinary(),
+      adopt: (dyno) => this.live.add(dyno),
       released: (dyno) => this.live.delete(dyno),
     };
   }
@@ -113,9 +114,7 @@ export class Engine {
       const plan = 'mounts' in what ? checkPlan(what, this.cgroups().view) : this.plan(what);
       await this.startSweeping();
       if (this.closed) throw new DynodError('this engine is closed', { step: 'start' });
-      const dyno = await Dyno.start(plan, this.resources, opts);
-      if (dyno.state !== 'down' && dyno.state !== 'crashed') this.live.add(dyno);
-      return dyno;
+      return await Dyno.start(plan, this.resources, opts);
     } catch (e) {
       throw DynodError.from(e, 'start');
     }
@@ -133,7 +132,7 @@ export class Engine {
     return { dyno, exit: await dyno.wait() };
   }
 
-  /** The dynos of this engine that have not ended. */
+  /** The dynos of this engine that have not ended (starting ones included). */
   get dynos(): Dyno[] {
     return [...this.live];
   }

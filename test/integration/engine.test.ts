@@ -239,3 +239,17 @@ t.test('a start from a worker thread is refused (the dyno would die with the thr
   await w.terminate();
   t.match(msg, /^DynodError: .*main thread/);
 });
+
+t.test('close() while starts are in flight: every start settles and nothing is left running', async (t) => {
+  const app = tempApp(t);
+  const e = new Engine();
+  const starts = [1, 2, 3, 4, 5].map(() => e.start({ command: ['sleep', '30'], app }));
+  await new Promise((r) => setImmediate(r));
+  await e.close();
+  const settled = await Promise.allSettled(starts);
+  for (const s of settled) {
+    if (s.status === 'rejected') t.ok(s.reason instanceof DynodError, `rejected with a DynodError: ${(s.reason as Error).message}`);
+    else t.equal(s.value.state, 'down', 'started, then stopped by close()');
+  }
+  t.equal(e.dynos.length, 0);
+});
