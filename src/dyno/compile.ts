@@ -1,7 +1,8 @@
 import type { NativeOp, NativeSpawnPlan } from '../addon';
 import type { DynoCgroup } from '../cgroup';
 import { CLONE, MOUNT_ATTR, MS, RLIMIT, USERNS_SIZE, msFlags, type MountFlag } from './constants';
-import { HOSTNAME_TOKEN, ROOT_CAPABILITIES, type DynoPlan, type MountSpec } from './plan';
+import { HOSTNAME_TOKEN, type DynoPlan, type MountSpec } from './plan';
+import { ROOT_CAPABILITIES, capabilityMask } from '../linux/capabilities';
 
 /**
  * Where the child builds the dyno's root. It mounts a scratch tmpfs over the host's
@@ -14,20 +15,6 @@ export const NEW = '/newroot';
 export const UPPER = '/upper';
 
 const FLAG_OPTIONS: Record<string, MountFlag> = { ro: 'rdonly', nosuid: 'nosuid', nodev: 'nodev', noexec: 'noexec' };
-
-/** Capability numbers (linux/capability.h) of the names a plan may list. */
-const CAP_NUMBERS: Record<string, number> = {
-  CAP_CHOWN: 0, CAP_DAC_OVERRIDE: 1, CAP_FOWNER: 3, CAP_FSETID: 4, CAP_KILL: 5, CAP_SETGID: 6, CAP_SETUID: 7,
-  CAP_SETPCAP: 8, CAP_NET_BIND_SERVICE: 10, CAP_NET_RAW: 13, CAP_SYS_CHROOT: 18, CAP_MKNOD: 27, CAP_AUDIT_WRITE: 29, CAP_SETFCAP: 31,
-};
-
-export function capabilityMask(names: readonly string[]): bigint {
-  return names.reduce((m, n) => {
-    const c = CAP_NUMBERS[n];
-    if (c === undefined) throw new Error(`unknown capability ${n}`);
-    return m | (1n << BigInt(c));
-  }, 0n);
-}
 
 /** Docker's default capability set as dynod-init's mask. */
 export const ROOT_CAPS = capabilityMask(ROOT_CAPABILITIES);

@@ -9,11 +9,8 @@ import { readEnvFile } from './env';
 import { DEVICES, HOST_ETC, HOST_STACK_DIRS, type HostFacts } from './host';
 import { parsePublish, type PublishSpec } from '../net/publish-spec';
 
-/** Docker's default capability set, which `--user root` keeps inside the dyno's user namespace. */
-export const ROOT_CAPABILITIES = [
-  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID', 'CAP_SETUID', 'CAP_SETPCAP',
-  'CAP_NET_BIND_SERVICE', 'CAP_NET_RAW', 'CAP_SYS_CHROOT', 'CAP_MKNOD', 'CAP_AUDIT_WRITE', 'CAP_SETFCAP',
-] as const;
+export { ROOT_CAPABILITIES } from '../linux/capabilities';
+import { ROOT_CAPABILITIES } from '../linux/capabilities';
 
 /** The unprivileged user a dyno's command runs as. */
 export const DYNO_USER = { name: 'dyno', uid: 30000, gid: 30000 } as const;

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { native } from '../native';
 import { DynodError, UsageError } from '../errors';
-import { ROOT_CAPABILITIES } from '../dyno/plan';
+import { ROOT_CAPABILITIES } from '../linux/capabilities';
 import { precompiledPath, SeccompFilters, type SeccompCaps } from './filters';
 import { DEFAULT_PROFILE } from './default';
 import { parseProfile, parseProfileText, type SeccompFilter } from './profile';
