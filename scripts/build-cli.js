@@ -1,0 +1,114 @@
+#!/usr/bin/env node
+'use strict';
+/*
+ * Part of `npm run build` (after tsc): bundles the CLI, dist/cli/main.js and everything
+ * it requires (dynod's dist/ and commander), into one file, dist/cli/dynod.js, which
+ * bin/dynod runs. One file instead of ~35 saves Node's module resolution and loading
+ * per file (stat, realpath, read, wrap, compile); beside it go the list of its inputs
+ * (dist/cli/dynod.js.inputs.json: bin/dynod runs dist/cli/main.js instead when one is
+ * newer) and a V8 code cache (dist/cli/dynod.js.cache). See docs/benchmarks.md
+ * ("CLI start-up") for what each saves.
+ *
+ * Left out of the bundle, i.e. required at run time as before: pino (loaded only when
+ * DYNOD_LOG_LEVEL is set) and the native addon (build/Release/dynod.node).
+ *
+ * Every dist/ module finds its files from its own __dirname (build/, rootfs/,
+ * dist/seccomp/default.js); in the bundle each module's __dirname is rewritten to
+ * the directory it had in dist/, relative to the bundle's own.
+ *
+ *   node scripts/build-cli.js        (needs dist/ from tsc)
+ */
+const fs = require('node:fs');
+const path = require('node:path');
+const { spawnSync } = require('node:child_process');
+
+const root = path.resolve(__dirname, '..');
+const dist = path.join(root, 'dist');
+const outfile = path.join(dist, 'cli', 'dynod.js');
+
+let esbuild;
+try {
+  esbuild = require('esbuild');
+} catch {
+  // esbuild is a devDependency: without it (a production install of a package built
+  // elsewhere) bin/dynod falls back to dist/cli/main.js.
+  process.stderr.write('build-cli: esbuild is not installed; bin/dynod will run dist/cli/main.js unbundled\n');
+  for (const f of [outfile, `${outfile}.cache`, `${outfile}.inputs.json`]) fs.rmSync(f, { force: true });
+  process.exit(0);
+}
+
+const dirnamePlugin = {
+  name: 'dirname-per-module',
+  setup(build) {
+    build.onLoad({ filter: /\.js$/ }, async (args) => {
+      if (!args.path.startsWith(dist + path.sep)) return undefined; // commander etc.: as they are
+      let text = await fs.promises.readFile(args.path, 'utf8');
+      const rel = path.relative(path.dirname(outfile), path.dirname(args.path));
+      if (/\b__dirname\b/.test(text)) {
+        const expr = rel ? `require("node:path").join(__dirname, ${JSON.stringify(rel)})` : '__dirname';
+        text = `var __dynod_dirname = ${expr};\n${text.replace(/\b__dirname\b/g, '__dynod_dirname')}`;
+      }
+      return { contents: text, loader: 'js', resolveDir: path.dirname(args.path) };
+    });
+  },
+};
+
+// The entry: main() of the CLI. A preloaded benchmark probe (scripts/bench/cli-probe.js)
+// sees the modules through globalThis.__dynodBenchProbe, which nothing else sets.
+const entry = `
+const { main } = require('./main.js');
+if (typeof globalThis.__dynodBenchProbe === 'function')
+  globalThis.__dynodBenchProbe({ Dyno: require('../dyno/dyno.js').Dyno, Command: require('commander').Command });
+void main(process.argv);
+`;
+
+/**
+ * The V8 code cache of the bundle: bin/dynod runs `dynod run --dry-run -- /bin/true`
+ * (needs no root; commander, option parsing and the plan) in a fresh Node with a clean
+ * environment, and writes the cache of everything compiled by then at exit. Functions
+ * of the start proper that did not run are compiled lazily as before. Best effort: no
+ * cache, no harm (bin/dynod compiles from source).
+ */
+function makeCodeCache() {
+  const cache = `${outfile}.cache`;
+  fs.rmSync(cache, { force: true });
+  const env = { ...process.env, DYNOD_WRITE_CODE_CACHE: '1' };
+  for (const k of ['NODE_OPTIONS', 'NODE_EXTRA_CA_CERTS', 'DYNOD_NO_BUNDLE', 'DYNOD_TRACE', 'DYNOD_LOG_LEVEL']) delete env[k];
+  const app = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'dynod-build-'));
+  try {
+    const r = spawnSync(process.execPath, ['--', path.join(root, 'bin', 'dynod'), 'run', '--dry-run', '--', '/bin/true'], { cwd: app, env, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+    if (!fs.existsSync(cache)) {
+      process.stderr.write(`build-cli: no code cache (status ${r.status}): ${(r.stderr || '').trim().split('\n').pop()}\n`);
+      return;
+    }
+    process.stderr.write(`build-cli: ${path.relative(root, cache)}: ${(fs.statSync(cache).size / 1024).toFixed(0)} KiB${r.status ? ` (training run exited ${r.status}: ${(r.stderr || '').trim().split('\n').pop()})` : ''}\n`);
+  } finally {
+    fs.rmSync(app, { recursive: true, force: true });
+  }
+}
+
+esbuild.build({
+  stdin: { contents: entry, resolveDir: path.join(dist, 'cli'), sourcefile: 'dynod-cli-entry.js', loader: 'js' },
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  outfile,
+  external: ['pino', '*.node'],
+  plugins: [dirnamePlugin],
+  logLevel: 'warning',
+  legalComments: 'none',
+  banner: { js: '// dynod CLI, bundled by scripts/build-cli.js from dist/ and commander: do not edit' },
+  metafile: true,
+  absWorkingDir: root,
+}).then((result) => {
+// every real file (the entry above has none)
+  const inputs = Object.keys(result.metafile.inputs).map((f) => path.relative(root, path.resolve(root, f))).filter((f) => fs.existsSync(path.join(root, f)));
+fs.writeFileSync(`${outfile}.inputs.json`, `${JSON.stringify({ inputs }, null, 1)}\n`);
+const bytes = fs.statSync(outfile).size;
+process.stderr.write(`build-cli: ${path.relative(root, outfile)}: ${inputs.length} modules, ${(bytes / 1024).toFixed(0)} KiB\n`);
+makeCodeCache();
+}, (e) => {
+  process.stderr.write(`build-cli: ${e.message}\n`);
+  process.exit(1);
+});
