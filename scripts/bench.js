@@ -158,6 +158,9 @@ function setup(tools) {
     out: path.join(tmp, 'out'),
   };
   fs.mkdirSync(t.app);
+  // bin/dynod as it was before the bundle (c. 84b16a6): a shell script running the unbundled CLI
+  t.oldLauncher = path.join(tmp, 'dynod-sh-launcher');
+  fs.writeFileSync(t.oldLauncher, `#!/bin/sh\nhere=$(dirname "$(readlink -f ${JSON.stringify(path.join(ROOT, 'bin', 'dynod'))})")\nexec node -- "$here/../dist/cli/main.js" "$@"\n`, { mode: 0o755 });
   fs.mkdirSync(t.out);
   fs.chmodSync(tmp, 0o755);
   compile(path.join(BENCH_DIR, 'timeit.c'), t.timeit);
@@ -289,6 +292,11 @@ function p1(t, ok) {
   if (ok.crun) rows.push({ name: 'crun', argv: ['crun', 'run', '-b', t.bundle, `${ownIdPrefix}-p1c`] });
   if (ok.runc) rows.push({ name: 'runc', argv: ['runc', 'run', '-b', t.bundle, `${ownIdPrefix}-p1r`] });
   if (ok.bwrap) rows.push({ name: 'bwrap', argv: ['bwrap', ...BWRAP, '/bin/true'] });
+  // What the CLI's start-up steps buy (bin/dynod, scripts/build-cli.js): the same start without the
+  // code cache, without the bundle, and through the launcher it had before (sh + readlink + dirname).
+  rows.push({ name: 'dynod-nocache', argv: [dynod, 'run', '--', '/bin/true'], env: { DYNOD_NO_CODE_CACHE: '1' } });
+  rows.push({ name: 'dynod-unbundled', argv: [dynod, 'run', '--', '/bin/true'], env: { DYNOD_NO_BUNDLE: '1' } });
+  rows.push({ name: 'dynod-before', argv: [t.oldLauncher, 'run', '--', '/bin/true'] });
   rows.push({ name: 'node-require', argv: [node, '-e', `require(${JSON.stringify(ROOT)})`] });
   rows.push({ name: 'dynod-dry', argv: [dynod, 'run', '--dry-run', '--', '/bin/true'] });
   // The cost of the hardening (issue 4): the same start without seccomp and without a user namespace.
@@ -477,6 +485,9 @@ function report(m, r) {
     bwrap: '`bwrap --unshare-all --ro-bind /usr /usr … /bin/true`',
     'node-require': "`node -e 'require(\"dynod\")'` (loading the library)",
     'dynod-dry': '`dynod run --dry-run -- /bin/true` (CLI + plan, no start)',
+    'dynod-nocache': '`DYNOD_NO_CODE_CACHE=1 dynod run -- /bin/true` (bundle without its V8 code cache)',
+    'dynod-unbundled': '`DYNOD_NO_BUNDLE=1 dynod run -- /bin/true` (dist/cli/main.js, ~35 modules)',
+    'dynod-before': '`dynod run -- /bin/true` through the old launcher (sh + readlink + dirname → node dist/cli/main.js)',
     'dynod-unhardened': '`dynod run --seccomp unconfined --userns host -- /bin/true` (hardening off)',
     'crun-limits': '`crun run` with a default dyno\'s limits (memory, memsw, cpu.shares, pids)',
   };
@@ -489,6 +500,18 @@ function report(m, r) {
     // per round, like dynod − node: the hardening's cost is dynod minus dynod-unhardened
     const diff = iso.dynod.ms.map((v, i) => v - iso['dynod-unhardened'].ms[i]).filter((v) => Number.isFinite(v));
     row('P1', 'hardening cost: dynod − dynod with `--seccomp unconfined --userns host` (per round)', S(diff), '');
+  }
+  // each CLI start-up step, per round: what it saves against the variant without it
+  for (const [a, b, what] of [
+    ['dynod-before', 'dynod-unbundled', 'no shell launcher (`env -S node --` instead of sh + readlink + dirname)'],
+    ['dynod-unbundled', 'dynod-nocache', 'the bundle (one file instead of ~35 modules), without code cache'],
+    ['dynod-nocache', 'dynod', "the V8 code cache of the bundle"],
+    ['dynod-before', 'dynod', 'all three together'],
+  ]) {
+    if (!iso[a] || !iso[b]) continue;
+    const d = iso[a].ms.map((v, i) => v - iso[b].ms[i]);
+    const dc = iso[a].cpuMs.map((v, i) => v - iso[b].cpuMs[i]);
+    row('P1', `CLI start-up saved by ${what} (per round, wall)`, S(d), `CPU: ${ms(S(dc).median)}`);
   }
   // dynod − node, per round (same round = same conditions)
   const dn = iso.dynod.ms.map((x, i) => x - (iso.node.ms[i] ?? NaN));
@@ -612,9 +635,9 @@ function report(m, r) {
   const t0 = (x) => x.rec.t0 ?? x.rec.marks.exit;
   const nd = (f) => S(tr.node.map(f));
   const tl = [
-    ['exec → Node process start (bin/dynod, loading the node binary)', cl((x) => rel(x.rec.marks.origin, x.start)), nd((x) => rel(x.rec.marks.origin, x.start))],
+    ['exec → Node process start (bin/dynod: env, then the node binary)', cl((x) => rel(x.rec.marks.origin, x.start)), nd((x) => rel(x.rec.marks.origin, x.start))],
     ['… → user code starts (Node bootstrap)', cl((x) => rel(x.rec.marks.preload, x.rec.marks.origin)), nd((x) => rel(x.rec.marks.preload, x.rec.marks.origin))],
-    ["… → the CLI's modules loaded (commander, pino, dynod's dist/)", cl((x) => rel(x.rec.marks.main, x.rec.marks.preload)), null],
+    ["… → the CLI's code loaded (dist/cli/dynod.js: commander + dynod's dist/, with its code cache)", cl((x) => rel(x.rec.marks.main, x.rec.marks.preload)), null],
     ['… → Dyno created (CLI parse, plan, cgroup detection and sweep) = trace 0 ms', cl((x) => rel(t0(x), x.rec.marks.main)), null],
   ];
   rows.push(`| T | **cold start timeline (the CLI, ${tr.cold.length} runs, probe preloaded): each step in ms** | median | min | max | ms since exec (median); \`node -e 0\` for the same step |`);
