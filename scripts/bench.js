@@ -4,7 +4,7 @@
  * npm run bench: dynod's start latency, throughput and memory, side by side with
  * crun, runc, bubblewrap and bare Node, in one run. Never part of `npm test`.
  *
- *   sudo npm run bench                   full run (~2 min on 2 cores), rewrites docs/benchmarks.md
+ *   sudo npm run bench                   full run (~3 min on 2 cores), rewrites docs/benchmarks.md
  *   DYNOD_BENCH_QUICK=1 npm run bench    a smoke run with few rounds; prints, writes nothing
  *
  * Environment:
@@ -754,7 +754,7 @@ function writeDoc(table) {
     if (i >= 0) kept = old.slice(i);
   }
   fs.mkdirSync(path.dirname(OUT), { recursive: true });
-  fs.writeFileSync(OUT, `# dynod benchmarks\n\n${table}\n\nReproduce: \`sudo npm run bench\` (about ${QUICK ? "half a minute" : "2 minutes"} on 2 cores; see the header of scripts/bench.js).\n\n${kept.trimEnd()}\n`);
+  fs.writeFileSync(OUT, `# dynod benchmarks\n\n${table}\n\nReproduce: \`sudo npm run bench\` (about ${QUICK ? "half a minute" : "3 minutes"} on 2 cores; see the header of scripts/bench.js; \`sudo node scripts/bench/cli-variants.js\` times the CLI start-up options one by one).\n\n${kept.trimEnd()}\n`);
   log(`wrote ${OUT}`);
 }
 
