@@ -153,7 +153,11 @@ async function main() {
     return;
   }
   const { inputs, lazied } = await bundle({ outfile });
-  fs.writeFileSync(`${outfile}.inputs.json`, `${JSON.stringify({ inputs }, null, 1)}\n`);
+  // What bin/dynod checks for staleness: the tree's own files (dist/, package.json), not
+  // commander's, which an installed dynod may find hoisted elsewhere (and a bundle with an
+  // older commander is still a consistent one).
+  const own = inputs.filter((f) => f.startsWith(`dist${path.sep}`) || f === 'package.json');
+  fs.writeFileSync(`${outfile}.inputs.json`, `${JSON.stringify({ inputs: own }, null, 1)}\n`);
   const kib = (fs.statSync(outfile).size / 1024).toFixed(0);
   const lz = [...lazied].map(([id, n]) => `${id} (${n} require${n > 1 ? 's' : ''})`).join(', ') || 'nothing';
   process.stderr.write(`build-cli: ${path.relative(ROOT, outfile)}: ${inputs.length} modules, ${kib} KiB; loaded on first use: ${lz}\n`);

@@ -59,7 +59,7 @@ async function main() {
     tree(nolazy);
     const nlOut = path.join(nolazy, 'dist', 'cli', 'dynod.js');
     const { inputs } = await bundle({ root: nolazy, outfile: nlOut, lazy: [] });
-    fs.writeFileSync(`${nlOut}.inputs.json`, JSON.stringify({ inputs }));
+    fs.writeFileSync(`${nlOut}.inputs.json`, JSON.stringify({ inputs: inputs.filter((f) => f.startsWith(`dist${path.sep}`) || f === 'package.json') }));
     makeCodeCache(nolazy, nlOut);
 
     // a startup snapshot: the bundle evaluated at build time; main() runs on deserialization.
