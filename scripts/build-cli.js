@@ -161,6 +161,15 @@ async function main() {
   const kib = (fs.statSync(outfile).size / 1024).toFixed(0);
   const lz = [...lazied].map(([id, n]) => `${id} (${n} require${n > 1 ? 's' : ''})`).join(', ') || 'nothing';
   process.stderr.write(`build-cli: ${path.relative(ROOT, outfile)}: ${inputs.length} modules, ${kib} KiB; loaded on first use: ${lz}\n`);
+  // A broken bundle must fail the build, not every `dynod` afterwards: it has to print the version.
+  const version = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version;
+  const env = { ...process.env };
+  for (const k of ['NODE_OPTIONS', 'NODE_EXTRA_CA_CERTS', 'DYNOD_NO_BUNDLE', 'DYNOD_NO_CODE_CACHE', 'DYNOD_WRITE_CODE_CACHE']) delete env[k];
+  const v = spawnSync(process.execPath, ['--', path.join(ROOT, 'bin', 'dynod'), '--version'], { env, encoding: 'utf8' });
+  if (v.status !== 0 || v.stdout.trim() !== version) {
+    for (const f of [outfile, `${outfile}.cache`, `${outfile}.inputs.json`]) fs.rmSync(f, { force: true });
+    throw new Error(`the bundle does not work (\`dynod --version\`: status ${v.status}, ${JSON.stringify(v.stdout.trim())}; ${v.stderr.trim()}); removed it`);
+  }
   makeCodeCache(ROOT, outfile);
 }
 
