@@ -4,7 +4,7 @@
  * npm run bench: dynod's start latency, throughput and memory, side by side with
  * crun, runc, bubblewrap and bare Node, in one run. Never part of `npm test`.
  *
- *   sudo npm run bench                   full run (~2 min on 2 cores), rewrites docs/benchmarks.md
+ *   sudo npm run bench                   full run (~3 min on 2 cores), rewrites docs/benchmarks.md
  *   DYNOD_BENCH_QUICK=1 npm run bench    a smoke run with few rounds; prints, writes nothing
  *
  * Environment:
@@ -23,7 +23,8 @@
  *     posix_spawn + wait4, CLOCK_MONOTONIC) and firstinsn.c under a temp dir
  *   - on a hybrid cgroup host (crun 1.8.1 refuses those) runs every tool in a private
  *     mount+cgroup namespace that shows a pure v1 /sys/fs/cgroup (cgns-env.sh)
- *   - P1 one start of /bin/true, P2 100 sequential starts, P3 memory of 100 running
+ *   - P1 one start of /bin/true, P2 100 sequential starts, L 1,000 library starts in one
+ *     process (rate, open fds and RSS per 1,000 starts), P3 memory of 100 running
  *     containers, the phase breakdown from dynod's trace mode, the cgroup work alone
  *   - removes every container, cgroup, process and temp dir it made
  * NODE_EXTRA_CA_CERTS and NODE_OPTIONS are unset for every Node process it times.
@@ -42,8 +43,8 @@ const BENCH_DIR = path.join(__dirname, 'bench');
 const MARKER = '<!-- bench:analysis: everything below this line is written by hand and kept when `npm run bench` rewrites this file -->';
 
 const CFG = QUICK
-  ? { p1Rounds: 5, p1Warm: 1, hfRuns: 5, p2N: 20, p2Rounds: 1, p3N: 10, traceN: 5, cgN: 3 }
-  : { p1Rounds: 40, p1Warm: 3, hfRuns: 20, p2N: 100, p2Rounds: 5, p3N: 100, traceN: 20, cgN: 20 };
+  ? { p1Rounds: 5, p1Warm: 1, hfRuns: 5, p2N: 20, p2Rounds: 1, libN: 200, libRounds: 1, p3N: 10, traceN: 5, cgN: 3 }
+  : { p1Rounds: 40, p1Warm: 3, hfRuns: 20, p2N: 100, p2Rounds: 5, libN: 1000, libRounds: 3, p3N: 100, traceN: 20, cgN: 20 };
 const GAP_MS = 50; // quiet before every P1 run: see the note on cgroup v1 below
 
 const t00 = process.hrtime.bigint();
@@ -157,6 +158,9 @@ function setup(tools) {
     out: path.join(tmp, 'out'),
   };
   fs.mkdirSync(t.app);
+  // bin/dynod as it was before the bundle (c. 84b16a6): a shell script running the unbundled CLI
+  t.oldLauncher = path.join(tmp, 'dynod-sh-launcher');
+  fs.writeFileSync(t.oldLauncher, `#!/bin/sh\nhere=$(dirname "$(readlink -f ${JSON.stringify(path.join(ROOT, 'bin', 'dynod'))})")\nexec node -- "$here/../dist/cli/main.js" "$@"\n`, { mode: 0o755 });
   fs.mkdirSync(t.out);
   fs.chmodSync(tmp, 0o755);
   compile(path.join(BENCH_DIR, 'timeit.c'), t.timeit);
@@ -288,6 +292,11 @@ function p1(t, ok) {
   if (ok.crun) rows.push({ name: 'crun', argv: ['crun', 'run', '-b', t.bundle, `${ownIdPrefix}-p1c`] });
   if (ok.runc) rows.push({ name: 'runc', argv: ['runc', 'run', '-b', t.bundle, `${ownIdPrefix}-p1r`] });
   if (ok.bwrap) rows.push({ name: 'bwrap', argv: ['bwrap', ...BWRAP, '/bin/true'] });
+  // What the CLI's start-up steps buy (bin/dynod, scripts/build-cli.js): the same start without the
+  // code cache, without the bundle, and through the launcher it had before (sh + readlink + dirname).
+  rows.push({ name: 'dynod-nocache', argv: [dynod, 'run', '--', '/bin/true'], env: { DYNOD_NO_CODE_CACHE: '1' } });
+  rows.push({ name: 'dynod-unbundled', argv: [dynod, 'run', '--', '/bin/true'], env: { DYNOD_NO_BUNDLE: '1' } });
+  rows.push({ name: 'dynod-before', argv: [t.oldLauncher, 'run', '--', '/bin/true'] });
   rows.push({ name: 'node-require', argv: [node, '-e', `require(${JSON.stringify(ROOT)})`] });
   rows.push({ name: 'dynod-dry', argv: [dynod, 'run', '--dry-run', '--', '/bin/true'] });
   // The cost of the hardening (issue 4): the same start without seccomp and without a user namespace.
@@ -326,6 +335,18 @@ function p2(t, ok) {
   const inproc = fs.readFileSync(jsonl, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).slice(1); // first line: warm-up round
   raw.p2Dynod = inproc;
   return { res, inproc };
+}
+
+function lib(t) {
+  const n = CFG.libN;
+  log(`L: ${n} library starts in one Node process (--expose-gc), ${CFG.libRounds} process(es): rate, open fds, RSS`);
+  const jsonl = path.join(t.out, 'lib-rate.jsonl');
+  const rows = [{ name: 'lib', argv: [process.execPath, '--expose-gc', path.join(BENCH_DIR, 'lib-rate.js'), ROOT, t.app, String(n), '5', String(n / 10), jsonl] }];
+  const res = timeit(t, 'lib', rows, { rounds: CFG.libRounds, warmup: 0 });
+  if (res.lib.fails) notes.push(`L: ${res.lib.fails} of ${CFG.libRounds} library-rate processes failed`);
+  const runs = fs.existsSync(jsonl) ? fs.readFileSync(jsonl, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
+  raw.lib = runs;
+  return { runs, res };
 }
 
 function p3(t, ok) {
@@ -464,6 +485,9 @@ function report(m, r) {
     bwrap: '`bwrap --unshare-all --ro-bind /usr /usr … /bin/true`',
     'node-require': "`node -e 'require(\"dynod\")'` (loading the library)",
     'dynod-dry': '`dynod run --dry-run -- /bin/true` (CLI + plan, no start)',
+    'dynod-nocache': '`DYNOD_NO_CODE_CACHE=1 dynod run -- /bin/true` (bundle without its V8 code cache)',
+    'dynod-unbundled': '`DYNOD_NO_BUNDLE=1 dynod run -- /bin/true` (dist/cli/main.js, ~35 modules)',
+    'dynod-before': '`dynod run -- /bin/true` through the old launcher (sh + readlink + dirname → node dist/cli/main.js)',
     'dynod-unhardened': '`dynod run --seccomp unconfined --userns host -- /bin/true` (hardening off)',
     'crun-limits': '`crun run` with a default dyno\'s limits (memory, memsw, cpu.shares, pids)',
   };
@@ -476,6 +500,18 @@ function report(m, r) {
     // per round, like dynod − node: the hardening's cost is dynod minus dynod-unhardened
     const diff = iso.dynod.ms.map((v, i) => v - iso['dynod-unhardened'].ms[i]).filter((v) => Number.isFinite(v));
     row('P1', 'hardening cost: dynod − dynod with `--seccomp unconfined --userns host` (per round)', S(diff), '');
+  }
+  // each CLI start-up step, per round: what it saves against the variant without it
+  for (const [a, b, what] of [
+    ['dynod-before', 'dynod-unbundled', 'no shell launcher (`env -S node --` instead of sh + readlink + dirname)'],
+    ['dynod-unbundled', 'dynod-nocache', 'the bundle (one file instead of ~35 modules), without code cache'],
+    ['dynod-nocache', 'dynod', "the V8 code cache of the bundle"],
+    ['dynod-before', 'dynod', 'all three together'],
+  ]) {
+    if (!iso[a] || !iso[b]) continue;
+    const d = iso[a].ms.map((v, i) => v - iso[b].ms[i]);
+    const dc = iso[a].cpuMs.map((v, i) => v - iso[b].cpuMs[i]);
+    row('P1', `CLI start-up saved by ${what} (per round, wall)`, S(d), `CPU: ${ms(S(dc).median)}`);
   }
   // dynod − node, per round (same round = same conditions)
   const dn = iso.dynod.ms.map((x, i) => x - (iso.node.ms[i] ?? NaN));
@@ -525,6 +561,37 @@ function report(m, r) {
     if (name !== 'true') row('P2', '… CPU time per container (whole tree, user+sys)', S(v.cpuMs.map((x) => x / n)), name === 'crun' ? '1.0×' : `${ratio(S(v.cpuMs).median / n, crunCpuPer)} crun`);
   }
 
+  // L
+  const L = r.lib.runs;
+  if (L.length) {
+    const ln = L[0].n;
+    const kib = (x) => (Number.isFinite(x) ? `${Math.round(x)} KiB` : 'n/a');
+    const kindsOf = (x) => Object.entries(x.fdGrowthByKind).map(([k, v]) => `${v} \`${k}\``).join(', ') || 'none';
+    row('L', `**${ln}× \`run({command: ['/bin/true']})\` in one Node process: starts per second**`, S(L.map((x) => x.startsPerSec)), `${L.length} process(es), after 5 warm-up starts`, (x) => (Number.isFinite(x) ? `**${x.toFixed(0)}/s**` : 'n/a'));
+    const crunPer = S(p2.res.crun?.ms).median / n;
+    const bwrapPer = S(p2.res.bwrap?.ms).median / n;
+    const lper = S(L.map((x) => x.busyMs / x.n));
+    row('L', '… mean time per start (start → exit → wait() resolved)', lper, `${ratio(lper.median, crunPer)} crun, ${ratio(lper.median, bwrapPer)} bwrap (P2 loops)`);
+    row('L', '… median single start', S(L.map((x) => x.perStart.median)), '');
+    row('L', `… **open fds per 1,000 starts** (/proc/self/fd; before → after: ${L.map((x) => `${x.fdsBefore} → ${x.fdsAfter}`).join(', ')})`, S(L.map((x) => x.fdsPer1000)), `growth by kind: ${L.map(kindsOf).join('; ')}`, (x) => (Number.isFinite(x) ? x.toFixed(0) : 'n/a'));
+    row('L', `… **RSS growth per 1,000 starts** (${L[0].gc ? 'after gc()' : 'no --expose-gc: without gc'}; before → after: ${L.map((x) => `${mib(x.rssBeforeKiB)} → ${mib(x.rssAfterKiB)}`).join(', ')})`, S(L.map((x) => x.rssPer1000KiB)), '', kib);
+    row('L', '… RSS growth per 1,000 starts, second half of the run only', S(L.map((x) => x.rssPer1000SecondHalfKiB)), '', kib);
+    row('L', '… JS heap (heapUsed) growth per 1,000 starts', S(L.map((x) => x.heapUsedPer1000KiB)), '', kib);
+    row('L', '… CPU time per start (whole tree, user+sys, incl. Node start-up)', S(r.lib.res.lib.cpuMs.map((x) => x / ln)), `${ratio(S(r.lib.res.lib.cpuMs).median / ln, crunCpuPer)} crun`);
+  }
+
+  // targets, side by side from this one run
+  const targets = [];
+  if (L.length) {
+    const lper = S(L.map((x) => x.busyMs / x.n)).median;
+    const bb = S(p2.res.bwrap?.ms).median / n;
+    const cb = S(p2.res.crun?.ms).median / n;
+    targets.push(`| Target | one library start (L, back-to-back) vs bwrap's whole \`bwrap … /bin/true\` | ${ms(lper)} vs ${ms(bb)} (P2 loop) / ${ms(med('bwrap'))} (P1) | | | **${ratio(lper, bb)} bwrap** (P2) / ${ratio(lper, med('bwrap'))} (P1) |`);
+    targets.push(`| Target | one library start (L, back-to-back) vs crun's whole \`crun run\` | ${ms(lper)} vs ${ms(cb)} (P2 loop) / ${ms(crunMed)} (P1) | | | **${ratio(lper, cb)} crun** (P2) / ${ratio(lper, crunMed)} (P1) |`);
+  }
+  targets.push(`| Target | \`dynod run -- /bin/true\` − \`node -e 0\` (P1, per round) vs crun's whole \`crun run\` (P1) | ${ms(dns.median)} vs ${ms(crunMed)} | | | **${ratio(dns.median, crunMed)} crun** |`);
+  rows.unshift(...targets);
+
   // P3
   const d = r.p3.dynod;
   const c = r.p3.crun;
@@ -568,9 +635,9 @@ function report(m, r) {
   const t0 = (x) => x.rec.t0 ?? x.rec.marks.exit;
   const nd = (f) => S(tr.node.map(f));
   const tl = [
-    ['exec → Node process start (bin/dynod, loading the node binary)', cl((x) => rel(x.rec.marks.origin, x.start)), nd((x) => rel(x.rec.marks.origin, x.start))],
+    ['exec → Node process start (bin/dynod: env, then the node binary)', cl((x) => rel(x.rec.marks.origin, x.start)), nd((x) => rel(x.rec.marks.origin, x.start))],
     ['… → user code starts (Node bootstrap)', cl((x) => rel(x.rec.marks.preload, x.rec.marks.origin)), nd((x) => rel(x.rec.marks.preload, x.rec.marks.origin))],
-    ["… → the CLI's modules loaded (commander, pino, dynod's dist/)", cl((x) => rel(x.rec.marks.main, x.rec.marks.preload)), null],
+    ["… → the CLI's code loaded (dist/cli/dynod.js: commander + dynod's dist/, with its code cache)", cl((x) => rel(x.rec.marks.main, x.rec.marks.preload)), null],
     ['… → Dyno created (CLI parse, plan, cgroup detection and sweep) = trace 0 ms', cl((x) => rel(t0(x), x.rec.marks.main)), null],
   ];
   rows.push(`| T | **cold start timeline (the CLI, ${tr.cold.length} runs, probe preloaded): each step in ms** | median | min | max | ms since exec (median); \`node -e 0\` for the same step |`);
@@ -638,6 +705,8 @@ function report(m, r) {
     '- `NODE_EXTRA_CA_CERTS` (and `NODE_OPTIONS`) are unset for every Node process timed here: a 220 KB CA bundle costs every Node start 50–80 ms on this machine.',
     `- P1: rounds that alternate the tools (order rotated every round; ${CFG.p1Warm} warm-up rounds, ${CFG.p1Rounds} measured), timed from outside by scripts/bench/timeit.c (posix_spawn → wait4, CLOCK_MONOTONIC). Each run follows ${GAP_MS} ms of quiet, because on cgroup v1 the first \`cgroup.procs\` write after a quiet spell waits for an RCU grace period (rows C: cgroup join, cold) while one right after another is nearly free: back-to-back loops flatter every runtime that joins cgroups (crun, runc, dynod). P1b repeats the main rows back-to-back with hyperfine, as /work/shared/reference/anchor-latency.md measured them.`,
     `- P2: ${CFG.p2N} starts in a row; dynod through the library in one Node process (\`run({command: ['/bin/true'], app}, {stdout: 'ignore', stderr: 'ignore'})\`, timed inside the process), the others in a \`sh\` loop; ${CFG.p2Rounds} alternating round(s) after a warm-up round.`,
+    `- L: ${CFG.libN} starts of \`/bin/true\` one after another through the library in one Node process (\`node --expose-gc scripts/bench/lib-rate.js\`: \`run({command: ['/bin/true'], app}, {stdout: 'ignore', stderr: 'ignore'})\`), after 5 warm-up starts; ${CFG.libRounds} such process(es). Starts per second = starts / time spent in them. Open fds are counted from /proc/self/fd (and grouped by their link target: \`user:[…]\` is a user-namespace fd) and RSS is \`process.memoryUsage().rss\` after \`gc()\`, before the first and after the last start.`,
+    `- Target rows: ratios taken from this one run (library start vs bwrap and crun in the P2 loops, back-to-back, and in P1, after quiet; the CLI's addition to \`node -e 0\` vs crun in P1).`,
     `- P3: ${CFG.p3N} dynos running \`${(r.p3.dynodCmd || []).join(' ')}\` started from one Node process through the library; RSS = VmRSS from /proc/<pid>/status of the Node process (minus its RSS before the first start) and of every dyno's PID 1 \`dynod-init\` (\`dyno.pid\`). crun: \`crun run -d\` of the same busybox \`sleep 600\`; crun leaves no daemon and no conmon, so what stays per container is its init, i.e. \`sleep\` itself. Everything is stopped afterwards (\`dyno.stop()\`, \`crun kill\` + \`crun delete -f\`) and checked to be gone.`,
     `- T/W: dynod's trace marks (\`DYNOD_TRACE=1\` / \`start(…, {trace: true})\`) are ms since the Dyno's own origin (\`t0 = process.hrtime.bigint()\`, CLOCK_MONOTONIC; see \`mark()\` in src/dyno/dyno.ts). The command is scripts/bench/firstinsn.c (static), whose first action prints CLOCK_MONOTONIC; (stamp − t0) puts it on the same axis. Cold = the CLI with scripts/bench/cli-probe.js preloaded for Node's own marks; warm = the library.`,
     '- C: dynod\'s own cgroup backend (`detectCgroups()`) with a default dyno\'s limits, driven directly.',
@@ -685,7 +754,7 @@ function writeDoc(table) {
     if (i >= 0) kept = old.slice(i);
   }
   fs.mkdirSync(path.dirname(OUT), { recursive: true });
-  fs.writeFileSync(OUT, `# dynod benchmarks\n\n${table}\n\nReproduce: \`sudo npm run bench\` (about ${QUICK ? "half a minute" : "2 minutes"} on 2 cores; see the header of scripts/bench.js).\n\n${kept.trimEnd()}\n`);
+  fs.writeFileSync(OUT, `# dynod benchmarks\n\n${table}\n\nReproduce: \`sudo npm run bench\` (about ${QUICK ? "half a minute" : "3 minutes"} on 2 cores; see the header of scripts/bench.js; \`sudo node scripts/bench/cli-variants.js\` times the CLI start-up options one by one).\n\n${kept.trimEnd()}\n`);
   log(`wrote ${OUT}`);
 }
 
@@ -700,6 +769,7 @@ function main() {
   const r = {};
   r.p1 = p1(t, ok);
   r.p2 = p2(t, ok);
+  r.lib = lib(t);
   r.p3 = p3(t, ok);
   r.traces = traces(t, ok);
   r.cgroup = cgroupMicro(t);

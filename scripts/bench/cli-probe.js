@@ -5,7 +5,7 @@
 //   origin      Node's performance.timeOrigin (process start, as Node sees it)
 //   preload     this file starts running (user code begins)
 //   bootstrap   Node's bootstrap complete (performance.nodeTiming)
-//   main        the CLI's modules are loaded: main() calls commander's parseAsync
+//   main        the CLI's code is loaded: main() calls commander's parseAsync
 //   t0          the Dyno's own time origin (dyno.ts `t0`: the trace's 0 ms)
 //   exit        process 'exit' event
 // plus dyno.traces (ms relative to t0). The difference between the harness's own
@@ -20,9 +20,14 @@ const nowNs = hr();
 const originNs = nowNs - BigInt(Math.round(performance.now() * 1e6));
 const marks = { origin: originNs, preload: nowNs };
 let dyno = null;
+// The bundled CLI (dist/cli/dynod.js, see scripts/build-cli.js) loads its modules
+// without Module._load; its entry hands them to this hook before main() runs.
+globalThis.__dynodBenchProbe = (mods) => patch(mods);
 const origLoad = Module._load;
 Module._load = function () {
-  const m = origLoad.apply(this, arguments);
+  return patch(origLoad.apply(this, arguments));
+};
+function patch(m) {
   if (m && typeof m.Dyno === 'function' && typeof m.Dyno.start === 'function' && !m.Dyno.__benchProbe) {
     const start = m.Dyno.start;
     m.Dyno.start = async function (...args) {
@@ -41,7 +46,7 @@ Module._load = function () {
     m.Command.__benchProbe = true;
   }
   return m;
-};
+}
 process.on('exit', () => {
   marks.exit = hr();
   const boot = performance.nodeTiming.bootstrapComplete;

@@ -1,0 +1,183 @@
+#!/usr/bin/env node
+'use strict';
+/*
+ * Part of `npm run build` (after tsc): bundles the CLI, dist/cli/main.js and everything
+ * it requires (dynod's dist/ and commander), into one file, dist/cli/dynod.js, which
+ * bin/dynod runs. One file instead of ~35 saves Node's module resolution and loading
+ * per file (stat, realpath, read, wrap, compile); beside it go the list of its inputs
+ * (dist/cli/dynod.js.inputs.json: bin/dynod runs dist/cli/main.js instead when one is
+ * newer) and a V8 code cache (dist/cli/dynod.js.cache). See docs/benchmarks.md
+ * ("CLI start-up") for what each saves.
+ *
+ * Left out of the bundle, i.e. required at run time as before: pino (loaded only when
+ * DYNOD_LOG_LEVEL is set) and the native addon (build/Release/dynod.node).
+ *
+ * Every dist/ module finds its files from its own __dirname (build/, rootfs/,
+ * dist/seccomp/default.js); in the bundle each module's __dirname is rewritten to
+ * the directory it had in dist/, relative to the bundle's own.
+ *
+ *   node scripts/build-cli.js        (needs dist/ from tsc)
+ *
+ * scripts/bench/cli-variants.js requires this file for bundle() (variants that were
+ * measured and not kept: without the lazy builtins, a startup snapshot).
+ */
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { spawnSync } = require('node:child_process');
+
+const ROOT = path.resolve(__dirname, '..');
+
+// Builtins that a plain `dynod run` never uses but that the modules require at their
+// top: net (pipes and --publish only), tty (terminals only), child_process (commander's
+// executable subcommands, which dynod has none of). Each such require() becomes a proxy
+// that loads the module on first use; loading them costs ~2.5 ms of CPU per CLI start
+// (net pulls in stream_wrap, tcp_wrap, pipe_wrap, diagnostics_channel, …).
+const LAZY = ['net', 'tty', 'child_process'];
+// The proxy is transparent once loaded (get, has, keys, descriptors); it says
+// __esModule so that tsc's __importStar hands it out as it is instead of copying every
+// property (which would load the module at once).
+const LAZY_HELPER = `function __dynodLazy(id) {
+  let m;
+  const load = () => (m ??= require(id));
+  return new Proxy({}, {
+    get: (_, k) => (k === '__esModule' ? true : load()[k]),
+    has: (_, k) => k in load(),
+    ownKeys: () => Reflect.ownKeys(load()),
+    getOwnPropertyDescriptor: (_, k) => {
+      const d = Reflect.getOwnPropertyDescriptor(load(), k);
+      return d && { ...d, configurable: true };
+    },
+  });
+}`;
+
+// The entry: main() of the CLI. A preloaded benchmark probe (scripts/bench/cli-probe.js)
+// sees the modules through globalThis.__dynodBenchProbe, which nothing else sets.
+const ENTRY = `
+const { main } = require('./main.js');
+if (typeof globalThis.__dynodBenchProbe === 'function')
+  globalThis.__dynodBenchProbe({ Dyno: require('../dyno/dyno.js').Dyno, Command: require('commander').Command });
+void main(process.argv);
+`;
+
+/**
+ * Bundles dist/cli/main.js of the tree at `root` into `outfile`.
+ * Returns {inputs (relative to root), lazied: Map(builtin → requires made lazy)}.
+ */
+async function bundle({ root = ROOT, outfile = path.join(root, 'dist', 'cli', 'dynod.js'), entry = ENTRY, lazy = LAZY, banner = '' } = {}) {
+  const esbuild = require('esbuild');
+  const dist = path.join(root, 'dist');
+  const lazyRe = lazy.length ? new RegExp(`require\\((["'])node:(${lazy.join('|')})\\1\\)`, 'g') : null;
+  const lazied = new Map();
+  const plugin = {
+    name: 'dynod-cli',
+    setup(build) {
+      build.onLoad({ filter: /\.js$/ }, async (args) => {
+        const inDist = args.path.startsWith(dist + path.sep);
+        const commander = args.path.startsWith(path.join(root, 'node_modules', 'commander') + path.sep);
+        if (!inDist && !commander) return undefined;
+        let text = await fs.promises.readFile(args.path, 'utf8');
+        if (lazyRe) {
+          text = text.replace(lazyRe, (_, q, id) => {
+            lazied.set(id, (lazied.get(id) ?? 0) + 1);
+            return `__dynodLazy("node:${id}")`;
+          });
+        }
+        if (inDist && /\b__dirname\b/.test(text)) {
+          const rel = path.relative(path.dirname(outfile), path.dirname(args.path));
+          const expr = rel ? `require("node:path").join(__dirname, ${JSON.stringify(rel)})` : '__dirname';
+          text = `var __dynod_dirname = ${expr};\n${text.replace(/\b__dirname\b/g, '__dynod_dirname')}`;
+        }
+        return { contents: text, loader: 'js', resolveDir: path.dirname(args.path) };
+      });
+    },
+  };
+  const result = await esbuild.build({
+    stdin: { contents: entry, resolveDir: path.join(dist, 'cli'), sourcefile: 'dynod-cli-entry.js', loader: 'js' },
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    outfile,
+    external: ['pino', '*.node'],
+    plugins: [plugin],
+    logLevel: 'warning',
+    legalComments: 'none',
+    banner: { js: `// dynod CLI, bundled by scripts/build-cli.js from dist/ and commander: do not edit\n${lazy.length ? LAZY_HELPER : ''}${banner}` },
+    metafile: true,
+    absWorkingDir: root,
+  });
+  // every real file (the entry has none)
+  const inputs = Object.keys(result.metafile.inputs)
+    .map((f) => path.relative(root, path.resolve(root, f)))
+    .filter((f) => fs.existsSync(path.join(root, f)));
+  return { inputs, lazied };
+}
+
+/**
+ * The V8 code cache of the bundle: bin/dynod runs `dynod run --dry-run -- /bin/true`
+ * (needs no root; commander, option parsing and the plan) in a fresh Node with a clean
+ * environment, and writes the cache of everything compiled by then at exit. Functions
+ * of the start proper that did not run are compiled lazily as before (a cache made
+ * from a real start, as root, measured the same). Best effort: no cache, no harm
+ * (bin/dynod compiles from source; V8 also rejects a cache made by another Node).
+ */
+function makeCodeCache(root, outfile) {
+  const cache = `${outfile}.cache`;
+  fs.rmSync(cache, { force: true });
+  const env = { ...process.env, DYNOD_WRITE_CODE_CACHE: '1' };
+  for (const k of ['NODE_OPTIONS', 'NODE_EXTRA_CA_CERTS', 'DYNOD_NO_BUNDLE', 'DYNOD_NO_CODE_CACHE', 'DYNOD_TRACE', 'DYNOD_LOG_LEVEL']) delete env[k];
+  const app = fs.mkdtempSync(path.join(os.tmpdir(), 'dynod-build-'));
+  try {
+    const r = spawnSync(process.execPath, ['--', path.join(root, 'bin', 'dynod'), 'run', '--dry-run', '--', '/bin/true'], { cwd: app, env, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+    const why = () => (r.error ? r.error.message : (r.stderr || '').trim().split('\n').pop());
+    if (!fs.existsSync(cache)) {
+      process.stderr.write(`build-cli: no code cache (status ${r.status}): ${why()}\n`);
+      return;
+    }
+    process.stderr.write(`build-cli: ${path.relative(root, cache)}: ${(fs.statSync(cache).size / 1024).toFixed(0)} KiB${r.status ? ` (training run exited ${r.status}: ${why()})` : ''}\n`);
+  } finally {
+    fs.rmSync(app, { recursive: true, force: true });
+  }
+}
+
+async function main() {
+  const outfile = path.join(ROOT, 'dist', 'cli', 'dynod.js');
+  try {
+    require.resolve('esbuild');
+  } catch {
+    // esbuild is a devDependency: without it (a production install of a package built
+    // elsewhere) bin/dynod falls back to dist/cli/main.js.
+    process.stderr.write('build-cli: esbuild is not installed; bin/dynod will run dist/cli/main.js unbundled\n');
+    for (const f of [outfile, `${outfile}.cache`, `${outfile}.inputs.json`]) fs.rmSync(f, { force: true });
+    return;
+  }
+  const { inputs, lazied } = await bundle({ outfile });
+  // What bin/dynod checks for staleness: the tree's own files (dist/, package.json), not
+  // commander's, which an installed dynod may find hoisted elsewhere (and a bundle with an
+  // older commander is still a consistent one).
+  const own = inputs.filter((f) => f.startsWith(`dist${path.sep}`) || f === 'package.json');
+  fs.writeFileSync(`${outfile}.inputs.json`, `${JSON.stringify({ inputs: own }, null, 1)}\n`);
+  const kib = (fs.statSync(outfile).size / 1024).toFixed(0);
+  const lz = [...lazied].map(([id, n]) => `${id} (${n} require${n > 1 ? 's' : ''})`).join(', ') || 'nothing';
+  process.stderr.write(`build-cli: ${path.relative(ROOT, outfile)}: ${inputs.length} modules, ${kib} KiB; loaded on first use: ${lz}\n`);
+  // A broken bundle must fail the build, not every `dynod` afterwards: it has to print the version.
+  const version = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version;
+  const env = { ...process.env };
+  for (const k of ['NODE_OPTIONS', 'NODE_EXTRA_CA_CERTS', 'DYNOD_NO_BUNDLE', 'DYNOD_NO_CODE_CACHE', 'DYNOD_WRITE_CODE_CACHE']) delete env[k];
+  const v = spawnSync(process.execPath, ['--', path.join(ROOT, 'bin', 'dynod'), '--version'], { env, encoding: 'utf8' });
+  if (v.status !== 0 || v.stdout.trim() !== version) {
+    for (const f of [outfile, `${outfile}.cache`, `${outfile}.inputs.json`]) fs.rmSync(f, { force: true });
+    throw new Error(`the bundle does not work (\`dynod --version\`: status ${v.status}, ${JSON.stringify(v.stdout.trim())}; ${v.stderr.trim()}); removed it`);
+  }
+  makeCodeCache(ROOT, outfile);
+}
+
+module.exports = { bundle, makeCodeCache, LAZY };
+
+if (require.main === module) {
+  main().catch((e) => {
+    process.stderr.write(`build-cli: ${e.stack || e.message}\n`);
+    process.exit(1);
+  });
+}
