@@ -127,6 +127,21 @@ export class Dyno extends EventEmitter<DynoEvents> {
   private readonly exitPromise: Promise<DynoExit>;
   private resolveExit!: (e: DynoExit) => void;
   private readonly traceOn: boolean;
+  /** exit delivered (or the start failed before a process existed) */
+  private ended = false;
+  private cgroupRemoved = false;
+  /** the cgroup's last reading, kept for stats() after the end */
+  private lastStats: DynoStats | null = null;
+
+  // The start is settled once both the record channel has ended (the command was
+  // exec'd, or the setup failed and said why) and the parent's cgroup join has
+  // reported: 'up' is emitted only when both went well, never for a dyno the
+  // parent has just killed.
+  private settleStart: (err: DynodError | null) => void = () => {};
+  private channelEnded = false;
+  private joinReported = false;
+  private resolveSetup!: () => void;
+  private readonly setupDone = new Promise<void>((r) => (this.resolveSetup = r));
 
   private constructor(plan: DynoPlan, private readonly engine: EngineResources, trace: boolean) {
     super();
@@ -200,7 +215,6 @@ export class Dyno extends EventEmitter<DynoEvents> {
     this.resolveExit({ status: err.exitCode, code: null, signal: null, oomKilled: false, error: err });
     this.engine.released(this);
   }
-  private ended = false;
 
   private mark(phase: string, tNs?: number): void {
     if (!this.traceOn) return;
@@ -325,16 +339,6 @@ export class Dyno extends EventEmitter<DynoEvents> {
     }
   }
 
-  // The start is settled once both the record channel has ended (the command was
-  // exec'd, or the setup failed and said why) and the parent's cgroup join has
-  // reported: 'up' is emitted only when both went well, never for a dyno the
-  // parent has just killed.
-  private settleStart: (err: DynodError | null) => void = () => {};
-  private channelEnded = false;
-  private joinReported = false;
-  private resolveSetup!: () => void;
-  private readonly setupDone = new Promise<void>((r) => (this.resolveSetup = r));
-
   private onJoined(err: NativeStepError | null): void {
     this.mark('cgroup joined (parent)');
     // A child that failed on its own reports that; the join error is the fallback.
@@ -397,7 +401,6 @@ export class Dyno extends EventEmitter<DynoEvents> {
     this.ids?.release();
     if (this.stdio && this._pid < 0) releaseStdio(this.stdio);
   }
-  private cgroupRemoved = false;
 
   private async finish(exit: NativeExit): Promise<void> {
     let oomKilled = false;
@@ -428,7 +431,6 @@ export class Dyno extends EventEmitter<DynoEvents> {
     this.emit('exit', result);
     this.engine.released(this);
   }
-  private lastStats: DynoStats | null = null;
 
   private setState(to: DynoState): void {
     const from = this._state;
