@@ -159,3 +159,21 @@ t.test('--dry-run does not start the dyno', async (t) => {
   t.same(found, []);
   t.same(lines(r.stderr), []);
 });
+
+t.test('--dry-run native prints what executes: clone flags, id maps, the op list, dynod-init options with the capability mask', async (t) => {
+  const app = tempApp(t);
+  const r = await dynod(['run', '--dry-run', 'native', '--app', app, '--user', 'root', '--', 'sh', '-c', 'exit 9'], { uid: 65534, gid: 65534 });
+  t.equal(r.code, 0, r.stderr);
+  const n = JSON.parse(r.stdout);
+  t.equal(n.cloneFlags & 0x10000000, 0x10000000, 'CLONE_NEWUSER');
+  t.match(n.uidMap, /^0 \d+ 65536\n$/);
+  t.ok(n.ops.some((o: { op: string; target?: string }) => o.op === 'pivot'), 'the op list');
+  t.ok(n.ops.some((o: { op: string; name?: string }) => o.op === 'hostname'), 'the hostname op (per start)');
+  t.ok(n.argv.includes('--uid=0'), 'dynod-init options');
+  t.ok(n.argv.includes('--caps=a80425fb'), "Docker's 14 capabilities as dynod-init's mask");
+  t.same(n.argv.slice(n.argv.indexOf('--') + 1), ['sh', '-c', 'exit 9']);
+  const p = await dynod(['run', '--dry-run', '--app', app, '--', 'true'], { uid: 65534, gid: 65534 });
+  t.notOk('ops' in JSON.parse(p.stdout), 'plain --dry-run is the plan');
+  const w = await dynod(['run', '--dry-run', 'echo', 'hi'], { uid: 65534, gid: 65534, cwd: app });
+  t.same(JSON.parse(w.stdout).command, ['echo', 'hi'], '--dry-run COMMAND: the first word is the command, not an option value');
+});
