@@ -33,13 +33,13 @@ function uidMap(pid: number): string {
 
 t.test('one plan started 3 times concurrently: 3 isolated instances', async (t) => {
   const app = tempApp(t);
-  const plan = engine.plan({ command: ['sh', '-c', 'sleep 0.3 & hostname; ps -e -o pid= | wc -l; wait'], app, name: 'web.1' });
+  const plan = engine.plan({ command: ['sh', '-c', 'sleep 30 & hostname; ps -e -o pid= | wc -l; sleep 1; kill $!; wait'], app, name: 'web.1' });
   t.ok(Object.isFrozen(plan) && Object.isFrozen(plan.mounts), 'a plan is frozen: what start() gets is what plan() returned');
   const dynos = await Promise.all([0, 1, 2].map(() => engine.start(plan)));
   const maps = dynos.map((d) => uidMap(d.pid));
   const outs = await Promise.all(dynos.map(collect));
   const exits = await Promise.all(dynos.map((d) => d.wait()));
-  t.same(exits.map((e) => e.status), [0, 0, 0]);
+  t.same(exits.map((e) => e.status), [143, 143, 143], 'wait reports the killed background sleep');
   t.equal(new Set(dynos.map((d) => d.id)).size, 3, 'distinct ids');
   t.equal(new Set(dynos.map((d) => d.cgroupPath)).size, 3, 'distinct cgroups');
   for (const d of dynos) t.match(d.cgroupPath, new RegExp(`dynod/run/web\\.1-${d.id.slice(0, 8)}$`), 'cgroup named by what it holds');
