@@ -1,11 +1,12 @@
 // compileOps / initArgv / cloneFlags / compileSpawn: the plan as the primitive steps the native child runs.
 import t, { type Test } from 'tap';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import type { NativeOp } from '../../src/addon';
 import { NEW, OLD, ROOT_CAPS, SCRATCH, UPPER, cloneFlags, compileOps, compileSpawn, initArgv } from '../../src/dyno/compile';
-import { CLONE, MS, RLIMIT } from '../../src/dyno/constants';
+import { CLONE, MOUNT_ATTR, MS, RLIMIT } from '../../src/dyno/constants';
 import { planDyno, type DynoPlan } from '../../src/dyno/plan';
 import type { DynoOptions } from '../../src/dyno/options';
 import { APP, ROOTFS, V1_VIEW, fakeFacts } from './fixtures/facts';
@@ -34,15 +35,28 @@ const touches = (op: NativeOp): string | null =>
 const under = (p: string, root: string) => p === root || p.startsWith(`${root}/`);
 const isMount = (op: NativeOp): op is Op<'mount'> => op.op === 'mount';
 
-t.test('the constants', async (t) => {
-  t.equal(SCRATCH, '/tmp');
-  t.equal(OLD, '/.oldroot');
-  t.equal(NEW, '/newroot');
-  t.equal(UPPER, '/upper');
-  t.same(RLIMIT, { nproc: 6, nofile: 7 });
-  t.equal(MS.rdonly | MS.nosuid | MS.nodev | MS.noexec, 0xf);
-  t.equal(MS.bind, 4096);
-  t.equal(MS.rec | MS.private, 0x44000);
+// The ABI numbers in constants.ts against the C headers the addon is built with: a
+// wrong number here would mount or clone something else than the plan says.
+t.test('the Linux ABI numbers are the kernel headers\' own', async (t) => {
+  const cc = ['cc', 'gcc', 'g++'].find((c) => spawnSync(c, ['--version']).status === 0);
+  if (!cc) return t.skip('no C compiler to read the headers with');
+  const names: Record<string, number> = {
+    MS_RDONLY: MS.rdonly, MS_NOSUID: MS.nosuid, MS_NODEV: MS.nodev, MS_NOEXEC: MS.noexec, MS_BIND: MS.bind, MS_REC: MS.rec, MS_PRIVATE: MS.private,
+    CLONE_NEWNS: CLONE.newns, CLONE_NEWCGROUP: CLONE.newcgroup, CLONE_NEWUTS: CLONE.newuts, CLONE_NEWIPC: CLONE.newipc,
+    CLONE_NEWUSER: CLONE.newuser, CLONE_NEWPID: CLONE.newpid, CLONE_NEWNET: CLONE.newnet,
+    RLIMIT_NPROC: RLIMIT.nproc, RLIMIT_NOFILE: RLIMIT.nofile,
+    MOUNT_ATTR_RDONLY: MOUNT_ATTR.rdonly, MOUNT_ATTR_NOSUID: MOUNT_ATTR.nosuid, MOUNT_ATTR_NODEV: MOUNT_ATTR.nodev, MOUNT_ATTR_NOEXEC: MOUNT_ATTR.noexec,
+  };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dynod-abi-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const src = `#define _GNU_SOURCE\n#include <sched.h>\n#include <stdio.h>\n#include <sys/mount.h>\n#include <sys/resource.h>\n#include <linux/mount.h>\nint main(void) {\n${Object.keys(names).map((n) => `  printf("${n} %lu\\n", (unsigned long)(${n}));`).join('\n')}\n  return 0;\n}\n`;
+  fs.writeFileSync(path.join(dir, 'abi.c'), src);
+  const build = spawnSync(cc, ['-x', 'c', '-o', path.join(dir, 'abi'), path.join(dir, 'abi.c')], { encoding: 'utf8' });
+  t.equal(build.status, 0, build.stderr);
+  const out = spawnSync(path.join(dir, 'abi'), { encoding: 'utf8' }).stdout;
+  const kernel = Object.fromEntries(out.trim().split('\n').map((l) => { const [k, v] = l.split(' '); return [k!, Number(v)]; }));
+  t.same(kernel, names);
+  t.equal(SCRATCH, '/tmp', 'the scratch root is the host /tmp of the child\'s own mount namespace (a tmpfs over it)');
 });
 
 for (const [name, make, fd] of VARIANTS) {
@@ -329,10 +343,13 @@ t.test('compileSpawn puts it all together', async (t) => {
   t.equal(spawn.lateUnshare, CLONE.newcgroup);
   t.equal(spawn.cgroupDir, '/sys/fs/cgroup/dynod/x');
   t.same(spawn.cgroupProcs, ['/a', '/b']);
-  t.same(spawn.ops, compileOps(plan, { hostname: HOST, appMountFd: 7 }));
+  t.ok(spawn.ops.some((o) => o.op === 'move-mount' && o.fd === 7), 'the idmapped /app is attached');
+  t.ok(spawn.ops.some((o) => o.op === 'hostname' && o.name === HOST), "the start's hostname");
+  t.equal(spawn.ops.at(-1)!.op, 'pivot', 'ends in the dyno\'s root');
   t.same(spawn.stdio, [0, 1, 2]);
   t.equal(spawn.initFd, 42);
-  t.same(spawn.argv, initArgv(plan, true));
+  t.ok(spawn.argv.includes('--trace=1') && spawn.argv.includes('--seccomp-fd=-1'), 'dynod-init traces, no seccomp program');
+  t.same(spawn.argv.slice(spawn.argv.indexOf('--') + 1), plan.command);
   t.equal(spawn.trace, true);
   t.same(spawn.envp, ['PATH=/usr/local/bin:/usr/bin:/bin', 'HOME=/app', 'PORT=5000', 'DYNO=web.1', 'LANG=C.UTF-8', 'FOO=a=b']);
   t.same(spawn.passFds, [], 'no fds passed without a seccomp program');
