@@ -111,6 +111,7 @@ export class Dyno extends EventEmitter<DynoEvents> {
   readonly warnings: string[] = [];
 
   private _pid = -1;
+  private _bornInCgroup = false;
   private _state: DynoState = 'starting';
   private pidfd = -1;
   private cgroup: DynoCgroup | null = null;
@@ -189,6 +190,10 @@ export class Dyno extends EventEmitter<DynoEvents> {
   }
   get cgroupVersion(): 1 | 2 {
     return this.engine.cgroups.version;
+  }
+  /** true when clone3 placed PID 1 in its cgroup at birth (cgroup v2), false when the parent moved it there */
+  get bornInCgroup(): boolean {
+    return this._bornInCgroup;
   }
 
   /**
@@ -316,6 +321,7 @@ export class Dyno extends EventEmitter<DynoEvents> {
     this.mark('spawned');
     this._pid = result.pid;
     this.pidfd = result.pidfd;
+    this._bornInCgroup = result.intoCgroup;
 
     const started = new Promise<Dyno>((resolve, reject) => {
       this.settleStart = (err) => (err ? reject(err) : resolve(this));

@@ -247,7 +247,7 @@ if (skip) {
     let out = '';
     dyno.stdout!.on('data', (b: Buffer) => (out += b.toString()));
     t.equal(dyno.cgroupVersion, 2);
-    t.equal(dyno.intoCgroup, true, 'clone3 put the child straight into the cgroup');
+    t.equal(dyno.bornInCgroup, true, 'clone3 put the child straight into the cgroup');
     t.same(dyno.cgroupDirs, [path.join(root, 'run', `${p.name}-${dyno.id.slice(0, 8)}`)]);
     const exit = await dyno.wait();
     await new Promise((r) => setImmediate(r));
