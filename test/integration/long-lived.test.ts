@@ -44,13 +44,18 @@ t.test(`${SEQUENTIAL} sequential starts in one process keep fds and RSS flat`, a
   for (let i = 0; i < 50; i++) await once(); // warm: caches, the addon, V8's code
   const before = held();
   const t0 = Date.now();
-  for (let i = 0; i < SEQUENTIAL; i++) await once();
+  for (let i = 0; i < SEQUENTIAL / 2; i++) await once();
+  const mid = held();
+  for (let i = 0; i < SEQUENTIAL / 2; i++) await once();
   const ms = Date.now() - t0;
   const after = held();
-  t.comment(`${SEQUENTIAL} starts in ${ms} ms (${((SEQUENTIAL * 1000) / ms).toFixed(1)}/s); fds ${before.fds} → ${after.fds}, user namespaces ${before.userns} → ${after.userns}, RSS ${before.rssMiB.toFixed(1)} → ${after.rssMiB.toFixed(1)} MiB`);
+  t.comment(`${SEQUENTIAL} starts in ${ms} ms (${((SEQUENTIAL * 1000) / ms).toFixed(1)}/s); fds ${before.fds} → ${mid.fds} → ${after.fds}, user namespaces ${before.userns} → ${after.userns}, RSS ${before.rssMiB.toFixed(1)} → ${mid.rssMiB.toFixed(1)} → ${after.rssMiB.toFixed(1)} MiB`);
   t.ok(after.fds - before.fds <= 2, `fds flat (${before.fds} → ${after.fds})`);
   t.equal(after.userns, before.userns, 'no user namespace kept');
-  t.ok(after.rssMiB - before.rssMiB < 40, `RSS flat within 40 MiB (${(after.rssMiB - before.rssMiB).toFixed(1)} MiB)`);
+  // RSS settles over the first ~1,500 starts (malloc arenas, V8's code; measured flat from
+  // there to 6,000): the second half must not grow, the whole run stays bounded.
+  t.ok(after.rssMiB - mid.rssMiB < 12, `RSS flat over the second half (${(after.rssMiB - mid.rssMiB).toFixed(1)} MiB)`);
+  t.ok(after.rssMiB - before.rssMiB < 48, `RSS bounded over the run (${(after.rssMiB - before.rssMiB).toFixed(1)} MiB)`);
   t.equal(engine.dynos.length, 0);
 });
 
