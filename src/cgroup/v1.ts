@@ -7,6 +7,27 @@ import { cgroupDir, removeTree, rmdirIfEmpty, tryRead, tryWrite, writeFile, type
 import { createOwnedLeaf, leafNames, mkdirUnder, mkdirUnderRetrying, sweepRoot } from './leaf';
 import { v1Stats, type V1Files } from './stats';
 
+/** USER_HZ: the unit of /proc/<pid>/stat times (100 on every Linux architecture dynod runs on) */
+const CLOCK_TICKS = 100;
+
+/**
+ * CPU time of a dyno's whole process tree, in ns, from /proc: every live process's own
+ * time plus that of the children it reaped (utime, stime, cutime, cstime). Each process
+ * of a dyno descends from its PID 1, which reaps every orphan, so this counts every
+ * process that ever ran in it, to the clock tick.
+ */
+export function treeCpuNs(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    const stat = tryRead(`/proc/${pid}/stat`);
+    if (!stat) continue;
+    // fields after the command (which may hold spaces and parentheses): state is field 3
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+  }
+  return Math.round((ticks * 1e9) / CLOCK_TICKS);
+}
+
 /** The v1 controllers a dyno is limited by; each is its own hierarchy. */
 export const V1_CONTROLLERS = ['memory', 'cpu', 'pids'] as const;
 
@@ -16,7 +37,7 @@ interface Hierarchy {
   root: string;
   /** mount data that names this hierarchy, e.g. "cpu,cpuacct" */
   options: string;
-  /** shown to the dyno at /sys/fs/cgroup/<controller> (not a cpuacct hierarchy of its own: it limits nothing) */
+  /** shown to the dyno at /sys/fs/cgroup/<controller> */
   inView: boolean;
 }
 
@@ -24,7 +45,7 @@ interface Hierarchy {
 export class CgroupV1 implements CgroupBackend {
   readonly version = 1 as const;
   private readonly hierarchies: Hierarchy[];
-  /** the hierarchy with cpuacct (co-mounted with cpu, or its own), for CPU usage; -1 without one */
+  /** the hierarchy with cpuacct co-mounted (usually cpu,cpuacct), for CPU usage; -1 without one */
   private readonly acct: number;
 
   constructor(membership: CgroupMembership[], mounts: CgroupMount[], known: Set<string>) {
@@ -44,14 +65,9 @@ export class CgroupV1 implements CgroupBackend {
         throw new DynodError(`cgroup v1 controller "${controller}" is not mounted; dynod needs the memory, cpu and pids controllers (cgroup v2 or v1)`, { step: 'cgroups' });
       return hierarchy(controller, member, mount, true);
     });
+    // A cpuacct hierarchy of its own would cost every start one more migration (a v1
+    // join waits for an RCU grace period): without cpu,cpuacct, CPU time comes from /proc.
     this.acct = this.hierarchies.findIndex((h) => h.options.split(',').includes('cpuacct'));
-    if (this.acct < 0) {
-      const { member, mount } = find('cpuacct');
-      if (member && mount) {
-        this.hierarchies.push(hierarchy('cpuacct', member, mount, false));
-        this.acct = this.hierarchies.length - 1;
-      }
-    }
   }
 
   get roots(): string[] {
@@ -150,6 +166,10 @@ export class CgroupV1 implements CgroupBackend {
     const out = {} as V1Files;
     for (const [name, dir] of Object.entries(where) as Array<[keyof V1Files, string | null]>)
       out[name] = dir !== null && (!only || only.includes(name)) ? tryRead(`${dir}/${name}`) : null;
+    if (acctDir === null && (!only || only.includes('cpuacct.usage'))) {
+      const procs = tryRead(`${memoryDir}/cgroup.procs`);
+      if (procs !== null) out['cpuacct.usage'] = String(treeCpuNs(procs.split('\n').filter(Boolean).map(Number)));
+    }
     return out;
   }
 

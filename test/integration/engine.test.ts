@@ -253,3 +253,16 @@ t.test('close() while starts are in flight: every start settles and nothing is l
   }
   t.equal(e.dynos.length, 0);
 });
+
+t.test("stats().cpu counts the CPU of processes that have already exited (reaped inside the dyno)", async (t) => {
+  const app = tempApp(t);
+  const d = await engine.start({
+    command: ['sh', '-c', 's=$(date +%s%N); (i=0; while [ $i -lt 400000 ]; do i=$((i+1)); done); e=$(date +%s%N); echo $(( (e - s) / 1000 )); sleep 30'],
+    app,
+  });
+  const wallUs = Number(await new Promise<string>((r) => d.stdout!.once('data', (b: Buffer) => r(b.toString()))));
+  const used = d.stats().cpu.usageUsec!;
+  await d.stop(0);
+  t.ok(wallUs > 50_000, `the subshell burnt ${wallUs} µs`);
+  t.ok(used >= wallUs * 0.3 && used <= wallUs * 1.5 + 200_000, `the dyno used ${used} µs of CPU, the subshell's included (burn took ${wallUs} µs)`);
+});
