@@ -14,7 +14,10 @@ const { hr, msSince, sleep } = require('./common');
 const [root, app, nArg, gapArg, out] = process.argv.slice(2);
 const n = Number(nArg);
 const gap = Number(gapArg);
-const { detectCgroups, plan } = require(root);
+const { randomUUID } = require('node:crypto');
+const { plan } = require(root);
+// an internal of the library: the cgroup backend on its own
+const { detectCgroups } = require(`${root}/dist/cgroup`);
 
 function waitExit(child) {
   return new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once('exit', r)));
@@ -26,10 +29,10 @@ function waitExit(child) {
   const res = { version: backend.version, create: [], remove: [], joinCold: [], joinWarm: [], joinFiles: 0 };
   for (let i = 0; i < n; i++) {
     let t = hr();
-    const cgA = backend.create(`${process.pid}-bench${i}a`, limits);
+    const cgA = backend.create({ group: 'bench', name: `c${i}a`, id: randomUUID() }, limits);
     res.create.push(msSince(t));
     t = hr();
-    const cgB = backend.create(`${process.pid}-bench${i}b`, limits);
+    const cgB = backend.create({ group: 'bench', name: `c${i}b`, id: randomUUID() }, limits);
     res.create.push(msSince(t));
     res.joinFiles = cgA.procsFiles.length;
     const child = spawn('sleep', ['30'], { stdio: 'ignore' });
