@@ -550,25 +550,20 @@ Napi::Value NetnsSocket(const Napi::CallbackInfo &info) {
   return Napi::Number::New(info.Env(), fd);
 }
 
-Napi::Value IdmapUserns(const Napi::CallbackInfo &info) {
-  Check c{info.Env(), "idmapUserns"};
-  c.args(info, 2, "idmapUserns(uidMap, gidMap)");
-  std::string uid_map = c.string(info[0], "uidMap"), gid_map = c.string(info[1], "gidMap");
-  StepError err;
-  int fd = idmap_userns(uid_map, gid_map, err);
-  if (fd < 0) throw step_error(info.Env(), err);
-  return Napi::Number::New(info.Env(), fd);
-}
-
-// A detached, idmapped copy of a directory's mount: made here with the host's
-// privileges, attached by the child with move_mount.
+// A detached, idmapped copy of a directory's mount, made here with the host's
+// privileges and attached by the child with move_mount. The user namespace that
+// carries the maps lives only as long as this call: the mount keeps its own
+// reference, so nothing of it is left to close (or to leak) in JavaScript.
 Napi::Value IdmapMount(const Napi::CallbackInfo &info) {
   Check c{info.Env(), "idmapMount"};
-  c.args(info, 2, "idmapMount(path, usernsFd)");
+  c.args(info, 3, "idmapMount(path, uidMap, gidMap)");
   std::string path = c.string(info[0], "path");
-  int userns = c.fd(info[1], "usernsFd");
+  std::string uid_map = c.string(info[1], "uidMap"), gid_map = c.string(info[2], "gidMap");
   StepError err;
+  int userns = idmap_userns(uid_map, gid_map, err);
+  if (userns < 0) throw step_error(info.Env(), err);
   int fd = idmap_mount(path, userns, err);
+  close(userns);
   if (fd < 0) throw step_error(info.Env(), err);
   return Napi::Number::New(info.Env(), fd);
 }
@@ -699,7 +694,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("signal", Napi::Function::New(env, Signal));
   exports.Set("pipe", Napi::Function::New(env, Pipe));
   exports.Set("netnsSocket", Napi::Function::New(env, NetnsSocket));
-  exports.Set("idmapUserns", Napi::Function::New(env, IdmapUserns));
   exports.Set("idmapMount", Napi::Function::New(env, IdmapMount));
   exports.Set("lockRange", Napi::Function::New(env, LockRange));
   exports.Set("flock", Napi::Function::New(env, Flock));

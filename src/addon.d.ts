@@ -151,8 +151,11 @@ export interface DynodAddon {
   pipe(): [number, number];
   /** a non-blocking TCP socket in the network namespace of pidfd's process; throws an Error with NativeErrorData on failure */
   netnsSocket(pidfd: number): number;
-  /** a detached idmapped copy of path's mount, for a move-mount op */
-  idmapMount(path: string, usernsFd: number): number;
+  /**
+   * A detached idmapped copy of path's mount (for a move-mount op), through a user
+   * namespace with these maps that the addon makes and closes (the mount keeps it).
+   */
+  idmapMount(path: string, uidMap: string, gidMap: string): number;
   /**
    * An OFD write lock on byte `index` of the file behind fd (unlock with lock=false):
    * host-wide, per open file description, released by the kernel when the fd closes.
@@ -161,8 +164,6 @@ export interface DynodAddon {
   lockRange(fd: number, index: number, lock?: boolean): boolean;
   /** flock(fd, LOCK_EX or LOCK_SH | LOCK_NB): false when another holder has it */
   flock(fd: number, exclusive: boolean): boolean;
-  /** fd of a user namespace with these maps, for an idmapped mount */
-  idmapUserns(uidMap: string, gidMap: string): number;
   /** turns off output post-processing (OPOST) on a terminal fd */
   rawOutput(fd: number): void;
   resizePty(fd: number, rows: number, cols: number): void;

@@ -234,22 +234,11 @@ export class Dyno extends EventEmitter<DynoEvents> {
     this.emit('warning', message);
   }
 
-  /** A user namespace with these maps, used only to make one idmapped mount: the mount keeps what it needs. */
-  private idmappedMount(path: string, uidMap: string, gidMap: string): number {
-    const n = native();
-    const userns = n.idmapUserns(uidMap, gidMap);
-    try {
-      return n.idmapMount(path, userns);
-    } finally {
-      fs.closeSync(userns);
-    }
-  }
-
   /** --rootfs in a user namespace: its files shown through the dyno's own id map, so its root owns them. */
   private rootfsMountFd(): number {
     if (this.plan.root.kind !== 'rootfs' || !this.ids) return -1;
     const map = `0 ${this.ids.base} ${USERNS_SIZE}\n`;
-    return this.idmappedMount(this.plan.root.path, map, map);
+    return native().idmapMount(this.plan.root.path, map, map);
   }
 
   /** A detached idmapped mount of the app dir showing its owner's files as the dyno user's, or -1 when they already are. */
@@ -260,7 +249,7 @@ export class Dyno extends EventEmitter<DynoEvents> {
     const gid = base + this.plan.user.gid;
     if (st.uid === uid && st.gid === gid) return -1;
     try {
-      return this.idmappedMount(this.plan.app.source, `${st.uid} ${uid} 1\n`, `${st.gid} ${gid} 1\n`);
+      return native().idmapMount(this.plan.app.source, `${st.uid} ${uid} 1\n`, `${st.gid} ${gid} 1\n`);
     } catch (e) {
       const err = DynodError.from(e, 'idmap /app');
       if (!['EINVAL', 'EOPNOTSUPP', 'ENOTSUP', 'EPERM'].includes(err.code)) throw err;

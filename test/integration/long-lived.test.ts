@@ -14,8 +14,13 @@ function fds(): number {
   return fs.readdirSync('/proc/self/fd').length;
 }
 
-/** What the process holds: open fds (by kind: user namespaces show as user:[…]) and RSS after a full GC. */
-function held(): { fds: number; userns: number; rssMiB: number } {
+/**
+ * What the process holds: open fds (by kind: user namespaces show as user:[…]) and RSS
+ * after a full GC, once the event loop has run the close callbacks of the last dynos'
+ * handles (libuv closes a watched fd in the loop iteration after uv_close).
+ */
+async function held(): Promise<{ fds: number; userns: number; rssMiB: number }> {
+  for (let i = 0; i < 3; i++) await new Promise((r) => setTimeout(r, 20));
   gc();
   gc();
   let userns = 0;
@@ -42,13 +47,13 @@ t.test(`${SEQUENTIAL} sequential starts in one process keep fds and RSS flat`, a
     if (e.status !== 0) throw new Error(`status ${e.status}: ${e.error?.message}`);
   };
   for (let i = 0; i < 50; i++) await once(); // warm: caches, the addon, V8's code
-  const before = held();
+  const before = await held();
   const t0 = Date.now();
   for (let i = 0; i < SEQUENTIAL / 2; i++) await once();
-  const mid = held();
+  const mid = await held();
   for (let i = 0; i < SEQUENTIAL / 2; i++) await once();
   const ms = Date.now() - t0;
-  const after = held();
+  const after = await held();
   t.comment(`${SEQUENTIAL} starts in ${ms} ms (${((SEQUENTIAL * 1000) / ms).toFixed(1)}/s); fds ${before.fds} → ${mid.fds} → ${after.fds}, user namespaces ${before.userns} → ${after.userns}, RSS ${before.rssMiB.toFixed(1)} → ${mid.rssMiB.toFixed(1)} → ${after.rssMiB.toFixed(1)} MiB`);
   t.ok(after.fds - before.fds <= 2, `fds flat (${before.fds} → ${after.fds})`);
   t.equal(after.userns, before.userns, 'no user namespace kept');
@@ -70,9 +75,9 @@ t.test('10 rounds of 50 concurrent start/stop keep fds and RSS flat', async (t) 
     if (!ds.every((d) => d.state === 'down')) throw new Error('not all down');
   };
   await round();
-  const before = held();
+  const before = await held();
   for (let i = 0; i < 9; i++) await round();
-  const after = held();
+  const after = await held();
   t.comment(`fds ${before.fds} → ${after.fds}, RSS ${before.rssMiB.toFixed(1)} → ${after.rssMiB.toFixed(1)} MiB`);
   t.ok(after.fds - before.fds <= 2, `fds flat (${before.fds} → ${after.fds})`);
   t.equal(after.userns, before.userns, 'no user namespace kept');

@@ -74,7 +74,8 @@ t.test('the other entry points check their arguments too', async (t) => {
   t.throws(() => n.lockRange(0, -1), { name: 'TypeError', message: /^lockRange: index must be an integer/ });
   t.throws(() => n.flock(0, 1 as never), { name: 'TypeError', message: 'flock: exclusive must be a boolean' });
   t.throws(() => n.resizePty(0, 24, 70000), { name: 'TypeError', message: 'resizePty: cols must be an integer in 0..65535' });
-  t.throws(() => n.idmapMount(7 as never, 3), { name: 'TypeError', message: 'idmapMount: path must be a string' });
+  t.throws(() => n.idmapMount(7 as never, '', ''), { name: 'TypeError', message: 'idmapMount: path must be a string' });
+  t.throws(() => n.idmapMount('/', 3 as never, ''), { name: 'TypeError', message: 'idmapMount: uidMap must be a string' });
   t.throws(() => n.watchExit(-1, () => {}), { name: 'TypeError', message: 'watchExit: fd must be an integer in 0..2147483647' });
   const action = { kind: 'allow' as const, value: 0 };
   const filter = { defaultAction: action, badArchAction: action, arches: [], enosysAboveKnown: false, rules: [{ syscall: 'read', action, args: [{ index: 0, op: 'eq' as const, value: 1n, valueTwo: 0n }] }] };
