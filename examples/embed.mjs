@@ -17,10 +17,17 @@ const plan = engine.plan({
 
 const dynos = [];
 for (let i = 1; i <= 10; i++) {
-  const dyno = await engine.start({ ...plan.source, name: `web.${i}` }, { group: 'embed', stdout: 'pipe', stderr: 'pipe' });
+  const dyno = await engine.start({ ...plan.source, name: `web.${i}` }, {
+    group: 'embed',
+    stdout: 'pipe',
+    stderr: 'pipe',
+    onCreated: (d) => {
+      // attached before anything runs: every event is seen, 'starting' → 'up' included
+      d.on('state', (from, to) => console.log(`dynod[${d.name}]: State changed from ${from} to ${to}`));
+      d.on('exit', (exit) => console.log(`dynod[${d.name}]: Process exited with status ${exit.status}${exit.oomKilled ? ' (R15)' : ''}`));
+    },
+  });
   dyno.stdout.on('data', (b) => process.stdout.write(`app[${dyno.name}]: ${b}`));
-  dyno.on('state', (from, to) => console.log(`dynod[${dyno.name}]: State changed from ${from} to ${to}`));
-  dyno.on('exit', (exit) => console.log(`dynod[${dyno.name}]: Process exited with status ${exit.status}${exit.oomKilled ? ' (R15)' : ''}`));
   dynos.push(dyno);
 }
 await Promise.all(dynos.map((d) => d.waitForPort(5000, 60_000)));

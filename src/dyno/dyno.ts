@@ -28,6 +28,12 @@ export interface StartOptions extends DynoIO {
   signal?: AbortSignal;
   /** the cgroup group the dyno goes in: the formation's name; 'run' (default) for one-offs */
   group?: string;
+  /**
+   * Called with the Dyno as soon as it exists, before anything of it runs: the place to
+   * attach listeners that must see every event ('state' starting → up, 'trace', 'warning').
+   * start() resolves only once the dyno is up.
+   */
+  onCreated?: (dyno: Dyno) => void;
 }
 
 /**
@@ -204,6 +210,7 @@ export class Dyno extends EventEmitter<DynoEvents> {
     const dyno = new Dyno(plan, engine, !!opts.trace);
     engine.adopt(dyno);
     try {
+      opts.onCreated?.(dyno);
       return await dyno.launch(opts);
     } catch (e) {
       const err = DynodError.from(e, 'start dyno');

@@ -266,3 +266,20 @@ t.test("stats().cpu counts the CPU of processes that have already exited (reaped
   t.ok(wallUs > 50_000, `the subshell burnt ${wallUs} µs`);
   t.ok(used >= wallUs * 0.3 && used <= wallUs * 1.5 + 200_000, `the dyno used ${used} µs of CPU, the subshell's included (burn took ${wallUs} µs)`);
 });
+
+t.test('onCreated sees the dyno before it runs: every event, starting → up included, in order', async (t) => {
+  const app = tempApp(t);
+  const seen: string[] = [];
+  const d = await engine.start({ command: ['true'], app }, {
+    trace: true,
+    onCreated: (dyno) => {
+      seen.push(`created:${dyno.state}`);
+      dyno.on('state', (from, to) => seen.push(`${from}>${to}`));
+      dyno.on('up', () => seen.push('up'));
+      dyno.on('exit', (e) => seen.push(`exit:${e.status}`));
+    },
+  });
+  await d.wait();
+  t.same(seen, ['created:starting', 'starting>up', 'up', 'up>crashed', 'exit:0']);
+  t.ok(d.traces.some((p) => p.phase === 'command running'), 'trace points recorded');
+});
