@@ -136,6 +136,10 @@ export class Dyno extends EventEmitter<DynoEvents> {
   private readonly traceOn: boolean;
   /** exit delivered (or the start failed before a process existed) */
   private ended = false;
+  /** the grace of the stop asked for (the shortest, when asked more than once) */
+  private stopGraceMs: number | undefined;
+  private termSent = false;
+  private stopTimer: NodeJS.Timeout | undefined;
   private cgroupRemoved = false;
   /** the cgroup's last reading, kept for stats() after the end */
   private lastStats: DynoStats | null = null;
@@ -222,10 +226,7 @@ export class Dyno extends EventEmitter<DynoEvents> {
   /** A start that failed before there was a process: wait() and stop() still resolve, with the error. */
   private endWithoutProcess(err: DynodError): void {
     if (this.ended) return;
-    this.ended = true;
-    this.setState(this.stopRequested ? 'down' : 'crashed');
-    this.resolveExit({ status: err.exitCode, code: null, signal: null, oomKilled: false, error: err });
-    this.engine.released(this);
+    this.end({ status: err.exitCode, code: null, signal: null, oomKilled: false, error: err });
   }
 
   private mark(phase: string, tNs?: number): void {
@@ -284,7 +285,7 @@ export class Dyno extends EventEmitter<DynoEvents> {
       this.checkAbort(opts.signal);
       this.cgroup = this.engine.cgroups.create({ group: opts.group ?? 'run', name: plan.name, id: this.id }, plan.limits);
       if (plan.network.publish.length)
-        this.publisher = await Publisher.listen(plan.network.publish, () => (this.exited || this.pidfd < 0 ? null : this.netnsTarget()));
+        this.publisher = await Publisher.listen(plan.network.publish, () => (this.exited || this.pidfd < 0 ? null : this.netnsTarget()), (m) => this.warn(m));
       this.checkAbort(opts.signal);
       this.mark('plan ready');
       this.stdio = prepareStdio(opts, plan.stdin);
@@ -314,10 +315,11 @@ export class Dyno extends EventEmitter<DynoEvents> {
       if (result) for (const fd of mountFds) fs.closeSync(fd);
     }
     closeChildEnds(this.stdio);
-    this.mark('spawned');
     this._pid = result.pid;
     this.pidfd = result.pidfd;
     this._bornInCgroup = result.intoCgroup;
+    this.mark('spawned');
+    if (this.stopRequested) this.applyStop(); // asked while the clone was being made
 
     const started = new Promise<Dyno>((resolve, reject) => {
       this.settleStart = (err) => (err ? reject(err) : resolve(this));
@@ -343,8 +345,9 @@ export class Dyno extends EventEmitter<DynoEvents> {
 
   private onJoined(err: NativeStepError | null): void {
     this.mark('cgroup joined (parent)');
-    // A child that failed on its own reports that; the join error is the fallback.
-    if (err && !this.setupError) this.setupError = DynodError.fromStep(err);
+    // A child that failed on its own reports that; the join error is the fallback. A
+    // child we killed ourselves (abort, stop) cannot be joined either: not its failure.
+    if (err && !this.setupError && !this.abortReason && !this.stopRequested) this.setupError = DynodError.fromStep(err);
     this.joinReported = true;
     this.maybeUp();
   }
@@ -357,9 +360,12 @@ export class Dyno extends EventEmitter<DynoEvents> {
   private maybeUp(): void {
     if (!this.channelEnded || !this.joinReported) return;
     this.resolveSetup();
-    if (this.setupError || this.abortReason) return; // settled by finish(), after the exit
+    // Settled by finish(), after the exit: a failed setup, an abort, and a stop asked for
+    // before up (its signal may end the command before its exec, which also ends the
+    // channel: that is no proof the command ran).
+    if (this.setupError || this.abortReason || this.stopRequested || this.exited) return;
     this.mark('command running');
-    if (!this.stopRequested) this.setState('up');
+    this.setState('up');
     this.emit('up');
     this.settleStart(null);
   }
@@ -400,38 +406,69 @@ export class Dyno extends EventEmitter<DynoEvents> {
         this.warn(`cgroup ${cgroup.path}: ${DynodError.from(e).message}`);
       }
     }
-    this.ids?.release();
+    try {
+      this.ids?.release();
+    } catch (e) {
+      this.warn(`id range: ${DynodError.from(e).message}`);
+    }
     if (this.stdio && this._pid < 0) releaseStdio(this.stdio);
   }
 
   private async finish(exit: NativeExit): Promise<void> {
     let oomKilled = false;
-    let last: DynoStats | null = null;
     try {
       oomKilled = (this.cgroup?.oomKills() ?? 0) > 0;
-      last = this.cgroup?.stats() ?? null;
+      this.lastStats = this.cgroup?.stats() ?? null;
     } catch {
       // the counters are a courtesy; the exit is not
     }
-    this.lastStats = last;
-    await this.release();
-    // The dyno's output may still sit in an interposed pipe: deliver it before 'exit'.
-    const stdio = this.stdio;
-    if (stdio) {
-      stdio.stdin?.destroy();
-      stdio.inputPump?.destroy();
-      await Promise.all(stdio.outputPumps);
+    try {
+      await this.release();
+      // The dyno's output may still sit in an interposed pipe or the pty: deliver it first.
+      const stdio = this.stdio;
+      if (stdio) {
+        stdio.stdin?.destroy();
+        stdio.inputPump?.destroy();
+        await Promise.all(stdio.outputPumps);
+      }
+      await this.releaseTerminal();
+    } catch (e) {
+      this.warn(`releasing ${this.name}: ${DynodError.from(e).message}`);
     }
     const { code, signal } = exit;
-    const error = this.setupError ?? this.abortReason ?? (exit.error ? DynodError.fromStep(exit.error) : null);
+    const error = this.abortReason ?? this.setupError ?? (exit.error ? DynodError.fromStep(exit.error) : null);
     const status = error ? error.exitCode : code !== null ? code : 128 + (signal ?? 0);
-    const result: DynoExit = { status, code, signal: signal !== null ? signalName(signal) : null, oomKilled, error };
+    this.end({ status, code, signal: signal !== null ? signalName(signal) : null, oomKilled, error });
+  }
+
+  /** A pty master nobody reads never sees EIO: close it once the output had its chance. */
+  private async releaseTerminal(): Promise<void> {
+    const term = this._terminal;
+    if (!term || term.destroyed) return;
+    if (term.readableFlowing) await new Promise((r) => { term.once('close', r); setTimeout(r, 1_000).unref(); });
+    term.destroy();
+  }
+
+  /**
+   * The end of a start, with or without a process: the engine forgets it, wait()
+   * resolves, then 'state' and 'exit' are emitted. A listener that throws cannot undo
+   * any of that; its exception surfaces as uncaught, as from any emitter.
+   */
+  private end(result: DynoExit): void {
     this.ended = true;
-    this.setState(this.stopRequested ? 'down' : 'crashed');
-    this.settleStart(error ?? new DynodError('the dyno ended before its command ran', { step: 'start' }));
-    this.resolveExit(result);
-    this.emit('exit', result);
+    clearTimeout(this.stopTimer);
     this.engine.released(this);
+    this.resolveExit(result);
+    this.settleStart(result.error ?? (this.stopRequested ? new DynodError('stopped before it was up', { step: 'start' }) : new DynodError('the dyno ended before its command ran', { step: 'start' })));
+    const rethrow = (fn: () => void) => {
+      try {
+        fn();
+      } catch (e) {
+        process.nextTick(() => { throw e; });
+      }
+    };
+    rethrow(() => this.setState(this.stopRequested ? 'down' : 'crashed'));
+    rethrow(() => this.emit('exit', result));
   }
 
   private setState(to: DynoState): void {
@@ -465,18 +502,39 @@ export class Dyno extends EventEmitter<DynoEvents> {
    */
   async stop(graceMs = 30_000): Promise<DynoExit> {
     if (!Number.isFinite(graceMs) || graceMs < 0) throw new DynodError(`stop: grace ${graceMs}: must be a number of milliseconds ≥ 0`, { step: 'stop' });
-    if (!this.exited && !this.stopRequested) {
-      this.stopRequested = true;
-      this.setState('stopping');
+    if (!this.ended) {
+      if (!this.stopRequested) {
+        this.stopRequested = true;
+        this.setState('stopping');
+      }
+      // Before the clone there is nothing to signal: the start applies the stop once PID 1 exists.
+      this.stopGraceMs = Math.min(this.stopGraceMs ?? graceMs, graceMs);
+      if (this.pidfd >= 0) this.applyStop();
     }
-    if (this.pidfd < 0) return this.exitPromise;
-    this.signalPid1(graceMs === 0 ? os.constants.signals.SIGKILL : os.constants.signals.SIGTERM);
-    const timer = setTimeout(() => this.signalPid1(os.constants.signals.SIGKILL), graceMs);
-    try {
-      return await this.exitPromise;
-    } finally {
-      clearTimeout(timer);
+    return this.exitPromise;
+  }
+
+  /** SIGTERM to PID 1 (which passes it to every process), SIGKILL when the grace is over; a shorter grace asked later wins. */
+  private applyStop(): void {
+    const grace = this.stopGraceMs ?? 0;
+    const kill = () => {
+      try {
+        this.signalPid1(os.constants.signals.SIGKILL);
+      } catch (e) {
+        this.warn(`stop: ${DynodError.from(e).message}`);
+      }
+    };
+    if (grace === 0) return kill();
+    if (!this.termSent) {
+      this.termSent = true;
+      try {
+        this.signalPid1(os.constants.signals.SIGTERM);
+      } catch (e) {
+        this.warn(`stop: ${DynodError.from(e).message}`);
+      }
     }
+    clearTimeout(this.stopTimer);
+    this.stopTimer = setTimeout(kill, grace);
   }
 
   /** Resolves when the dyno has ended and everything it held is released. */
@@ -530,7 +588,7 @@ export class Dyno extends EventEmitter<DynoEvents> {
   }
 
   resize(rows: number, cols: number): void {
-    if (this.ptyFd < 0 || this.exited) return;
+    if (this.ptyFd < 0 || this.exited || !this._terminal || this._terminal.destroyed) return;
     try {
       native().resizePty(this.ptyFd, rows, cols);
     } catch (e) {

@@ -2,11 +2,12 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { native } from '../native';
+import { DynodError } from '../errors';
 
 /**
  * What a dyno's stdin, stdout or stderr is: 'inherit' = this process's own fd 0/1/2,
  * 'pipe' = a stream on the Dyno, 'ignore' = /dev/null, or an fd of the caller's
- * (handed to the dyno as it is: its open file description is shared).
+ * (handed to the dyno as it is: its open file description, flags included, is shared).
  */
 export type StdioOption = 'inherit' | 'pipe' | 'ignore' | number;
 
@@ -35,26 +36,20 @@ export interface PreparedStdio {
   inputPump: net.Socket | null;
 }
 
-const O_NONBLOCK = 0o4000;
-
-/** The file status flags of one of our fds (Node has no fcntl; /proc has them). */
-function statusFlags(fd: number): number {
-  const m = /^flags:\s+([0-7]+)$/m.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
-  return m ? parseInt(m[1]!, 8) : 0;
-}
-
 /**
- * One of our own stdio fds for a dyno. Programs expect blocking stdio, but Node
- * makes the pipes and sockets of its stdio non-blocking, and a dyno shares the
- * open file description it is given: clearing O_NONBLOCK there would change the
- * embedder's own stdio under libuv (a slow reader would then block its event
- * loop). So a non-blocking pipe or terminal is reopened (a new description of the
- * same pipe or tty, blocking), and a socket, which cannot be reopened, gets a
- * pipe of dynod's in between, copied through Node's own stream.
+ * One of our own stdio fds for a dyno. A dyno must never share an open file
+ * description of ours: file status flags belong to the description, so a program in
+ * the dyno that sets O_NONBLOCK (any libuv program does) would change the embedder's
+ * stdio, and Node's own non-blocking stdio would reach programs that expect
+ * blocking I/O (a slow reader then loses them output to EAGAIN). So a pipe or a
+ * terminal is reopened (a new description of the same pipe or tty, blocking), and a
+ * socket, which cannot be reopened, gets a pipe of dynod's in between, copied through
+ * Node's own stream. A regular file is shared as it is (flags mean nothing there, and
+ * appends must share the offset).
  */
 function inherit(i: 0 | 1 | 2, out: PreparedStdio): number {
-  if ((statusFlags(i) & O_NONBLOCK) === 0) return i;
   const st = fs.fstatSync(i);
+  if (st.isFile()) return i;
   if (st.isFIFO() || st.isCharacterDevice()) {
     try {
       const fd = fs.openSync(`/proc/self/fd/${i}`, i === 0 ? fs.constants.O_RDONLY : fs.constants.O_WRONLY | fs.constants.O_NOCTTY);
@@ -71,7 +66,11 @@ function inherit(i: 0 | 1 | 2, out: PreparedStdio): number {
     out.pumpStreams.push(sink);
     out.inputPump = sink;
     process.stdin.pipe(sink);
-    sink.on('close', () => process.stdin.unpipe(sink));
+    sink.on('close', () => {
+      process.stdin.unpipe(sink);
+      // pipe() set our stdin flowing: leave it as it was, paused and not keeping the loop alive
+      if (process.stdin.listenerCount('data') === 0) process.stdin.pause();
+    });
     out.toClose.push(r);
     return r;
   }
@@ -115,7 +114,7 @@ export function prepareStdio(io: DynoIO, interactive: boolean): PreparedStdio {
     }
   } catch (e) {
     releaseStdio(out);
-    throw e;
+    throw DynodError.from(e, 'stdio');
   }
   return out;
 }

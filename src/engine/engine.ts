@@ -41,6 +41,8 @@ export class Engine {
   private readonly sweepIntervalMs: number;
   private sweepTimer: NodeJS.Timeout | null = null;
   private firstSweep: Promise<void> | null = null;
+  /** the sweep running now, if any: close() waits for it */
+  private sweeping: Promise<void> | null = null;
   private closed = false;
   private readonly resources: EngineResources;
 
@@ -75,12 +77,14 @@ export class Engine {
   }
 
   private sweep(): Promise<void> {
-    return this.cgroups()
+    this.sweeping ??= this.cgroups()
       .sweepStale()
       .then((n) => {
         if (n > 0) log.debug({ removed: n }, 'stale cgroups removed');
       })
-      .catch((e: unknown) => log.warn({ err: e }, 'stale cgroup sweep failed'));
+      .catch((e: unknown) => log.warn({ err: e }, 'stale cgroup sweep failed'))
+      .finally(() => (this.sweeping = null));
+    return this.sweeping;
   }
 
   private startSweeping(): Promise<void> {
@@ -146,7 +150,7 @@ export class Engine {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = null;
     await Promise.all([...this.live].map((d) => d.stop(options.graceMs ?? 0).catch(() => d.wait())));
-    await this.firstSweep;
+    await this.sweeping;
     this.seccomp.close();
     this.ids.close();
     if (this.initFd >= 0) fs.closeSync(this.initFd);

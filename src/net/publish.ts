@@ -22,10 +22,15 @@ export class Publisher {
   private readonly sockets = new Set<net.Socket>();
 
   /** Listens on every spec; fails before the dyno starts if a port is taken. */
-  static async listen(specs: PublishSpec[], target: () => NetnsTarget | null): Promise<Publisher> {
+  static async listen(specs: PublishSpec[], target: () => NetnsTarget | null, onWarning: (message: string) => void = () => {}): Promise<Publisher> {
     const p = new Publisher();
     try {
-      for (const spec of specs) p.servers.push(await listenOne(spec, target, p.sockets));
+      for (const spec of specs) {
+        const server = await listenOne(spec, target, p.sockets);
+        // after listen, an error (EMFILE on accept, say) is the caller's to know, never a throw
+        server.on('error', (e: NodeJS.ErrnoException) => onWarning(`--publish ${spec.address}:${spec.hostPort}: ${e.code ?? e.message}`));
+        p.servers.push(server);
+      }
     } catch (e) {
       await p.close();
       throw e;

@@ -243,13 +243,13 @@ t.test('a start from a worker thread is refused (the dyno would die with the thr
 t.test('close() while starts are in flight: every start settles and nothing is left running', async (t) => {
   const app = tempApp(t);
   const e = new Engine();
-  const starts = [1, 2, 3, 4, 5].map(() => e.start({ command: ['sleep', '30'], app }));
+  const starts = Promise.allSettled([1, 2, 3, 4, 5].map(() => e.start({ command: ['sleep', '30'], app })));
   await new Promise((r) => setImmediate(r));
   await e.close();
-  const settled = await Promise.allSettled(starts);
+  const settled = await starts;
   for (const s of settled) {
     if (s.status === 'rejected') t.ok(s.reason instanceof DynodError, `rejected with a DynodError: ${(s.reason as Error).message}`);
-    else t.equal(s.value.state, 'down', 'started, then stopped by close()');
+    else t.equal(s.value.state, 'down', 'up, then stopped by close()');
   }
   t.equal(e.dynos.length, 0);
 });
@@ -282,4 +282,53 @@ t.test('onCreated sees the dyno before it runs: every event, starting → up inc
   await d.wait();
   t.same(seen, ['created:starting', 'starting>up', 'up', 'up>crashed', 'exit:0']);
   t.ok(d.traces.some((p) => p.phase === 'command running'), 'trace points recorded');
+});
+
+t.test('stop() during a start: no up, the start rejects with a DynodError, the exit is a clean SIGKILL, state down', async (t) => {
+  const app = tempApp(t);
+  const seen: string[] = [];
+  let exitSeen: import('../../src/index').DynoExit | null = null;
+  const err = await engine
+    .start({ command: ['sleep', '30'], app }, {
+      trace: true,
+      onCreated: (d) => {
+        d.on('state', (from, to) => seen.push(`${from}>${to}`));
+        d.on('up', () => seen.push('up'));
+        d.on('exit', (e) => (exitSeen = e));
+        d.on('trace', (p) => { if (p.phase === 'spawned') void d.stop(0); });
+      },
+    })
+    .then(() => null, (e: unknown) => e);
+  t.ok(err instanceof DynodError, `rejected: ${(err as Error)?.message}`);
+  t.notMatch((err as DynodError).code, /ESRCH/, 'not a cgroup join error of our own kill');
+  t.same(seen, ['starting>stopping', 'stopping>down']);
+  t.match(exitSeen, { signal: 'SIGKILL', error: null });
+});
+
+t.test("a start that fails before a process exists still emits 'exit' and resolves wait()", async (t) => {
+  const app = tempApp(t);
+  const taken = net.createServer();
+  await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+  t.teardown(() => taken.close());
+  let dyno: Dyno | null = null;
+  const exits: unknown[] = [];
+  await t.rejects(engine.start({ command: ['true'], app, publish: [`127.0.0.1:${(taken.address() as net.AddressInfo).port}`] }, {
+    onCreated: (d) => { dyno = d; d.on('exit', (e) => exits.push(e)); },
+  }), { name: 'DynodError' });
+  t.equal(exits.length, 1, "'exit' emitted once");
+  t.match(await dyno!.wait(), { status: 125, error: { name: 'DynodError' } });
+  t.equal(dyno!.state, 'crashed');
+});
+
+t.test('a terminal nobody reads is released when its dyno ends', async (t) => {
+  const app = tempApp(t);
+  const ptmx = () => fs.readdirSync('/proc/self/fd').filter((fd) => { try { return fs.readlinkSync(`/proc/self/fd/${fd}`) === '/dev/ptmx' || fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith('/dev/pts/ptmx'); } catch { return false; } }).length;
+  const before = ptmx();
+  for (let i = 0; i < 10; i++) {
+    const d = await engine.start({ command: ['sh', '-c', 'echo hi'], app, interactive: true, tty: true });
+    t.ok(d.terminal, 'a terminal');
+    await d.wait();
+  }
+  await new Promise((r) => setTimeout(r, 50));
+  t.equal(ptmx(), before, 'no pty master left open');
 });

@@ -139,7 +139,7 @@ dynod.run({ command: ['true'], app: ${JSON.stringify(app)}, publish: ['127.0.0.1
   const r = await node(script, undefined, 15_000);
   t.equal(r.code, 0, `the script ends on its own: ${r.stderr}`);
   const res = JSON.parse(r.stdout);
-  t.match({ status: res.status, message: res.message }, { status: 125, message: /^reserve ids: simulated: addon unavailable$/ }, 'a DynodError naming the step');
+  t.match({ status: res.status, message: res.message }, { status: 125, message: /^(stdio|reserve ids): simulated: addon unavailable$/ }, 'a DynodError naming the step');
   for (const c of DYNO_CONTROLLERS) t.same(unownedDynoLeaves(c), [], `no ${c} cgroup left`);
   await t.rejects(new Promise((resolve, reject) => net.connect(port, '127.0.0.1', () => resolve(undefined)).on('error', reject)), { code: 'ECONNREFUSED' }, 'the port is closed');
 });
