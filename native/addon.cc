@@ -531,6 +531,22 @@ Napi::Value Signal(const Napi::CallbackInfo &info) {
   throw step_error(env, StepError{"signal dyno", "pidfd_send_signal", "", errno});
 }
 
+// A pidfd for a pid read from a file (cgroup.procs): -1 when no such process exists.
+// Signalling through it can only reach that process, never one that reused its pid.
+Napi::Value PidfdOpen(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Check c{env, "pidfdOpen"};
+  c.args(info, 1, "pidfdOpen(pid)");
+  int pid = (int)c.integer(info[0], "pid", 1, 4194304);
+  int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+  if (fd >= 0) {
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+    return Napi::Number::New(env, fd);
+  }
+  if (errno == ESRCH) return Napi::Number::New(env, -1);
+  throw step_error(env, StepError{"remove cgroup", "pidfd_open", std::to_string(pid), errno});
+}
+
 Napi::Value Pipe(const Napi::CallbackInfo &info) {
   int p[2];
   if (pipe2(p, O_CLOEXEC) != 0) throw step_error(info.Env(), StepError{"stdio pipe", "pipe2", "", errno});
@@ -692,6 +708,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("watchExit", Napi::Function::New(env, WatchExit));
   exports.Set("watchChannel", Napi::Function::New(env, WatchChannel));
   exports.Set("signal", Napi::Function::New(env, Signal));
+  exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen));
   exports.Set("pipe", Napi::Function::New(env, Pipe));
   exports.Set("netnsSocket", Napi::Function::New(env, NetnsSocket));
   exports.Set("idmapMount", Napi::Function::New(env, IdmapMount));

@@ -148,6 +148,8 @@ export interface DynodAddon {
   watchChannel(fd: number, cb: (rec: NativeRecord | null) => void): void;
   /** false when the process is gone */
   signal(pidfd: number, signal: number): boolean;
+  /** a pidfd (close-on-exec) for pid, or -1 when no such process exists */
+  pidfdOpen(pid: number): number;
   pipe(): [number, number];
   /** a non-blocking TCP socket in the network namespace of pidfd's process; throws an Error with NativeErrorData on failure */
   netnsSocket(pidfd: number): number;

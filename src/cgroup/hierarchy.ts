@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { native } from '../native';
 import * as os from 'node:os';
 import { DynodError } from '../errors';
 
@@ -143,12 +144,38 @@ export function readProcs(dir: string): number[] {
  * cgroup.kill (v2, Linux 5.14+) when `useKillFile`, else SIGKILL to each pid listed,
  * again until none is left (a process may fork between the read and the kill).
  */
+/**
+ * SIGKILL to the process behind a pid read from dir's cgroup.procs, if it still is
+ * there: the pid may have been reused by an unrelated process meanwhile. The pidfd
+ * pins the process it was opened for; its cgroup is checked after opening it.
+ */
+function killIfStillIn(pid: number, dir: string): void {
+  const n = native();
+  const pidfd = n.pidfdOpen(pid);
+  if (pidfd < 0) return;
+  try {
+    let lines: string[];
+    try {
+      lines = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n');
+    } catch {
+      return; // gone meanwhile
+    }
+    const inDir = lines.some((l) => {
+      const p = l.split(':').slice(2).join(':');
+      return p.includes('/dynod/') && dir.endsWith(p);
+    });
+    if (inDir) n.signal(pidfd, 9);
+  } finally {
+    fs.closeSync(pidfd);
+  }
+}
+
 export async function killAll(dir: string, useKillFile: boolean): Promise<void> {
   for (let attempt = 0; attempt < 500; attempt++) {
     const pids = readProcs(dir);
     if (pids.length === 0) return;
     if (!(useKillFile && tryWrite(`${dir}/cgroup.kill`, 1, 'remove cgroup')))
-      for (const pid of pids) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+      for (const pid of pids) killIfStillIn(pid, dir);
     await new Promise((r) => setTimeout(r, attempt < 10 ? 2 : 10));
   }
 }
