@@ -362,8 +362,9 @@ export class Dyno extends EventEmitter<DynoEvents> {
     this.resolveSetup();
     // Settled by finish(), after the exit: a failed setup, an abort, and a stop asked for
     // before up (its signal may end the command before its exec, which also ends the
-    // channel: that is no proof the command ran).
-    if (this.setupError || this.abortReason || this.stopRequested || this.exited) return;
+    // channel: that is no proof the command ran). An exit seen first is no such sign: a
+    // quick command (true) may be done before this process reads the channel's end.
+    if (this.setupError || this.abortReason || this.stopRequested) return;
     this.mark('command running');
     this.setState('up');
     this.emit('up');
