@@ -538,11 +538,8 @@ Napi::Value PidfdOpen(const Napi::CallbackInfo &info) {
   Check c{env, "pidfdOpen"};
   c.args(info, 1, "pidfdOpen(pid)");
   int pid = (int)c.integer(info[0], "pid", 1, 4194304);
-  int fd = (int)syscall(SYS_pidfd_open, pid, 0);
-  if (fd >= 0) {
-    fcntl(fd, F_SETFD, FD_CLOEXEC);
-    return Napi::Number::New(env, fd);
-  }
+  int fd = (int)syscall(SYS_pidfd_open, pid, 0);  // pidfds are always close-on-exec
+  if (fd >= 0) return Napi::Number::New(env, fd);
   if (errno == ESRCH) return Napi::Number::New(env, -1);
   throw step_error(env, StepError{"remove cgroup", "pidfd_open", std::to_string(pid), errno});
 }

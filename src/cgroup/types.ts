@@ -56,6 +56,8 @@ export interface DynoCgroup {
   /** OOM kills so far; read before remove() */
   oomKills(): number;
   stats(): CgroupStats;
+  /** the host pids of every process in it ([] once it is gone) */
+  pids(): number[];
   /** SIGKILL whatever is left, remove the leaf (and its group when empty), release ownership */
   remove(): Promise<void>;
 }

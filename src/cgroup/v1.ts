@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import type { Limits } from './limits';
 import type { CgroupBackend, CgroupSpec, CgroupView, DynoCgroup } from './types';
 import { DynodError } from '../errors';
-import { cgroupDir, removeTree, rmdirIfEmpty, tryRead, tryWrite, writeFile, type CgroupMembership, type CgroupMount } from './hierarchy';
+import { cgroupDir, readProcs, removeTree, rmdirIfEmpty, tryRead, tryWrite, writeFile, type CgroupMembership, type CgroupMount } from './hierarchy';
 import { createOwnedLeaf, leafNames, mkdirUnder, mkdirUnderRetrying, sweepRoot } from './leaf';
 import { v1Stats, type V1Files } from './stats';
 
@@ -19,8 +19,12 @@ const CLOCK_TICKS = 100;
 export function treeCpuNs(pids: number[]): number {
   let ticks = 0;
   for (const pid of pids) {
-    const stat = tryRead(`/proc/${pid}/stat`);
-    if (!stat) continue;
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile (ENOENT, ESRCH): counted in its reaper's cutime
+    }
     // fields after the command (which may hold spaces and parentheses): state is field 3
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
@@ -136,7 +140,12 @@ export class CgroupV1 implements CgroupBackend {
       dirs,
       view: this.view,
       oomKills: () => v1Stats(this.files(memoryDir, acctDir, pidsDir, ['memory.oom_control'])).oomKills,
-      stats: () => v1Stats(this.files(memoryDir, acctDir, pidsDir)),
+      stats: () => {
+        const stats = v1Stats(this.files(memoryDir, acctDir, pidsDir));
+        if (acctDir === null) stats.cpu.usageUsec = Math.floor(treeCpuNs(readProcs(memoryDir)) / 1000);
+        return stats;
+      },
+      pids: () => readProcs(memoryDir),
       remove: () =>
         (removing ??= (async () => {
           try {
@@ -166,10 +175,6 @@ export class CgroupV1 implements CgroupBackend {
     const out = {} as V1Files;
     for (const [name, dir] of Object.entries(where) as Array<[keyof V1Files, string | null]>)
       out[name] = dir !== null && (!only || only.includes(name)) ? tryRead(`${dir}/${name}`) : null;
-    if (acctDir === null && (!only || only.includes('cpuacct.usage'))) {
-      const procs = tryRead(`${memoryDir}/cgroup.procs`);
-      if (procs !== null) out['cpuacct.usage'] = String(treeCpuNs(procs.split('\n').filter(Boolean).map(Number)));
-    }
     return out;
   }
 

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import type { Limits } from './limits';
 import type { CgroupBackend, CgroupSpec, DynoCgroup } from './types';
 import { DynodError } from '../errors';
-import { cgroupError, errCode, mkdirExisting, op, removeTree, rmdirIfEmpty, tryRead, tryWrite, writeFile } from './hierarchy';
+import { cgroupError, errCode, mkdirExisting, op, readProcs, removeTree, rmdirIfEmpty, tryRead, tryWrite, writeFile } from './hierarchy';
 import { createOwnedLeaf, leafNames, mkdirUnder, sweepRoot } from './leaf';
 import { V2_STAT_FILES, v2Stats, type V2Files } from './stats';
 
@@ -110,6 +110,7 @@ export class CgroupV2 implements CgroupBackend {
       view: { version: 2 },
       oomKills: () => v2Stats(files(['memory.events'])).oomKills,
       stats: () => v2Stats(files()),
+      pids: () => readProcs(dir),
       remove: () =>
         (removing ??= (async () => {
           try {

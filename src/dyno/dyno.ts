@@ -566,10 +566,9 @@ export class Dyno extends EventEmitter<DynoEvents> {
 
   /** The host pids of every process of the dyno (from its cgroup). */
   processIds(): number[] {
-    const dir = this.cgroup?.dirs[0];
-    if (!dir || this.cgroupRemoved) return [];
+    if (!this.cgroup || this.cgroupRemoved) return [];
     try {
-      return fs.readFileSync(`${dir}/cgroup.procs`, 'utf8').split('\n').filter(Boolean).map(Number);
+      return this.cgroup.pids();
     } catch {
       return [];
     }
