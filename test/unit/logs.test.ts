@@ -18,6 +18,7 @@ import {
   useColor,
 } from '../../src/formation/logs';
 import { utf8Cut } from '../../src/formation/logs-lines';
+import { wallClock } from '../../src/formation/logs-clock';
 import { UsageError } from '../../src/errors';
 import type { LogLine } from '../../src/formation/types';
 
@@ -66,6 +67,23 @@ t.test('timestamps: RFC 5424 with microseconds in UTC', async (t) => {
   t.equal(parseTimestamp('2011-05-03T17:40:11Z'), Date.UTC(2011, 4, 3, 17, 40, 11), 'second precision');
   t.equal(parseTimestamp('2026-11-29 18:40:01'), null);
   t.equal(parseTimestamp('yesterday'), null);
+});
+
+t.test('the clock: the wall clock in microseconds, never going back between two calls', async (t) => {
+  let last = wallClock();
+  let back = 0;
+  let fractions = 0;
+  for (let i = 0; i < 100_000; i++) {
+    const now = wallClock();
+    if (now < last) back++;
+    if (!Number.isInteger(now)) fractions++;
+    last = now;
+  }
+  t.equal(back, 0);
+  t.ok(fractions > 0, 'sub-millisecond times');
+  const wall = Date.now();
+  const now = wallClock();
+  t.ok(now >= wall - 25 && now < wall + 25, `within the step allowance of Date.now() (${now - wall} ms)`);
 });
 
 // Each case: what a dyno writes for one line, and the messages it must become.
