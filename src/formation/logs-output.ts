@@ -156,7 +156,11 @@ export class LogOutput {
     this.enqueue(text, bytes);
   }
 
-  /** Waits for what is pending to be written (at most timeoutMs), then lets go of the fd and timers. */
+  /**
+   * Waits for what is pending to be written (at most timeoutMs), then lets go of the
+   * fd and timers. A reader still stalled then may be left with a part of a line:
+   * the rest of it can no longer be written.
+   */
   async close(timeoutMs: number): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -286,7 +290,7 @@ export class LogOutput {
     for (const resolve of this.idle.splice(0)) resolve();
   }
 
-  /** Drops what waits, counting its lines (a partly written batch counts its lines not begun). */
+  /** Drops what waits, counting its lines (of a partly written batch, those whose newline did not go out). */
   private discard(): void {
     let lines = this.queue.length - this.queueHead;
     const cur = this.current;

@@ -215,7 +215,9 @@ export class LogHub {
    * The end of the stream: unfinished lines of attached streams are emitted and
    * reading stops (the streams stay their owners'), subscribers are let go, and
    * pending output gets up to timeoutMs to be written; what is left then is dropped.
-   * Afterwards no timer or fd of the hub remains.
+   * Afterwards no timer or fd of the hub remains, and system() and attach() are
+   * ignored. (A thread-pool write to a stalled socket cannot be taken back: it
+   * keeps the loop alive until its reader reads or goes.)
    */
   close(timeoutMs = 5_000): Promise<void> {
     if (!Number.isFinite(timeoutMs) || timeoutMs < 0) throw new UsageError(`log close timeout ${timeoutMs}: accepted milliseconds, 0 or more`);
