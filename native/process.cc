@@ -16,6 +16,7 @@
 
 #include "cgroup.h"
 #include "channel.h"
+#include "enter.h"
 #include "mounts.h"
 #include "net.h"
 #include "sys.h"
@@ -204,6 +205,9 @@ void run_op(const ChildPlan &plan, const ChildOp &op) {
       break;
     case kOpAwaitCgroup:
       child_await_cgroup(op.step, plan.late_unshare);
+      break;
+    case kOpJoinNamespaces:
+      child_join_namespaces(op);
       break;
     default:
       child_mount_op(op);
