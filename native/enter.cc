@@ -107,6 +107,7 @@ bool enter_dyno(EnterRequest &req, SpawnResult &out, StepError &err) {
   ops[1].flags = req.namespaces;
   SpawnRequest &s = req.spawn;
   s.clone_flags = 0;
+  s.clone_step = "start exec session";
   s.uid_map.clear();
   s.gid_map.clear();
   s.child.late_unshare = 0;

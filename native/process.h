@@ -83,6 +83,7 @@ struct Rlimit {
 
 struct SpawnRequest {
   unsigned clone_flags = 0;        // CLONE_NEW* for the first clone
+  const char *clone_step = "create namespaces";  // names the clone in its error
   std::string uid_map, gid_map;    // written for a new user namespace while the child waits
   std::vector<Rlimit> rlimits;     // set by the parent (prlimit): the child cannot raise limits from its user namespace
   std::string cgroup_dir;          // v2: CLONE_INTO_CGROUP target ("" = none)
