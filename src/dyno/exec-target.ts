@@ -100,7 +100,8 @@ function record(v: unknown, field: string): Record<string, unknown> {
 }
 
 function only(o: Record<string, unknown>, field: string, keys: readonly string[]): void {
-  for (const k of Object.keys(o)) if (!keys.includes(k)) bad(`${field}.${k}`, `no such field (accepted: ${keys.join(', ')})`);
+  const where = field === 'target' ? '' : `${field}: `;
+  for (const k of Object.keys(o)) if (!keys.includes(k)) throw new UsageError(`exec target: ${where}unknown field ${JSON.stringify(k)}; accepted: ${keys.join(', ')}`);
 }
 
 function int(v: unknown, field: string, min: number, max: number): number {
