@@ -388,14 +388,17 @@ t.test('a dyno without a user or network namespace of its own, unconfined: exec 
   t.teardown(() => d.stop(0).then(() => undefined));
   const target = d.execTarget();
   t.same(target.namespaces, ['pid', 'mount', 'uts', 'ipc', 'cgroup']);
-  const r = await ex(target, ['sh', '-c', 'hostname; id -u; grep -E "^Seccomp:" /proc/self/status'], {
+  const r = await ex(target, ['sh', '-c', 'hostname; id -u; grep -E "^Seccomp:" /proc/self/status']);
+  t.equal(r.status, 0, r.error?.message ?? 'status');
+  t.same(lines(r.stdout), [d.id, '30000', 'Seccomp:\t0']);
+  const long = await execIn(target, ['sleep', '60'], {
     onStart: (s) => {
       const cmd = commandPid(s);
       for (const ns of NAMESPACES) t.equal(nsOf(cmd, ns), nsOf(d.pid, ns), `${ns} namespace`);
+      s.kill('SIGTERM');
     },
   });
-  t.equal(r.status, 0, r.error?.message ?? 'status');
-  t.same(lines(r.stdout), [d.id, '30000', 'Seccomp:\t0']);
+  t.equal(long.status, 143);
 });
 
 t.test('from another process: the target as JSON is all it takes', async (t) => {
@@ -412,6 +415,32 @@ t.test('from another process: the target as JSON is all it takes', async (t) => 
   });
   t.equal(r.code, 0, r.stderr);
   t.same(lines(r.stdout), [d.id, 'web.1', 'from-dyno']);
+});
+
+t.test('when the process that entered dies (SIGKILL), its session dies with it', async (t) => {
+  const d = await webDyno(t);
+  const script = `
+    const { execIn } = require(${JSON.stringify(ROOT)});
+    const fs = require('fs');
+    execIn(JSON.parse(process.argv[1]), ['sleep', '1000'], {
+      onStart: (s) => console.log(s.pid, fs.readFileSync('/proc/' + s.pid + '/task/' + s.pid + '/children', 'utf8').trim()),
+    });
+  `;
+  const env = hostEnv();
+  const child = spawn('/usr/bin/env', ['-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), process.execPath, '-e', script, JSON.stringify(d.execTarget())], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => { child.kill('SIGKILL'); });
+  let text = '';
+  child.stdout.on('data', (b: Buffer) => (text += b.toString()));
+  const [helper, cmd] = (await waitFor(() => /^\d+ \d+\n/.test(text) && text, 20_000, 'the session')).trim().split(' ').map(Number) as [number, number];
+  const starts = [startTime(helper), startTime(cmd)];
+  t.ok(d.processIds().includes(cmd), 'the command runs in the dyno');
+  child.kill('SIGKILL');
+  // both die by their parent-death signals; the host's init reaps them
+  const dead = (pid: number, start: string | null) => startTime(pid) !== start || procState(pid) === 'Z';
+  await waitFor(() => dead(helper, starts[0]!) && dead(cmd, starts[1]!), 10_000, 'the helper and the command to die');
+  t.notOk(d.processIds().includes(cmd), 'nothing of the session runs in the dyno');
+  await waitFor(() => startTime(helper) !== starts[0] && startTime(cmd) !== starts[1], 20_000, 'the host init to reap them');
+  t.equal(d.state, 'up', 'the dyno runs on');
 });
 
 t.test('fds and processes of this process do not grow over 200 execs', async (t) => {
