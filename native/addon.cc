@@ -34,6 +34,7 @@
 
 #include "cgroup.h"
 #include "channel.h"
+#include "enter.h"
 #include "net.h"
 #include "process.h"
 #include "seccomp.h"
@@ -343,6 +344,39 @@ void queue_join(Napi::Env env, std::vector<std::string> procs, const SpawnResult
       });
 }
 
+// The fields spawn and enter share, from o (named p in messages) into req.
+void convert_rlimits(const Check &c, const Napi::Object &o, const std::string &p, SpawnRequest &req) {
+  Napi::Array rls = c.array(o.Get("rlimits"), at(p, "rlimits"));
+  for (uint32_t i = 0; i < rls.Length(); i++) {
+    std::string rp = at(at(p, "rlimits"), i);
+    Napi::Object r = c.object(rls.Get(i), rp);
+    const int64_t max = (int64_t)1 << 53;
+    int64_t soft = c.integer(r.Get("soft"), at(rp, "soft"), -1, max), hard = c.integer(r.Get("hard"), at(rp, "hard"), -1, max);
+    req.rlimits.push_back({(int)c.integer(r.Get("resource"), at(rp, "resource"), 0, RLIM_NLIMITS - 1),
+                           soft < 0 ? RLIM_INFINITY : (unsigned long long)soft, hard < 0 ? RLIM_INFINITY : (unsigned long long)hard});
+  }
+}
+
+void convert_cgroup_procs(const Check &c, const Napi::Object &o, const std::string &p, SpawnRequest &req) {
+  Napi::Array procs = c.array(o.Get("cgroupProcs"), at(p, "cgroupProcs"));
+  for (uint32_t i = 0; i < procs.Length(); i++) req.cgroup_procs.push_back(c.string(procs.Get(i), at(at(p, "cgroupProcs"), i)));
+}
+
+void convert_stdio(const Check &c, const Napi::Object &o, const std::string &p, SpawnRequest &req) {
+  Napi::Array stdio = c.array(o.Get("stdio"), at(p, "stdio"));
+  if (stdio.Length() != 3) c.fail(at(p, "stdio"), "an array of 3 fds");
+  for (uint32_t i = 0; i < 3; i++) req.child.stdio[i] = c.fd(stdio.Get(i), at(at(p, "stdio"), i));
+}
+
+Napi::Object spawn_result(Napi::Env env, const SpawnResult &out) {
+  Napi::Object res = Napi::Object::New(env);
+  res.Set("pid", out.pid);
+  res.Set("pidfd", out.pidfd);
+  res.Set("channel", out.chan_fd);
+  res.Set("intoCgroup", out.into_cgroup);
+  return res;
+}
+
 Napi::Value Spawn(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   Check c{env, "spawn"};
@@ -358,22 +392,11 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   req.uid_map = c.string(plan.Get("uidMap"), at(p, "uidMap"));
   req.gid_map = c.string(plan.Get("gidMap"), at(p, "gidMap"));
   req.child.become_root = !req.uid_map.empty();
-  Napi::Array rls = c.array(plan.Get("rlimits"), at(p, "rlimits"));
-  for (uint32_t i = 0; i < rls.Length(); i++) {
-    std::string rp = at(at(p, "rlimits"), i);
-    Napi::Object r = c.object(rls.Get(i), rp);
-    const int64_t max = (int64_t)1 << 53;
-    int64_t soft = c.integer(r.Get("soft"), at(rp, "soft"), -1, max), hard = c.integer(r.Get("hard"), at(rp, "hard"), -1, max);
-    req.rlimits.push_back({(int)c.integer(r.Get("resource"), at(rp, "resource"), 0, RLIM_NLIMITS - 1),
-                           soft < 0 ? RLIM_INFINITY : (unsigned long long)soft, hard < 0 ? RLIM_INFINITY : (unsigned long long)hard});
-  }
-  Napi::Array procs = c.array(plan.Get("cgroupProcs"), at(p, "cgroupProcs"));
-  for (uint32_t i = 0; i < procs.Length(); i++) req.cgroup_procs.push_back(c.string(procs.Get(i), at(at(p, "cgroupProcs"), i)));
+  convert_rlimits(c, plan, p, req);
+  convert_cgroup_procs(c, plan, p, req);
   Napi::Array ops = c.array(plan.Get("ops"), at(p, "ops"));
   for (uint32_t i = 0; i < ops.Length(); i++) convert_op(c, st, ops.Get(i), at(at(p, "ops"), i));
-  Napi::Array stdio = c.array(plan.Get("stdio"), at(p, "stdio"));
-  if (stdio.Length() != 3) c.fail(at(p, "stdio"), "an array of 3 fds");
-  for (uint32_t i = 0; i < 3; i++) req.child.stdio[i] = c.fd(stdio.Get(i), at(at(p, "stdio"), i));
+  convert_stdio(c, plan, p, req);
   req.child.init_fd = c.fd(plan.Get("initFd"), at(p, "initFd"));
   Napi::Array pass = c.array(plan.Get("passFds"), at(p, "passFds"));
   if (pass.Length() > kMaxPassFds) c.fail(at(p, "passFds"), "an array of at most " + std::to_string(kMaxPassFds) + " fds");
@@ -392,12 +415,47 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   StepError err;
   if (!spawn_dyno(req, out, err)) throw step_error(env, err);
   queue_join(env, std::move(req.cgroup_procs), out, on_joined);
-  Napi::Object res = Napi::Object::New(env);
-  res.Set("pid", out.pid);
-  res.Set("pidfd", out.pidfd);
-  res.Set("channel", out.chan_fd);
-  res.Set("intoCgroup", out.into_cgroup);
-  return res;
+  return spawn_result(env, out);
+}
+
+// enter(request, onJoined): dynod exec. The child's steps are fixed (enter.cc): no op
+// list crosses the seam, only what names the dyno and what the session gets.
+Napi::Value Enter(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Check c{env, "enter"};
+  c.args(info, 2, "enter(request, onJoined)");
+  const std::string p = "request";
+  Napi::Object o = c.object(info[0], p);
+  c.only(o, p, {"pid", "startTime", "namespaces", "rlimits", "cgroupDir", "cgroupProcs", "stdio", "initFd", "seccompFd", "argv", "envp"});
+  Napi::Function on_joined = c.function(info[1], "onJoined");
+  EnterRequest req;
+  req.pid = (int)c.integer(o.Get("pid"), at(p, "pid"), 2, 4194304);
+  req.start_time = (unsigned long long)c.integer(o.Get("startTime"), at(p, "startTime"), 0, ((int64_t)1 << 53) - 1);
+  req.namespaces = c.u32(o.Get("namespaces"), at(p, "namespaces"));
+  if (req.namespaces == 0 || (req.namespaces & ~kEnterableNamespaces) != 0 || !(req.namespaces & CLONE_NEWPID) || !(req.namespaces & CLONE_NEWNS))
+    c.fail(at(p, "namespaces"), "CLONE_NEW* flags (user, mount, pid, net, uts, ipc, cgroup) that include CLONE_NEWPID and CLONE_NEWNS");
+  SpawnRequest &s = req.spawn;
+  convert_rlimits(c, o, p, s);
+  s.cgroup_dir = c.string(o.Get("cgroupDir"), at(p, "cgroupDir"));
+  convert_cgroup_procs(c, o, p, s);
+  if (s.cgroup_dir.empty() && s.cgroup_procs.empty()) c.fail(at(p, "cgroupDir"), "a directory when cgroupProcs is empty (the session must join the dyno's cgroup)");
+  convert_stdio(c, o, p, s);
+  s.child.init_fd = c.fd(o.Get("initFd"), at(p, "initFd"));
+  int64_t seccomp_fd = c.integer(o.Get("seccompFd"), at(p, "seccompFd"), -1, INT_MAX);
+  if (seccomp_fd >= 0) s.child.pass_fds[s.child.npass++] = (int)seccomp_fd;
+  PlanStorage st;
+  st.list(c, o.Get("argv"), at(p, "argv"), st.argv);
+  if (st.argv.size() < 2) c.fail(at(p, "argv"), "a non-empty array of strings");
+  st.list(c, o.Get("envp"), at(p, "envp"), st.envp);
+  s.child.argv = st.argv.data();
+  s.child.envp = st.envp.data();
+  s.child.trace = false;
+
+  SpawnResult out;
+  StepError err;
+  if (!enter_dyno(req, out, err)) throw step_error(env, err);
+  queue_join(env, std::move(s.cgroup_procs), out, on_joined);
+  return spawn_result(env, out);
 }
 
 // One uv_poll per watched fd; deleted in uv_close's callback.
@@ -702,6 +760,7 @@ Napi::Value CompileSeccomp(const Napi::CallbackInfo &info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("spawn", Napi::Function::New(env, Spawn));
+  exports.Set("enter", Napi::Function::New(env, Enter));
   exports.Set("watchExit", Napi::Function::New(env, WatchExit));
   exports.Set("watchChannel", Napi::Function::New(env, WatchChannel));
   exports.Set("signal", Napi::Function::New(env, Signal));

@@ -19,14 +19,24 @@
 // An unknown, repeated, missing or malformed option is a usage error: exit 125
 // with a message naming it (also sent as a record when --chan-fd was valid).
 //
-// It starts the command as the dyno user, reaps every orphan, forwards the
-// signals dynod receives to every process of the dyno, and exits with the
-// command's status (128+N when a signal N killed it). Without a forwarded
-// terminating signal (TERM, INT, HUP, QUIT) the dyno ends with its command; after
-// one, every process gets its grace: init keeps reaping until none is left, and
-// dynod SIGKILLs init when the grace is over. Its environment is the dyno's
-// environment. Failures before the command runs travel to dynod as records over
-// the channel; dynod never has to guess from an exit code.
+// As PID 1 (a dyno start) it starts the command as the dyno user, reaps every
+// orphan, forwards the signals dynod receives to every process of the dyno, and
+// exits with the command's status (128+N when a signal N killed it). Without a
+// forwarded terminating signal (TERM, INT, HUP, QUIT) the dyno ends with its
+// command; after one, every process gets its grace: init keeps reaping until none
+// is left, and dynod SIGKILLs init when the grace is over.
+//
+// Not PID 1, it is the helper of a `dynod exec` session: its parent joined a
+// running dyno's namespaces (enter.cc), whose PID namespace takes only children,
+// so it forks the command into the dyno the same way, forwards those signals to
+// the command's process group only (kill(-1) from outside the dyno's PID
+// namespace would reach the host's processes), and exits with the command's
+// status as soon as it has one; the command's orphans are the dyno's PID 1's. The
+// command dies with the helper (parent-death signal).
+//
+// Its environment is the dyno's (or the session's) environment. Failures before the
+// command runs travel to dynod as records over the channel; dynod never has to guess
+// from an exit code.
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -79,6 +89,7 @@ struct Args {
   unsigned long long caps;
   int seccomp_fd;
   char **command;
+  bool pid1;  // the dyno's init, or an exec session's helper
 };
 
 // Drop every capability from every set. Root keeps its uid but loses its power;
@@ -151,6 +162,12 @@ void load_seccomp(int fd) {
     if (setgroups(0, nullptr) != 0) fail("switch user", "setgroups");
   }
   set_capability_sets(a.uid == 0 ? a.caps : 0);
+  if (!a.pid1) {
+    // After the change of user, which clears it. The helper lives outside the dyno's
+    // PID namespace, where getppid() says 0: anything else means it is gone already.
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail("parent death signal", "prctl");
+    if (getppid() != 0) _exit(125);
+  }
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail("no new privileges", "prctl");
   umask(a.umask_value);
   if (chdir(a.cwd) != 0) fail("working directory", "chdir", a.cwd);
@@ -349,6 +366,7 @@ int main(int argc, char **argv) {
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   int chan;
   Args a = parse_args(argc, argv, &chan);
+  a.pid1 = getpid() == 1;
   g_chan = chan;
   if (a.seccomp_fd >= 0) fcntl(a.seccomp_fd, F_SETFD, FD_CLOEXEC);
   fcntl(g_chan, F_SETFD, FD_CLOEXEC);
@@ -382,8 +400,8 @@ int main(int argc, char **argv) {
           if (p != child) continue;
           command_status = exit_code(status);
           // Without a request to end, the dyno ends with its command; leaving PID 1
-          // kills what is left.
-          if (!ending) _exit(command_status);
+          // kills what is left. A session ends with its command in any case.
+          if (!ending || !a.pid1) _exit(command_status);
           continue;
         }
         if (p < 0 && errno == EINTR) continue;
@@ -392,6 +410,10 @@ int main(int argc, char **argv) {
         break;
       }
     } else if (forwarded(sig)) {
+      if (!a.pid1) {
+        kill(-child, sig);  // the command's process group (setsid made it its leader); not reaped yet
+        continue;
+      }
       if (terminating(sig)) ending = true;
       kill(-1, sig);  // from PID 1: every process of the namespace but ourselves
     }

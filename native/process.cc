@@ -16,6 +16,7 @@
 
 #include "cgroup.h"
 #include "channel.h"
+#include "enter.h"
 #include "mounts.h"
 #include "net.h"
 #include "sys.h"
@@ -88,7 +89,7 @@ bool spawn_dyno(SpawnRequest &req, SpawnResult &out, StepError &err) {
   if (pid == 0) child_main(req.child);
   int clone_errno = errno;
   pthread_sigmask(SIG_SETMASK, &saved, nullptr);
-  if (pid < 0) return fail_step(err, "create namespaces", "clone3", "", clone_errno);
+  if (pid < 0) return fail_step(err, req.clone_step, "clone3", "", clone_errno);
   Fd pidfd_guard{pidfd};
 
   // Maps and limits need the host's privileges, which the child in its own user
@@ -204,6 +205,9 @@ void run_op(const ChildPlan &plan, const ChildOp &op) {
       break;
     case kOpAwaitCgroup:
       child_await_cgroup(op.step, plan.late_unshare);
+      break;
+    case kOpJoinNamespaces:
+      child_join_namespaces(op);
       break;
     default:
       child_mount_op(op);

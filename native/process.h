@@ -33,6 +33,7 @@ enum OpKind {
   kOpAwaitCgroup,   // wait until the parent has joined us to our cgroup, then unshare late namespaces
   kOpMoveMount,     // move_mount the detached mount fd (made by the parent) to target
   kOpSetattr,       // mount_setattr(target, attr_set = attr_set, AT_RECURSIVE when recursive)
+  kOpJoinNamespaces,  // setns(fd = a running dyno's pidfd, flags = CLONE_NEW*) (dynod exec, enter.h)
 };
 
 // One primitive step; which fields an op reads is said at its OpKind.
@@ -47,7 +48,7 @@ struct ChildOp {
   const char *content;
   size_t content_len;
   const char *name;
-  unsigned long flags;  // MS_*
+  unsigned long flags;  // MS_*; CLONE_NEW* for kOpJoinNamespaces
   unsigned long attr_set;  // MOUNT_ATTR_*
   unsigned mode;
   int fd;
@@ -82,6 +83,7 @@ struct Rlimit {
 
 struct SpawnRequest {
   unsigned clone_flags = 0;        // CLONE_NEW* for the first clone
+  const char *clone_step = "create namespaces";  // names the clone in its error
   std::string uid_map, gid_map;    // written for a new user namespace while the child waits
   std::vector<Rlimit> rlimits;     // set by the parent (prlimit): the child cannot raise limits from its user namespace
   std::string cgroup_dir;          // v2: CLONE_INTO_CGROUP target ("" = none)

@@ -76,6 +76,35 @@ export interface NativeSpawnResult {
   intoCgroup: boolean;
 }
 
+/**
+ * dynod exec: what names a running dyno and what the session gets. The child's
+ * steps are fixed (native/enter.cc): wait for the cgroup join, join the namespaces
+ * in one setns(pidfd), exec dynod-init, which forks the command into the dyno.
+ */
+export interface NativeEnterRequest {
+  /** the dyno's PID 1 as the host sees it (2..4194304) */
+  pid: number;
+  /** PID 1's start time, /proc/<pid>/stat field 22: the addon refuses (ESRCH) a pid that now has another */
+  startTime: number;
+  /** CLONE_NEW* flags of the namespaces to join; must include CLONE_NEWPID and CLONE_NEWNS */
+  namespaces: number;
+  /** set by the parent (prlimit) before the child runs; -1 is unlimited */
+  rlimits: { resource: number; soft: number; hard: number }[];
+  /** v2: the dyno's cgroup directory, for CLONE_INTO_CGROUP; "" on v1 */
+  cgroupDir: string;
+  /** cgroup.procs files the parent writes the child's pid into unless it was born in its cgroup (v1, or v2 fallback) */
+  cgroupProcs: string[];
+  /** parent fds that become the helper's 0, 1, 2 (and the command's, without a terminal) */
+  stdio: [number, number, number];
+  /** fd of the sealed dynod-init */
+  initFd: number;
+  /** the compiled seccomp program, handed to dynod-init as fd 4; -1 for none */
+  seccompFd: number;
+  /** dynod-init's argv (initArgv in src/dyno/compile.ts) */
+  argv: string[];
+  envp: string[];
+}
+
 export interface NativeExit {
   code: number | null;
   signal: number | null;
@@ -142,6 +171,15 @@ export interface DynodAddon {
    * TypeError naming the field for a malformed plan, before anything is cloned.
    */
   spawn(plan: NativeSpawnPlan, onJoined: (err: NativeStepError | null) => void): NativeSpawnResult;
+  /**
+   * dynod exec: checks that PID 1 is the process the request names (a pidfd, then its
+   * start time: an Error with code ESRCH, step "find dyno", when it is gone or its pid
+   * reused), clones the session's helper and joins it to the dyno's cgroup, calling
+   * onJoined as spawn does. The result's pid and pidfd are the helper's (outside the
+   * dyno's PID namespace; the command is its child). Throws a TypeError naming the
+   * field for a malformed request, before anything is cloned.
+   */
+  enter(request: NativeEnterRequest, onJoined: (err: NativeStepError | null) => void): NativeSpawnResult;
   /** calls back once, when the process behind pidfd exits; closes pidfd afterwards */
   watchExit(pidfd: number, cb: (exit: NativeExit) => void): void;
   /** calls back per record, then once with null at EOF; closes fd afterwards */

@@ -10,6 +10,7 @@
 export { plan, start, run } from './dyno/index';
 export { Engine, getDefaultEngine, type EngineOptions, type RunResult } from './engine/engine';
 export { Dyno } from './dyno/dyno';
+export { execIn, checkExecTarget, type ExecTarget, type ExecIO, type ExecStdio, type ExecSession, type ExecResult } from './dyno/exec';
 export type { DynoEvents, DynoExit, DynoIO, DynoState, DynoStats, StartOptions, StdioOption, TracePoint } from './dyno/dyno';
 export type { ByteSize, DynoOptions } from './dyno/options';
 export type { DynoPlan, MountSpec } from './dyno/plan';

@@ -168,7 +168,11 @@ const INIT_CHAN_FD = 3;
 const INIT_SECCOMP_FD = 4;
 
 /** PID 1's argv: named options, all required (native/init.cc parses them strictly), then -- and the command. */
-export function initArgv(plan: DynoPlan, trace: boolean, seccomp = false): string[] {
+export function initArgv(
+  plan: Pick<DynoPlan, 'capabilities' | 'umask' | 'cwd' | 'tty' | 'terminalSize' | 'command'> & { user: Pick<DynoPlan['user'], 'uid' | 'gid'> },
+  trace: boolean,
+  seccomp = false,
+): string[] {
   const caps = capabilityMask(plan.capabilities);
   const options: Record<string, string> = {
     'chan-fd': String(INIT_CHAN_FD),

@@ -17,6 +17,7 @@ import { USERNS_SIZE } from './constants';
 import type { DynoPlan } from './plan';
 import { closeChildEnds, prepareStdio, releaseStdio, type DynoIO, type PreparedStdio } from './stdio';
 import { listensOn } from './ready';
+import { execTargetOf, readProcStat, type ExecTarget } from './exec-target';
 import { log } from '../log';
 
 export type { DynoIO, StdioOption } from './stdio';
@@ -570,6 +571,17 @@ export class Dyno extends EventEmitter<DynoEvents> {
       };
       poll();
     });
+  }
+
+  /**
+   * What `dynod exec` needs to enter this dyno from another process (plain data; see
+   * execIn). Throws a DynodError (ESRCH) unless the dyno is up.
+   */
+  execTarget(): ExecTarget {
+    // Until the exit is collected (exited), PID 1 is ours to reap: its pid cannot be reused.
+    const stat = this._state === 'up' && !this.exited && this.cgroup && !this.cgroupRemoved ? readProcStat(this._pid) : null;
+    if (!stat || !this.cgroup) throw new DynodError(`${this.name} is not running${this._state === 'up' ? '' : ` (${this._state})`}`, { step: 'exec', code: 'ESRCH' });
+    return execTargetOf(this.plan, { id: this.id, pid: this._pid, startTime: stat.startTime, cgroup: this.cgroup });
   }
 
   /** The host pids of every process of the dyno (from its cgroup). */
