@@ -72,7 +72,8 @@ function formationCommands(p: Command): void {
     .option('--grace <duration>', 'between SIGTERM and SIGKILL when a dyno stops (R12)', '30s')
     .addOption(new Option('--restart <policy>', 'crash restarts: heroku (at once, then growing cool-offs), always (at once), never').default('heroku'))
     .option('--backoff-scale <factor>', "multiply Heroku's cool-offs (0.001: 20 min becomes 1.2 s)", '1')
-    .option('--runtime-metrics', "log Heroku's log-runtime-metrics lines every 20 s per dyno")
+    .option('--runtime-metrics [interval]', "log Heroku's log-runtime-metrics lines per dyno, every 20 s (or the interval given)")
+    .option('--release-timeout <duration>', 'the release phase fails after this (Heroku: 1 h)', '1h')
     .option('--cycle <duration>', 'restart each dyno after this long, plus a random 0-15% (Heroku: 24h)')
     .option('--log-format <format>', 'text (Heroku\'s format) or json', 'text')
     .option('--color', 'colour the log even when stdout is not a terminal')
@@ -114,6 +115,10 @@ function formationCommands(p: Command): void {
     .action((f) => void (process.exitCode = verbs().releasesCommand(f)));
   p.command('apps').description('the formations running on this host').option('--json', 'print JSON')
     .action(async (f) => void (process.exitCode = await verbs().appsCommand(f)));
+  appOptions(p.command('exec').description('run COMMAND inside a running dyno (its namespaces, cgroup, user, limits)').usage('[options] -- COMMAND [ARGS...]').argument('<command...>'))
+    .option('-d, --dyno-name <dyno>', 'the dyno', 'web.1')
+    .option('-i, --interactive', 'keep stdin open; with a terminal on stdin, give the command a terminal')
+    .action(async (command: string[], f) => void (process.exitCode = await verbs().execCommand(command, { ...f, dyno: f.dynoName })));
 }
 
 function fail(message: string): void {

@@ -24,7 +24,9 @@ export interface StartFlags {
   grace: string;
   restart: string;
   backoffScale: string;
-  runtimeMetrics?: boolean;
+  /** true, or the interval (Heroku: 20 s) */
+  runtimeMetrics?: boolean | string;
+  releaseTimeout: string;
   cycle?: string;
   logFormat: string;
   color?: boolean;
@@ -54,6 +56,11 @@ export async function startCommand(formationArg: string | undefined, flags: Star
   const logs = new LogHub({ output: 1, format: flags.logFormat, color: flags.color });
   const engine = new Engine();
   const config = new ConfigStore(app);
+  const period = (v: string, option: string) => {
+    const ms = parseDuration(v, option);
+    if (ms < 100) throw new UsageError(`${option} ${v}: at least 100ms`);
+    return ms;
+  };
   const f = new Formation({
     engine,
     logs,
@@ -70,7 +77,9 @@ export async function startCommand(formationArg: string | undefined, flags: Star
     restart,
     backoffScale,
     runtimeMetrics: !!flags.runtimeMetrics,
-    cycleMs: flags.cycle ? parseDuration(flags.cycle, '--cycle') : 0,
+    metricsIntervalMs: typeof flags.runtimeMetrics === 'string' ? period(flags.runtimeMetrics, '--runtime-metrics') : 20_000,
+    releaseTimeoutMs: parseDuration(flags.releaseTimeout, '--release-timeout'),
+    cycleMs: flags.cycle ? period(flags.cycle, '--cycle') : 0,
   });
 
   let stopRequested: () => void = () => {};
@@ -86,9 +95,7 @@ export async function startCommand(formationArg: string | undefined, flags: Star
     logs,
     config,
     applyScale,
-    execTarget: () => {
-      throw new UsageError('dynod exec: not available yet');
-    },
+    execTarget: (d) => d.execTarget(),
     stopAll: () => stopRequested(),
   });
   await server.listen();

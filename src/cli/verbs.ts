@@ -7,6 +7,7 @@ import { configSetAction, configUnsetAction, doneStatus, formatAction, formatCon
 import { formatLine } from '../formation/logs';
 import type { LogLine } from '../formation/types';
 import { DynodError, UsageError } from '../errors';
+import { checkExecTarget, execIn, type ExecSession } from '../dyno/exec';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -159,3 +160,47 @@ export async function appsCommand(flags: { json?: boolean }): Promise<number> {
 
 export { readInfo };
 export type { RunResult };
+
+/**
+ * `dynod exec`: a command inside a running dyno of the formation (heroku ps:exec):
+ * the formation says where the dyno is, this process enters it.
+ */
+export async function execCommand(command: string[], flags: VerbFlags & { dyno: string; interactive?: boolean }): Promise<number> {
+  const app = findApp(flags);
+  const target = checkExecTarget(await call<unknown>(app, { op: 'exec', dyno: flags.dyno }));
+  const tty = !!flags.interactive && !!process.stdin.isTTY && !!process.stdout.isTTY;
+  const forwarded: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGWINCH'];
+  let session: ExecSession | null = null;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (sig === 'SIGWINCH') session?.resize(process.stdout.rows, process.stdout.columns);
+    else session?.kill(sig);
+  };
+  for (const s of forwarded) process.on(s, onSignal);
+  try {
+    const result = await execIn(target, command, {
+      stdin: flags.interactive ? 'inherit' : 'ignore',
+      stdout: 'inherit',
+      stderr: 'inherit',
+      tty,
+      rows: tty ? process.stdout.rows : undefined,
+      cols: tty ? process.stdout.columns : undefined,
+      term: tty ? process.env.TERM : undefined,
+      onStart: (s) => {
+        session = s;
+        if (s.terminal) {
+          process.stdin.setRawMode(true);
+          process.stdin.pipe(s.terminal);
+          s.terminal.pipe(process.stdout);
+        }
+      },
+    });
+    if (result.error) process.stderr.write(`dynod: ${result.error.message}\n`);
+    return result.status;
+  } finally {
+    for (const s of forwarded) process.off(s, onSignal);
+    if (tty) {
+      process.stdin.setRawMode(false);
+      process.stdin.pause();
+    }
+  }
+}

@@ -21,7 +21,7 @@ import type { LogLine } from './types';
  * counted until half of it has been written, and then one L10 line says how many.
  */
 
-export const DEFAULT_MAX_PENDING = 4 * 1024 * 1024;
+export const DEFAULT_MAX_PENDING = 16 * 1024 * 1024;
 const MIN_MAX_PENDING = 64 * 1024;
 /** bytes handed to one write(2) */
 const BATCH = 64 * 1024;

@@ -161,7 +161,7 @@ export class Formation {
     if (!outcome.ok) throw new DynodError(outcome.message, { step: 'release phase' }, outcome.status ?? 125);
     if (this.stopping) return;
     await Promise.all(this.entries.flatMap((e) => Array.from({ length: e.quantity }, (_, i) => this.addSlot(e, i + 1))));
-    this.memoryTimer = setInterval(() => this.tick(), Math.min(MEMORY_TICK_MS, this.opts.metricsIntervalMs));
+    this.memoryTimer = setInterval(() => this.tick(), this.tickMs);
     for (const slot of this.slots.values()) slot.boot();
   }
 
@@ -351,12 +351,17 @@ export class Formation {
     return slot.current;
   }
 
+  /** memory checks every 2 s, or as often as the runtime metrics when they come faster */
+  private get tickMs(): number {
+    return this.opts.runtimeMetrics ? Math.min(MEMORY_TICK_MS, this.opts.metricsIntervalMs) : MEMORY_TICK_MS;
+  }
+
   private tick(): void {
     const now = Date.now();
     for (const slot of this.slots.values()) slot.checkMemory(now);
     if (!this.opts.runtimeMetrics) return;
     this.metrics.prune(new Set([...this.slots.values(), ...this.detached.values()].flatMap((s) => (s.current ? [s.current.id] : []))));
-    this.sinceMetrics += MEMORY_TICK_MS;
+    this.sinceMetrics += this.tickMs;
     if (this.sinceMetrics < this.opts.metricsIntervalMs) return;
     this.sinceMetrics = 0;
     for (const slot of [...this.slots.values(), ...this.detached.values()]) {

@@ -276,6 +276,8 @@ export class Slot {
   }
 
   private crashed(): void {
+    // A one-off that ends has done its work: nobody restarts it, and it did not crash.
+    if (this.oneOff) return this.setState('down');
     this.setState('crashed');
     if (this.removed || this.oneOff) return;
     const delay = this.backoff.next();

@@ -56,14 +56,21 @@ export class RunningFormation {
     }));
   }
 
-  /** Resolves with the first line (from `from` on) that matches; rejects after timeoutMs with the log so far. */
+  /** Resolves with the first line (from `from` on) that matches; rejects after timeoutMs with the end of the log. */
   async waitFor(re: RegExp, timeoutMs = 20_000, from = 0): Promise<string> {
+    return (await this.waitForCount(re, 1, timeoutMs, from))[0]!;
+  }
+
+  /** Waits until `n` lines (from `from` on) match; scans each line once, however long the log. */
+  async waitForCount(re: RegExp, n: number, timeoutMs = 20_000, from = 0): Promise<string[]> {
     const deadline = Date.now() + timeoutMs;
+    const hits: string[] = [];
+    let scanned = from;
     for (;;) {
-      const hit = this.lines.slice(from).find((l) => re.test(l));
-      if (hit) return hit;
-      if (this.proc.exitCode !== null || this.proc.signalCode !== null) throw new Error(`dynod start ended before ${re}:\n${this.log()}\nstderr: ${this.stderr}`);
-      if (Date.now() > deadline) throw new Error(`no line matching ${re} within ${timeoutMs} ms:\n${this.log()}\nstderr: ${this.stderr}`);
+      for (; scanned < this.lines.length && hits.length < n; scanned++) if (re.test(this.lines[scanned]!)) hits.push(this.lines[scanned]!);
+      if (hits.length >= n) return hits;
+      if (this.proc.exitCode !== null || this.proc.signalCode !== null) throw new Error(`dynod start ended with ${hits.length}/${n} lines matching ${re}; the log ends:\n${this.tail()}\nstderr: ${this.stderr}`);
+      if (Date.now() > deadline) throw new Error(`${hits.length}/${n} lines matching ${re} within ${timeoutMs} ms; the log ends:\n${this.tail()}`);
       await new Promise<void>((r) => {
         this.waiters.push(r);
         setTimeout(r, 200);
@@ -71,19 +78,9 @@ export class RunningFormation {
     }
   }
 
-  /** Waits until `n` lines (from `from` on) match. */
-  async waitForCount(re: RegExp, n: number, timeoutMs = 20_000, from = 0): Promise<string[]> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const hits = this.lines.slice(from).filter((l) => re.test(l));
-      if (hits.length >= n) return hits;
-      if (this.proc.exitCode !== null || this.proc.signalCode !== null) throw new Error(`dynod start ended with ${hits.length}/${n} lines matching ${re}:\n${this.log()}\nstderr: ${this.stderr}`);
-      if (Date.now() > deadline) throw new Error(`${hits.length}/${n} lines matching ${re} within ${timeoutMs} ms:\n${this.log()}`);
-      await new Promise<void>((r) => {
-        this.waiters.push(r);
-        setTimeout(r, 200);
-      });
-    }
+  /** The last lines of the log, for messages. */
+  tail(n = 40): string {
+    return this.lines.slice(-n).join('\n');
   }
 
   log(): string {

@@ -103,7 +103,7 @@ t.test('SIGKILL of dynod: its dynos die with it, and the next start of the app c
   t.match(stale.stderr, /does not answer|no formation/);
   // the same app starts again in the same run dir: the lock is free, the stale socket replaced
   const { spawnSync } = await import('node:child_process');
-  const again = spawnSync('/usr/bin/env', ['-i', ...Object.entries(f.env).map(([k, v]) => `${k}=${v}`), 'timeout', '-s', 'INT', '3', DYNOD, 'start', '--name', f.app], { cwd: f.dir, encoding: 'utf8' });
+  const again = spawnSync('/usr/bin/env', ['-i', ...Object.entries(f.env).map(([k, v]) => `${k}=${v}`), 'timeout', '--preserve-status', '-s', 'INT', '3', DYNOD, 'start', '--name', f.app], { cwd: f.dir, encoding: 'utf8' });
   t.equal(again.status, 0, again.stderr);
   t.match(again.stdout, /dynod\[worker\.1\]: State changed from starting to up/);
 });

@@ -1,0 +1,110 @@
+// More of `dynod start` (root, real kernel): the second Ctrl-C, cycling, runtime
+// metrics, the JSON log, `dynod logs`, `apps`, detached and typed one-offs, the
+// release timeout, and 10 dynos × 10,000 lines through the whole stream.
+import t from 'tap';
+import { startFormation } from '../helpers/formation';
+import type { LogLine } from '../../src/formation/types';
+
+t.test('a second Ctrl-C skips the grace', async (t) => {
+  const f = startFormation(t, { files: { Procfile: "stubborn: trap '' TERM INT; while :; do sleep 0.2; done\n" }, args: ['--grace', '60s'] });
+  await f.waitFor(/State changed from starting to up/);
+  f.proc.kill('SIGINT');
+  await f.waitFor(/Stopping all processes with SIGTERM/);
+  f.proc.kill('SIGINT');
+  const exit = await f.exited;
+  t.same(exit, { code: 0, signal: null });
+  t.match(f.log(), /dynod\[stubborn\.1\]: Process exited with status 137/, 'SIGKILLed without waiting 60 s');
+});
+
+t.test('cycling restarts a dyno after the period; runtime metrics lines', async (t) => {
+  const f = startFormation(t, {
+    files: { Procfile: 'worker: echo booted; while :; do sleep 0.2; done\n' },
+    args: ['--cycle', '1s', '--runtime-metrics', '500ms', '--grace', '1s'],
+  });
+  await f.waitFor(/dynod\[worker\.1\]: Cycling/, 15_000);
+  await f.waitForCount(/app\[worker\.1\]: booted/, 2, 15_000);
+  const m = await f.waitFor(/dynod\[worker\.1\]: source=worker\.1 dyno=dynod\.[0-9a-f-]+ sample#memory_total=[\d.]+MB sample#memory_rss=[\d.]+MB sample#memory_cache=[\d.]+MB sample#memory_swap=[\d.]+MB sample#memory_quota=512\.00MB/, 15_000);
+  t.ok(m, 'a memory line with the quota of standard-1x');
+  await f.waitFor(/sample#load_avg_1m=\d+\.\d\d sample#load_avg_5m=\d+\.\d\d sample#load_avg_15m=\d+\.\d\d/);
+  await f.interrupt();
+});
+
+t.test('--log-format json; dynod logs with filters; apps', async (t) => {
+  const f = startFormation(t, {
+    files: { Procfile: 'web: echo web says hi; sleep 1000\nworker: echo worker says hi; sleep 1000\n' },
+    args: ['--log-format', 'json', '--boot-timeout', '60s'],
+  });
+  await f.waitFor(/"msg":"worker says hi"/);
+  await f.waitFor(/"msg":"web says hi"/);
+  const first = JSON.parse(f.lines[0]!) as Record<string, unknown>;
+  t.match(first, { source: 'dynod', dyno: /^(web|worker)\.1$/, msg: 'State changed from down to starting' }, 'one JSON object per line');
+  t.match(first.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$/);
+
+  const app = await f.cli(['logs', '--name', f.app, '-s', 'app']);
+  t.equal(app.code, 0, app.stderr);
+  t.same(app.stdout.trim().split('\n').map((l) => l.replace(/^\S+ /, '')).sort(), ['app[web.1]: web says hi', 'app[worker.1]: worker says hi']);
+  const one = await f.cli(['logs', '--name', f.app, '-d', 'worker.1', '-n', '1']);
+  t.match(one.stdout.trim().split('\n'), [/ app\[worker\.1\]: worker says hi$/]);
+  const typed = await f.cli(['logs', '--name', f.app, '-p', 'web', '-s', 'dynod', '--json']);
+  const lines = typed.stdout.trim().split('\n').map((l) => JSON.parse(l) as LogLine);
+  t.ok(lines.length >= 2 && lines.every((l) => l.dyno === 'web.1' && l.source === 'dynod'), 'filters by type and source');
+  const bad = await f.cli(['logs', '--name', f.app, '-s', 'heroku']);
+  t.equal(bad.code, 125);
+  t.match(bad.stderr, /--source heroku: accepted: app, dynod/);
+
+  // -t: lines that come after the call
+  const tail = f.cli(['logs', '--name', f.app, '-t', '-n', '0', '-s', 'app']);
+  const apps = await f.cli(['apps', '--json']);
+  t.match(JSON.parse(apps.stdout), [{ app: f.app, appDir: f.dir, release: 1 }]);
+  const det = await f.cli(['run', '--detach', '--', 'echo', 'detached output']);
+  t.equal(det.code, 0, det.stderr);
+  t.match(det.stdout, /^Running `echo detached output` on .*\.\.\. up, run\.\d{4}\n/);
+  await f.waitFor(/"source":"app","dyno":"run\.\d{4}","msg":"detached output"/);
+  await f.waitFor(/"dyno":"run\.\d{4}","msg":"Process exited with status 0"/);
+  await f.waitFor(/"dyno":"run\.\d{4}","msg":"State changed from up to down"/);
+  const tailed = await Promise.race([tail, new Promise<null>((r) => setTimeout(() => r(null), 500))]);
+  t.equal(tailed, null, 'logs -t keeps running');
+  await f.interrupt();
+  const tailEnd = await tail;
+  t.equal(tailEnd.code, 0, 'logs -t ends when the formation does');
+  t.match(tailEnd.stdout, / app\[run\.\d{4}\]: detached output\n/, 'logs -t printed the lines that came after it');
+});
+
+t.test('a Procfile type as the one-off command runs its command with the arguments appended', async (t) => {
+  const f = startFormation(t, { files: { Procfile: 'worker: sleep 1000\nargs: printf "%s|" first\n' }, args: ['worker=1,args=0'] });
+  await f.waitFor(/dynod\[worker\.1\]: State changed from starting to up/);
+  const r = await f.cli(['run', '--', 'args', 'a b', "c'd"]);
+  t.equal(r.code, 0, r.stderr);
+  t.equal(r.stdout, "first|a b|c'd|");
+  await f.interrupt();
+});
+
+t.test('the release phase times out', async (t) => {
+  const f = startFormation(t, { files: { Procfile: 'release: sleep 60\nweb: sleep 60\n' }, args: ['--release-timeout', '1s'] });
+  const exit = await f.exited;
+  t.not(exit.code, 0);
+  t.match(f.log(), /dynod\[release\.1\]: Release phase timed out after 1 seconds/);
+  t.match(f.log(), /release phase of v1 timed out/);
+  t.notMatch(f.log(), /\[web\.1\]/);
+});
+
+t.test('10 dynos × 10,000 lines all arrive, none cut', async (t) => {
+  const N = 10;
+  const L = 10_000;
+  const f = startFormation(t, {
+    files: { Procfile: `logger: awk 'BEGIN { for (i = 0; i < ${L}; i++) printf "%s line %d %s\\n", ENVIRON["DYNO"], i, "0123456789abcdef0123456789abcdef" }'; sleep 1000\n` },
+    args: [`logger=${N}`],
+  });
+  const want = new Set<string>();
+  for (let d = 1; d <= N; d++) for (let i = 0; i < L; i++) want.add(`app[logger.${d}]: logger.${d} line ${i} 0123456789abcdef0123456789abcdef`);
+  await f.waitForCount(/app\[logger\.\d+\]: logger\.\d+ line 9999 /, N, 60_000);
+  const got = f.lines.filter((l) => l.includes(' app[logger.')).map((l) => l.slice(l.indexOf(' ') + 1));
+  t.equal(got.length, N * L, 'every line once');
+  t.equal(got.filter((l) => !want.has(l)).length, 0, 'none cut or mixed');
+  t.equal(new Set(got).size, N * L, 'no duplicates');
+  for (let d = 1; d <= N; d++) {
+    const mine = got.filter((l) => l.startsWith(`app[logger.${d}]`)).map((l) => Number(l.split(' ')[3]));
+    if (mine.some((n, i) => n !== i)) t.fail(`logger.${d} lines out of order`);
+  }
+  await f.interrupt();
+});
