@@ -19,3 +19,10 @@ export type { Limits, CgroupStats } from './cgroup';
 export { SIZES, DEFAULT_SIZE, findSize, type DynoSize, type SizeName } from './dyno/sizes';
 export { DynodError, UsageError, CommandError, EXIT_DYNOD_ERROR, EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND } from './errors';
 export type { NativeErrorData } from './addon';
+// A Procfile formation, as `dynod start` runs it: embed the manager with your own log sink and config.
+export { Formation, type FormationOptions, type ReleaseSource, type ReleaseOutcome } from './formation/manager';
+export { LogHub } from './formation/logs';
+export { ConfigStore } from './formation/config-store';
+export { parseProcfile, readProcfile } from './formation/procfile';
+export { parseFormation, parseScaleArgs, applyScale } from './formation/formation-spec';
+export type { DynoInfo, FormationEntry, LogFilter, LogLine, Procfile, ProcessType, ReleaseInfo, ScaleChange } from './formation/types';

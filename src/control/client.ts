@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { DynodError } from '../errors';
-import { listApps, readInfo, socketPath } from './paths';
+import { listApps, readInfo, runRoot, socketPath } from './paths';
 import type { Event, Reply, Request } from './protocol';
 
 /** How a verb names the app it talks to: --name, else --app DIR, else the current directory. */
@@ -13,6 +13,12 @@ export interface AppSelector {
 
 /** The app a verb means, or a clear error when no dynod runs it. */
 export function findApp(sel: AppSelector): string {
+  try {
+    fs.accessSync(runRoot(), fs.constants.X_OK);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EACCES')
+      throw new DynodError(`${runRoot()}: permission denied; a formation's control socket is root's only (try sudo)`, { step: 'control socket', code: 'EACCES' });
+  }
   if (sel.name) {
     if (!fs.existsSync(socketPath(sel.name))) throw new DynodError(`no formation of app ${sel.name} is running here (start one with: sudo dynod start)`, { step: 'control socket' });
     return sel.name;

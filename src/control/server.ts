@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as path from 'node:path';
 import type { Dyno } from '../dyno/dyno';
 import { findSize } from '../dyno/sizes';
 import { DynodError, EXIT_DYNOD_ERROR } from '../errors';
@@ -47,6 +48,8 @@ export class ControlServer {
   async listen(): Promise<void> {
     const app = this.deps.formation.app;
     const dir = appRunDir(app);
+    // /run/dynod itself: root's only, so only root reaches any app's socket
+    fs.mkdirSync(path.dirname(dir), { recursive: true, mode: 0o700 });
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     fs.chmodSync(dir, 0o700);
     this.lockFd = fs.openSync(lockPath(app), fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);

@@ -5,6 +5,7 @@ import t from 'tap';
 import * as fs from 'node:fs';
 import { startFormation, get, WEB, freePortBase, alive } from '../helpers/formation';
 import type { DynoInfo } from '../../src/formation/types';
+import { dynod } from '../helpers/dynod';
 
 function psJson(stdout: string): DynoInfo[] {
   return JSON.parse(stdout) as DynoInfo[];
@@ -39,6 +40,9 @@ t.test('web=2,worker=1 comes up, ps shows it, scale changes it, restart replaces
   t.match(cgroupOf(web1.pid!), new RegExp(`dynod/${f.app}/web\\.1-`), 'web.1 runs in the app\'s cgroup group');
   const text = await f.cli(['ps', '--name', f.app]);
   t.match(text.stdout, /=== web \(Standard-1X\): exec node .* \(2\)\n\nweb\.1: up \d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d [+-]\d{4} \(~ \d+s ago\)/, "Heroku's ps format");
+  const nobody = await dynod(['ps', '--name', f.app], { uid: 65534, gid: 65534, env: f.envForCli() });
+  t.equal(nobody.code, 125, 'the control socket is root\'s only');
+  t.match(nobody.stderr, /permission denied; a formation's control socket is root's only \(try sudo\)/);
   const byDir = await f.cli(['ps', '--json'], { cwd: f.dir });
   t.equal(byDir.code, 0, 'the app is found from its directory too');
 
