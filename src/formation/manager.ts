@@ -36,6 +36,8 @@ export interface FormationOptions {
   port: number;
   /** publish web dynos on host ports (default true) */
   publish?: boolean;
+  /** replace up web dynos one by one, each new one up before the old one stops (with a router in front) */
+  preboot?: boolean;
   bootTimeoutMs?: number;
   graceMs?: number;
   restart?: RestartPolicy;
@@ -93,6 +95,7 @@ export class Formation {
       metricsIntervalMs: 20_000,
       cycleMs: 0,
       releaseTimeoutMs: 3_600_000,
+      preboot: false,
       ...options,
     };
     this.entries = options.formation.map((e) => ({ ...e }));
@@ -162,7 +165,7 @@ export class Formation {
     if (this.stopping) return;
     await Promise.all(this.entries.flatMap((e) => Array.from({ length: e.quantity }, (_, i) => this.addSlot(e, i + 1))));
     this.memoryTimer = setInterval(() => this.tick(), this.tickMs);
-    for (const slot of this.slots.values()) slot.boot();
+    for (const slot of this.slots.values()) void slot.boot();
   }
 
   private async addSlot(entry: FormationEntry, n: number): Promise<Slot> {
@@ -236,8 +239,8 @@ export class Formation {
         for (const slot of this.slots.values()) {
           slot.backoff.reset();
           slot.restarts = 0;
-          slot.boot();
         }
+        this.replace([...this.slots.values()]);
       }
       return outcome;
     });
@@ -297,9 +300,22 @@ export class Formation {
       slot.backoff.reset();
       slot.restarts = 0;
       this.opts.logs.system(slot.name, 'Restarting');
-      slot.boot();
     }
+    this.replace(slots);
     return slots;
+  }
+
+  /**
+   * New lives for these slots. Web dynos behind the router are replaced one by one,
+   * each new one up before the old one gets its SIGTERM (Heroku's preboot), so a
+   * restart under load loses no request; the others start as the old ones stop.
+   */
+  private replace(slots: Slot[]): void {
+    const rolling = this.opts.preboot ? slots.filter((s) => s.type === 'web' && s.state === 'up') : [];
+    for (const slot of slots) if (!rolling.includes(slot)) void slot.boot();
+    void (async () => {
+      for (const slot of rolling) if (!this.stopping) await slot.boot({ preboot: true });
+    })();
   }
 
   /** `dynod stop`: a formation dyno stops and the manager starts it again (Heroku's Common Runtime); a one-off just stops. */

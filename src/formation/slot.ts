@@ -54,6 +54,9 @@ export class Slot {
   since = new Date();
   /** the dyno of this life (starting, up, or just ended) */
   current: Dyno | null = null;
+  /** a preboot's new life, while the current one still serves */
+  next: Dyno | null = null;
+  private settleBoot: (() => void) | null = null;
   /** older lives still stopping */
   readonly retiring = new Set<Dyno>();
   readonly backoff: Backoff;
@@ -119,17 +122,28 @@ export class Slot {
     );
   }
 
-  /** Starts a new life now (a restart asked for, a crash's cool-off over, a cycle). */
-  boot(): void {
-    if (this.removed) return;
+  /**
+   * Starts a new life now (a restart asked for, a crash's cool-off over, a cycle).
+   * With `preboot` (Heroku's preboot, for web dynos that are up), the old life keeps
+   * serving until the new one is up, and only then gets its SIGTERM. Resolves when
+   * the new life is up, or has failed.
+   */
+  boot(opts: { preboot?: boolean } = {}): Promise<void> {
+    if (this.removed) return Promise.resolve();
     clearTimeout(this.restartTimer);
     this.restartAt = null;
     const previous = this.current;
-    if (previous && previous.state !== 'down' && previous.state !== 'crashed') void this.retire(previous);
-    // From here the old life is not the slot's: its end is only logged.
-    this.current = null;
-    this.setState('starting');
+    const preboot = !!opts.preboot && previous !== null && this.state === 'up' && !this.next;
+    if (!preboot) {
+      if (previous && previous.state !== 'down' && previous.state !== 'crashed') void this.retire(previous);
+      // From here the old life is not the slot's: its end is only logged.
+      this.current = null;
+      this.setState('starting');
+    }
     this.log(`Starting process with command \`${this.command}\``);
+    let settle!: () => void;
+    const settled = new Promise<void>((r) => (settle = r));
+    this.settleBoot = settle;
     const abort = new AbortController();
     this.bootAbort = abort;
     let dyno: Dyno | null = null;
@@ -142,7 +156,8 @@ export class Slot {
         signal: abort.signal,
         onCreated: (d) => {
           dyno = d;
-          this.current = d;
+          if (preboot) this.next = d;
+          else this.current = d;
           d.on('stopTimeout', (ms) => {
             this.log(EXIT_TIMEOUT(Number(fmtSeconds(ms))));
             this.log('Stopping process with SIGKILL');
@@ -155,7 +170,7 @@ export class Slot {
         if (d.stdout) this.ctx.logs.attach(this.name, d.stdout);
         if (d.stderr) this.ctx.logs.attach(this.name, d.stderr);
         if (this.type === 'web' && !this.oneOff) return this.bootCheck(d, abort.signal);
-        if (this.current === d) this.up();
+        if (this.current === d || this.next === d) this.up(d);
       })
       .catch((e: unknown) => {
         // A start that failed with a dyno (command not found, a setup step) is reported by ended().
@@ -174,7 +189,10 @@ export class Slot {
       })
       .finally(() => {
         if (this.bootAbort === abort) this.bootAbort = null;
+        // up, or failed: either way this boot is over (ended() settles a dyno that dies later)
+        if (this.state !== 'starting' || this.current !== dyno) settle();
       });
+    return settled;
   }
 
   /** R10: a web dyno must listen on $PORT within the boot timeout. */
@@ -182,17 +200,25 @@ export class Slot {
     try {
       await d.waitForPort(undefined, this.ctx.bootTimeoutMs);
     } catch (e) {
-      if (signal.aborted || this.current !== d || d.state !== 'up') return;
+      if (signal.aborted || (this.current !== d && this.next !== d) || d.state !== 'up') return;
       if (DynodError.from(e).code !== 'ETIMEDOUT') return;
       this.log(BOOT_TIMEOUT(Number(fmtSeconds(this.ctx.bootTimeoutMs))));
       this.log('Stopping process with SIGKILL');
       d.kill('SIGKILL');
       return;
     }
-    if (this.current === d && this.state === 'starting') this.up();
+    if ((this.current === d && this.state === 'starting') || this.next === d) this.up(d);
   }
 
-  private up(): void {
+  private up(d: Dyno): void {
+    if (this.next === d) {
+      // preboot: the new life takes over, the old one stops (it gets no new request from now on)
+      const old = this.current;
+      this.current = d;
+      this.next = null;
+      if (old && old.state !== 'down' && old.state !== 'crashed') void this.retire(old);
+    }
+    this.settleBoot?.();
     this.setState('up');
     clearTimeout(this.stableTimer);
     // A boot that stays up forgets the crashes before it.
@@ -225,7 +251,13 @@ export class Slot {
     else if (exit.error) this.log(exit.error.message);
     this.ctx.logs.system(name, `Process exited with status ${exit.status}`);
     this.retiring.delete(d);
+    if (this.next === d) {
+      // a preboot that failed: the current life keeps serving
+      this.next = null;
+      this.settleBoot?.();
+    }
     if (this.current !== d) return void this.ctx.changed(this);
+    this.settleBoot?.();
     clearTimeout(this.stableTimer);
     clearTimeout(this.cycleTimer);
     this.exitStatus = exit.status;
@@ -309,6 +341,7 @@ export class Slot {
     // Only a boot that has no dyno yet is aborted: a dyno that exists gets its grace.
     if (!this.current) this.bootAbort?.abort();
     const waits: Promise<unknown>[] = [...this.retiring].map((d) => d.stop(graceMs));
+    if (this.next) waits.push(this.retire(this.next, graceMs));
     const d = this.current;
     if (d && d.state !== 'down' && d.state !== 'crashed') waits.push(this.retire(d, graceMs));
     else if (this.state === 'crashed' && remove) this.setState('down');
@@ -323,6 +356,7 @@ export class Slot {
   /** A shorter grace for everything stopping now (the second Ctrl-C). */
   hurry(): void {
     for (const d of this.retiring) void d.stop(0);
+    if (this.next) void this.next.stop(0);
     if (this.current && this.current.state === 'stopping') void this.current.stop(0);
   }
 
