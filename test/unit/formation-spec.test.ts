@@ -1,5 +1,5 @@
 import t from 'tap';
-import { applyScale, formatFormation, formatScaled, MAX_DYNOS, parseFormation, parseScaleArgs } from '../../src/formation/formation-spec';
+import { applyScale, formatFormation, formatScaled, MAX_APP_DYNOS, MAX_DYNOS, parseFormation, parseScaleArgs } from '../../src/formation/formation-spec';
 import { parseProcfile } from '../../src/formation/procfile';
 import type { FormationEntry, Procfile, ScaleChange } from '../../src/formation/types';
 import { SIZES, type SizeName } from '../../src/dyno/sizes';
@@ -45,8 +45,8 @@ t.test('parseFormation: the formation of dynod start', async (t) => {
     ['release=1', `formation "release=1": ${RELEASE}`],
     ['web,release', `formation "web,release": ${RELEASE}`],
     ['web=101', 'formation "web=101": web=101: at most 100 dynos of a type'],
-    ['web=60,worker=41', 'formation "web=60,worker=41": 101 dynos in all; an app runs at most 100 dynos'],
-    ['all=34', 'formation "all=34": 102 dynos in all; an app runs at most 100 dynos'],
+    ['web=60,worker=41', [E('web', 60), E('worker', 41), E('clock', 0)]],
+    ['all=34', [E('web', 34), E('worker', 34), E('clock', 34)]],
     ['web=x', `formation "web=x": bad item "web=x"; ${FORM}`],
     ['web=-1', `formation "web=-1": bad item "web=-1"; ${FORM}`],
     ['web = 1', `formation "web = 1": bad item "web = 1"; ${FORM}`],
@@ -125,9 +125,9 @@ t.test('applyScale: set, add, remove, resize; the current formation is not chang
   t.strictSame(scale('web=97'), { next: [E('web', 97), E('worker', 1), E('clock', 0, 'standard-2x')], changed: ['web'] }, '98 in all');
   t.throws(() => scale('nope=1'), { name: 'UsageError', message: NOT_FOUND('nope') });
   t.throws(() => scale('release=1'), { name: 'UsageError', message: `scale release=1: ${RELEASE}` });
-  t.throws(() => scale('web=100'), { name: 'UsageError', message: 'scale web=100: 101 dynos in all; an app runs at most 100 dynos' });
+  t.strictSame(scale('web=100'), { next: [E('web', 100), E('worker', 1), E('clock', 0, 'standard-2x')], changed: ['web'] }, '101 in all: more than Heroku, fine on your own host');
   t.throws(() => scale('web+99'), { name: 'UsageError', message: 'scale web+99: 101 dynos of web; at most 100' });
-  t.throws(() => scale('web+50', 'worker+50'), { name: 'UsageError', message: 'scale web+50 worker+50: 103 dynos in all; an app runs at most 100 dynos' });
+  t.strictSame(scale('web+50', 'worker+50').next.map((e) => e.quantity), [52, 51, 0]);
   t.throws(() => applyScale(current, [{ type: 'web', op: '=', amount: 1, size: 'huge' as SizeName }]), { name: 'UsageError', message: `unknown size "huge"; valid sizes: ${SIZE_LIST}` });
   t.equal(JSON.stringify(current), frozen);
 });
@@ -239,7 +239,7 @@ t.test('random formation specs: a full formation, or a UsageError naming the spe
     }
     check(JSON.stringify(f.map((e) => e.type)) === JSON.stringify(types), `types ${JSON.stringify(f.map((e) => e.type))}`);
     check(f.every((e) => Number.isInteger(e.quantity) && e.quantity >= 0 && e.quantity <= MAX_DYNOS && SIZE_NAMES.includes(e.size)), 'bad entry');
-    check(f.reduce((n, e) => n + e.quantity, 0) <= MAX_DYNOS, 'more than 100 dynos');
+    check(f.reduce((n, e) => n + e.quantity, 0) <= MAX_APP_DYNOS, 'more than 1000 dynos');
   });
 });
 
@@ -268,12 +268,19 @@ t.test('random scaling sequences agree with a plain model and keep the limits', 
       const total = model.reduce((s, e) => s + e.quantity, 0);
       try {
         const { next } = applyScale(f, changes);
-        check(total <= MAX_DYNOS && model.every((e) => e.quantity <= MAX_DYNOS), `accepted ${total} dynos`);
+        check(total <= MAX_APP_DYNOS && model.every((e) => e.quantity <= MAX_DYNOS), `accepted ${total} dynos`);
         check(JSON.stringify(next) === JSON.stringify(model), `got ${JSON.stringify(next)}, model ${JSON.stringify(model)}`);
         f = next;
       } catch (e) {
-        check(e instanceof UsageError && (total > MAX_DYNOS || model.some((x) => x.quantity > MAX_DYNOS)), `refused ${JSON.stringify(args)}: ${(e as Error).message}`);
+        check(e instanceof UsageError && (total > MAX_APP_DYNOS || model.some((x) => x.quantity > MAX_DYNOS)), `refused ${JSON.stringify(args)}: ${(e as Error).message}`);
       }
     }
   });
+});
+
+t.test('an app runs at most MAX_APP_DYNOS in all (100 per type)', async (t) => {
+  const many = parseProcfile(Array.from({ length: 11 }, (_, i) => `t${i}: run`).join('\n'));
+  t.equal(MAX_APP_DYNOS, 1000);
+  t.throws(() => parseFormation('all=100', many, 'standard-1x'), { name: 'UsageError', message: 'formation "all=100": 1100 dynos in all; an app runs at most 1000 dynos' });
+  t.equal(parseFormation('all=90', many, 'standard-1x').reduce((n, e) => n + e.quantity, 0), 990);
 });
