@@ -118,20 +118,25 @@ export class DynoNetLease implements DynoNetworkSetup {
  * allocator. Everything per dyno lives in a DynoNetLease.
  */
 export class EngineNetwork {
-  readonly range: Ipv4Range;
   /** @internal */
   readonly addresses = new AddressAllocator();
   private host: HostNetwork | null = null;
 
-  constructor(options: NetworkOptions = {}) {
+  constructor(private readonly options: NetworkOptions = {}) {}
+
+  /** The dynos' range, read (and checked) when a dyno first needs it: a --net none start never does. */
+  range(): { range: Ipv4Range; option: string } {
     const fromEnv = process.env.DYNOD_NET_RANGE;
-    const text = options.range ?? (fromEnv !== undefined && fromEnv !== '' ? fromEnv : DEFAULT_RANGE);
-    this.range = parseRange(text, options.range !== undefined ? 'network range' : fromEnv ? 'DYNOD_NET_RANGE' : 'network range');
+    const option = this.options.range === undefined && fromEnv ? 'DYNOD_NET_RANGE' : 'network range';
+    return { range: parseRange(this.options.range ?? (fromEnv || DEFAULT_RANGE), option), option };
   }
 
   /** @internal The host network, set up or joined on first use. */
   async hostNetwork(): Promise<HostNetwork> {
-    this.host ??= new HostNetwork(this.range);
+    if (!this.host) {
+      const { range, option } = this.range();
+      this.host = new HostNetwork(range, option);
+    }
     await this.host.acquire();
     return this.host;
   }

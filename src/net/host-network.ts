@@ -37,7 +37,8 @@ export class HostNetwork {
   private usersFd = -1;
   private acquiring: Promise<void> | null = null;
 
-  constructor(readonly range: Ipv4Range, private readonly dir = NET_DIR) {}
+  /** option: where the range came from, for the messages (DYNOD_NET_RANGE, network range) */
+  constructor(readonly range: Ipv4Range, private readonly option: string, private readonly dir = NET_DIR) {}
 
   get gateway(): string {
     return ipToString(gatewayOf(this.range));
@@ -51,6 +52,7 @@ export class HostNetwork {
   }
 
   private async join(): Promise<void> {
+    checkAgainstRoutes(this.range, hostRoutes(), BRIDGE, this.option);
     await this.locked(async () => {
       const fd = this.openLock('users.lock');
       try {
@@ -64,7 +66,7 @@ export class HostNetwork {
           const state = readState(this.dir);
           if (state && state.range !== this.range.text)
             throw new DynodError(
-              `network: the dynos of another dynod on this host use the range ${state.range}; this one was given ${this.range.text} (one range per host: set DYNOD_NET_RANGE alike, or stop the other dynods)`,
+              `network: the dynos of another dynod on this host use the range ${state.range}; this one was given ${this.range.text} (one range per host: give every dynod the same range, or stop the other dynods)`,
               { step: 'network: range' },
             );
           if (!n.flock(fd, false)) throw new DynodError('network: users.lock: could not take a shared lock', { step: 'network: lock' });
@@ -80,7 +82,6 @@ export class HostNetwork {
   }
 
   private async setUp(): Promise<void> {
-    checkAgainstRoutes(this.range, hostRoutes(), BRIDGE, 'DYNOD_NET_RANGE');
     const n = native();
     try {
       n.netBridge(BRIDGE, this.gateway, this.range.prefix);
@@ -96,7 +97,7 @@ export class HostNetwork {
     const state: HostNetState = { range: this.range.text, bridge: BRIDGE, forwardingOwned };
     // Written before the rules: a dynod killed from here on leaves something the sweep can undo.
     writeState(this.dir, state);
-    await runNft(egressRuleset({ bridge: BRIDGE, range: this.range.text, forwardingOwned }));
+    await runNft(egressRuleset({ bridge: BRIDGE, gateway: this.gateway, range: this.range.text, forwardingOwned }));
     log.debug({ range: this.range.text }, 'host network set up');
   }
 

@@ -6,6 +6,8 @@ export const NFT_TABLE = 'inet dynod';
 
 export interface RulesetInput {
   bridge: string;
+  /** the bridge's address: the dynos' gateway */
+  gateway: string;
   /** the dynos' range, a.b.c.d/N */
   range: string;
   /**
@@ -21,9 +23,11 @@ export interface RulesetInput {
  * - input from the bridge (a dyno to any address of the host): only replies to
  *   what the host itself opened; TCP gets a reset, the rest port-unreachable, so
  *   a dyno's connect() is refused at once rather than left to time out;
- * - forwarding: dyno → dyno refused (admin-prohibited: EHOSTUNREACH), dyno → out
- *   allowed from the range's own addresses (no spoofing, no IPv6), out → dyno only
- *   as replies;
+ * - prerouting: dyno → another address of the range refused (admin-prohibited:
+ *   EHOSTUNREACH at once) before the routing decision, which would answer with an
+ *   ICMP redirect to the other dyno (and use up the ICMP budget for that dyno);
+ * - forwarding: dyno → dyno refused again, dyno → out allowed from the range's own
+ *   addresses (no spoofing, no IPv6), out → dyno only as replies;
  * - postrouting: the range masqueraded behind the host's outgoing address.
  */
 export function egressRuleset(i: RulesetInput): string {
@@ -32,6 +36,10 @@ export function egressRuleset(i: RulesetInput): string {
     `table ${NFT_TABLE} {}`,
     `flush table ${NFT_TABLE}`,
     `table ${NFT_TABLE} {`,
+    '  chain prerouting {',
+    '    type filter hook prerouting priority filter; policy accept;',
+    `    iifname ${br} ip daddr ${i.range} ip daddr != ${i.gateway} reject with icmpx type admin-prohibited`,
+    '  }',
     '  chain input {',
     '    type filter hook input priority filter; policy accept;',
     `    iifname ${br} ct state established,related accept`,
