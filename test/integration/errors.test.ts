@@ -57,7 +57,8 @@ t.test('bad -e, --publish, --user, --net and --name values', async (t) => {
     [['-p', '70000'], '--publish "70000": expected [ADDR:]HOSTPORT with a port from 1 to 65535 (e.g. 8080 or 127.0.0.1:8080)'],
     [['--publish', 'host:80'], '--publish "host:80": expected [ADDR:]HOSTPORT with a port from 1 to 65535 (e.g. 8080 or 127.0.0.1:8080)'],
     [['--user', 'bob'], "option '--user <user>' argument 'bob' is invalid. Allowed choices are dyno, root."],
-    [['--net', 'none'], "option '--net <mode>' argument 'none' is invalid. Allowed choices are private, host."],
+    [['--net', 'bridge'], "option '--net <mode>' argument 'bridge' is invalid. Allowed choices are private, none, host."],
+    [['--allow-host-port', '0'], '--allow-host-port "0": must be a whole number from 1 to 65535'],
     [['--name', 'a/b'], '--name "a/b": use letters, digits, ".", "_" and "-" (e.g. web.1), at most 63 characters'],
   ];
   await Promise.all(cases.map(([flags, msg]) => usageError(t, ['run', ...flags, '--', 'true'], msg)));
