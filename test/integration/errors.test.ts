@@ -124,7 +124,8 @@ t.test('--dry-run prints the plan as JSON and runs nothing (it works unprivilege
   t.equal(plan.cwd, '/app');
   t.same(plan.app, { source: app, target: '/app' });
   t.same(plan.root, { kind: 'host-stack' });
-  t.same(plan.network, { mode: 'private', publish: [] });
+  t.same({ ...plan.network, dns: null }, { mode: 'private', publish: [], allowHostPorts: [], dns: null });
+  t.ok(plan.network.dns && plan.network.dns.upstreams.length > 0, `the DNS forwarder asks the host's resolvers (${plan.network.dns?.upstreams.join(' ')})`);
   t.notOk('id' in plan || 'hostname' in plan, 'a plan is a template: each start has its own id and hostname');
   const byTarget = new Map<string, { type: string; source?: string; options: string[] }>(plan.mounts.map((m: { target: string }) => [m.target, m]));
   t.equal(plan.mounts[0].target, '/');
