@@ -293,11 +293,11 @@ export class Dyno extends EventEmitter<DynoEvents> {
       if (plan.network.publish.length)
         this.publisher = await Publisher.listen(plan.network.publish, () => (this.exited || this.pidfd < 0 ? null : this.netnsTarget()), (m) => this.warn(m));
       this.checkAbort(opts.signal);
-      this.net = await this.engine.network.lease(plan, this.id);
-      this.checkAbort(opts.signal);
       this.mark('plan ready');
       this.stdio = prepareStdio(opts, plan.stdin);
       if (plan.userns === 'private') this.ids = this.engine.ids.reserve();
+      this.net = await this.engine.network.lease(plan, this.id);
+      this.checkAbort(opts.signal);
       const appMountFd = this.appMountFd();
       if (appMountFd >= 0) mountFds.push(appMountFd);
       const rootfsMountFd = this.rootfsMountFd();
