@@ -694,15 +694,55 @@ Napi::Value NetBridge(const Napi::CallbackInfo &info) {
   return Napi::Number::New(info.Env(), index);
 }
 
-// netLinkDelete(name): true when a link of that name was deleted, false when there was none.
-Napi::Value NetLinkDelete(const Napi::CallbackInfo &info) {
-  Check c{info.Env(), "netLinkDelete"};
-  c.args(info, 1, "netLinkDelete(name)");
-  std::string name = ifname(c, info[0], "name");
+// netLinkDelete(name[, cb]): true when a link of that name was deleted, false when there
+// was none. With cb, on the threadpool: deleting a link waits for the kernel's RCU grace
+// periods (15-20 ms for a veth), which the event loop need not sit through; cb(err, deleted).
+struct LinkDeleteWork {
+  uv_work_t work;
+  std::string name;
   StepError err;
-  bool deleted = false;
-  if (!link_delete(name, &deleted, err)) throw step_error(info.Env(), err);
-  return Napi::Boolean::New(info.Env(), deleted);
+  bool ok = false, deleted = false;
+  Napi::FunctionReference cb;
+  std::unique_ptr<Napi::AsyncContext> ctx;
+  Napi::Env env;
+  explicit LinkDeleteWork(Napi::Env e) : env(e) {}
+};
+
+Napi::Value NetLinkDelete(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Check c{env, "netLinkDelete"};
+  c.args(info, 1, "netLinkDelete(name[, cb])");
+  std::string name = ifname(c, info[0], "name");
+  if (info.Length() < 2 || info[1].IsUndefined()) {
+    StepError err;
+    bool deleted = false;
+    if (!link_delete(name, &deleted, err)) throw step_error(env, err);
+    return Napi::Boolean::New(env, deleted);
+  }
+  Napi::Function cb = c.function(info[1], "cb");
+  uv_loop_t *loop;
+  napi_get_uv_event_loop(env, &loop);
+  auto *w = new LinkDeleteWork(env);
+  w->name = name;
+  w->cb = Napi::Persistent(cb);
+  w->ctx = std::make_unique<Napi::AsyncContext>(env, "netLinkDelete");
+  w->work.data = w;
+  uv_queue_work(
+      loop, &w->work,
+      [](uv_work_t *r) {
+        auto *w = static_cast<LinkDeleteWork *>(r->data);
+        w->ok = link_delete(w->name, &w->deleted, w->err);
+      },
+      [](uv_work_t *r, int) {
+        auto *w = static_cast<LinkDeleteWork *>(r->data);
+        {
+          Napi::HandleScope scope(w->env);
+          Napi::Value err = w->ok ? w->env.Null() : Napi::Value(error_data(w->env, w->err));
+          call_back(w->env, w->cb, *w->ctx, {err, Napi::Boolean::New(w->env, w->deleted)});
+        }
+        delete w;
+      });
+  return env.Undefined();
 }
 
 // A detached, idmapped copy of a directory's mount, made here with the host's

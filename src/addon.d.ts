@@ -210,6 +210,8 @@ export interface DynodAddon {
   netBridge(name: string, address: string, prefix: number): number;
   /** deletes a link (a veth takes its peer with it); false when there was none */
   netLinkDelete(name: string): boolean;
+  /** the same on the threadpool (a delete waits out RCU grace periods): cb(error data or null, deleted) */
+  netLinkDelete(name: string, cb: (err: NativeStepError | null, deleted: boolean) => void): void;
   /**
    * A detached idmapped copy of path's mount (for a move-mount op), through a user
    * namespace with these maps that the addon makes and closes (the mount keeps it).

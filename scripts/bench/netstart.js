@@ -50,25 +50,26 @@ const childEnv = () => {
   return env;
 };
 
-// Counts what one connection sends, prints "bytes ms" when it ends.
+// Counts what one connection sends; when it closes, prints "bytes ms" from its first byte to
+// its last (no half-close needed: pasta's 2023 version did not pass the sender's FIN on).
 const SINK = `
 const net = require('node:net');
 net.createServer((c) => {
-  let n = 0; const t = process.hrtime.bigint();
-  c.on('data', (d) => (n += d.length));
-  c.on('end', () => { c.end(n + ' ' + Number(process.hrtime.bigint() - t) / 1e6 + '\\n'); });
+  let n = 0, first = 0n, last = 0n, done = false;
+  c.on('data', (d) => { last = process.hrtime.bigint(); if (!n) first = last; n += d.length; });
+  const report = () => { if (!done) { done = true; console.log(n + ' ' + Number(last - first) / 1e6); } c.destroy(); };
+  c.on('end', report); c.on('close', report); c.on('error', report);
 }).listen(${SINK_PORT}, ${JSON.stringify(OUT_ADDR)}, () => console.log('ready'));
 `;
-// Writes 256 KiB buffers for SECONDS s, then prints the sink's "bytes ms".
+// Writes 256 KiB buffers for SECONDS s, closes, and waits a moment for the last bytes to leave.
 const SENDER = `
 const net = require('node:net');
 const buf = Buffer.alloc(256 * 1024, 120);
 const c = net.connect(${SINK_PORT}, ${JSON.stringify(OUT_ADDR)}, () => {
   const until = Date.now() + ${SECONDS * 1000};
-  const pump = () => { while (Date.now() < until) { if (!c.write(buf)) return c.once('drain', pump); } c.end(); };
+  const pump = () => { while (Date.now() < until) { if (!c.write(buf)) return c.once('drain', pump); } c.end(() => setTimeout(() => process.exit(0), 300)); };
   pump();
 });
-let out = ''; c.on('data', (d) => (out += d)); c.on('end', () => process.stdout.write(out));
 c.on('error', (e) => { console.error(e.message); process.exit(1); });
 `;
 
@@ -88,10 +89,18 @@ async function makeOutside() {
   const route = ip('route', 'get', OUT_ADDR);
   if (!route.includes(` dev ${OUT_IF} `)) throw new Error(`the route to ${OUT_ADDR} is not this script's link: ${route}`);
   const sink = spawn('ip', ['netns', 'exec', OUT_NS, process.execPath, '-e', SINK], { stdio: ['ignore', 'pipe', 'inherit'], env: childEnv() });
-  await new Promise((res, rej) => {
-    sink.stdout.once('data', (d) => (String(d).includes('ready') ? res() : rej(new Error(String(d)))));
-    sink.once('exit', (c) => rej(new Error(`sink exited ${c}`)));
-  });
+  const lines = [];
+  let wake = () => {};
+  require('node:readline').createInterface({ input: sink.stdout }).on('line', (l) => { lines.push(l); wake(); });
+  sink.next = async () => {
+    const deadline = Date.now() + 10_000;
+    while (!lines.length) {
+      if (Date.now() > deadline) throw new Error('the sink reported nothing');
+      await new Promise((r) => { wake = r; setTimeout(r, 100); });
+    }
+    return lines.shift();
+  };
+  if ((await sink.next()) !== 'ready') throw new Error('the sink did not start');
   return sink;
 }
 
@@ -101,10 +110,10 @@ function removeOutside(sink) {
   try { ip('netns', 'del', OUT_NS); } catch { /* never made */ }
 }
 
-function send(argvPrefix) {
+async function send(sink, argvPrefix) {
   const r = spawnSync(argvPrefix[0], [...argvPrefix.slice(1), process.execPath, '-e', SENDER], { encoding: 'utf8', env: childEnv(), timeout: (SECONDS + 20) * 1000 });
-  if (r.status !== 0) throw new Error(`sender failed: ${r.stderr}`);
-  return gbps(r.stdout);
+  if (r.status !== 0) throw new Error(`sender failed (${r.status ?? r.signal}): ${r.stderr}`);
+  return gbps(await sink.next());
 }
 
 /** S1: `true` through the library, --net none vs private, interleaved. */
@@ -134,16 +143,14 @@ async function dynodStarts(app) {
 }
 
 /** T1: the sender in a dyno. */
-async function dynodThroughput(app) {
+async function dynodThroughput(sink, app) {
   const { Engine } = require(ROOT);
   const engine = new Engine();
   try {
-    const d = await engine.start({ command: ['node', '-e', SENDER], app, net: 'private', size: 'performance-l' }, { stdout: 'pipe', stderr: 'inherit' });
-    let out = '';
-    d.stdout.setEncoding('utf8').on('data', (x) => (out += x));
+    const d = await engine.start({ command: ['node', '-e', SENDER], app, net: 'private', size: 'performance-l' }, { stdout: 'inherit', stderr: 'inherit' });
     const exit = await d.wait();
     if (exit.status !== 0) throw new Error(`dyno sender exited ${exit.status}`);
-    return gbps(out);
+    return gbps(await sink.next());
   } finally {
     await engine.close();
   }
@@ -151,7 +158,8 @@ async function dynodThroughput(app) {
 
 function pastaArgs(ns, pidFile) {
   // no port forwarding either way, no gateway mapped to the host: the closest pasta comes to a dyno's isolation
-  return ['--config-net', '-q', '-4', '-t', 'none', '-u', 'none', '-T', 'none', '-U', 'none', '--no-map-gw', '-P', pidFile, '--netns', ns];
+  // --runas 0:0: as root, pasta otherwise drops to nobody and can no longer join the namespace
+  return ['--config-net', '-q', '-4', '-t', 'none', '-u', 'none', '-T', 'none', '-U', 'none', '--no-map-gw', '--runas', '0:0', '-P', pidFile, '--netns', ns];
 }
 
 function stopPasta(pidFile) {
@@ -182,14 +190,14 @@ function pastaStarts(dir) {
 }
 
 /** T2: the sender in a namespace that pasta connects. */
-function pastaThroughput(dir) {
+async function pastaThroughput(sink, dir) {
   const ns = `dynod-bench-pasta-${process.pid}-t`;
   const pidFile = path.join(dir, 'pasta-t.pid');
   ip('netns', 'add', ns);
   try {
     const r = spawnSync('pasta', pastaArgs(ns, pidFile), { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`pasta: ${r.stderr}`);
-    return send(['ip', 'netns', 'exec', ns]);
+    return await send(sink, ['ip', 'netns', 'exec', ns]);
   } finally {
     stopPasta(pidFile);
     ip('netns', 'del', ns);
@@ -207,8 +215,8 @@ async function main() {
     res.dynod = await dynodStarts(app);
     if (have('pasta')) res.pasta = pastaStarts(dir);
     sink = await makeOutside();
-    res.throughputGbps = { host: send(['env']), dynod: await dynodThroughput(app) };
-    if (have('pasta')) res.throughputGbps.pasta = pastaThroughput(dir);
+    res.throughputGbps = { host: await send(sink, ['env']), dynod: await dynodThroughput(sink, app) };
+    if (have('pasta')) res.throughputGbps.pasta = await pastaThroughput(sink, dir);
   } finally {
     removeOutside(sink);
     fs.rmSync(dir, { recursive: true, force: true });

@@ -58,11 +58,11 @@ export class DynoNetLease implements DynoNetworkSetup {
   private hostPorts: HostPortForwarder | null = null;
   private released = false;
 
-  constructor(private readonly plan: DynoPlan) {}
+  constructor(private readonly plan: DynoPlan, private readonly net: EngineNetwork | null = null) {}
 
   /** @internal */
   static async make(plan: DynoPlan, id: string, net: EngineNetwork): Promise<DynoNetLease> {
-    const lease = new DynoNetLease(plan);
+    const lease = new DynoNetLease(plan, net);
     try {
       if (plan.network.mode === 'private') {
         const host = await net.hostNetwork();
@@ -94,22 +94,35 @@ export class DynoNetLease implements DynoNetworkSetup {
     if (ports.length) this.hostPorts = new HostPortForwarder(ports.map((port, k) => ({ fd: fds[i + k]!, port })), onWarning);
   }
 
-  /** Closes the forwarders, deletes the veth (its peer goes with it), frees the address. */
+  /**
+   * Closes the forwarders (awaited), then deletes the veth (its peer goes with it) and
+   * frees the address once it is gone. The deletion waits out the kernel's RCU grace
+   * periods (15-20 ms): it runs on the threadpool, and the engine, not the dyno's end,
+   * waits for it (`settled`, awaited by EngineNetwork.close()). The address is freed only
+   * after it, so no new dyno shares it with a veth still on the bridge.
+   */
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
     const errors: string[] = [];
     await Promise.all([this.dns?.close(), this.hostPorts?.close()]).catch((e: unknown) => errors.push(DynodError.from(e).message));
-    if (this.veth) {
-      try {
-        native().netLinkDelete(this.veth.host);
-      } catch (e) {
-        errors.push(DynodError.from(e).message);
-      }
-    }
-    this.address?.release();
+    const veth = this.veth;
+    const address = this.address;
+    if (veth) {
+      this.settled = new Promise<void>((resolve) => {
+        native().netLinkDelete(veth.host, () => {
+          // a failure leaves a stale link the sweep removes once nobody uses the network
+          address?.release();
+          resolve();
+        });
+      });
+      this.net?.track(this.settled);
+    } else address?.release();
     if (errors.length) throw new DynodError(`network: ${errors.join('; ')}`, { step: 'network: release' });
   }
+
+  /** Resolves once the veth is deleted and the address free again. */
+  settled: Promise<void> = Promise.resolve();
 }
 
 /**
@@ -141,6 +154,15 @@ export class EngineNetwork {
     return this.host;
   }
 
+  /** veth deletions still running: close() waits for them before the host network may go */
+  private readonly pending = new Set<Promise<void>>();
+
+  /** @internal */
+  track(p: Promise<void>): void {
+    this.pending.add(p);
+    void p.finally(() => this.pending.delete(p));
+  }
+
   lease(plan: DynoPlan, id: string): Promise<DynoNetLease> {
     return DynoNetLease.make(plan, id, this);
   }
@@ -151,6 +173,7 @@ export class EngineNetwork {
   }
 
   async close(): Promise<void> {
+    await Promise.all(this.pending);
     const host = this.host;
     this.host = null;
     try {
