@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { native } from '../native';
 import { DynodError } from '../errors';
 import { checkAgainstRoutes, gatewayOf, hostRoutes, ipToString, type Ipv4Range } from './cidr';
+import { spawnSync } from 'node:child_process';
 import { deleteRuleset, egressRuleset, runNft } from './nft';
 import { log } from '../log';
 
@@ -74,6 +75,7 @@ export class HostNetwork {
           if (!state) await this.setUp();
         }
         this.usersFd = fd;
+        process.once('exit', this.onExit);
       } catch (e) {
         fs.closeSync(fd);
         throw e;
@@ -106,11 +108,43 @@ export class HostNetwork {
     await this.acquiring?.catch(() => {});
     if (this.usersFd < 0) return;
     await this.locked(async () => {
+      process.off('exit', this.onExit);
       fs.closeSync(this.usersFd);
       this.usersFd = -1;
       await sweepIdle(this.dir, false);
     });
   }
+
+  /**
+   * A process that exits without closing its engine (the library's default engine, say)
+   * still takes the host network down when it was the last user: synchronously, on
+   * 'exit', only if the setup lock is free at once; otherwise the next start sweeps it.
+   */
+  private readonly onExit = (): void => {
+    if (this.usersFd < 0) return;
+    try {
+      fs.closeSync(this.usersFd);
+      this.usersFd = -1;
+      const n = native();
+      const setup = fs.openSync(path.join(this.dir, 'setup.lock'), fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
+      const users = fs.openSync(path.join(this.dir, 'users.lock'), fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
+      try {
+        if (n.flock(setup, true) && n.flock(users, true)) {
+          const state = readState(this.dir);
+          if (state) spawnSync('nft', ['-f', '-'], { input: deleteRuleset(), stdio: ['pipe', 'ignore', 'ignore'] });
+          for (const v of staleVeths()) n.netLinkDelete(v);
+          n.netLinkDelete(BRIDGE);
+          if (state?.forwardingOwned) fs.writeFileSync(IP_FORWARD, '0');
+          fs.rmSync(path.join(this.dir, 'state.json'), { force: true });
+        }
+      } finally {
+        fs.closeSync(users);
+        fs.closeSync(setup);
+      }
+    } catch {
+      // best effort: the next start's sweep removes what is left
+    }
+  };
 
   private openLock(name: string): number {
     fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
