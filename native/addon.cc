@@ -21,6 +21,8 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <arpa/inet.h>
+#include <net/if.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -36,6 +38,7 @@
 #include "channel.h"
 #include "enter.h"
 #include "net.h"
+#include "netlink.h"
 #include "process.h"
 #include "seccomp.h"
 #include "sys.h"
@@ -175,11 +178,27 @@ int op_kind(const std::string &name) {
       {"mount", kOpMount},       {"remount", kOpRemount},          {"mkdir", kOpMkdir},
       {"symlink", kOpSymlink},   {"write", kOpWrite},              {"pivot", kOpPivot},
       {"hostname", kOpHostname}, {"loopback", kOpLoopback},        {"await-cgroup", kOpAwaitCgroup},
-      {"move-mount", kOpMoveMount}, {"setattr", kOpSetattr},
+      {"move-mount", kOpMoveMount}, {"setattr", kOpSetattr},    {"net-config", kOpNetConfig},
   };
   for (const auto &k : kinds)
     if (name == k.name) return k.kind;
   return 0;
+}
+
+// A dotted IPv4 address, in network byte order.
+uint32_t ipv4(const Check &c, const Napi::Value &v, const std::string &path) {
+  std::string s = c.string(v, path);
+  in_addr a;
+  if (inet_pton(AF_INET, s.c_str(), &a) != 1) c.fail(path, "an IPv4 address (a.b.c.d)");
+  return a.s_addr;
+}
+
+// An interface name the kernel takes: 1..15 bytes, no "/", ":" or whitespace.
+std::string ifname(const Check &c, const Napi::Value &v, const std::string &path) {
+  std::string s = c.string(v, path);
+  if (s.empty() || s.size() >= IFNAMSIZ || s.find_first_of("/: \t\n") != std::string::npos || s == "." || s == "..")
+    c.fail(path, "an interface name of 1-15 characters without \"/\", \":\" or spaces");
+  return s;
 }
 
 void convert_op(const Check &c, PlanStorage &st, const Napi::Value &v, const std::string &path) {
@@ -189,7 +208,7 @@ void convert_op(const Check &c, PlanStorage &st, const Napi::Value &v, const std
   op.fd = op.uid = op.gid = -1;
   std::string name = c.string(o.Get("op"), at(path, "op"));
   op.kind = op_kind(name);
-  if (!op.kind) c.fail(at(path, "op"), "one of mount, remount, mkdir, symlink, write, pivot, hostname, loopback, await-cgroup, move-mount, setattr (not \"" + name + "\")");
+  if (!op.kind) c.fail(at(path, "op"), "one of mount, remount, mkdir, symlink, write, pivot, hostname, loopback, await-cgroup, move-mount, setattr, net-config (not \"" + name + "\")");
   op.step = st.str(c, o, path, "step");
   auto optional = [&] {
     Napi::Value x = o.Get("optional");
@@ -257,6 +276,13 @@ void convert_op(const Check &c, PlanStorage &st, const Napi::Value &v, const std
       op.target = st.str(c, o, path, "target");
       op.fd = c.fd(o.Get("fd"), at(path, "fd"));
       break;
+    case kOpNetConfig: {
+      c.only(o, path, {"op", "step", "name", "address", "gateway"});
+      op.name = st.str(c, o, path, "name");
+      op.addr4 = ipv4(c, o.Get("address"), at(path, "address"));
+      op.gw4 = ipv4(c, o.Get("gateway"), at(path, "gateway"));
+      break;
+    }
     case kOpSetattr:
       c.only(o, path, {"op", "step", "target", "attrSet", "recursive"});
       op.target = st.str(c, o, path, "target");
@@ -368,12 +394,45 @@ void convert_stdio(const Check &c, const Napi::Object &o, const std::string &p, 
   for (uint32_t i = 0; i < 3; i++) req.child.stdio[i] = c.fd(stdio.Get(i), at(at(p, "stdio"), i));
 }
 
+// plan.veth ({ host, peer, bridge } or null) and plan.netnsListen.
+void convert_network(const Check &c, const Napi::Object &o, const std::string &p, SpawnRequest &req) {
+  Napi::Value veth = o.Get("veth");
+  if (!veth.IsNull()) {
+    std::string vp = at(p, "veth");
+    Napi::Object v = c.object(veth, vp);
+    c.only(v, vp, {"host", "peer", "bridge"});
+    req.veth = true;
+    req.veth_spec = {ifname(c, v.Get("host"), at(vp, "host")), ifname(c, v.Get("peer"), at(vp, "peer")), ifname(c, v.Get("bridge"), at(vp, "bridge"))};
+  }
+  Napi::Array ls = c.array(o.Get("netnsListen"), at(p, "netnsListen"));
+  for (uint32_t i = 0; i < ls.Length(); i++) {
+    std::string lp = at(at(p, "netnsListen"), i);
+    Napi::Object l = c.object(ls.Get(i), lp);
+    c.only(l, lp, {"family", "type", "address", "port"});
+    NetnsListen n;
+    int64_t fam = c.integer(l.Get("family"), at(lp, "family"), 4, 6);
+    if (fam == 5) c.fail(at(lp, "family"), "4 or 6");
+    n.family = fam == 6 ? AF_INET6 : AF_INET;
+    std::string type = c.string(l.Get("type"), at(lp, "type"));
+    if (type != "tcp" && type != "udp") c.fail(at(lp, "type"), "\"tcp\" or \"udp\"");
+    n.type = type == "tcp" ? SOCK_STREAM : SOCK_DGRAM;
+    n.address = c.string(l.Get("address"), at(lp, "address"));
+    unsigned char buf[16];
+    if (inet_pton(n.family, n.address.c_str(), buf) != 1) c.fail(at(lp, "address"), fam == 6 ? "an IPv6 address" : "an IPv4 address");
+    n.port = (uint16_t)c.integer(l.Get("port"), at(lp, "port"), 1, 65535);
+    req.netns_listen.push_back(n);
+  }
+}
+
 Napi::Object spawn_result(Napi::Env env, const SpawnResult &out) {
   Napi::Object res = Napi::Object::New(env);
   res.Set("pid", out.pid);
   res.Set("pidfd", out.pidfd);
   res.Set("channel", out.chan_fd);
   res.Set("intoCgroup", out.into_cgroup);
+  Napi::Array fds = Napi::Array::New(env, out.netns_fds.size());
+  for (uint32_t i = 0; i < out.netns_fds.size(); i++) fds.Set(i, out.netns_fds[i]);
+  res.Set("netnsFds", fds);
   return res;
 }
 
@@ -398,6 +457,7 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   for (uint32_t i = 0; i < ops.Length(); i++) convert_op(c, st, ops.Get(i), at(at(p, "ops"), i));
   convert_stdio(c, plan, p, req);
   req.child.init_fd = c.fd(plan.Get("initFd"), at(p, "initFd"));
+  convert_network(c, plan, p, req);
   Napi::Array pass = c.array(plan.Get("passFds"), at(p, "passFds"));
   if (pass.Length() > kMaxPassFds) c.fail(at(p, "passFds"), "an array of at most " + std::to_string(kMaxPassFds) + " fds");
   for (uint32_t i = 0; i < pass.Length(); i++) req.child.pass_fds[i] = c.fd(pass.Get(i), at(at(p, "passFds"), i));
@@ -621,6 +681,70 @@ Napi::Value NetnsSocket(const Napi::CallbackInfo &info) {
   return Napi::Number::New(info.Env(), fd);
 }
 
+// netBridge(name, address, prefix): the bridge dynods share, made unless it exists; its ifindex.
+Napi::Value NetBridge(const Napi::CallbackInfo &info) {
+  Check c{info.Env(), "netBridge"};
+  c.args(info, 3, "netBridge(name, address, prefix)");
+  std::string name = ifname(c, info[0], "name");
+  uint32_t addr = ipv4(c, info[1], "address");
+  int prefix = (int)c.integer(info[2], "prefix", 1, 30);
+  StepError err;
+  int index = bridge_ensure(name, addr, prefix, err);
+  if (index < 0) throw step_error(info.Env(), err);
+  return Napi::Number::New(info.Env(), index);
+}
+
+// netLinkDelete(name[, cb]): true when a link of that name was deleted, false when there
+// was none. With cb, on the threadpool: deleting a link waits for the kernel's RCU grace
+// periods (15-20 ms for a veth), which the event loop need not sit through; cb(err, deleted).
+struct LinkDeleteWork {
+  uv_work_t work;
+  std::string name;
+  StepError err;
+  bool ok = false, deleted = false;
+  Napi::FunctionReference cb;
+  std::unique_ptr<Napi::AsyncContext> ctx;
+  Napi::Env env;
+  explicit LinkDeleteWork(Napi::Env e) : env(e) {}
+};
+
+Napi::Value NetLinkDelete(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Check c{env, "netLinkDelete"};
+  c.args(info, 1, "netLinkDelete(name[, cb])");
+  std::string name = ifname(c, info[0], "name");
+  if (info.Length() < 2 || info[1].IsUndefined()) {
+    StepError err;
+    bool deleted = false;
+    if (!link_delete(name, &deleted, err)) throw step_error(env, err);
+    return Napi::Boolean::New(env, deleted);
+  }
+  Napi::Function cb = c.function(info[1], "cb");
+  uv_loop_t *loop;
+  napi_get_uv_event_loop(env, &loop);
+  auto *w = new LinkDeleteWork(env);
+  w->name = name;
+  w->cb = Napi::Persistent(cb);
+  w->ctx = std::make_unique<Napi::AsyncContext>(env, "netLinkDelete");
+  w->work.data = w;
+  uv_queue_work(
+      loop, &w->work,
+      [](uv_work_t *r) {
+        auto *w = static_cast<LinkDeleteWork *>(r->data);
+        w->ok = link_delete(w->name, &w->deleted, w->err);
+      },
+      [](uv_work_t *r, int) {
+        auto *w = static_cast<LinkDeleteWork *>(r->data);
+        {
+          Napi::HandleScope scope(w->env);
+          Napi::Value err = w->ok ? w->env.Null() : Napi::Value(error_data(w->env, w->err));
+          call_back(w->env, w->cb, *w->ctx, {err, Napi::Boolean::New(w->env, w->deleted)});
+        }
+        delete w;
+      });
+  return env.Undefined();
+}
+
 // A detached, idmapped copy of a directory's mount, made here with the host's
 // privileges and attached by the child with move_mount. The user namespace that
 // carries the maps lives only as long as this call: the mount keeps its own
@@ -767,6 +891,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen));
   exports.Set("pipe", Napi::Function::New(env, Pipe));
   exports.Set("netnsSocket", Napi::Function::New(env, NetnsSocket));
+  exports.Set("netBridge", Napi::Function::New(env, NetBridge));
+  exports.Set("netLinkDelete", Napi::Function::New(env, NetLinkDelete));
   exports.Set("idmapMount", Napi::Function::New(env, IdmapMount));
   exports.Set("lockRange", Napi::Function::New(env, LockRange));
   exports.Set("flock", Napi::Function::New(env, Flock));

@@ -3,11 +3,13 @@
 #include <errno.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <arpa/inet.h>
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <functional>
 #include <memory>
 #include <system_error>
 #include <thread>
@@ -16,48 +18,113 @@
 #include "process.h"
 
 namespace dynod {
+namespace {
 
-int netns_socket(int pidfd, StepError &err) {
-  // setns() changes only the calling thread, and a socket belongs to the namespace
-  // it was created in: a short-lived thread keeps the Node thread where it is. Its
-  // result lives in shared state, so a thread we could not join may be detached.
+// Runs fn on a short-lived thread that joined the network namespace of pidfd:
+// setns() changes only the calling thread, and a socket belongs to the namespace
+// it was created in, so the Node thread stays where it is. fn's results live in
+// shared state, so a thread we could not join may be detached. fn returns 0 or
+// an errno and names the failing syscall.
+bool in_netns(int pidfd, const char *step, std::function<int(const char **syscall)> fn, StepError &err) {
   struct Result {
-    int fd = -1, err = 0;
+    int err = 0;
     const char *syscall = "";
   };
-  const char *step = "publish: enter dyno network";
   std::shared_ptr<Result> r;
   std::thread t;
   try {
     r = std::make_shared<Result>();
-    t = std::thread([r, pidfd] {
+    t = std::thread([r, pidfd, fn] {
       if (setns(pidfd, CLONE_NEWNET) != 0) {
         r->err = errno;
         r->syscall = "setns";
         return;
       }
-      r->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-      if (r->fd < 0) {
-        r->err = errno;
-        r->syscall = "socket";
-      }
+      r->err = fn(&r->syscall);
     });
   } catch (const std::system_error &x) {  // pthread_create failed (EAGAIN)
-    fail_step(err, step, "pthread_create", x.what(), x.code().value() ? x.code().value() : EAGAIN);
-    return -1;
+    return fail_step(err, step, "pthread_create", x.what(), x.code().value() ? x.code().value() : EAGAIN);
   } catch (const std::exception &x) {  // bad_alloc
-    fail_step(err, step, "std::thread", x.what(), ENOMEM);
-    return -1;
+    return fail_step(err, step, "std::thread", x.what(), ENOMEM);
   }
   try {
     t.join();
   } catch (const std::system_error &x) {
     if (t.joinable()) t.detach();
-    fail_step(err, step, "pthread_join", x.what(), x.code().value() ? x.code().value() : EINVAL);
-    return -1;
+    return fail_step(err, step, "pthread_join", x.what(), x.code().value() ? x.code().value() : EINVAL);
   }
-  if (r->fd < 0) fail_step(err, step, r->syscall, "", r->err);
-  return r->fd;
+  if (r->err) return fail_step(err, step, r->syscall, "", r->err);
+  return true;
+}
+
+}  // namespace
+
+int netns_socket(int pidfd, StepError &err) {
+  auto fd = std::make_shared<int>(-1);
+  bool ok = in_netns(pidfd, "publish: enter dyno network", [fd](const char **sc) {
+    *fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (*fd >= 0) return 0;
+    *sc = "socket";
+    return errno;
+  }, err);
+  return ok ? *fd : -1;
+}
+
+bool netns_listeners(int pidfd, const std::vector<NetnsListen> &specs, std::vector<int> &fds, StepError &err) {
+  auto out = std::make_shared<std::vector<int>>();
+  out->reserve(specs.size());
+  bool ok = in_netns(pidfd, "network: sockets in the dyno", [out, specs](const char **sc) {
+    // Loopback up first (the child does it too, later): an address bound while no
+    // route makes it local gets no source of its own, and a UDP reply would leave
+    // from 127.0.0.1, which resolvers ignore as coming from the wrong server.
+    int ctl = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (ctl < 0) return *sc = "socket", errno;
+    ifreq ifr{};
+    copy_str(ifr.ifr_name, sizeof ifr.ifr_name, "lo");
+    int rc = ioctl(ctl, SIOCGIFFLAGS, &ifr);
+    if (rc == 0) {
+      ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+      rc = ioctl(ctl, SIOCSIFFLAGS, &ifr);
+    }
+    int e = errno;
+    close(ctl);
+    if (rc != 0) return *sc = "ioctl", e;
+    for (const auto &s : specs) {
+      int fd = socket(s.family, s.type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      if (fd < 0) return *sc = "socket", errno;
+      out->push_back(fd);
+      int one = 1;
+      // ::1 appears on lo a moment after it is up: bind to it anyway.
+      if (s.family == AF_INET6 && (setsockopt(fd, IPPROTO_IPV6, IPV6_FREEBIND, &one, sizeof one) != 0 || setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0))
+        return *sc = "setsockopt", errno;
+      if (s.type == SOCK_STREAM && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) return *sc = "setsockopt", errno;
+      sockaddr_storage ss{};
+      socklen_t len;
+      if (s.family == AF_INET6) {
+        auto *a = reinterpret_cast<sockaddr_in6 *>(&ss);
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons(s.port);
+        if (inet_pton(AF_INET6, s.address.c_str(), &a->sin6_addr) != 1) return *sc = "inet_pton", EINVAL;
+        len = sizeof *a;
+      } else {
+        auto *a = reinterpret_cast<sockaddr_in *>(&ss);
+        a->sin_family = AF_INET;
+        a->sin_port = htons(s.port);
+        if (inet_pton(AF_INET, s.address.c_str(), &a->sin_addr) != 1) return *sc = "inet_pton", EINVAL;
+        len = sizeof *a;
+      }
+      if (bind(fd, reinterpret_cast<sockaddr *>(&ss), len) != 0) return *sc = "bind", errno;
+      if (s.type == SOCK_STREAM && listen(fd, 511) != 0) return *sc = "listen", errno;
+    }
+    return 0;
+  }, err);
+  if (!ok || out->size() != specs.size()) {
+    if (ok) fail_step(err, "network: sockets in the dyno", "socket", "", EIO);
+    for (int fd : *out) close(fd);
+    return false;
+  }
+  fds = *out;
+  return true;
 }
 
 void child_loopback_up(const char *step) {

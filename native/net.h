@@ -1,8 +1,15 @@
 // Network namespaces.
 //
 // Child side: bring the loopback interface of a new network namespace up.
-// Parent side: a socket inside a dyno's network namespace (for --publish).
+// Parent side: sockets inside a dyno's network namespace: one to connect to the
+// dyno's $PORT (--publish), and the listeners dynod serves there (the DNS
+// forwarder, --allow-host-port).
 #pragma once
+#include <stdint.h>
+
+#include <string>
+#include <vector>
+
 #include "step.h"
 
 namespace dynod {
@@ -13,6 +20,18 @@ namespace dynod {
 // behind pidfd (the caller connects it to the dyno's $PORT on 127.0.0.1), or -1
 // with err filled. Never throws.
 int netns_socket(int pidfd, StepError &err);
+
+struct NetnsListen {
+  int family;           // AF_INET or AF_INET6
+  int type;             // SOCK_STREAM (bound and listening) or SOCK_DGRAM (bound)
+  std::string address;  // numeric, e.g. 127.0.0.11
+  uint16_t port;
+};
+
+// Brings lo up in the network namespace of pidfd and binds non-blocking sockets
+// there, one per spec in order, into fds; false with err filled and nothing left
+// open. Never throws.
+bool netns_listeners(int pidfd, const std::vector<NetnsListen> &specs, std::vector<int> &fds, StepError &err);
 
 // ---- child side (async-signal-safe) ----
 

@@ -19,6 +19,7 @@
 #include "enter.h"
 #include "mounts.h"
 #include "net.h"
+#include "netlink.h"
 #include "sys.h"
 #include "userns.h"
 
@@ -109,8 +110,22 @@ bool spawn_dyno(SpawnRequest &req, SpawnResult &out, StepError &err) {
     }
   }
 
+  // The dyno's network, made from the host while the child waits: its end of the
+  // veth is there before it configures it, and dynod's sockets in its namespace
+  // exist before its command can run.
+  if (req.veth && !veth_create(req.veth_spec, (int)pid, err)) {
+    kill_and_reap(pidfd);
+    return false;
+  }
+  std::vector<int> netns_fds;
+  if (!req.netns_listen.empty() && !netns_listeners(pidfd, req.netns_listen, netns_fds, err)) {
+    kill_and_reap(pidfd);  // its namespace, and the peer in it, go with it
+    return false;
+  }
+
   char go = 1;
   if (write(sync_w.fd, &go, 1) != 1) {
+    for (int fd : netns_fds) close(fd);
     fail_step(err, "release child", "write");
     kill_and_reap(pidfd);
     return false;
@@ -120,6 +135,7 @@ bool spawn_dyno(SpawnRequest &req, SpawnResult &out, StepError &err) {
   out.chan_fd = chan_parent.release();
   out.sync_fd = sync_w.release();
   out.into_cgroup = into;
+  out.netns_fds = std::move(netns_fds);
   return true;
 }
 
@@ -202,6 +218,9 @@ void run_op(const ChildPlan &plan, const ChildOp &op) {
     }
     case kOpLoopback:
       child_loopback_up(op.step);
+      break;
+    case kOpNetConfig:
+      child_net_config(op);
       break;
     case kOpAwaitCgroup:
       child_await_cgroup(op.step, plan.late_unshare);

@@ -13,10 +13,13 @@
 // through child_fail.
 #pragma once
 #include <stddef.h>
+#include <stdint.h>
 
 #include <string>
 #include <vector>
 
+#include "net.h"
+#include "netlink.h"
 #include "step.h"
 
 namespace dynod {
@@ -34,6 +37,7 @@ enum OpKind {
   kOpMoveMount,     // move_mount the detached mount fd (made by the parent) to target
   kOpSetattr,       // mount_setattr(target, attr_set = attr_set, AT_RECURSIVE when recursive)
   kOpJoinNamespaces,  // setns(fd = a running dyno's pidfd, flags = CLONE_NEW*) (dynod exec, enter.h)
+  kOpNetConfig,     // the dyno's end of its veth (name): address addr4/32, up, default route via gw4 (netlink.h)
 };
 
 // One primitive step; which fields an op reads is said at its OpKind.
@@ -51,6 +55,7 @@ struct ChildOp {
   unsigned long flags;  // MS_*; CLONE_NEW* for kOpJoinNamespaces
   unsigned long attr_set;  // MOUNT_ATTR_*
   unsigned mode;
+  uint32_t addr4, gw4;  // IPv4 addresses in network byte order (net-config)
   int fd;
   int uid, gid;         // mkdir: -1 for no chown
   bool recursive;
@@ -88,6 +93,9 @@ struct SpawnRequest {
   std::vector<Rlimit> rlimits;     // set by the parent (prlimit): the child cannot raise limits from its user namespace
   std::string cgroup_dir;          // v2: CLONE_INTO_CGROUP target ("" = none)
   std::vector<std::string> cgroup_procs;  // files to write the child's pid into unless it was born in its cgroup
+  bool veth = false;               // create veth_spec's pair, its peer in the child's network namespace
+  VethSpec veth_spec;
+  std::vector<NetnsListen> netns_listen;  // sockets the parent opens in the child's network namespace
   ChildPlan child{};               // ops, argv, envp point into storage the caller keeps alive
 };
 
@@ -97,6 +105,7 @@ struct SpawnResult {
   int chan_fd = -1;  // parent end of the record socket
   int sync_fd = -1;  // write end: the second byte tells the child it sits in its cgroup
   bool into_cgroup = false;
+  std::vector<int> netns_fds;  // one per SpawnRequest::netns_listen, in order
 };
 
 // ---- parent side ----

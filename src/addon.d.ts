@@ -38,7 +38,17 @@ export type NativeOp =
   /** move_mount of a detached mount fd (from idmapMount) onto target */
   | { op: 'move-mount'; step: string; target: string; fd: number }
   /** mount_setattr(target) setting attrSet (MOUNT_ATTR_*), on every mount below it when recursive */
-  | { op: 'setattr'; step: string; target: string; attrSet: number; recursive: boolean };
+  | { op: 'setattr'; step: string; target: string; attrSet: number; recursive: boolean }
+  /** the dyno's end of its veth (name): address/32, no IPv6, up, the default route via gateway (on link) */
+  | { op: 'net-config'; step: string; name: string; address: string; gateway: string };
+
+/** A socket the parent binds (IP_FREEBIND) in the child's network namespace while it waits; tcp ones listen. */
+export interface NativeNetnsListen {
+  family: 4 | 6;
+  type: 'tcp' | 'udp';
+  address: string;
+  port: number;
+}
 
 export interface NativeSpawnPlan {
   /** CLONE_NEW* flags for the clone itself */
@@ -65,6 +75,9 @@ export interface NativeSpawnPlan {
   argv: string[];
   envp: string[];
   trace: boolean;
+  /** a veth pair the parent makes while the child waits: peer inside the child's network namespace, host on the bridge (isolated port) */
+  veth: { host: string; peer: string; bridge: string } | null;
+  netnsListen: NativeNetnsListen[];
 }
 
 export interface NativeSpawnResult {
@@ -74,6 +87,8 @@ export interface NativeSpawnResult {
   channel: number;
   /** true when clone3 placed the child in its cgroup at birth */
   intoCgroup: boolean;
+  /** the sockets of plan.netnsListen, in order (the caller owns them) */
+  netnsFds: number[];
 }
 
 /**
@@ -191,6 +206,12 @@ export interface DynodAddon {
   pipe(): [number, number];
   /** a non-blocking TCP socket in the network namespace of pidfd's process; throws an Error with NativeErrorData on failure */
   netnsSocket(pidfd: number): number;
+  /** the bridge `name` with address/prefix, made and brought up unless it exists; its ifindex */
+  netBridge(name: string, address: string, prefix: number): number;
+  /** deletes a link (a veth takes its peer with it); false when there was none */
+  netLinkDelete(name: string): boolean;
+  /** the same on the threadpool (a delete waits out RCU grace periods): cb(error data or null, deleted) */
+  netLinkDelete(name: string, cb: (err: NativeStepError | null, deleted: boolean) => void): void;
   /**
    * A detached idmapped copy of path's mount (for a move-mount op), through a user
    * namespace with these maps that the addon makes and closes (the mount keeps it).

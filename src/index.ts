@@ -15,6 +15,7 @@ export type { DynoEvents, DynoExit, DynoIO, DynoState, DynoStats, StartOptions, 
 export type { ByteSize, DynoOptions } from './dyno/options';
 export type { DynoPlan, MountSpec } from './dyno/plan';
 export type { PublishSpec } from './net/publish-spec';
+export type { NetworkOptions } from './net/dyno-network';
 export type { Limits, CgroupStats } from './cgroup';
 export { SIZES, DEFAULT_SIZE, findSize, type DynoSize, type SizeName } from './dyno/sizes';
 export { DynodError, UsageError, CommandError, EXIT_DYNOD_ERROR, EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND } from './errors';

@@ -1,4 +1,5 @@
 import { plan as makePlan, start } from '../dyno/index';
+import { getDefaultEngine } from '../engine/engine';
 import type { Dyno, DynoExit } from '../dyno/dyno';
 import type { ByteSize, DynoOptions } from '../dyno/options';
 import type { DynoPlan } from '../dyno/plan';
@@ -6,6 +7,7 @@ import { parseEnvPair } from '../dyno/env';
 import { parseCpus, parsePositiveInt } from '../dyno/units';
 import { DynodError } from '../errors';
 import { native } from '../native';
+import { networkPreview } from '../net/dyno-network';
 
 export interface RunFlags {
   size?: string;
@@ -21,6 +23,7 @@ export interface RunFlags {
   user?: string;
   net?: string;
   publish: string[];
+  allowHostPort?: string[];
   interactive?: boolean;
   tty?: boolean;
   /** true or 'plan': the plan; 'native': what executes (ops, id maps, capabilities, init argv) */
@@ -61,6 +64,7 @@ export function toOptions(command: string[], f: RunFlags): DynoOptions {
     user: f.user as DynoOptions['user'],
     net: f.net as DynoOptions['net'],
     publish: f.publish,
+    allowHostPorts: (f.allowHostPort ?? []).map((p) => parsePositiveInt(p, '--allow-host-port', 1, 65535)),
     interactive,
     tty,
     seccomp: f.seccomp,
@@ -134,6 +138,8 @@ export async function runCommand(command: string[], flags: RunFlags): Promise<nu
     exit = await dyno.wait();
     formation?.ended(exit.status);
   } finally {
+    // The last user of the host network takes it down (bridge, nftables) on the way out.
+    await getDefaultEngine().close().catch(() => {});
     clearTimeout(graceTimer);
     for (const s of FORWARDED) process.off(s, onSignal);
     if (plan.tty && process.stdin.isTTY) process.stdin.setRawMode(false);
@@ -181,6 +187,7 @@ function nativeView(plan: DynoPlan): unknown {
     idBase: 0,
     seccompFd: plan.seccomp === 'unconfined' ? -1 : 97,
     trace: false,
+    network: networkPreview(plan),
   });
   return {
     note: 'per start: the id range replaces host id 0 in the maps, fds 97-99 stand for the seccomp program and the idmapped /app and rootfs mounts',

@@ -3,6 +3,7 @@ import type { DynoCgroup } from '../cgroup';
 import { CLONE, MOUNT_ATTR, MS, RLIMIT, USERNS_SIZE, msFlags, type MountFlag } from './constants';
 import { HOSTNAME_TOKEN, type DynoPlan, type MountSpec } from './plan';
 import { ROOT_CAPABILITIES, capabilityMask } from '../linux/capabilities';
+import type { DynoNetworkSetup } from '../net/dyno-network';
 
 /**
  * Where the child builds the dyno's root. It mounts a scratch tmpfs over the host's
@@ -51,10 +52,12 @@ export interface CompileContext {
   /** fd holding the compiled seccomp program, or -1 for none */
   seccompFd: number;
   trace: boolean;
+  /** this start's veth, address and sockets in the namespace (none: lo only) */
+  network?: DynoNetworkSetup;
 }
 
 /** The plan's filesystem as the ordered primitive steps the child executes. */
-export function compileOps(plan: DynoPlan, ctx: Pick<CompileContext, 'hostname' | 'appMountFd' | 'rootfsMountFd'>): NativeOp[] {
+export function compileOps(plan: DynoPlan, ctx: Pick<CompileContext, 'hostname' | 'appMountFd' | 'rootfsMountFd' | 'network'>): NativeOp[] {
   const ops: NativeOp[] = [];
   const deferredRo: string[] = [];
   ops.push(
@@ -81,7 +84,9 @@ export function compileOps(plan: DynoPlan, ctx: Pick<CompileContext, 'hostname' 
   if (!joined) ops.push(join);
 
   ops.push({ op: 'hostname', step: 'set hostname', name: ctx.hostname });
-  if (plan.network.mode === 'private') ops.push({ op: 'loopback', step: 'bring up loopback' });
+  if (plan.network.mode !== 'host') ops.push({ op: 'loopback', step: 'bring up loopback' });
+  const cfg = ctx.network?.config;
+  if (cfg) ops.push({ op: 'net-config', step: `configure ${cfg.name}`, name: cfg.name, address: cfg.address, gateway: cfg.gateway });
   for (const t of deferredRo.reverse()) ops.push({ op: 'remount', step: `read-only ${t.slice(NEW.length) || '/'}`, target: t, flags: MS.rdonly });
   ops.push({ op: 'pivot', step: 'pivot_root into the dyno', target: NEW, source: null });
   return ops;
@@ -220,5 +225,7 @@ export function compileSpawn(plan: DynoPlan, ctx: CompileContext): NativeSpawnPl
     argv: initArgv(plan, ctx.trace, ctx.seccompFd >= 0),
     envp: Object.entries(plan.env).map(([k, v]) => `${k}=${v}`),
     trace: ctx.trace,
+    veth: ctx.network?.veth ?? null,
+    netnsListen: ctx.network?.listen ?? [],
   };
 }

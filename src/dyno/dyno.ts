@@ -11,6 +11,7 @@ import { CommandError, DynodError } from '../errors';
 import type { CgroupBackend, CgroupStats, DynoCgroup } from '../cgroup';
 import { Publisher, type NetnsTarget } from '../net/publish';
 import type { IdAllocator, IdRange } from '../engine/ids';
+import type { DynoNetLease, EngineNetwork } from '../net/dyno-network';
 import type { SeccompFilters } from '../seccomp/filters';
 import { compileSpawn } from './compile';
 import { USERNS_SIZE } from './constants';
@@ -82,6 +83,7 @@ export interface EngineResources {
   readonly cgroups: CgroupBackend;
   readonly ids: IdAllocator;
   readonly seccomp: SeccompFilters;
+  readonly network: EngineNetwork;
   initFd(): number;
   /** called when a start begins: the engine knows its dynos from then on (close() stops starting ones too) */
   adopt(dyno: Dyno): void;
@@ -127,6 +129,7 @@ export class Dyno extends EventEmitter<DynoEvents> {
   private ids: IdRange | null = null;
   private stdio: PreparedStdio | null = null;
   private publisher: Publisher | null = null;
+  private net: DynoNetLease | null = null;
   private _terminal: net.Socket | null = null;
   private ptyFd = -1;
   private exited = false;
@@ -293,6 +296,8 @@ export class Dyno extends EventEmitter<DynoEvents> {
       this.mark('plan ready');
       this.stdio = prepareStdio(opts, plan.stdin);
       if (plan.userns === 'private') this.ids = this.engine.ids.reserve();
+      this.net = await this.engine.network.lease(plan, this.id);
+      this.checkAbort(opts.signal);
       const appMountFd = this.appMountFd();
       if (appMountFd >= 0) mountFds.push(appMountFd);
       const rootfsMountFd = this.rootfsMountFd();
@@ -307,6 +312,7 @@ export class Dyno extends EventEmitter<DynoEvents> {
         idBase: this.ids?.base ?? 0,
         seccompFd: this.engine.seccomp.fd(plan.seccomp, plan.capabilities.length ? 'root' : 'dyno'),
         trace: this.traceOn,
+        network: this.net,
       });
       this.mark('spawn');
       result = n.spawn(spawnPlan, (err) => this.onJoined(err));
@@ -318,6 +324,7 @@ export class Dyno extends EventEmitter<DynoEvents> {
       if (result) for (const fd of mountFds) fs.closeSync(fd);
     }
     closeChildEnds(this.stdio);
+    this.net?.attach(result.netnsFds, (m) => this.warn(m));
     this._pid = result.pid;
     this.pidfd = result.pidfd;
     this._bornInCgroup = result.intoCgroup;
@@ -402,6 +409,13 @@ export class Dyno extends EventEmitter<DynoEvents> {
     const publisher = this.publisher;
     this.publisher = null;
     await publisher?.close().catch(() => {});
+    const net = this.net;
+    this.net = null;
+    try {
+      await net?.release();
+    } catch (e) {
+      this.warn(DynodError.from(e).message);
+    }
     const cgroup = this.cgroup;
     if (cgroup && !this.cgroupRemoved) {
       this.cgroupRemoved = true;
@@ -560,7 +574,7 @@ export class Dyno extends EventEmitter<DynoEvents> {
   waitForPort(port = Number(this.plan.env.PORT), timeoutMs = 60_000): Promise<void> {
     return new Promise((resolve, reject) => {
       const started = Date.now();
-      const own = this.plan.network.mode === 'private';
+      const own = this.plan.network.mode !== 'host';
       const pids = () => this.processIds();
       const poll = () => {
         if (this.exited) return reject(new DynodError(`${this.name} ended before anything listened on port ${port}`, { step: 'wait for port', code: 'ESRCH' }));
@@ -614,6 +628,11 @@ export class Dyno extends EventEmitter<DynoEvents> {
     } catch (e) {
       throw DynodError.from(e, 'resize terminal');
     }
+  }
+
+  /** The dyno's IPv4 address on dynod's bridge (--net private), null otherwise. */
+  get address(): string | null {
+    return this.net?.ip ?? null;
   }
 
   /** The host addresses --publish listens on. */

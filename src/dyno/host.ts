@@ -12,6 +12,7 @@ export interface HostFacts {
   paths: Record<string, PathFact>;
   /** rootfs/ templates of the package, by file name */
   templates: Record<string, string>;
+  /** the host's resolv.conf (or $DYNOD_RESOLV_CONF's) */
   resolvConf: string;
   hostCpus: number;
   cgroupView: CgroupView;
@@ -88,7 +89,8 @@ export function gatherHostFacts(opts: { rootfs?: string | undefined; cgroupView:
   if (opts.rootfs) for (const p of ['/etc', '/app', '/proc', '/sys', '/dev', '/tmp']) paths[`rootfs:${p}`] = pathFact(path.join(opts.rootfs, p));
   let resolvConf = '';
   try {
-    resolvConf = fs.readFileSync('/etc/resolv.conf', 'utf8');
+    // DYNOD_RESOLV_CONF: the resolvers dynos use instead of the host's (tests, hosts with a split setup)
+    resolvConf = fs.readFileSync(process.env.DYNOD_RESOLV_CONF || '/etc/resolv.conf', 'utf8');
   } catch { /* none */ }
   return { paths, templates: rootfsTemplates(), resolvConf, hostCpus: os.availableParallelism(), cgroupView: opts.cgroupView };
 }

@@ -31,10 +31,16 @@ export interface DynoOptions {
   term?: string;
   /** the dyno user (default), or root inside the dyno's user namespace */
   user?: 'dyno' | 'root';
-  /** private (default): a network namespace with only lo; host: the host's network */
-  net?: 'private' | 'host';
-  /** "[ADDR:]HOSTPORT" or a port: forwards to $PORT (private network only) */
+  /**
+   * private (default): a network namespace of its own that reaches the outside (NAT
+   * through dynod's bridge, DNS through the host's resolvers), never another dyno nor
+   * a host port it was not given; none: a namespace with only lo; host: the host's network
+   */
+  net?: 'private' | 'none' | 'host';
+  /** "[ADDR:]HOSTPORT" or a port: forwards to $PORT (private and none) */
   publish?: Array<string | number>;
+  /** host ports the dyno reaches at 127.0.0.1:PORT, as the host's 127.0.0.1:PORT (private and none) */
+  allowHostPorts?: number[];
   /** keep stdin open to the dyno */
   interactive?: boolean;
   /** give the dyno a terminal (with interactive) */

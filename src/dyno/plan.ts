@@ -8,6 +8,7 @@ import { parseBytes, parseCpus, parsePositiveInt } from './units';
 import { parseDotenvFiles } from './env';
 import { DEVICES, HOST_ETC, HOST_STACK_DIRS, type HostFacts } from './host';
 import { parsePublish, type PublishSpec } from '../net/publish-spec';
+import { dynoResolvConf, parseResolvConf } from '../net/resolv';
 
 export { ROOT_CAPABILITIES } from '../linux/capabilities';
 import { ROOT_CAPABILITIES } from '../linux/capabilities';
@@ -78,7 +79,15 @@ export interface DynoPlan {
   cwd: string;
   env: Record<string, string>;
   rlimits: { nproc: number; nofile: number };
-  network: { mode: 'private' | 'host'; publish: PublishSpec[] };
+  network: {
+    /** private: own namespace with egress; none: own namespace, lo only; host: the host's */
+    mode: 'private' | 'none' | 'host';
+    publish: PublishSpec[];
+    /** host ports reached at 127.0.0.1:PORT inside */
+    allowHostPorts: number[];
+    /** the forwarder at 127.0.0.11:53 and the host resolvers it asks (private only) */
+    dns: { upstreams: string[] } | null;
+  };
   /** "default", "unconfined", or the absolute path of a Docker JSON profile */
   seccomp: string;
   /** always true: no process of the dyno gains privileges through exec */
@@ -142,12 +151,24 @@ function fill(template: string, vars: Record<string, string | number>): string {
   return template.replace(/\{\{(\w+)\}\}/g, (whole, k: string) => (k === 'HOSTNAME' ? whole : String(vars[k] ?? '')));
 }
 
+/** --allow-host-port values: ports 1-65535, each once, never the dyno's own $PORT. */
+function allowedHostPorts(opts: DynoOptions, net: string, port: number): number[] {
+  const ports: number[] = [];
+  for (const p of opts.allowHostPorts ?? []) {
+    const n = parsePositiveInt(p, '--allow-host-port', 1, 65535);
+    if (n === port) throw new UsageError(`--allow-host-port ${n}: that is the dyno's $PORT (the app listens there); choose another port or --port`);
+    if (!ports.includes(n)) ports.push(n);
+  }
+  if (ports.length > 0 && net === 'host') throw new UsageError("--allow-host-port needs --net private or none (with --net host the dyno already reaches the host's ports)");
+  return ports;
+}
+
 /** /etc of a host-stack dyno: generated identity files, plus what programs need from the host, read-only. */
-function etcMounts(facts: HostFacts): MountSpec[] {
+function etcMounts(facts: HostFacts, resolvConf: string): MountSpec[] {
   const vars = { DYNO_UID: DYNO_USER.uid, DYNO_GID: DYNO_USER.gid };
   const out: MountSpec[] = [{ target: '/etc', type: 'dir', options: [], mode: 0o755 }];
   for (const [name, text] of Object.entries(facts.templates).sort()) out.push({ target: `/etc/${name}`, type: 'file', options: [], content: fill(text, vars), mode: 0o644 });
-  out.push({ target: '/etc/resolv.conf', type: 'file', options: [], content: facts.resolvConf, mode: 0o644 });
+  out.push({ target: '/etc/resolv.conf', type: 'file', options: [], content: resolvConf, mode: 0o644 });
   for (const p of HOST_ETC) {
     const f = facts.paths[p];
     if (!f || f.type === 'missing') continue;
@@ -216,11 +237,14 @@ export function planDyno(opts: DynoOptions, facts: HostFacts, appDir: string, ro
   if (userName !== 'dyno' && userName !== 'root') throw new UsageError(`--user ${JSON.stringify(userName)}: must be "dyno" or "root"`);
   const user = userName === 'root' ? { ...ROOT_USER } : { ...DYNO_USER };
   const net = opts.net ?? 'private';
-  if (net !== 'private' && net !== 'host') throw new UsageError(`--net ${JSON.stringify(net)}: must be "private" or "host"`);
+  if (net !== 'private' && net !== 'none' && net !== 'host') throw new UsageError(`--net ${JSON.stringify(net)}: must be "private", "none" or "host"`);
   const publish = (opts.publish ?? []).map((p) => parsePublish(String(p)));
+  const allowHostPorts = allowedHostPorts(opts, net, port);
+  const hostResolv = parseResolvConf(facts.resolvConf);
+  const resolvConf = net === 'private' ? dynoResolvConf(hostResolv) : facts.resolvConf;
   const userns = opts.userns ?? 'private';
   if (userns !== 'private' && userns !== 'host') throw new UsageError(`--userns ${JSON.stringify(userns)}: must be "private" or "host"`);
-  if (publish.length > 0 && net !== 'private') throw new UsageError('--publish needs --net private (with --net host the app already listens on the host)');
+  if (publish.length > 0 && net === 'host') throw new UsageError('--publish needs --net private or none (with --net host the app already listens on the host)');
   if (opts.command.some((a) => a.includes('\0'))) throw new UsageError('the command contains a NUL byte');
   if (rootfsDir) {
     // Everything dynod mounts on or writes into must be a real directory of the
@@ -238,7 +262,7 @@ export function planDyno(opts: DynoOptions, facts: HostFacts, appDir: string, ro
     mounts.push(
       { target: '/etc/hostname', type: 'file', options: [], content: `${HOSTNAME_TOKEN}\n`, mode: 0o644 },
       { target: '/etc/hosts', type: 'file', options: [], content: fill(facts.templates.hosts ?? '', {}), mode: 0o644 },
-      { target: '/etc/resolv.conf', type: 'file', options: [], content: facts.resolvConf, mode: 0o644 },
+      { target: '/etc/resolv.conf', type: 'file', options: [], content: resolvConf, mode: 0o644 },
     );
   } else {
     mounts.push({ target: '/', type: 'root-tmpfs', options: ['mode=755'] });
@@ -248,7 +272,7 @@ export function planDyno(opts: DynoOptions, facts: HostFacts, appDir: string, ro
       if (f.type === 'symlink') mounts.push({ target: d, type: 'symlink', source: f.target, options: [] });
       else mounts.push({ target: d, type: 'bind', source: d, options: ['ro', 'nodev'] });
     }
-    mounts.push(...etcMounts(facts));
+    mounts.push(...etcMounts(facts, resolvConf));
   }
   mounts.push(
     { target: '/app', type: 'overlay', source: appDir, options: [] },
@@ -272,7 +296,7 @@ export function planDyno(opts: DynoOptions, facts: HostFacts, appDir: string, ro
     size: { name: size.name, label: size.label },
     limits,
     killBytes,
-    namespaces: ['user', 'pid', 'mount', 'uts', 'ipc', 'net', 'cgroup'].filter((n) => (n !== 'net' || net === 'private') && (n !== 'user' || userns === 'private')) as DynoPlan['namespaces'],
+    namespaces: ['user', 'pid', 'mount', 'uts', 'ipc', 'net', 'cgroup'].filter((n) => (n !== 'net' || net !== 'host') && (n !== 'user' || userns === 'private')) as DynoPlan['namespaces'],
     userns,
     root: rootfsDir ? { kind: 'rootfs', path: rootfsDir } : { kind: 'host-stack' },
     app: { source: appDir, target: '/app' },
@@ -282,7 +306,7 @@ export function planDyno(opts: DynoOptions, facts: HostFacts, appDir: string, ro
     cwd: '/app',
     env,
     rlimits: { nproc: limits.pids, nofile: NOFILE },
-    network: { mode: net, publish },
+    network: { mode: net, publish, allowHostPorts, dns: net === 'private' ? { upstreams: hostResolv.nameservers } : null },
     seccomp: seccompOption(opts.seccomp),
     noNewPrivileges: true,
     capabilities: user.uid === 0 ? [...ROOT_CAPABILITIES] : [],

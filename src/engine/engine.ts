@@ -9,6 +9,7 @@ import type { DynoOptions } from '../dyno/options';
 import type { DynoPlan } from '../dyno/plan';
 import { buildPlan, checkPlan } from './plans';
 import { IdAllocator } from './ids';
+import { EngineNetwork, type NetworkOptions } from '../net/dyno-network';
 import { log } from '../log';
 
 export interface EngineOptions {
@@ -17,6 +18,8 @@ export interface EngineOptions {
    * ms; the first sweep runs before the first start. Default 60 s; 0: only that first.
    */
   sweepIntervalMs?: number;
+  /** the dynos' network (--net private): the IPv4 range their addresses come from */
+  network?: NetworkOptions;
 }
 
 export interface RunResult {
@@ -36,6 +39,7 @@ export class Engine {
   private backend: CgroupBackend | null = null;
   private readonly ids = new IdAllocator();
   private readonly seccomp = new SeccompFilters();
+  private readonly network: EngineNetwork;
   private initFd = -1;
   private readonly live = new Set<Dyno>();
   private readonly sweepIntervalMs: number;
@@ -51,6 +55,7 @@ export class Engine {
     if (!Number.isFinite(interval) || interval < 0)
       throw new DynodError(`sweepIntervalMs ${interval}: must be a number of milliseconds ≥ 0`, { step: 'engine' });
     this.sweepIntervalMs = interval;
+    this.network = new EngineNetwork(options.network);
     const self = this;
     this.resources = {
       get cgroups() {
@@ -58,6 +63,7 @@ export class Engine {
       },
       ids: this.ids,
       seccomp: this.seccomp,
+      network: this.network,
       initFd: () => this.initBinary(),
       adopt: (dyno) => this.live.add(dyno),
       released: (dyno) => this.live.delete(dyno),
@@ -89,7 +95,12 @@ export class Engine {
 
   private startSweeping(): Promise<void> {
     if (!this.firstSweep) {
-      this.firstSweep = this.sweep();
+      // What a dynod killed with SIGKILL left of the host network goes with its cgroups.
+      const net = this.network.sweep().then(
+        (removed) => void (removed && log.debug({}, 'stale host network removed')),
+        (e: unknown) => log.warn({ err: e }, 'stale network sweep failed'),
+      );
+      this.firstSweep = Promise.all([this.sweep(), net]).then(() => {});
       if (this.sweepIntervalMs > 0) {
         this.sweepTimer = setInterval(() => void this.sweep(), this.sweepIntervalMs);
         this.sweepTimer.unref();
@@ -151,6 +162,12 @@ export class Engine {
     this.sweepTimer = null;
     await Promise.all([...this.live].map((d) => d.stop(options.graceMs ?? 0).catch(() => d.wait())));
     await this.sweeping;
+    await this.firstSweep;
+    try {
+      await this.network.close();
+    } catch (e) {
+      log.warn({ err: e }, 'host network release failed');
+    }
     this.seccomp.close();
     this.ids.close();
     if (this.initFd >= 0) fs.closeSync(this.initFd);

@@ -57,7 +57,8 @@ t.test('bad -e, --publish, --user, --net and --name values', async (t) => {
     [['-p', '70000'], '--publish "70000": expected [ADDR:]HOSTPORT with a port from 1 to 65535 (e.g. 8080 or 127.0.0.1:8080)'],
     [['--publish', 'host:80'], '--publish "host:80": expected [ADDR:]HOSTPORT with a port from 1 to 65535 (e.g. 8080 or 127.0.0.1:8080)'],
     [['--user', 'bob'], "option '--user <user>' argument 'bob' is invalid. Allowed choices are dyno, root."],
-    [['--net', 'none'], "option '--net <mode>' argument 'none' is invalid. Allowed choices are private, host."],
+    [['--net', 'bridge'], "option '--net <mode>' argument 'bridge' is invalid. Allowed choices are private, none, host."],
+    [['--allow-host-port', '0'], '--allow-host-port "0": must be a whole number from 1 to 65535'],
     [['--name', 'a/b'], '--name "a/b": use letters, digits, ".", "_" and "-" (e.g. web.1), at most 63 characters'],
   ];
   await Promise.all(cases.map(([flags, msg]) => usageError(t, ['run', ...flags, '--', 'true'], msg)));
@@ -123,7 +124,8 @@ t.test('--dry-run prints the plan as JSON and runs nothing (it works unprivilege
   t.equal(plan.cwd, '/app');
   t.same(plan.app, { source: app, target: '/app' });
   t.same(plan.root, { kind: 'host-stack' });
-  t.same(plan.network, { mode: 'private', publish: [] });
+  t.same({ ...plan.network, dns: null }, { mode: 'private', publish: [], allowHostPorts: [], dns: null });
+  t.ok(plan.network.dns && plan.network.dns.upstreams.length > 0, `the DNS forwarder asks the host's resolvers (${plan.network.dns?.upstreams.join(' ')})`);
   t.notOk('id' in plan || 'hostname' in plan, 'a plan is a template: each start has its own id and hostname');
   const byTarget = new Map<string, { type: string; source?: string; options: string[] }>(plan.mounts.map((m: { target: string }) => [m.target, m]));
   t.equal(plan.mounts[0].target, '/');

@@ -272,7 +272,7 @@ const FILES: Attack[] = [
   { probe: 'tiocsti', attack: 'TIOCSTI on stdio or /dev/tty (no terminal)', verdict: refused(), expect: 'ENOTTY/ENXIO' },
   { probe: 'host_nics', attack: "see the host's network interface (/sys/class/net, /proc/net/dev)", verdict: notFound, expect: 'NOTFOUND' },
   { probe: 'host_loopback', attack: "connect to a port on the host's loopback", verdict: refused(), expect: 'ECONNREFUSED' },
-  { probe: 'host_ip', attack: "connect to the host's address", verdict: refused(), expect: 'ENETUNREACH' },
+  { probe: 'host_ip', attack: "connect to the host's address", verdict: refused(), expect: 'ECONNREFUSED' },
   { probe: 'host_abstract', attack: "connect to the host's abstract unix socket", verdict: refused(), expect: 'ECONNREFUSED' },
   { probe: 'host_shm', attack: "attach the host's System V shared memory", verdict: refused(), expect: 'ENOENT' },
 ];
@@ -412,7 +412,9 @@ if (skip) {
 
   const params = () => [
     `hostpid=${sentinel.pid}`, `hostpid2=${sentinel2.pid}`, `marker=${marker}`, `secretrev=${[...SECRET].reverse().join('')}`, `port=${hostPort}`,
-    `hostip=${hostIp ?? '192.0.2.254'}`, `abstract=${abstractName}`, `nic=${hostNic}`, `shmkey=${shmKey || '0x64796e6f'}`,
+    // nic: the bridge the host has while a dyno with egress runs (the dyno's own interface is
+    // eth0, a name the host's NIC may share); hostNic when it has another name
+    `hostip=${hostIp ?? '192.0.2.254'}`, `abstract=${abstractName}`, `nic=${hostNic === 'eth0' ? 'dynod0' : hostNic}`, `shmkey=${shmKey || '0x64796e6f'}`,
   ];
 
   const sentinelStart = () => [startTime(sentinel.pid!), startTime(sentinel2.pid!)];

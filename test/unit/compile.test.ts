@@ -133,8 +133,8 @@ for (const [name, make, fd] of VARIANTS) {
       t.equal(appMount.data, `lowerdir=${OLD}${APP},upperdir=${UPPER}/app,workdir=${UPPER}/app-work`);
     }
 
-    // 9. loopback exactly for the private network; hostname always; rlimits are the parent's (prlimit), never an op
-    t.equal(ops.filter((o) => o.op === 'loopback').length, plan.network.mode === 'private' ? 1 : 0, 'loopback');
+    // 9. loopback exactly for a network namespace of its own (private, none); hostname always; rlimits are the parent's (prlimit), never an op
+    t.equal(ops.filter((o) => o.op === 'loopback').length, plan.network.mode !== 'host' ? 1 : 0, 'loopback');
     t.same(ops.filter((o) => o.op === 'hostname'), [{ op: 'hostname', step: 'set hostname', name: HOST }]);
     t.notOk(ops.some((o) => (o.op as string) === 'rlimit'), 'no rlimit op');
 

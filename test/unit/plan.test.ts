@@ -21,7 +21,7 @@ t.test('a default plan: unprivileged dyno user in /app, private network, all nam
   t.same(p.app, { source: APP, target: '/app' });
   t.same(p.root, { kind: 'host-stack' });
   t.same(p.namespaces, ['user', 'pid', 'mount', 'uts', 'ipc', 'net', 'cgroup']);
-  t.same(p.network, { mode: 'private', publish: [] });
+  t.same(p.network, { mode: 'private', publish: [], allowHostPorts: [], dns: { upstreams: ['10.0.0.53'] } });
   t.equal(p.stdin, false);
   t.equal(p.tty, false);
   t.same(p.terminalSize, { rows: 24, cols: 80 });
@@ -68,13 +68,28 @@ t.test("the plan's user is the one the dyno's /etc/passwd and /etc/group name (s
   t.same(ROOT_USER, { name: 'root', uid: 0, gid: 0 });
 });
 
-t.test('--net host drops the net namespace; other modes are refused', async (t) => {
+t.test('--net host drops the net namespace; none keeps it without egress; other modes are refused', async (t) => {
   const p = plan({ net: 'host' });
-  t.same(p.network, { mode: 'host', publish: [] });
+  t.same(p.network, { mode: 'host', publish: [], allowHostPorts: [], dns: null });
   t.same(p.namespaces, ['user', 'pid', 'mount', 'uts', 'ipc', 'cgroup']);
   t.same(plan({ net: 'private' }).namespaces, ['user', 'pid', 'mount', 'uts', 'ipc', 'net', 'cgroup']);
-  for (const n of ['none', 'bridge', 'Host', ''])
-    t.throws(() => plan({ net: n }), { name: 'UsageError', message: `--net ${JSON.stringify(n)}: must be "private" or "host"` }, JSON.stringify(n));
+  const none = plan({ net: 'none' });
+  t.same(none.namespaces, ['user', 'pid', 'mount', 'uts', 'ipc', 'net', 'cgroup']);
+  t.same(none.network, { mode: 'none', publish: [], allowHostPorts: [], dns: null }, 'no DNS forwarder: nothing to forward to');
+  for (const n of ['bridge', 'Host', ''])
+    t.throws(() => plan({ net: n }), { name: 'UsageError', message: `--net ${JSON.stringify(n)}: must be "private", "none" or "host"` }, JSON.stringify(n));
+});
+
+t.test('--allow-host-port: ports 1-65535, once each, never $PORT, not with --net host', async (t) => {
+  t.same(plan({ allowHostPorts: [5432, 6379, 5432] }).network.allowHostPorts, [5432, 6379]);
+  t.same(plan({ net: 'none', allowHostPorts: [5432] }).network.allowHostPorts, [5432]);
+  for (const bad of [0, 65536, 1.5])
+    t.throws(() => plan({ allowHostPorts: [bad] }), { name: 'UsageError', message: /^--allow-host-port/ }, String(bad));
+  t.throws(() => plan({ allowHostPorts: [5000] }), { name: 'UsageError', message: "--allow-host-port 5000: that is the dyno's $PORT (the app listens there); choose another port or --port" });
+  t.throws(() => plan({ net: 'host', allowHostPorts: [5432] }), {
+    name: 'UsageError',
+    message: "--allow-host-port needs --net private or none (with --net host the dyno already reaches the host's ports)",
+  });
 });
 
 t.test('--publish is parsed into the plan', async (t) => {
@@ -91,7 +106,7 @@ t.test('--publish is parsed into the plan', async (t) => {
 t.test('--publish with --net host is refused', async (t) => {
   t.throws(() => plan({ net: 'host', publish: ['8080'] }), {
     name: 'UsageError',
-    message: '--publish needs --net private (with --net host the app already listens on the host)',
+    message: '--publish needs --net private or none (with --net host the app already listens on the host)',
   });
   t.doesNotThrow(() => plan({ net: 'host', publish: [] }));
 });
@@ -221,7 +236,8 @@ t.test('host stack: /etc gets generated passwd, group, hosts, hostname, nsswitch
   t.match(one(m, '/etc/hosts').content!, new RegExp(`^127\\.0\\.1\\.1\\s+\\{\\{HOSTNAME\\}\\}$`, 'm'));
   t.match(one(m, '/etc/hosts').content!, /^127\.0\.0\.1\s+localhost$/m);
   t.match(one(m, '/etc/nsswitch.conf').content!, /^passwd:\s+files$/m);
-  t.equal(one(m, '/etc/resolv.conf').content, RESOLV, "the host's resolv.conf");
+  t.equal(one(m, '/etc/resolv.conf').content, 'nameserver 127.0.0.11\nsearch example.internal\n', "the forwarder, with the host's search line");
+  t.equal(one(plan({ net: 'none' }).mounts, '/etc/resolv.conf').content, RESOLV, "--net none: the host's resolv.conf as it is");
   const etcIndex = m.findIndex((x) => x.target === '/etc');
   t.ok(m.every((x, i) => !x.target.startsWith('/etc/') || i > etcIndex), '/etc comes before anything in it');
 });
@@ -335,7 +351,7 @@ t.test('--rootfs: an overlay root with mount points made, /etc identity files wr
   t.same(one(m, '/etc/hostname'), { target: '/etc/hostname', type: 'file', options: [], content: `${HOSTNAME_TOKEN}\n`, mode: 0o644 });
   t.match(one(m, '/etc/hosts').content!, new RegExp(`^127\\.0\\.1\\.1\\s+\\{\\{HOSTNAME\\}\\}$`, 'm'));
   t.notMatch(one(m, '/etc/hosts').content!.replaceAll(HOSTNAME_TOKEN, ''), /\{\{/);
-  t.equal(one(m, '/etc/resolv.conf').content, RESOLV);
+  t.equal(one(m, '/etc/resolv.conf').content, 'nameserver 127.0.0.11\nsearch example.internal\n');
   for (const d of HOST_STACK_DIRS) t.same(byTarget(m, d).filter((x) => x.type !== 'dir'), [], `no host ${d}`);
   t.notOk(m.some((x) => x.type === 'bind' && x.target.startsWith('/etc')), 'no host /etc binds');
   t.same(byTarget(m, '/etc/passwd'), [], "the rootfs's own passwd is kept");
