@@ -29,6 +29,7 @@ export interface StartFlags {
   releaseTimeout: string;
   cycle?: string;
   logFormat: string;
+  allowHostPort: string[];
   color?: boolean;
 }
 
@@ -79,6 +80,7 @@ export async function startCommand(formationArg: string | undefined, flags: Star
     runtimeMetrics: !!flags.runtimeMetrics,
     metricsIntervalMs: typeof flags.runtimeMetrics === 'string' ? period(flags.runtimeMetrics, '--runtime-metrics') : 20_000,
     releaseTimeoutMs: parseDuration(flags.releaseTimeout, '--release-timeout'),
+    allowHostPorts: flags.allowHostPort.map((p) => parsePositiveInt(p, '--allow-host-port', 1, 65535)),
     cycleMs: flags.cycle ? period(flags.cycle, '--cycle') : 0,
   });
 

@@ -34,6 +34,8 @@ export interface FormationOptions {
   releases: ReleaseSource;
   /** $PORT in web dynos; web.N is published on host port port + N (until the router) */
   port: number;
+  /** host ports every dyno reaches at 127.0.0.1 inside (--allow-host-port) */
+  allowHostPorts?: number[];
   /** publish web dynos on host ports (default true) */
   publish?: boolean;
   /** replace up web dynos one by one, each new one up before the old one stops (with a router in front) */
@@ -82,6 +84,7 @@ export class Formation {
   /** one release at a time: config changes queue behind each other */
   private releasing: Promise<unknown> = Promise.resolve();
   private readonly oneOffs = new Map<string, DynoInfo>();
+  private readonly changeListeners = new Set<() => void>();
   private readonly detached = new Map<string, Slot>();
 
   constructor(options: FormationOptions) {
@@ -96,6 +99,7 @@ export class Formation {
       cycleMs: 0,
       releaseTimeoutMs: 3_600_000,
       preboot: false,
+      allowHostPorts: [],
       ...options,
     };
     this.entries = options.formation.map((e) => ({ ...e }));
@@ -114,7 +118,9 @@ export class Formation {
       get cycleMs() {
         return self.opts.cycleMs;
       },
-      changed: () => {},
+      changed: () => {
+        for (const cb of this.changeListeners) cb();
+      },
     };
   }
 
@@ -151,6 +157,7 @@ export class Formation {
       port: this.opts.port,
       env: { ...this.environment(), ...extraEnv },
       net: 'private',
+      allowHostPorts: this.opts.allowHostPorts,
     };
   }
 
@@ -276,6 +283,17 @@ export class Formation {
 
   get formation(): FormationEntry[] {
     return this.entries.map((e) => ({ ...e }));
+  }
+
+  /** The web dynos' slots (the router's backends). */
+  webSlots(): Slot[] {
+    return [...this.slots.values()].filter((s) => s.type === 'web');
+  }
+
+  /** Called whenever a dyno's state changes (the router's backend set may have). */
+  onChange(cb: () => void): () => void {
+    this.changeListeners.add(cb);
+    return () => this.changeListeners.delete(cb);
   }
 
   /** The slots a `-d NAME` / `-p TYPE` selection names (all without either); a clear error for none. */

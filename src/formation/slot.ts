@@ -217,6 +217,7 @@ export class Slot {
       this.current = d;
       this.next = null;
       if (old && old.state !== 'down' && old.state !== 'crashed') void this.retire(old);
+      this.ctx.changed(this);
     }
     this.settleBoot?.();
     this.setState('up');
