@@ -108,3 +108,17 @@ t.test('10 dynos × 10,000 lines all arrive, none cut', async (t) => {
   }
   await f.interrupt();
 });
+
+t.test('--allow-host-port: every dyno reaches that host port on its own 127.0.0.1', async (t) => {
+  const http = await import('node:http');
+  const server = http.createServer((_q, s) => s.end('host database says hi'));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+  const port = (server.address() as import('node:net').AddressInfo).port;
+  const f = startFormation(t, {
+    files: { Procfile: `worker: curl -s http://127.0.0.1:${port}/; echo; sleep 1000\n` },
+    args: ['--allow-host-port', String(port)],
+  });
+  await f.waitFor(/app\[worker\.1\]: host database says hi/);
+  await f.interrupt();
+});
