@@ -201,13 +201,11 @@ export class ClientConn implements ClientConnLike {
       this.pipe.clientEnded();
       return;
     }
+    // a client that closes its side while a request is in flight is gone (H27), as nginx
+    // takes it (499): TCP cannot tell a half-close from a close until a write fails
     const ex = this.ex;
-    if (ex !== null) {
-      // a request cut short; a whole one is still answered, then the connection ends
-      if (!ex.reqDone) ex.clientGone();
-      return;
-    }
-    this.end();
+    if (ex !== null) ex.clientGone();
+    else this.end();
   }
 
   private onDrain(): void {

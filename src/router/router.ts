@@ -25,6 +25,8 @@ export class Router {
   private readonly servers: net.Server[] = [];
   private readonly bound: RouterAddress[] = [];
   private readonly conns = new Set<ClientConn>();
+  /** TLS connections before their handshake ends */
+  private readonly handshaking = new Set<net.Socket>();
   private sweepTimer: NodeJS.Timeout | null = null;
   private unsubscribe: (() => void) | null = null;
   private listening = false;
@@ -110,6 +112,10 @@ export class Router {
     core.bootWaiters.clear();
     const waits: Promise<void>[] = [];
     for (const s of this.servers) waits.push(new Promise<void>((r) => s.close(() => r())));
+    for (const s of [...this.handshaking]) {
+      waits.push(closed(s));
+      s.destroy();
+    }
     for (const c of [...this.conns]) {
       if (!c.closed) waits.push(closed(c.sock));
       c.destroy();
@@ -121,6 +127,7 @@ export class Router {
     core.checkout.retireAll();
     await Promise.all(waits);
     this.servers.length = 0;
+    this.bound.length = 0;
   }
 
   private listenOne(a: ListenAddress | RouterOptions['tls'] & object, protocol: 'http' | 'https'): Promise<void> {
@@ -137,12 +144,18 @@ export class Router {
     if (protocol === 'https') {
       const t = a as NonNullable<RouterOptions['tls']>;
       try {
-        server = tls.createServer({ cert: t.cert, key: t.key, allowHalfOpen: true, ALPNProtocols: ['http/1.1'] }, onSocket);
+        // not half-open: a client that sends FIN during the handshake would hold its socket
+        server = tls.createServer({ cert: t.cert, key: t.key, allowHalfOpen: false, ALPNProtocols: ['http/1.1'] }, onSocket);
       } catch (e) {
         throw new UsageError(`router TLS certificate or key: ${(e as Error).message}; accepted: a PEM certificate and its PEM private key`);
       }
       // a failed handshake is the client's business: its socket is closed
-      server.on('tlsClientError', () => {});
+      server.on('tlsClientError', (_e, sock: net.Socket) => sock.destroy());
+      // sockets still in their handshake are no ClientConn yet: close() must find them
+      server.on('connection', (sock: net.Socket) => {
+        this.handshaking.add(sock);
+        sock.once('close', () => this.handshaking.delete(sock));
+      });
     } else {
       server = net.createServer({ allowHalfOpen: true }, onSocket);
     }
@@ -171,11 +184,9 @@ export class Router {
   }
 }
 
+/** resolves when a socket not closed yet (its 'close' to come) has closed */
 function closed(sock: net.Socket): Promise<void> {
-  return new Promise<void>((r) => {
-    if (sock.destroyed && (sock as net.Socket & { _handle: unknown })._handle === null) r();
-    else sock.once('close', () => r());
-  });
+  return new Promise<void>((r) => sock.once('close', () => r()));
 }
 
 function definedOnly(t: Partial<RouterTimeouts>): Partial<RouterTimeouts> {

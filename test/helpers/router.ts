@@ -122,10 +122,20 @@ export async function startRouter(source: BackendSource, opts: Partial<RouterOpt
 }
 
 /** An HTTP upstream on 127.0.0.1:0; its sockets are closed by close(). */
-export async function httpUpstream(handler: http.RequestListener): Promise<{ server: http.Server; port: number; connections: number; close(): Promise<void> }> {
+export async function httpUpstream(handler: http.RequestListener): Promise<{ server: http.Server; port: number; connections: number; open: number; close(): Promise<void> }> {
   const server = http.createServer(handler);
   const sockets = new Set<net.Socket>();
-  const u = { server, port: 0, connections: 0, close: () => closeServer(server, sockets) };
+  const u = {
+    server,
+    port: 0,
+    /** connections accepted so far */
+    connections: 0,
+    /** connections open now */
+    get open() {
+      return sockets.size;
+    },
+    close: () => closeServer(server, sockets),
+  };
   server.on('connection', (s: net.Socket) => {
     u.connections++;
     sockets.add(s);
