@@ -1,0 +1,269 @@
+// Router tests without dynos: upstreams are plain servers on loopback, wrapped as backends.
+import * as http from 'node:http';
+import * as net from 'node:net';
+import { Router, type RouterOptions } from '../../src/router/index';
+import type { Backend, BackendSource } from '../../src/router/types';
+
+/** A backend that connects to 127.0.0.1:port (what the formation does through the dyno's namespace). */
+export function tcpBackend(name: string, port: number): Backend & { connects: number } {
+  const b = {
+    name,
+    connects: 0,
+    connect(): Promise<net.Socket> {
+      b.connects++;
+      return new Promise<net.Socket>((resolve, reject) => {
+        const s = net.connect(port, '127.0.0.1');
+        s.once('connect', () => {
+          s.off('error', reject);
+          resolve(s);
+        });
+        s.once('error', reject);
+      });
+    },
+  };
+  return b;
+}
+
+/** A backend whose connect never settles (a dyno that does not answer SYNs); release() lets it fail. */
+export function hangingBackend(name: string): Backend & { release(): void; pending: number } {
+  const waiting: ((e: Error) => void)[] = [];
+  return {
+    name,
+    get pending() {
+      return waiting.length;
+    },
+    connect: () => new Promise<net.Socket>((_, reject) => waiting.push(reject)),
+    release() {
+      for (const r of waiting.splice(0)) r(Object.assign(new Error('released'), { code: 'ECONNRESET' }));
+    },
+  };
+}
+
+/** The formation as the router sees it, set by hand. */
+export class TestSource implements BackendSource {
+  list: Backend[] = [];
+  isBooting = false;
+  isCrashed = false;
+  private readonly cbs = new Set<() => void>();
+
+  constructor(list: Backend[] = []) {
+    this.list = list;
+  }
+
+  backends(): readonly Backend[] {
+    return this.list;
+  }
+
+  booting(): boolean {
+    return this.isBooting;
+  }
+
+  crashed(): boolean {
+    return this.isCrashed;
+  }
+
+  onChange(cb: () => void): () => void {
+    this.cbs.add(cb);
+    return () => this.cbs.delete(cb);
+  }
+
+  set(change: { list?: Backend[]; booting?: boolean; crashed?: boolean }): void {
+    if (change.list !== undefined) this.list = change.list;
+    if (change.booting !== undefined) this.isBooting = change.booting;
+    if (change.crashed !== undefined) this.isCrashed = change.crashed;
+    for (const cb of this.cbs) cb();
+  }
+
+  get listeners(): number {
+    return this.cbs.size;
+  }
+}
+
+export interface TestRouter {
+  router: Router;
+  port: number;
+  lines: string[];
+  /** resolves with the next router line (or one already logged and not taken yet) */
+  nextLine(): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** A router on 127.0.0.1:0 over the source; its lines are collected. */
+export async function startRouter(source: BackendSource, opts: Partial<RouterOptions> = {}): Promise<TestRouter> {
+  const lines: string[] = [];
+  let taken = 0;
+  const waiters: ((l: string) => void)[] = [];
+  const router = new Router({
+    source,
+    log: (l) => {
+      lines.push(l);
+      const w = waiters.shift();
+      if (w) {
+        taken++;
+        w(l);
+      }
+    },
+    listen: [{ port: 0, host: '127.0.0.1' }],
+    ...opts,
+  });
+  await router.listen();
+  const port = router.addresses().find((a) => a.protocol === 'http')?.port ?? 0;
+  return {
+    router,
+    port,
+    lines,
+    nextLine: () =>
+      new Promise<string>((resolve) => {
+        if (taken < lines.length) resolve(lines[taken++]!);
+        else waiters.push(resolve);
+      }),
+    close: () => router.close(),
+  };
+}
+
+/** An HTTP upstream on 127.0.0.1:0; its sockets are closed by close(). */
+export async function httpUpstream(handler: http.RequestListener): Promise<{ server: http.Server; port: number; connections: number; open: number; close(): Promise<void> }> {
+  const server = http.createServer(handler);
+  const sockets = new Set<net.Socket>();
+  const u = {
+    server,
+    port: 0,
+    /** connections accepted so far */
+    connections: 0,
+    /** connections open now */
+    get open() {
+      return sockets.size;
+    },
+    close: () => closeServer(server, sockets),
+  };
+  server.on('connection', (s: net.Socket) => {
+    u.connections++;
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  u.port = (server.address() as net.AddressInfo).port;
+  return u;
+}
+
+/** A raw TCP upstream (a misbehaving app): onConnection gets each socket. */
+export async function rawUpstream(onConnection: (s: net.Socket, n: number) => void): Promise<{ server: net.Server; port: number; connections: number; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  let n = 0;
+  const server = net.createServer((s) => {
+    u.connections = ++n;
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => {});
+    onConnection(s, n);
+  });
+  const u = { server, port: 0, connections: 0, close: () => closeServer(server, sockets) };
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  u.port = (server.address() as net.AddressInfo).port;
+  return u;
+}
+
+function closeServer(server: net.Server, sockets: Set<net.Socket>): Promise<void> {
+  for (const s of sockets) s.destroy();
+  return new Promise<void>((r) => server.close(() => r()));
+}
+
+/** Reads from a socket until `done(text)` says the answer is complete, or the socket closes. */
+export function readUntil(s: net.Socket, done: (text: string) => boolean = () => false): Promise<string> {
+  return new Promise<string>((resolve) => {
+    let text = '';
+    const finish = () => {
+      s.off('data', onData);
+      resolve(text);
+    };
+    const onData = (d: Buffer) => {
+      text += d.toString('latin1');
+      if (done(text)) finish();
+    };
+    s.on('data', onData);
+    s.once('close', finish);
+  });
+}
+
+/** A connected client socket to the router. */
+export function connectTo(port: number): Promise<net.Socket> {
+  return new Promise<net.Socket>((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('connect', () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
+/** Sends raw bytes on a fresh connection, returns everything the router sends until it closes. */
+export async function rawExchange(port: number, request: string | Buffer): Promise<string> {
+  const s = await connectTo(port);
+  const out = readUntil(s);
+  s.write(request);
+  return out;
+}
+
+/** Whole responses (head + Content-Length body) in a text, in order. */
+export function splitResponses(text: string): { status: number; head: string; headers: Record<string, string>; body: string }[] {
+  const out: { status: number; head: string; headers: Record<string, string>; body: string }[] = [];
+  let rest = text;
+  while (rest.length > 0) {
+    const end = rest.indexOf('\r\n\r\n');
+    if (end < 0) break;
+    const head = rest.slice(0, end);
+    const lines = head.split('\r\n');
+    const headers: Record<string, string> = {};
+    for (const l of lines.slice(1)) {
+      const c = l.indexOf(':');
+      headers[l.slice(0, c).toLowerCase()] = l.slice(c + 1).trim();
+    }
+    const len = Number(headers['content-length'] ?? 0);
+    out.push({ status: Number(lines[0]!.split(' ')[1]), head, headers, body: rest.slice(end + 4, end + 4 + len) });
+    rest = rest.slice(end + 4 + len);
+  }
+  return out;
+}
+
+/** GET through the router with Node's client; the body as text. */
+export function get(port: number, path = '/', headers: http.OutgoingHttpHeaders = {}, agent: http.Agent | false = false): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  return request(port, { path, headers, agent });
+}
+
+export function request(port: number, o: http.RequestOptions & { body?: string | Buffer }): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, agent: false, ...o }, (res) => {
+      let body = '';
+      res.setEncoding('latin1');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(o.body);
+  });
+}
+
+/** Deterministic PRNG (mulberry32). */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let x = a;
+    x = Math.imul(x ^ (x >>> 15), x | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** The fields of a router line as a map (quoted values unquoted). */
+export function lineFields(line: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const re = /(\w+)=("([^"]*)"|(\S*))/g;
+  for (let m = re.exec(line); m !== null; m = re.exec(line)) out[m[1]!] = m[3] ?? m[4] ?? '';
+  return out;
+}
+
+/** Heroku's router line, every field in its place (values checked by the caller). */
+export const LINE_RE =
+  /^at=(info|warning|error)( code=H\d\d desc="[^"]+")?( cause="[^"]*")? method=\S* path="[^"]*" host=\S* request_id=\S* fwd="[^"]*" dyno=\S* connect=(\d+ms)? service=(\d+ms)? status=\d{3} bytes=\d* protocol=https?( sock=(client|backend))?$/;
