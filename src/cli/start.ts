@@ -12,6 +12,10 @@ import { LogHub } from '../formation/logs';
 import { Formation, appDotenvPath } from '../formation/manager';
 import { readProcfile } from '../formation/procfile';
 import { ControlServer } from '../control/server';
+import { Router, loadCertificate, selfSignedCertificate } from '../router';
+import { webBackends } from '../formation/web-backends';
+import { stateDir } from '../formation/config-store';
+import * as net from 'node:net';
 
 export interface StartFlags {
   procfile?: string;
@@ -30,6 +34,12 @@ export interface StartFlags {
   cycle?: string;
   logFormat: string;
   allowHostPort: string[];
+  bind: string;
+  tls?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsPort: string;
+  publishDynos?: boolean;
   color?: boolean;
 }
 
@@ -54,6 +64,9 @@ export async function startCommand(formationArg: string | undefined, flags: Star
   const port = parsePositiveInt(flags.port, '--port', 1, 65535);
   if (process.getuid?.() !== 0) throw new DynodError('must run as root (try sudo)', { step: 'permissions' });
 
+  const tls = tlsOptions(flags, app);
+  const bind = flags.bind;
+  if (!net.isIP(bind)) throw new UsageError(`--bind ${bind}: an IP address (e.g. 127.0.0.1, 0.0.0.0, ::)`);
   const logs = new LogHub({ output: 1, format: flags.logFormat, color: flags.color });
   const engine = new Engine();
   const config = new ConfigStore(app);
@@ -80,6 +93,8 @@ export async function startCommand(formationArg: string | undefined, flags: Star
     runtimeMetrics: !!flags.runtimeMetrics,
     metricsIntervalMs: typeof flags.runtimeMetrics === 'string' ? period(flags.runtimeMetrics, '--runtime-metrics') : 20_000,
     releaseTimeoutMs: parseDuration(flags.releaseTimeout, '--release-timeout'),
+    publish: !!flags.publishDynos,
+    preboot: true,
     allowHostPorts: flags.allowHostPort.map((p) => parsePositiveInt(p, '--allow-host-port', 1, 65535)),
     cycleMs: flags.cycle ? period(flags.cycle, '--cycle') : 0,
   });
@@ -101,6 +116,21 @@ export async function startCommand(formationArg: string | undefined, flags: Star
     stopAll: () => stopRequested(),
   });
   await server.listen();
+  // Heroku's router in front of the web dynos: -p PORT (and the TLS port).
+  const router = new Router({
+    source: webBackends(f, port),
+    log: (line) => logs.system('router', line),
+    listen: [{ port, host: bind }],
+    tls: tls ? { port: tls.port, host: bind, cert: tls.cert, key: tls.key } : undefined,
+  });
+  try {
+    await router.listen();
+  } catch (e) {
+    await server.close();
+    await engine.close();
+    await logs.close();
+    throw e;
+  }
   for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, onSignal);
   let status = 0;
   try {
@@ -115,10 +145,26 @@ export async function startCommand(formationArg: string | undefined, flags: Star
     await stopped;
     await f.stop();
   } finally {
+    await router.close();
     for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(s, onSignal);
     await server.close();
     await engine.close();
     await logs.close();
   }
   return status;
+}
+
+/** --tls-cert/--tls-key, or --tls self-signed (made once per app, kept in its state dir). */
+function tlsOptions(flags: StartFlags, app: string): { port: number; cert: string; key: string } | null {
+  const port = parsePositiveInt(flags.tlsPort, '--tls-port', 1, 65535);
+  if (flags.tls !== undefined) {
+    if (flags.tls !== 'self-signed') throw new UsageError(`--tls ${flags.tls}: accepted: self-signed (or give --tls-cert FILE --tls-key FILE)`);
+    if (flags.tlsCert || flags.tlsKey) throw new UsageError('--tls self-signed and --tls-cert/--tls-key: choose one');
+    const c = selfSignedCertificate(path.join(stateDir(), 'apps', app, 'tls'));
+    return { port, cert: c.cert, key: c.key };
+  }
+  if (!flags.tlsCert && !flags.tlsKey) return null;
+  if (!flags.tlsCert || !flags.tlsKey) throw new UsageError('--tls-cert and --tls-key go together');
+  const c = loadCertificate(path.resolve(flags.tlsCert), path.resolve(flags.tlsKey));
+  return { port, cert: c.cert, key: c.key };
 }

@@ -216,6 +216,9 @@ export class Slot {
       const old = this.current;
       this.current = d;
       this.next = null;
+      // The slot stayed up; the new life's own start is what the log shows (a new dyno on Heroku).
+      this.log('State changed from starting to up');
+      this.since = new Date();
       if (old && old.state !== 'down' && old.state !== 'crashed') void this.retire(old);
       this.ctx.changed(this);
     }

@@ -36,6 +36,8 @@ export class RunningFormation {
     readonly app: string,
     readonly dir: string,
     readonly env: NodeJS.ProcessEnv,
+    /** the router's port, when the helper chose it */
+    readonly port: number | null = null,
   ) {
     let buf = '';
     proc.stdout!.setEncoding('utf8');
@@ -107,16 +109,19 @@ export class RunningFormation {
  * Starts `dynod start` in a fresh app directory with its own run and state
  * directories; the teardown stops it (SIGKILL if it must) and removes them.
  */
-export function startFormation(t: Test, opts: FormationOpts): RunningFormation {
+export async function startFormation(t: Test, opts: FormationOpts): Promise<RunningFormation> {
+  const args = opts.args ?? [];
+  // the router listens on -p: a free port of the test's own unless the test chose one
+  const port = args.includes('-p') ? null : await freePortBase(0);
   const dir = tempApp(t, opts.files);
   const state = fs.mkdtempSync(path.join(os.tmpdir(), 'dynod-state-'));
   const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dynod-run-'));
   const app = opts.name ?? `t${process.pid}-${++seq}`;
   const env = hostEnv({ DYNOD_RUN_DIR: runDir, DYNOD_STATE_DIR: state, NO_COLOR: '1', ...opts.env });
   // env -i: tap puts its loader back into NODE_OPTIONS of every child it sees (see helpers/dynod.ts)
-  const argv = ['-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), DYNOD, 'start', '--name', app, ...(opts.args ?? [])];
+  const argv = ['-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), DYNOD, 'start', '--name', app, ...(port === null ? [] : ['-p', String(port)]), ...args];
   const proc = spawn('/usr/bin/env', argv, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  const f = new RunningFormation(proc, app, dir, env);
+  const f = new RunningFormation(proc, app, dir, env, port);
   t.teardown(async () => {
     if (proc.exitCode === null && proc.signalCode === null) {
       proc.kill('SIGKILL');
@@ -146,16 +151,16 @@ export function get(port: number, urlPath = '/', timeoutMs = 5_000): Promise<str
 export const WEB = (envVar = 'FOO') =>
   `exec node -e "require('http').createServer((q,s)=>s.end(process.env.DYNO+' '+(process.env.${envVar}||'-'))).listen(process.env.PORT,()=>console.log('listening on',process.env.PORT))"`;
 
-/** A free base port: nothing listens on base+1..base+width. */
+/** A free base port: nothing listens on base..base+width. */
 export async function freePortBase(width = 10): Promise<number> {
   const net = await import('node:net');
   for (;;) {
     const base = 20_000 + Math.floor(Math.random() * 30_000);
     const free = await Promise.all(
-      Array.from({ length: width }, (_, i) => new Promise<boolean>((resolve) => {
+      Array.from({ length: width + 1 }, (_, i) => new Promise<boolean>((resolve) => {
         const s = net.createServer();
         s.once('error', () => resolve(false));
-        s.listen(base + 1 + i, '127.0.0.1', () => s.close(() => resolve(true)));
+        s.listen(base + i, '127.0.0.1', () => s.close(() => resolve(true)));
       })),
     );
     if (free.every(Boolean)) return base;

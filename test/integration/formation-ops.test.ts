@@ -6,7 +6,7 @@ import { startFormation } from '../helpers/formation';
 import type { LogLine } from '../../src/formation/types';
 
 t.test('a second Ctrl-C skips the grace', async (t) => {
-  const f = startFormation(t, { files: { Procfile: "stubborn: trap '' TERM INT; while :; do sleep 0.2; done\n" }, args: ['--grace', '60s'] });
+  const f = await startFormation(t, { files: { Procfile: "stubborn: trap '' TERM INT; while :; do sleep 0.2; done\n" }, args: ['--grace', '60s'] });
   await f.waitFor(/State changed from starting to up/);
   f.proc.kill('SIGINT');
   await f.waitFor(/Stopping all processes with SIGTERM/);
@@ -17,7 +17,7 @@ t.test('a second Ctrl-C skips the grace', async (t) => {
 });
 
 t.test('cycling restarts a dyno after the period; runtime metrics lines', async (t) => {
-  const f = startFormation(t, {
+  const f = await startFormation(t, {
     files: { Procfile: 'worker: echo booted; while :; do sleep 0.2; done\n' },
     args: ['--cycle', '1s', '--runtime-metrics', '500ms', '--grace', '1s'],
   });
@@ -30,7 +30,7 @@ t.test('cycling restarts a dyno after the period; runtime metrics lines', async 
 });
 
 t.test('--log-format json; dynod logs with filters; apps', async (t) => {
-  const f = startFormation(t, {
+  const f = await startFormation(t, {
     files: { Procfile: 'web: echo web says hi; sleep 1000\nworker: echo worker says hi; sleep 1000\n' },
     args: ['--log-format', 'json', '--boot-timeout', '60s'],
   });
@@ -71,7 +71,7 @@ t.test('--log-format json; dynod logs with filters; apps', async (t) => {
 });
 
 t.test('a Procfile type as the one-off command runs its command with the arguments appended', async (t) => {
-  const f = startFormation(t, { files: { Procfile: 'worker: sleep 1000\nargs: printf "%s|" first\n' }, args: ['worker=1,args=0'] });
+  const f = await startFormation(t, { files: { Procfile: 'worker: sleep 1000\nargs: printf "%s|" first\n' }, args: ['worker=1,args=0'] });
   await f.waitFor(/dynod\[worker\.1\]: State changed from starting to up/);
   const r = await f.cli(['run', '--', 'args', 'a b', "c'd"]);
   t.equal(r.code, 0, r.stderr);
@@ -80,7 +80,7 @@ t.test('a Procfile type as the one-off command runs its command with the argumen
 });
 
 t.test('the release phase times out', async (t) => {
-  const f = startFormation(t, { files: { Procfile: 'release: sleep 60\nweb: sleep 60\n' }, args: ['--release-timeout', '1s'] });
+  const f = await startFormation(t, { files: { Procfile: 'release: sleep 60\nweb: sleep 60\n' }, args: ['--release-timeout', '1s'] });
   const exit = await f.exited;
   t.not(exit.code, 0);
   t.match(f.log(), /dynod\[release\.1\]: Release phase timed out after 1 seconds/);
@@ -91,7 +91,7 @@ t.test('the release phase times out', async (t) => {
 t.test('10 dynos × 10,000 lines all arrive, none cut', async (t) => {
   const N = 10;
   const L = 10_000;
-  const f = startFormation(t, {
+  const f = await startFormation(t, {
     files: { Procfile: `logger: awk 'BEGIN { for (i = 0; i < ${L}; i++) printf "%s line %d %s\\n", ENVIRON["DYNO"], i, "0123456789abcdef0123456789abcdef" }'; sleep 1000\n` },
     args: [`logger=${N}`],
   });
@@ -115,7 +115,7 @@ t.test('--allow-host-port: every dyno reaches that host port on its own 127.0.0.
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   t.teardown(() => new Promise<void>((r) => server.close(() => r())));
   const port = (server.address() as import('node:net').AddressInfo).port;
-  const f = startFormation(t, {
+  const f = await startFormation(t, {
     files: { Procfile: `worker: curl -s http://127.0.0.1:${port}/; echo; sleep 1000\n` },
     args: ['--allow-host-port', String(port)],
   });

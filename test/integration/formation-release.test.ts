@@ -8,7 +8,7 @@ import { waitFor } from '../helpers/dynod';
 import type { DynoInfo } from '../../src/formation/types';
 
 t.test('a failing release phase fails the start: its status, nothing else boots', async (t) => {
-  const f = startFormation(t, {
+  const f = await startFormation(t, {
     files: { Procfile: 'release: echo migrating $DYNO; exit 3\nweb: sleep 60\n' },
   });
   const exit = await f.exited;
@@ -23,11 +23,11 @@ t.test('a failing release phase fails the start: its status, nothing else boots'
 
 t.test('release phase, config:set restarts with the new value, releases, run and exec', async (t) => {
   const base = await freePortBase();
-  const f = startFormation(t, {
+  const f = await startFormation(t, {
     files: {
       Procfile: `release: echo release sees FOO=$FOO; [ -z "$FAIL" ]\nweb: ${WEB()}\n`,
     },
-    args: ['-p', String(base), '--grace', '2s'],
+    args: ['-p', String(base), '--grace', '2s', '--publish-dynos'],
   });
   await f.waitFor(/dynod\[release\.1\]: Process exited with status 0/);
   await f.waitFor(/dynod\[web\.1\]: State changed from starting to up/);
@@ -79,7 +79,7 @@ t.test('release phase, config:set restarts with the new value, releases, run and
 });
 
 t.test('R15: a dyno over its memory is killed and restarted', async (t) => {
-  const f = startFormation(t, {
+  const f = await startFormation(t, {
     files: { Procfile: 'hog: echo eating; head -c 3000m /dev/zero | tail; sleep 60\n' },
     args: ['-s', 'eco', '--backoff-scale', '0.001', '--grace', '1s'],
   });
@@ -91,7 +91,7 @@ t.test('R15: a dyno over its memory is killed and restarted', async (t) => {
 
 t.test('SIGKILL of dynod: its dynos die with it, and the next start of the app cleans up', async (t) => {
   const files = { Procfile: 'worker: echo up; while :; do sleep 0.2; done\n' };
-  const f = startFormation(t, { files });
+  const f = await startFormation(t, { files });
   await f.waitFor(/State changed from starting to up/);
   const ps = JSON.parse((await f.cli(['ps', '--name', f.app, '--json'])).stdout) as DynoInfo[];
   const pid = ps[0]!.pid!;

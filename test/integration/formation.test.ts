@@ -18,12 +18,12 @@ function cgroupOf(pid: number): string {
 
 t.test('web=2,worker=1 comes up, ps shows it, scale changes it, restart replaces, Ctrl-C stops', async (t) => {
   const base = await freePortBase();
-  const f = startFormation(t, {
+  const f = await startFormation(t, {
     files: {
       Procfile: `# a comment\r\nweb: ${WEB()}\r\nworker: trap 'echo worker got TERM; exit 0' TERM; echo worker $DYNO up; while :; do sleep 0.2; done\r\n`,
       '.env': 'FOO=from-dotenv\n',
     },
-    args: ['web=2,worker=1', '-p', String(base), '--grace', '5s'],
+    args: ['web=2,worker=1', '-p', String(base), '--grace', '5s', '--publish-dynos'],
   });
   await f.waitForCount(/dynod\[(web|worker)\.\d\]: State changed from starting to up/, 3);
   t.equal(await get(base + 1), 'web.1 from-dotenv', 'web.1 answers on PORT+1 with its $DYNO and the .env');
@@ -69,7 +69,8 @@ t.test('web=2,worker=1 comes up, ps shows it, scale changes it, restart replaces
   const after = psJson((await f.cli(['ps', '--name', f.app, '--json'])).stdout);
   const web2 = after.find((d) => d.name === 'web.2')!;
   t.not(web2.pid, dynos.find((d) => d.name === 'web.2')!.pid, 'web.2 has a new PID 1');
-  t.match(f.lines.slice(mark).join('\n'), /dynod\[web\.2\]: Restarting\n.*dynod\[web\.2\]: Stopping all processes with SIGTERM/);
+  const web2Lines = f.lines.slice(mark).filter((l) => l.includes('dynod[web.2]')).map((l) => l.replace(/^\S+ dynod\[web\.2\]: /, ''));
+  t.match(web2Lines.slice(0, 4), ['Restarting', /^Starting process with command/, 'State changed from starting to up', 'Stopping all processes with SIGTERM'], 'preboot: the new web.2 is up before the old one gets SIGTERM');
 
   // Ctrl-C: every dyno stops, dynod exits 0, nothing left
   const pids = after.map((d) => d.pid!).filter(Boolean);
@@ -82,7 +83,7 @@ t.test('web=2,worker=1 comes up, ps shows it, scale changes it, restart replaces
 });
 
 t.test('stop: TERM ignored gets R12 at the grace; a daemonising worker leaves no orphan', async (t) => {
-  const f = startFormation(t, {
+  const f = await startFormation(t, {
     files: {
       Procfile: [
         "stubborn: trap '' TERM; echo ready; while :; do sleep 0.2; done",
@@ -113,7 +114,7 @@ t.test('stop: TERM ignored gets R12 at the grace; a daemonising worker leaves no
 
 t.test('crash restarts follow the scaled backoff; R10 for a web dyno that never binds', async (t) => {
   const base = await freePortBase();
-  const f = startFormation(t, {
+  const f = await startFormation(t, {
     files: { Procfile: 'web: echo not listening; sleep 60\nworker: echo crash; exit 3\n' },
     args: ['-p', String(base), '--boot-timeout', '1s', '--backoff-scale', '0.001', '--grace', '1s'],
   });
