@@ -147,6 +147,15 @@ export class Engine {
     return { dyno, exit: await dyno.wait() };
   }
 
+  /**
+   * Resolves once the cleanup that outlives the dynos that ended is done: deleting a
+   * veth waits out the kernel's RCU grace periods on the threadpool, after the dyno's
+   * end (a measurement of held resources waits for this).
+   */
+  settled(): Promise<void> {
+    return this.network.settled();
+  }
+
   /** The dynos of this engine that have not ended (starting ones included). */
   get dynos(): Dyno[] {
     return [...this.live];

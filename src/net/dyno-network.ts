@@ -163,6 +163,11 @@ export class EngineNetwork {
     void p.finally(() => this.pending.delete(p));
   }
 
+  /** Resolves once the veth deletions running now are done. */
+  async settled(): Promise<void> {
+    await Promise.all(this.pending);
+  }
+
   lease(plan: DynoPlan, id: string): Promise<DynoNetLease> {
     return DynoNetLease.make(plan, id, this);
   }

@@ -47,12 +47,15 @@ t.test(`${SEQUENTIAL} sequential starts in one process keep fds and RSS flat`, a
     if (e.status !== 0) throw new Error(`status ${e.status}: ${e.error?.message}`);
   };
   for (let i = 0; i < 50; i++) await once(); // warm: caches, the addon, V8's code
+  await engine.settled();
   const before = await held();
   const t0 = Date.now();
   for (let i = 0; i < SEQUENTIAL / 2; i++) await once();
+  await engine.settled();
   const mid = await held();
   for (let i = 0; i < SEQUENTIAL / 2; i++) await once();
   const ms = Date.now() - t0;
+  await engine.settled();
   const after = await held();
   t.comment(`${SEQUENTIAL} starts in ${ms} ms (${((SEQUENTIAL * 1000) / ms).toFixed(1)}/s); fds ${before.fds} → ${mid.fds} → ${after.fds}, user namespaces ${before.userns} → ${after.userns}, RSS ${before.rssMiB.toFixed(1)} → ${mid.rssMiB.toFixed(1)} → ${after.rssMiB.toFixed(1)} MiB`);
   t.ok(after.fds - before.fds <= 2, `fds flat (${before.fds} → ${after.fds})`);
@@ -75,8 +78,10 @@ t.test('10 rounds of 50 concurrent start/stop keep fds and RSS flat', async (t) 
     if (!ds.every((d) => d.state === 'down')) throw new Error('not all down');
   };
   await round();
+  await engine.settled();
   const before = await held();
   for (let i = 0; i < 9; i++) await round();
+  await engine.settled();
   const after = await held();
   t.comment(`fds ${before.fds} → ${after.fds}, RSS ${before.rssMiB.toFixed(1)} → ${after.rssMiB.toFixed(1)} MiB`);
   t.ok(after.fds - before.fds <= 2, `fds flat (${before.fds} → ${after.fds})`);
