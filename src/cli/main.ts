@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { runCommand, type RunFlags } from './run';
 import { sizesCommand } from './sizes';
 import { DynodError, EXIT_DYNOD_ERROR } from '../errors';
+import { parsePositiveInt } from '../dyno/units';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -34,10 +35,13 @@ function program(): Command {
     .option('--no-tty', 'with -i, never allocate a terminal')
     .addOption(new Option('--userns <mode>', 'user namespace: private (ids mapped to a host range of its own) or host').choices(['private', 'host']).default('private'))
     .option('--seccomp <profile>', 'seccomp: default, unconfined, or a profile in Docker\'s JSON format', 'default')
+    .option('--detach', 'with a formation of the app running: run in the background, output to its log')
     .option('--dry-run [what]', 'print the dyno plan as JSON ("plan", the default) or what executes ("native": ops, id maps, capabilities, init argv) and run nothing')
     .action(async (command: string[], flags: RunFlags) => {
       process.exitCode = await runCommand(command, flags);
     });
+
+  formationCommands(p);
 
   p.command('sizes')
     .description('list dyno sizes and their limits')
@@ -46,6 +50,70 @@ function program(): Command {
       process.stdout.write(sizesCommand(!!flags.json));
     });
   return p;
+}
+
+const appOptions = (c: Command) =>
+  c.option('--app <dir>', 'the app directory (default: the current directory)').option('--name <app>', "the app's name (default: the app directory's base name)").option('--json', 'print JSON');
+
+/** Lazily loaded: `dynod run` pays nothing for the formation's verbs. */
+const verbs = () => require('./verbs') as typeof import('./verbs');
+
+function formationCommands(p: Command): void {
+  p.command('start')
+    .description('run the Procfile formation in the foreground (like heroku local), every process a dyno')
+    .argument('[formation]', 'web=2,worker=1, web=2:standard-2x, or type names (default: one of each type except release)')
+    .option('-f, --procfile <file>', 'the Procfile (default: APP/Procfile)')
+    .option('-e, --env <files>', 'comma-separated .env files applied after the config vars')
+    .option('--app <dir>', 'the app directory, mounted copy-on-write at /app (default: the current directory)')
+    .option('--name <app>', "the app's name (default: the app directory's base name)")
+    .option('-p, --port <port>', "$PORT of web dynos; web.N is published on host port PORT+N", '5000')
+    .option('-s, --size <size>', 'the size of types the formation does not size', 'standard-1x')
+    .option('--boot-timeout <duration>', 'a web dyno must listen on $PORT within this (R10)', '60s')
+    .option('--grace <duration>', 'between SIGTERM and SIGKILL when a dyno stops (R12)', '30s')
+    .addOption(new Option('--restart <policy>', 'crash restarts: heroku (at once, then growing cool-offs), always (at once), never').default('heroku'))
+    .option('--backoff-scale <factor>', "multiply Heroku's cool-offs (0.001: 20 min becomes 1.2 s)", '1')
+    .option('--runtime-metrics', "log Heroku's log-runtime-metrics lines every 20 s per dyno")
+    .option('--cycle <duration>', 'restart each dyno after this long, plus a random 0-15% (Heroku: 24h)')
+    .option('--log-format <format>', 'text (Heroku\'s format) or json', 'text')
+    .option('--color', 'colour the log even when stdout is not a terminal')
+    .option('--no-color', 'never colour the log')
+    .action(async (formation: string | undefined, flags: import('./start').StartFlags) => {
+      const { startCommand } = require('./start') as typeof import('./start');
+      process.exitCode = await startCommand(formation, flags);
+    });
+  appOptions(p.command('ps').description('list the dynos of a running formation').argument('[types...]', 'only these process types'))
+    .action(async (types: string[], f) => void (process.exitCode = await verbs().psCommand(types, f)));
+  appOptions(p.command('scale').description('change the formation: web=3 worker+1 web-1 web=2:standard-2x (none: print it)').argument('[changes...]'))
+    .action(async (changes: string[], f) => void (process.exitCode = await verbs().scaleCommand(changes, f)));
+  appOptions(p.command('restart').description('restart dynos (all, -p TYPE or -d NAME)'))
+    .option('-d, --dyno-name <dyno>', 'one dyno, e.g. web.1')
+    .option('-p, --process-type <type>', 'every dyno of a type')
+    .action(async (f) => void (process.exitCode = await verbs().restartCommand({ ...f, dyno: f.dynoName })));
+  appOptions(p.command('stop').description('stop dynos (-d NAME, -p TYPE; formation dynos are started again), or --all the formation'))
+    .option('-d, --dyno-name <dyno>', 'one dyno, e.g. web.1')
+    .option('-p, --process-type <type>', 'every dyno of a type')
+    .option('--all', 'stop the whole formation (as Ctrl-C in its terminal)')
+    .action(async (f) => void (process.exitCode = await verbs().stopCommand({ ...f, dyno: f.dynoName })));
+  appOptions(p.command('logs').description("the formation's log (the last 1500 lines are kept)"))
+    .option('-t, --tail', 'keep printing new lines')
+    .option('-n, --num <n>', 'how many lines', '100')
+    .option('-s, --source <source>', 'app or dynod')
+    .option('-d, --dyno-name <dyno>', 'one dyno, e.g. web.1')
+    .option('-p, --process-type <type>', 'every dyno of a type')
+    .action(async (f) => void (process.exitCode = await verbs().logsCommand({ ...f, dyno: f.dynoName })));
+  appOptions(p.command('config').description("the app's config vars")).option('-s, --shell', 'KEY=value lines for a shell or .env')
+    .action((f) => void (process.exitCode = verbs().configCommand(f)));
+  appOptions(p.command('config:get').description('one config var').argument('<key>')).option('-s, --shell', 'KEY=value')
+    .action((key: string, f) => void (process.exitCode = verbs().configGetCommand(key, f)));
+  appOptions(p.command('config:set').description('set config vars: a new release, and a running formation restarts with them').argument('<pairs...>', 'KEY=VALUE'))
+    .action(async (pairs: string[], f) => void (process.exitCode = await verbs().configSetCommand(pairs, f)));
+  appOptions(p.command('config:unset').description('unset config vars: a new release').argument('<keys...>'))
+    .action(async (keys: string[], f) => void (process.exitCode = await verbs().configUnsetCommand(keys, f)));
+  appOptions(p.command('releases').description("the app's releases, newest first"))
+    .option('-n, --num <n>', 'how many', (v) => parsePositiveInt(v, '--num', 1, 1000), 15)
+    .action((f) => void (process.exitCode = verbs().releasesCommand(f)));
+  p.command('apps').description('the formations running on this host').option('--json', 'print JSON')
+    .action(async (f) => void (process.exitCode = await verbs().appsCommand(f)));
 }
 
 function fail(message: string): void {

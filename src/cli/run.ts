@@ -27,6 +27,7 @@ export interface RunFlags {
   dryRun?: boolean | string;
   seccomp?: string;
   userns?: string;
+  detach?: boolean;
 }
 
 const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
@@ -76,7 +77,12 @@ export async function runCommand(command: string[], flags: RunFlags): Promise<nu
     command = [flags.dryRun, ...command];
     flags = { ...flags, dryRun: true };
   }
-  const options = toOptions(command, flags);
+  let options = toOptions(command, flags);
+  // With a formation of this app running, `dynod run` is one of its one-offs (heroku run):
+  // run.N, the app's environment and config vars; ps shows it while it runs.
+  const formation = flags.dryRun ? null : await joinFormation(command, flags, options);
+  if (formation === 'detached') return 0;
+  if (formation) options = formation.options;
   const plan = makePlan(options);
   if (flags.dryRun !== undefined && flags.dryRun !== false) {
     process.stdout.write(`${JSON.stringify(flags.dryRun === 'native' ? nativeView(plan) : plan, null, 2)}\n`);
@@ -114,15 +120,19 @@ export async function runCommand(command: string[], flags: RunFlags): Promise<nu
         stdout: 'inherit',
         stderr: 'inherit',
         trace,
+        group: formation?.app,
       });
     } catch (e) {
       const err = DynodError.from(e);
+      formation?.ended(err.exitCode);
       return report({ status: err.exitCode, code: null, signal: null, oomKilled: false, error: err }, null);
     }
+    formation?.started(dyno.pid);
     for (const w of dyno.warnings) process.stderr.write(`dynod: warning: ${w}\n`);
     for (const s of pending) deliver(s);
     if (plan.tty) attachTerminal(dyno);
     exit = await dyno.wait();
+    formation?.ended(exit.status);
   } finally {
     clearTimeout(graceTimer);
     for (const s of FORWARDED) process.off(s, onSignal);
@@ -175,5 +185,49 @@ function nativeView(plan: DynoPlan): unknown {
   return {
     note: 'per start: the id range replaces host id 0 in the maps, fds 97-99 stand for the seccomp program and the idmapped /app and rootfs mounts',
     ...spawn,
+  };
+}
+
+interface FormationOneOff {
+  app: string;
+  options: DynoOptions;
+  started(pid: number): void;
+  ended(status: number): void;
+}
+
+/**
+ * The formation this one-off belongs to (the app of --app or the current directory
+ * has one running), or null. Attached, this process runs the dyno with the options
+ * the formation gives and tells it when the dyno started and ended; --detach asks
+ * the formation to run it.
+ */
+async function joinFormation(command: string[], flags: RunFlags, local: DynoOptions): Promise<FormationOneOff | 'detached' | null> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { findApp, ControlConnection } = require('../control/client') as typeof import('../control/client');
+  let app: string;
+  try {
+    app = findApp({ app: flags.app });
+  } catch {
+    if (flags.detach) throw new DynodError('--detach: no formation of this app is running (dynod start it first)', { step: 'usage' });
+    return null;
+  }
+  const c = await ControlConnection.connect(app);
+  const r = await c.request<import('../control/protocol').RunResult>({
+    op: 'run', command, size: flags.size === 'standard-1x' ? undefined : flags.size, env: local.env ?? {}, detach: !!flags.detach, tty: !!local.tty,
+  });
+  if (flags.detach) {
+    c.close();
+    process.stdout.write(`Running \`${command.join(' ')}\` on ⬢ ${app}... up, ${r.name}\nRun dynod logs --app ${JSON.stringify(process.cwd())} --dyno-name ${r.name} to view the output.\n`);
+    return 'detached';
+  }
+  const options: DynoOptions = { ...r.options!, interactive: local.interactive, tty: local.tty, rows: local.rows, cols: local.cols, term: local.term, memory: local.memory, cpus: local.cpus, pids: local.pids };
+  return {
+    app,
+    options,
+    started: (pid) => c.send({ started: { pid } }),
+    ended: (status) => {
+      c.send({ exited: { status } });
+      c.close();
+    },
   };
 }

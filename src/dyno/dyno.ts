@@ -9,7 +9,7 @@ import { native } from '../native';
 import type { NativeExit, NativeRecord, NativeStepError } from '../addon';
 import { CommandError, DynodError } from '../errors';
 import type { CgroupBackend, CgroupStats, DynoCgroup } from '../cgroup';
-import { Publisher } from '../net/publish';
+import { Publisher, type NetnsTarget } from '../net/publish';
 import type { IdAllocator, IdRange } from '../engine/ids';
 import type { SeccompFilters } from '../seccomp/filters';
 import { compileSpawn } from './compile';
@@ -72,6 +72,8 @@ export interface DynoEvents {
   trace: [point: TracePoint];
   /** something the caller should know that did not stop the dyno */
   warning: [message: string];
+  /** the grace of stop() ran out: SIGKILL was sent (Heroku's R12) */
+  stopTimeout: [graceMs: number];
 }
 
 /** What a dyno uses of its engine: shared by every dyno the engine starts. */
@@ -371,7 +373,8 @@ export class Dyno extends EventEmitter<DynoEvents> {
     this.settleStart(null);
   }
 
-  private netnsTarget() {
+  /** Opens sockets in the dyno's network namespace (to reach its $PORT from the host), while it runs. */
+  netnsTarget(): NetnsTarget {
     return { netnsSocket: () => (this.exited || this.pidfd < 0 ? null : native().netnsSocket(this.pidfd)), port: Number(this.plan.env.PORT) };
   }
 
@@ -526,6 +529,11 @@ export class Dyno extends EventEmitter<DynoEvents> {
       }
     };
     if (grace === 0) return kill();
+    const timedOut = () => {
+      if (this.exited) return;
+      this.emit('stopTimeout', grace);
+      kill();
+    };
     if (!this.termSent) {
       this.termSent = true;
       try {
@@ -535,7 +543,7 @@ export class Dyno extends EventEmitter<DynoEvents> {
       }
     }
     clearTimeout(this.stopTimer);
-    this.stopTimer = setTimeout(kill, grace);
+    this.stopTimer = setTimeout(timedOut, grace);
   }
 
   /** Resolves when the dyno has ended and everything it held is released. */

@@ -5,7 +5,7 @@ import { cpuQuotaFor, type Limits } from '../cgroup';
 import type { DynoOptions } from './options';
 import { DEFAULT_SIZE, findSize, type DynoSize } from './sizes';
 import { parseBytes, parseCpus, parsePositiveInt } from './units';
-import { readEnvFile } from './env';
+import { parseDotenvFiles } from './env';
 import { DEVICES, HOST_ETC, HOST_STACK_DIRS, type HostFacts } from './host';
 import { parsePublish, type PublishSpec } from '../net/publish-spec';
 
@@ -120,7 +120,8 @@ function buildEnv(opts: DynoOptions, name: string, port: number): Record<string,
   const env: Record<string, string> = { PATH: DYNO_PATH, HOME: '/app', PORT: String(port), DYNO: name, LANG: 'C.UTF-8' };
   if (opts.term) env.TERM = opts.term;
   const files = opts.envFile === undefined ? [] : Array.isArray(opts.envFile) ? opts.envFile : [opts.envFile];
-  for (const f of files) Object.assign(env, readEnvFile(f));
+  // $NAME in a file may refer to the earlier files and to the defaults above
+  Object.assign(env, parseDotenvFiles(files, env));
   for (const [k, v] of Object.entries(opts.env ?? {})) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new UsageError(`env ${JSON.stringify(k)}: names are letters, digits and _ (not starting with a digit)`);
     env[k] = v;

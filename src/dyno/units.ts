@@ -25,3 +25,12 @@ export function parsePositiveInt(value: string | number, option: string, min = 1
     throw new UsageError(`${option} ${JSON.stringify(String(value))}: must be a whole number from ${min} to ${max}`);
   return n;
 }
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** "30", "30s", "500ms", "2m", "24h" → milliseconds (a bare number is seconds). */
+export function parseDuration(value: string, option: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(value);
+  if (!m) throw new UsageError(`${option} ${JSON.stringify(value)}: not a duration; use seconds or a number with ms, s, m or h (e.g. 30s, 24h)`);
+  return Math.round(Number(m[1]) * DURATION_UNITS[m[2] ?? 's']!);
+}

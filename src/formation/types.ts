@@ -78,6 +78,8 @@ export interface ReleaseInfo {
   status: 'pending' | 'succeeded' | 'failed';
   /** the release phase's exit status when it ran */
   releaseStatus?: number | null;
+  /** who made it (the user column of `releases`, Heroku's account email): the Unix user */
+  user?: string;
 }
 
 /** One line of the formation's log stream. */

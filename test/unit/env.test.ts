@@ -145,12 +145,13 @@ t.test("single quotes are literal: no escapes, no comments, spaces kept", async 
   t.same(parseDotenv("A='v' # trailing comment"), { A: 'v' });
 });
 
-t.test('double quotes: \\n \\r \\t \\" \\\\ \\$ escapes, # kept, no interpolation', async (t) => {
+t.test('double quotes: \\n \\r \\t \\" \\\\ \\$ escapes, # kept, $NAME of an earlier key expands', async (t) => {
   t.same(parseDotenv('A="line1\\nline2"'), { A: 'line1\nline2' });
   t.same(parseDotenv('A="c\\rr\\tt"'), { A: 'c\rr\tt' });
   t.same(parseDotenv('A="say \\"hi\\""'), { A: 'say "hi"' });
   t.same(parseDotenv('A="back\\\\slash"'), { A: 'back\\slash' });
-  t.same(parseDotenv('A="\\$HOME and $HOME"'), { A: '$HOME and $HOME' });
+  // changed deliberately: $NAME expands to an earlier key (it was left as is); see dotenv.test.ts
+  t.same(parseDotenv('HOME=/app\nA="\\$HOME and $HOME"'), { HOME: '/app', A: '$HOME and /app' });
   t.same(parseDotenv('A="# not a comment"'), { A: '# not a comment' });
   t.same(parseDotenv('A="  spaced  "'), { A: '  spaced  ' });
   t.same(parseDotenv('A=""'), { A: '' });
@@ -186,7 +187,8 @@ t.test('errors name file:line and what was expected', async (t) => {
     ['=x', 'app.env:1: invalid name "" (letters, digits and _ only, not starting with a digit); expected KEY=VALUE'],
     ['A B=x', 'app.env:1: invalid name "A B" (letters, digits and _ only, not starting with a digit); expected KEY=VALUE'],
     ["A=1\nB='open", 'app.env:2: unterminated single quote; expected KEY=VALUE'],
-    ["B='multi\nline'", 'app.env:1: unterminated single quote; expected KEY=VALUE'],
+    // changed deliberately: single quotes may span lines (as in the shell and godotenv); unclosed, they fail at their first line
+    ["B='never closed\nC=2", 'app.env:1: unterminated single quote; expected KEY=VALUE'],
     ['A=1\nB="open\nC=2\nD=3', 'app.env:2: unterminated double quote; expected KEY=VALUE'],
     ['A="x" y', 'app.env:1: text after the closing quote; expected KEY=VALUE'],
     ["A='x'y", 'app.env:1: text after the closing quote; expected KEY=VALUE'],

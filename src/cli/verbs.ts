@@ -1,0 +1,161 @@
+import { call, findApp, ControlConnection, type AppSelector } from '../control/client';
+import type { ConfigResult, InfoResult, PsResult, RunResult, ScaleResult } from '../control/protocol';
+import { listApps, readInfo, socketPath } from '../control/paths';
+import { ConfigStore, appNameFrom, validateAppName, parseConfigSetArgs, parseConfigUnsetArgs } from '../formation/config-store';
+import { formatFormation, formatScaled, parseScaleArgs } from '../formation/formation-spec';
+import { configSetAction, configUnsetAction, doneStatus, formatAction, formatConfig, formatConfigGet, formatConfigSetVars, formatConfigShell, formatPs, formatPsJson, formatReleases } from '../formation/format';
+import { formatLine } from '../formation/logs';
+import type { LogLine } from '../formation/types';
+import { DynodError, UsageError } from '../errors';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/** The flags every verb that talks to a running formation takes. */
+export interface VerbFlags extends AppSelector {
+  json?: boolean;
+}
+
+/** heroku prints its ⬢ only on a terminal */
+const glyph = !!process.stdout.isTTY;
+
+const out = (text: string) => process.stdout.write(text.endsWith('\n') || text === '' ? text : `${text}\n`);
+
+export async function psCommand(types: string[], flags: VerbFlags): Promise<number> {
+  const app = findApp(flags);
+  const r = await call<PsResult>(app, { op: 'ps', types });
+  out(flags.json ? formatPsJson(r.dynos) : formatPs(r.app, r.dynos, new Date(), { types, glyph }));
+  return 0;
+}
+
+export async function scaleCommand(args: string[], flags: VerbFlags): Promise<number> {
+  const app = findApp(flags);
+  const changes = parseScaleArgs(args);
+  const r = await call<ScaleResult>(app, { op: 'scale', changes });
+  if (flags.json) out(JSON.stringify(r.formation, null, 2));
+  else out(changes.length ? formatScaled(r.formation, r.changed) : formatFormation(r.formation));
+  return 0;
+}
+
+export async function restartCommand(flags: VerbFlags & { dyno?: string; processType?: string }): Promise<number> {
+  if (flags.dyno && flags.processType) throw new UsageError('--dyno-name and --process-type cannot be used together');
+  const app = findApp(flags);
+  const names = await call<string[]>(app, { op: 'restart', dyno: flags.dyno, type: flags.processType });
+  const what = flags.dyno ? `dyno ${flags.dyno}` : flags.processType ? `all ${flags.processType} dynos` : 'all dynos';
+  out(flags.json ? JSON.stringify(names) : `Restarting ${what} on ⬢ ${app}... done`);
+  return 0;
+}
+
+export async function stopCommand(flags: VerbFlags & { dyno?: string; processType?: string; all?: boolean }): Promise<number> {
+  if (!flags.dyno && !flags.processType && !flags.all) throw new UsageError('Please specify a process type or dyno name to stop (-d web.1, -p web), or --all for the whole formation.');
+  if (flags.dyno && flags.processType) throw new UsageError('--dyno-name and --process-type cannot be used together');
+  const app = findApp(flags);
+  const names = await call<string[]>(app, { op: 'stop', dyno: flags.dyno, type: flags.processType, all: flags.all });
+  const what = flags.all ? 'the formation' : flags.dyno ? `dyno ${flags.dyno}` : `all ${flags.processType} dynos`;
+  out(flags.json ? JSON.stringify(names) : `Stopping ${what} on ⬢ ${app}... done`);
+  return 0;
+}
+
+export interface LogsFlags extends VerbFlags {
+  tail?: boolean;
+  num: string;
+  source?: string;
+  dyno?: string;
+  processType?: string;
+}
+
+export async function logsCommand(flags: LogsFlags): Promise<number> {
+  const num = Number(flags.num);
+  if (!Number.isInteger(num) || num < 0 || num > 1500) throw new UsageError(`--num ${flags.num}: a whole number from 0 to 1500 (dynod keeps the last 1500 lines)`);
+  if (flags.source !== undefined && flags.source !== 'app' && flags.source !== 'dynod') throw new UsageError(`--source ${flags.source}: accepted: app, dynod`);
+  const app = findApp(flags);
+  const c = await ControlConnection.connect(app);
+  const color = !!process.stdout.isTTY && !process.env.NO_COLOR;
+  const print = (line: LogLine) => out(flags.json ? JSON.stringify(line) : formatLine(line, { color }));
+  await c.request({ op: 'logs', filter: { source: flags.source as 'app' | 'dynod' | undefined, dyno: flags.dyno, type: flags.processType }, num, tail: !!flags.tail });
+  await new Promise<void>((resolve) => {
+    c.onClose = resolve;
+    c.listen((e) => {
+      if ('line' in e) print(e.line);
+    });
+    if (flags.tail) process.once('SIGINT', () => c.destroy());
+  });
+  return 0;
+}
+
+/** The app config verbs work on: a running formation's, else one named by --name / --app / the current directory. */
+function configApp(flags: VerbFlags): { app: string; running: boolean } {
+  try {
+    return { app: findApp(flags), running: true };
+  } catch {
+    const app = flags.name ? validateAppName(flags.name) : appNameFrom(path.resolve(flags.app ?? process.cwd()));
+    return { app, running: false };
+  }
+}
+
+export function configCommand(flags: VerbFlags & { shell?: boolean }): number {
+  const { app } = configApp(flags);
+  const vars = new ConfigStore(app).vars();
+  out(flags.json ? JSON.stringify(vars, null, 2) : flags.shell ? formatConfigShell(vars) : formatConfig(app, vars, { glyph }));
+  return 0;
+}
+
+export function configGetCommand(key: string, flags: VerbFlags & { shell?: boolean }): number {
+  const { app } = configApp(flags);
+  const vars = new ConfigStore(app).vars();
+  out(flags.json ? JSON.stringify(vars[key] ?? null) : formatConfigGet(vars, [key], { shell: !!flags.shell }));
+  return 0;
+}
+
+async function changeConfig(flags: VerbFlags, req: { op: 'config:set'; pairs: Record<string, string> } | { op: 'config:unset'; keys: string[] }): Promise<number> {
+  const { app, running } = configApp(flags);
+  let r: ConfigResult;
+  if (running) r = await call<ConfigResult>(app, req);
+  else {
+    const store = new ConfigStore(app);
+    const release = req.op === 'config:set' ? store.set(req.pairs) : store.unset(req.keys);
+    r = { release, restarted: false, ok: true, message: '' };
+  }
+  if (!r.ok) throw new DynodError(`${r.message}; the running dynos keep the previous release`, { step: 'release phase' });
+  if (flags.json) out(JSON.stringify(r, null, 2));
+  else if (req.op === 'config:set') {
+    process.stderr.write(formatAction(configSetAction(app, Object.keys(req.pairs), r.restarted, { glyph }), doneStatus(r.release)));
+    out(formatConfigSetVars(req.pairs));
+  } else process.stderr.write(formatAction(configUnsetAction(app, req.keys, r.restarted, { glyph }), doneStatus(r.release)));
+  return 0;
+}
+
+export function configSetCommand(args: string[], flags: VerbFlags): Promise<number> {
+  return changeConfig(flags, { op: 'config:set', pairs: parseConfigSetArgs(args) });
+}
+
+export function configUnsetCommand(keys: string[], flags: VerbFlags): Promise<number> {
+  return changeConfig(flags, { op: 'config:unset', keys: parseConfigUnsetArgs(keys) });
+}
+
+export function releasesCommand(flags: VerbFlags & { num?: number }): number {
+  const { app } = configApp(flags);
+  // newest first, heroku's 15 by default
+  const releases = new ConfigStore(app).releases().reverse().slice(0, flags.num ?? 15);
+  out(flags.json ? JSON.stringify(releases, null, 2) : formatReleases(app, releases, new Date(), { glyph }));
+  return 0;
+}
+
+/** `dynod apps`: the formations running on this host. */
+export async function appsCommand(flags: { json?: boolean }): Promise<number> {
+  const apps: InfoResult[] = [];
+  for (const app of listApps()) {
+    if (!fs.existsSync(socketPath(app))) continue;
+    try {
+      apps.push(await call<InfoResult>(app, { op: 'info' }));
+    } catch {
+      // killed: its directory waits for the next start of that app
+    }
+  }
+  if (flags.json) out(JSON.stringify(apps, null, 2));
+  else if (!apps.length) out('No formations running.');
+  else out(['=== Running formations', ...apps.map((a) => `${a.app}  ${a.appDir}  v${a.release}  pid ${a.pid}`)].join('\n'));
+  return 0;
+}
+
+export { readInfo };
+export type { RunResult };

@@ -1,0 +1,388 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { DynoOptions } from '../dyno/options';
+import type { SizeName } from '../dyno/sizes';
+import type { Engine } from '../engine/engine';
+import { DynodError, UsageError } from '../errors';
+import { Backoff, type RestartPolicy } from './backoff';
+import { runtimeMetricLines, MetricsState } from './metrics';
+import { Slot, type LogSink, type SlotContext } from './slot';
+import type { DynoInfo, FormationEntry, Procfile, ReleaseInfo } from './types';
+
+/** The releases and config vars of an app, as the formation uses them (ConfigStore). */
+export interface ReleaseSource {
+  /** the newest release, made if there is none yet */
+  ensureInitialRelease(): ReleaseInfo;
+  releases(): ReleaseInfo[];
+  varsOf(version: number): Record<string, string>;
+  mark(version: number, status: 'succeeded' | 'failed', releaseStatus?: number | null): void;
+}
+
+export interface FormationOptions {
+  engine: Engine;
+  logs: LogSink;
+  /** the app's name: its cgroup group, its control socket, its config */
+  app: string;
+  /** mounted copy-on-write at /app in every dyno */
+  appDir: string;
+  procfile: Procfile;
+  formation: FormationEntry[];
+  /** .env files applied before the config vars (the app's .env) */
+  baseEnv: Record<string, string>;
+  /** applied after the config vars (`-e` files) */
+  overrideEnv: Record<string, string>;
+  releases: ReleaseSource;
+  /** $PORT in web dynos; web.N is published on host port port + N (until the router) */
+  port: number;
+  /** publish web dynos on host ports (default true) */
+  publish?: boolean;
+  bootTimeoutMs?: number;
+  graceMs?: number;
+  restart?: RestartPolicy;
+  backoffScale?: number;
+  /** log-runtime-metrics lines every 20 s per dyno */
+  runtimeMetrics?: boolean;
+  metricsIntervalMs?: number;
+  /** daily cycling period, 0 for none */
+  cycleMs?: number;
+  /** Heroku's release phase timeout: 1 h */
+  releaseTimeoutMs?: number;
+}
+
+/** The result of one release phase. */
+export interface ReleaseOutcome {
+  version: number;
+  ok: boolean;
+  /** the release dyno's exit status; null when there is no release type */
+  status: number | null;
+  message: string;
+}
+
+const MEMORY_TICK_MS = 2_000;
+
+/**
+ * Heroku's dyno manager for one app on this host: the release phase, then the
+ * formation's dynos (each a Slot), scaling, restarts, config releases, memory
+ * errors and runtime metrics. Every dyno is a real dyno of the engine, in the app's
+ * cgroup group. Nothing here prints: lines go to the LogSink.
+ */
+export class Formation {
+  private readonly slots = new Map<string, Slot>();
+  private entries: FormationEntry[];
+  private vars: Record<string, string> = {};
+  private version = 0;
+  private readonly ctx: SlotContext;
+  private readonly opts: Required<Omit<FormationOptions, 'publish'>> & { publish: boolean };
+  private memoryTimer: NodeJS.Timeout | undefined;
+  private readonly metrics = new MetricsState();
+  private sinceMetrics = 0;
+  private stopping = false;
+  /** one release at a time: config changes queue behind each other */
+  private releasing: Promise<unknown> = Promise.resolve();
+  private readonly oneOffs = new Map<string, DynoInfo>();
+  private readonly detached = new Map<string, Slot>();
+
+  constructor(options: FormationOptions) {
+    this.opts = {
+      publish: true,
+      bootTimeoutMs: 60_000,
+      graceMs: 30_000,
+      restart: 'heroku',
+      backoffScale: 1,
+      runtimeMetrics: false,
+      metricsIntervalMs: 20_000,
+      cycleMs: 0,
+      releaseTimeoutMs: 3_600_000,
+      ...options,
+    };
+    this.entries = options.formation.map((e) => ({ ...e }));
+    const self = this;
+    this.ctx = {
+      engine: options.engine,
+      logs: options.logs,
+      group: options.app,
+      options: (slot) => self.dynoOptions(slot.name, slot.command, slot.size),
+      get bootTimeoutMs() {
+        return self.opts.bootTimeoutMs;
+      },
+      get graceMs() {
+        return self.opts.graceMs;
+      },
+      get cycleMs() {
+        return self.opts.cycleMs;
+      },
+      changed: () => {},
+    };
+  }
+
+  get app(): string {
+    return this.opts.app;
+  }
+
+  get appDir(): string {
+    return this.opts.appDir;
+  }
+
+  get procfile(): Procfile {
+    return this.opts.procfile;
+  }
+
+  /** The running release's version. */
+  get release(): number {
+    return this.version;
+  }
+
+  /** The environment of a dyno of this app: the app's .env, the config vars, the -e files. */
+  environment(): Record<string, string> {
+    return { ...this.opts.baseEnv, ...this.vars, ...this.opts.overrideEnv };
+  }
+
+  /** Options for a dyno of this app (formation, release, or one-off). */
+  dynoOptions(name: string, command: string, size: SizeName, extraEnv: Record<string, string> = {}): DynoOptions {
+    return {
+      // Heroku runs the Procfile's command through a shell: $PORT and pipes work.
+      command: ['/bin/sh', '-c', command],
+      size,
+      app: this.opts.appDir,
+      name,
+      port: this.opts.port,
+      env: { ...this.environment(), ...extraEnv },
+      net: 'private',
+    };
+  }
+
+  /**
+   * The release phase of the newest release, then every dyno of the formation.
+   * Rejects (nothing booted) when the release phase fails.
+   */
+  async start(): Promise<void> {
+    const release = this.opts.releases.ensureInitialRelease();
+    const outcome = await this.runRelease(release.version);
+    if (!outcome.ok) throw new DynodError(outcome.message, { step: 'release phase' }, outcome.status ?? 125);
+    if (this.stopping) return;
+    await Promise.all(this.entries.flatMap((e) => Array.from({ length: e.quantity }, (_, i) => this.addSlot(e, i + 1))));
+    this.memoryTimer = setInterval(() => this.tick(), Math.min(MEMORY_TICK_MS, this.opts.metricsIntervalMs));
+    for (const slot of this.slots.values()) slot.boot();
+  }
+
+  private async addSlot(entry: FormationEntry, n: number): Promise<Slot> {
+    const type = this.type(entry.type);
+    const hostPort = entry.type === 'web' && this.opts.publish ? this.opts.port + n : null;
+    const slot = new Slot(this.ctx, entry.type, n, entry.size, type.command, new Backoff(this.opts.restart, this.opts.backoffScale), hostPort);
+    await slot.publish();
+    this.slots.set(slot.name, slot);
+    return slot;
+  }
+
+  private type(name: string) {
+    const t = this.opts.procfile.types.find((p) => p.name === name);
+    if (!t) throw new UsageError(`Couldn't find that process type (${name}).`);
+    return t;
+  }
+
+  /**
+   * Runs the release phase of `version` (Heroku: a `release` type in a one-off dyno
+   * release.N with the new config; 1 h at most) and, when it succeeds, makes that
+   * release's config the running one.
+   */
+  private async runRelease(version: number): Promise<ReleaseOutcome> {
+    const vars = this.opts.releases.varsOf(version);
+    const releaseType = this.opts.procfile.types.find((t) => t.name === 'release');
+    if (!releaseType) {
+      this.opts.releases.mark(version, 'succeeded', null);
+      this.vars = vars;
+      this.version = version;
+      return { version, ok: true, status: null, message: `v${version}: no release phase` };
+    }
+    const previous = this.vars;
+    this.vars = vars;
+    const slot = new Slot(this.ctx, 'release', version, this.sizeOf('release'), releaseType.command, new Backoff('never', 1), null, true);
+    const done = new Promise<void>((resolve) => (slot.onEnd = () => resolve()));
+    this.detached.set(slot.name, slot);
+    slot.boot();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      this.opts.logs.system(slot.name, `Release phase timed out after ${Math.round(this.opts.releaseTimeoutMs / 1000)} seconds`);
+      void slot.stop(0);
+    }, this.opts.releaseTimeoutMs);
+    await done;
+    clearTimeout(timer);
+    this.detached.delete(slot.name);
+    const status = slot.exitStatus;
+    const ok = !timedOut && status === 0;
+    this.opts.releases.mark(version, ok ? 'succeeded' : 'failed', status);
+    if (ok) {
+      this.version = version;
+      return { version, ok, status, message: `v${version}: release phase succeeded` };
+    }
+    this.vars = previous;
+    const why = timedOut ? 'timed out' : `exited with status ${status}`;
+    return { version, ok, status: status ?? 125, message: `release phase of v${version} ${why} (release: ${releaseType.command}); no dyno boots this release` };
+  }
+
+  private sizeOf(type: string): SizeName {
+    return this.entries.find((e) => e.type === type)?.size ?? this.entries[0]?.size ?? 'standard-1x';
+  }
+
+  /**
+   * A new release (config vars changed): its release phase, then every dyno restarts
+   * with the new environment. A failed release leaves the running dynos as they were.
+   */
+  deploy(version: number): Promise<ReleaseOutcome> {
+    const next = this.releasing.then(async () => {
+      const outcome = await this.runRelease(version);
+      if (outcome.ok && !this.stopping) {
+        for (const slot of this.slots.values()) {
+          slot.backoff.reset();
+          slot.restarts = 0;
+          slot.boot();
+        }
+      }
+      return outcome;
+    });
+    this.releasing = next.catch(() => {});
+    return next;
+  }
+
+  /** Heroku's `ps:scale`: more slots boot, the highest-numbered ones stop; a new size restarts the type. */
+  async scale(next: FormationEntry[]): Promise<void> {
+    const booting: Slot[] = [];
+    const stopping: Promise<void>[] = [];
+    for (const entry of next) {
+      const old = this.entries.find((e) => e.type === entry.type);
+      const resized = old !== undefined && old.size !== entry.size;
+      const mine = [...this.slots.values()].filter((s) => s.type === entry.type).sort((a, b) => a.number - b.number);
+      for (const slot of mine.slice(entry.quantity)) {
+        this.slots.delete(slot.name);
+        stopping.push(slot.stop());
+      }
+      for (const slot of mine.slice(0, entry.quantity)) {
+        if (resized) {
+          slot.size = entry.size;
+          slot.backoff.reset();
+          booting.push(slot);
+        }
+      }
+      for (let n = mine.length + 1; n <= entry.quantity; n++) booting.push(await this.addSlot(entry, n));
+    }
+    this.entries = next.map((e) => ({ ...e }));
+    for (const slot of booting) slot.boot();
+    await Promise.all(stopping);
+  }
+
+  get formation(): FormationEntry[] {
+    return this.entries.map((e) => ({ ...e }));
+  }
+
+  /** The slots a `-d NAME` / `-p TYPE` selection names (all without either); a clear error for none. */
+  select(sel: { dyno?: string; type?: string }): Slot[] {
+    const all = [...this.slots.values()];
+    if (sel.dyno) {
+      const s = this.slots.get(sel.dyno) ?? this.detached.get(sel.dyno);
+      if (!s) throw new UsageError(`no dyno ${sel.dyno} on ${this.app}; dynos: ${all.map((d) => d.name).join(', ') || 'none'}`);
+      return [s];
+    }
+    if (sel.type) {
+      this.type(sel.type);
+      return all.filter((s) => s.type === sel.type);
+    }
+    return all;
+  }
+
+  /** `dynod restart`: each selected dyno is replaced (the new one starts as the old one gets SIGTERM). */
+  restart(sel: { dyno?: string; type?: string }): Slot[] {
+    const slots = this.select(sel);
+    for (const slot of slots) {
+      slot.backoff.reset();
+      slot.restarts = 0;
+      this.opts.logs.system(slot.name, 'Restarting');
+      slot.boot();
+    }
+    return slots;
+  }
+
+  /** `dynod stop`: a formation dyno stops and the manager starts it again (Heroku's Common Runtime); a one-off just stops. */
+  async stopDynos(sel: { dyno?: string; type?: string }): Promise<Slot[]> {
+    const slots = this.select(sel);
+    await Promise.all(
+      slots.map(async (slot) => {
+        if (slot.oneOff) return slot.stop();
+        await slot.stop(undefined, false);
+        if (!this.stopping && this.slots.get(slot.name) === slot) slot.boot();
+      }),
+    );
+    return slots;
+  }
+
+  /** Every dyno's state, one-offs first (`dynod ps`). */
+  ps(): DynoInfo[] {
+    return [...this.oneOffs.values(), ...[...this.detached.values()].map((s) => s.info()), ...[...this.slots.values()].map((s) => s.info())];
+  }
+
+  /** A one-off started by a client (`dynod run` attached): shown by ps while the client holds it. */
+  registerOneOff(info: DynoInfo): () => void {
+    this.oneOffs.set(info.name, info);
+    return () => this.oneOffs.delete(info.name);
+  }
+
+  /** A free run.N name (Heroku's one-off numbers are not sequential). */
+  oneOffName(): string {
+    for (;;) {
+      const name = `run.${1000 + Math.floor(Math.random() * 9000)}`;
+      if (!this.oneOffs.has(name) && !this.detached.has(name)) return name;
+    }
+  }
+
+  /** `dynod run --detach`: a one-off owned by the manager, its output in the log stream. */
+  runDetached(command: string, size: SizeName): Slot {
+    const name = this.oneOffName();
+    const slot = new Slot(this.ctx, 'run', Number(name.slice(4)), size, command, new Backoff('never', 1), null, true);
+    this.detached.set(name, slot);
+    slot.onEnd = () => this.detached.delete(name);
+    slot.boot();
+    return slot;
+  }
+
+  /** The selected slot's running dyno, for exec. */
+  running(name: string) {
+    const slot = this.select({ dyno: name })[0]!;
+    if (!slot.current || slot.state !== 'up') throw new UsageError(`${name} is not running (${slot.state})`);
+    return slot.current;
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    for (const slot of this.slots.values()) slot.checkMemory(now);
+    if (!this.opts.runtimeMetrics) return;
+    this.metrics.prune(new Set([...this.slots.values(), ...this.detached.values()].flatMap((s) => (s.current ? [s.current.id] : []))));
+    this.sinceMetrics += MEMORY_TICK_MS;
+    if (this.sinceMetrics < this.opts.metricsIntervalMs) return;
+    this.sinceMetrics = 0;
+    for (const slot of [...this.slots.values(), ...this.detached.values()]) {
+      if (slot.state !== 'up' || !slot.current) continue;
+      for (const line of runtimeMetricLines(slot.name, slot.current, this.metrics, now)) this.opts.logs.system(slot.name, line);
+    }
+  }
+
+  /** Stops every dyno (SIGTERM, SIGKILL after the grace); `hurry()` cuts the grace short. */
+  async stop(graceMs = this.opts.graceMs): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.memoryTimer);
+    const all = [...this.slots.values(), ...this.detached.values()];
+    await Promise.all(all.map((s) => s.stop(graceMs)));
+    this.slots.clear();
+    this.detached.clear();
+    this.metrics.clear();
+  }
+
+  hurry(): void {
+    for (const s of [...this.slots.values(), ...this.detached.values()]) s.hurry();
+  }
+}
+
+/** The app's .env (read when present) as the base environment of `dynod start`. */
+export function appDotenvPath(appDir: string): string | null {
+  const p = path.join(appDir, '.env');
+  return fs.existsSync(p) ? p : null;
+}

@@ -1,0 +1,109 @@
+// The release phase, config vars and releases, one-off `run`, `exec`, R15, and a
+// dynod that is SIGKILLed (root, real kernel).
+import t from 'tap';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { startFormation, get, WEB, freePortBase, alive, DYNOD } from '../helpers/formation';
+import { waitFor } from '../helpers/dynod';
+import type { DynoInfo } from '../../src/formation/types';
+
+t.test('a failing release phase fails the start: its status, nothing else boots', async (t) => {
+  const f = startFormation(t, {
+    files: { Procfile: 'release: echo migrating $DYNO; exit 3\nweb: sleep 60\n' },
+  });
+  const exit = await f.exited;
+  t.same(exit, { code: 3, signal: null }, 'dynod start exits with the release status');
+  t.match(f.log(), /app\[release\.1\]: migrating release\.1/);
+  t.match(f.log(), /dynod\[release\.1\]: Process exited with status 3/);
+  t.match(f.log(), /dynod\[dynod\]: Error: release phase of v1 exited with status 3/);
+  t.notMatch(f.log(), /\[web\.1\]/, 'web never boots');
+  const rel = await f.cli(['releases', '--name', f.app, '--json']);
+  t.match(JSON.parse(rel.stdout), [{ version: 1, status: 'failed', releaseStatus: 3 }]);
+});
+
+t.test('release phase, config:set restarts with the new value, releases, run and exec', async (t) => {
+  const base = await freePortBase();
+  const f = startFormation(t, {
+    files: {
+      Procfile: `release: echo release sees FOO=$FOO; [ -z "$FAIL" ]\nweb: ${WEB()}\n`,
+    },
+    args: ['-p', String(base), '--grace', '2s'],
+  });
+  await f.waitFor(/dynod\[release\.1\]: Process exited with status 0/);
+  await f.waitFor(/dynod\[web\.1\]: State changed from starting to up/);
+  t.ok(f.lines.findIndex((l) => l.includes('release.1]: Process exited')) < f.lines.findIndex((l) => l.includes('web.1]: Starting process')), 'web boots after the release phase');
+  t.equal(await get(base + 1), 'web.1 -');
+
+  const mark = f.lines.length;
+  const set = await f.cli(['config:set', '--name', f.app, 'FOO=bar baz', 'N=1']);
+  t.equal(set.code, 0, set.stderr);
+  t.match(set.stderr, /Setting FOO, N and restarting .*\.\.\. done, v2/);
+  await f.waitFor(/app\[release\.2\]: release sees FOO=bar baz/, 20_000, mark);
+  await f.waitFor(/dynod\[web\.1\]: State changed from starting to up/, 20_000, mark);
+  t.equal(await get(base + 1), 'web.1 bar baz', 'web.1 restarted with the new config var');
+  const got = await f.cli(['config:get', '--name', f.app, 'FOO']);
+  t.equal(got.stdout, 'bar baz\n');
+  const stateFile = fs.readdirSync(path.join(f.env.DYNOD_STATE_DIR!, 'apps', f.app));
+  t.ok(stateFile.length > 0, 'config lives in the state dir');
+  const st = fs.statSync(path.join(f.env.DYNOD_STATE_DIR!, 'apps', f.app));
+  t.equal(st.mode & 0o777, 0o700, "the app's config dir is root's only");
+
+  const rels = JSON.parse((await f.cli(['releases', '--name', f.app, '--json'])).stdout) as Array<{ version: number; status: string }>;
+  t.same(rels.map((r) => `${r.version}:${r.status}`).sort(), ['1:succeeded', '2:succeeded']);
+
+  // one-off: the app's environment, run.N, attached, exit status passed through
+  const one = await f.cli(['run', '--', 'sh', '-c', 'echo $DYNO $FOO; exit 7'], { cwd: f.dir });
+  t.equal(one.code, 7, one.stderr);
+  t.match(one.stdout, /^run\.\d{4} bar baz\n$/, 'a one-off gets run.N and the config vars');
+  t.match(f.log(), /dynod\[run\.\d{4}\]: Process exited with status 7/, 'its start and end are in the formation log');
+
+  // exec inside web.1
+  const ps = JSON.parse((await f.cli(['ps', '--name', f.app, '--json'])).stdout) as DynoInfo[];
+  const web = ps.find((d) => d.name === 'web.1')!;
+  const ex = await f.cli(['exec', '--name', f.app, '-d', 'web.1', '--', 'sh', '-c', 'cat /proc/1/cmdline | tr "\\0" " "; echo; hostname']);
+  t.equal(ex.code, 0, ex.stderr);
+  t.match(ex.stdout, /dynod-init/, "exec sees the dyno's PID 1");
+  const host = fs.readFileSync(`/proc/${web.pid}/root/etc/hostname`, 'utf8').trim();
+  t.match(ex.stdout, new RegExp(host), "exec runs with the dyno's hostname");
+
+  // a failing release leaves the running dynos as they were
+  const bad = await f.cli(['config:set', '--name', f.app, 'FOO=x', 'FAIL=1']);
+  t.not(bad.code, 0, 'config:set fails when the release phase fails');
+  t.match(bad.stderr, /release phase of v3 exited with status 1/);
+  const after = JSON.parse((await f.cli(['ps', '--name', f.app, '--json'])).stdout) as DynoInfo[];
+  t.equal(after.find((d) => d.name === 'web.1')!.pid, web.pid, 'web.1 was not restarted');
+  t.equal(await get(base + 1), 'web.1 bar baz', 'and still has the previous config');
+  const rels3 = JSON.parse((await f.cli(['releases', '--name', f.app, '--json'])).stdout) as Array<{ version: number; status: string }>;
+  t.match(rels3.find((r) => r.version === 3), { status: 'failed' });
+  await f.interrupt();
+});
+
+t.test('R15: a dyno over its memory is killed and restarted', async (t) => {
+  const f = startFormation(t, {
+    files: { Procfile: 'hog: echo eating; head -c 3000m /dev/zero | tail; sleep 60\n' },
+    args: ['-s', 'eco', '--backoff-scale', '0.001', '--grace', '1s'],
+  });
+  await f.waitFor(/dynod\[hog\.1\]: Error R15 \(Memory quota vastly exceeded\)/, 60_000);
+  await f.waitFor(/dynod\[hog\.1\]: State changed from \w+ to crashed/, 30_000);
+  await f.waitFor(/dynod\[hog\.1\]: State changed from crashed to starting/, 30_000);
+  await f.interrupt();
+});
+
+t.test('SIGKILL of dynod: its dynos die with it, and the next start of the app cleans up', async (t) => {
+  const files = { Procfile: 'worker: echo up; while :; do sleep 0.2; done\n' };
+  const f = startFormation(t, { files });
+  await f.waitFor(/State changed from starting to up/);
+  const ps = JSON.parse((await f.cli(['ps', '--name', f.app, '--json'])).stdout) as DynoInfo[];
+  const pid = ps[0]!.pid!;
+  f.proc.kill('SIGKILL');
+  await f.exited;
+  await waitFor(() => !alive(pid), 10_000, 'the dyno to die with dynod');
+  const stale = await f.cli(['ps', '--name', f.app]);
+  t.equal(stale.code, 125, 'a killed formation does not answer');
+  t.match(stale.stderr, /does not answer|no formation/);
+  // the same app starts again in the same run dir: the lock is free, the stale socket replaced
+  const { spawnSync } = await import('node:child_process');
+  const again = spawnSync('/usr/bin/env', ['-i', ...Object.entries(f.env).map(([k, v]) => `${k}=${v}`), 'timeout', '-s', 'INT', '3', DYNOD, 'start', '--name', f.app], { cwd: f.dir, encoding: 'utf8' });
+  t.equal(again.status, 0, again.stderr);
+  t.match(again.stdout, /dynod\[worker\.1\]: State changed from starting to up/);
+});
