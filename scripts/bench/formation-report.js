@@ -25,28 +25,36 @@ function formationSection(out) {
   const med = (key, n, pick) => of(key, n, pick).median;
   const c = out.cfg;
   const n60 = c.web + c.workers;
-  const n110 = c.scaleTo + c.workers;
+  const nBig = c.scaleTo + c.workers;
   const n10 = c.small[0] + c.small[1];
-  const failed = (n) => (R.failures?.[n]?.length ? ` (${R.failures[n].length} failed)` : '');
+  const failed = (n, stage) => {
+    const k = (R.failures?.[n] ?? []).filter((f) => f.stage === stage).length;
+    return k ? ` (${k} failed)` : '';
+  };
 
-  row(`**start → all up, web=${c.web},worker=${c.workers}** (every web answers HTTP 200, every worker printed its line)`, (n) => `**${spread(of('start', n, (x) => x.ms), secs)}**${failed(n)}`);
+  row(`**start → all up, web=${c.web},worker=${c.workers}** (every web answers HTTP 200, every worker printed its line)`, (n) => `**${spread(of('start', n, (x) => x.ms), secs)}**${failed(n, 'start')}`);
   row('… the last web answering / the last worker line', (n) => `${secs(med('start', n, (x) => x.webMs))} / ${secs(med('start', n, (x) => x.workerMs))}`);
+  const cpu = (key, n, k) => med(key, n, (x) => x.cpu?.[k]);
+  row('… CPU time (user+sys) by then: the manager / the whole process tree', (n) => `${secs(cpu('start', n, 'managerMs'))} / ${secs(cpu('start', n, 'treeMs'))}`);
   if (names.includes('dynod')) row("… dynod's own `State changed from starting to up`, last web dyno", (n) => (n === 'dynod' ? secs(med('start', n, (x) => x.dynodUpMs)) : ''));
   row(`**\`scale web=${c.scaleTo}\`** with web=${c.web},worker=${c.workers} running → web.${c.web + 1}..${c.scaleTo} answer`, (n) =>
-    R.scale?.[n] ? `**${spread(of('scale', n, (x) => x.ms), secs)}**${n === 'bare' ? ' (a second loop starts 50 more)' : ''}` : n === 'bare' ? 'n/a' : 'n/a (restart needed)',
+    R.scale?.[n] ? `**${spread(of('scale', n, (x) => x.ms), secs)}**${failed(n, 'scale')}${n === 'bare' ? ` (a second loop starts ${c.scaleTo - c.web} more)` : ''}` : n === 'bare' ? 'n/a' : 'n/a (restart needed)',
   );
+  row('… CPU time (user+sys) of the scale: the manager / the whole process tree', (n) => (R.scale?.[n] ? `${secs(cpu('scale', n, 'managerMs'))} / ${secs(cpu('scale', n, 'treeMs'))}` : ''));
   if (names.includes('dynod')) row('… the `dynod scale` command itself (CLI start, control socket, answer)', (n) => (n === 'dynod' ? secs(med('scale', n, (x) => x.cmdMs)) : ''));
-  row(`cold start → all up, web=${c.scaleTo},worker=${c.workers} (the comparable of a scale for foreman and node-foreman)`, (n) => spread(of('cold110', n, (x) => x.ms), secs));
-  row(`cold start → all up, web=${c.small[0]},worker=${c.small[1]}`, (n) => spread(of('cold10', n, (x) => x.ms), secs));
+  row(`cold start → all up, web=${c.scaleTo},worker=${c.workers} (the comparable of a scale for foreman and node-foreman)`, (n) => `${spread(of('coldBig', n, (x) => x.ms), secs)}${failed(n, 'coldBig')}`);
+  row(`cold start → all up, web=${c.small[0]},worker=${c.small[1]}`, (n) => `${spread(of('coldSmall', n, (x) => x.ms), secs)}${failed(n, 'coldSmall')}`);
   const rssLabel = (n) => (n === 'bare' ? ' (the waiting `sh`)' : '');
-  row(`manager VmRSS at ${n10} dynos`, (n) => `${mib(med('rss10', n))}${rssLabel(n)}`);
+  row(`manager VmRSS at ${n10} dynos`, (n) => `${mib(med('rssSmall', n))}${rssLabel(n)}`);
   row(`**manager VmRSS at ${n60} dynos**`, (n) => `**${mib(med('rss60', n))}**${rssLabel(n)}`);
-  row(`manager VmRSS at ${n110} dynos (cold start)`, (n) => `${mib(med(`rss${n110}`, n))}${rssLabel(n)}`);
-  const growth = (n) => (med(`rss${n110}`, n) - med('rss10', n)) / (n110 - n10);
-  row(`**manager RSS growth per dyno** (${n10} → ${n110}; ${n10} → ${n60} / ${n60} → ${n110})`, (n) =>
-    `**${mibPer(growth(n))}** (${mibPer((med('rss60', n) - med('rss10', n)) / (n60 - n10))} / ${mibPer((med(`rss${n110}`, n) - med('rss60', n)) / (n110 - n60))})`,
+  row(`manager VmRSS at ${nBig} dynos (cold start)`, (n) => `${mib(med('rssBig', n))}${rssLabel(n)}`);
+  const growth = (n) => (med('rssBig', n) - med('rssSmall', n)) / (nBig - n10);
+  row(`**manager RSS growth per dyno** (${n10} → ${nBig}; ${n10} → ${n60} / ${n60} → ${nBig})`, (n) =>
+    `**${mibPer(growth(n))}** (${mibPer((med('rss60', n) - med('rssSmall', n)) / (n60 - n10))} / ${mibPer((med('rssBig', n) - med('rss60', n)) / (nBig - n60))})`,
   );
-  if (names.includes('dynod')) row(`manager VmRSS after \`scale web=${c.scaleTo}\` (${n110} dynos, one process)`, (n) => (R.rssScaled?.[n] ? mib(med('rssScaled', n)) : ''));
+  row(`manager VmRSS after \`scale web=${c.scaleTo}\` (${nBig} dynos, the same process); growth per dyno ${n60} → ${nBig}`, (n) =>
+    R.rssScaled?.[n] ? `${mib(med('rssScaled', n))}; ${mibPer((med('rssScaled', n) - med('rss60', n)) / (nBig - n60))}` : '',
+  );
   row(`processes besides the manager and the commands (node, sleep) at ${n60} dynos: count, Σ VmRSS / Σ PSS`, (n) => {
     const o = R.overhead60?.[n]?.[0];
     if (!o) return 'n/a';
@@ -92,9 +100,10 @@ function formationSection(out) {
     '',
     `- The same app for every runner: \`Procfile\` \`web: node web.js\` (\`${webLine}\`) and \`worker: ${out.app.procfile.split('\n')[1].replace(/^worker: /, '')}\`. Each runner names its processes in its own variable ($DYNO, foreman's $PS, node-foreman's $FOREMAN_WORKER_NAME); the bare loop is \`PORT=… PS=web.N sh -c 'node web.js' &\` per process, then \`wait\`.`,
     `- Runners: the bare loop; \`foreman start -m web=${c.web},worker=${c.workers} -p BASE\`; \`nf start web=${c.web},worker=${c.workers} -p BASE\`; \`dynod start web=${c.web},worker=${c.workers} --app DIR --name APP -p BASE --grace 5s\` (run and state dirs in a temp dir). Ports: foreman and node-foreman give web.N BASE + N − 1 (the bare loop the same); dynod gives every web dyno $PORT = BASE in its own network namespace and publishes web.N on host 127.0.0.1:(BASE + N).`,
+    `- \`scale web=${c.scaleTo}\`, not the issue's web=100: dynod, like Heroku, runs at most 100 dynos per app and refuses web=100,worker=10 (110), so every runner goes to web=${c.scaleTo},worker=${c.workers} (${nBig} dynos) for the scale, the larger cold start and the memory growth.`,
     `- All up = every web port answers an HTTP GET with 200 and every worker's line has been read from the runner's output. Timed from the runner's spawn (its own start-up included). A port is probed every 5 ms once its process printed \`web listening\` (read through the runner's output), and every 100 ms regardless.`,
     `- Rounds: ${c.rounds} of web=${c.web},worker=${c.workers} (then \`scale web=${c.scaleTo}\`, timed from the \`dynod scale\` spawn), ${c.coldRounds} of the cold starts, ${c.logRounds} of the log test; the runners' order rotates each round; ${c.gapMs / 1000} s of quiet before every start. Cells: median (min–max).`,
-    `- Manager RSS: VmRSS of the foreman (ruby), nf (node) or dynod (node) process itself, not its children: the median of 5 readings 200 ms apart, ${c.settleMs / 1000} s after all up. Growth per dyno from the cold starts at ${n10} and ${n110} dynos.`,
+    `- Manager RSS: VmRSS of the foreman (ruby), nf (node) or dynod (node) process itself, not its children: the median of 5 readings 200 ms apart, ${c.settleMs / 1000} s after all up. Growth per dyno from the cold starts at ${n10} and ${nBig} dynos.`,
     `- Log test: \`log: node gen.js\`, ${c.logProcs} processes each writing ${c.logLines.toLocaleString('en-US')} numbered lines of about ${LOG_PAD + 15} bytes as fast as the pipe takes them (whole lines, ≤ 4 KiB per write), then sleeping. The runner's stdout is a pipe read by this benchmark (a Node process), which checks every line: lines/s = distinct whole lines / (last − first line read).`,
     `- After every run the runner is stopped (Ctrl-C = SIGINT to the manager; the bare loop: SIGTERM to its process groups) and every process it made (descendants and process-group members, by PID and start time) is checked gone. Everything measured runs at ${c.nice === '0' ? 'normal priority' : `nice ${c.nice}`}; NODE_EXTRA_CA_CERTS and NODE_OPTIONS are unset for every runner.`,
     ...out.notes.map((x) => `- Note: ${x}`),

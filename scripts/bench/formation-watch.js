@@ -122,7 +122,9 @@ function waitAllUp(watch, t0, webs, workers, timeoutMs, isAlive = () => true) {
     const check = () => {
       if (upAt.size === webs.length && workers.every((w) => watch.workers.has(w))) finish();
     };
-    const tryWeb = async (name, port, again) => {
+    // one probe at a time per port; a port whose process said it listens is probed again
+    // 5 ms after each failure (also when the hint came while a sweep's probe was out)
+    const tryWeb = async (name, port) => {
       if (busy.has(name) || upAt.has(name) || finished) return;
       busy.add(name);
       const ok = await probe(port);
@@ -131,20 +133,20 @@ function waitAllUp(watch, t0, webs, workers, timeoutMs, isAlive = () => true) {
       if (ok) {
         upAt.set(name, hr());
         check();
-      } else if (again) setTimeout(() => tryWeb(name, port, true), FAST_MS);
+      } else if (fast.has(name)) setTimeout(() => tryWeb(name, port), FAST_MS);
     };
     const ports = new Map(webs);
     const onEvent = (name) => {
       if (ports.has(name) && !fast.has(name)) {
         fast.add(name);
-        tryWeb(name, ports.get(name), true);
+        tryWeb(name, ports.get(name));
       }
       check();
     };
     watch.listeners.add(onEvent);
     const sweep = setInterval(() => {
       if (!isAlive()) return finish(new Error(`the runner ended before all were up (${upAt.size}/${webs.length} web, ${workers.filter((w) => watch.workers.has(w)).length}/${workers.length} workers)\n${watch.tail.slice(-15).join('\n')}`));
-      for (const [n, p] of webs) if (!fast.has(n)) tryWeb(n, p, false);
+      for (const [n, p] of webs) if (!fast.has(n)) tryWeb(n, p);
     }, SWEEP_MS);
     const timer = setTimeout(() => {
       const missW = webs.filter(([n]) => !upAt.has(n)).map(([n]) => n);
@@ -170,6 +172,8 @@ class LogCount {
     this.procs = procs;
     this.lines = lines;
     this.seen = Array.from({ length: procs }, () => new Uint8Array(lines + 1));
+    // log.1 in a prefix, not log.10
+    this.names = Array.from({ length: procs }, (_, i) => new RegExp(`log\\.${i + 1}(?!\\d)`));
     this.distinct = 0;
     this.dup = 0;
     this.cut = 0;
@@ -203,7 +207,7 @@ class LogCount {
       this.cut++;
       return;
     }
-    if (m.index > 0 && !l.slice(0, m.index).includes(m[1])) this.misnamed++;
+    if (m.index > 0 && !this.names[p].test(l.slice(0, m.index))) this.misnamed++;
     if (this.seen[p][n]) this.dup++;
     else {
       this.seen[p][n] = 1;

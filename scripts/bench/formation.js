@@ -32,15 +32,18 @@ const { hr, sleep, stats, procStatusKiB, pssKiB } = require('./common');
 const { writeApps } = require('./formation-app');
 const { probe, waitAllUp, LogCount } = require('./formation-watch');
 const runners = require('./formation-runners');
-const { snapshot, merge, survivors, killSurvivors } = require('./proctree');
+const { snapshot, merge, survivors, killSurvivors, cpuOf } = require('./proctree');
 const { formationSection } = require('./formation-report');
 
 const ROOT = path.resolve(process.env.DYNOD_BENCH_ROOT || path.join(__dirname, '..', '..'));
 const QUICK = process.env.DYNOD_BENCH_QUICK === '1';
 const NICE = process.env.DYNOD_BENCH_NICE ?? '-10';
 const CFG = QUICK
-  ? { rounds: 1, coldRounds: 1, logRounds: 1, web: 50, workers: 10, scaleTo: 100, small: [5, 5], logProcs: 10, logLines: 5000 }
-  : { rounds: 5, coldRounds: 3, logRounds: 3, web: 50, workers: 10, scaleTo: 100, small: [5, 5], logProcs: 10, logLines: 100000 };
+  ? { rounds: 1, coldRounds: 1, logRounds: 1, web: 50, workers: 10, scaleTo: 90, small: [5, 5], logProcs: 10, logLines: 5000 }
+  : { rounds: 5, coldRounds: 3, logRounds: 3, web: 50, workers: 10, scaleTo: 90, small: [5, 5], logProcs: 10, logLines: 100000 };
+// The issue asks for `scale web=100` (110 dynos with the 10 workers); dynod, like Heroku, runs
+// at most 100 dynos per app (src/formation/formation-spec.ts MAX_DYNOS), so every runner goes
+// to web=90: 100 dynos.
 const GAP_MS = 1000; // quiet before every start: the previous runner's stop has settled
 const SETTLE_MS = 1000; // after all up, before the manager's RSS is read
 const UP_TIMEOUT_MS = 60000;
@@ -107,6 +110,8 @@ function ensureNodeForeman() {
 
 function prepareRunners() {
   const list = [runners.bare({ nice: NICE })];
+  const only = process.env.DYNOD_BENCH_RUNNERS ? process.env.DYNOD_BENCH_RUNNERS.split(',') : null;
+  const pick = () => (only ? list.filter((r) => only.includes(r.name)) : list);
   const versions = { node: process.version };
   const fv = ensureForeman();
   if (fv) {
@@ -129,7 +134,7 @@ function prepareRunners() {
     const rev = sh('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD']).stdout.trim();
     versions.dynod = `${JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version}${rev ? ` @ ${rev}` : ''}`;
   }
-  return { list, versions };
+  return { list: pick(), versions };
 }
 
 // ------------------------------------------------------------------ one run
@@ -189,6 +194,13 @@ function record(res, key, runner, value) {
   ((res[key] ??= {})[runner.name] ??= []).push(value);
 }
 
+/** A run that failed: a note, the failure under its stage, and the error with the output's tail on stderr. */
+function failed(res, runner, stage, e) {
+  notes.push(`${runner.name}, ${stage}: ${e.message.split('\n')[0]}`);
+  ((res.failures ??= {})[runner.name] ??= []).push({ stage, message: e.message });
+  log(`FAILED ${runner.name}, ${stage}: ${e.message}`);
+}
+
 /** web=50,worker=10 → all up, manager RSS, then scale to web=100 where the runner can. */
 async function runStart(runner, app, res) {
   const base = BASES[runner.name];
@@ -198,23 +210,28 @@ async function runStart(runner, app, res) {
   const h = runner.start(app.formationApp, [['web', CFG.web], ['worker', CFG.workers]], base, app.commands);
   const snap = new Map();
   active = { h, snap };
+  let stage = 'start';
   try {
     const up = await waitAllUp(h.watch, h.t0, first, workers(CFG.workers), UP_TIMEOUT_MS, h.alive);
-    merge(snap, snapshot([h.pid], h.groups));
-    record(res, 'start', runner, up);
+    const atUp = snapshot([h.pid], h.groups);
+    merge(snap, atUp);
+    record(res, 'start', runner, { ...up, cpu: cpuOf(atUp, h.pid) });
     record(res, 'rss60', runner, await managerRss(h.pid));
     record(res, 'overhead60', runner, overheadOf(snap, h.groups));
     if (runner.scale) {
+      stage = 'scale';
+      const before = cpuOf(snapshot([h.pid], h.groups), h.pid);
       const t1 = hr();
       const cmd = runner.scale(h, 'web', CFG.web + 1, CFG.scaleTo);
       const [up2, c] = await Promise.all([waitAllUp(h.watch, t1, more, [], UP_TIMEOUT_MS, h.alive), cmd]);
-      merge(snap, snapshot([h.pid], h.groups));
-      record(res, 'scale', runner, { ...up2, cmdMs: c.cmdMs });
+      const atUp2 = snapshot([h.pid], h.groups);
+      merge(snap, atUp2);
+      const after = cpuOf(atUp2, h.pid);
+      record(res, 'scale', runner, { ...up2, cmdMs: c.cmdMs, cpu: { managerMs: after.managerMs - before.managerMs, treeMs: after.treeMs - before.treeMs } });
       record(res, 'rssScaled', runner, await managerRss(h.pid));
     }
   } catch (e) {
-    notes.push(`${runner.name}, web=${CFG.web},worker=${CFG.workers}: ${e.message.split('\n')[0]}`);
-    record(res, 'failures', runner, e.message);
+    failed(res, runner, stage, e);
   } finally {
     record(res, 'stop', runner, await stopAndCheck(runner, h, snap));
   }
@@ -231,10 +248,9 @@ async function runCold(runner, app, res, web, work, key) {
     const up = await waitAllUp(h.watch, h.t0, list, workers(work), UP_TIMEOUT_MS, h.alive);
     merge(snap, snapshot([h.pid], h.groups));
     record(res, `${key}`, runner, up);
-    record(res, `rss${web + work}`, runner, await managerRss(h.pid));
+    record(res, key === 'coldBig' ? 'rssBig' : 'rssSmall', runner, await managerRss(h.pid));
   } catch (e) {
-    notes.push(`${runner.name}, web=${web},worker=${work}: ${e.message.split('\n')[0]}`);
-    record(res, 'failures', runner, e.message);
+    failed(res, runner, key, e);
   } finally {
     record(res, 'stop', runner, await stopAndCheck(runner, h, snap));
   }
@@ -257,6 +273,8 @@ async function runLogs(runner, app, res) {
     }
     merge(snap, snapshot([h.pid], h.groups));
     record(res, 'logs', runner, { ...count.result(h.t0), rssKiB: procStatusKiB(h.pid, 'VmRSS'), hwmKiB: procStatusKiB(h.pid, 'VmHWM') });
+  } catch (e) {
+    failed(res, runner, 'logs', e);
   } finally {
     record(res, 'stop', runner, await stopAndCheck(runner, h, snap));
   }
@@ -283,7 +301,7 @@ async function measure() {
     }
   }
   for (let r = 0; r < CFG.coldRounds; r++) {
-    for (const [web, work, key] of [[CFG.scaleTo, CFG.workers, 'cold110'], [CFG.small[0], CFG.small[1], 'cold10']]) {
+    for (const [web, work, key] of [[CFG.scaleTo, CFG.workers, 'coldBig'], [CFG.small[0], CFG.small[1], 'coldSmall']]) {
       for (const runner of rotate(list, r)) {
         log(`cold ${r + 1}/${CFG.coldRounds}: ${runner.name} web=${web},worker=${work}`);
         await sleep(GAP_MS);

@@ -3,7 +3,7 @@
 // checked gone between rounds (and, if one is left, killed by its PID, never by name).
 const fs = require('node:fs');
 
-/** Every process on the host: pid → {ppid, pgrp, starttime, comm, state}. */
+/** Every process on the host: pid → {ppid, pgrp, starttime, comm, state, cpuTicks, childTicks}. */
 function allProcesses() {
   const out = new Map();
   for (const d of fs.readdirSync('/proc')) {
@@ -18,7 +18,10 @@ function allProcesses() {
     const close = st.lastIndexOf(')');
     const comm = st.slice(st.indexOf('(') + 1, close);
     const f = st.slice(close + 2).split(' ');
-    out.set(Number(d), { ppid: Number(f[1]), pgrp: Number(f[2]), starttime: f[19], comm, state: f[0] });
+    // utime + stime; cutime + cstime: the CPU of its children already reaped
+    const cpuTicks = Number(f[11]) + Number(f[12]);
+    const childTicks = Number(f[13]) + Number(f[14]);
+    out.set(Number(d), { ppid: Number(f[1]), pgrp: Number(f[2]), starttime: f[19], comm, state: f[0], cpuTicks, childTicks });
   }
   return out;
 }
@@ -42,7 +45,7 @@ function snapshot(roots, groups = []) {
     const pid = todo.pop();
     if (seen.has(pid) || !all.has(pid)) continue;
     const p = all.get(pid);
-    seen.set(pid, { starttime: p.starttime, comm: p.comm, ppid: p.ppid });
+    seen.set(pid, { starttime: p.starttime, comm: p.comm, ppid: p.ppid, cpuTicks: p.cpuTicks, childTicks: p.childTicks });
     for (const k of kids.get(pid) ?? []) todo.push(k);
   }
   return seen;
@@ -77,4 +80,17 @@ function killSurvivors(snap) {
   return left;
 }
 
-module.exports = { allProcesses, snapshot, merge, survivors, killSurvivors };
+const TICK_MS = 1000 / (Number(require('node:child_process').spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100);
+
+/**
+ * CPU time (user + sys) in ms of a fresh snapshot: the manager's own, and the whole tree's
+ * (every process in it, plus what the manager's reaped children used).
+ */
+function cpuOf(snap, managerPid) {
+  let tree = 0;
+  for (const p of snap.values()) tree += p.cpuTicks;
+  const m = snap.get(managerPid);
+  return { managerMs: m ? m.cpuTicks * TICK_MS : NaN, treeMs: (tree + (m ? m.childTicks : 0)) * TICK_MS };
+}
+
+module.exports = { allProcesses, snapshot, merge, survivors, killSurvivors, cpuOf };
