@@ -22,13 +22,17 @@ const spec = (formation) => formation.map(([t, n]) => `${t}=${n}`).join(',');
  * Starts argv in a session of its own (so its process group is its PID), stdout and stderr
  * read by an OutputWatch. `nice` execs the command: child.pid is the manager itself.
  */
-function launch(argv, { cwd, env, nice }) {
+function launch(argv, { cwd, env, nice, stdoutFile }) {
   const full = nice && nice !== '0' ? ['nice', '-n', nice, ...argv] : argv;
+  // stdout to a file: what the runner writes is never held back by how fast it is read
+  const out = stdoutFile ? fs.openSync(stdoutFile, 'w') : 'pipe';
   const t0 = hr();
-  const child = spawn(full[0], full.slice(1), { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(full[0], full.slice(1), { cwd, env, stdio: ['ignore', out, 'pipe'], detached: true });
+  if (stdoutFile) fs.closeSync(out);
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, at: hr() })));
   child.on('error', () => {});
-  const watch = new OutputWatch([child.stdout, child.stderr]);
+  const watch = new OutputWatch(stdoutFile ? [child.stderr] : [child.stdout, child.stderr]);
+  if (stdoutFile) watch.follow(stdoutFile);
   return { child, pid: child.pid, groups: [child.pid], exited, watch, t0, alive: () => child.exitCode === null && child.signalCode === null };
 }
 
@@ -72,9 +76,9 @@ function bare({ nice }) {
     name: 'bare',
     label: 'bare `sh` loop',
     webPort: foremanPort,
-    start(app, formation, base, commands) {
+    start(app, formation, base, commands, opts = {}) {
       const file = loop(app, base, formation.map(([t, n], i) => [t, i, 1, n, commands[t]]));
-      const h = launch(['sh', file], { cwd: app, env: runnerEnv(), nice });
+      const h = launch(['sh', file], { cwd: app, env: runnerEnv(), nice, ...opts });
       Object.assign(h, { extraGroups: [], app, base, commands });
       return h;
     },
@@ -99,8 +103,8 @@ function foreman({ nice }) {
     name: 'foreman',
     label: 'foreman',
     webPort: foremanPort,
-    start(app, formation, base) {
-      return launch(['foreman', 'start', '-m', spec(formation), '-p', String(base), '-t', '5'], { cwd: app, env: runnerEnv(), nice });
+    start(app, formation, base, commands, opts = {}) {
+      return launch(['foreman', 'start', '-m', spec(formation), '-p', String(base), '-t', '5'], { cwd: app, env: runnerEnv(), nice, ...opts });
     },
     scale: null,
     // Ctrl-C (the terminal signals the whole foreground group: foreman and the children it
@@ -114,8 +118,8 @@ function nodeForeman({ nice, nf }) {
     name: 'node-foreman',
     label: 'node-foreman (`nf`)',
     webPort: foremanPort,
-    start(app, formation, base) {
-      return launch([process.execPath, nf, 'start', spec(formation), '-p', String(base)], { cwd: app, env: runnerEnv(), nice });
+    start(app, formation, base, commands, opts = {}) {
+      return launch([process.execPath, nf, 'start', spec(formation), '-p', String(base)], { cwd: app, env: runnerEnv(), nice, ...opts });
     },
     scale: null,
     // Ctrl-C to the group, as a terminal sends it: nf passes SIGINT on to each child and ends
@@ -132,9 +136,8 @@ function dynod({ nice, root, runDir, stateDir, appName }) {
     name: 'dynod',
     label: '`dynod start`',
     webPort: (base) => (n) => base + n,
-    start(app, formation, base) {
-      const h = launch([bin, 'start', spec(formation), '--app', app, '--name', appName, '-p', String(base), '--grace', '5s'], { cwd: app, env: env(), nice });
-      return h;
+    start(app, formation, base, commands, opts = {}) {
+      return launch([bin, 'start', spec(formation), '--app', app, '--name', appName, '-p', String(base), '--grace', '5s'], { cwd: app, env: env(), nice, ...opts });
     },
     /** `dynod scale`, as a user runs it; resolves when the command has ended */
     scale(h, type, from, to) {

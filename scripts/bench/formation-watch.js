@@ -1,6 +1,7 @@
 'use strict';
 // Watching a runner of the formation benchmark from outside: its output line by line, its
 // web ports over HTTP, and the numbered lines of the log test.
+const fs = require('node:fs');
 const net = require('node:net');
 const { hr } = require('./common');
 const { LOG_PAD } = require('./formation-app');
@@ -41,6 +42,33 @@ class OutputWatch {
       if (carry) this.line(carry, hr());
       carry = '';
     });
+  }
+
+  /** Lines appended to a file, read every intervalMs (a runner whose stdout is that file). */
+  follow(file, intervalMs = 50) {
+    const fd = fs.openSync(file, 'r');
+    const buf = Buffer.alloc(1 << 20);
+    let carry = '';
+    let pos = 0;
+    const poll = () => {
+      const now = hr();
+      for (;;) {
+        const n = fs.readSync(fd, buf, 0, buf.length, pos);
+        if (n <= 0) break;
+        pos += n;
+        const parts = (carry + buf.toString('utf8', 0, n)).split('\n');
+        carry = parts.pop();
+        for (const l of parts) this.line(l, now);
+      }
+    };
+    const timer = setInterval(poll, intervalMs);
+    this.unfollow = () => {
+      clearInterval(timer);
+      poll();
+      if (carry) this.line(carry, hr());
+      fs.closeSync(fd);
+      this.unfollow = () => {};
+    };
   }
 
   line(raw, now) {
@@ -160,6 +188,8 @@ function waitAllUp(watch, t0, webs, workers, timeoutMs, isAlive = () => true) {
 
 const LOG_LINE = new RegExp(`(?:^| )(log\\.(\\d+)) (\\d{7}) (x{${LOG_PAD}})$`);
 const LOG_LIKE = /xxxxx|log\.\d+ \d|^\d{1,7} x/;
+// dynod's word that its output dropped lines rather than stall (logs.ts: Logplex's L10)
+const L10 = /Error L10 \(output buffer overflow\) -> (\d+) log lines? dropped/;
 
 /**
  * Counts the log test's lines: each of `procs` processes prints `lines` numbered lines.
@@ -179,6 +209,7 @@ class LogCount {
     this.cut = 0;
     this.misnamed = 0;
     this.other = 0;
+    this.announcedDropped = 0;
     this.firstAt = null;
     this.lastAt = null;
     this.cutSamples = [];
@@ -198,7 +229,11 @@ class LogCount {
       if (LOG_LIKE.test(l)) {
         this.cut++;
         if (this.cutSamples.length < 5) this.cutSamples.push(l.slice(0, 160));
-      } else this.other++;
+      } else {
+        this.other++;
+        const d = L10.exec(l);
+        if (d) this.announcedDropped += Number(d[1]);
+      }
       return;
     }
     const p = Number(m[2]) - 1;
@@ -227,6 +262,7 @@ class LogCount {
       cut: this.cut,
       misnamed: this.misnamed,
       other: this.other,
+      announcedDropped: this.announcedDropped,
       firstToLastMs: span * 1000,
       spawnToLastMs: this.lastAt !== null ? Number(this.lastAt - t0) / 1e6 : NaN,
       linesPerSec: span > 0 ? this.distinct / span : NaN,
