@@ -23,38 +23,54 @@ const WORKER = `echo "worker ready ${NAME_SH}"; exec sleep 86400`;
 const LOG_PAD = 60;
 
 /**
- * The log generator: L numbered lines as fast as the pipe takes them, then it sleeps (a
- * process that ends stops foreman's and node-foreman's whole formation, and dynod restarts
- * it). Writes are whole lines, at most 4 KiB each (PIPE_BUF): the bare loop's processes
+ * The log generator: L numbered lines, then it sleeps (a process that ends stops foreman's
+ * and node-foreman's whole formation, and dynod restarts it). perSec null: as fast as the
+ * pipe takes them; else paced at perSec lines a second (each 10 ms tick catches up with the
+ * clock). Writes are whole lines, at most 4 KiB each (PIPE_BUF): the bare loop's processes
  * share one pipe, and a write that size is never interleaved with another.
  */
-function genJs(lines) {
-  return `// ${lines} numbered lines as fast as they go, then sleep
+function genJs(lines, perSec = null) {
+  return `// ${lines} numbered lines ${perSec ? `at ${perSec}/s` : 'as fast as they go'}, then sleep
 const name = ${NAME_JS};
 const pad = 'x'.repeat(${LOG_PAD});
+const perSec = ${perSec ?? 'null'};
 let i = 1;
+let t0 = null;
 function pump() {
-  while (i <= ${lines}) {
+  const due = perSec ? Math.min(${lines}, Math.floor(((Date.now() - t0) * perSec) / 1000)) : ${lines};
+  while (i <= due) {
     let chunk = '';
-    while (i <= ${lines} && chunk.length < 3900) chunk += name + ' ' + String(i++).padStart(7, '0') + ' ' + pad + '\\n';
+    while (i <= due && chunk.length < 3900) chunk += name + ' ' + String(i++).padStart(7, '0') + ' ' + pad + '\\n';
     if (!process.stdout.write(chunk)) return process.stdout.once('drain', pump);
   }
+  if (i <= ${lines}) setTimeout(pump, 10);
 }
+t0 = Date.now();
 pump();
 setInterval(() => {}, 1 << 30);
 `;
 }
 
-/** Writes the formation app (web, worker) and the log app (log) under dir; readable by a dyno's user. */
-function writeApps(dir, logLines) {
+/**
+ * Writes the formation app (web, worker), the log app (log, as fast as it goes) and one
+ * paced log app per rate (lines a second per process) under dir; readable by a dyno's user.
+ */
+function writeApps(dir, logLines, paced = { lines: 0, rates: [] }) {
   const formationApp = path.join(dir, 'app-formation');
   const logApp = path.join(dir, 'app-logs');
   for (const d of [formationApp, logApp]) fs.mkdirSync(d, { recursive: true, mode: 0o755 });
   fs.writeFileSync(path.join(formationApp, 'web.js'), WEB_JS, { mode: 0o644 });
   fs.writeFileSync(path.join(formationApp, 'Procfile'), `web: node web.js\nworker: ${WORKER}\n`, { mode: 0o644 });
-  fs.writeFileSync(path.join(logApp, 'gen.js'), genJs(logLines), { mode: 0o644 });
-  fs.writeFileSync(path.join(logApp, 'Procfile'), 'log: node gen.js\n', { mode: 0o644 });
-  return { formationApp, logApp, commands: { web: 'node web.js', worker: WORKER, log: 'node gen.js' } };
+  const logAppAt = (d, js) => {
+    fs.mkdirSync(d, { recursive: true, mode: 0o755 });
+    fs.writeFileSync(path.join(d, 'gen.js'), js, { mode: 0o644 });
+    fs.writeFileSync(path.join(d, 'Procfile'), 'log: node gen.js\n', { mode: 0o644 });
+    return d;
+  };
+  logAppAt(logApp, genJs(logLines));
+  const pacedApps = {};
+  for (const r of paced.rates) pacedApps[r] = logAppAt(path.join(dir, `app-logs-${r}`), genJs(paced.lines, r));
+  return { formationApp, logApp, pacedApps, commands: { web: 'node web.js', worker: WORKER, log: 'node gen.js' } };
 }
 
 module.exports = { writeApps, LOG_PAD, WEB_JS, WORKER };
