@@ -5,7 +5,7 @@
  * crun, runc, bubblewrap and bare Node, in one run; then `dynod start` side by side with
  * foreman, node-foreman and a bare `sh` loop (the formation section). Never part of `npm test`.
  *
- *   sudo npm run bench                   full run (~3 min + ~10 min for the formation section on
+ *   sudo npm run bench                   full run (~3 min + ~13 min for the formation section on
  *                                        2 cores), rewrites docs/benchmarks.md
  *   DYNOD_BENCH_QUICK=1 npm run bench    a smoke run with few rounds; prints, writes nothing
  *   DYNOD_BENCH_ONLY=formation npm run bench   one section only (dyno: P1…C; formation): the
@@ -738,7 +738,7 @@ function report(m, r) {
 
 /** The formation section (scripts/bench/formation.js in its own process): its markdown, or null. */
 function formation() {
-  log('formation: dynod start vs foreman, node-foreman and a bare sh loop (scripts/bench/formation.js; ~10 min, 1 min quick)');
+  log('formation: dynod start vs foreman, node-foreman and a bare sh loop (scripts/bench/formation.js; ~13 min, 2 min quick)');
   const json = path.join(os.tmpdir(), `dynod-bench-formation-${process.pid}.json`);
   const r = spawnSync(process.execPath, [path.join(BENCH_DIR, 'formation.js'), '--json', json], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DYNOD_BENCH_ROOT: ROOT } });
   if (r.status !== 0 || !fs.existsSync(json)) {
@@ -806,7 +806,7 @@ function writeDoc(table, formationMd) {
   fs.writeFileSync(
     OUT,
     `# dynod benchmarks\n\n${t}\n\n${f ? `${FORMATION_BEGIN}\n${f}\n${FORMATION_END}\n\n` : ''}` +
-      `Reproduce: \`sudo npm run bench\` (about 3 minutes on 2 cores, plus about 10 for the formation section; see the header of scripts/bench.js; \`DYNOD_BENCH_ONLY=dyno\` or \`=formation\` runs one section and keeps the other; \`sudo node scripts/bench/formation.js\` prints the formation table alone; \`sudo node scripts/bench/cli-variants.js\` times the CLI start-up options one by one).\n\n${kept.trimEnd()}\n`,
+      `Reproduce: \`sudo npm run bench\` (about 3 minutes on 2 cores, plus about 13 for the formation section; see the header of scripts/bench.js; \`DYNOD_BENCH_ONLY=dyno\` or \`=formation\` runs one section and keeps the other; \`sudo node scripts/bench/formation.js\` prints the formation table alone; \`sudo node scripts/bench/cli-variants.js\` times the CLI start-up options one by one).\n\n${kept.trimEnd()}\n`,
   );
   log(`wrote ${OUT}`);
 }

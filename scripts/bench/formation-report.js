@@ -62,7 +62,8 @@ function formationSection(out) {
     return `${kinds}; ${mib(o.rssKiB)} / ${mib(o.pssKiB)}`;
   });
   const sumOf = (n, k, key = 'logs') => (R[key]?.[n] ?? []).reduce((a, x) => a + (x[k] ?? 0), 0);
-  const losses = (key) => (n) => (R[key]?.[n] ? `${sumOf(n, 'lost', key)} / ${sumOf(n, 'cut', key)} / ${sumOf(n, 'dup', key)} / ${sumOf(n, 'misnamed', key)}` : 'n/a');
+  const num = (x) => x.toLocaleString('en-US');
+  const losses = (key) => (n) => (R[key]?.[n] ? `${num(sumOf(n, 'lost', key))} / ${num(sumOf(n, 'cut', key))} / ${num(sumOf(n, 'dup', key))} / ${num(sumOf(n, 'misnamed', key))}` : 'n/a');
   row(`**log throughput into a file**, ${c.logProcs} processes × ${c.logLines.toLocaleString('en-US')} lines (first → last line written)`, (n) => `**${spread(of('logs', n, (x) => x.linesPerSec), rate)}**${failed(n, 'logs')}`);
   row('… lines lost / cut or joined / duplicated / under another name (all rounds)', losses('logs'));
   row('… spawn → last line written', (n) => spread(of('logs', n, (x) => x.spawnToLastMs), secs));
@@ -74,12 +75,12 @@ function formationSection(out) {
       const xs = paced(n, total);
       if (!xs.length) return 'n/a';
       const lost = xs.reduce((a, x) => a + x.lost + x.cut, 0);
-      return `${lost ? `**${lost}**` : '0'}; ${rate(S(xs.map((x) => x.linesPerSec)).median)}`;
+      return `${lost ? `**${num(lost)}**` : '0'}; ${rate(S(xs.map((x) => x.linesPerSec)).median)}`;
     });
   }
   row('log throughput through a pipe read by this benchmark (its Node reader, one regex a line)', (n) => `${spread(of('logsPipe', n, (x) => x.linesPerSec), rate)}${failed(n, 'logsPipe')}`);
   row('… lines lost / cut or joined / duplicated / under another name (all rounds)', losses('logsPipe'));
-  if (names.includes('dynod')) row("… of the lost: announced by dynod's `Error L10 (output buffer overflow) -> N log lines dropped` lines", (n) => (n === 'dynod' && R.logsPipe?.[n] ? String(sumOf(n, 'announcedDropped', 'logsPipe')) : ''));
+  if (names.includes('dynod')) row("… of the lost: announced by dynod's `Error L10 (output buffer overflow) -> N log lines dropped` lines", (n) => (n === 'dynod' && R.logsPipe?.[n] ? num(sumOf(n, 'announcedDropped', 'logsPipe')) : ''));
   row('… manager VmHWM (peak RSS)', (n) => mib(med('logsPipe', n, (x) => x.hwmKiB)));
   row('stop (Ctrl-C; bare: SIGTERM to the group) → manager ended / every process gone', (n) => `${secs(med('stop', n, (x) => x.stopMs))} / ${secs(med('stop', n, (x) => x.allGoneMs))}`);
   row('processes left behind after a stop (all runs; killed by PID)', (n) => String((R.stop?.[n] ?? []).reduce((a, x) => a + x.left, 0)));
@@ -102,7 +103,7 @@ function formationSection(out) {
     const fl = med('logs', 'foreman', (x) => x.linesPerSec);
     const lost = sumOf('dynod', 'lost') + sumOf('dynod', 'cut');
     const fLost = sumOf('foreman', 'lost') + sumOf('foreman', 'cut');
-    targets.push(`| log throughput ≥ foreman's (into a file, as fast as the processes write) | ${rate(dl)}, ${lost ? `**${lost} lost** (${sumOf('dynod', 'announcedDropped')} announced by L10 lines)` : '0 lost'} | foreman ${rate(fl)}, ${fLost} lost (foreman slows the processes down instead) | ${ratio(dl, fl)} foreman | ${Number.isFinite(fl) ? yes(dl >= fl && lost === 0) : 'n/a'} |`);
+    targets.push(`| log throughput ≥ foreman's (into a file, as fast as the processes write) | ${rate(dl)}, ${lost ? `**${lost.toLocaleString('en-US')} lost** (${sumOf('dynod', 'announcedDropped').toLocaleString('en-US')} announced by L10 lines)` : '0 lost'} | foreman ${rate(fl)}, ${fLost} lost (foreman slows the processes down instead) | ${ratio(dl, fl)} foreman | ${Number.isFinite(fl) ? yes(dl >= fl && lost === 0) : 'n/a'} |`);
     // the paced rates dynod passed without losing a line, against foreman's best
     const clean = (c.paced?.rates ?? []).map((r) => r * c.logProcs).filter((r) => {
       const xs = paced('dynod', r);
@@ -128,7 +129,7 @@ function formationSection(out) {
     `- Rounds: ${c.rounds} of web=${c.web},worker=${c.workers} (then \`scale web=${c.scaleTo}\`, timed from the \`dynod scale\` spawn), ${c.coldRounds} of the cold starts, ${c.logRounds} of the log test; the runners' order rotates each round; ${c.gapMs / 1000} s of quiet before every start. Cells: median (min–max).`,
     `- Manager RSS: VmRSS of the foreman (ruby), nf (node) or dynod (node) process itself, not its children: the median of 5 readings 200 ms apart, ${c.settleMs / 1000} s after all up. Growth per dyno from the cold starts at ${n10} and ${nBig} dynos.`,
     `- Log test: \`log: node gen.js\`, ${c.logProcs} processes each writing ${c.logLines.toLocaleString('en-US')} numbered lines of about ${LOG_PAD + 15} bytes as fast as their pipe takes them (whole lines, ≤ 4 KiB per write), then sleeping. The runner's stdout is a file, followed every 50 ms (so no runner is held back by its reader), then, in a second pass, a pipe read by this benchmark (a Node process: the reader sets the pace, and a runner that will not stall its dynos drops lines). Every line is checked: lines/s = distinct whole lines / (last − first line read). Paced: the same into a file with each process held to ${(c.paced?.rates ?? []).map((r) => r.toLocaleString('en-US')).join(' or ')} lines/s (${c.paced?.lines.toLocaleString('en-US')} lines each): the rates a runner passes without losing a line.`,
-    `- After every run the runner is stopped (Ctrl-C = SIGINT to the manager; the bare loop: SIGTERM to its process groups) and every process it made (descendants and process-group members, by PID and start time) is checked gone. Everything measured runs at ${c.nice === '0' ? 'normal priority' : `nice ${c.nice}`}; NODE_EXTRA_CA_CERTS and NODE_OPTIONS are unset for every runner.`,
+    `- After every run the runner is stopped (Ctrl-C: SIGINT to the manager's process group, as a terminal sends it; the bare loop, whose background jobs ignore SIGINT: SIGTERM to its process groups) and every process it made (descendants and process-group members, by PID and start time) is checked gone. Everything measured runs at ${c.nice === '0' ? 'normal priority' : `nice ${c.nice}`}; NODE_EXTRA_CA_CERTS and NODE_OPTIONS are unset for every runner.`,
     ...out.notes.map((x) => `- Note: ${x}`),
     '',
   ];
