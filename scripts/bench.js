@@ -2,10 +2,14 @@
 'use strict';
 /*
  * npm run bench: dynod's start latency, throughput and memory, side by side with
- * crun, runc, bubblewrap and bare Node, in one run. Never part of `npm test`.
+ * crun, runc, bubblewrap and bare Node, in one run; then `dynod start` side by side with
+ * foreman, node-foreman and a bare `sh` loop (the formation section). Never part of `npm test`.
  *
- *   sudo npm run bench                   full run (~3 min on 2 cores), rewrites docs/benchmarks.md
+ *   sudo npm run bench                   full run (~3 min + ~13 min for the formation section on
+ *                                        2 cores), rewrites docs/benchmarks.md
  *   DYNOD_BENCH_QUICK=1 npm run bench    a smoke run with few rounds; prints, writes nothing
+ *   DYNOD_BENCH_ONLY=formation npm run bench   one section only (dyno: P1…C; formation): the
+ *                                        other keeps what docs/benchmarks.md holds
  *
  * Environment:
  *   DYNOD_BENCH_ROOT   the dynod tree to measure (default: this repository; needs a build:
@@ -15,6 +19,7 @@
  *   DYNOD_BENCH_REV    how to name the measured tree in the report (default: its git HEAD)
  *   DYNOD_BENCH_NO_INSTALL=1   never apt-get install; missing anchors are skipped
  *   DYNOD_BENCH_NICE   niceness of everything measured (default -10; 0 = as is)
+ *   DYNOD_BENCH_NF     an nf.js (node-foreman) to use instead of `npm install foreman@3`
  *
  * What it does (helpers in scripts/bench/):
  *   - installs crun, runc, bubblewrap, hyperfine, busybox-static, gcc/libc6-dev from Debian
@@ -27,7 +32,10 @@
  *     process (rate, open fds and RSS per 1,000 starts), P3 memory of 100 running
  *     containers, the phase breakdown from dynod's trace mode, the cgroup work alone
  *   - removes every container, cgroup, process and temp dir it made
- * NODE_EXTRA_CA_CERTS and NODE_OPTIONS are unset for every Node process it times.
+ *   - the formation section runs scripts/bench/formation.js (see its header): it installs
+ *     ruby-foreman from Debian and npm `foreman@3` into a temp dir when missing
+ * NODE_EXTRA_CA_CERTS and NODE_OPTIONS are unset for every Node process it times (npm keeps
+ * them: a registry behind a TLS proxy needs the CA bundle).
  */
 const fs = require('node:fs');
 const os = require('node:os');
@@ -41,6 +49,10 @@ const QUICK = process.env.DYNOD_BENCH_QUICK === '1';
 const OUT = process.env.DYNOD_BENCH_OUT ?? (QUICK ? '-' : path.join(REPO, 'docs', 'benchmarks.md'));
 const BENCH_DIR = path.join(__dirname, 'bench');
 const MARKER = '<!-- bench:analysis: everything below this line is written by hand and kept when `npm run bench` rewrites this file -->';
+const FORMATION_BEGIN = '<!-- bench:formation: written by scripts/bench/formation.js through `npm run bench` -->';
+const FORMATION_END = '<!-- /bench:formation -->';
+const ONLY = process.env.DYNOD_BENCH_ONLY || null;
+const wants = (section) => !ONLY || ONLY === section;
 
 const CFG = QUICK
   ? { p1Rounds: 5, p1Warm: 1, hfRuns: 5, p2N: 20, p2Rounds: 1, libN: 200, libRounds: 1, p3N: 10, traceN: 5, cgN: 3 }
@@ -722,6 +734,23 @@ function report(m, r) {
   return head.join('\n');
 }
 
+// ------------------------------------------------------------------ formation
+
+/** The formation section (scripts/bench/formation.js in its own process): its markdown, or null. */
+function formation() {
+  log('formation: dynod start vs foreman, node-foreman and a bare sh loop (scripts/bench/formation.js; ~13 min, 2 min quick)');
+  const json = path.join(os.tmpdir(), `dynod-bench-formation-${process.pid}.json`);
+  const r = spawnSync(process.execPath, [path.join(BENCH_DIR, 'formation.js'), '--json', json], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DYNOD_BENCH_ROOT: ROOT } });
+  if (r.status !== 0 || !fs.existsSync(json)) {
+    notes.push(`the formation section failed (status ${r.status}): see its messages above`);
+    return null;
+  }
+  const out = JSON.parse(fs.readFileSync(json, 'utf8'));
+  fs.rmSync(json, { force: true });
+  raw.formation = out;
+  return require('./bench/formation-report').formationSection(out);
+}
+
 // ------------------------------------------------------------------ cleanup
 
 let cleaned = false;
@@ -745,46 +774,80 @@ function fail(msg) {
 
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => fail(`interrupted (${sig})`));
 
-function writeDoc(table) {
+/** The generated part of docs/benchmarks.md as it stands: {table, formation}, each null when absent. */
+function readDoc(old) {
+  const i = old.indexOf(MARKER);
+  let head = i >= 0 ? old.slice(0, i) : old;
+  let formationMd = null;
+  const b = head.indexOf(FORMATION_BEGIN);
+  const e = head.indexOf(FORMATION_END);
+  if (b >= 0 && e > b) {
+    formationMd = head.slice(b + FORMATION_BEGIN.length, e).trim();
+    head = head.slice(0, b) + head.slice(e + FORMATION_END.length);
+  }
+  head = head.replace(/^# dynod benchmarks\s*/, '');
+  const rp = head.indexOf('\nReproduce: ');
+  const table = (rp >= 0 ? head.slice(0, rp) : head).trim() || null;
+  return { table, formation: formationMd, kept: i >= 0 ? old.slice(i) : null };
+}
+
+/** Rewrites docs/benchmarks.md: the sections measured now replace theirs, the others and the hand-written part stay. */
+function writeDoc(table, formationMd) {
   if (OUT === '-') return;
   let kept = `${MARKER}\n\n## Analysis\n\n_(hand-written: where the time goes and what to make faster; kept across reruns)_\n`;
+  let old = { table: null, formation: null };
   if (fs.existsSync(OUT)) {
-    const old = fs.readFileSync(OUT, 'utf8');
-    const i = old.indexOf(MARKER);
-    if (i >= 0) kept = old.slice(i);
+    old = readDoc(fs.readFileSync(OUT, 'utf8'));
+    if (old.kept) kept = old.kept;
   }
+  const t = table ?? old.table ?? '_(the dyno sections have not been run: `sudo DYNOD_BENCH_ONLY=dyno npm run bench`)_';
+  const f = formationMd ?? old.formation;
   fs.mkdirSync(path.dirname(OUT), { recursive: true });
-  fs.writeFileSync(OUT, `# dynod benchmarks\n\n${table}\n\nReproduce: \`sudo npm run bench\` (about ${QUICK ? "half a minute" : "3 minutes"} on 2 cores; see the header of scripts/bench.js; \`sudo node scripts/bench/cli-variants.js\` times the CLI start-up options one by one).\n\n${kept.trimEnd()}\n`);
+  fs.writeFileSync(
+    OUT,
+    `# dynod benchmarks\n\n${t}\n\n${f ? `${FORMATION_BEGIN}\n${f}\n${FORMATION_END}\n\n` : ''}` +
+      `Reproduce: \`sudo npm run bench\` (about 3 minutes on 2 cores, plus about 13 for the formation section; see the header of scripts/bench.js; \`DYNOD_BENCH_ONLY=dyno\` or \`=formation\` runs one section and keeps the other; \`sudo node scripts/bench/formation.js\` prints the formation table alone; \`sudo node scripts/bench/cli-variants.js\` times the CLI start-up options one by one).\n\n${kept.trimEnd()}\n`,
+  );
   log(`wrote ${OUT}`);
 }
 
 function main() {
+  if (ONLY && !['dyno', 'formation'].includes(ONLY)) fail(`DYNOD_BENCH_ONLY=${ONLY}: accepted: dyno (P1 to C), formation`);
   preflight();
   const loadStart = os.loadavg().map((x) => x.toFixed(2)).join(' ');
-  const tools = ensureTools();
-  const mode = cgroupMode();
-  chooseEnv(mode, tools);
-  const t = setup(tools);
-  const ok = smoke(t, tools);
-  const r = {};
-  r.p1 = p1(t, ok);
-  r.p2 = p2(t, ok);
-  r.lib = lib(t);
-  r.p3 = p3(t, ok);
-  r.traces = traces(t, ok);
-  r.cgroup = cgroupMicro(t);
-  const secs = Number(process.hrtime.bigint() - t00) / 1e9;
-  r.took = `${Math.floor(secs / 60)} min ${Math.round(secs % 60)} s`;
-  r.loadStart = loadStart;
-  r.loadEnd = os.loadavg().map((x) => x.toFixed(2)).join(' ');
-  r.busy = Number(loadStart.split(' ')[0]) > 1 || Number(r.loadEnd.split(' ')[1]) > 1.5;
-  const m = machine(mode);
-  const table = report(m, r);
-  process.stdout.write(`${table}\n`);
-  writeDoc(table);
+  let table = null;
+  if (wants('dyno')) {
+    const tools = ensureTools();
+    const mode = cgroupMode();
+    chooseEnv(mode, tools);
+    const t = setup(tools);
+    const ok = smoke(t, tools);
+    const r = {};
+    r.p1 = p1(t, ok);
+    r.p2 = p2(t, ok);
+    r.lib = lib(t);
+    r.p3 = p3(t, ok);
+    r.traces = traces(t, ok);
+    r.cgroup = cgroupMicro(t);
+    const secs = Number(process.hrtime.bigint() - t00) / 1e9;
+    r.took = `${Math.floor(secs / 60)} min ${Math.round(secs % 60)} s`;
+    r.loadStart = loadStart;
+    r.loadEnd = os.loadavg().map((x) => x.toFixed(2)).join(' ');
+    r.busy = Number(loadStart.split(' ')[0]) > 1 || Number(r.loadEnd.split(' ')[1]) > 1.5;
+    const m = machine(mode);
+    table = report(m, r);
+    process.stdout.write(`${table}\n`);
+    cleanup(); // the dyno sections' containers, cgroups and temp dir, before the formation runs
+  }
+  let formationMd = wants('formation') ? formation() : null;
+  // a section asked for and failed does not leave the last run's numbers looking current
+  if (wants('formation') && !formationMd) formationMd = `## Formation: dynod start vs foreman, node-foreman and a bare loop\n\n_The formation section failed in the run of ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}: see the messages of \`npm run bench\`._`;
+  if (formationMd) process.stdout.write(`\n${formationMd}\n`);
+  if (!ONLY || table || formationMd) writeDoc(table, formationMd);
   if (process.env.DYNOD_BENCH_RAW) fs.writeFileSync(process.env.DYNOD_BENCH_RAW, JSON.stringify(raw, (_, v) => (typeof v === 'bigint' ? v.toString() : v), 1));
   cleanup();
-  log(`done in ${r.took}`);
+  const secs = Number(process.hrtime.bigint() - t00) / 1e9;
+  log(`done in ${Math.floor(secs / 60)} min ${Math.round(secs % 60)} s`);
 }
 
 try {
