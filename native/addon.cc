@@ -681,6 +681,18 @@ Napi::Value NetnsSocket(const Napi::CallbackInfo &info) {
   return Napi::Number::New(info.Env(), fd);
 }
 
+// netnsListening(pidfd, port): whether a TCP socket listens on port in pidfd's network namespace.
+Napi::Value NetnsListening(const Napi::CallbackInfo &info) {
+  Check c{info.Env(), "netnsListening"};
+  c.args(info, 2, "netnsListening(pidfd, port)");
+  int pidfd = c.fd(info[0], "pidfd");
+  int port = (int)c.integer(info[1], "port", 1, 65535);
+  StepError err;
+  int r = netns_listening(pidfd, port, err);
+  if (r < 0) throw step_error(info.Env(), err);
+  return Napi::Boolean::New(info.Env(), r == 1);
+}
+
 // netBridge(name, address, prefix): the bridge dynods share, made unless it exists; its ifindex.
 Napi::Value NetBridge(const Napi::CallbackInfo &info) {
   Check c{info.Env(), "netBridge"};
@@ -891,6 +903,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen));
   exports.Set("pipe", Napi::Function::New(env, Pipe));
   exports.Set("netnsSocket", Napi::Function::New(env, NetnsSocket));
+  exports.Set("netnsListening", Napi::Function::New(env, NetnsListening));
   exports.Set("netBridge", Napi::Function::New(env, NetBridge));
   exports.Set("netLinkDelete", Napi::Function::New(env, NetLinkDelete));
   exports.Set("idmapMount", Napi::Function::New(env, IdmapMount));

@@ -20,6 +20,7 @@ namespace dynod {
 // behind pidfd (the caller connects it to the dyno's $PORT on 127.0.0.1), or -1
 // with err filled. Never throws.
 int netns_socket(int pidfd, StepError &err);
+int netns_listening(int pidfd, int port, StepError &err);
 
 struct NetnsListen {
   int family;           // AF_INET or AF_INET6

@@ -578,7 +578,7 @@ export class Dyno extends EventEmitter<DynoEvents> {
       const pids = () => this.processIds();
       const poll = () => {
         if (this.exited) return reject(new DynodError(`${this.name} ended before anything listened on port ${port}`, { step: 'wait for port', code: 'ESRCH' }));
-        if (this._pid > 0 && listensOn(this._pid, port, own, pids)) return resolve();
+        if (this._pid > 0 && this.listening(port, own, pids)) return resolve();
         if (Date.now() - started >= timeoutMs)
           return reject(new DynodError(`nothing in ${this.name} listened on port ${port} within ${timeoutMs} ms`, { step: 'wait for port', code: 'ETIMEDOUT' }));
         setTimeout(poll, 20);
@@ -596,6 +596,19 @@ export class Dyno extends EventEmitter<DynoEvents> {
     const stat = this._state === 'up' && !this.exited && this.cgroup && !this.cgroupRemoved ? readProcStat(this._pid) : null;
     if (!stat || !this.cgroup) throw new DynodError(`${this.name} is not running${this._state === 'up' ? '' : ` (${this._state})`}`, { step: 'exec', code: 'ESRCH' });
     return execTargetOf(this.plan, { id: this.id, pid: this._pid, startTime: stat.startTime, cgroup: this.cgroup });
+  }
+
+  /**
+   * In a namespace of its own, a sock_diag query there (listening sockets only);
+   * with the host's network, /proc's table and the dyno's own socket inodes.
+   */
+  private listening(port: number, own: boolean, pids: () => number[]): boolean {
+    if (!own || this.pidfd < 0) return listensOn(this._pid, port, own, pids);
+    try {
+      return native().netnsListening(this.pidfd, port);
+    } catch {
+      return false; // PID 1 just ended: the next poll sees the exit
+    }
   }
 
   /** The host pids of every process of the dyno (from its cgroup). */

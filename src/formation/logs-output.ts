@@ -29,10 +29,11 @@ const MAX_RETRY_MS = 50;
 
 /**
  * reopened: our own non-blocking description of the fd's pipe or terminal;
- * threadpool: the fd as it is, through the thread pool; none: no output (null, or
+ * file: a regular file, written synchronously (it never blocks for long);
+ * threadpool: the fd as it is (a socket…), through the thread pool; none: no output (null, or
  * an fd that is not open); broken: a write failed (EPIPE: the reader is gone).
  */
-export type OutputMode = 'reopened' | 'threadpool' | 'none' | 'broken';
+export type OutputMode = 'reopened' | 'file' | 'threadpool' | 'none' | 'broken';
 
 export interface OutputOptions {
   maxPendingBytes?: number;
@@ -73,6 +74,9 @@ function openOutput(fd: number | null): { mode: OutputMode; fd: number; own: boo
   } catch {
     return { mode: 'none', fd: -1, own: false };
   }
+  // A regular file takes a write at once (the page cache): written synchronously, once per
+  // loop turn, nothing waits and nothing is dropped however fast the dynos write.
+  if (st.isFile()) return { mode: 'file', fd, own: false };
   if (st.isFIFO() || (st.isCharacterDevice() && st.rdev !== PTMX_RDEV)) {
     try {
       const { O_WRONLY, O_NONBLOCK, O_NOCTTY } = fs.constants;
@@ -230,7 +234,7 @@ export class LogOutput {
   private flush(): void {
     this.scheduled = null;
     this.retry = null;
-    if (this.mode === 'reopened') this.flushReopened();
+    if (this.mode === 'reopened' || this.mode === 'file') this.flushReopened();
     else if (this.mode === 'threadpool') this.flushThreadpool();
   }
 

@@ -428,14 +428,14 @@ function tempDir(t: { teardown(fn: () => void): void }): string {
   return dir;
 }
 
-t.test('output to a regular file: written as it is (appending where it is), text or json', async (t) => {
+t.test('output to a regular file: written synchronously as it is (appending where it is), text or json', async (t) => {
   const dir = tempDir(t);
   const file = path.join(dir, 'out.log');
   fs.writeFileSync(file, 'before\n');
   const fd = fs.openSync(file, 'a');
   t.teardown(() => fs.closeSync(fd));
   const hub = new LogHub({ output: fd, clock: stepClock() });
-  t.equal(hub.stats().outputMode, 'threadpool');
+  t.equal(hub.stats().outputMode, 'file');
   hub.system('web.1', 'Starting process with command `node server.js`');
   hub.system('web.1', 'État: up ✓');
   await hub.close();
