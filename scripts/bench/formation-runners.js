@@ -137,7 +137,7 @@ function dynod({ nice, root, runDir, stateDir, appName }) {
     label: '`dynod start`',
     webPort: (base) => (n) => base + n,
     start(app, formation, base, commands, opts = {}) {
-      return launch([bin, 'start', spec(formation), '--app', app, '--name', appName, '-p', String(base), '--grace', '5s'], { cwd: app, env: env(), nice, ...opts });
+      return launch([bin, 'start', spec(formation), '--app', app, '--name', appName, '-p', String(base), '--publish-dynos', '--grace', '5s'], { cwd: app, env: env(), nice, ...opts });
     },
     /** `dynod scale`, as a user runs it; resolves when the command has ended */
     scale(h, type, from, to) {

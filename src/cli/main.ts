@@ -84,6 +84,7 @@ function formationCommands(p: Command): void {
     .option('--cycle <duration>', 'restart each dyno after this long, plus a random 0-15% (Heroku: 24h)')
     .option('--log-format <format>', 'text (Heroku\'s format) or json', 'text')
     .option('--allow-host-port <port>', "127.0.0.1:PORT inside every dyno reaches the host's 127.0.0.1:PORT (repeatable)", collect, [])
+    .addOption(new Option('--net <mode>', "the dynos' network: private (reaches the outside, not each other) or none (loopback only)").choices(['private', 'none']).default('private'))
     .option('--color', 'colour the log even when stdout is not a terminal')
     .option('--no-color', 'never colour the log')
     .action(async (formation: string | undefined, flags: import('./start').StartFlags) => {

@@ -34,6 +34,7 @@ export interface StartFlags {
   cycle?: string;
   logFormat: string;
   allowHostPort: string[];
+  net: string;
   bind: string;
   tls?: string;
   tlsCert?: string;
@@ -94,6 +95,7 @@ export async function startCommand(formationArg: string | undefined, flags: Star
     metricsIntervalMs: typeof flags.runtimeMetrics === 'string' ? period(flags.runtimeMetrics, '--runtime-metrics') : 20_000,
     releaseTimeoutMs: parseDuration(flags.releaseTimeout, '--release-timeout'),
     publish: !!flags.publishDynos,
+    net: flags.net as 'private' | 'none',
     preboot: true,
     allowHostPorts: flags.allowHostPort.map((p) => parsePositiveInt(p, '--allow-host-port', 1, 65535)),
     cycleMs: flags.cycle ? period(flags.cycle, '--cycle') : 0,

@@ -34,6 +34,8 @@ export interface FormationOptions {
   releases: ReleaseSource;
   /** $PORT in web dynos; web.N is published on host port port + N (until the router) */
   port: number;
+  /** the dynos' network: private (egress, default) or none (loopback only) */
+  net?: 'private' | 'none';
   /** host ports every dyno reaches at 127.0.0.1 inside (--allow-host-port) */
   allowHostPorts?: number[];
   /** publish web dynos on host ports (default true) */
@@ -100,6 +102,7 @@ export class Formation {
       releaseTimeoutMs: 3_600_000,
       preboot: false,
       allowHostPorts: [],
+      net: 'private',
       ...options,
     };
     this.entries = options.formation.map((e) => ({ ...e }));
@@ -156,7 +159,7 @@ export class Formation {
       name,
       port: this.opts.port,
       env: { ...this.environment(), ...extraEnv },
-      net: 'private',
+      net: this.opts.net,
       allowHostPorts: this.opts.allowHostPorts,
     };
   }
