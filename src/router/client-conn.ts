@@ -159,7 +159,10 @@ export class ClientConn implements ClientConnLike {
   }
 
   upgraded(ex: Exchange, head: ResponseHead, up: UpConn, rest: Buffer | null): void {
-    if (this.ex !== ex) return;
+    if (this.ex !== ex || this.closing) {
+      up.destroy();
+      return;
+    }
     this.ex = null;
     this.write(Buffer.from(upgradeHead(head), 'latin1'));
     if (rest !== null) this.write(rest);

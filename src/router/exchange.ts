@@ -225,7 +225,7 @@ export class Exchange implements UpstreamUser {
         this.attach(this.core.adopt(sock, state), now);
       },
       (err: unknown) => {
-        if (attempt !== this.attempt || this.phase !== Phase.Connecting) return;
+        if (attempt !== this.attempt || this.phase !== Phase.Connecting || this.core.closed) return;
         const now = performance.now();
         this.connectMs = Math.max(this.connectMs, 0) + now - this.connectT0;
         this.connectFailed(state, connectFailureCode(err), now);

@@ -256,6 +256,16 @@ export function prng(seed: number): () => number {
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** Polls cond until it holds or `ms` passed (for effects that cross the event loop); its last answer. */
+export async function eventually(cond: () => boolean, ms = 3000): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > until) return false;
+    await sleep(5);
+  }
+  return true;
+}
+
 /** The fields of a router line as a map (quoted values unquoted). */
 export function lineFields(line: string): Record<string, string> {
   const out: Record<string, string> = {};

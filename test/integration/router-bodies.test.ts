@@ -176,9 +176,11 @@ t.test('100 MB up and 100 MB down, intact (sha256), through a router whose memor
   t.same(down, { bytes: SIZE, sha256: data.sha256 }, 'download intact');
 
   const after = await report();
-  const grewMB = (after.maxRssKB! - before.rssKB!) / 1024;
-  // the bodies are 200 MB; the router holds socket buffers and garbage not yet collected
-  t.ok(grewMB < 64, `router peak memory grew ${grewMB.toFixed(1)} MB over ${(before.rssKB! / 1024).toFixed(0)} MB (must stay under 64 MB)`);
+  // 200 MB went through; at any time the router held a few socket buffers of it
+  t.ok(after.peakHeldKB! < 1024, `the router held at most ${after.peakHeldKB} KB of the bodies at a time (must stay under 1 MB)`);
+  // its peak resident memory counts garbage not yet collected too: a loose bound
+  const grew = (after.maxRssKB! - before.rssKB!) / 1024;
+  t.ok(grew < 150, `its peak resident memory was ${grew.toFixed(0)} MB above the start (under 150 MB; 200 MB went through)`);
   child.stdin.end();
   await new Promise((r) => child.once('exit', r));
 });

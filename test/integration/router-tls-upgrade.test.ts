@@ -63,7 +63,7 @@ function unframe(buf: Buffer): [Buffer[], number] {
 
 /** a WebSocket echo app: every frame's payload comes back */
 async function wsEchoUpstream() {
-  const up = await httpUpstream((q, r) => r.end('not a websocket'));
+  const up = await httpUpstream((_q, r) => r.end('not a websocket'));
   up.server.on('upgrade', (q, sock: net.Socket) => {
     const key = q.headers['sec-websocket-key'] as string;
     sock.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptOf(key)}\r\n\r\n`);
@@ -120,8 +120,8 @@ t.test('WebSocket echo through the router; the 101 is logged; the tunnel is coun
 });
 
 t.test('any Upgrade: bytes sent right after the request go through; half-close crosses; idle tunnels close', async (t) => {
-  const up = await httpUpstream((q, r) => r.end());
-  up.server.on('upgrade', (q, sock: net.Socket, early: Buffer) => {
+  const up = await httpUpstream((_q, r) => r.end());
+  up.server.on('upgrade', (_q, sock: net.Socket, early: Buffer) => {
     sock.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: raw\r\nConnection: Upgrade\r\n\r\n');
     if (early.length) sock.write(early);
     sock.on('data', (d: Buffer) => sock.write(d));

@@ -123,7 +123,7 @@ t.test('HTTP/1.0 clients: close by default, keep-alive when asked, chunked turne
 });
 
 t.test('chunked responses pass through to HTTP/1.1 clients as they come', async (t) => {
-  const up = await httpUpstream((q, r) => {
+  const up = await httpUpstream((_q, r) => {
     r.write('one;');
     setTimeout(() => r.write('two;'), 20);
     setTimeout(() => r.end('three'), 40);
@@ -219,7 +219,7 @@ t.test('keep-alive: a client connection carries many requests; so does the poole
 });
 
 t.test('spread over 3 dynos is near-uniform over 3,000 requests (seeded pick)', async (t) => {
-  const up = await httpUpstream((q, r) => r.end('ok'));
+  const up = await httpUpstream((_q, r) => r.end('ok'));
   const bs = ['web.1', 'web.2', 'web.3'].map((n) => tcpBackend(n, up.port));
   const r = await startRouter(new TestSource(bs), { random: prng(20261129) });
   t.teardown(async () => {

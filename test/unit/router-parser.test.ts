@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { ChunkScanner } from '../../src/router/chunked';
 import { Body, HeadError, RequestHead, leadingBlankLines, parseRequestHead } from '../../src/router/request-head';
 import { ResBody, ResponseError, ResponseHead, parseResponseHead, responseBody } from '../../src/router/response-head';
@@ -22,7 +22,7 @@ function head(s: string): RequestHead {
   return r;
 }
 
-function refused(t: Tap.Test, s: string | Buffer, status: number, cause: string): void {
+function refused(t: Test, s: string | Buffer, status: number, cause: string): void {
   const r = typeof s === 'string' ? req(s) : parseRequestHead(s, 0);
   t.ok(r instanceof HeadError, `refused: ${JSON.stringify(String(s).slice(0, 60))}`);
   if (r instanceof HeadError) t.same([r.status, r.cause], [status, cause]);
