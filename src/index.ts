@@ -27,3 +27,5 @@ export { ConfigStore } from './formation/config-store';
 export { parseProcfile, readProcfile } from './formation/procfile';
 export { parseFormation, parseScaleArgs, applyScale } from './formation/formation-spec';
 export type { DynoInfo, FormationEntry, LogFilter, LogLine, Procfile, ProcessType, ReleaseInfo, ScaleChange } from './formation/types';
+// Heroku's router, as `dynod start` puts it in front of the web dynos.
+export { Router, selfSignedCertificate, loadCertificate, type Backend, type BackendSource, type RouterOptions, type RouterTimeouts } from './router';
