@@ -37,6 +37,7 @@ function program(): Command {
     .addOption(new Option('--userns <mode>', 'user namespace: private (ids mapped to a host range of its own) or host').choices(['private', 'host']).default('private'))
     .option('--seccomp <profile>', 'seccomp: default, unconfined, or a profile in Docker\'s JSON format', 'default')
     .option('--detach', 'with a formation of the app running: run in the background, output to its log')
+    .option('--boot-timeout <duration>', 'SIGKILL the dyno (R10) when nothing listens on $PORT within this, e.g. 60s')
     .option('--dry-run [what]', 'print the dyno plan as JSON ("plan", the default) or what executes ("native": ops, id maps, capabilities, init argv) and run nothing')
     .action(async (command: string[], flags: RunFlags) => {
       process.exitCode = await runCommand(command, flags);
