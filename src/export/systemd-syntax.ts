@@ -7,7 +7,7 @@
  * C-style escapes.
  */
 
-const PLAIN = /^[A-Za-z0-9_@+=:,./-]+$/;
+const PLAIN = /^[A-Za-z0-9_@+=:,./[\]-]+$/;
 
 const C_ESCAPES: Record<string, string> = { '\\': '\\\\', '"': '\\"', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\v': '\\v', '\f': '\\f', '\b': '\\b', '\x07': '\\a' };
 
