@@ -175,3 +175,11 @@ t.test('refusals on the command line: one line, exit 125, nothing written', asyn
   }
   t.same(fs.readdirSync(cwd), [], 'no export directory');
 });
+
+t.test('dynod run --boot-timeout: a dyno that listens in time is left alone', async (t) => {
+  const app = tempApp(t, {}, 'dynod-export-boot-');
+  const listen = "require('net').createServer().listen(process.env.PORT, () => setTimeout(() => process.exit(0), 1500))";
+  const r = await dynod(['run', '--app', app, '--boot-timeout', '20s', '--', 'node', '-e', listen]);
+  t.equal(r.code, 0, r.stderr);
+  t.equal(r.stderr, '');
+});
