@@ -37,12 +37,34 @@ function program(): Command {
     .addOption(new Option('--userns <mode>', 'user namespace: private (ids mapped to a host range of its own) or host').choices(['private', 'host']).default('private'))
     .option('--seccomp <profile>', 'seccomp: default, unconfined, or a profile in Docker\'s JSON format', 'default')
     .option('--detach', 'with a formation of the app running: run in the background, output to its log')
+    .option('--boot-timeout <duration>', 'SIGKILL the dyno (R10) when nothing listens on $PORT within this, e.g. 60s')
     .option('--dry-run [what]', 'print the dyno plan as JSON ("plan", the default) or what executes ("native": ops, id maps, capabilities, init argv) and run nothing')
     .action(async (command: string[], flags: RunFlags) => {
       process.exitCode = await runCommand(command, flags);
     });
 
   formationCommands(p);
+
+  p.command('export')
+    .description("write what runs the app's formation on systemd or Nomad, every process still a dyno (docs/export.md)")
+    .argument('<engine>', 'systemd or nomad')
+    .argument('[formation]', 'web=2,worker=1, web=2:standard-2x, or type names (default: one of each type except release)')
+    .option('-o, --out <dir>', 'where the files go (default: ./export-ENGINE); systemd units name the env file there by its absolute path')
+    .option('-f, --procfile <file>', 'the Procfile (default: APP/Procfile)')
+    .option('-e, --env <files>', 'comma-separated .env files applied after the config vars')
+    .option('--app <dir>', 'the app directory (default: the current directory); on the target host it must be at the same path, unless --artifact')
+    .option('--name <app>', "the app's name (default: the app directory's base name)")
+    .option('-p, --port <port>', '$PORT in every dyno; systemd publishes web.N on host port PORT+N', '5000')
+    .option('--bind <addr>', 'systemd: the address web dynos are published on', '127.0.0.1')
+    .option('-s, --size <size>', 'the size of types the formation does not size', 'standard-1x')
+    .option('--boot-timeout <duration>', 'a web dyno must listen on $PORT within this (R10)', '60s')
+    .option('--dynod <path>', 'the dynod command on the target hosts (default: this bin/dynod)')
+    .option('--artifact <url>', "nomad: a go-getter URL of the app's tarball each client fetches (default: the app is at --app on every client)")
+    .option('--datacenters <list>', 'nomad: comma-separated datacenters of the job', '*')
+    .action((engine: string, formation: string | undefined, flags: import('./export').ExportFlags) => {
+      const { exportCommand } = require('./export') as typeof import('./export');
+      process.exitCode = exportCommand(engine, formation, flags);
+    });
 
   p.command('sizes')
     .description('list dyno sizes and their limits')

@@ -4,7 +4,7 @@ import type { Dyno, DynoExit } from '../dyno/dyno';
 import type { ByteSize, DynoOptions } from '../dyno/options';
 import type { DynoPlan } from '../dyno/plan';
 import { parseEnvPair } from '../dyno/env';
-import { parseCpus, parsePositiveInt } from '../dyno/units';
+import { parseCpus, parseDuration, parsePositiveInt } from '../dyno/units';
 import { DynodError } from '../errors';
 import { native } from '../native';
 import { networkPreview } from '../net/dyno-network';
@@ -31,6 +31,8 @@ export interface RunFlags {
   seccomp?: string;
   userns?: string;
   detach?: boolean;
+  /** R10: SIGKILL the dyno when nothing listens on $PORT within this (what `dynod export` gives web dynos) */
+  bootTimeout?: string;
 }
 
 const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
@@ -82,6 +84,7 @@ export async function runCommand(command: string[], flags: RunFlags): Promise<nu
     flags = { ...flags, dryRun: true };
   }
   let options = toOptions(command, flags);
+  const bootTimeoutMs = flags.bootTimeout === undefined ? null : parseDuration(flags.bootTimeout, '--boot-timeout');
   // With a formation of this app running, `dynod run` is one of its one-offs (heroku run):
   // run.N, the app's environment and config vars; ps shows it while it runs.
   const formation = flags.dryRun ? null : await joinFormation(command, flags, options);
@@ -133,6 +136,7 @@ export async function runCommand(command: string[], flags: RunFlags): Promise<nu
     }
     formation?.started(dyno.pid);
     for (const w of dyno.warnings) process.stderr.write(`dynod: warning: ${w}\n`);
+    if (bootTimeoutMs !== null) watchBoot(dyno, bootTimeoutMs);
     for (const s of pending) deliver(s);
     if (plan.tty) attachTerminal(dyno);
     exit = await dyno.wait();
@@ -145,6 +149,16 @@ export async function runCommand(command: string[], flags: RunFlags): Promise<nu
     if (plan.tty && process.stdin.isTTY) process.stdin.setRawMode(false);
   }
   return report(exit, trace ? dyno : null);
+}
+
+/** R10 as a formation's web dyno gets it: nothing listens on $PORT within the boot timeout → SIGKILL. */
+function watchBoot(dyno: Dyno, ms: number): void {
+  dyno.waitForPort(undefined, ms).catch((e: unknown) => {
+    // ESRCH: the dyno ended first, and its own exit status tells
+    if (DynodError.from(e).code !== 'ETIMEDOUT') return;
+    process.stderr.write(`Error R10 (Boot timeout) -> Web process failed to bind to $PORT within ${Number((ms / 1000).toFixed(3))} seconds of launch\nStopping process with SIGKILL\n`);
+    dyno.kill('SIGKILL');
+  });
 }
 
 function attachTerminal(dyno: Dyno): void {
