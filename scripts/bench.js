@@ -51,6 +51,8 @@ const BENCH_DIR = path.join(__dirname, 'bench');
 const MARKER = '<!-- bench:analysis: everything below this line is written by hand and kept when `npm run bench` rewrites this file -->';
 const FORMATION_BEGIN = '<!-- bench:formation: written by scripts/bench/formation.js through `npm run bench` -->';
 const FORMATION_END = '<!-- /bench:formation -->';
+const NETWORK_BEGIN = '<!-- bench:network: written by scripts/bench/router.js and netstart.js through `npm run bench` -->';
+const NETWORK_END = '<!-- /bench:network -->';
 const ONLY = process.env.DYNOD_BENCH_ONLY || null;
 const wants = (section) => !ONLY || ONLY === section;
 
@@ -774,11 +776,49 @@ function fail(msg) {
 
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => fail(`interrupted (${sig})`));
 
+// ------------------------------------------------------------------ network
+
+/**
+ * The router and the dyno network (issue 9): scripts/bench/router.js (wrk through the
+ * router, nginx and straight to a dyno, in one run) and scripts/bench/netstart.js (the
+ * per-dyno start cost of egress, veth and pasta, and egress throughput). Their markdown.
+ */
+function network() {
+  log('network: the router vs nginx and direct (scripts/bench/router.js), egress start cost and throughput (scripts/bench/netstart.js)');
+  const env = { ...process.env, DYNOD_BENCH_ROOT: ROOT, ...(QUICK ? { ROUTER_BENCH_QUICK: '1' } : {}) };
+  delete env.NODE_EXTRA_CA_CERTS;
+  const router = spawnSync(process.execPath, [path.join(BENCH_DIR, 'router.js')], { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'inherit'], timeout: 30 * 60_000 });
+  const net = spawnSync(process.execPath, [path.join(BENCH_DIR, 'netstart.js'), ...(QUICK ? ['--n', '5', '--seconds', '1'] : [])], { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'inherit'], timeout: 30 * 60_000 });
+  const table = (router.stdout || '').split('\n').filter((l) => l.startsWith('|')).join('\n');
+  const head = (router.stdout || '').split('\n').find((l) => l.startsWith('router bench:')) ?? '';
+  return [
+    '## Router and dyno network: dynod start\'s router vs nginx and direct; egress',
+    '',
+    `Run ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}. ${head}`,
+    'wrk, keep-alive, 64 connections, 2 threads, a tiny Node HTTP app: straight to one dyno (direct1), through nginx as a keep-alive reverse proxy to 2 dynos (nginx_ka), through dynod\'s router to 2 dynos (dynod), and both with TLS. Target: at least nginx\'s throughput, a p99 no worse.',
+    '',
+    router.status === 0 && table ? table : `_router.js failed (status ${router.status})_`,
+    '',
+    'Per-dyno network setup and egress throughput (scripts/bench/netstart.js):',
+    '',
+    '```',
+    (net.stdout || `netstart.js failed (status ${net.status})`).trim(),
+    '```',
+  ].join('\n');
+}
+
 /** The generated part of docs/benchmarks.md as it stands: {table, formation}, each null when absent. */
 function readDoc(old) {
   const i = old.indexOf(MARKER);
   let head = i >= 0 ? old.slice(0, i) : old;
   let formationMd = null;
+  let networkMd = null;
+  const nb = head.indexOf(NETWORK_BEGIN);
+  const ne = head.indexOf(NETWORK_END);
+  if (nb >= 0 && ne > nb) {
+    networkMd = head.slice(nb + NETWORK_BEGIN.length, ne).trim();
+    head = head.slice(0, nb) + head.slice(ne + NETWORK_END.length);
+  }
   const b = head.indexOf(FORMATION_BEGIN);
   const e = head.indexOf(FORMATION_END);
   if (b >= 0 && e > b) {
@@ -788,31 +828,32 @@ function readDoc(old) {
   head = head.replace(/^# dynod benchmarks\s*/, '');
   const rp = head.indexOf('\nReproduce: ');
   const table = (rp >= 0 ? head.slice(0, rp) : head).trim() || null;
-  return { table, formation: formationMd, kept: i >= 0 ? old.slice(i) : null };
+  return { table, formation: formationMd, network: networkMd, kept: i >= 0 ? old.slice(i) : null };
 }
 
 /** Rewrites docs/benchmarks.md: the sections measured now replace theirs, the others and the hand-written part stay. */
-function writeDoc(table, formationMd) {
+function writeDoc(table, formationMd, networkMd) {
   if (OUT === '-') return;
   let kept = `${MARKER}\n\n## Analysis\n\n_(hand-written: where the time goes and what to make faster; kept across reruns)_\n`;
-  let old = { table: null, formation: null };
+  let old = { table: null, formation: null, network: null };
   if (fs.existsSync(OUT)) {
     old = readDoc(fs.readFileSync(OUT, 'utf8'));
     if (old.kept) kept = old.kept;
   }
   const t = table ?? old.table ?? '_(the dyno sections have not been run: `sudo DYNOD_BENCH_ONLY=dyno npm run bench`)_';
   const f = formationMd ?? old.formation;
+  const n = networkMd ?? old.network;
   fs.mkdirSync(path.dirname(OUT), { recursive: true });
   fs.writeFileSync(
     OUT,
-    `# dynod benchmarks\n\n${t}\n\n${f ? `${FORMATION_BEGIN}\n${f}\n${FORMATION_END}\n\n` : ''}` +
+    `# dynod benchmarks\n\n${t}\n\n${f ? `${FORMATION_BEGIN}\n${f}\n${FORMATION_END}\n\n` : ''}${n ? `${NETWORK_BEGIN}\n${n}\n${NETWORK_END}\n\n` : ''}` +
       `Reproduce: \`sudo npm run bench\` (about 3 minutes on 2 cores, plus about 13 for the formation section; see the header of scripts/bench.js; \`DYNOD_BENCH_ONLY=dyno\` or \`=formation\` runs one section and keeps the other; \`sudo node scripts/bench/formation.js\` prints the formation table alone; \`sudo node scripts/bench/cli-variants.js\` times the CLI start-up options one by one).\n\n${kept.trimEnd()}\n`,
   );
   log(`wrote ${OUT}`);
 }
 
 function main() {
-  if (ONLY && !['dyno', 'formation'].includes(ONLY)) fail(`DYNOD_BENCH_ONLY=${ONLY}: accepted: dyno (P1 to C), formation`);
+  if (ONLY && !['dyno', 'formation', 'network'].includes(ONLY)) fail(`DYNOD_BENCH_ONLY=${ONLY}: accepted: dyno (P1 to C), formation, network`);
   preflight();
   const loadStart = os.loadavg().map((x) => x.toFixed(2)).join(' ');
   let table = null;
@@ -843,7 +884,9 @@ function main() {
   // a section asked for and failed does not leave the last run's numbers looking current
   if (wants('formation') && !formationMd) formationMd = `## Formation: dynod start vs foreman, node-foreman and a bare loop\n\n_The formation section failed in the run of ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}: see the messages of \`npm run bench\`._`;
   if (formationMd) process.stdout.write(`\n${formationMd}\n`);
-  if (!ONLY || table || formationMd) writeDoc(table, formationMd);
+  const networkMd = wants('network') ? network() : null;
+  if (networkMd) process.stdout.write(`\n${networkMd}\n`);
+  if (!ONLY || table || formationMd || networkMd) writeDoc(table, formationMd, networkMd);
   if (process.env.DYNOD_BENCH_RAW) fs.writeFileSync(process.env.DYNOD_BENCH_RAW, JSON.stringify(raw, (_, v) => (typeof v === 'bigint' ? v.toString() : v), 1));
   cleanup();
   const secs = Number(process.hrtime.bigint() - t00) / 1e9;
