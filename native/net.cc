@@ -108,8 +108,9 @@ int netns_listening(int pidfd, int port, StepError &err) {
         }
         if (h->nlmsg_type == NLMSG_ERROR) {
           auto *e = (nlmsgerr *)NLMSG_DATA(h);
-          // a kernel without IPv6 has no such family to dump: nothing listens there
-          if (e->error == -ENOENT || e->error == -EAFNOSUPPORT) {
+          // a kernel without IPv6 (or its diag module) has nothing to dump there; for IPv4 the
+          // caller falls back to /proc (no tcp_diag module, as in a minimal VM)
+          if (family == AF_INET6 && (e->error == -ENOENT || e->error == -EAFNOSUPPORT)) {
             done = true;
             break;
           }

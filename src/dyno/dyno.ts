@@ -105,6 +105,9 @@ function signalName(n: number): NodeJS.Signals | null {
   return (Object.entries(os.constants.signals).find(([, v]) => v === n)?.[0] as NodeJS.Signals) ?? null;
 }
 
+/** set once a kernel answered that it has no sock_diag for TCP: readiness reads /proc from then on */
+let sockDiagMissing = false;
+
 function abortError(signal: AbortSignal): DynodError {
   return new DynodError('start aborted', { step: 'start', code: 'ABORT_ERR' }, undefined, { cause: signal.reason });
 }
@@ -603,10 +606,16 @@ export class Dyno extends EventEmitter<DynoEvents> {
    * with the host's network, /proc's table and the dyno's own socket inodes.
    */
   private listening(port: number, own: boolean, pids: () => number[]): boolean {
-    if (!own || this.pidfd < 0) return listensOn(this._pid, port, own, pids);
+    if (!own || this.pidfd < 0 || sockDiagMissing) return listensOn(this._pid, port, own, pids);
     try {
       return native().netnsListening(this.pidfd, port);
-    } catch {
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      // no tcp_diag in this kernel (a module not loaded, not shipped): /proc's table, as before
+      if (code === 'ENOENT' || code === 'EOPNOTSUPP' || code === 'EPROTONOSUPPORT') {
+        sockDiagMissing = true;
+        return listensOn(this._pid, port, own, pids);
+      }
       return false; // PID 1 just ended: the next poll sees the exit
     }
   }
