@@ -1,6 +1,6 @@
 import { call, findApp, ControlConnection, type AppSelector } from '../control/client';
-import type { ConfigResult, InfoResult, PsResult, RunResult, ScaleResult } from '../control/protocol';
-import { listApps, readInfo, socketPath } from '../control/paths';
+import type { ConfigResult, InfoResult, PsResult, ScaleResult } from '../control/protocol';
+import { listApps, socketPath } from '../control/paths';
 import { ConfigStore, appNameFrom, validateAppName, parseConfigSetArgs, parseConfigUnsetArgs } from '../formation/config-store';
 import { formatFormation, formatScaled, parseScaleArgs } from '../formation/formation-spec';
 import { configSetAction, configUnsetAction, doneStatus, formatAction, formatConfig, formatConfigGet, formatConfigSetVars, formatConfigShell, formatPs, formatPsJson, formatReleases } from '../formation/format';
@@ -158,8 +158,6 @@ export async function appsCommand(flags: { json?: boolean }): Promise<number> {
   return 0;
 }
 
-export { readInfo };
-export type { RunResult };
 
 /**
  * `dynod exec`: a command inside a running dyno of the formation (heroku ps:exec):

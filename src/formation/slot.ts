@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { Dyno, DynoExit } from '../dyno/dyno';
+import type { Dyno, DynoExit, DynoStats } from '../dyno/dyno';
 import type { DynoOptions } from '../dyno/options';
 import type { Engine } from '../engine/engine';
 import { DynodError } from '../errors';
@@ -36,6 +36,20 @@ const BOOT_TIMEOUT = (s: number) => `Error R10 (Boot timeout) -> Web process fai
 function fmtSeconds(ms: number): string {
   const s = ms / 1000;
   return Number.isInteger(s) ? String(s) : s.toFixed(1);
+}
+
+/** Heroku counts RSS + swap against the quota (heroku-dynos.md section 6). */
+function memoryUsed(s: DynoStats): number {
+  return (s.memory.rssBytes ?? 0) + (s.memory.swapBytes ?? 0);
+}
+
+/** The dyno's cgroup reading, or null when it has none (ended meanwhile). */
+function readStats(d: Dyno): DynoStats | null {
+  try {
+    return d.stats();
+  } catch {
+    return null;
+  }
 }
 
 function fmtMB(bytes: number): string {
@@ -248,9 +262,7 @@ export class Slot {
   /** A life ended: log it, then settle the slot's state and the restart policy. */
   private ended(d: Dyno, exit: DynoExit): void {
     const name = this.name;
-    if (exit.oomKilled) {
-      this.logR15(d);
-    }
+    if (exit.oomKilled) this.logR15(readStats(d));
     if (exit.error && exit.error.exitCode === 125) this.log(`Error: ${exit.error.message}`);
     else if (exit.error) this.log(exit.error.message);
     this.ctx.logs.system(name, `Process exited with status ${exit.status}`);
@@ -272,41 +284,37 @@ export class Slot {
     this.onEnd?.(exit.status);
   }
 
-  logR15(d: Dyno): void {
-    try {
-      const s = d.stats();
-      const used = (s.memory.rssBytes ?? 0) + (s.memory.swapBytes ?? 0);
-      const quota = s.memory.quotaBytes;
-      if (quota) this.log(`Process running mem=${fmtMB(used)}(${((used / quota) * 100).toFixed(1)}%)`);
-    } catch {
-      // no reading left: the line is only the error
-    }
+  /** Heroku's R15 lines, with the reading that shows it when there is one. */
+  private logR15(s: DynoStats | null): void {
+    if (s) this.logMemory(s);
     this.log('Error R15 (Memory quota vastly exceeded)');
+  }
+
+  /** `Process running mem=600MB(117.2%)`: RSS + swap against the quota. */
+  private logMemory(s: DynoStats): void {
+    const quota = s.memory.quotaBytes;
+    const used = memoryUsed(s);
+    if (quota) this.log(`Process running mem=${fmtMB(used)}(${((used / quota) * 100).toFixed(1)}%)`);
   }
 
   /** Checked on the formation's memory tick: R14 over the quota, R15 when the kernel killed a process. */
   checkMemory(now: number): void {
     const d = this.current;
     if (!d || this.state !== 'up') return;
-    let s;
-    try {
-      s = d.stats();
-    } catch {
-      return;
-    }
+    const s = readStats(d);
+    if (!s) return;
     if (s.oomKills > this.lastOomKills) {
       // A process of the dyno was OOM-killed but the dyno lives on: Heroku kills the dyno at R15.
       this.lastOomKills = s.oomKills;
-      this.logR15(d);
+      this.logR15(s);
       this.log('Stopping process with SIGKILL');
       d.kill('SIGKILL');
       return;
     }
-    const used = (s.memory.rssBytes ?? 0) + (s.memory.swapBytes ?? 0);
     const quota = s.memory.quotaBytes;
-    if (quota && used > quota && now - this.lastR14 >= 60_000) {
+    if (quota && memoryUsed(s) > quota && now - this.lastR14 >= 60_000) {
       this.lastR14 = now;
-      this.log(`Process running mem=${fmtMB(used)}(${((used / quota) * 100).toFixed(1)}%)`);
+      this.logMemory(s);
       this.log('Error R14 (Memory quota exceeded)');
     }
   }
@@ -369,12 +377,10 @@ export class Slot {
     let memoryBytes: number | null = null;
     let cpuSeconds: number | null = null;
     if (d && (this.state === 'up' || this.state === 'starting')) {
-      try {
-        const s = d.stats();
-        memoryBytes = (s.memory.rssBytes ?? 0) + (s.memory.swapBytes ?? 0);
+      const s = readStats(d);
+      if (s) {
+        memoryBytes = memoryUsed(s);
         cpuSeconds = s.cpu.usageUsec === null ? null : s.cpu.usageUsec / 1e6;
-      } catch {
-        // ended meanwhile
       }
     }
     return {

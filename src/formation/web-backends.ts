@@ -1,5 +1,5 @@
-import * as net from 'node:net';
 import type { Dyno } from '../dyno/dyno';
+import { connectInNetns } from '../net/publish';
 import type { Backend, BackendSource } from '../router/types';
 import type { Slot } from './slot';
 
@@ -7,33 +7,6 @@ import type { Slot } from './slot';
 export interface WebSlots {
   webSlots(): readonly Slot[];
   onChange(cb: () => void): () => void;
-}
-
-/**
- * A connected socket to the dyno's $PORT on its own loopback, opened inside its
- * network namespace (no route or address needed: the app may bind 127.0.0.1 or
- * 0.0.0.0). Rejects as a connect does (ECONNREFUSED, ESRCH when the dyno is gone).
- */
-export function connectToDyno(dyno: Dyno, port: number): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    let fd: number | null;
-    try {
-      fd = dyno.netnsTarget().netnsSocket();
-    } catch (e) {
-      return reject(e);
-    }
-    if (fd === null) return reject(Object.assign(new Error(`${dyno.name} has ended`), { code: 'ECONNREFUSED' }));
-    const sock = new net.Socket({ fd, readable: true, writable: true });
-    const fail = (e: Error) => {
-      sock.destroy();
-      reject(e);
-    };
-    sock.once('error', fail);
-    sock.connect(port, '127.0.0.1', () => {
-      sock.off('error', fail);
-      resolve(sock);
-    });
-  });
 }
 
 /**
@@ -46,7 +19,7 @@ export function webBackends(formation: WebSlots, port: number): BackendSource {
   const backendOf = (name: string, d: Dyno): Backend => {
     let b = cache.get(d);
     if (!b) {
-      b = { name, connect: () => connectToDyno(d, port) };
+      b = { name, connect: () => connectInNetns(d.netnsTarget(), port) };
       cache.set(d, b);
     }
     return b;

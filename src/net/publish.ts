@@ -50,38 +50,67 @@ export class Publisher {
   }
 }
 
+/**
+ * A socket connected to `port` on the dyno's own loopback, opened inside its network
+ * namespace (no route or address needed: the app may bind 127.0.0.1 or 0.0.0.0).
+ * Rejects as a connect does: ECONNREFUSED, also when the dyno has ended.
+ */
+export function connectInNetns(t: NetnsTarget, port = t.port): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    let fd: number | null;
+    try {
+      fd = t.netnsSocket();
+    } catch (e) {
+      return reject(e);
+    }
+    if (fd === null) return reject(Object.assign(new Error('the dyno has ended'), { code: 'ECONNREFUSED' }));
+    const sock = new net.Socket({ fd, readable: true, writable: true });
+    const fail = (e: Error) => {
+      sock.destroy();
+      reject(e);
+    };
+    sock.once('error', fail);
+    sock.connect(port, '127.0.0.1', () => {
+      sock.off('error', fail);
+      resolve(sock);
+    });
+  });
+}
+
 function listenOne(spec: PublishSpec, target: () => NetnsTarget | null, sockets: Set<net.Socket>): Promise<net.Server> {
   const server = net.createServer({ pauseOnConnect: true }, (client) => {
     // A connection may race the dyno's start or end (no pidfd yet, PID 1 just gone):
     // the client is refused, and nothing here may throw into the event loop.
     client.on('error', () => client.destroy());
     let t: NetnsTarget | null = null;
-    let fd: number | null = null;
     try {
       t = target();
-      fd = t?.netnsSocket() ?? null;
     } catch {
-      fd = null;
+      t = null;
     }
-    if (fd === null || !t) {
-      client.destroy();
-      return;
-    }
-    const upstream = new net.Socket({ fd, readable: true, writable: true });
-    sockets.add(client).add(upstream);
-    const done = () => {
-      client.destroy();
-      upstream.destroy();
-      sockets.delete(client);
-      sockets.delete(upstream);
-    };
-    client.on('error', done).on('close', done);
-    upstream.on('error', done).on('close', done);
-    upstream.connect(t.port, '127.0.0.1', () => {
-      client.pipe(upstream);
-      upstream.pipe(client);
-      client.resume();
-    });
+    if (!t) return void client.destroy();
+    sockets.add(client);
+    connectInNetns(t).then(
+      (upstream) => {
+        if (client.destroyed) return void upstream.destroy();
+        sockets.add(upstream);
+        const done = () => {
+          client.destroy();
+          upstream.destroy();
+          sockets.delete(client);
+          sockets.delete(upstream);
+        };
+        client.on('error', done).on('close', done);
+        upstream.on('error', done).on('close', done);
+        client.pipe(upstream);
+        upstream.pipe(client);
+        client.resume();
+      },
+      () => {
+        client.destroy();
+        sockets.delete(client);
+      },
+    );
   });
   return new Promise((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) =>
