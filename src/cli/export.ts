@@ -1,12 +1,8 @@
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { findSize } from '../dyno/sizes';
-import { parseDotenvFiles } from '../dyno/env';
 import { parseDuration, parsePositiveInt } from '../dyno/units';
 import { UsageError } from '../errors';
-import { ConfigStore, appNameFrom, validateAppName } from '../formation/config-store';
-import { parseFormation } from '../formation/formation-spec';
-import { readProcfile } from '../formation/procfile';
+import { ConfigStore } from '../formation/config-store';
+import { readAppInput } from './app-input';
 import { exportPlan, type ExportFile } from '../export/model';
 import { nomadFiles } from '../export/nomad';
 import { SYSTEMD_PATH, systemdFiles, systemdMarker } from '../export/systemd';
@@ -35,34 +31,20 @@ function ownDynod(): string {
   return path.resolve(__dirname, '..', '..', 'bin', 'dynod');
 }
 
-/**
- * The dynos' environment as `dynod start` gives it (heroku-dynos.md section 3): the
- * app's .env, then its config vars, then the -e files (relative to the app, as start).
- */
-function appEnvironment(app: string, appDir: string, envFlag: string | undefined): Record<string, string> {
-  const envFiles = envFlag ? envFlag.split(',').map((f) => path.resolve(appDir, f.trim())) : [];
-  const dotenv = path.join(appDir, '.env');
-  const base = fs.existsSync(dotenv) && !envFiles.includes(dotenv) ? parseDotenvFiles([dotenv]) : {};
-  return { ...base, ...new ConfigStore(app).vars(), ...parseDotenvFiles(envFiles) };
-}
-
 /** `dynod export systemd|nomad [FORMATION]`: files that run the formation on that engine. */
 export function exportCommand(engineArg: string, formationArg: string | undefined, flags: ExportFlags): number {
   if (!(ENGINES as readonly string[]).includes(engineArg)) throw new UsageError(`export ${engineArg}: unknown engine; accepted: ${ENGINES.join(', ')}`);
   const engine = engineArg as Engine;
-  const appDir = path.resolve(flags.app ?? process.cwd());
-  if (!fs.statSync(appDir, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`--app ${appDir}: not a directory`);
-  const app = flags.name ? validateAppName(flags.name) : appNameFrom(appDir);
-  const procfile = readProcfile(flags.procfile ? path.resolve(flags.procfile) : path.join(appDir, 'Procfile'));
+  const { appDir, app, procfile, formation, baseEnv, overrideEnv } = readAppInput(formationArg, flags);
   for (const w of procfile.warnings) process.stderr.write(`dynod: warning: ${w}\n`);
-  const formation = parseFormation(formationArg, procfile, findSize(flags.size).name);
   const outDir = path.resolve(flags.out ?? `export-${engine}`);
   const plan = exportPlan({
     app,
     appDir,
     procfile,
     formation,
-    env: appEnvironment(app, appDir, flags.env),
+    // the dynos' environment as `dynod start` gives it: the app's .env, its config vars, the -e files
+    env: { ...baseEnv, ...new ConfigStore(app).vars(), ...overrideEnv },
     port: parsePositiveInt(flags.port, '--port', 1, 65535),
     bootTimeoutMs: parseDuration(flags.bootTimeout, '--boot-timeout'),
     dynod: path.resolve(flags.dynod ?? ownDynod()),

@@ -1,16 +1,13 @@
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Engine } from '../engine/engine';
-import { findSize } from '../dyno/sizes';
 import { parseDuration, parsePositiveInt } from '../dyno/units';
-import { parseDotenvFiles } from '../dyno/env';
 import { DynodError, UsageError } from '../errors';
 import { RESTART_POLICIES, type RestartPolicy } from '../formation/backoff';
-import { ConfigStore, appNameFrom, validateAppName } from '../formation/config-store';
-import { applyScale, parseFormation } from '../formation/formation-spec';
+import { ConfigStore } from '../formation/config-store';
+import { applyScale } from '../formation/formation-spec';
 import { LogHub } from '../formation/logs';
-import { Formation, appDotenvPath } from '../formation/manager';
-import { readProcfile } from '../formation/procfile';
+import { Formation } from '../formation/manager';
+import { readAppInput } from './app-input';
 import { ControlServer } from '../control/server';
 import { Router, loadCertificate, selfSignedCertificate } from '../router';
 import { webBackends } from '../formation/web-backends';
@@ -46,17 +43,8 @@ export interface StartFlags {
 
 /** `dynod start`: the formation in the foreground, its log on stdout, until Ctrl-C or `dynod stop --all`. */
 export async function startCommand(formationArg: string | undefined, flags: StartFlags): Promise<number> {
-  const appDir = path.resolve(flags.app ?? process.cwd());
-  if (!fs.statSync(appDir, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`--app ${appDir}: not a directory`);
-  const app = flags.name ? validateAppName(flags.name) : appNameFrom(appDir);
-  const procfile = readProcfile(flags.procfile ? path.resolve(flags.procfile) : path.join(appDir, 'Procfile'));
-  const size = findSize(flags.size).name;
-  const formation = parseFormation(formationArg, procfile, size);
+  const { appDir, app, procfile, formation, baseEnv, overrideEnv } = readAppInput(formationArg, flags);
   if (!formation.length) throw new UsageError(`${procfile.file}: only a release type; nothing to run (add a line like "web: node server.js")`);
-  const envFiles = flags.env ? flags.env.split(',').map((f) => path.resolve(appDir, f.trim())) : [];
-  const dotenv = appDotenvPath(appDir);
-  const baseEnv = dotenv && !envFiles.includes(dotenv) ? parseDotenvFiles([dotenv]) : {};
-  const overrideEnv = parseDotenvFiles(envFiles);
   const restart = flags.restart as RestartPolicy;
   if (!RESTART_POLICIES.includes(restart)) throw new UsageError(`--restart ${flags.restart}: accepted: ${RESTART_POLICIES.join(', ')}`);
   const backoffScale = Number(flags.backoffScale);

@@ -1,5 +1,3 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { DynoOptions } from '../dyno/options';
 import type { SizeName } from '../dyno/sizes';
 import type { Engine } from '../engine/engine';
@@ -421,10 +419,4 @@ export class Formation {
   hurry(): void {
     for (const s of [...this.slots.values(), ...this.detached.values()]) s.hurry();
   }
-}
-
-/** The app's .env (read when present) as the base environment of `dynod start`. */
-export function appDotenvPath(appDir: string): string | null {
-  const p = path.join(appDir, '.env');
-  return fs.existsSync(p) ? p : null;
 }
