@@ -20,6 +20,7 @@ import { closeChildEnds, prepareStdio, releaseStdio, type DynoIO, type PreparedS
 import { listensOn } from './ready';
 import { execTargetOf, readProcStat, type ExecTarget } from './exec-target';
 import { log } from '../log';
+import { SIGNAL_ACCEPTED, signalName, signalNumber } from '../linux/signals';
 
 export type { DynoIO, StdioOption } from './stdio';
 
@@ -91,18 +92,10 @@ export interface EngineResources {
   released(dyno: Dyno): void;
 }
 
-function signalNumber(sig: NodeJS.Signals | number): number {
-  if (typeof sig === 'number') {
-    if (Number.isInteger(sig) && sig > 0 && sig < 65) return sig;
-  } else {
-    const n = os.constants.signals[sig];
-    if (n !== undefined) return n;
-  }
-  throw new DynodError(`unknown signal ${String(sig)}; accepted: a signal name such as SIGTERM, or a number 1-64`, { step: 'signal dyno' });
-}
-
-function signalName(n: number): NodeJS.Signals | null {
-  return (Object.entries(os.constants.signals).find(([, v]) => v === n)?.[0] as NodeJS.Signals) ?? null;
+function checkedSignal(sig: NodeJS.Signals | number): number {
+  const n = signalNumber(sig);
+  if (n === null) throw new DynodError(`unknown signal ${String(sig)}; ${SIGNAL_ACCEPTED}`, { step: 'signal dyno' });
+  return n;
 }
 
 /** set once a kernel answered that it has no sock_diag for TCP: readiness reads /proc from then on */
@@ -515,7 +508,7 @@ export class Dyno extends EventEmitter<DynoEvents> {
    * gone. A signal is not a stop: an exit it causes is a crash (use stop()).
    */
   kill(signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
-    return this.signalPid1(signalNumber(signal));
+    return this.signalPid1(checkedSignal(signal));
   }
 
   /**

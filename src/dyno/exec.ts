@@ -1,4 +1,3 @@
-import * as os from 'node:os';
 import * as tty from 'node:tty';
 import type * as net from 'node:net';
 import { Readable, Writable } from 'node:stream';
@@ -10,6 +9,7 @@ import { initArgv } from './compile';
 import { CLONE, RLIMIT } from './constants';
 import { checkExecTarget, targetRunning, type ExecTarget } from './exec-target';
 import { closeChildEnds, prepareStdio, releaseStdio, type PreparedStdio, type StdioOption } from './stdio';
+import { SIGNAL_ACCEPTED, signalName, signalNumber } from '../linux/signals';
 
 export { checkExecTarget, type ExecTarget } from './exec-target';
 
@@ -87,15 +87,10 @@ function initBinary(): number {
   return initFd;
 }
 
-function signalNumber(sig: NodeJS.Signals | number): number {
-  const n = typeof sig === 'number' ? sig : os.constants.signals[sig];
-  if (n === undefined || !Number.isInteger(n) || n < 1 || n > 64)
-    throw new UsageError(`unknown signal ${String(sig)}; accepted: a signal name such as SIGTERM, or a number 1-64`);
+function checkedSignal(sig: NodeJS.Signals | number): number {
+  const n = signalNumber(sig);
+  if (n === null) throw new UsageError(`unknown signal ${String(sig)}; ${SIGNAL_ACCEPTED}`);
   return n;
-}
-
-function signalName(n: number): NodeJS.Signals | null {
-  return (Object.entries(os.constants.signals).find(([, v]) => v === n)?.[0] as NodeJS.Signals) ?? null;
 }
 
 function checkCommand(command: unknown): string[] {
@@ -213,7 +208,7 @@ class Session implements ExecSession {
   }
 
   kill(signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
-    const num = signalNumber(signal);
+    const num = checkedSignal(signal);
     if (this.exited || this.pidfd < 0) return false;
     try {
       return native().signal(this.pidfd, num);
