@@ -40,7 +40,13 @@ export type NativeOp =
   /** mount_setattr(target) setting attrSet (MOUNT_ATTR_*), on every mount below it when recursive */
   | { op: 'setattr'; step: string; target: string; attrSet: number; recursive: boolean }
   /** the dyno's end of its veth (name): address/32, no IPv6, up, the default route via gateway (on link) */
-  | { op: 'net-config'; step: string; name: string; address: string; gateway: string };
+  | { op: 'net-config'; step: string; name: string; address: string; gateway: string }
+  /** setns(fd, nstype): joins a namespace whose fd the parent opened (OCI linux.namespaces[].path); fd stays the parent's */
+  | { op: 'setns'; step: string; fd: number; nstype: number }
+  /** mknod(path, mode, makedev(major, minor)) (an existing file at path is replaced), then chown(uid, gid); mode carries S_IFCHR, S_IFBLK or S_IFIFO */
+  | { op: 'mknod'; step: string; path: string; mode: number; major: number; minor: number; uid: number; gid: number }
+  /** writes content into an existing file, never creating one nor following a symlink at path: a sysctl under /proc/sys */
+  | { op: 'sysctl'; step: string; path: string; content: string };
 
 /** A socket the parent binds (IP_FREEBIND) in the child's network namespace while it waits; tcp ones listen. */
 export interface NativeNetnsListen {
@@ -78,6 +84,12 @@ export interface NativeSpawnPlan {
   /** a veth pair the parent makes while the child waits: peer inside the child's network namespace, host on the bridge (isolated port) */
   veth: { host: string; peer: string; bridge: string } | null;
   netnsListen: NativeNetnsListen[];
+  /**
+   * true: the process outlives the one that spawned it (an OCI container, reaped by the
+   * caller's subreaper): no parent-death signal once dynod-init runs. false: it dies with
+   * the thread that spawned it, as a dyno does.
+   */
+  detached: boolean;
 }
 
 export interface NativeSpawnResult {
@@ -118,6 +130,8 @@ export interface NativeEnterRequest {
   /** dynod-init's argv (initArgv in src/dyno/compile.ts) */
   argv: string[];
   envp: string[];
+  /** true: the session's helper outlives the process that entered (dynod-oci exec --detach) */
+  detached: boolean;
 }
 
 export interface NativeExit {
@@ -234,4 +248,10 @@ export interface DynodAddon {
   sealedCopy(path: string): number;
   /** the BPF program in a sealed, non-executable memfd (close-on-exec), for dynod-init's fd 4 */
   compileSeccomp(filter: NativeSeccompFilter): number;
+  /**
+   * OCI's console socket: connects to the AF_UNIX socket at path (stream or seqpacket)
+   * and sends fd with SCM_RIGHTS, the message being name (the pty's path), as runc
+   * does. Throws an Error with NativeErrorData.
+   */
+  sendFd(path: string, fd: number, name: string): void;
 }

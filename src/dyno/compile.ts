@@ -172,11 +172,29 @@ function mountOps(m: MountSpec, ctx: Pick<CompileContext, 'hostname' | 'appMount
 const INIT_CHAN_FD = 3;
 const INIT_SECCOMP_FD = 4;
 
-/** PID 1's argv: named options, all required (native/init.cc parses them strictly), then -- and the command. */
+/** What an OCI container's PID 1 does beyond a dyno's (dynod-oci); every field optional. */
+export interface InitExtras {
+  /** setgroups exactly these (OCI additionalGids); absent: the gid alone (non-root) or none (root) */
+  groups?: number[];
+  /** the command's capability sets (names), apart from the bounding set (plan.capabilities); absent: all of it for root, none otherwise */
+  capSets?: { effective: string[]; permitted: string[]; inheritable: string[]; ambient: string[] };
+  /** default true */
+  noNewPrivileges?: boolean;
+  /** hold the command until one byte can be read from this pass fd (OCI create, then start); the record channel ends when it waits */
+  startFd?: boolean;
+  /** bind the terminal's slave onto /dev/console (OCI, with tty) */
+  console?: boolean;
+}
+
+/**
+ * PID 1's argv: named options, all required (native/init.cc parses them strictly),
+ * then -- and the command. Pass fds: the seccomp program first (4), then the start fd.
+ */
 export function initArgv(
   plan: Pick<DynoPlan, 'capabilities' | 'umask' | 'cwd' | 'tty' | 'terminalSize' | 'command'> & { user: Pick<DynoPlan['user'], 'uid' | 'gid'> },
   trace: boolean,
   seccomp = false,
+  extras: InitExtras = {},
 ): string[] {
   const caps = capabilityMask(plan.capabilities);
   const options: Record<string, string> = {
@@ -192,6 +210,16 @@ export function initArgv(
     caps: caps.toString(16),
     'seccomp-fd': seccomp ? String(INIT_SECCOMP_FD) : '-1',
   };
+  if (extras.groups) options.groups = extras.groups.join(',');
+  if (extras.capSets) {
+    options['caps-eff'] = capabilityMask(extras.capSets.effective).toString(16);
+    options['caps-prm'] = capabilityMask(extras.capSets.permitted).toString(16);
+    options['caps-inh'] = capabilityMask(extras.capSets.inheritable).toString(16);
+    options['caps-amb'] = capabilityMask(extras.capSets.ambient).toString(16);
+  }
+  if (extras.noNewPrivileges === false) options.nnp = '0';
+  if (extras.startFd) options['start-fd'] = String(seccomp ? INIT_SECCOMP_FD + 1 : INIT_SECCOMP_FD);
+  if (extras.console) options.console = '1';
   return ['dynod-init', ...Object.entries(options).map(([k, v]) => `--${k}=${v}`), '--', ...plan.command];
 }
 
@@ -227,5 +255,6 @@ export function compileSpawn(plan: DynoPlan, ctx: CompileContext): NativeSpawnPl
     trace: ctx.trace,
     veth: ctx.network?.veth ?? null,
     netnsListen: ctx.network?.listen ?? [],
+    detached: false,
   };
 }

@@ -185,6 +185,7 @@ class Session implements ExecSession {
           seccompFd,
           argv,
           envp: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+          detached: false,
         },
         (err) => this.onJoined(err),
       );
