@@ -36,6 +36,7 @@
 
 #include "cgroup.h"
 #include "channel.h"
+#include "console.h"
 #include "enter.h"
 #include "net.h"
 #include "netlink.h"
@@ -179,6 +180,7 @@ int op_kind(const std::string &name) {
       {"symlink", kOpSymlink},   {"write", kOpWrite},              {"pivot", kOpPivot},
       {"hostname", kOpHostname}, {"loopback", kOpLoopback},        {"await-cgroup", kOpAwaitCgroup},
       {"move-mount", kOpMoveMount}, {"setattr", kOpSetattr},    {"net-config", kOpNetConfig},
+      {"setns", kOpJoinNamespaces}, {"mknod", kOpMknod},        {"sysctl", kOpSysctl},
   };
   for (const auto &k : kinds)
     if (name == k.name) return k.kind;
@@ -208,7 +210,7 @@ void convert_op(const Check &c, PlanStorage &st, const Napi::Value &v, const std
   op.fd = op.uid = op.gid = -1;
   std::string name = c.string(o.Get("op"), at(path, "op"));
   op.kind = op_kind(name);
-  if (!op.kind) c.fail(at(path, "op"), "one of mount, remount, mkdir, symlink, write, pivot, hostname, loopback, await-cgroup, move-mount, setattr, net-config (not \"" + name + "\")");
+  if (!op.kind) c.fail(at(path, "op"), "one of mount, remount, mkdir, symlink, write, pivot, hostname, loopback, await-cgroup, move-mount, setattr, net-config, setns, mknod, sysctl (not \"" + name + "\")");
   op.step = st.str(c, o, path, "step");
   auto optional = [&] {
     Napi::Value x = o.Get("optional");
@@ -281,6 +283,35 @@ void convert_op(const Check &c, PlanStorage &st, const Napi::Value &v, const std
       op.name = st.str(c, o, path, "name");
       op.addr4 = ipv4(c, o.Get("address"), at(path, "address"));
       op.gw4 = ipv4(c, o.Get("gateway"), at(path, "gateway"));
+      break;
+    }
+    case kOpJoinNamespaces: {
+      c.only(o, path, {"op", "step", "fd", "nstype"});
+      op.fd = c.fd(o.Get("fd"), at(path, "fd"));
+      op.flags = c.u32(o.Get("nstype"), at(path, "nstype"));
+      const unsigned one_ns = CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWPID | CLONE_NEWUSER;
+      if (op.flags == 0 || (op.flags & (op.flags - 1)) != 0 || (op.flags & ~one_ns) != 0)
+        c.fail(at(path, "nstype"), "one CLONE_NEW* flag (net, ipc, uts, mount, cgroup, pid, user)");
+      break;
+    }
+    case kOpMknod: {
+      c.only(o, path, {"op", "step", "path", "mode", "major", "minor", "uid", "gid"});
+      op.path = st.str(c, o, path, "path");
+      op.mode = (unsigned)c.integer(o.Get("mode"), at(path, "mode"), 0, 0177777);
+      unsigned type = op.mode & S_IFMT;
+      if (type != S_IFCHR && type != S_IFBLK && type != S_IFIFO) c.fail(at(path, "mode"), "a mode with S_IFCHR, S_IFBLK or S_IFIFO");
+      op.major = (unsigned)c.integer(o.Get("major"), at(path, "major"), 0, 4095);
+      op.minor = (unsigned)c.integer(o.Get("minor"), at(path, "minor"), 0, 1048575);
+      op.uid = (int)c.integer(o.Get("uid"), at(path, "uid"), 0, INT_MAX);
+      op.gid = (int)c.integer(o.Get("gid"), at(path, "gid"), 0, INT_MAX);
+      break;
+    }
+    case kOpSysctl: {
+      c.only(o, path, {"op", "step", "path", "content"});
+      op.path = st.str(c, o, path, "path");
+      st.strings.push_back(c.string(o.Get("content"), at(path, "content"), false));
+      op.content = st.strings.back().data();
+      op.content_len = st.strings.back().size();
       break;
     }
     case kOpSetattr:
@@ -466,6 +497,7 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   if (st.argv.size() < 2) c.fail(at(p, "argv"), "a non-empty array of strings");
   st.list(c, plan.Get("envp"), at(p, "envp"), st.envp);
   req.child.trace = c.boolean(plan.Get("trace"), at(p, "trace"));
+  req.child.detached = c.boolean(plan.Get("detached"), at(p, "detached"));
   req.child.ops = st.ops.data();
   req.child.nops = st.ops.size();
   req.child.argv = st.argv.data();
@@ -486,7 +518,7 @@ Napi::Value Enter(const Napi::CallbackInfo &info) {
   c.args(info, 2, "enter(request, onJoined)");
   const std::string p = "request";
   Napi::Object o = c.object(info[0], p);
-  c.only(o, p, {"pid", "startTime", "namespaces", "rlimits", "cgroupDir", "cgroupProcs", "stdio", "initFd", "seccompFd", "argv", "envp"});
+  c.only(o, p, {"pid", "startTime", "namespaces", "rlimits", "cgroupDir", "cgroupProcs", "stdio", "initFd", "seccompFd", "argv", "envp", "detached"});
   Napi::Function on_joined = c.function(info[1], "onJoined");
   EnterRequest req;
   req.pid = (int)c.integer(o.Get("pid"), at(p, "pid"), 2, 4194304);
@@ -510,6 +542,7 @@ Napi::Value Enter(const Napi::CallbackInfo &info) {
   s.child.argv = st.argv.data();
   s.child.envp = st.envp.data();
   s.child.trace = false;
+  s.child.detached = c.boolean(o.Get("detached"), at(p, "detached"));
 
   SpawnResult out;
   StepError err;
@@ -835,6 +868,14 @@ Napi::Value ResizePty(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
+Napi::Value SendFd(const Napi::CallbackInfo &info) {
+  Check c{info.Env(), "sendFd"};
+  c.args(info, 3, "sendFd(path, fd, name)");
+  StepError err;
+  if (!send_console_fd(c.string(info[0], "path"), c.fd(info[1], "fd"), c.string(info[2], "name"), err)) throw step_error(info.Env(), err);
+  return info.Env().Undefined();
+}
+
 Napi::Value SealedCopy(const Napi::CallbackInfo &info) {
   Check c{info.Env(), "sealedCopy"};
   c.args(info, 1, "sealedCopy(path)");
@@ -913,6 +954,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("resizePty", Napi::Function::New(env, ResizePty));
   exports.Set("sealedCopy", Napi::Function::New(env, SealedCopy));
   exports.Set("compileSeccomp", Napi::Function::New(env, CompileSeccomp));
+  exports.Set("sendFd", Napi::Function::New(env, SendFd));
   return exports;
 }
 

@@ -16,6 +16,16 @@
 //   --caps        hex mask of the capabilities the command keeps (0 for the dyno user)
 //   --seccomp-fd  fd of a compiled BPF program (struct sock_filter[]) loaded as the
 //                 last step before exec, or -1 for none
+// Optional, for OCI containers (dynod-oci):
+//   --groups      supplementary gids, comma-separated ("" for none): set exactly
+//   --caps-eff --caps-prm --caps-inh --caps-amb
+//                 hex masks of the command's capability sets (all four together);
+//                 --caps is then the bounding set
+//   --nnp         0: no no-new-privileges (setuid binaries work); default 1
+//   --start-fd    fd of a FIFO: once the command is found and everything is ready,
+//                 end the record channel (the creator sees "created"), then wait for
+//                 one byte on it before starting the command (OCI create → start)
+//   --console     1: bind the terminal's slave onto /dev/console
 // An unknown, repeated, missing or malformed option is a usage error: exit 125
 // with a message naming it (also sent as a record when --chan-fd was valid).
 //
@@ -47,6 +57,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -74,8 +85,16 @@ void trace(const char *phase) {
   if (g_trace) send_record(dynod::kRecTrace, 0, phase, "", "");
 }
 
+void say(const char *a, const char *b = "", const char *c = "");
+
 [[noreturn]] void fail(const char *step, const char *sc, const char *detail = "", int code = 125) {
-  send_record(dynod::kRecError, errno, step, sc, detail);
+  int e = errno;
+  // Once the channel has ended (a started OCI container), stderr is the only way out.
+  if (g_chan < 0) {
+    say(step, ": ", detail);
+    say(sc, ": ", strerror(e));
+  }
+  send_record(dynod::kRecError, e, step, sc, detail);
   _exit(code);
 }
 
@@ -88,6 +107,14 @@ struct Args {
   unsigned short rows, cols;
   unsigned long long caps;
   int seccomp_fd;
+  bool have_groups;
+  size_t ngroups;
+  gid_t groups[64];
+  bool have_cap_sets;
+  unsigned long long cap_eff, cap_prm, cap_inh, cap_amb;
+  bool nnp;
+  int start_fd;
+  bool console;
   char **command;
   bool pid1;  // the dyno's init, or an exec session's helper
 };
@@ -103,14 +130,21 @@ void drop_capabilities(unsigned long long keep) {
     fail("drop capabilities", "prctl", "PR_CAP_AMBIENT_CLEAR_ALL");
 }
 
-void set_capability_sets(unsigned long long keep) {
+void set_capability_sets(unsigned long long eff, unsigned long long prm, unsigned long long inh) {
   struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
   struct __user_cap_data_struct data[2];
   memset(data, 0, sizeof data);
   for (int i = 0; i < 2; i++) {
-    data[i].effective = data[i].permitted = (uint32_t)(keep >> (32 * i));
+    data[i].effective = (uint32_t)(eff >> (32 * i));
+    data[i].permitted = (uint32_t)(prm >> (32 * i));
+    data[i].inheritable = (uint32_t)(inh >> (32 * i));
   }
   if (syscall(SYS_capset, &hdr, data) != 0) fail("drop capabilities", "capset");
+}
+
+void raise_ambient(unsigned long long amb) {
+  for (int cap = 0; cap <= 63; cap++)
+    if ((amb & (1ull << cap)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) != 0) fail("ambient capabilities", "prctl", "PR_CAP_AMBIENT_RAISE");
 }
 
 // Loads the BPF program the parent compiled (a struct sock_filter array in an fd).
@@ -152,23 +186,36 @@ void load_seccomp(int fd) {
       if (dup2(slave, i) < 0) fail("terminal stdio", "dup2");
     if (slave > 2) close(slave);
   }
+  // Without no-new-privileges, loading a filter takes CAP_SYS_ADMIN: load it while
+  // init still has it (as runc does); the filter then sees the steps below.
+  if (!a.nnp && a.seccomp_fd >= 0) load_seccomp(a.seccomp_fd);
   drop_capabilities(a.caps);
-  if (a.uid != 0) {
+  if (a.have_groups) {
+    if (setgroups(a.ngroups, a.groups) != 0) fail("switch user", "setgroups");
+  } else if (a.uid != 0) {
     gid_t groups[1] = {a.gid};
     if (setgroups(1, groups) != 0) fail("switch user", "setgroups");
-    if (setresgid(a.gid, a.gid, a.gid) != 0) fail("switch user", "setresgid");
-    if (setresuid(a.uid, a.uid, a.uid) != 0) fail("switch user", "setresuid");
   } else {
     if (setgroups(0, nullptr) != 0) fail("switch user", "setgroups");
   }
-  set_capability_sets(a.uid == 0 ? a.caps : 0);
+  // A user other than root keeps its permitted set through the change of uid only so.
+  if (a.have_cap_sets && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) fail("switch user", "prctl", "PR_SET_KEEPCAPS");
+  if (setresgid(a.gid, a.gid, a.gid) != 0) fail("switch user", "setresgid");
+  if (setresuid(a.uid, a.uid, a.uid) != 0) fail("switch user", "setresuid");
+  if (a.have_cap_sets) {
+    set_capability_sets(a.cap_eff, a.cap_prm, a.cap_inh);
+    raise_ambient(a.cap_amb);
+  } else {
+    unsigned long long keep = a.uid == 0 ? a.caps : 0;
+    set_capability_sets(keep, keep, 0);
+  }
   if (!a.pid1) {
     // After the change of user, which clears it. The helper lives outside the dyno's
     // PID namespace, where getppid() says 0: anything else means it is gone already.
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail("parent death signal", "prctl");
     if (getppid() != 0) _exit(125);
   }
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail("no new privileges", "prctl");
+  if (a.nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail("no new privileges", "prctl");
   umask(a.umask_value);
   if (chdir(a.cwd) != 0) fail("working directory", "chdir", a.cwd);
   // A cwd reached through a leaked fd would resolve outside the root (CVE-2024-21626).
@@ -182,7 +229,7 @@ void load_seccomp(int fd) {
   sigprocmask(SIG_SETMASK, &none, nullptr);
 
   // Last, so the filter never has to allow our own setup (runtime-anchors.md 1.0 step 9).
-  if (a.seccomp_fd >= 0) load_seccomp(a.seccomp_fd);
+  if (a.nnp && a.seccomp_fd >= 0) load_seccomp(a.seccomp_fd);
   trace("exec command");
   execvp(a.command[0], a.command);
   int e = errno;
@@ -203,8 +250,66 @@ int open_terminal(const Args &a, int *slave_out) {
   ws.ws_row = a.rows;
   ws.ws_col = a.cols;
   if (a.rows && a.cols && ioctl(slave, TIOCSWINSZ, &ws) != 0) fail("terminal", "ioctl", "TIOCSWINSZ");
+  if (a.console) {
+    // OCI: /dev/console is the container's terminal, bound over whatever the rootfs has.
+    char name[64];
+    if (ptsname_r(master, name, sizeof name) != 0) fail("console", "ptsname_r");
+    int fd = open("/dev/console", O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) fail("console", "open", "/dev/console");
+    close(fd);
+    if (mount(name, "/dev/console", nullptr, MS_BIND, nullptr) != 0) fail("console", "mount", "/dev/console");
+  }
   *slave_out = slave;
   return master;
+}
+
+// The command as execvp would find it, from init's view (PATH of the command's
+// environment, relative paths from its cwd): 127 when nothing is there, 126 when
+// it cannot be run. OCI's create reports that before the container is started.
+void check_command(const Args &a) {
+  const char *cmd = a.command[0];
+  char path[4096];
+  auto runnable = [&](const char *p) {
+    struct stat st;
+    if (stat(p, &st) != 0) return -1;
+    if (!S_ISREG(st.st_mode) || !(st.st_mode & 0111)) return 0;
+    return 1;
+  };
+  if (strchr(cmd, '/')) {
+    if (cmd[0] == '/') dynod::copy_str(path, sizeof path, cmd);
+    else {
+      dynod::copy_str(path, sizeof path, a.cwd);
+      size_t n = strlen(path);
+      dynod::copy_str(path + n, sizeof path - n, "/");
+      dynod::copy_str(path + n + 1, sizeof path - n - 1, cmd);
+    }
+    int r = runnable(path);
+    if (r == 1) return;
+    if (r == 0) errno = EACCES;
+    int e = errno;
+    errno = e;
+    fail("exec", "execve", cmd, (e == ENOENT || e == ENOTDIR) ? 127 : 126);
+  }
+  const char *p = getenv("PATH");
+  if (!p) p = "/usr/local/bin:/usr/bin:/bin";
+  bool denied = false;
+  while (*p) {
+    const char *end = strchr(p, ':');
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    if (len + strlen(cmd) + 2 < sizeof path) {
+      memcpy(path, len ? p : ".", len ? len : 1);
+      size_t n = len ? len : 1;
+      path[n] = '/';
+      dynod::copy_str(path + n + 1, sizeof path - n - 1, cmd);
+      int r = runnable(path);
+      if (r == 1) return;
+      if (r == 0) denied = true;
+    }
+    if (!end) break;
+    p = end + 1;
+  }
+  errno = denied ? EACCES : ENOENT;
+  fail("exec", "execve", cmd, denied ? 126 : 127);
 }
 
 int exit_code(int status) {
@@ -229,7 +334,7 @@ bool terminating(int sig) { return sig == SIGTERM || sig == SIGINT || sig == SIG
 
 // ---- options ----
 
-void say(const char *a, const char *b = "", const char *c = "") {
+void say(const char *a, const char *b, const char *c) {
   const char *parts[] = {"dynod-init: ", a, b, c, "\n"};
   for (const char *s : parts)
     if (write(2, s, strlen(s)) < 0) return;
@@ -259,12 +364,15 @@ struct Option {
   const char *value;
 };
 
-enum { kChan, kUid, kGid, kUmask, kCwd, kTty, kRows, kCols, kTrace, kCaps, kSeccomp, kNumOptions };
+enum { kChan, kUid, kGid, kUmask, kCwd, kTty, kRows, kCols, kTrace, kCaps, kSeccomp,
+       kGroups, kCapEff, kCapPrm, kCapInh, kCapAmb, kNnp, kStartFd, kConsole, kNumOptions };
+constexpr int kNumRequired = kGroups;  // the options before it are required
 
 [[noreturn]] void usage_error(int chan, const char *what, const char *arg, const char *why) {
   say(what, arg, why);
   say("usage: dynod-init --chan-fd=N --uid=N --gid=N --umask=OCTAL --cwd=PATH --tty=0|1 --rows=N --cols=N "
-      "--trace=0|1 --caps=HEX --seccomp-fd=N|-1 -- COMMAND [ARGS...] (an internal helper of dynod)");
+      "--trace=0|1 --caps=HEX --seccomp-fd=N|-1 [--groups=G,... --caps-eff=HEX --caps-prm=HEX --caps-inh=HEX "
+      "--caps-amb=HEX --nnp=0|1 --start-fd=N --console=0|1] -- COMMAND [ARGS...] (an internal helper of dynod)");
   if (chan >= 0) {
     char detail[128];
     dynod::copy_str(detail, sizeof detail, arg);
@@ -286,9 +394,20 @@ Args parse_args(int argc, char **argv, int *chan_out) {
       {"trace", ": expected 0 or 1", false, nullptr},
       {"caps", ": expected a hex mask of at most 64 bits", false, nullptr},
       {"seccomp-fd", ": expected a decimal fd or -1", false, nullptr},
+      {"groups", ": expected decimal gids separated by commas (at most 64)", false, nullptr},
+      {"caps-eff", ": expected a hex mask of at most 64 bits", false, nullptr},
+      {"caps-prm", ": expected a hex mask of at most 64 bits", false, nullptr},
+      {"caps-inh", ": expected a hex mask of at most 64 bits", false, nullptr},
+      {"caps-amb", ": expected a hex mask of at most 64 bits", false, nullptr},
+      {"nnp", ": expected 0 or 1", false, nullptr},
+      {"start-fd", ": expected a decimal fd", false, nullptr},
+      {"console", ": expected 0 or 1", false, nullptr},
   };
   int chan = -1;
   Args a;
+  memset(&a, 0, sizeof a);
+  a.nnp = true;
+  a.start_fd = -1;
   unsigned long long v;
   char shown[160];
   auto bad = [&](int k) {
@@ -327,6 +446,31 @@ Args parse_args(int argc, char **argv, int *chan_out) {
       case kSeccomp:
         a.seccomp_fd = strcmp(o[k].value, "-1") == 0 ? -1 : (int)number(k, 10, 0x7fffffff);
         break;
+      case kGroups: {
+        a.have_groups = true;
+        const char *g = o[k].value;
+        char one[16];
+        while (*g) {
+          const char *end = strchr(g, ',');
+          size_t len = end ? (size_t)(end - g) : strlen(g);
+          if (len == 0 || len >= sizeof one || a.ngroups >= sizeof a.groups / sizeof a.groups[0]) bad(k);
+          memcpy(one, g, len);
+          one[len] = 0;
+          if (!parse_unsigned(one, 10, 0xfffffffeULL, &v)) bad(k);
+          a.groups[a.ngroups++] = (gid_t)v;
+          if (!end) break;
+          g = end + 1;
+          if (!*g) bad(k);
+        }
+        break;
+      }
+      case kCapEff: a.cap_eff = number(k, 16, ~0ULL); a.have_cap_sets = true; break;
+      case kCapPrm: a.cap_prm = number(k, 16, ~0ULL); break;
+      case kCapInh: a.cap_inh = number(k, 16, ~0ULL); break;
+      case kCapAmb: a.cap_amb = number(k, 16, ~0ULL); break;
+      case kNnp: a.nnp = flag(k); break;
+      case kStartFd: a.start_fd = (int)number(k, 10, 0x7fffffff); break;
+      case kConsole: a.console = flag(k); break;
     }
   };
   int i = 1;
@@ -346,8 +490,11 @@ Args parse_args(int argc, char **argv, int *chan_out) {
     o[found].value = eq + 1;
     set(found);
   }
-  for (const Option &opt : o)
-    if (!opt.seen) usage_error(chan, "missing option --", opt.name, "");
+  for (int k = 0; k < kNumRequired; k++)
+    if (!o[k].seen) usage_error(chan, "missing option --", o[k].name, "");
+  // The four sets go together: one alone would leave the others to chance.
+  if (o[kCapEff].seen != o[kCapPrm].seen || o[kCapEff].seen != o[kCapInh].seen || o[kCapEff].seen != o[kCapAmb].seen)
+    usage_error(chan, "options go together: ", "--caps-eff --caps-prm --caps-inh --caps-amb", "");
   if (i >= argc) usage_error(chan, "no command: ", "expected -- COMMAND [ARGS...]", "");
   if (i + 1 >= argc) usage_error(chan, "no command after --", "", "");
   a.command = argv + i + 1;
@@ -369,21 +516,37 @@ int main(int argc, char **argv) {
   a.pid1 = getpid() == 1;
   g_chan = chan;
   if (a.seccomp_fd >= 0) fcntl(a.seccomp_fd, F_SETFD, FD_CLOEXEC);
+  if (a.start_fd >= 0) fcntl(a.start_fd, F_SETFD, FD_CLOEXEC);
   fcntl(g_chan, F_SETFD, FD_CLOEXEC);
   trace("init started");
 
   int slave = -1;
   if (a.tty) {
     int master = open_terminal(a, &slave);
-    send_record(dynod::kRecPty, 0, "terminal", "", "", master);
+    char name[64];
+    if (ptsname_r(master, name, sizeof name) != 0) name[0] = 0;
+    send_record(dynod::kRecPty, 0, "terminal", "", name, master);
     close(master);
+  }
+  if (a.start_fd >= 0) {
+    check_command(a);
+    // The creator sees the channel's end: the container is created. It waits here
+    // for `start` to write a byte into the FIFO behind start_fd.
+    close(g_chan);
+    g_chan = -1;
+    char go;
+    ssize_t n;
+    do n = read(a.start_fd, &go, 1);
+    while (n < 0 && errno == EINTR);
+    if (n != 1) fail("await start", "read", "exec FIFO");
+    close(a.start_fd);
   }
   pid_t child = fork();
   if (child < 0) fail("start command", "fork");
   if (child == 0) exec_command(a, slave);
   if (slave >= 0) close(slave);
   // Closing our end lets dynod see EOF the moment the command's exec succeeds.
-  close(g_chan);
+  if (g_chan >= 0) close(g_chan);
   g_chan = -1;
 
   bool ending = false;        // a terminating signal was forwarded

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/mount.h>
 #include <sys/mount.h>
+#include <sys/sysmacros.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>  // ST_* bit values, which statfs(2) f_flags shares
@@ -53,6 +54,20 @@ void child_mount_op(const ChildOp &op) {
     case kOpSymlink:
       if (symlink(op.source, op.path) != 0) child_fail(op.step, "symlink", op.path);
       break;
+    case kOpMknod:
+      // The rootfs may hold anything at path (a symlink out of it included): replace it.
+      if (unlink(op.path) != 0 && errno != ENOENT) child_fail(op.step, "unlink", op.path);
+      if (mknod(op.path, (mode_t)op.mode, makedev(op.major, op.minor)) != 0) child_fail(op.step, "mknod", op.path);
+      if (chmod(op.path, op.mode & 07777) != 0) child_fail(op.step, "chmod", op.path);  // the umask must not narrow it
+      if (lchown(op.path, (uid_t)op.uid, (gid_t)op.gid) != 0) child_fail(op.step, "chown", op.path);
+      break;
+    case kOpSysctl: {
+      int fd = open(op.path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+      if (fd < 0) child_fail(op.step, "open", op.path);
+      if (!write_all(fd, op.content, op.content_len)) child_fail(op.step, "write", op.path);
+      close(fd);
+      break;
+    }
     case kOpWrite: {
       // Replace, never write through: in a --rootfs, /etc/resolv.conf may be a
       // symlink that points anywhere (unlinking it only whites it out in the upper layer).

@@ -288,6 +288,9 @@ void child_main(ChildPlan &plan) {
     if (dup2(plan.pass_fds[i], 4 + (int)i) != 4 + (int)i) child_fail("close fds", "dup2", "pass fd");
   if (syscall(SYS_close_range, 4 + (unsigned)plan.npass, ~0U, CLOSE_RANGE_CLOEXEC) != 0) child_fail("close fds", "close_range");
   child_trace("exec init");
+  // A container is reaped by its caller's subreaper once the spawner exits; until
+  // here a spawner that died mid-build took the half-built child with it.
+  if (plan.detached && prctl(PR_SET_PDEATHSIG, 0) != 0) child_fail("parent death signal", "prctl");
   syscall(SYS_execveat, plan.init_fd, "", plan.argv, plan.envp, AT_EMPTY_PATH);
   child_fail("exec dynod-init", "execveat");
 }

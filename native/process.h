@@ -38,6 +38,8 @@ enum OpKind {
   kOpSetattr,       // mount_setattr(target, attr_set = attr_set, AT_RECURSIVE when recursive)
   kOpJoinNamespaces,  // setns(fd = a running dyno's pidfd, flags = CLONE_NEW*) (dynod exec, enter.h)
   kOpNetConfig,     // the dyno's end of its veth (name): address addr4/32, up, default route via gw4 (netlink.h)
+  kOpMknod,         // mknod(path, mode, makedev(major, minor)), replacing a file there; chown(uid, gid)
+  kOpSysctl,        // write content into the existing file at path (no create, no symlink followed)
 };
 
 // One primitive step; which fields an op reads is said at its OpKind.
@@ -58,6 +60,7 @@ struct ChildOp {
   uint32_t addr4, gw4;  // IPv4 addresses in network byte order (net-config)
   int fd;
   int uid, gid;         // mkdir: -1 for no chown
+  unsigned major, minor;  // mknod
   bool recursive;
   bool optional;        // ENOENT means "this kernel has no such path": skip the op
 };
@@ -79,6 +82,7 @@ struct ChildPlan {
   char *const *envp;      // the dyno's environment
   bool trace;
   bool become_root;       // in a new user namespace: become its root (uid/gid 0) once mapped
+  bool detached;          // outlives the spawner (OCI): no parent-death signal once dynod-init runs
 };
 
 struct Rlimit {
