@@ -868,6 +868,14 @@ Napi::Value ResizePty(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
+Napi::Value Mkfifo(const Napi::CallbackInfo &info) {
+  Check c{info.Env(), "mkfifo"};
+  c.args(info, 2, "mkfifo(path, mode)");
+  std::string path = c.string(info[0], "path");
+  if (mkfifo(path.c_str(), (mode_t)c.integer(info[1], "mode", 0, 0777)) != 0) throw step_error(info.Env(), StepError{"make FIFO", "mkfifo", path, errno});
+  return info.Env().Undefined();
+}
+
 Napi::Value SendFd(const Napi::CallbackInfo &info) {
   Check c{info.Env(), "sendFd"};
   c.args(info, 3, "sendFd(path, fd, name)");
@@ -955,6 +963,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sealedCopy", Napi::Function::New(env, SealedCopy));
   exports.Set("compileSeccomp", Napi::Function::New(env, CompileSeccomp));
   exports.Set("sendFd", Napi::Function::New(env, SendFd));
+  exports.Set("mkfifo", Napi::Function::New(env, Mkfifo));
   return exports;
 }
 

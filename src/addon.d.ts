@@ -254,4 +254,6 @@ export interface DynodAddon {
    * does. Throws an Error with NativeErrorData.
    */
   sendFd(path: string, fd: number, name: string): void;
+  /** mkfifo(path, mode): OCI's exec FIFO, which `start` writes to; throws an Error with NativeErrorData */
+  mkfifo(path: string, mode: number): void;
 }

@@ -1,0 +1,169 @@
+// `dynod-oci create`: everything of config.json but the command, then PID 1
+// (dynod-init) waits on the exec FIFO for `start`. The container outlives this
+// process: its caller (conmon, containerd's shim) is a subreaper and reaps it.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { native, buildFile } from '../native';
+import { CommandError, DynodError, UsageError } from '../errors';
+import type { NativeRecord } from '../addon';
+import { detectCgroups } from '../cgroup';
+import { readProcStat } from '../dyno/exec-target';
+import { createContainerCgroup, type ContainerCgroup } from '../cgroup/container';
+import { loadBundle } from './config';
+import { planContainer, type ContainerPlan } from './plan';
+import { compileContainer } from './compile';
+import { runHooks } from './hooks';
+import { OCI_VERSION, StateDir, publicState, writeAtomic, type StoredState } from './state';
+
+export interface CreateOptions {
+  root: string;
+  id: string;
+  bundle: string;
+  pidFile?: string;
+  consoleSocket?: string;
+  preserveFds?: number;
+  trace?: boolean;
+}
+
+export interface Created {
+  state: StoredState;
+  pid: number;
+  pidfd: number;
+}
+
+function closeQuietly(fd: number): void {
+  if (fd < 0) return;
+  try { fs.closeSync(fd); } catch { /* already closed */ }
+}
+
+/** The setup records of PID 1 until the channel ends: the first error, and the terminal. */
+function awaitSetup(channel: number, onPty: (rec: NativeRecord) => void): Promise<DynodError | null> {
+  return new Promise((resolve) => {
+    let error: DynodError | null = null;
+    native().watchChannel(channel, (rec) => {
+      if (rec === null) return resolve(error);
+      if (rec.kind === 'pty' && rec.fd !== undefined) onPty(rec);
+      else if (rec.kind === 'error' && !error) error = rec.step === 'exec' ? new CommandError(rec.detail, rec) : DynodError.fromStep(rec);
+    });
+  });
+}
+
+/** runc's words for a command that is not there, which podman and containerd turn into 127 and 126. */
+function explain(err: DynodError, plan: ContainerPlan): DynodError {
+  if (!(err instanceof CommandError)) return err;
+  const cmd = plan.process.args[0] ?? '';
+  const why = err.exitCode === 127 ? (cmd.includes('/') ? 'no such file or directory' : 'executable file not found in $PATH') : 'permission denied';
+  return new CommandError(cmd, { step: 'exec', syscall: 'execve', errno: err.errno, code: err.code, detail: cmd, message: `exec: "${cmd}": ${why}` });
+}
+
+export async function createContainer(o: CreateOptions): Promise<Created> {
+  if (o.preserveFds) throw new UsageError(`--preserve-fds ${o.preserveFds}: not supported by dynod-oci (the container gets stdio only); accepted: 0`);
+  const bundle = path.resolve(o.bundle);
+  const config = loadBundle(bundle);
+  const backend = detectCgroups();
+  const plan = planContainer(config, { bundle, id: o.id, cgroupView: backend.view });
+  if (plan.process.terminal && !o.consoleSocket) throw new UsageError('process.terminal is true: --console-socket is needed to hand over the terminal');
+  if (plan.hooks.createContainer.length || plan.hooks.startContainer.length)
+    throw new UsageError(`config.json: hooks.${plan.hooks.createContainer.length ? 'createContainer' : 'startContainer'}: not supported by dynod-oci (supported: prestart, createRuntime, poststart, poststop)`);
+
+  const dir = new StateDir(o.root, o.id);
+  dir.claim();
+  const state: StoredState = {
+    ociVersion: OCI_VERSION,
+    id: o.id,
+    pid: 0,
+    startTime: 0,
+    bundle,
+    rootfs: plan.rootfs,
+    created: new Date().toISOString(),
+    annotations: plan.annotations,
+    cgroupPath: '',
+    namespaces: [...plan.namespaces.new, ...plan.namespaces.join.map((j) => j.type)],
+    poststart: plan.hooks.poststart,
+    poststop: plan.hooks.poststop,
+    creating: true,
+  };
+  const fds: number[] = [];
+  let cgroup: ContainerCgroup | null = null;
+  let pidfd = -1;
+  try {
+    dir.write(state);
+    cgroup = createContainerCgroup(plan.cgroupsPath, o.id, plan.resources, backend);
+    state.cgroupPath = cgroup.path;
+    dir.write(state);
+    const n = native();
+    n.mkfifo(dir.fifo, 0o622);
+    const startFd = fs.openSync(dir.fifo, fs.constants.O_RDWR);
+    fds.push(startFd);
+    const nsFds: Record<string, number> = {};
+    for (const j of plan.namespaces.join) {
+      try {
+        nsFds[j.path] ??= fs.openSync(j.path, fs.constants.O_RDONLY);
+      } catch (e) {
+        throw new UsageError(`config.json: linux.namespaces[${j.type}].path ${j.path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+      fds.push(nsFds[j.path]!);
+    }
+    const seccompFd = plan.seccomp ? n.compileSeccomp(plan.seccomp) : -1;
+    if (seccompFd >= 0) fds.push(seccompFd);
+    const initFd = n.sealedCopy(buildFile('dynod-init'));
+    fds.push(initFd);
+    const spawnPlan = compileContainer(plan, { cgroup, stdio: [0, 1, 2], initFd, seccompFd, startFd, nsFds, trace: !!o.trace });
+    let joinError: DynodError | null = null;
+    let joined!: () => void;
+    const joinedP = new Promise<void>((r) => (joined = r));
+    const result = n.spawn(spawnPlan, (err) => {
+      if (err) joinError = DynodError.fromStep(err);
+      joined();
+    });
+    pidfd = result.pidfd;
+    const st = readProcStat(result.pid);
+    state.pid = result.pid;
+    state.startTime = st?.startTime ?? 0;
+    dir.write(state);
+    if (plan.process.oomScoreAdj !== null && plan.process.oomScoreAdj !== undefined) {
+      try {
+        fs.writeFileSync(`/proc/${result.pid}/oom_score_adj`, String(plan.process.oomScoreAdj));
+      } catch (e) {
+        throw new DynodError(`process.oomScoreAdj ${plan.process.oomScoreAdj}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { step: 'oom score' });
+      }
+    }
+    let consoleError: DynodError | null = null;
+    const setupError = await awaitSetup(result.channel, (rec) => {
+      try {
+        n.sendFd(o.consoleSocket!, rec.fd!, rec.detail);
+      } catch (e) {
+        consoleError ??= DynodError.from(e, 'console socket');
+      } finally {
+        closeQuietly(rec.fd!);
+      }
+    });
+    await joinedP;
+    const failed = setupError ?? joinError ?? consoleError;
+    if (failed) throw explain(failed, plan);
+
+    const hookState = publicState(state, 'created');
+    const hookError = (await runHooks(plan.hooks.prestart, hookState)) ?? (await runHooks(plan.hooks.createRuntime, hookState));
+    if (hookError) throw new DynodError(hookError, { step: 'hooks' });
+    delete state.creating;
+    dir.write(state);
+    if (o.pidFile) writeAtomic(path.resolve(o.pidFile), String(result.pid), 0o644);
+    return { state, pid: result.pid, pidfd };
+  } catch (e) {
+    // Errors must leave the host as if create had not been attempted.
+    if (pidfd >= 0) {
+      native().signal(pidfd, 9);
+      await waitGone(pidfd);
+    }
+    await cgroup?.remove().catch(() => {});
+    dir.remove();
+    throw e;
+  } finally {
+    for (const fd of fds) closeQuietly(fd);
+  }
+}
+
+/** Resolves once the process behind pidfd has exited (and closes the pidfd). */
+export function waitGone(pidfd: number): Promise<void> {
+  return new Promise((resolve) => native().watchExit(pidfd, () => resolve()));
+}
