@@ -36,7 +36,7 @@ export const MS = {
   lazytime: 0x2000000,
 } as const;
 
-export const MOUNT_ATTR = { rdonly: 0x1, nosuid: 0x2, nodev: 0x4, noexec: 0x8, nosymfollow: 0x200000 } as const;
+export const MOUNT_ATTR = { rdonly: 0x1, nosuid: 0x2, nodev: 0x4, noexec: 0x8, nodiratime: 0x80, nosymfollow: 0x200000 } as const;
 
 /** ids per dyno user namespace: 0-65535 inside */
 export const USERNS_SIZE = 65536;
