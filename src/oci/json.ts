@@ -105,6 +105,12 @@ export class JsonReader {
   refuseSet(o: Json, key: string, path: string, why: string): void {
     if (isSet(o[key])) this.unsupported(at(path, key), why);
   }
+
+  /** The same for a map whose keys carry the meaning (netDevices: {"eth1": {}}): refused unless absent or {}. */
+  refuseEntries(o: Json, key: string, path: string, why: string): void {
+    const v = o[key];
+    if (present(v) && (typeof v !== 'object' || Object.keys(v as object).length > 0)) this.unsupported(at(path, key), why);
+  }
 }
 
 /** Whether a value says anything: not absent, null, "", false, [] or an object of such values. */

@@ -27,7 +27,7 @@ export function validateLinux(r: JsonReader, l: Json): Omit<OciLinux, 'resources
   r.refuseSet(l, 'intelRdt', 'linux', 'Intel RDT is not implemented');
   r.refuseSet(l, 'mountLabel', 'linux', 'dynod-oci applies no SELinux label');
   r.refuseSet(l, 'timeOffsets', 'linux', 'time namespace offsets are not implemented');
-  r.refuseSet(l, 'netDevices', 'linux', 'moving network devices into the container is not implemented');
+  r.refuseEntries(l, 'netDevices', 'linux', 'moving network devices into the container is not implemented');
   const pers = r.optObject(l.personality, 'linux.personality');
   if (pers && (pers.domain !== 'LINUX' || r.strings(pers.flags, 'linux.personality.flags').length > 0))
     r.unsupported('linux.personality', 'only {"domain": "LINUX"} without flags, the personality processes have anyway');

@@ -75,7 +75,8 @@ export function validateResources(raw: unknown, file = 'config.json', path = 'li
   const out = emptyResources();
   const o = r.optObject(raw, path || '(top level)');
   if (!o) return out;
-  for (const k of ['blockIO', 'hugepageLimits', 'network', 'rdma', 'unified']) r.refuseSet(o, k, path, SUPPORTED);
+  for (const k of ['blockIO', 'hugepageLimits', 'network']) r.refuseSet(o, k, path, SUPPORTED);
+  for (const k of ['rdma', 'unified']) r.refuseEntries(o, k, path, SUPPORTED);
   const m = r.optObject(o.memory, at(path, 'memory'));
   if (m) out.memory = memory(r, m, at(path, 'memory'));
   const c = r.optObject(o.cpu, at(path, 'cpu'));
