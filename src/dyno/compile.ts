@@ -56,19 +56,30 @@ export interface CompileContext {
   network?: DynoNetworkSetup;
 }
 
+/**
+ * The first steps of every root build (a dyno's, an OCI container's): the mount tree
+ * made private (or slave: OCI's rootfsPropagation) so nothing propagates to the host,
+ * the scratch tmpfs with these directories (paths inside it), and the pivot into it.
+ */
+export function scratchRootOps(dirs: Array<{ path: string; uid?: number; gid?: number }>, propagation: number = MS.rec | MS.private): NativeOp[] {
+  const step = propagation & MS.slave ? 'make mounts slaves' : 'make mounts private';
+  return [
+    { op: 'mount', step, source: null, target: '/', fstype: null, flags: propagation, data: null },
+    { op: 'mount', step: 'scratch tmpfs', source: 'tmpfs', target: SCRATCH, fstype: 'tmpfs', flags: MS.nosuid | MS.nodev, data: 'mode=0755' },
+    ...dirs.map(({ path, ...owner }): NativeOp => ({ op: 'mkdir', step: 'scratch tmpfs', path: SCRATCH + path, mode: 0o755, ...owner })),
+    { op: 'pivot', step: 'enter scratch root', target: SCRATCH, source: SCRATCH + OLD },
+  ];
+}
+
 /** The plan's filesystem as the ordered primitive steps the child executes. */
 export function compileOps(plan: DynoPlan, ctx: Pick<CompileContext, 'hostname' | 'appMountFd' | 'rootfsMountFd' | 'network'>): NativeOp[] {
-  const ops: NativeOp[] = [];
   const deferredRo: string[] = [];
-  ops.push(
-    { op: 'mount', step: 'make mounts private', source: null, target: '/', fstype: null, flags: MS.rec | MS.private, data: null },
-    { op: 'mount', step: 'scratch tmpfs', source: 'tmpfs', target: SCRATCH, fstype: 'tmpfs', flags: MS.nosuid | MS.nodev, data: 'mode=0755' },
-  );
   // The upper layer's root is what /app itself looks like: the dyno's user owns its $HOME.
   const owner = { uid: plan.user.uid, gid: plan.user.gid };
-  for (const d of [OLD, NEW, UPPER, `${UPPER}/app`, `${UPPER}/app-work`, `${UPPER}/root`, `${UPPER}/root-work`, `${UPPER}/app-lower`, `${UPPER}/root-lower`])
-    ops.push({ op: 'mkdir', step: 'scratch tmpfs', path: SCRATCH + d, mode: 0o755, ...(d === `${UPPER}/app` ? owner : {}) });
-  ops.push({ op: 'pivot', step: 'enter scratch root', target: SCRATCH, source: SCRATCH + OLD });
+  const ops = scratchRootOps(
+    [OLD, NEW, UPPER, `${UPPER}/app`, `${UPPER}/app-work`, `${UPPER}/root`, `${UPPER}/root-work`, `${UPPER}/app-lower`, `${UPPER}/root-lower`]
+      .map((d) => ({ path: d, ...(d === `${UPPER}/app` ? owner : {}) })),
+  );
 
   // The parent joins the child to its cgroup while it builds the root; it waits
   // only before the cgroup view, which must show the dyno's own cgroup.

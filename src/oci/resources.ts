@@ -2,14 +2,16 @@
  * What an OCI container's cgroup enforces (linux.resources of config.json, checked),
  * in the spec's own units: the cgroup code converts to v1 or v2 files. null: not set
  * (the kernel's default stays). Written by create and by `update --resources`.
+ * Filled by validateResources (src/oci/linux-resources.ts); a 0 in the JSON reads as
+ * null, as runc reads it.
  */
 export interface ContainerResources {
   memory: {
-    /** bytes; memory.limit_in_bytes / memory.max */
+    /** bytes; memory.limit_in_bytes / memory.max; -1: unlimited */
     limit: number | null;
     /** bytes of memory plus swap, as OCI and v1 count it (v2 memory.swap.max = swap - limit); -1: unlimited */
     swap: number | null;
-    /** bytes; soft limit: memory.soft_limit_in_bytes / memory.low */
+    /** bytes; soft limit: memory.soft_limit_in_bytes / memory.low; -1: unlimited */
     reservation: number | null;
     /** v1 memory.oom_control; refused on v2 (no such knob) */
     disableOOMKiller: boolean | null;
@@ -26,6 +28,7 @@ export interface ContainerResources {
     /** cpuset.mems */
     mems: string | null;
   };
+  /** -1: unlimited */
   pids: { limit: number | null };
   /** the device cgroup's rules, in order (the last matching one wins, as runc applies them) */
   devices: DeviceRule[];

@@ -79,15 +79,31 @@ export interface ProfileContext {
   kernel?: string;
   /** where the profile came from, for messages */
   source?: string;
+  /**
+   * The profile sits in a larger document at this JSON path (OCI's config.json
+   * "linux.seccomp"): errors then read `<source>: <within>.<path>: ...`.
+   */
+  within?: string;
+  /**
+   * Conflicting rules for one syscall are settled as libseccomp settles them when runc
+   * or crun add the rules in order, instead of refused: the first unconditional rule
+   * wins, and beats every conditional one. OCI configs carry such pairs (podman's
+   * profile allows setns, then denies it for want of CAP_SYS_ADMIN), and every other
+   * runtime runs them so. Each rule dropped is reported here; the filter is then
+   * exactly what the kernel gets.
+   */
+  settle?: (dropped: string) => void;
 }
 
 type Json = Record<string, unknown>;
 
 class Reader {
-  constructor(private readonly source: string) {}
+  constructor(private readonly source: string, private readonly within?: string) {}
 
   fail(path: string, problem: string, accepted: string): never {
-    throw new UsageError(`seccomp profile ${this.source}: ${path}: ${problem}; accepted: ${accepted}`);
+    if (this.within === undefined) throw new UsageError(`seccomp profile ${this.source}: ${path}: ${problem}; accepted: ${accepted}`);
+    const where = path === '(top level)' ? this.within : path.startsWith('[') ? this.within + path : join(this.within, path);
+    throw new UsageError(`${this.source}: ${where}: ${problem}; accepted: ${accepted}`);
   }
 
   object(v: unknown, path: string): Json {
@@ -186,7 +202,7 @@ function describe(a: SeccompAction): string {
  * Throws UsageError for anything malformed or that dynod cannot apply exactly.
  */
 export function parseProfile(profile: unknown, ctx: ProfileContext): SeccompFilter {
-  const r = new Reader(ctx.source ?? '(inline)');
+  const r = new Reader(ctx.source ?? '(inline)', ctx.within);
   const hostArch = HOST_ARCH[ctx.arch ?? process.arch];
   if (!hostArch) throw new UsageError(`seccomp: no seccomp support for the ${ctx.arch ?? process.arch} architecture`);
   const kernel = ctx.kernel ?? os.release();
@@ -306,7 +322,9 @@ export function parseProfile(profile: unknown, ctx: ProfileContext): SeccompFilt
       for (const g of groups) candidates.push({ syscall: name, action: act, args: g, path });
   });
 
-  // What libseccomp would resolve silently (by dropping a rule) is refused here.
+  // What libseccomp would resolve silently (by dropping a rule) is refused here, or
+  // settled as libseccomp does and reported (ctx.settle); conditional rules with the
+  // same arguments and other actions make libseccomp fail (EEXIST): always refused.
   const rules: SeccompRule[] = [];
   const bySyscall = new Map<string, Candidate[]>();
   for (const c of candidates) {
@@ -314,7 +332,9 @@ export function parseProfile(profile: unknown, ctx: ProfileContext): SeccompFilt
     bySyscall.set(c.syscall, list);
     const dup = list.find((x) => sameArgs(x.args, c.args));
     if (dup) {
-      if (!sameAction(dup.action, c.action))
+      if (!sameAction(dup.action, c.action) && ctx.settle && c.args.length === 0)
+        ctx.settle(`${c.path}: "${c.syscall}" ${describe(c.action)} dropped: ${dup.path} gives it ${describe(dup.action)} first`);
+      else if (!sameAction(dup.action, c.action))
         r.fail(c.path, `gives "${c.syscall}" ${describe(c.action)} where ${dup.path} gives it ${describe(dup.action)} for the same arguments`, 'one action per syscall and argument condition');
       continue;
     }
@@ -324,7 +344,9 @@ export function parseProfile(profile: unknown, ctx: ProfileContext): SeccompFilt
     const plain = list.find((c) => c.args.length === 0);
     for (const c of list) {
       if (plain && c !== plain) {
-        if (!sameAction(plain.action, c.action))
+        if (!sameAction(plain.action, c.action) && ctx.settle)
+          ctx.settle(`${c.path}: "${name}" ${describe(c.action)} under argument conditions dropped: ${plain.path} gives it ${describe(plain.action)} unconditionally`);
+        else if (!sameAction(plain.action, c.action))
           r.fail(c.path, `gives "${name}" ${describe(c.action)} under argument conditions, but ${plain.path} gives it ${describe(plain.action)} unconditionally, and libseccomp would drop the conditional rule`, 'conditional rules only for syscalls without an unconditional rule of another action');
         continue;  // redundant: the unconditional rule already says it
       }
