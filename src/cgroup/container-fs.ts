@@ -72,7 +72,8 @@ export function undoMade(made: Made): void {
 
 /**
  * Writes the limits, each into the directory of its controller. A missing file
- * fails with the OCI field and what is wrong, unless the write is not `required`.
+ * fails with the OCI field and what is wrong (`missing`), unless the write is not
+ * `required`.
  * A refused cfs_period_us (EINVAL: the old quota over the new period exceeds the
  * parent's) is tried again after the quota, as runc does.
  */
@@ -85,9 +86,11 @@ export function applyWrites(writes: CgroupWrite[], dirOf: (c: CgroupWrite['contr
       fs.writeFileSync(file, w.value);
     } catch (e) {
       const code = errCode(e);
-      if (code === 'ENOENT' && !fs.existsSync(dir)) throw cgroupError(fieldOf(w.file), 'write', file, e);
-      if (code === 'ENOENT' && !w.required) return;
-      if (code === 'ENOENT') throw missing(w, dir);
+      // no such file: kernfs says EACCES (its O_CREAT is refused) rather than ENOENT
+      if ((code === 'ENOENT' || code === 'EACCES') && fs.existsSync(dir) && !fs.existsSync(file)) {
+        if (!w.required) return;
+        throw missing(w, dir);
+      }
       if (code === 'EINVAL' && !retry && w.file === 'cpu.cfs_period_us' && writes.some((x) => x.file === 'cpu.cfs_quota_us')) {
         later.push(w);
         return;
