@@ -37,6 +37,7 @@
 #include "cgroup.h"
 #include "channel.h"
 #include "console.h"
+#include "devices.h"
 #include "enter.h"
 #include "net.h"
 #include "netlink.h"
@@ -941,6 +942,32 @@ Napi::Value CompileSeccomp(const Napi::CallbackInfo &info) {
   return Napi::Number::New(env, fd);
 }
 
+// cgroupDeviceFilter(dir, defaultAllow, exceptions): cgroup v2's device rules for a
+// container, as an eBPF program attached to dir (replacing earlier ones); returns
+// how many earlier programs it detached.
+Napi::Value CgroupDeviceFilter(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Check c{env, "cgroupDeviceFilter"};
+  c.args(info, 3, "cgroupDeviceFilter(dir, defaultAllow, exceptions)");
+  std::string dir = c.string(info[0], "dir");
+  bool default_allow = c.boolean(info[1], "defaultAllow");
+  Napi::Array list = c.array(info[2], "exceptions");
+  std::vector<DeviceException> rules;
+  for (uint32_t i = 0; i < list.Length(); i++) {
+    std::string p = at("exceptions", i);
+    Napi::Object o = c.object(list.Get(i), p);
+    c.only(o, p, {"type", "major", "minor", "access"});
+    std::string type = c.string(o.Get("type"), at(p, "type"));
+    if (type != "c" && type != "b") c.fail(at(p, "type"), "\"c\" or \"b\"");
+    rules.push_back(DeviceException{type[0], c.integer(o.Get("major"), at(p, "major"), -1, INT32_MAX),
+                                    c.integer(o.Get("minor"), at(p, "minor"), -1, INT32_MAX), (uint32_t)c.integer(o.Get("access"), at(p, "access"), 1, 7)});
+  }
+  StepError err;
+  int detached = attach_device_filter(dir, default_allow, rules, err);
+  if (detached < 0) throw step_error(env, err);
+  return Napi::Number::New(env, detached);
+}
+
 }  // namespace
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -964,6 +991,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("compileSeccomp", Napi::Function::New(env, CompileSeccomp));
   exports.Set("sendFd", Napi::Function::New(env, SendFd));
   exports.Set("mkfifo", Napi::Function::New(env, Mkfifo));
+  exports.Set("cgroupDeviceFilter", Napi::Function::New(env, CgroupDeviceFilter));
   return exports;
 }
 

@@ -192,6 +192,14 @@ export interface NativeSeccompFilter {
   rules: NativeSeccompRule[];
 }
 
+/** One exception of a cgroup v2 device filter (see cgroupDeviceFilter). */
+export interface NativeDeviceException {
+  type: 'c' | 'b';
+  major: number;
+  minor: number;
+  access: number;
+}
+
 export interface DynodAddon {
   /**
    * Clones the dyno's PID 1 and lets it build its root; joins it to its cgroup and
@@ -248,6 +256,14 @@ export interface DynodAddon {
   sealedCopy(path: string): number;
   /** the BPF program in a sealed, non-executable memfd (close-on-exec), for dynod-init's fd 4 */
   compileSeccomp(filter: NativeSeccompFilter): number;
+  /**
+   * cgroup v2 device rules: an eBPF program (BPF_PROG_TYPE_CGROUP_DEVICE) for "defaultAllow,
+   * except these" with cgroup v1's semantics, attached to the cgroup directory dir with
+   * BPF_F_ALLOW_MULTI; the device programs attached there before are detached afterwards
+   * (their count is returned). major/minor -1: any; access: mknod 1 | read 2 | write 4.
+   * Throws an Error with NativeErrorData (step "set device rules").
+   */
+  cgroupDeviceFilter(dir: string, defaultAllow: boolean, exceptions: NativeDeviceException[]): number;
   /**
    * OCI's console socket: connects to the AF_UNIX socket at path (stream or seqpacket)
    * and sends fd with SCM_RIGHTS, the message being name (the pty's path), as runc

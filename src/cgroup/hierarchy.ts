@@ -140,52 +140,73 @@ export function readProcs(dir: string): number[] {
 }
 
 /**
- * Kills every process of a cgroup and waits until cgroup.procs is empty: with
- * cgroup.kill (v2, Linux 5.14+) when `useKillFile`, else SIGKILL to each pid listed,
- * again until none is left (a process may fork between the read and the kill).
+ * Whether a process whose /proc/<pid>/cgroup names cgroup `cgroupPath` (in some
+ * hierarchy) is in the directory `dir` read its pid from. The default is for
+ * dyno cgroups, which always lie below a dynod/ directory.
  */
+export type InCgroup = (dir: string, cgroupPath: string) => boolean;
+
+const inDynoCgroup: InCgroup = (dir, p) => p.includes('/dynod/') && dir.endsWith(p);
+
 /**
- * SIGKILL to the process behind a pid read from dir's cgroup.procs, if it still is
- * there: the pid may have been reused by an unrelated process meanwhile. The pidfd
- * pins the process it was opened for; its cgroup is checked after opening it.
+ * Sends `sig` to the process behind a pid read from dir's cgroup.procs, if it still
+ * is there: the pid may have been reused by an unrelated process meanwhile. The
+ * pidfd pins the process it was opened for; its cgroup is checked after opening it.
+ * False when it was gone (or elsewhere).
  */
-function killIfStillIn(pid: number, dir: string): void {
+export function signalIfStillIn(pid: number, dir: string, sig: number, inCgroup: InCgroup = inDynoCgroup): boolean {
   const n = native();
   const pidfd = n.pidfdOpen(pid);
-  if (pidfd < 0) return;
+  if (pidfd < 0) return false;
   try {
     let lines: string[];
     try {
       lines = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n');
     } catch {
-      return; // gone meanwhile
+      return false; // gone meanwhile
     }
-    const inDir = lines.some((l) => {
-      const p = l.split(':').slice(2).join(':');
-      return p.includes('/dynod/') && dir.endsWith(p);
-    });
-    if (inDir) n.signal(pidfd, 9);
+    const inDir = lines.some((l) => inCgroup(dir, l.split(':').slice(2).join(':')));
+    return inDir && n.signal(pidfd, sig);
   } finally {
     fs.closeSync(pidfd);
   }
 }
 
-export async function killAll(dir: string, useKillFile: boolean): Promise<void> {
+/**
+ * Kills every process of a cgroup and waits until cgroup.procs is empty: with
+ * cgroup.kill (v2, Linux 5.14+) when `useKillFile`, else SIGKILL to each pid listed,
+ * again until none is left (a process may fork between the read and the kill).
+ */
+export async function killAll(dir: string, useKillFile: boolean, inCgroup: InCgroup = inDynoCgroup): Promise<void> {
   for (let attempt = 0; attempt < 500; attempt++) {
     const pids = readProcs(dir);
     if (pids.length === 0) return;
     if (!(useKillFile && tryWrite(`${dir}/cgroup.kill`, 1, 'remove cgroup')))
-      for (const pid of pids) killIfStillIn(pid, dir);
+      for (const pid of pids) signalIfStillIn(pid, dir, 9, inCgroup);
     await new Promise((r) => setTimeout(r, attempt < 10 ? 2 : 10));
   }
 }
 
+/** The pids of a cgroup and of every cgroup below it; [] once it is gone. */
+export function readProcsDeep(dir: string): number[] {
+  const out = readProcs(dir);
+  let ents: fs.Dirent[];
+  try {
+    ents = fs.readdirSync(dir, { withFileTypes: true });
+  } catch (e) {
+    if (errCode(e) === 'ENOENT') return out;
+    throw cgroupError('read cgroup', 'readdir', dir, e);
+  }
+  for (const ent of ents) if (ent.isDirectory()) out.push(...readProcsDeep(`${dir}/${ent.name}`));
+  return out;
+}
+
 /**
- * Removes a dyno's cgroup directory: sub-cgroups first (a dyno may make its own on
- * v2), each emptied of processes, then rmdir with retries (a cgroup stays busy for
+ * Removes a cgroup directory: sub-cgroups first (a dyno or container may make its
+ * own), each emptied of processes, then rmdir with retries (a cgroup stays busy for
  * a moment after its last process is reaped).
  */
-export async function removeTree(dir: string, useKillFile: boolean): Promise<void> {
+export async function removeTree(dir: string, useKillFile: boolean, inCgroup: InCgroup = inDynoCgroup): Promise<void> {
   let ents: fs.Dirent[];
   try {
     ents = fs.readdirSync(dir, { withFileTypes: true });
@@ -193,9 +214,9 @@ export async function removeTree(dir: string, useKillFile: boolean): Promise<voi
     if (errCode(e) === 'ENOENT') return;
     throw cgroupError('remove cgroup', 'readdir', dir, e);
   }
-  for (const ent of ents) if (ent.isDirectory()) await removeTree(`${dir}/${ent.name}`, useKillFile);
+  for (const ent of ents) if (ent.isDirectory()) await removeTree(`${dir}/${ent.name}`, useKillFile, inCgroup);
   for (let attempt = 0; ; attempt++) {
-    await killAll(dir, useKillFile);
+    await killAll(dir, useKillFile, inCgroup);
     try {
       fs.rmdirSync(dir);
       return;

@@ -32,6 +32,28 @@ export function treeCpuNs(pids: number[]): number {
   return Math.round((ticks * 1e9) / CLOCK_TICKS);
 }
 
+/**
+ * The texts of the v1 stat files, from the directories of the hierarchies that hold
+ * them (null: no such hierarchy, so no such file); only the files named in `only`
+ * when given.
+ */
+export function readV1Files(memoryDir: string | null, acctDir: string | null, pidsDir: string | null, only?: Array<keyof V1Files>): V1Files {
+  const where: Record<keyof V1Files, string | null> = {
+    'memory.usage_in_bytes': memoryDir,
+    'memory.stat': memoryDir,
+    'memory.limit_in_bytes': memoryDir,
+    'memory.memsw.limit_in_bytes': memoryDir,
+    'memory.oom_control': memoryDir,
+    'cpuacct.usage': acctDir,
+    'pids.current': pidsDir,
+    'pids.max': pidsDir,
+  };
+  const out = {} as V1Files;
+  for (const [name, dir] of Object.entries(where) as Array<[keyof V1Files, string | null]>)
+    out[name] = dir !== null && (!only || only.includes(name)) ? tryRead(`${dir}/${name}`) : null;
+  return out;
+}
+
 /** The v1 controllers a dyno is limited by; each is its own hierarchy. */
 export const V1_CONTROLLERS = ['memory', 'cpu', 'pids'] as const;
 
@@ -139,9 +161,9 @@ export class CgroupV1 implements CgroupBackend {
       procsFiles: dirs.map((d) => `${d}/cgroup.procs`),
       dirs,
       view: this.view,
-      oomKills: () => v1Stats(this.files(memoryDir, acctDir, pidsDir, ['memory.oom_control'])).oomKills,
+      oomKills: () => v1Stats(readV1Files(memoryDir, acctDir, pidsDir, ['memory.oom_control'])).oomKills,
       stats: () => {
-        const stats = v1Stats(this.files(memoryDir, acctDir, pidsDir));
+        const stats = v1Stats(readV1Files(memoryDir, acctDir, pidsDir));
         if (acctDir === null) stats.cpu.usageUsec = Math.floor(treeCpuNs(readProcs(memoryDir)) / 1000);
         return stats;
       },
@@ -159,23 +181,6 @@ export class CgroupV1 implements CgroupBackend {
           }
         })()),
     };
-  }
-
-  private files(memoryDir: string, acctDir: string | null, pidsDir: string, only?: Array<keyof V1Files>): V1Files {
-    const where: Record<keyof V1Files, string | null> = {
-      'memory.usage_in_bytes': memoryDir,
-      'memory.stat': memoryDir,
-      'memory.limit_in_bytes': memoryDir,
-      'memory.memsw.limit_in_bytes': memoryDir,
-      'memory.oom_control': memoryDir,
-      'cpuacct.usage': acctDir,
-      'pids.current': pidsDir,
-      'pids.max': pidsDir,
-    };
-    const out = {} as V1Files;
-    for (const [name, dir] of Object.entries(where) as Array<[keyof V1Files, string | null]>)
-      out[name] = dir !== null && (!only || only.includes(name)) ? tryRead(`${dir}/${name}`) : null;
-    return out;
   }
 
   /** Kills what is in a leaf (all hierarchies) and removes it, the lock leaf last. */

@@ -7,6 +7,13 @@ import { cgroupError, errCode, mkdirExisting, op, readProcs, removeTree, rmdirIf
 import { createOwnedLeaf, leafNames, mkdirUnder, sweepRoot } from './leaf';
 import { V2_STAT_FILES, v2Stats, type V2Files } from './stats';
 
+/** The texts of the v2 stat files of `dir` (only those in `only` when given; null: no such file). */
+export function readV2Files(dir: string, only?: Array<keyof V2Files>): V2Files {
+  const out = {} as V2Files;
+  for (const f of V2_STAT_FILES) out[f] = !only || only.includes(f) ? tryRead(`${dir}/${f}`) : null;
+  return out;
+}
+
 export const V2_CONTROLLERS = ['cpu', 'memory', 'pids'] as const;
 const WANT = V2_CONTROLLERS.map((c) => `+${c}`).join(' ');
 
@@ -95,11 +102,7 @@ export class CgroupV2 implements CgroupBackend {
       dropEmptyParents();
       throw e;
     }
-    const files = (only?: Array<keyof V2Files>): V2Files => {
-      const out = {} as V2Files;
-      for (const f of V2_STAT_FILES) out[f] = !only || only.includes(f) ? tryRead(`${dir}/${f}`) : null;
-      return out;
-    };
+    const files = (only?: Array<keyof V2Files>) => readV2Files(dir, only);
     let removing: Promise<void> | undefined;
     return {
       version: 2,
