@@ -142,9 +142,11 @@ void set_capability_sets(unsigned long long eff, unsigned long long prm, unsigne
   if (syscall(SYS_capset, &hdr, data) != 0) fail("drop capabilities", "capset");
 }
 
+// The kernel raises an ambient capability only when it is permitted and inheritable;
+// runc (and so every config written for it) treats the others as a warning, not a failure.
 void raise_ambient(unsigned long long amb) {
   for (int cap = 0; cap <= 63; cap++)
-    if ((amb & (1ull << cap)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) != 0) fail("ambient capabilities", "prctl", "PR_CAP_AMBIENT_RAISE");
+    if (amb & (1ull << cap)) prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0);
 }
 
 // Loads the BPF program the parent compiled (a struct sock_filter array in an fd).

@@ -13,6 +13,7 @@ import { loadBundle } from './config';
 import { planContainer, type ContainerPlan } from './plan';
 import { compileContainer } from './compile';
 import { runHooks } from './hooks';
+import { nativeSeccompFilter } from './seccomp';
 import { OCI_VERSION, StateDir, publicState, writeAtomic, type StoredState } from './state';
 
 export interface CreateOptions {
@@ -61,7 +62,7 @@ export async function createContainer(o: CreateOptions): Promise<Created> {
   const bundle = path.resolve(o.bundle);
   const config = loadBundle(bundle);
   const backend = detectCgroups();
-  const plan = planContainer(config, { bundle, id: o.id, cgroupView: backend.view });
+  let plan = planContainer(config, { bundle, id: o.id, cgroupView: backend.view });
   if (plan.process.terminal && !o.consoleSocket) throw new UsageError('process.terminal is true: --console-socket is needed to hand over the terminal');
   if (plan.hooks.createContainer.length || plan.hooks.startContainer.length)
     throw new UsageError(`config.json: hooks.${plan.hooks.createContainer.length ? 'createContainer' : 'startContainer'}: not supported by dynod-oci (supported: prestart, createRuntime, poststart, poststop)`);
@@ -78,6 +79,7 @@ export async function createContainer(o: CreateOptions): Promise<Created> {
     created: new Date().toISOString(),
     annotations: plan.annotations,
     cgroupPath: '',
+    cgroupDirs: [],
     namespaces: [...plan.namespaces.new, ...plan.namespaces.join.map((j) => j.type)],
     poststart: plan.hooks.poststart,
     poststop: plan.hooks.poststop,
@@ -88,8 +90,12 @@ export async function createContainer(o: CreateOptions): Promise<Created> {
   let pidfd = -1;
   try {
     dir.write(state);
-    cgroup = createContainerCgroup(plan.cgroupsPath, o.id, plan.resources, backend);
+    cgroup = createContainerCgroup(plan.cgroupsPath, o.id, plan.resources);
     state.cgroupPath = cgroup.path;
+    state.cgroupDirs = [...cgroup.dirs];
+    // The container's /sys/fs/cgroup shows the hierarchies its cgroup spans (freezer and
+    // devices too on v1), which only the made cgroup knows: the plan is made again for them.
+    plan = planContainer(config, { bundle, id: o.id, cgroupView: cgroup.view });
     dir.write(state);
     const n = native();
     n.mkfifo(dir.fifo, 0o622);
@@ -104,7 +110,7 @@ export async function createContainer(o: CreateOptions): Promise<Created> {
       }
       fds.push(nsFds[j.path]!);
     }
-    const seccompFd = plan.seccomp ? n.compileSeccomp(plan.seccomp) : -1;
+    const seccompFd = plan.seccomp ? n.compileSeccomp(nativeSeccompFilter(plan.seccomp)) : -1;
     if (seccompFd >= 0) fds.push(seccompFd);
     const initFd = n.sealedCopy(buildFile('dynod-init'));
     fds.push(initFd);

@@ -8,9 +8,10 @@ import * as path from 'node:path';
 import { native, buildFile } from '../native';
 import { CommandError, DynodError, UsageError } from '../errors';
 import { CLONE } from '../dyno/constants';
-import { loadBundle, validateProcess, type OciProcess } from './config';
-import { planContainer } from './plan';
-import { processInitArgv, processRlimits } from './compile';
+import { loadBundle, validateProcess } from './config';
+import { planContainer, planProcess, type PlanProcess } from './plan';
+import { processInitArgv } from './compile';
+import { nativeSeccompFilter } from './seccomp';
 import { detectCgroups } from '../cgroup';
 import { load } from './lifecycle';
 import { writeAtomic } from './state';
@@ -35,14 +36,14 @@ const NS_FLAGS: Record<string, number> = {
 export async function execInContainer(o: ExecOptions): Promise<number> {
   const c = load(o.root, o.id);
   if (c.status !== 'running' && c.status !== 'created') throw new DynodError(`container ${o.id} is ${c.status}: exec needs a running container`, { step: 'exec' });
-  const proc: OciProcess = validateProcess(o.process, o.where);
+  const proc: PlanProcess = planProcess(validateProcess(o.process, o.where));
   if (proc.terminal && !o.consoleSocket) throw new UsageError('exec with a terminal needs --console-socket to hand it over');
   // The container's seccomp filter applies to every process of it, as with runc.
   const plan = planContainer(loadBundle(c.state.bundle), { bundle: c.state.bundle, id: o.id, cgroupView: detectCgroups().view });
   const n = native();
   const fds: number[] = [];
   try {
-    const seccompFd = plan.seccomp ? n.compileSeccomp(plan.seccomp) : -1;
+    const seccompFd = plan.seccomp ? n.compileSeccomp(nativeSeccompFilter(plan.seccomp)) : -1;
     if (seccompFd >= 0) fds.push(seccompFd);
     const initFd = n.sealedCopy(buildFile('dynod-init'));
     fds.push(initFd);
@@ -57,14 +58,14 @@ export async function execInContainer(o: ExecOptions): Promise<number> {
         pid: c.state.pid,
         startTime: c.state.startTime,
         namespaces,
-        rlimits: processRlimits(proc),
+        rlimits: proc.rlimits.map(({ resource, soft, hard }) => ({ resource, soft, hard })),
         cgroupDir: c.cgroup.intoDir,
         cgroupProcs: c.cgroup.procsFiles,
         stdio: [0, 1, 2],
         initFd,
         seccompFd,
         argv: processInitArgv(proc, seccompFd >= 0),
-        envp: proc.env ?? [],
+        envp: [...proc.env],
         detached: o.detach,
       },
       (err) => {

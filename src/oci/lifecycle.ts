@@ -20,7 +20,7 @@ export function load(root: string, id: string): Loaded {
   const state = dir.read();
   let cgroup: ContainerCgroup | null = null;
   try {
-    cgroup = state.cgroupPath ? openContainerCgroup(state.cgroupPath) : null;
+    cgroup = state.cgroupDirs?.length ? openContainerCgroup(state.cgroupDirs) : null;
   } catch {
     cgroup = null; // gone with a failed create; the process says the rest
   }

@@ -3,7 +3,7 @@
 import { UsageError } from '../errors';
 import { parseBytes } from '../dyno/units';
 import { load } from './lifecycle';
-import { validateResources } from './config';
+import { validateResources } from './linux-resources';
 import { emptyResources, type ContainerResources } from './resources';
 import type { CgroupStats } from '../cgroup';
 
@@ -16,7 +16,7 @@ export function updateCommand(root: string, id: string, f: Record<string, string
   const c = load(root, id);
   if (c.status === 'stopped') throw new UsageError(`container ${id} is stopped: nothing to update`);
   if (!c.cgroup) throw new UsageError(`container ${id} has no cgroup`);
-  const r: ContainerResources = f.resources ? validateResources(readJson(f.resources, '--resources'), '--resources') : emptyResources();
+  const r: ContainerResources = f.resources ? validateResources(readJson(f.resources, '--resources'), f.resources === '-' ? 'stdin' : f.resources, 'resources') : emptyResources();
   if (f.memory !== undefined) r.memory.limit = parseBytes(f.memory as never);
   if (f.memorySwap !== undefined) r.memory.swap = f.memorySwap === '-1' ? -1 : parseBytes(f.memorySwap as never);
   if (f.cpuShares !== undefined) r.cpu.shares = int(f.cpuShares, 'cpu-shares');

@@ -16,11 +16,12 @@ const ID_RE = /^[\w+.-]+$/;
 
 export type OciStatus = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
 
+/** A hook of config.json (src/oci/spec.ts OciHook): timeout in seconds, null for none. */
 export interface StoredHook {
   path: string;
-  args?: string[];
-  env?: string[];
-  timeout?: number;
+  args: string[];
+  env: string[];
+  timeout: number | null;
 }
 
 /** Everything later verbs need, fixed at create. */
@@ -37,6 +38,8 @@ export interface StoredState {
   created: string;
   annotations: Record<string, string>;
   cgroupPath: string;
+  /** the container cgroup's directories (one per v1 hierarchy, one on v2), to reopen it exactly */
+  cgroupDirs: string[];
   /** CLONE_NEW* of the namespaces an exec joins (every namespace PID 1 has apart from the host's) */
   namespaces: string[];
   poststart: StoredHook[];
