@@ -57,6 +57,7 @@ export class ContainerV1 implements ContainerCgroup {
   static create(host: CgroupHost, checked: string, r: ContainerResources, reuse: boolean): ContainerV1 {
     const cpuset = r.cpu.cpus !== null || r.cpu.mems !== null;
     const parts = containerDirs(host, checked, CONTAINER_V1_CONTROLLERS.filter((c) => c !== 'cpuset' || cpuset));
+    if (parts.length === 0) throw new DynodError(`create cgroup: no cgroup v1 hierarchy of ${CONTAINER_V1_CONTROLLERS.join(', ')} is mounted here`, { step: 'create cgroup', code: 'ENOENT' });
     const devices = containerDeviceState(r.devices);
     ContainerV1.checkMounted(parts, neededControllers(r, devices));
     const made: Made[] = [];

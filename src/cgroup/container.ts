@@ -4,30 +4,20 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ContainerResources } from '../oci/resources';
-import type { CgroupStats, CgroupView } from './types';
+import type { DynoCgroup } from './types';
 import { CONTAINER_V1_CONTROLLERS, checkCgroupsPath, containerDirs, detectCgroupHost, hierarchyOf, type CgroupHost, type ContainerDir } from './container-host';
 import { ContainerV1 } from './container-v1';
 import { ContainerV2 } from './container-v2';
 import { DynodError, UsageError } from '../errors';
 
-export interface ContainerCgroup {
-  readonly version: 1 | 2;
+/** As a dyno's cgroup (version, intoDir, procsFiles, view, stats, oomKills, pids), plus what OCI's verbs need. */
+export interface ContainerCgroup extends Pick<DynoCgroup, 'version' | 'intoDir' | 'procsFiles' | 'view' | 'stats' | 'oomKills' | 'pids'> {
   /** the cgroup path (below the hierarchy's root), e.g. "/libpod_parent/libpod-<id>"; on v1 that of the memory hierarchy when they differ */
   readonly path: string;
-  /** v2: the directory for CLONE_INTO_CGROUP; "" on v1 */
-  readonly intoDir: string;
-  /** where to write the child's pid when it is not born inside */
-  readonly procsFiles: string[];
   /** every directory of this container, one per hierarchy: what openContainerCgroup takes back */
   readonly dirs: string[];
-  /** how the container's own /sys/fs/cgroup is mounted */
-  readonly view: CgroupView;
   /** false once no directory of it is left */
   exists(): boolean;
-  stats(): CgroupStats;
-  oomKills(): number;
-  /** host pids of every process in it, sub-cgroups included */
-  pids(): number[];
   /** v2 cgroup.freeze, v1 freezer.state; resolves once frozen */
   freeze(): Promise<void>;
   thaw(): void;

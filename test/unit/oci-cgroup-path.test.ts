@@ -8,28 +8,25 @@ import { emptyResources } from '../../src/oci/resources';
 
 const KNOWN = new Set(['cpuset', 'cpu', 'cpuacct', 'blkio', 'memory', 'devices', 'freezer', 'net_cls', 'perf_event', 'net_prio', 'hugetlb', 'pids', 'rdma']);
 
-// An Ubuntu 20.04 host (hybrid), this shell in a session scope.
-const HYBRID_CGROUP = `12:pids:/user.slice/user-1000.slice/session-3.scope
-11:cpu,cpuacct:/user.slice
-10:memory:/user.slice/user-1000.slice/session-3.scope
-9:devices:/user.slice
-8:freezer:/
-7:net_cls,net_prio:/
-5:cpuset:/
-1:name=systemd:/user.slice/user-1000.slice/session-3.scope
-0::/user.slice/user-1000.slice/session-3.scope
+// A RHEL 8 host with systemd's cgroup2 mount added (hybrid), this process in sshd's service cgroup.
+const HYBRID_CGROUP = `11:freezer:/
+10:pids:/system.slice/sshd.service
+9:memory:/system.slice/sshd.service
+8:net_cls,net_prio:/
+7:cpu,cpuacct:/system.slice
+6:cpuset:/
+5:devices:/system.slice
+1:name=systemd:/system.slice/sshd.service
+0::/system.slice/sshd.service
 `;
-const HYBRID_MOUNTINFO = `34 24 0:29 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:9 - tmpfs tmpfs ro,mode=755
-35 34 0:30 / /sys/fs/cgroup/unified rw,nosuid,nodev,noexec,relatime shared:10 - cgroup2 cgroup2 rw,nsdelegate
-36 34 0:31 / /sys/fs/cgroup/systemd rw,nosuid,nodev,noexec,relatime shared:11 - cgroup cgroup rw,xattr,name=systemd
-39 34 0:34 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid,nodev,noexec,relatime shared:16 - cgroup cgroup rw,cpu,cpuacct
-40 34 0:35 / /sys/fs/cgroup/memory rw,nosuid,nodev,noexec,relatime shared:17 - cgroup cgroup rw,memory
-41 34 0:36 / /sys/fs/cgroup/pids rw,nosuid,nodev,noexec,relatime shared:18 - cgroup cgroup rw,pids
-42 34 0:37 / /sys/fs/cgroup/cpuset rw,nosuid,nodev,noexec,relatime shared:19 - cgroup cgroup rw,cpuset
-43 34 0:38 / /sys/fs/cgroup/devices rw,nosuid,nodev,noexec,relatime shared:20 - cgroup cgroup rw,devices
-44 34 0:39 / /sys/fs/cgroup/freezer rw,nosuid,nodev,noexec,relatime shared:21 - cgroup cgroup rw,freezer
-45 34 0:40 / /sys/fs/cgroup/net_cls,net_prio rw,nosuid,nodev,noexec,relatime shared:22 - cgroup cgroup rw,net_cls,net_prio
-`;
+const mnt = (id: number, dir: string, fstype: string, opts: string) =>
+  `${id} 30 0:${id} / /sys/fs/cgroup/${dir} rw,nosuid,nodev,noexec,relatime shared:${id} - ${fstype} ${fstype} rw,${opts}`;
+const HYBRID_MOUNTINFO = [
+  '30 24 0:26 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:4 - tmpfs tmpfs ro,mode=755',
+  mnt(31, 'unified', 'cgroup2', 'nsdelegate'), mnt(32, 'systemd', 'cgroup', 'xattr,name=systemd'), mnt(33, 'cpu,cpuacct', 'cgroup', 'cpu,cpuacct'),
+  mnt(34, 'memory', 'cgroup', 'memory'), mnt(35, 'pids', 'cgroup', 'pids'), mnt(36, 'cpuset', 'cgroup', 'cpuset'), mnt(37, 'devices', 'cgroup', 'devices'),
+  mnt(38, 'freezer', 'cgroup', 'freezer'), mnt(39, 'net_cls,net_prio', 'cgroup', 'net_cls,net_prio'),
+].join('\n');
 const hybrid = () => cgroupHostFrom(parseProcCgroup(HYBRID_CGROUP), parseCgroupMounts(HYBRID_MOUNTINFO), KNOWN);
 
 // Debian 12: v2 only; inside a container whose cgroup namespace root is the mount's root.
@@ -41,11 +38,11 @@ t.test('a hybrid host is v1: the hierarchies a container spans, each with this p
   const h = hybrid();
   t.equal(h.version, 1);
   t.same(h.hierarchies.map((x) => [x.mountPoint, x.controllers.join(','), x.options, x.ownDir]), [
-    ['/sys/fs/cgroup/cpu,cpuacct', 'cpu,cpuacct', 'cpu,cpuacct', '/sys/fs/cgroup/cpu,cpuacct/user.slice'],
-    ['/sys/fs/cgroup/memory', 'memory', 'memory', '/sys/fs/cgroup/memory/user.slice/user-1000.slice/session-3.scope'],
-    ['/sys/fs/cgroup/pids', 'pids', 'pids', '/sys/fs/cgroup/pids/user.slice/user-1000.slice/session-3.scope'],
+    ['/sys/fs/cgroup/cpu,cpuacct', 'cpu,cpuacct', 'cpu,cpuacct', '/sys/fs/cgroup/cpu,cpuacct/system.slice'],
+    ['/sys/fs/cgroup/memory', 'memory', 'memory', '/sys/fs/cgroup/memory/system.slice/sshd.service'],
+    ['/sys/fs/cgroup/pids', 'pids', 'pids', '/sys/fs/cgroup/pids/system.slice/sshd.service'],
     ['/sys/fs/cgroup/cpuset', 'cpuset', 'cpuset', '/sys/fs/cgroup/cpuset'],
-    ['/sys/fs/cgroup/devices', 'devices', 'devices', '/sys/fs/cgroup/devices/user.slice'],
+    ['/sys/fs/cgroup/devices', 'devices', 'devices', '/sys/fs/cgroup/devices/system.slice'],
     ['/sys/fs/cgroup/freezer', 'freezer', 'freezer', '/sys/fs/cgroup/freezer'],
   ], 'name=systemd, net_cls and the empty cgroup2 are not the container\'s');
 });
@@ -60,8 +57,8 @@ t.test('cgroupsPath: absolute below each root, relative below this process\'s cg
   const h = hybrid();
   const dirs = (p: string | null, controllers: readonly string[] = CONTAINER_V1_CONTROLLERS) => containerDirs(h, checkCgroupsPath(p, 'c1'), controllers).map((d) => d.dir);
   t.same(dirs('/libpod_parent/libpod-c1', ['memory', 'cpu']), ['/sys/fs/cgroup/cpu,cpuacct/libpod_parent/libpod-c1', '/sys/fs/cgroup/memory/libpod_parent/libpod-c1']);
-  t.same(dirs('box/c1', ['memory', 'cpu']), ['/sys/fs/cgroup/cpu,cpuacct/user.slice/box/c1', '/sys/fs/cgroup/memory/user.slice/user-1000.slice/session-3.scope/box/c1']);
-  t.same(dirs(null, ['pids']), ['/sys/fs/cgroup/pids/user.slice/user-1000.slice/session-3.scope/dynod-oci/c1']);
+  t.same(dirs('box/c1', ['memory', 'cpu']), ['/sys/fs/cgroup/cpu,cpuacct/system.slice/box/c1', '/sys/fs/cgroup/memory/system.slice/sshd.service/box/c1']);
+  t.same(dirs(null, ['pids']), ['/sys/fs/cgroup/pids/system.slice/sshd.service/dynod-oci/c1']);
   t.same(dirs('/k8s.io//./abc/', ['memory']), ['/sys/fs/cgroup/memory/k8s.io/abc'], 'normalized');
   t.same(dirs('/x', ['memory', 'cpuset']).length, 2, 'cpuset only when asked for');
   t.equal(containerDirs(v2(), checkCgroupsPath('/machine/c1', 'c1'), []).map((d) => d.dir)[0], '/sys/fs/cgroup/machine/c1');
@@ -81,9 +78,9 @@ t.test('reopening by directories finds each one\'s hierarchy; by path string onl
   const h = hybrid();
   t.equal(hierarchyOf(h, '/sys/fs/cgroup/cpu,cpuacct/x/y')?.mountPoint, '/sys/fs/cgroup/cpu,cpuacct');
   t.equal(hierarchyOf(h, '/tmp/x'), undefined);
-  const cg = openContainerCgroup(['/sys/fs/cgroup/cpu,cpuacct/user.slice/box/c1', '/sys/fs/cgroup/memory/user.slice/user-1000.slice/session-3.scope/box/c1'], h);
+  const cg = openContainerCgroup(['/sys/fs/cgroup/cpu,cpuacct/system.slice/box/c1', '/sys/fs/cgroup/memory/system.slice/sshd.service/box/c1'], h);
   t.equal(cg.version, 1);
-  t.equal(cg.path, '/user.slice/user-1000.slice/session-3.scope/box/c1', 'the memory hierarchy\'s path');
+  t.equal(cg.path, '/system.slice/sshd.service/box/c1', 'the memory hierarchy\'s path');
   t.same(cg.view, { version: 1, hierarchies: [{ dir: 'cpu,cpuacct', options: 'cpu,cpuacct' }, { dir: 'memory', options: 'memory' }] });
   t.same(cg.procsFiles, cg.dirs.map((d) => `${d}/cgroup.procs`));
   t.equal(cg.intoDir, '');
