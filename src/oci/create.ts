@@ -4,13 +4,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { native, buildFile } from '../native';
-import { CommandError, DynodError, UsageError } from '../errors';
+import { DynodError, UsageError } from '../errors';
 import type { NativeRecord } from '../addon';
 import { detectCgroups } from '../cgroup';
 import { readProcStat } from '../dyno/exec-target';
 import { createContainerCgroup, type ContainerCgroup } from '../cgroup/container';
 import { loadBundle } from './config';
-import { planContainer, type ContainerPlan } from './plan';
+import { planContainer } from './plan';
 import { compileContainer } from './compile';
 import { runHooks } from './hooks';
 import { nativeSeccompFilter } from './seccomp';
@@ -44,17 +44,20 @@ function awaitSetup(channel: number, onPty: (rec: NativeRecord) => void): Promis
     native().watchChannel(channel, (rec) => {
       if (rec === null) return resolve(error);
       if (rec.kind === 'pty' && rec.fd !== undefined) onPty(rec);
-      else if (rec.kind === 'error' && !error) error = rec.step === 'exec' ? new CommandError(rec.detail, rec) : DynodError.fromStep(rec);
+      else if (rec.kind === 'error' && !error) error = rec.step === 'exec' ? commandError(rec.detail, rec) : DynodError.fromStep(rec);
     });
   });
 }
 
-/** runc's words for a command that is not there, which podman and containerd turn into 127 and 126. */
-function explain(err: DynodError, plan: ContainerPlan): DynodError {
-  if (!(err instanceof CommandError)) return err;
-  const cmd = plan.process.args[0] ?? '';
-  const why = err.exitCode === 127 ? (cmd.includes('/') ? 'no such file or directory' : 'executable file not found in $PATH') : 'permission denied';
-  return new CommandError(cmd, { step: 'exec', syscall: 'execve', errno: err.errno, code: err.code, detail: cmd, message: `exec: "${cmd}": ${why}` });
+/**
+ * runc's words for a command that cannot run, which podman and containerd turn into
+ * 127 ("executable file not found in $PATH", "no such file or directory") and 126
+ * ("permission denied"): the message is what they read, not our exit status.
+ */
+export function commandError(cmd: string, rec: { code: string; errno: number }): DynodError {
+  const notFound = rec.code === 'ENOENT' || rec.code === 'ENOTDIR';
+  const why = notFound ? (cmd.includes('/') ? 'no such file or directory' : 'executable file not found in $PATH') : 'permission denied';
+  return new DynodError(`exec: "${cmd}": ${why}`, { step: 'exec', syscall: 'execve', errno: rec.errno, code: rec.code, detail: cmd }, notFound ? 127 : 126);
 }
 
 export async function createContainer(o: CreateOptions): Promise<Created> {
@@ -90,7 +93,14 @@ export async function createContainer(o: CreateOptions): Promise<Created> {
   let pidfd = -1;
   try {
     dir.write(state);
-    cgroup = createContainerCgroup(plan.cgroupsPath, o.id, plan.resources);
+    try {
+      cgroup = createContainerCgroup(plan.cgroupsPath, o.id, plan.resources);
+    } catch (e) {
+      // the cgroup code names the field (linux.resources.X); here the field is config.json's
+      const err = DynodError.from(e, 'create cgroup');
+      if (err.message.startsWith('linux.')) err.message = `config.json: ${err.message}`;
+      throw err;
+    }
     state.cgroupPath = cgroup.path;
     state.cgroupDirs = [...cgroup.dirs];
     // The container's /sys/fs/cgroup shows the hierarchies its cgroup spans (freezer and
@@ -146,7 +156,7 @@ export async function createContainer(o: CreateOptions): Promise<Created> {
     });
     await joinedP;
     const failed = setupError ?? joinError ?? consoleError;
-    if (failed) throw explain(failed, plan);
+    if (failed) throw failed;
 
     const hookState = publicState(state, 'created');
     const hookError = (await runHooks(plan.hooks.prestart, hookState)) ?? (await runHooks(plan.hooks.createRuntime, hookState));

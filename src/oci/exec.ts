@@ -6,7 +6,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { native, buildFile } from '../native';
-import { CommandError, DynodError, UsageError } from '../errors';
+import { DynodError, UsageError } from '../errors';
+import { commandError } from './create';
 import { CLONE } from '../dyno/constants';
 import { loadBundle, validateProcess } from './config';
 import { planContainer, planProcess, type PlanProcess } from './plan';
@@ -87,10 +88,7 @@ export async function execInContainer(o: ExecOptions): Promise<number> {
             fs.closeSync(rec.fd);
           }
         } else if (rec.kind === 'error' && !setupError) {
-          const cmd = proc.args[0] ?? '';
-          setupError = rec.step === 'exec'
-            ? new CommandError(cmd, { ...rec, message: `exec: "${cmd}": ${rec.code === 'ENOENT' ? (cmd.includes('/') ? 'no such file or directory' : 'executable file not found in $PATH') : 'permission denied'}` })
-            : DynodError.fromStep(rec);
+          setupError = rec.step === 'exec' ? commandError(proc.args[0] ?? '', rec) : DynodError.fromStep(rec);
         }
       }),
     );

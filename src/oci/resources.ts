@@ -17,7 +17,7 @@ export interface ContainerResources {
     disableOOMKiller: boolean | null;
   };
   cpu: {
-    /** v1 cpu.shares (2..262144); v2 cpu.weight = 1 + ((shares - 2) * 9999) / 262142 */
+    /** v1 cpu.shares (2..262144); v2 cpu.weight by runc's mapping (1024 shares → 100; src/cgroup/container-limits.ts) */
     shares: number | null;
     /** microseconds per period; -1: unlimited */
     quota: number | null;
