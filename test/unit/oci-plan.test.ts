@@ -1,28 +1,17 @@
 // planContainer: config.json + this host → the ContainerPlan (plain JSON): podman's
 // real config against a temporary rootfs, hostile images, user namespaces, /dev,
 // the dynod.size annotation. Reads the host (rootfs, /proc, /sys); writes nothing.
-import t, { type Test } from 'tap';
+import t from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { UsageError } from '../../src/errors';
 import { validateConfig } from '../../src/oci/config';
 import { planContainer, type ContainerPlan, type ContainerPlanContext } from '../../src/oci/plan';
 import { MOUNT_ATTR, MS } from '../../src/dyno/constants';
 import { SIZES } from '../../src/dyno/sizes';
-import { V1_VIEW, V2_VIEW, minimalConfig, otherNetns, podmanConfig, tempBundle, type Bundle, type Raw } from './fixtures/oci-bundle';
+import { V1_VIEW, V2_VIEW, minimalConfig, otherNetns, podmanConfig, refused, tempBundle, type Bundle, type Raw } from './fixtures/oci-bundle';
 
 function plan(b: Bundle, raw: Raw, over: Partial<ContainerPlanContext> = {}): ContainerPlan {
   return planContainer(validateConfig(raw, b.dir), { bundle: b.dir, id: 'c1', cgroupView: V1_VIEW, hostCpus: 4, ...over });
-}
-
-function refused(t: Test, fn: () => unknown, message: RegExp, what: string): void {
-  try {
-    fn();
-    t.fail(`${what}: expected a refusal`);
-  } catch (e) {
-    t.ok(e instanceof UsageError, `${what}: a UsageError (${String(e)})`);
-    t.match((e as Error).message, message, what);
-  }
 }
 
 /** What the host's kernel has at a /proc or /sys path: the plan keeps only masks the container will have. */

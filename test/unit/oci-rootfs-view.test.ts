@@ -6,22 +6,15 @@ import t, { type Test } from 'tap';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { UsageError } from '../../src/errors';
 import { JsonReader } from '../../src/oci/json';
 import { MAX_LINKS, RootfsView } from '../../src/oci/rootfs-view';
+import { layOut, refused } from './fixtures/oci-bundle';
 
-/** A rootfs laid out from a table: "dir/" directories, "name -> target" symlinks, other entries files. */
+/** A rootfs laid out from a table (see layOut), removed after the test. */
 function rootfs(t: Test, entries: string[]): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dynod-oci-view-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  for (const e of entries) {
-    const [name, target] = e.split(' -> ') as [string, string | undefined];
-    const p = path.join(dir, name);
-    fs.mkdirSync(path.dirname(p), { recursive: true });
-    if (target !== undefined) fs.symlinkSync(target, p);
-    else if (name.endsWith('/')) fs.mkdirSync(p, { recursive: true });
-    else fs.writeFileSync(p, 'x');
-  }
+  layOut(dir, entries);
   return dir;
 }
 
@@ -39,22 +32,12 @@ const HOSTILE = [
   'magic -> /proc/1/root/.oldroot/etc',
 ];
 
-function view(t: Test, root: string): RootfsView {
+function view(root: string): RootfsView {
   return new RootfsView(root, new JsonReader('config.json'));
 }
 
-function refused(t: Test, fn: () => unknown, re: RegExp, what: string): void {
-  try {
-    fn();
-    t.fail(`${what}: expected a refusal`);
-  } catch (e) {
-    t.ok(e instanceof UsageError, `${what}: a UsageError`);
-    t.match((e as Error).message, re, what);
-  }
-}
-
 t.test('symlinks resolve as if the rootfs were /', async (t) => {
-  const v = view(t, rootfs(t, HOSTILE));
+  const v = view(rootfs(t, HOSTILE));
   const cases: Array<[string, string]> = [
     ['/abs/passwd', '/etc/passwd'],
     ['/rel/passwd', '/etc/passwd'],
@@ -80,7 +63,7 @@ t.test('symlinks resolve as if the rootfs were /', async (t) => {
 
 t.test('loops and long chains are refused; exactly 255 links still resolve', async (t) => {
   const links = Array.from({ length: MAX_LINKS + 1 }, (_, i) => `l${i} -> l${i + 1}`);
-  const v = view(t, rootfs(t, [...HOSTILE, ...links, `l${MAX_LINKS + 1}/`]));
+  const v = view(rootfs(t, [...HOSTILE, ...links, `l${MAX_LINKS + 1}/`]));
   refused(t, () => v.resolve('/loop1/x', 'mounts[2].destination'), /^config\.json: mounts\[2\]\.destination: \/loop1\/x: more than 255 symlinks on the way in the rootfs \(a loop\?\)/, 'two-link loop');
   refused(t, () => v.resolve('/self', 'mounts[0].destination'), /more than 255 symlinks/, 'a link to itself');
   t.equal(v.resolve('/l1/z', 'x'), `/l${MAX_LINKS + 1}/z`, '255 links');
@@ -88,7 +71,7 @@ t.test('loops and long chains are refused; exactly 255 links still resolve', asy
 });
 
 t.test('a file in the middle of a path is refused', async (t) => {
-  const v = view(t, rootfs(t, HOSTILE));
+  const v = view(rootfs(t, HOSTILE));
   refused(t, () => v.resolve('/file/x', 'mounts[1].destination'), /^config\.json: mounts\[1\]\.destination: \/file\/x: \/file is not a directory in the rootfs/, 'file/x');
   refused(t, () => v.resolve('/etc/passwd/..', 'x'), /not a directory/, 'file/..');
   t.equal(v.resolve('/file', 'x'), '/file', 'a file at the end is fine');
@@ -96,7 +79,7 @@ t.test('a file in the middle of a path is refused', async (t) => {
 
 t.test('what is missing is made, in order, with the right last kind', async (t) => {
   const root = rootfs(t, HOSTILE);
-  const v = view(t, root);
+  const v = view(root);
   t.same(v.create('/a/b/c', 'dir', 'x'), [{ path: '/a', type: 'dir' }, { path: '/a/b', type: 'dir' }, { path: '/a/b/c', type: 'dir' }]);
   t.same(v.create('/a/b/c', 'dir', 'x'), [], 'made once');
   t.same(v.lookup('/a/b'), { type: 'dir' }, 'the view knows what it made');
@@ -111,7 +94,7 @@ t.test('what is missing is made, in order, with the right last kind', async (t) 
 
 t.test('mounts of the plan change what later paths are', async (t) => {
   const host = rootfs(t, ['data/', 'data/up -> ../../../../..', 'data/abs -> /etc', 'data/f', 'data/sub/']);
-  const v = view(t, rootfs(t, HOSTILE));
+  const v = view(rootfs(t, HOSTILE));
   v.mount('/vol', { kind: 'host', host: path.join(host, 'data') });
   t.same(v.lookup('/vol/f'), { type: 'file' }, 'a bind shows its source');
   t.equal(v.resolve('/vol/up/etc/passwd', 'x'), '/etc/passwd', 'a ../ link in a bound host directory stays in the container');
@@ -134,7 +117,7 @@ t.test('mounts of the plan change what later paths are', async (t) => {
 });
 
 t.test('through /proc: never into a process\'s directory, whose links leave any root', async (t) => {
-  const v = view(t, rootfs(t, [...HOSTILE, 'proc/']));
+  const v = view(rootfs(t, [...HOSTILE, 'proc/']));
   v.mount('/proc', { kind: 'kernel', host: '/proc' });
   t.same(v.lookup('/proc/sys'), { type: 'dir' }, 'the host\'s /proc says what its entries are');
   t.equal(v.resolve('/proc/sys/kernel', 'x'), '/proc/sys/kernel');
