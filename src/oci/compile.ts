@@ -35,7 +35,8 @@ export const NS_CLONE: Record<NamespaceType, number> = {
   uts: CLONE.newuts, user: CLONE.newuser, cgroup: CLONE.newcgroup, time: CLONE.newtime,
 };
 
-const S_IFMT = { c: 0o020000, b: 0o060000, p: 0o010000 } as const;
+/** mknod(2)'s file types: S_IFCHR, S_IFBLK, S_IFIFO */
+export const S_IF = { c: 0o020000, b: 0o060000, p: 0o010000 } as const;
 
 /** A mount of the plan at NEW + a container path. */
 const inNew = (p: string) => (p === '/' ? NEW : NEW + p);
@@ -145,7 +146,7 @@ export function containerOps(plan: ContainerPlan, ctx: ContainerCompileContext):
     const step = `device ${d.path}`;
     ops.push(...createOps(d.create, step));
     if (d.how === 'bind') ops.push(...bindOps(OLD + d.path, inNew(d.target), false, 0, step));
-    else ops.push({ op: 'mknod', step, path: inNew(d.target), mode: S_IFMT[d.type] | d.fileMode, major: d.major, minor: d.minor, uid: d.uid, gid: d.gid });
+    else ops.push({ op: 'mknod', step, path: inNew(d.target), mode: S_IF[d.type] | d.fileMode, major: d.major, minor: d.minor, uid: d.uid, gid: d.gid });
   }
   for (const l of plan.devLinks) {
     const step = `symlink ${l.target}`;

@@ -109,8 +109,11 @@ export function planMounts(mounts: readonly OciMount[], ctx: MountContext): Plan
       const attrs = RO_ATTRS.reduce((a, [ms, attr]) => (o.flags & ms ? a | attr : a), o.recursiveAttrs);
       return hostBind('/sys', where, true, 'sysfs: the host\'s /sys, bound (a new user namespace may mount sysfs only with a network namespace of its own)', attrs, 0);
     }
-    if (type === 'mqueue' && userns && !own.has('ipc'))
+    if (type === 'mqueue' && userns && !own.has('ipc')) {
+      // mqueue belongs to the owner of the ipc namespace: without one of its own, the host's
+      if (!fs.existsSync('/dev/mqueue')) r.unsupported(at(p, 'type'), 'mqueue in a new user namespace needs an ipc namespace of the container\'s own, or a /dev/mqueue on the host to bind');
       return hostBind('/dev/mqueue', where, false, 'mqueue: the host\'s /dev/mqueue, bound (a new user namespace may mount mqueue only with an ipc namespace of its own)');
+    }
 
     const create = view.create(target, 'dir', where);
     const kernelHost: Record<string, string | null> = { proc: '/proc', sysfs: '/sys', cgroup: '/sys/fs/cgroup', devpts: null, mqueue: null };

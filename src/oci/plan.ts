@@ -4,6 +4,7 @@
 // sources, joined namespaces. Writes nothing.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
 import { cpuQuotaFor, type CgroupView } from '../cgroup';
 import { SIZES, findSize } from '../dyno/sizes';
 import { JsonReader, at } from './json';
@@ -186,7 +187,7 @@ export function planContainer(config: OciConfig, ctx: ContainerPlanContext): Con
   return {
     ociVersion: config.ociVersion,
     id: ctx.id,
-    bundle: ctx.bundle,
+    bundle: path.resolve(ctx.bundle),
     rootfs,
     readonly: config.root.readonly,
     hostname: config.hostname,

@@ -21,7 +21,9 @@ export type Node =
   | { type: 'symlink'; target: string }
   | { type: 'missing' }
   /** inside a kernel filesystem whose entries the plan cannot see (devpts, mqueue): the kernel decides */
-  | { type: 'opaque' };
+  | { type: 'opaque' }
+  /** a process's directory of a proc mount (/proc/self, /proc/PID) or below: the host's would say nothing of the container's */
+  | { type: 'process' };
 
 /** What a mount of the plan puts at a path of the container. */
 export type Layer =
@@ -29,7 +31,7 @@ export type Layer =
   | { kind: 'host'; host: string }
   /** a new tmpfs: empty but for what the plan makes in it */
   | { kind: 'empty' }
-  /** proc, sysfs, cgroup: the same kernel's filesystem as the host sees it at this path (for the types of entries), or unknown */
+  /** proc, sysfs, cgroup: the same kernel's filesystem as the host sees it at this path (what its entries are), or unknown */
   | { kind: 'kernel'; host: string | null };
 
 /** Something the child makes before it mounts: a missing directory, or the empty file a file mount needs. */
@@ -43,16 +45,23 @@ function under(p: string, root: string): boolean {
   return root === '/' || p === root || p.startsWith(`${root}/`);
 }
 
-function hostNode(file: string, follow: boolean): Node {
+/**
+ * What a host path is, its symlinks reported (never followed: the view resolves them
+ * inside the container). kernel: a kernel filesystem, where an unreadable entry is
+ * left to the kernel rather than an error.
+ */
+function hostNode(file: string, kernel: boolean): Node {
   let st: fs.Stats;
   try {
-    st = follow ? fs.statSync(file) : fs.lstatSync(file);
+    st = fs.lstatSync(file);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return { type: 'missing' };
-    if (follow) return { type: 'opaque' };
+    if (kernel) return { type: 'opaque' };
     throw e;
   }
+  // Magic links of /proc (/proc/self/root, /proc/PID/cwd, ...) read as their path in the
+  // process's root: resolved in the view like any symlink, they cannot reach the scratch root.
   if (st.isSymbolicLink()) return { type: 'symlink', target: fs.readlinkSync(file) };
   if (st.isDirectory()) return { type: 'dir' };
   if (st.isCharacterDevice() || st.isBlockDevice()) return { type: 'device' };
@@ -80,6 +89,7 @@ export class RootfsView {
     if (layer.kind === 'host') return hostNode(layer.host + (rel === '/' ? '' : rel), false);
     if (p === top.at) return { type: 'dir' };
     if (layer.kind === 'empty') return { type: 'missing' };
+    if (layer.host === '/proc' && /^\/(\d+|self|thread-self)(\/|$)/.test(rel)) return { type: 'process' };
     return layer.host === null ? { type: 'opaque' } : hostNode(layer.host + rel, true);
   }
 
@@ -103,6 +113,7 @@ export class RootfsView {
       const next = `${current}/${part}`;
       const last = rest.every((c) => c === '' || c === '.');
       const node = this.lookup(next);
+      if (node.type === 'process') this.r.unsupported(where, `${unsafe}: goes through ${next}, a process's directory of /proc, whose links (root, cwd, fd) lead out of any root`);
       if (node.type === 'symlink' && (followLast || !last)) {
         if (++links > MAX_LINKS) this.r.fail(where, `${unsafe}: more than ${MAX_LINKS} symlinks on the way in the rootfs (a loop?)`, 'a path that resolves inside the rootfs');
         if (node.target.startsWith('/')) current = '';

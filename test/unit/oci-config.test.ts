@@ -11,7 +11,7 @@ import { validateResources } from '../../src/oci/linux-resources';
 type Raw = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const BUNDLE = '/srv/bundle';
-const PODMAN = '/tmp/podman-config.json';
+const PODMAN = path.join(__dirname, 'fixtures', 'podman-config.json');
 
 function base(): Raw {
   return {
@@ -41,8 +41,7 @@ function refuses(t: Test, mutate: (c: Raw) => void, jsonPath: string, re: RegExp
   t.notOk(err.message.includes('\n'), `${jsonPath}: one line`);
 }
 
-t.test('podman\'s config.json is read whole', async (t) => {
-  if (!fs.existsSync(PODMAN)) return t.skip(`${PODMAN} (a config.json podman wrote) is not on this machine`);
+t.test('podman\'s config.json (fixtures/podman-config.json, as podman 4 wrote it) is read whole', async (t) => {
   const c = validateConfig(JSON.parse(fs.readFileSync(PODMAN, 'utf8')), BUNDLE);
   t.equal(c.ociVersion, '1.0.2-dev');
   t.equal(c.mounts.length, 11);
