@@ -122,14 +122,14 @@ async function bundle({ root = ROOT, outfile = path.join(root, 'dist', 'cli', 'd
  * from a real start, as root, measured the same). Best effort: no cache, no harm
  * (bin/dynod compiles from source; V8 also rejects a cache made by another Node).
  */
-function makeCodeCache(root, outfile) {
+function makeCodeCache(root, outfile, train = ['dynod', 'run', '--dry-run', '--', '/bin/true']) {
   const cache = `${outfile}.cache`;
   fs.rmSync(cache, { force: true });
   const env = { ...process.env, DYNOD_WRITE_CODE_CACHE: '1' };
   for (const k of ['NODE_OPTIONS', 'NODE_EXTRA_CA_CERTS', 'DYNOD_NO_BUNDLE', 'DYNOD_NO_CODE_CACHE', 'DYNOD_TRACE', 'DYNOD_LOG_LEVEL']) delete env[k];
   const app = fs.mkdtempSync(path.join(os.tmpdir(), 'dynod-build-'));
   try {
-    const r = spawnSync(process.execPath, ['--', path.join(root, 'bin', 'dynod'), 'run', '--dry-run', '--', '/bin/true'], { cwd: app, env, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['--', path.join(root, 'bin', train[0]), ...train.slice(1)], { cwd: app, env, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
     const why = () => (r.error ? r.error.message : (r.stderr || '').trim().split('\n').pop());
     if (!fs.existsSync(cache)) {
       process.stderr.write(`build-cli: no code cache (status ${r.status}): ${why()}\n`);
@@ -141,19 +141,19 @@ function makeCodeCache(root, outfile) {
   }
 }
 
-async function main() {
-  const outfile = path.join(ROOT, 'dist', 'cli', 'dynod.js');
-  try {
-    require.resolve('esbuild');
-  } catch {
-    // esbuild is a devDependency: without it (a production install of a package built
-    // elsewhere) bin/dynod falls back to dist/cli/main.js.
-    process.stderr.write('build-cli: esbuild is not installed; bin/dynod will run dist/cli/main.js unbundled\n');
-    for (const f of [outfile, `${outfile}.cache`, `${outfile}.inputs.json`]) fs.rmSync(f, { force: true });
-    return;
-  }
-  const { inputs, lazied } = await bundle({ outfile });
-  // What bin/dynod checks for staleness: the tree's own files (dist/, package.json), not
+// dynod-oci's entry: runc's command line (src/oci/cli.ts); one short process per verb.
+const OCI_ENTRY = `
+const { main } = require('../oci/cli.js');
+void main(process.argv);
+`;
+
+/**
+ * One bundle of the tree, checked by running `bin/<name> --version` (whose first line
+ * must be `version`), with its inputs list and code cache (trained by `train`).
+ */
+async function build({ outfile, entry, name, version, train }) {
+  const { inputs, lazied } = await bundle({ outfile, entry });
+  // What bin/ checks for staleness: the tree's own files (dist/, package.json), not
   // commander's, which an installed dynod may find hoisted elsewhere (and a bundle with an
   // older commander is still a consistent one).
   const own = inputs.filter((f) => f.startsWith(`dist${path.sep}`) || f === 'package.json');
@@ -161,16 +161,32 @@ async function main() {
   const kib = (fs.statSync(outfile).size / 1024).toFixed(0);
   const lz = [...lazied].map(([id, n]) => `${id} (${n} require${n > 1 ? 's' : ''})`).join(', ') || 'nothing';
   process.stderr.write(`build-cli: ${path.relative(ROOT, outfile)}: ${inputs.length} modules, ${kib} KiB; loaded on first use: ${lz}\n`);
-  // A broken bundle must fail the build, not every `dynod` afterwards: it has to print the version.
-  const version = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version;
+  // A broken bundle must fail the build, not every command afterwards.
   const env = { ...process.env };
   for (const k of ['NODE_OPTIONS', 'NODE_EXTRA_CA_CERTS', 'DYNOD_NO_BUNDLE', 'DYNOD_NO_CODE_CACHE', 'DYNOD_WRITE_CODE_CACHE']) delete env[k];
-  const v = spawnSync(process.execPath, ['--', path.join(ROOT, 'bin', 'dynod'), '--version'], { env, encoding: 'utf8' });
-  if (v.status !== 0 || v.stdout.trim() !== version) {
+  const v = spawnSync(process.execPath, ['--', path.join(ROOT, 'bin', name), '--version'], { env, encoding: 'utf8' });
+  if (v.status !== 0 || v.stdout.trim().split('\n')[0] !== version) {
     for (const f of [outfile, `${outfile}.cache`, `${outfile}.inputs.json`]) fs.rmSync(f, { force: true });
-    throw new Error(`the bundle does not work (\`dynod --version\`: status ${v.status}, ${JSON.stringify(v.stdout.trim())}; ${v.stderr.trim()}); removed it`);
+    throw new Error(`the bundle does not work (\`${name} --version\`: status ${v.status}, ${JSON.stringify(v.stdout.trim())}; ${v.stderr.trim()}); removed it`);
   }
-  makeCodeCache(ROOT, outfile);
+  makeCodeCache(ROOT, outfile, [name, ...train]);
+}
+
+async function main() {
+  const outfiles = [path.join(ROOT, 'dist', 'cli', 'dynod.js'), path.join(ROOT, 'dist', 'oci', 'dynod-oci.js')];
+  try {
+    require.resolve('esbuild');
+  } catch {
+    // esbuild is a devDependency: without it (a production install of a package built
+    // elsewhere) bin/dynod and bin/dynod-oci fall back to their unbundled entries.
+    process.stderr.write('build-cli: esbuild is not installed; bin/dynod and bin/dynod-oci will run unbundled\n');
+    for (const o of outfiles) for (const f of [o, `${o}.cache`, `${o}.inputs.json`]) fs.rmSync(f, { force: true });
+    return;
+  }
+  const version = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version;
+  await build({ outfile: outfiles[0], entry: ENTRY, name: 'dynod', version, train: ['run', '--dry-run', '--', '/bin/true'] });
+  // trained on a verb that needs no container (as root: the verbs run past the root check)
+  await build({ outfile: outfiles[1], entry: OCI_ENTRY, name: 'dynod-oci', version: `dynod-oci version ${version}`, train: ['--root', os.tmpdir(), 'list'] });
 }
 
 module.exports = { bundle, makeCodeCache, LAZY };

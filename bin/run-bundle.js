@@ -1,0 +1,53 @@
+'use strict';
+// Runs a bundle that scripts/build-cli.js made (dist/cli/dynod.js for bin/dynod,
+// dist/oci/dynod-oci.js for bin/dynod-oci) with its V8 code cache, or the unbundled
+// entry when the bundle is missing or older than a file it was made from.
+const fs = require('node:fs');
+const path = require('node:path');
+
+const root = path.join(__dirname, '..');
+
+function bundleIsCurrent(file) {
+  try {
+    const built = fs.statSync(file).mtimeMs;
+    // An installed package has no src/ and is never rebuilt in place; its mtimes are
+    // those of the unpacking, in no useful order. Only a source tree can go stale.
+    if (!fs.existsSync(path.join(root, 'src'))) return true;
+    const { inputs } = JSON.parse(fs.readFileSync(`${file}.inputs.json`, 'utf8'));
+    for (const f of inputs) if (fs.statSync(path.join(root, f)).mtimeMs > built) return false;
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** bundle: relative to dist/; fallback: the unbundled module (relative to bin/) whose main(argv) runs the CLI. */
+function runBundle(bundle, fallback) {
+  const file = path.join(root, 'dist', bundle);
+  if (process.env.DYNOD_NO_BUNDLE === '1' || !bundleIsCurrent(file)) {
+    require(fallback).main(process.argv);
+    return;
+  }
+  const vm = require('node:vm');
+  const { createRequire } = require('node:module');
+  const cacheFile = `${file}.cache`;
+  let cachedData;
+  try {
+    if (process.env.DYNOD_NO_CODE_CACHE !== '1') cachedData = fs.readFileSync(cacheFile);
+  } catch {
+    /* no cache: V8 compiles from source */
+  }
+  const wrapped = `(function (exports, require, module, __filename, __dirname) {${fs.readFileSync(file, 'utf8')}\n})`;
+  const script = new vm.Script(wrapped, { filename: file, cachedData });
+  if (process.env.DYNOD_WRITE_CODE_CACHE === '1') {
+    // scripts/build-cli.js: after a run, the cache holds every function that ran
+    process.once('exit', () => {
+      fs.writeFileSync(`${cacheFile}.tmp`, script.createCachedData());
+      fs.renameSync(`${cacheFile}.tmp`, cacheFile);
+    });
+  }
+  const mod = { exports: {}, id: file, filename: file, loaded: false };
+  script.runInThisContext().call(mod.exports, mod.exports, createRequire(file), mod, file, path.dirname(file));
+}
+
+module.exports = { runBundle };
