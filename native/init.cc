@@ -180,6 +180,40 @@ void load_seccomp(int fd) {
   free(insns);
 }
 
+bool parse_unsigned(const char *s, int base, unsigned long long max, unsigned long long *out);
+
+// HOME when the environment has none, as runc sets it: the user's entry in the
+// container's /etc/passwd, else "/".
+void set_home(uid_t uid) {
+  static char buf[65536];
+  const char *home = "/";
+  int fd = open("/etc/passwd", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = 0;
+    for (char *line = buf; line && *line;) {
+      char *next = strchr(line, '\n');
+      if (next) *next++ = 0;
+      // name:password:uid:gid:gecos:home:shell
+      char *f[7] = {line};
+      int k = 1;
+      for (char *c = line; *c && k < 7; c++)
+        if (*c == ':') {
+          *c = 0;
+          f[k++] = c + 1;
+        }
+      unsigned long long id;
+      if (k >= 6 && parse_unsigned(f[2], 10, 0xffffffffULL, &id) && id == uid && f[5][0]) {
+        home = f[5];
+        break;
+      }
+      line = next;
+    }
+  }
+  setenv("HOME", home, 1);
+}
+
 [[noreturn]] void exec_command(const Args &a, int slave) {
   if (setsid() < 0) fail("command session", "setsid");
   if (slave >= 0) {
@@ -230,6 +264,7 @@ void load_seccomp(int fd) {
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
 
+  if (!getenv("HOME")) set_home(a.uid);
   // Last, so the filter never has to allow our own setup (runtime-anchors.md 1.0 step 9).
   if (a.nnp && a.seccomp_fd >= 0) load_seccomp(a.seccomp_fd);
   trace("exec command");
@@ -529,6 +564,15 @@ int main(int argc, char **argv) {
     if (ptsname_r(master, name, sizeof name) != 0) name[0] = 0;
     send_record(dynod::kRecPty, 0, "terminal", "", name, master);
     close(master);
+    // The command's stdio is the terminal; ours must not keep the caller's: containerd's
+    // shim reads the output of `create` until EOF, which our copies would hold off for
+    // as long as the container lives.
+    int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    for (int i = 0; i < 3; i++) {
+      if (null_fd >= 0) dup2(null_fd, i);
+      else close(i);
+    }
+    if (null_fd > 2) close(null_fd);
   }
   if (a.start_fd >= 0) {
     check_command(a);
