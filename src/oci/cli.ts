@@ -93,6 +93,8 @@ function program(): Command {
     .exitOverride()
     .configureOutput({ outputError: () => {} })
     .showSuggestionAfterError(false)
+    // global flags before the verb, the verb's after it, and a command after the id is the command's
+    .enablePositionalOptions()
     .option('--root <dir>', 'where container state is kept', DEFAULT_ROOT)
     .option('--log <file>', 'also write errors and warnings to this file')
     .addOption(new Option('--log-format <format>', 'text or json').choices(['text', 'json']).default('text'))
@@ -163,6 +165,7 @@ function program(): Command {
 
   p.command('exec')
     .description('run a new process in a running container')
+    .passThroughOptions()
     .argument('<id>')
     .argument('[command...]', 'the command, when no --process is given')
     .option('-p, --process <file>', 'the process as config.json\'s process object (JSON)')

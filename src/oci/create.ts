@@ -14,7 +14,7 @@ import { planContainer } from './plan';
 import { compileContainer } from './compile';
 import { runHooks } from './hooks';
 import { nativeSeccompFilter } from './seccomp';
-import { OCI_VERSION, StateDir, publicState, writeAtomic, type StoredState } from './state';
+import { OCI_VERSION, StateDir, checkId, publicState, writeAtomic, type StoredState } from './state';
 
 export interface CreateOptions {
   root: string;
@@ -62,6 +62,7 @@ export function commandError(cmd: string, rec: { code: string; errno: number }):
 
 export async function createContainer(o: CreateOptions): Promise<Created> {
   if (o.preserveFds) throw new UsageError(`--preserve-fds ${o.preserveFds}: not supported by dynod-oci (the container gets stdio only); accepted: 0`);
+  checkId(o.id);
   const bundle = path.resolve(o.bundle);
   const config = loadBundle(bundle);
   const backend = detectCgroups();
