@@ -1,0 +1,310 @@
+// What the OCI runtime suites (test/integration/oci-*.test.ts) share: the runtime under
+// test, commands with a timeout, a cgroup parent below this process's own cgroup, a
+// logging wrapper around the runtime, and the checks that nothing is left behind.
+//
+// The runtime under test: DYNOD_OCI_RUNTIME (an absolute path), default bin/dynod-oci.
+// Every suite runs against runc the same way: DYNOD_OCI_RUNTIME=/usr/sbin/runc.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
+import { ROOT, hostEnv, waitFor } from './dynod';
+import { hostProcesses } from './host';
+import { busyboxMissing } from './oci-image';
+
+export const RUNTIME = path.resolve(process.env.DYNOD_OCI_RUNTIME ?? path.join(ROOT, 'bin', 'dynod-oci'));
+export const RUNTIME_NAME = path.basename(RUNTIME);
+
+export function onPath(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+/** Why an OCI suite cannot run here (one line), or undefined. tools: commands it needs on PATH. */
+export function whyNotOci(tools: string[]): string | undefined {
+  if (process.getuid?.() !== 0) return 'needs root';
+  try {
+    fs.accessSync(RUNTIME, fs.constants.X_OK);
+  } catch {
+    return `the runtime under test ${RUNTIME} is missing or not executable (set DYNOD_OCI_RUNTIME, e.g. /usr/sbin/runc)`;
+  }
+  const absent = tools.filter((c) => !onPath(c));
+  if (absent.length) return `needs ${absent.join(', ')} (Debian: apt-get install podman containerd)`;
+  return busyboxMissing() ?? cgroupParentProblem();
+}
+
+// ---- commands ------------------------------------------------------------------------
+
+export interface Cmd {
+  argv: string[];
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+  timedOut: boolean;
+}
+
+export interface CmdOpts {
+  env?: NodeJS.ProcessEnv;
+  /** written to stdin, then closed; without it stdin is /dev/null */
+  input?: string;
+  /** SIGKILL after this long (default 60 s) */
+  timeoutMs?: number;
+  cwd?: string;
+}
+
+/** Runs argv to its end (never throws for a failing command; an unknown command is code 127 from sh). */
+export function cmd(argv: string[], opts: CmdOpts = {}): Promise<Cmd> {
+  const t0 = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(argv[0]!, argv.slice(1), {
+      env: opts.env ?? hostEnv(),
+      cwd: opts.cwd ?? os.tmpdir(),
+      stdio: [opts.input !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout!.on('data', (b: Buffer) => out.push(b));
+    child.stderr!.on('data', (b: Buffer) => err.push(b));
+    if (opts.input !== undefined) {
+      child.stdin!.on('error', () => { /* the command may not read it all */ });
+      child.stdin!.end(opts.input);
+    }
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, opts.timeoutMs ?? 60_000);
+    const done = (code: number | null, signal: NodeJS.Signals | null, extra = '') => {
+      clearTimeout(timer);
+      resolve({ argv, code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') + extra, ms: Date.now() - t0, timedOut });
+    };
+    child.on('error', (e) => done(127, null, `\n[test helper: ${argv[0]}: ${e.message}]`));
+    child.on('close', (code, signal) => done(code, signal, timedOut ? `\n[test helper: killed after ${opts.timeoutMs ?? 60_000} ms]` : ''));
+  });
+}
+
+/** A command's outcome in one short line, for assertion messages (output cut to the last 300 characters). */
+export function brief(r: Cmd): string {
+  const tail = (s: string) => (s.length > 300 ? `…${s.slice(-300)}` : s).trim().replace(/\s*\n\s*/g, ' | ');
+  return `${r.argv.slice(0, 4).join(' ')}… → ${r.timedOut ? 'TIMED OUT' : r.code ?? r.signal} in ${r.ms} ms; stdout: ${tail(r.stdout) || '(none)'}; stderr: ${tail(r.stderr) || '(none)'}`;
+}
+
+// ---- cgroups ---------------------------------------------------------------------------
+
+interface Hierarchy {
+  /** where it is mounted, e.g. /sys/fs/cgroup/memory or the cgroup2 mount */
+  mount: string;
+  /** this process's cgroup in it, e.g. /process_api/abc */
+  own: string;
+}
+
+/** Every cgroup hierarchy this process belongs to (v1 ones and the unified one), with its mount. */
+function hierarchies(): Hierarchy[] {
+  const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').flatMap((l) => {
+    const sep = l.indexOf(' - ');
+    if (sep < 0) return [];
+    const f = l.slice(0, sep).split(' ');
+    const [fstype, , opts] = l.slice(sep + 3).split(' ');
+    return fstype === 'cgroup' || fstype === 'cgroup2' ? [{ root: f[3]!, point: f[4]!, fstype, opts: (opts ?? '').split(',') }] : [];
+  });
+  const out: Hierarchy[] = [];
+  for (const line of fs.readFileSync('/proc/self/cgroup', 'utf8').trim().split('\n')) {
+    const [, ctrls, ...rest] = line.split(':');
+    const own = rest.join(':');
+    const want = ctrls ? ctrls.split(',') : [];
+    const m = mounts.find((x) => (want.length ? x.fstype === 'cgroup' && want.every((c) => x.opts.includes(c)) : x.fstype === 'cgroup2'));
+    // a mount of a sub-tree (root other than /) shows paths relative to that root
+    if (m && m.root === '/') out.push({ mount: m.point, own });
+  }
+  return out;
+}
+
+/** The path containers' cgroups go under: below this process's memory cgroup (or the unified one on v2). */
+function ownBase(): string {
+  const lines = fs.readFileSync('/proc/self/cgroup', 'utf8').trim().split('\n').map((l) => l.split(':'));
+  const mem = lines.find((l) => l[1]!.split(',').includes('memory')) ?? lines.find((l) => l[1] === '');
+  return mem ? mem.slice(2).join(':') : '/';
+}
+
+/** One path (cgroupsPath, --cgroup-parent) serves every hierarchy: it must be below our own cgroup in each. */
+function cgroupParentProblem(): string | undefined {
+  const base = ownBase();
+  for (const h of hierarchies()) {
+    const own = h.own.replace(/\/$/, '');
+    if (own && own !== base && !base.startsWith(`${own}/`)) return `no cgroup path is below this process's cgroup in every hierarchy (${h.mount}: ${h.own}, memory: ${base})`;
+  }
+  return undefined;
+}
+
+/**
+ * A cgroup parent of the suite's own, <own memory cgroup>/<name>, where podman puts
+ * conmon and the containers (and ctr the containers). It is created in every
+ * hierarchy (one path serves them all). remove() takes it away with the
+ * ancestors that did not exist before.
+ */
+export class CgroupParent {
+  readonly path: string;
+  private readonly made: string[] = [];
+
+  constructor(name: string) {
+    this.path = path.posix.join(ownBase(), name);
+    // the ancestors missing now: podman or the runtime creates them, we remove them
+    for (const h of hierarchies()) {
+      let p = h.mount;
+      for (const part of this.path.split('/').filter(Boolean)) {
+        p = path.join(p, part);
+        if (!fs.existsSync(p)) this.made.push(p);
+      }
+    }
+  }
+
+  /** The parent's directory in every hierarchy that has it now. */
+  dirs(): string[] {
+    return hierarchies().map((h) => path.join(h.mount, this.path)).filter((d) => fs.existsSync(d));
+  }
+
+  /** Cgroup directories below the parent (relative, deduplicated across hierarchies), e.g. libpod-<id>, conmon. */
+  children(): string[] {
+    const rel = new Set<string>();
+    for (const d of this.dirs()) {
+      const walk = (dir: string, prefix: string) => {
+        for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+          if (!e.isDirectory()) continue;
+          rel.add(path.join(prefix, e.name));
+          walk(path.join(dir, e.name), path.join(prefix, e.name));
+        }
+      };
+      walk(d, '');
+    }
+    return [...rel].sort();
+  }
+
+  /** Processes in the parent or below it, in any hierarchy. */
+  processes(): string[] {
+    const re = new RegExp(`:${this.path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(/|$)`, 'm');
+    return hostProcesses().filter((p) => re.test(p.cgroup)).map((p) => `${p.pid} ${p.cmdline.slice(0, 120)}`);
+  }
+
+  /** rmdir, deepest first, everything below the parent, the parent, and the ancestors this suite made. Returns what could not be removed. */
+  remove(): string[] {
+    const failed: string[] = [];
+    const rm = (d: string) => {
+      try {
+        fs.rmdirSync(d);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code !== 'ENOENT') failed.push(`${d} (${code})`);
+      }
+    };
+    for (const d of this.dirs()) {
+      const all: string[] = [];
+      const walk = (dir: string) => {
+        for (const e of fs.readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) walk(path.join(dir, e.name));
+        all.push(dir);
+      };
+      walk(d);
+      all.forEach(rm);
+    }
+    // ancestors: only when empty (another suite may still use a shared one; it removes it last)
+    for (const d of [...this.made].reverse()) {
+      if (!fs.existsSync(d)) continue;
+      try {
+        fs.rmdirSync(d);
+      } catch { /* in use by another suite, or not empty: theirs to remove */ }
+    }
+    return failed;
+  }
+}
+
+// ---- the runtime, wrapped ---------------------------------------------------------------
+
+/**
+ * A shell script named like the runtime (podman looks at the name: runtime_supports_json)
+ * that logs every call and runs the runtime with a state root (--root) of the suite's
+ * own, so that what it leaves there is the suite's to see.
+ */
+export class RuntimeWrapper {
+  readonly path: string;
+  readonly stateRoot: string;
+  readonly log: string;
+
+  constructor(dir: string) {
+    fs.mkdirSync(path.join(dir, 'bin'), { recursive: true });
+    this.path = path.join(dir, 'bin', RUNTIME_NAME);
+    this.stateRoot = path.join(dir, 'runtime-root');
+    this.log = path.join(dir, 'runtime-calls.log');
+    fs.mkdirSync(this.stateRoot, { mode: 0o700 });
+    const q = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
+    fs.writeFileSync(this.path, `#!/bin/sh\nprintf '%s\\n' "$*" >> ${q(this.log)}\nexec ${q(RUNTIME)} --root ${q(this.stateRoot)} "$@"\n`, { mode: 0o755 });
+  }
+
+  /** The calls so far, ids and the suite's paths shortened: "create --bundle T/… ID". */
+  calls(dir: string): string[] {
+    if (!fs.existsSync(this.log)) return [];
+    return fs.readFileSync(this.log, 'utf8').split('\n').filter(Boolean).map((l) => l.split(dir).join('T').replace(/\b[0-9a-f]{64}\b/g, 'ID'));
+  }
+
+  /** The verbs called, each with how often: "create×12 start×12 …". */
+  verbs(dir: string): string {
+    const n = new Map<string, number>();
+    for (const c of this.calls(dir)) {
+      const verb = c.split(' ').find((w) => /^[a-z]+$/.test(w)) ?? c;
+      n.set(verb, (n.get(verb) ?? 0) + 1);
+    }
+    return [...n].map(([v, k]) => `${v}×${k}`).join(' ');
+  }
+
+  /** Entries the runtime keeps in its state root (one per container it knows). */
+  state(): string[] {
+    return fs.existsSync(this.stateRoot) ? fs.readdirSync(this.stateRoot) : [];
+  }
+}
+
+// ---- leftovers --------------------------------------------------------------------------
+
+/** Mount table lines (ours and PID 1's) that mention dir. */
+export function mountsUnder(dir: string): string[] {
+  const lines = new Set<string>();
+  for (const f of ['/proc/self/mountinfo', '/proc/1/mountinfo']) {
+    for (const l of fs.readFileSync(f, 'utf8').split('\n')) if (l.includes(dir)) lines.add(l.split(' ')[4]!);
+  }
+  return [...lines];
+}
+
+/** Mount lines pinning a namespace (nsfs), to compare before and after. */
+export function nsfsMounts(): Set<string> {
+  const out = new Set<string>();
+  for (const f of ['/proc/self/mountinfo', '/proc/1/mountinfo']) {
+    for (const l of fs.readFileSync(f, 'utf8').split('\n')) if (/ - nsfs /.test(l)) out.add(l.split(' ').slice(3, 5).join(' '));
+  }
+  return out;
+}
+
+export function netnsNames(): Set<string> {
+  try {
+    return new Set(fs.readdirSync('/run/netns'));
+  } catch {
+    return new Set();
+  }
+}
+
+/** Processes whose command line mentions dir (conmon, shims, the wrapped runtime, containerd of a suite). */
+export function processesMentioning(dir: string): string[] {
+  return hostProcesses().filter((p) => p.pid !== process.pid && p.cmdline.includes(dir)).map((p) => `${p.pid} ${p.cmdline.slice(0, 160)}`);
+}
+
+/** Waits (up to ms) for no process to mention dir; returns those still there. */
+export async function processesGone(dir: string, ms = 5000): Promise<string[]> {
+  try {
+    await waitFor(() => processesMentioning(dir).length === 0, ms, `the processes of ${dir} to end`, 50);
+    return [];
+  } catch {
+    return processesMentioning(dir);
+  }
+}
+
+/** umount -l of every mount under dir (teardown after a failure: the suite's temp dir must go). */
+export function unmountUnder(dir: string): void {
+  for (const m of mountsUnder(dir).sort().reverse()) spawnSync('umount', ['-l', m], { stdio: 'ignore' });
+}
