@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { hostEnv } from './dynod';
-import { CgroupParent, RuntimeWrapper, cmd, mountsUnder, netnsNames, nsfsMounts, processesGone, unmountUnder, RUNTIME_NAME, type Cmd, type CmdOpts } from './oci';
+import { CgroupParent, RuntimeWrapper, cmd, killStragglers, mountsUnder, netnsNames, nsfsMounts, processesGone, unmountUnder, RUNTIME_NAME, type Cmd, type CmdOpts } from './oci';
 import { buildOciArchive, type ImageFile } from './oci-image';
 
 /** Limits podman asks the runtime to set: its defaults (1048576) need CAP_SYS_RESOURCE, which a test host may lack. */
@@ -137,13 +137,13 @@ export class Podman {
     };
   }
 
-  /** Teardown: every container gone, the cgroup parent removed, the temp dir removed. Returns the cgroup dirs that would not go. */
+  /** Teardown: every container gone, the cgroup parent removed, the temp dir removed. Returns what had to be forced or would not go. */
   async destroy(): Promise<string[]> {
     await this.podman(['rm', '-a', '-f', '-t', '0'], { timeoutMs: 30_000 });
-    await processesGone(this.dir, 5000);
+    const killed = (await processesGone(this.dir, 5000)).length || this.cgroup.processes().length ? await killStragglers(this.dir, this.cgroup) : [];
     unmountUnder(this.dir);
     const stuck = this.cgroup.remove();
     fs.rmSync(this.dir, { recursive: true, force: true });
-    return stuck;
+    return [...killed.map((k) => `killed ${k}`), ...stuck];
   }
 }

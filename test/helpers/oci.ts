@@ -180,7 +180,7 @@ export class CgroupParent {
     return [...rel].sort();
   }
 
-  /** Processes in the parent or below it, in any hierarchy. */
+  /** Processes in the parent or below it, in any hierarchy ("pid command line"). */
   processes(): string[] {
     const re = new RegExp(`:${this.path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(/|$)`, 'm');
     return hostProcesses().filter((p) => re.test(p.cgroup)).map((p) => `${p.pid} ${p.cmdline.slice(0, 120)}`);
@@ -219,24 +219,32 @@ export class CgroupParent {
 
 // ---- the runtime, wrapped ---------------------------------------------------------------
 
+/** runc's verbs: the first of these in a call is its verb (global flags and their values come before it). */
+const VERBS = new Set(['create', 'start', 'state', 'kill', 'delete', 'run', 'exec', 'ps', 'list', 'features', 'pause', 'resume', 'update', 'events', 'spec', 'checkpoint', 'restore', '--version', '--help']);
+
 /**
  * A shell script named like the runtime (podman looks at the name: runtime_supports_json)
- * that logs every call and runs the runtime with a state root (--root) of the suite's
- * own, so that what it leaves there is the suite's to see.
+ * that logs every call and, with ownRoot, runs the runtime with a state root (--root) of
+ * the suite's own, so that what it leaves there is the suite's to see. (containerd's
+ * shim passes --root itself: no ownRoot there.)
  */
 export class RuntimeWrapper {
   readonly path: string;
-  readonly stateRoot: string;
+  readonly stateRoot: string | undefined;
   readonly log: string;
 
-  constructor(dir: string) {
+  constructor(dir: string, ownRoot = true) {
     fs.mkdirSync(path.join(dir, 'bin'), { recursive: true });
     this.path = path.join(dir, 'bin', RUNTIME_NAME);
-    this.stateRoot = path.join(dir, 'runtime-root');
     this.log = path.join(dir, 'runtime-calls.log');
-    fs.mkdirSync(this.stateRoot, { mode: 0o700 });
     const q = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
-    fs.writeFileSync(this.path, `#!/bin/sh\nprintf '%s\\n' "$*" >> ${q(this.log)}\nexec ${q(RUNTIME)} --root ${q(this.stateRoot)} "$@"\n`, { mode: 0o755 });
+    let root = '';
+    if (ownRoot) {
+      this.stateRoot = path.join(dir, 'runtime-root');
+      fs.mkdirSync(this.stateRoot, { mode: 0o700 });
+      root = ` --root ${q(this.stateRoot)}`;
+    }
+    fs.writeFileSync(this.path, `#!/bin/sh\nprintf '%s\\n' "$*" >> ${q(this.log)}\nexec ${q(RUNTIME)}${root} "$@"\n`, { mode: 0o755 });
   }
 
   /** The calls so far, ids and the suite's paths shortened: "create --bundle T/… ID". */
@@ -249,7 +257,7 @@ export class RuntimeWrapper {
   verbs(dir: string): string {
     const n = new Map<string, number>();
     for (const c of this.calls(dir)) {
-      const verb = c.split(' ').find((w) => /^[a-z]+$/.test(w)) ?? c;
+      const verb = c.split(' ').find((w) => VERBS.has(w)) ?? c.split(' ')[0]!;
       n.set(verb, (n.get(verb) ?? 0) + 1);
     }
     return [...n].map(([v, k]) => `${v}×${k}`).join(' ');
@@ -257,7 +265,7 @@ export class RuntimeWrapper {
 
   /** Entries the runtime keeps in its state root (one per container it knows). */
   state(): string[] {
-    return fs.existsSync(this.stateRoot) ? fs.readdirSync(this.stateRoot) : [];
+    return this.stateRoot && fs.existsSync(this.stateRoot) ? fs.readdirSync(this.stateRoot) : [];
   }
 }
 
@@ -302,6 +310,25 @@ export async function processesGone(dir: string, ms = 5000): Promise<string[]> {
   } catch {
     return processesMentioning(dir);
   }
+}
+
+/**
+ * Teardown's last resort after a failed run: SIGKILL, by pid, what the suite started and
+ * left running: the processes in its cgroup parent (containers, conmon), then those whose
+ * command line names its temp dir (shims, containerd). Returns what it killed.
+ */
+export async function killStragglers(dir: string, cgroup: CgroupParent): Promise<string[]> {
+  const killed: string[] = [];
+  for (const list of [() => cgroup.processes(), () => processesMentioning(dir)]) {
+    for (const p of list()) {
+      try {
+        process.kill(Number(p.split(' ')[0]), 'SIGKILL');
+        killed.push(p);
+      } catch { /* gone meanwhile */ }
+    }
+    await processesGone(dir, 2000);
+  }
+  return killed;
 }
 
 /** umount -l of every mount under dir (teardown after a failure: the suite's temp dir must go). */
