@@ -224,19 +224,23 @@ const VERBS = new Set(['create', 'start', 'state', 'kill', 'delete', 'run', 'exe
 
 /**
  * A shell script named like the runtime (podman looks at the name: runtime_supports_json)
- * that logs every call and, with ownRoot, runs the runtime with a state root (--root) of
- * the suite's own, so that what it leaves there is the suite's to see. (containerd's
- * shim passes --root itself: no ownRoot there.)
+ * that logs every call, keeps a copy of the config.json each `create` is given (what the
+ * runtime was asked for, before it could touch it), and, with ownRoot, runs the runtime
+ * with a state root (--root) of the suite's own, so that what it leaves there is the
+ * suite's to see. (containerd's shim passes --root itself: no ownRoot there.)
  */
 export class RuntimeWrapper {
   readonly path: string;
   readonly stateRoot: string | undefined;
   readonly log: string;
+  private readonly specs: string;
 
   constructor(dir: string, ownRoot = true) {
     fs.mkdirSync(path.join(dir, 'bin'), { recursive: true });
     this.path = path.join(dir, 'bin', RUNTIME_NAME);
     this.log = path.join(dir, 'runtime-calls.log');
+    this.specs = path.join(dir, 'specs');
+    fs.mkdirSync(this.specs);
     const q = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
     let root = '';
     if (ownRoot) {
@@ -244,7 +248,24 @@ export class RuntimeWrapper {
       fs.mkdirSync(this.stateRoot, { mode: 0o700 });
       root = ` --root ${q(this.stateRoot)}`;
     }
-    fs.writeFileSync(this.path, `#!/bin/sh\nprintf '%s\\n' "$*" >> ${q(this.log)}\nexec ${q(RUNTIME)}${root} "$@"\n`, { mode: 0o755 });
+    fs.writeFileSync(this.path, [
+      '#!/bin/sh',
+      `printf '%s\\n' "$*" >> ${q(this.log)}`,
+      'bundle=. prev= create=',
+      'for a in "$@"; do',
+      '  case "$prev" in --bundle|-b) bundle=$a ;; esac',
+      '  case "$a" in --bundle=*) bundle=${a#--bundle=} ;; create) create=1 ;; esac',
+      '  prev=$a id=$a',
+      'done',
+      `[ -n "$create" ] && cp "$bundle/config.json" ${q(this.specs)}/"$id.json" 2>/dev/null`,
+      `exec ${q(RUNTIME)}${root} "$@"`,
+      '',
+    ].join('\n'), { mode: 0o755 });
+  }
+
+  /** The config.json the runtime was given at `create` for container id. */
+  spec(id: string): { process: { env: string[] } } & Record<string, unknown> {
+    return JSON.parse(fs.readFileSync(path.join(this.specs, `${id}.json`), 'utf8'));
   }
 
   /** The calls so far, ids and the suite's paths shortened: "create --bundle T/… ID". */
