@@ -40,11 +40,12 @@ export class Podman {
   readonly cgroup: CgroupParent;
   readonly env: NodeJS.ProcessEnv;
   readonly image = 'localhost/dynod-oci-test:1';
+  /** default_ulimits of the suite's containers.conf (nofile=…, nproc=…) */
+  readonly ulimits = defaultUlimits();
   private readonly netnsBefore = netnsNames();
   private readonly nsfsBefore = nsfsMounts();
 
   constructor() {
-    const ulimits = defaultUlimits();
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dynod-oci-podman-'));
     fs.chmodSync(this.dir, 0o755);
     this.runtime = new RuntimeWrapper(this.dir);
@@ -58,7 +59,9 @@ export class Podman {
     const conf = path.join(this.dir, 'containers.conf');
     fs.writeFileSync(conf, [
       '[containers]',
-      `default_ulimits = ${list(ulimits)}`,
+      // the runtime makes a network namespace with loopback only: no bridge, no firewall rules on the host
+      'netns = "none"',
+      `default_ulimits = ${list(this.ulimits)}`,
       '[engine]',
       'cgroup_manager = "cgroupfs"',
       'events_logger = "file"',
@@ -86,9 +89,9 @@ export class Podman {
     return cmd(['podman', ...args], { env: this.env, ...opts });
   }
 
-  /** What every `podman run` and `create` of the suites gets: no registry, no network setup on the host, our cgroup parent. */
+  /** What every `podman run` and `create` of the suites gets: no registry, our cgroup parent. */
   get runFlags(): string[] {
-    return ['--pull', 'never', '--network', 'none', '--cgroup-parent', this.cgroup.path];
+    return ['--pull', 'never', '--cgroup-parent', this.cgroup.path];
   }
 
   /** `podman run FLAGS… IMAGE COMMAND…` */

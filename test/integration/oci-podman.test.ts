@@ -11,8 +11,10 @@
 // suite's. Every container is named oci-<pid>-<what>.
 import t from 'tap';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { waitFor } from '../helpers/dynod';
-import { RUNTIME, brief, cmd, whyNotOci } from '../helpers/oci';
+import { RUNTIME, brief, cmd, onPath, whyNotOci } from '../helpers/oci';
 import { Podman } from '../helpers/oci-podman';
 import { escapeInContainer, buildProbe } from '../helpers/oci-escape';
 
@@ -65,6 +67,72 @@ if (skip) {
     t.same(started.stdout.split('\n').filter(Boolean).sort(), [...asked].sort(), "the command's environment is config.json's process.env, exactly");
     t.ok(asked.includes('FOO=bar baz') && asked.includes('EMPTY=') && asked.includes('MULTI=a=b=c'), `control: config.json has the -e values (${asked.join(' ')})`);
     t.equal((await pm.podman(['rm', c])).code, 0, 'podman rm');
+  });
+
+  t.test('config.json through podman: read-only root, bind mounts, tmpfs, capabilities, no_new_privs, rlimits, sysctl, oom_score_adj', async (t) => {
+    const ro = path.join(pm.dir, 'vol-ro');
+    const rw = path.join(pm.dir, 'vol-rw');
+    fs.mkdirSync(ro);
+    fs.mkdirSync(rw);
+    fs.writeFileSync(path.join(ro, 'hello'), 'from the host\n');
+    const script = [
+      'w() { if touch "$1" 2>/dev/null; then echo "$2 writable"; else echo "$2 refused"; fi; }',
+      'w /rootfile root_w; w /data/x data_w; w /rw/x rw_w; w /scratch/x scratch_w',
+      'echo "data $(cat /data/hello)"',
+      'echo "scratch_kib $(df -k /scratch | awk \'NR==2 {print $2}\')"',
+      'echo "caps $(awk \'/^CapEff/ {print $2}\' /proc/self/status) $(awk \'/^CapBnd/ {print $2}\' /proc/self/status)"',
+      'echo "nnp $(awk \'/^NoNewPrivs/ {print $2}\' /proc/self/status)"',
+      'echo "nofile $(ulimit -n) $(ulimit -Hn)"',
+      'echo "forward $(cat /proc/sys/net/ipv4/ip_forward)"',
+      'echo "oom $(cat /proc/self/oom_score_adj)"',
+    ].join('\n');
+    const r = await pm.run([
+      '--rm', '--read-only', '-v', `${ro}:/data:ro`, '-v', `${rw}:/rw`, '--tmpfs', '/scratch:size=1m',
+      '--cap-drop', 'all', '--cap-add', 'NET_BIND_SERVICE', '--security-opt', 'no-new-privileges',
+      // --ulimit replaces podman's default_ulimits: nproc is given again (a host without CAP_SYS_RESOURCE cannot raise it)
+      '--ulimit', 'nofile=100:200', '--ulimit', pm.ulimits.find((u) => u.startsWith('nproc='))!, '--sysctl', 'net.ipv4.ip_forward=1', '--oom-score-adj', '500',
+    ], ['sh', '-c', script]);
+    t.equal(r.code, 0, brief(r));
+    const got = new Map(r.stdout.split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf(' ')), l.slice(l.indexOf(' ') + 1)]));
+    t.equal(got.get('root_w'), 'refused', '--read-only: the root is read-only');
+    t.equal(got.get('data_w'), 'refused', '-v …:ro: read-only');
+    t.notOk(fs.existsSync(path.join(ro, 'x')), 'nothing was written through it');
+    t.equal(got.get('data'), 'from the host', 'the bind mount shows the host directory');
+    t.equal(got.get('rw_w'), 'writable', '-v: a writable bind mount');
+    t.ok(fs.existsSync(path.join(rw, 'x')), '… whose write the host sees');
+    t.equal(got.get('scratch_w'), 'writable', '--tmpfs: writable under a read-only root');
+    t.equal(got.get('scratch_kib'), '1024', '--tmpfs size=1m: 1024 KiB');
+    t.equal(got.get('caps'), '0000000000000400 0000000000000400', '--cap-drop all --cap-add NET_BIND_SERVICE: effective and bounding sets');
+    t.equal(got.get('nnp'), '1', '--security-opt no-new-privileges');
+    t.equal(got.get('nofile'), '100 200', '--ulimit nofile=100:200');
+    t.equal(got.get('forward'), '1', '--sysctl net.ipv4.ip_forward=1 (in the container\'s network namespace)');
+    t.equal(got.get('oom'), '500', '--oom-score-adj 500');
+  });
+
+  t.test('namespaces joined by path: --network ns:PATH, --pid and --ipc container:NAME', { skip: !onPath('ip') && 'needs ip (iproute2)' }, async (t) => {
+    const ns = `dynod-oci-${process.pid}`;
+    t.teardown(() => void spawnSync('ip', ['netns', 'delete', ns], { stdio: 'ignore' }));
+    const add = await cmd(['ip', 'netns', 'add', ns]);
+    t.equal(add.code, 0, brief(add));
+    // a mark the container can see: the namespace's loopback MTU (no dummy interfaces needed)
+    t.equal((await cmd(['ip', '-n', ns, 'link', 'set', 'lo', 'mtu', '1234'])).code, 0, "the namespace's lo gets MTU 1234");
+    const net = await pm.run(['--rm', '--network', `ns:/run/netns/${ns}`], ['cat', '/sys/class/net/lo/mtu']);
+    t.equal(net.stdout.trim(), '1234', `--network ns:/run/netns/${ns}: the container is in that namespace (${brief(net)})`);
+
+    const host = name('nshost');
+    const up = await pm.run(['-d', '--name', host], ['sh', '-c', 'exec sleep 600']);
+    t.equal(up.code, 0, brief(up));
+    const [inHost, joined] = await Promise.all([
+      pm.podman(['exec', host, 'sh', '-c', 'readlink /proc/self/ns/pid; readlink /proc/self/ns/ipc']),
+      pm.run(['--rm', '--pid', `container:${host}`, '--ipc', `container:${host}`], ['sh', '-c', 'readlink /proc/self/ns/pid; readlink /proc/self/ns/ipc; pidof sleep']),
+    ]);
+    const [pidNs, ipcNs] = inHost.stdout.split('\n');
+    const j = joined.stdout.split('\n');
+    t.equal(j[0], pidNs, `--pid container:: the same pid namespace (${brief(joined)})`);
+    t.equal(j[1], ipcNs, '--ipc container:: the same IPC namespace');
+    t.match(j[2] ?? '', /^\d+$/, "… and it sees the other container's sleep");
+    t.equal((await pm.podman(['rm', '-f', '-t', '0', host])).code, 0, 'podman rm -f');
+    t.equal((await cmd(['ip', 'netns', 'delete', ns])).code, 0, 'ip netns delete');
   });
 
   t.test('--memory 64m: the OOM kill is exit 137; --pids-limit 20 stops a fork loop; limits on the host side', async (t) => {
