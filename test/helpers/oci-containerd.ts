@@ -138,6 +138,7 @@ export class Containerd {
         fs.rmdirSync(d);
       } catch { /* in use by another containerd: its own */ }
     }
+    this.runtime.keepCalls(this.dir, 'containerd');
     fs.rmSync(this.dir, { recursive: true, force: true });
     return stuck;
   }

@@ -27,7 +27,7 @@ export const PERMITTED: Record<string, string> = {
   socket_vsock: "podman's seccomp profile allows AF_VSOCK",
   x32: "podman's seccomp profile allows the x32 ABI",
   int80: "podman's seccomp profile allows the i386 ABI",
-  ptrace_pid1: "PID 1 is the container's own process, and podman's profile allows ptrace",
+  ptrace_pid1: "when PID 1 is the container's own command (runc), and podman's profile allows ptrace; judged when PID 1 is a runtime's init",
   ptrace_child: "the container's own process, and podman's profile allows ptrace",
   ptrace_traceme: "podman's profile allows ptrace",
   interrupts: "not among podman's masked paths",
@@ -53,9 +53,9 @@ export interface ProbeParams {
 
 /**
  * Runs the attacks through runProbe (which starts /probe ARGS... NAMES... in a container
- * and returns its output), one assertion each, then checks the host. dir: a scratch dir.
+ * within timeoutMs and returns its output), one assertion each, then checks the host. dir: a scratch dir.
  */
-export async function escapeInContainer(t: Test, dir: string, runProbe: (p: ProbeParams, names: string[]) => Promise<Cmd>): Promise<void> {
+export async function escapeInContainer(t: Test, dir: string, runProbe: (p: ProbeParams, names: string[], timeoutMs: number) => Promise<Cmd>): Promise<void> {
   const tag = `3599.${crypto.randomInt(100000, 999999)}`;
   const children: ChildProcess[] = [spawn('sleep', [tag], { stdio: 'ignore' }), spawn('sleep', [tag], { stdio: 'ignore', uid: DYNO_UID, gid: DYNO_UID })];
   const servers: net.Server[] = [];
@@ -79,10 +79,21 @@ export async function escapeInContainer(t: Test, dir: string, runProbe: (p: Prob
     const corePattern = fs.readFileSync('/proc/sys/kernel/core_pattern', 'utf8');
 
     const attacks = COMMON.filter((a) => !(a.probe in PERMITTED));
+    const names = ['pid1_cmdline', ...attacks.map((a) => a.probe)];
     const args = [`hostpid=${children[0]!.pid}`, `hostpid2=${children[1]!.pid}`, `marker=${marker}`, `port=${(tcp.address() as net.AddressInfo).port}`, `hostip=${hostIp}`, `abstract=${abstract}`, `nic=${nic}`];
-    const r = await runProbe({ tag, args }, attacks.map((a) => a.probe));
+    const r = await runProbe({ tag, args }, names, 60_000);
     t.equal(r.code, 0, `the probe ran to its end (${brief(r)})`);
     const got = parse(r.stdout);
+    // A PID 1 that is not the command (dynod-init) is the runtime's: the container must not ptrace it.
+    const pid1 = got.get('pid1_cmdline') ?? 'NO RESULT';
+    const ownPid1 = pid1.startsWith('CMDLINE:/probe|');
+    t.comment(`PID 1 in the container: ${pid1.slice(0, 80)}${ownPid1 ? " (the command itself: ptrace of it is the container's own business)" : " (the runtime's init: ptrace of it is judged)"}`);
+    if (!ownPid1) {
+      // a run of its own: when it works, PTRACE_ATTACH leaves PID 1 stopped (the probe detaches without waiting)
+      const p = await runProbe({ tag, args }, ['ptrace_pid1'], 15_000);
+      got.set('ptrace_pid1', parse(p.stdout).get('ptrace_pid1') ?? `NO RESULT (${brief(p)})`);
+      attacks.push({ ...COMMON.find((a) => a.probe === 'ptrace_pid1')!, attack: "ptrace PID 1 (the runtime's init)" });
+    }
     let succeeded = 0;
     for (const a of attacks) {
       const line = got.get(a.probe);

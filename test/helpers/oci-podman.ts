@@ -146,6 +146,7 @@ export class Podman {
     const killed = (await processesGone(this.dir, 5000)).length || this.cgroup.processes().length ? await killStragglers(this.dir, this.cgroup) : [];
     unmountUnder(this.dir);
     const stuck = this.cgroup.remove();
+    this.runtime.keepCalls(this.dir, 'podman');
     fs.rmSync(this.dir, { recursive: true, force: true });
     return [...killed.map((k) => `killed ${k}`), ...stuck];
   }

@@ -4,6 +4,7 @@
 //
 // The runtime under test: DYNOD_OCI_RUNTIME (an absolute path), default bin/dynod-oci.
 // Every suite runs against runc the same way: DYNOD_OCI_RUNTIME=/usr/sbin/runc.
+// DYNOD_OCI_CALLS=DIR keeps every call made to the runtime in DIR/<suite>.log.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -272,6 +273,14 @@ export class RuntimeWrapper {
   calls(dir: string): string[] {
     if (!fs.existsSync(this.log)) return [];
     return fs.readFileSync(this.log, 'utf8').split('\n').filter(Boolean).map((l) => l.split(dir).join('T').replace(/\b[0-9a-f]{64}\b/g, 'ID'));
+  }
+
+  /** With DYNOD_OCI_CALLS=DIR, the calls are copied to DIR/<suite>.log (teardown): what podman or the shim asked of the runtime, for debugging. */
+  keepCalls(dir: string, suite: string): void {
+    const out = process.env.DYNOD_OCI_CALLS;
+    if (!out) return;
+    fs.mkdirSync(out, { recursive: true });
+    fs.writeFileSync(path.join(out, `${suite}.log`), `${this.calls(dir).join('\n')}\n`);
   }
 
   /** The verbs called, each with how often: "create×12 start×12 …". */

@@ -258,7 +258,15 @@ if (skip) {
   });
 
   t.test('the escape battery inside a container', { skip: probe === undefined && 'no static probe (gcc -static failed)' }, async (t) => {
-    await escapeInContainer(t, pm.dir, (params, names) => pm.run(['--rm', '-e', `ESCAPE_TAG=${params.tag}`], ['/probe', ...params.args, ...names]));
+    // DYNOD_OCI_TEST_INIT=1: podman's --init (catatonit as PID 1), to see the PID-1-is-an-init path judged under runc
+    const init = process.env.DYNOD_OCI_TEST_INIT === '1' ? ['--init'] : [];
+    const names: string[] = [];
+    await escapeInContainer(t, pm.dir, (params, probes, timeoutMs) => {
+      names.push(name(`escape${names.length}`));
+      return pm.run(['--rm', '--name', names.at(-1)!, ...init, '-e', `ESCAPE_TAG=${params.tag}`], ['/probe', ...params.args, ...probes], { timeoutMs });
+    });
+    // a probe run that timed out (a stopped PID 1) must not spill into the leftover checks
+    await pm.podman(['rm', '-f', '-t', '0', '--ignore', ...names]);
   });
 
   t.test('nothing is left: containers, runtime state, cgroups, processes, mounts, namespaces', async (t) => {
