@@ -6,10 +6,9 @@
 // Every suite runs against runc the same way: DYNOD_OCI_RUNTIME=/usr/sbin/runc.
 // DYNOD_OCI_CALLS=DIR keeps every call made to the runtime in DIR/<suite>.log.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawn, spawnSync } from 'node:child_process';
-import { ROOT, hostEnv, waitFor } from './dynod';
+import { spawnSync } from 'node:child_process';
+import { ROOT, hostEnv, spawnCollect, waitFor, type Result } from './dynod';
 import { hostProcesses } from './host';
 import { busyboxMissing } from './oci-image';
 
@@ -35,14 +34,8 @@ export function whyNotOci(tools: string[]): string | undefined {
 
 // ---- commands ------------------------------------------------------------------------
 
-export interface Cmd {
+export interface Cmd extends Result {
   argv: string[];
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-  timedOut: boolean;
 }
 
 export interface CmdOpts {
@@ -54,35 +47,13 @@ export interface CmdOpts {
   cwd?: string;
 }
 
-/** Runs argv to its end (never throws for a failing command; an unknown command is code 127 from sh). */
-export function cmd(argv: string[], opts: CmdOpts = {}): Promise<Cmd> {
-  const t0 = Date.now();
-  return new Promise((resolve) => {
-    const child = spawn(argv[0]!, argv.slice(1), {
-      env: opts.env ?? hostEnv(),
-      cwd: opts.cwd ?? os.tmpdir(),
-      stdio: [opts.input !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'],
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout!.on('data', (b: Buffer) => out.push(b));
-    child.stderr!.on('data', (b: Buffer) => err.push(b));
-    if (opts.input !== undefined) {
-      child.stdin!.on('error', () => { /* the command may not read it all */ });
-      child.stdin!.end(opts.input);
-    }
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, opts.timeoutMs ?? 60_000);
-    const done = (code: number | null, signal: NodeJS.Signals | null, extra = '') => {
-      clearTimeout(timer);
-      resolve({ argv, code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') + extra, ms: Date.now() - t0, timedOut });
-    };
-    child.on('error', (e) => done(127, null, `\n[test helper: ${argv[0]}: ${e.message}]`));
-    child.on('close', (code, signal) => done(code, signal, timedOut ? `\n[test helper: killed after ${opts.timeoutMs ?? 60_000} ms]` : ''));
-  });
+/** Runs argv to its end (never throws: a command that cannot start is code 127). */
+export async function cmd(argv: string[], opts: CmdOpts = {}): Promise<Cmd> {
+  try {
+    return { ...(await spawnCollect(argv, { ...opts, env: opts.env ?? hostEnv() }).result), argv };
+  } catch (e) {
+    return { argv, code: 127, signal: null, stdout: '', stdoutBuf: Buffer.alloc(0), stderr: `[test helper: ${argv[0]}: ${(e as Error).message}]`, ms: 0, timedOut: false };
+  }
 }
 
 /** A command's outcome in one short line, for assertion messages (output cut to the last 300 characters). */
