@@ -56,6 +56,11 @@ export async function cmd(argv: string[], opts: CmdOpts = {}): Promise<Cmd> {
   }
 }
 
+/** argv under script(1), which gives it a terminal (podman -t, ctr -t); script takes one shell string. */
+export function inTerminal(argv: string[]): string[] {
+  return ['script', '-qec', argv.map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' '), '/dev/null'];
+}
+
 /** A command's outcome in one short line, for assertion messages (output cut to the last 300 characters). */
 export function brief(r: Cmd): string {
   const tail = (s: string) => (s.length > 300 ? `…${s.slice(-300)}` : s).trim().replace(/\s*\n\s*/g, ' | ');

@@ -12,7 +12,7 @@ import t from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { waitFor } from '../helpers/dynod';
-import { RUNTIME, brief, cmd, whyNotOci, type Cmd } from '../helpers/oci';
+import { RUNTIME, brief, cmd, inTerminal, whyNotOci, type Cmd } from '../helpers/oci';
 import { Containerd } from '../helpers/oci-containerd';
 import { Podman } from '../helpers/oci-podman';
 
@@ -35,8 +35,6 @@ if (skip) {
     if (img.code !== 0) throw new Error(`ctr images import: ${brief(img)}`);
   });
 
-  /** `script` gives ctr a terminal; the command line is one shell string. */
-  const inTerminal = (argv: string[]) => ['script', '-qec', argv.map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' '), '/dev/null'];
   /** A task's state in `ctr tasks ls` (RUNNING, PAUSED, STOPPED), or '' when there is none. */
   const taskState = async (c: string) => {
     const r = await cd.ctr(['tasks', 'ls']);

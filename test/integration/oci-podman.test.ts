@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { waitFor } from '../helpers/dynod';
-import { RUNTIME, brief, cmd, onPath, whyNotOci } from '../helpers/oci';
+import { RUNTIME, brief, cmd, inTerminal, onPath, whyNotOci } from '../helpers/oci';
 import { Podman } from '../helpers/oci-podman';
 import { escapeInContainer, buildProbe } from '../helpers/oci-escape';
 
@@ -39,8 +39,6 @@ if (skip) {
     if (r.code !== 0) throw new Error(`the test image did not load: ${brief(r)}`);
   });
 
-  /** `script` gives podman a terminal; the command line is one shell string. */
-  const inTerminal = (argv: string[]) => ['script', '-qec', argv.map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' '), '/dev/null'];
 
   t.test('podman run: exit statuses, the exact environment, user and working directory', async (t) => {
     const [exit3, missing, notExec, user] = await Promise.all([
