@@ -42,7 +42,7 @@ if (skip) {
   };
   /** The foreground `ctr run` once it ends, or a line saying it did not within ms. */
   const endsWithin = (run: Promise<Cmd>, ms: number) =>
-    Promise.race([run, new Promise<Cmd>((res) => setTimeout(() => res({ argv: ['ctr', 'run'], code: null, signal: null, stdout: '', stdoutBuf: Buffer.alloc(0), stderr: `still running ${ms} ms later`, ms, timedOut: true }), ms))]);
+    Promise.race([run, new Promise<Cmd>((res) => void setTimeout(() => res({ argv: ['ctr', 'run'], code: null, signal: null, stdout: '', stdoutBuf: Buffer.alloc(0), stderr: `still running ${ms} ms later`, ms, timedOut: true }), ms).unref())]);
   const taskPid = async (c: string) => {
     const r = await cd.ctr(['tasks', 'ls']);
     return Number(r.stdout.split('\n').map((l) => l.trim().split(/\s+/)).find((f) => f[0] === c)?.[1] ?? 0);
