@@ -54,9 +54,18 @@ function die(msg) {
 
 let tmp = null;
 let cgChild = null;
+let cgOwn = null;
 
 function cleanup() {
   if (cgChild) sh(path.join(__dirname, 'cgns-env.sh'), ['--cleanup', cgChild]);
+  // outside a private cgroup namespace: the parent the containers' cgroups went under, in every mounted hierarchy
+  if (cgOwn) {
+    for (const l of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+      const fstype = l.slice(l.indexOf(' - ') + 3).split(' ')[0];
+      const dir = (fstype === 'cgroup' || fstype === 'cgroup2') && path.join(l.split(' ')[4], cgOwn);
+      if (dir && fs.existsSync(dir)) sh('find', [dir, '-depth', '-type', 'd', '-exec', 'rmdir', '{}', ';']);
+    }
+  }
   if (tmp) {
     for (const l of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((x) => x.includes(tmp)).reverse()) sh('umount', ['-l', l.split(' ')[4]]);
     fs.rmSync(tmp, { recursive: true, force: true });
@@ -151,12 +160,14 @@ function main() {
 
   let wrap = [];
   let cgParent = path.posix.join(ownCgroup(), `dynod-bench-oci-${process.pid}`);
+  cgOwn = cgParent;
   const envNote = [];
   if (hybrid()) {
     if (!which('unshare')) die('a hybrid cgroup host needs unshare (util-linux) for the private cgroup namespace');
     cgChild = `dynod-bench-oci-${process.pid}`;
     wrap = [path.join(__dirname, 'cgns-env.sh'), cgChild];
     cgParent = '/oci';
+    cgOwn = null;
     envNote.push(`hybrid cgroup host: podman and every runtime ran in a private mount+cgroup namespace with a pure v1 /sys/fs/cgroup (scripts/bench/cgns-env.sh), rooted at a child \`${cgChild}\` of the caller's own cgroup`);
   }
   const inEnv = (cmd, args, o = {}) => sh(wrap[0] || cmd, [...wrap.slice(1), ...(wrap.length ? [cmd] : []), ...args], { env, ...o });
