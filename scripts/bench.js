@@ -8,8 +8,8 @@
  *   sudo npm run bench                   full run (~3 min + ~13 min for the formation section on
  *                                        2 cores), rewrites docs/benchmarks.md
  *   DYNOD_BENCH_QUICK=1 npm run bench    a smoke run with few rounds; prints, writes nothing
- *   DYNOD_BENCH_ONLY=formation npm run bench   one section only (dyno: P1…C; formation): the
- *                                        other keeps what docs/benchmarks.md holds
+ *   DYNOD_BENCH_ONLY=formation npm run bench   one section only (dyno: P1…C; formation; network;
+ *                                        oci): the others keep what docs/benchmarks.md holds
  *
  * Environment:
  *   DYNOD_BENCH_ROOT   the dynod tree to measure (default: this repository; needs a build:
@@ -34,6 +34,8 @@
  *   - removes every container, cgroup, process and temp dir it made
  *   - the formation section runs scripts/bench/formation.js (see its header): it installs
  *     ruby-foreman from Debian and npm `foreman@3` into a temp dir when missing
+ *   - the oci section runs scripts/bench/oci.js (see its header): `podman run --rm IMG true`
+ *     with dynod-oci, crun and runc, and each runtime's own `run`; a missing runtime's row says so
  * NODE_EXTRA_CA_CERTS and NODE_OPTIONS are unset for every Node process it times (npm keeps
  * them: a registry behind a TLS proxy needs the CA bundle).
  */
@@ -53,6 +55,8 @@ const FORMATION_BEGIN = '<!-- bench:formation: written by scripts/bench/formatio
 const FORMATION_END = '<!-- /bench:formation -->';
 const NETWORK_BEGIN = '<!-- bench:network: written by scripts/bench/router.js and netstart.js through `npm run bench` -->';
 const NETWORK_END = '<!-- /bench:network -->';
+const OCI_BEGIN = '<!-- bench:oci: written by scripts/bench/oci.js through `npm run bench` -->';
+const OCI_END = '<!-- /bench:oci -->';
 const ONLY = process.env.DYNOD_BENCH_ONLY || null;
 const wants = (section) => !ONLY || ONLY === section;
 
@@ -807,35 +811,49 @@ function network() {
   ].join('\n');
 }
 
-/** The generated part of docs/benchmarks.md as it stands: {table, formation}, each null when absent. */
+// ------------------------------------------------------------------ oci
+
+/**
+ * dynod-oci vs crun vs runc (issue 10): scripts/bench/oci.js, `podman run --rm IMG true` with
+ * each runtime and each runtime's own `run`, in one run. Its markdown; a failed run says so.
+ */
+function oci() {
+  log('oci: podman run --rm with dynod-oci, crun and runc, and each runtime\'s own run (scripts/bench/oci.js)');
+  const env = { ...process.env, DYNOD_BENCH_ROOT: ROOT, ...(QUICK ? { DYNOD_BENCH_QUICK: '1' } : {}) };
+  delete env.NODE_EXTRA_CA_CERTS;
+  const r = spawnSync(process.execPath, [path.join(BENCH_DIR, 'oci.js')], { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'inherit'], timeout: 30 * 60_000 });
+  if (r.status === 0 && r.stdout.trim()) return r.stdout.trim();
+  notes.push(`the oci section failed (status ${r.status}): see its messages above`);
+  return `## OCI runtimes under podman: dynod-oci vs crun vs runc\n\n_The oci section failed in the run of ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}: see the messages of \`npm run bench\`._`;
+}
+
+/** A generated section between its markers: [its markdown or null, the text without it]. */
+function cutSection(text, begin, end) {
+  const b = text.indexOf(begin);
+  const e = text.indexOf(end);
+  if (b < 0 || e <= b) return [null, text];
+  return [text.slice(b + begin.length, e).trim(), text.slice(0, b) + text.slice(e + end.length)];
+}
+
+/** The generated part of docs/benchmarks.md as it stands: {table, formation, network, oci}, each null when absent. */
 function readDoc(old) {
   const i = old.indexOf(MARKER);
   let head = i >= 0 ? old.slice(0, i) : old;
-  let formationMd = null;
-  let networkMd = null;
-  const nb = head.indexOf(NETWORK_BEGIN);
-  const ne = head.indexOf(NETWORK_END);
-  if (nb >= 0 && ne > nb) {
-    networkMd = head.slice(nb + NETWORK_BEGIN.length, ne).trim();
-    head = head.slice(0, nb) + head.slice(ne + NETWORK_END.length);
-  }
-  const b = head.indexOf(FORMATION_BEGIN);
-  const e = head.indexOf(FORMATION_END);
-  if (b >= 0 && e > b) {
-    formationMd = head.slice(b + FORMATION_BEGIN.length, e).trim();
-    head = head.slice(0, b) + head.slice(e + FORMATION_END.length);
-  }
+  let ociMd, networkMd, formationMd;
+  [ociMd, head] = cutSection(head, OCI_BEGIN, OCI_END);
+  [networkMd, head] = cutSection(head, NETWORK_BEGIN, NETWORK_END);
+  [formationMd, head] = cutSection(head, FORMATION_BEGIN, FORMATION_END);
   head = head.replace(/^# dynod benchmarks\s*/, '');
   const rp = head.indexOf('\nReproduce: ');
   const table = (rp >= 0 ? head.slice(0, rp) : head).trim() || null;
-  return { table, formation: formationMd, network: networkMd, kept: i >= 0 ? old.slice(i) : null };
+  return { table, formation: formationMd, network: networkMd, oci: ociMd, kept: i >= 0 ? old.slice(i) : null };
 }
 
 /** Rewrites docs/benchmarks.md: the sections measured now replace theirs, the others and the hand-written part stay. */
-function writeDoc(table, formationMd, networkMd) {
+function writeDoc(table, formationMd, networkMd, ociMd) {
   if (OUT === '-') return;
   let kept = `${MARKER}\n\n## Analysis\n\n_(hand-written: where the time goes and what to make faster; kept across reruns)_\n`;
-  let old = { table: null, formation: null, network: null };
+  let old = { table: null, formation: null, network: null, oci: null };
   if (fs.existsSync(OUT)) {
     old = readDoc(fs.readFileSync(OUT, 'utf8'));
     if (old.kept) kept = old.kept;
@@ -843,17 +861,18 @@ function writeDoc(table, formationMd, networkMd) {
   const t = table ?? old.table ?? '_(the dyno sections have not been run: `sudo DYNOD_BENCH_ONLY=dyno npm run bench`)_';
   const f = formationMd ?? old.formation;
   const n = networkMd ?? old.network;
+  const o = ociMd ?? old.oci;
   fs.mkdirSync(path.dirname(OUT), { recursive: true });
   fs.writeFileSync(
     OUT,
-    `# dynod benchmarks\n\n${t}\n\n${f ? `${FORMATION_BEGIN}\n${f}\n${FORMATION_END}\n\n` : ''}${n ? `${NETWORK_BEGIN}\n${n}\n${NETWORK_END}\n\n` : ''}` +
-      `Reproduce: \`sudo npm run bench\` (about 3 minutes on 2 cores, plus about 13 for the formation section; see the header of scripts/bench.js; \`DYNOD_BENCH_ONLY=dyno\` or \`=formation\` runs one section and keeps the other; \`sudo node scripts/bench/formation.js\` prints the formation table alone; \`sudo node scripts/bench/cli-variants.js\` times the CLI start-up options one by one).\n\n${kept.trimEnd()}\n`,
+    `# dynod benchmarks\n\n${t}\n\n${f ? `${FORMATION_BEGIN}\n${f}\n${FORMATION_END}\n\n` : ''}${n ? `${NETWORK_BEGIN}\n${n}\n${NETWORK_END}\n\n` : ''}${o ? `${OCI_BEGIN}\n${o}\n${OCI_END}\n\n` : ''}` +
+      `Reproduce: \`sudo npm run bench\` (about 3 minutes on 2 cores, plus about 13 for the formation section; see the header of scripts/bench.js; \`DYNOD_BENCH_ONLY=dyno\`, \`=formation\`, \`=network\` or \`=oci\` runs one section and keeps the others; \`sudo node scripts/bench/oci.js\` prints the OCI runtime table alone; \`sudo node scripts/bench/formation.js\` prints the formation table alone; \`sudo node scripts/bench/cli-variants.js\` times the CLI start-up options one by one).\n\n${kept.trimEnd()}\n`,
   );
   log(`wrote ${OUT}`);
 }
 
 function main() {
-  if (ONLY && !['dyno', 'formation', 'network'].includes(ONLY)) fail(`DYNOD_BENCH_ONLY=${ONLY}: accepted: dyno (P1 to C), formation, network`);
+  if (ONLY && !['dyno', 'formation', 'network', 'oci'].includes(ONLY)) fail(`DYNOD_BENCH_ONLY=${ONLY}: accepted: dyno (P1 to C), formation, network, oci`);
   preflight();
   const loadStart = os.loadavg().map((x) => x.toFixed(2)).join(' ');
   let table = null;
@@ -886,7 +905,9 @@ function main() {
   if (formationMd) process.stdout.write(`\n${formationMd}\n`);
   const networkMd = wants('network') ? network() : null;
   if (networkMd) process.stdout.write(`\n${networkMd}\n`);
-  if (!ONLY || table || formationMd || networkMd) writeDoc(table, formationMd, networkMd);
+  const ociMd = wants('oci') ? oci() : null;
+  if (ociMd) process.stdout.write(`\n${ociMd}\n`);
+  if (!ONLY || table || formationMd || networkMd || ociMd) writeDoc(table, formationMd, networkMd, ociMd);
   if (process.env.DYNOD_BENCH_RAW) fs.writeFileSync(process.env.DYNOD_BENCH_RAW, JSON.stringify(raw, (_, v) => (typeof v === 'bigint' ? v.toString() : v), 1));
   cleanup();
   const secs = Number(process.hrtime.bigint() - t00) / 1e9;

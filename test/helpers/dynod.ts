@@ -73,15 +73,36 @@ export interface Running {
 
 /** Starts ./bin/dynod ARGS... and collects its output. */
 export function spawnDynod(args: string[], opts: RunOpts = {}): Running {
-  const t0 = Date.now();
-  const stdinMode = opts.input !== undefined || opts.keepStdinOpen ? 'pipe' : 'ignore';
   // tap's processinfo puts its loader back into NODE_OPTIONS of every child it sees:
   // `env -i` makes dynod's environment exactly hostEnv() (env execs, so the pid stays dynod's)
   const env = hostEnv(opts.env);
   let argv = ['/usr/bin/env', '-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), DYNOD, ...args];
   if (opts.wrap) argv = opts.wrap(argv);
+  return spawnCollect(argv, { ...opts, env: undefined }, `dynod ${args.join(' ')}`);
+}
+
+export interface SpawnOpts {
+  /** written to stdin, then closed; without it stdin is /dev/null (unless keepStdinOpen) */
+  input?: string | Buffer;
+  /** a stdin pipe that is never written nor closed */
+  keepStdinOpen?: boolean;
+  /** default: the system's temp dir */
+  cwd?: string;
+  /** the whole environment (default: this process's) */
+  env?: NodeJS.ProcessEnv;
+  /** SIGKILL after this long (default 60 s) */
+  timeoutMs?: number;
+  uid?: number;
+  gid?: number;
+}
+
+/** Starts argv and collects its output; what names it in the helper's own messages. */
+export function spawnCollect(argv: string[], opts: SpawnOpts, what = argv[0]!): Running {
+  const t0 = Date.now();
+  const stdinMode = opts.input !== undefined || opts.keepStdinOpen ? 'pipe' : 'ignore';
   const child = spawn(argv[0]!, argv.slice(1), {
     cwd: opts.cwd ?? os.tmpdir(),
+    env: opts.env,
     stdio: [stdinMode, 'pipe', 'pipe'],
     uid: opts.uid,
     gid: opts.gid,
@@ -95,7 +116,7 @@ export function spawnDynod(args: string[], opts: RunOpts = {}): Running {
   });
   child.stderr!.on('data', (b: Buffer) => err.push(b));
   if (opts.input !== undefined) {
-    child.stdin!.on('error', () => { /* dynod may not read it all */ });
+    child.stdin!.on('error', () => { /* the command may not read it all */ });
     child.stdin!.end(opts.input);
   }
   let timedOut = false;
@@ -112,7 +133,7 @@ export function spawnDynod(args: string[], opts: RunOpts = {}): Running {
       for (const w of waiters) w();
       const stdoutBuf = Buffer.concat(out);
       let stderr = Buffer.concat(err).toString('utf8');
-      if (timedOut) stderr += `\n[test helper: dynod ${args.join(' ')} did not exit within ${opts.timeoutMs ?? 60_000} ms and was SIGKILLed]\n`;
+      if (timedOut) stderr += `\n[test helper: ${what} did not exit within ${opts.timeoutMs ?? 60_000} ms and was SIGKILLed]\n`;
       resolve({ code, signal, stdout: stdoutBuf.toString('utf8'), stderr, stdoutBuf, ms: Date.now() - t0, timedOut });
     });
   });
@@ -132,7 +153,7 @@ export function spawnDynod(args: string[], opts: RunOpts = {}): Running {
             resolve(s);
           } else if (exited) {
             done();
-            reject(new Error(`dynod exited before its stdout matched ${re}: ${JSON.stringify(s)} stderr ${JSON.stringify(Buffer.concat(err).toString())}`));
+            reject(new Error(`${what.split(' ')[0]} exited before its stdout matched ${re}: ${JSON.stringify(s)} stderr ${JSON.stringify(Buffer.concat(err).toString())}`));
           }
         };
         const t = setTimeout(() => {
