@@ -17,12 +17,15 @@ if (why) {
 } else {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'dynod-oci-cli-'));
   const root = path.join(work, 'state');
-  // below this process's own cgroup (the memory hierarchy's, where the workplace puts us)
-  const own = fs.readFileSync('/proc/self/cgroup', 'utf8').split('\n').find((l) => l.split(':')[1]?.split(',').includes('memory'))?.split(':')[2] ?? '/';
+  // below this process's own cgroup (v1: the memory hierarchy's, where the workplace puts us)
+  const lines = fs.readFileSync('/proc/self/cgroup', 'utf8').split('\n');
+  const v1memory = lines.find((l) => l.split(':')[1]?.split(',').includes('memory'));
+  const v2 = v1memory === undefined;
+  const own = (v2 ? lines.find((l) => l.startsWith('0::')) : v1memory)?.split(':')[2] ?? '/';
   const cgroupParent = path.posix.join(own, `dynod-oci-cli-${process.pid}`);
   t.teardown(() => {
     for (const id of fs.existsSync(root) ? fs.readdirSync(root) : []) oci(['delete', '--force', id]);
-    for (const h of fs.readdirSync('/sys/fs/cgroup')) {
+    for (const h of v2 ? [''] : fs.readdirSync('/sys/fs/cgroup')) {
       const d = path.join('/sys/fs/cgroup', h, cgroupParent);
       if (fs.existsSync(d)) try { fs.rmdirSync(d); } catch { /* a test below says so */ }
     }
@@ -88,7 +91,9 @@ if (why) {
     const r = oci(['state', id]);
     return r.status === 0 ? (JSON.parse(r.stdout) as { status: string; pid: number; id: string; bundle: string; annotations: Record<string, string> }) : null;
   };
-  const memoryDir = (name: string) => path.join('/sys/fs/cgroup/memory', cgroupParent, name);
+  const memoryDir = (name: string) => path.join('/sys/fs/cgroup', v2 ? '' : 'memory', cgroupParent, name);
+  const memoryLimit = (name: string) => fs.readFileSync(path.join(memoryDir(name), v2 ? 'memory.max' : 'memory.limit_in_bytes'), 'utf8').trim();
+  const pidsMax = (name: string) => fs.readFileSync(path.join('/sys/fs/cgroup', v2 ? '' : 'pids', cgroupParent, name, 'pids.max'), 'utf8').trim();
 
   t.test('create → created, start → running, kill → stopped, delete → gone; hooks in the spec\'s order', async (t) => {
     const hookLog = path.join(work, 'hooks.log');
@@ -108,7 +113,7 @@ if (why) {
     t.equal(Number(fs.readFileSync(pidFile, 'utf8')), s1?.pid, 'the pid file names the state\'s pid');
     t.equal(s1?.bundle, b);
     t.ok(fs.readFileSync(`${memoryDir('life')}/cgroup.procs`, 'utf8').split('\n').includes(String(s1?.pid)), 'PID 1 sits in its memory cgroup');
-    t.equal(fs.readFileSync(`${memoryDir('life')}/memory.limit_in_bytes`, 'utf8').trim(), String(64 * 1024 * 1024));
+    t.equal(memoryLimit('life'), String(64 * 1024 * 1024));
     t.equal(fs.readFileSync(out, 'utf8'), '', 'nothing ran before start');
     t.equal(oci(['start', 'life']).status, 0);
     t.not(oci(['start', 'life']).status, 0, 'a second start is refused');
@@ -159,7 +164,7 @@ if (why) {
     t.equal(oci(['resume', 'svc']).status, 0);
     t.equal(state('svc')?.status, 'running');
     t.equal(oci(['update', '--pids-limit', '40', 'svc']).status, 0);
-    t.equal(fs.readFileSync(path.join('/sys/fs/cgroup/pids', cgroupParent, 'svc', 'pids.max'), 'utf8').trim(), '40');
+    t.equal(pidsMax('svc'), '40');
     const ev = JSON.parse(oci(['events', '--stats', 'svc']).stdout);
     t.equal(ev.type, 'stats');
     t.ok(ev.data.pids.current >= 2);
@@ -210,7 +215,7 @@ if (why) {
     });
     const made = ociDetached(['create', '--bundle', b, 'sized']);
     t.equal(made.status, 0, made.stderr);
-    t.equal(fs.readFileSync(`${memoryDir('sized')}/memory.limit_in_bytes`, 'utf8').trim(), String(1024 * 1024 * 1024), 'standard-2x: 1 GiB');
+    t.equal(memoryLimit('sized'), String(1024 * 1024 * 1024), 'standard-2x: 1 GiB');
     t.equal(oci(['delete', 'sized']).status, 0, 'a created container may be deleted');
     const bad = oci(['create', '--bundle', bundle('badsize', (c) => (c.annotations = { 'dynod.size': 'huge' })), 'badsize']);
     t.match(bad.stderr, /dynod\.size/);
