@@ -182,6 +182,7 @@ int op_kind(const std::string &name) {
       {"hostname", kOpHostname}, {"loopback", kOpLoopback},        {"await-cgroup", kOpAwaitCgroup},
       {"move-mount", kOpMoveMount}, {"setattr", kOpSetattr},    {"net-config", kOpNetConfig},
       {"setns", kOpJoinNamespaces}, {"mknod", kOpMknod},        {"sysctl", kOpSysctl},
+      {"tmpfs-copyup", kOpTmpfsCopyUp},
   };
   for (const auto &k : kinds)
     if (name == k.name) return k.kind;
@@ -211,7 +212,7 @@ void convert_op(const Check &c, PlanStorage &st, const Napi::Value &v, const std
   op.fd = op.uid = op.gid = -1;
   std::string name = c.string(o.Get("op"), at(path, "op"));
   op.kind = op_kind(name);
-  if (!op.kind) c.fail(at(path, "op"), "one of mount, remount, mkdir, symlink, write, pivot, hostname, loopback, await-cgroup, move-mount, setattr, net-config, setns, mknod, sysctl (not \"" + name + "\")");
+  if (!op.kind) c.fail(at(path, "op"), "one of mount, remount, mkdir, symlink, write, pivot, hostname, loopback, await-cgroup, move-mount, setattr, net-config, setns, mknod, sysctl, tmpfs-copyup (not \"" + name + "\")");
   op.step = st.str(c, o, path, "step");
   auto optional = [&] {
     Napi::Value x = o.Get("optional");
@@ -227,6 +228,12 @@ void convert_op(const Check &c, PlanStorage &st, const Napi::Value &v, const std
       op.flags = c.u32(o.Get("flags"), at(path, "flags"));
       op.data = st.str_or_null(c, o, path, "data");
       optional();
+      break;
+    case kOpTmpfsCopyUp:
+      c.only(o, path, {"op", "step", "target", "flags", "data"});
+      op.target = st.str(c, o, path, "target");
+      op.flags = c.u32(o.Get("flags"), at(path, "flags"));
+      op.data = st.str_or_null(c, o, path, "data");
       break;
     case kOpRemount:
       c.only(o, path, {"op", "step", "target", "flags", "optional"});

@@ -34,6 +34,100 @@ unsigned long locked_flags(const char *path) {
   return keep;
 }
 
+// ---- tmpfs copy-up (OCI's tmpcopyup) ----
+// The child of a multi-threaded process: syscalls only, fixed buffers, no malloc.
+
+struct Dirent64 {
+  uint64_t d_ino;
+  int64_t d_off;
+  unsigned short d_reclen;
+  unsigned char d_type;
+  char d_name[];
+};
+
+constexpr int kCopyDepth = 32;
+
+void copy_owner_mode(int dir, const char *name, const struct stat &st, const char *step) {
+  if (fchownat(dir, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) != 0) child_fail(step, "fchownat", name);
+  if (!S_ISLNK(st.st_mode) && fchmodat(dir, name, st.st_mode & 07777, 0) != 0) child_fail(step, "fchmodat", name);
+}
+
+void copy_file(int src_dir, int dst_dir, const char *name, const struct stat &st, const char *step) {
+  static char buf[65536];
+  int in = openat(src_dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (in < 0) child_fail(step, "openat", name);
+  int out = openat(dst_dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, st.st_mode & 07777);
+  if (out < 0) child_fail(step, "openat", name);
+  for (;;) {
+    ssize_t n = read(in, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) child_fail(step, "read", name);
+    if (n == 0) break;
+    if (!write_all(out, buf, (size_t)n)) child_fail(step, "write", name);
+  }
+  close(in);
+  close(out);
+}
+
+void copy_tree(int src, int dst, int depth, const char *step) {
+  if (depth > kCopyDepth) {
+    errno = ELOOP;
+    child_fail(step, "copy", "deeper than 32 directories");
+  }
+  alignas(8) char ents[4096];
+  for (;;) {
+    long n = syscall(SYS_getdents64, src, ents, sizeof ents);
+    if (n < 0) child_fail(step, "getdents64");
+    if (n == 0) break;
+    for (long off = 0; off < n;) {
+      const Dirent64 *d = reinterpret_cast<const Dirent64 *>(ents + off);
+      off += d->d_reclen;
+      const char *name = d->d_name;
+      if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0))) continue;
+      struct stat st;
+      if (fstatat(src, name, &st, AT_SYMLINK_NOFOLLOW) != 0) child_fail(step, "fstatat", name);
+      if (S_ISDIR(st.st_mode)) {
+        if (mkdirat(dst, name, 0700) != 0) child_fail(step, "mkdirat", name);
+        int s2 = openat(src, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int d2 = openat(dst, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (s2 < 0 || d2 < 0) child_fail(step, "openat", name);
+        copy_tree(s2, d2, depth + 1, step);
+        close(s2);
+        close(d2);
+      } else if (S_ISREG(st.st_mode)) {
+        copy_file(src, dst, name, st, step);
+      } else if (S_ISLNK(st.st_mode)) {
+        char target[4096];
+        ssize_t len = readlinkat(src, name, target, sizeof target - 1);
+        if (len < 0) child_fail(step, "readlinkat", name);
+        target[len] = 0;
+        if (symlinkat(target, dst, name) != 0) child_fail(step, "symlinkat", name);
+      } else {
+        if (mknodat(dst, name, st.st_mode, st.st_rdev) != 0) child_fail(step, "mknodat", name);
+      }
+      copy_owner_mode(dst, name, st, step);
+    }
+  }
+}
+
+// The directory a tmpfs will cover stays reachable through an fd opened first.
+void tmpfs_copy_up(const ChildOp &op) {
+  int under = open(op.target, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (under < 0) child_fail(op.step, "open", op.target);
+  struct stat st;
+  if (fstat(under, &st) != 0) child_fail(op.step, "fstat", op.target);
+  if (mount("tmpfs", op.target, "tmpfs", op.flags & ~MS_RDONLY, op.data) != 0) child_fail(op.step, "mount", op.target);
+  int top = open(op.target, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (top < 0) child_fail(op.step, "open", op.target);
+  copy_tree(under, top, 0, op.step);
+  if (fchown(top, st.st_uid, st.st_gid) != 0 || fchmod(top, st.st_mode & 07777) != 0) child_fail(op.step, "fchown", op.target);
+  close(under);
+  close(top);
+  // read-only after the copy, never before it
+  if ((op.flags & MS_RDONLY) && mount(nullptr, op.target, nullptr, MS_REMOUNT | MS_BIND | (op.flags & ~MS_REMOUNT) | locked_flags(op.target), nullptr) != 0)
+    child_fail(op.step, "mount", op.target);
+}
+
 }  // namespace
 
 void child_mount_op(const ChildOp &op) {
@@ -60,6 +154,9 @@ void child_mount_op(const ChildOp &op) {
       if (mknod(op.path, (mode_t)op.mode, makedev(op.major, op.minor)) != 0) child_fail(op.step, "mknod", op.path);
       if (chmod(op.path, op.mode & 07777) != 0) child_fail(op.step, "chmod", op.path);  // the umask must not narrow it
       if (lchown(op.path, (uid_t)op.uid, (gid_t)op.gid) != 0) child_fail(op.step, "chown", op.path);
+      break;
+    case kOpTmpfsCopyUp:
+      tmpfs_copy_up(op);
       break;
     case kOpSysctl: {
       int fd = open(op.path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);

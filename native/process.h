@@ -40,6 +40,7 @@ enum OpKind {
   kOpNetConfig,     // the dyno's end of its veth (name): address addr4/32, up, default route via gw4 (netlink.h)
   kOpMknod,         // mknod(path, mode, makedev(major, minor)), replacing a file there; chown(uid, gid)
   kOpSysctl,        // write content into the existing file at path (no create, no symlink followed)
+  kOpTmpfsCopyUp,   // mount a tmpfs (flags, data) on target holding a copy of what it covers (OCI tmpcopyup)
 };
 
 // One primitive step; which fields an op reads is said at its OpKind.

@@ -46,7 +46,9 @@ export type NativeOp =
   /** mknod(path, mode, makedev(major, minor)) (an existing file at path is replaced), then chown(uid, gid); mode carries S_IFCHR, S_IFBLK or S_IFIFO */
   | { op: 'mknod'; step: string; path: string; mode: number; major: number; minor: number; uid: number; gid: number }
   /** writes content into an existing file, never creating one nor following a symlink at path: a sysctl under /proc/sys */
-  | { op: 'sysctl'; step: string; path: string; content: string };
+  | { op: 'sysctl'; step: string; path: string; content: string }
+  /** mounts a tmpfs (flags MS_*, data) on the directory target, holding a copy of what it covers (files, dirs, links, nodes; owners and modes): OCI's tmpcopyup */
+  | { op: 'tmpfs-copyup'; step: string; target: string; flags: number; data: string | null };
 
 /** A socket the parent binds (IP_FREEBIND) in the child's network namespace while it waits; tcp ones listen. */
 export interface NativeNetnsListen {

@@ -108,6 +108,7 @@ function mountOps(m: PlanMount, ctx: ContainerCompileContext, deferredRo: string
   const ops = createOps(m.create, step);
   if (m.kind === 'bind') ops.push(...bindOps(OLD + m.source, t, m.recursive, m.flags, step));
   else if (m.kind === 'cgroup') ops.push(...cgroupOps(m, ctx, deferredRo, step));
+  else if (m.copyUp) ops.push({ op: 'tmpfs-copyup', step, target: t, flags: m.flags, data: m.data });
   else {
     if (m.deferReadonly) deferredRo.push(t);
     ops.push({ op: 'mount', step, source: m.source, target: t, fstype: m.kind, flags: m.deferReadonly ? m.flags & ~MS.rdonly : m.flags, data: m.data });

@@ -32,7 +32,6 @@ const REC_ATTRS: Record<string, number> = {
 
 const REFUSED: Record<string, string> = {
   remount: 'every mount of config.json is a new one',
-  tmpcopyup: 'tmpfs copy-up is not implemented',
   idmap: 'idmapped mounts are not implemented',
   ridmap: 'idmapped mounts are not implemented',
   rrw: 'recursive attributes can be set, not cleared', rsuid: 'recursive attributes can be set, not cleared',
@@ -56,6 +55,8 @@ export interface MountOptions {
   recursiveAttrs: number;
   /** filesystem options (size=64m, mode=755, ...), for mount(2)'s data */
   data: string[];
+  /** tmpcopyup: a tmpfs starts with a copy of what it covers */
+  copyUp: boolean;
 }
 
 /** Whether the options make a mount a bind mount (runc: any type with bind or rbind is one). */
@@ -65,7 +66,7 @@ export function isBindOptions(options: readonly string[]): boolean {
 
 /** Reads a mount's options; bind: whether it is a bind mount (they take no filesystem data). */
 export function parseMountOptions(options: readonly string[], bind: boolean, r: JsonReader, path: string): MountOptions {
-  const out: MountOptions = { bind: false, recursive: false, flags: 0, propagation: 0, recursiveAttrs: 0, data: [] };
+  const out: MountOptions = { bind: false, recursive: false, flags: 0, propagation: 0, recursiveAttrs: 0, data: [], copyUp: false };
   options.forEach((o, i) => {
     const where = `${path}[${i}]`;
     if (o === 'bind' || o === 'rbind') {
@@ -79,6 +80,8 @@ export function parseMountOptions(options: readonly string[], bind: boolean, r: 
       out.propagation = PROPAGATION[o]!;
     } else if (Object.hasOwn(REC_ATTRS, o)) {
       out.recursiveAttrs |= REC_ATTRS[o]!;
+    } else if (o === 'tmpcopyup') {
+      out.copyUp = true;
     } else if (Object.hasOwn(REFUSED, o)) {
       r.unsupported(where, `${o}: ${REFUSED[o]}`);
     } else if (bind) {

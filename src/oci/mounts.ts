@@ -46,6 +46,8 @@ export interface PlanMount {
   recursiveAttrs: number;
   /** a new read-only tmpfs is mounted writable and made read-only at the end, so mounts and devices can be made in it */
   deferReadonly: boolean;
+  /** tmpfs: starts with a copy of the directory it covers (tmpcopyup) */
+  copyUp: boolean;
   cgroup: PlanCgroupMount | null;
   /** why it is mounted otherwise than its type says */
   note: string | null;
@@ -86,7 +88,7 @@ export function planMounts(mounts: readonly OciMount[], ctx: MountContext): Plan
     const target = view.resolve(m.destination, where);
     const base = {
       index, destination: m.destination, target, flags: o.flags, data: o.data.length ? o.data.join(',') : null,
-      propagation: o.propagation, recursiveAttrs: o.recursiveAttrs, deferReadonly: false, cgroup: null, note: null,
+      propagation: o.propagation, recursiveAttrs: o.recursiveAttrs, deferReadonly: false, copyUp: false, cgroup: null, note: null,
       sourceIsFile: false, recursive: false,
     };
     const insideProc = target.startsWith('/proc/') && !PROC_FILES.includes(target);
@@ -115,11 +117,17 @@ export function planMounts(mounts: readonly OciMount[], ctx: MountContext): Plan
       return hostBind('/dev/mqueue', where, false, 'mqueue: the host\'s /dev/mqueue, bound (a new user namespace may mount mqueue only with an ipc namespace of its own)');
     }
 
+    if (o.copyUp && type !== 'tmpfs') r.unsupported(at(p, 'options'), `tmpcopyup: only a tmpfs can copy what it covers (this mount is ${type})`);
     const create = view.create(target, 'dir', where);
     const kernelHost: Record<string, string | null> = { proc: '/proc', sysfs: '/sys', cgroup: '/sys/fs/cgroup', devpts: null, mqueue: null };
-    view.mount(target, type === 'tmpfs' ? { kind: 'empty' } : { kind: 'kernel', host: kernelHost[type]! });
+    // a copied-up tmpfs shows what it covers: paths below it resolve as before
+    if (!(type === 'tmpfs' && o.copyUp)) view.mount(target, type === 'tmpfs' ? { kind: 'empty' } : { kind: 'kernel', host: kernelHost[type]! });
     const out: PlanMount = { ...base, kind: type, source: m.source || type, create };
-    if (type === 'tmpfs') out.deferReadonly = (o.flags & MS.rdonly) !== 0;
+    if (type === 'tmpfs') {
+      out.copyUp = o.copyUp;
+      // the copy-up op makes it read-only itself, once the copy is in
+      out.deferReadonly = !o.copyUp && (o.flags & MS.rdonly) !== 0;
+    }
     if (type === 'cgroup') out.cgroup = cgroupMode(ctx, sysFromHost);
     return out;
   });

@@ -138,9 +138,15 @@ if (why) {
   });
 
   t.test('run: the exit status; exec: status, output, --detach with a pid file; ps; list', async (t) => {
-    const b = bundle('runner', (c) => (c.process.args = ['sh', '-c', 'exit 3']));
+    const b = bundle('runner', (c) => {
+      // tmpcopyup: a writable /etc under the read-only root, holding what the image has there
+      c.mounts.push({ destination: '/etc', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'tmpcopyup', 'size=1m'] });
+      c.process.args = ['sh', '-c', 'grep -q "^app:" /etc/passwd && echo x > /etc/new && [ ! -w /bin ] 2>/dev/null; cat /etc/new; exit 3'];
+    });
     const r = oci(['run', '--bundle', b, 'runner']);
     t.equal(r.status, 3, 'run exits with the command\'s status');
+    t.equal(r.stdout, 'x\n', 'tmpcopyup: /etc has the image\'s files and takes writes');
+    t.notOk(fs.existsSync(path.join(rootfs, 'etc', 'new')), 'the image is untouched');
     t.equal(state('runner'), null, 'run deletes the container');
     const b2 = bundle('svc', (c) => (c.process.args = ['sleep', '30']));
     t.equal(ociDetached(['run', '--detach', '--bundle', b2, 'svc']).status, 0);

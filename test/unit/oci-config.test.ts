@@ -162,7 +162,6 @@ t.test('each malformed or unsupported field is refused, naming its JSON path', a
     ['mounts[0].type', (c) => { c.mounts = [{ destination: '/nfs', type: 'nfs', source: 'host:/x' }]; }, /"nfs"; supported: bind, tmpfs, proc, sysfs, devpts, mqueue, cgroup/],
     ['mounts[0].type', (c) => { c.mounts = [{ destination: '/x', source: 'tmpfs' }]; }, /missing; accepted: bind, tmpfs/],
     ['mounts[0].source', (c) => { c.mounts = [{ destination: '/x', type: 'bind', options: ['rbind'] }]; }, /missing/],
-    ['mounts[0].options[1]', (c) => { c.mounts = [{ destination: '/x', type: 'tmpfs', options: ['nosuid', 'tmpcopyup'] }]; }, /tmpfs copy-up/],
     ['mounts[0].options[0]', (c) => { c.mounts = [{ destination: '/x', source: '/y', options: ['idmap', 'bind'] }]; }, /idmapped mounts/],
     ['mounts[0].options[1]', (c) => { c.mounts = [{ destination: '/x', source: '/y', options: ['rbind', 'rrw'] }]; }, /set, not cleared/],
     ['mounts[0].options[1]', (c) => { c.mounts = [{ destination: '/x', source: '/y', options: ['rbind', 'rnoatime'] }]; }, /atime/],

@@ -114,6 +114,10 @@ t.test('hostile images: mounts land inside the rootfs, proc only where asked', a
   refused(t, () => plan(b, minimalConfig(b, { mounts: [{ destination: '/proc', type: 'proc', source: 'proc' }] })),
     /^config\.json: mounts\[0\]\.destination: not supported by dynod-oci \(\/proc resolves to \/evil in the rootfs \(a symlink in the image\); proc is mounted only where it is asked\)/, 'proc through a symlink');
   refused(t, () => plan(b, minimalConfig(b, { mounts: [{ destination: '/loop/x', type: 'tmpfs', source: 'tmpfs' }] })), /more than 255 symlinks/, 'a loop');
+  refused(t, () => plan(b, minimalConfig(b, { mounts: [{ destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['tmpcopyup'] }] })),
+    /mounts\[0\]\.options: not supported by dynod-oci \(tmpcopyup: only a tmpfs/, 'tmpcopyup on a sysfs');
+  const up = plan(b, minimalConfig(b, { mounts: [{ destination: '/data3', type: 'tmpfs', source: 'tmpfs', options: ['tmpcopyup', 'ro'] }] })).mounts[0]!;
+  t.same([up.copyUp, up.deferReadonly], [true, false], 'tmpcopyup: the copy-up op makes it read-only after the copy');
 });
 
 t.test('binds: real host sources, kinds checked; mounts inside /proc only over what lxcfs emulates', async (t) => {
