@@ -26,6 +26,9 @@
 //                 end the record channel (the creator sees "created"), then wait for
 //                 one byte on it before starting the command (OCI create → start)
 //   --console     1: bind the terminal's slave onto /dev/console
+//   --preserve-fds N --preserve-from K
+//                 the command gets fds K..K+N-1 as 3..3+N-1 (OCI --preserve-fds, socket
+//                 activation's LISTEN_FDS)
 // An unknown, repeated, missing or malformed option is a usage error: exit 125
 // with a message naming it (also sent as a record when --chan-fd was valid).
 //
@@ -115,6 +118,7 @@ struct Args {
   bool nnp;
   int start_fd;
   bool console;
+  int preserve_n, preserve_from;
   char **command;
   bool pid1;  // the dyno's init, or an exec session's helper
 };
@@ -268,6 +272,13 @@ void set_home(uid_t uid) {
   // Last, so the filter never has to allow our own setup (runtime-anchors.md 1.0 step 9).
   if (a.nnp && a.seccomp_fd >= 0) load_seccomp(a.seccomp_fd);
   trace("exec command");
+  if (a.preserve_n > 0) {
+    // fd 3 (the record channel) becomes the first preserved fd: failures from here on go to stderr
+    g_chan = -1;
+    // each source (from + i) lies above every target not yet written (3 + j, j >= i)
+    for (int i = 0; i < a.preserve_n; i++)
+      if (dup2(a.preserve_from + i, 3 + i) != 3 + i) fail("preserve fds", "dup2");
+  }
   execvp(a.command[0], a.command);
   int e = errno;
   errno = e;
@@ -402,7 +413,7 @@ struct Option {
 };
 
 enum { kChan, kUid, kGid, kUmask, kCwd, kTty, kRows, kCols, kTrace, kCaps, kSeccomp,
-       kGroups, kCapEff, kCapPrm, kCapInh, kCapAmb, kNnp, kStartFd, kConsole, kNumOptions };
+       kGroups, kCapEff, kCapPrm, kCapInh, kCapAmb, kNnp, kStartFd, kConsole, kPreserveFds, kPreserveFrom, kNumOptions };
 constexpr int kNumRequired = kGroups;  // the options before it are required
 
 [[noreturn]] void usage_error(int chan, const char *what, const char *arg, const char *why) {
@@ -439,6 +450,8 @@ Args parse_args(int argc, char **argv, int *chan_out) {
       {"nnp", ": expected 0 or 1", false, nullptr},
       {"start-fd", ": expected a decimal fd", false, nullptr},
       {"console", ": expected 0 or 1", false, nullptr},
+      {"preserve-fds", ": expected a count of fds, at most 8", false, nullptr},
+      {"preserve-from", ": expected a decimal fd above 3", false, nullptr},
   };
   int chan = -1;
   Args a;
@@ -508,6 +521,11 @@ Args parse_args(int argc, char **argv, int *chan_out) {
       case kNnp: a.nnp = flag(k); break;
       case kStartFd: a.start_fd = (int)number(k, 10, 0x7fffffff); break;
       case kConsole: a.console = flag(k); break;
+      case kPreserveFds: a.preserve_n = (int)number(k, 10, 8); break;
+      case kPreserveFrom:
+        a.preserve_from = (int)number(k, 10, 0x7fffffff);
+        if (a.preserve_from <= 3) bad(k);
+        break;
     }
   };
   int i = 1;
@@ -529,6 +547,7 @@ Args parse_args(int argc, char **argv, int *chan_out) {
   }
   for (int k = 0; k < kNumRequired; k++)
     if (!o[k].seen) usage_error(chan, "missing option --", o[k].name, "");
+  if (o[kPreserveFds].seen != o[kPreserveFrom].seen) usage_error(chan, "options go together: ", "--preserve-fds --preserve-from", "");
   // The four sets go together: one alone would leave the others to chance.
   if (o[kCapEff].seen != o[kCapPrm].seen || o[kCapEff].seen != o[kCapInh].seen || o[kCapEff].seen != o[kCapAmb].seen)
     usage_error(chan, "options go together: ", "--caps-eff --caps-prm --caps-inh --caps-amb", "");
@@ -554,6 +573,8 @@ int main(int argc, char **argv) {
   g_chan = chan;
   if (a.seccomp_fd >= 0) fcntl(a.seccomp_fd, F_SETFD, FD_CLOEXEC);
   if (a.start_fd >= 0) fcntl(a.start_fd, F_SETFD, FD_CLOEXEC);
+  // only their copies at 3.. reach the command
+  for (int i = 0; i < a.preserve_n; i++) fcntl(a.preserve_from + i, F_SETFD, FD_CLOEXEC);
   fcntl(g_chan, F_SETFD, FD_CLOEXEC);
   trace("init started");
 

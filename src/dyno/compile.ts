@@ -195,6 +195,8 @@ export interface InitExtras {
   startFd?: boolean;
   /** bind the terminal's slave onto /dev/console (OCI, with tty) */
   console?: boolean;
+  /** the command gets this many pass fds (after the seccomp program and the start fd) as 3, 4, ... (OCI --preserve-fds) */
+  preserveFds?: number;
 }
 
 /**
@@ -231,6 +233,10 @@ export function initArgv(
   if (extras.noNewPrivileges === false) options.nnp = '0';
   if (extras.startFd) options['start-fd'] = String(seccomp ? INIT_SECCOMP_FD + 1 : INIT_SECCOMP_FD);
   if (extras.console) options.console = '1';
+  if (extras.preserveFds) {
+    options['preserve-fds'] = String(extras.preserveFds);
+    options['preserve-from'] = String(INIT_SECCOMP_FD + (seccomp ? 1 : 0) + (extras.startFd ? 1 : 0));
+  }
   return ['dynod-init', ...Object.entries(options).map(([k, v]) => `--${k}=${v}`), '--', ...plan.command];
 }
 

@@ -117,7 +117,7 @@ function program(): Command {
     .option('--console-socket <path>', 'AF_UNIX socket that receives the terminal\'s master fd')
     .option('--no-pivot', 'accepted for runc compatibility (dynod-oci always uses pivot_root)')
     .option('--no-new-keyring', 'accepted: dynod-oci never creates a session keyring')
-    .option('--preserve-fds <n>', 'pass fds 3..3+N-1 (only 0 is supported)', '0')
+    .option('--preserve-fds <n>', 'the container gets fds 3..3+N-1 of dynod-oci (N at most 6)', '0')
     .option('--pidfd-socket <path>', 'not supported')
     .action(async (id: string, f: { bundle: string; pidFile?: string; consoleSocket?: string; preserveFds: string; pidfdSocket?: string }) => {
       if (f.pidfdSocket) throw new UsageError('--pidfd-socket: not supported by dynod-oci');
@@ -140,7 +140,7 @@ function program(): Command {
     .option('--keep', 'do not delete the container after it exits')
     .option('--no-pivot', 'accepted for runc compatibility')
     .option('--no-new-keyring', 'accepted for runc compatibility')
-    .option('--preserve-fds <n>', 'pass fds 3..3+N-1 (only 0 is supported)', '0')
+    .option('--preserve-fds <n>', 'the container gets fds 3..3+N-1 of dynod-oci (N at most 6)', '0')
     .action(async (id: string, f: Parameters<typeof runForeground>[1]) => {
       process.exitCode = await runForeground(id, f);
     });
@@ -178,7 +178,7 @@ function program(): Command {
     .option('-u, --user <uid[:gid]>', 'user and group ids', '0:0')
     .option('--preserve-fds <n>', 'only 0 is supported', '0')
     .action(async (id: string, command: string[], f: { process?: string; detach?: boolean; pidFile?: string; consoleSocket?: string; tty?: boolean; cwd: string; env: string[]; user: string; preserveFds: string }) => {
-      if (Number(f.preserveFds)) throw new UsageError(`--preserve-fds ${f.preserveFds}: not supported by dynod-oci; accepted: 0`);
+      if (Number(f.preserveFds)) throw new UsageError(`exec --preserve-fds ${f.preserveFds}: not supported by dynod-oci (create and run take it); accepted: 0`);
       let proc: unknown;
       let where = 'exec';
       if (f.process) {

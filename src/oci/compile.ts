@@ -27,6 +27,8 @@ export interface ContainerCompileContext {
   startFd: number;
   /** an fd per joined namespace path (plan.namespaces.join), opened by the caller */
   nsFds: Record<string, number>;
+  /** fds the command gets as 3, 4, ... (--preserve-fds; at most 6: the addon passes 8 with the seccomp program and the start fd) */
+  preserveFds?: number[];
   trace: boolean;
 }
 
@@ -228,8 +230,8 @@ export function compileContainer(plan: ContainerPlan, ctx: ContainerCompileConte
     ops: containerOps(plan, ctx),
     stdio: ctx.stdio,
     initFd: ctx.initFd,
-    passFds: seccomp ? [ctx.seccompFd, ctx.startFd] : [ctx.startFd],
-    argv: initArgv(initPlan(plan.process), ctx.trace, seccomp, { ...initExtras(plan.process), startFd: true, console: plan.process.terminal }),
+    passFds: [...(seccomp ? [ctx.seccompFd] : []), ctx.startFd, ...(ctx.preserveFds ?? [])],
+    argv: initArgv(initPlan(plan.process), ctx.trace, seccomp, { ...initExtras(plan.process), startFd: true, console: plan.process.terminal, preserveFds: ctx.preserveFds?.length ?? 0 }),
     envp: [...plan.process.env],
     trace: ctx.trace,
     veth: null,

@@ -16,6 +16,9 @@ import { runHooks } from './hooks';
 import { nativeSeccompFilter } from './seccomp';
 import { OCI_VERSION, StateDir, checkId, publicState, writeAtomic, type StoredState } from './state';
 
+/** the addon hands dynod-init at most 8 fds: the seccomp program, the start FIFO, and these */
+export const MAX_PRESERVE_FDS = 6;
+
 export interface CreateOptions {
   root: string;
   id: string;
@@ -61,7 +64,17 @@ export function commandError(cmd: string, rec: { code: string; errno: number }):
 }
 
 export async function createContainer(o: CreateOptions): Promise<Created> {
-  if (o.preserveFds) throw new UsageError(`--preserve-fds ${o.preserveFds}: not supported by dynod-oci (the container gets stdio only); accepted: 0`);
+  const preserve = o.preserveFds ?? 0;
+  if (!Number.isInteger(preserve) || preserve < 0 || preserve > MAX_PRESERVE_FDS)
+    throw new UsageError(`--preserve-fds ${o.preserveFds}: accepted: 0 to ${MAX_PRESERVE_FDS} (fds 3 to ${2 + MAX_PRESERVE_FDS} of dynod-oci become the container's)`);
+  const preserveFds = Array.from({ length: preserve }, (_, i) => 3 + i);
+  for (const fd of preserveFds) {
+    try {
+      fs.fstatSync(fd);
+    } catch {
+      throw new UsageError(`--preserve-fds ${preserve}: fd ${fd} is not open in dynod-oci`);
+    }
+  }
   checkId(o.id);
   const bundle = path.resolve(o.bundle);
   const config = loadBundle(bundle);
@@ -125,7 +138,7 @@ export async function createContainer(o: CreateOptions): Promise<Created> {
     if (seccompFd >= 0) fds.push(seccompFd);
     const initFd = n.sealedCopy(buildFile('dynod-init'));
     fds.push(initFd);
-    const spawnPlan = compileContainer(plan, { cgroup, stdio: [0, 1, 2], initFd, seccompFd, startFd, nsFds, trace: !!o.trace });
+    const spawnPlan = compileContainer(plan, { cgroup, stdio: [0, 1, 2], initFd, seccompFd, startFd, nsFds, preserveFds, trace: !!o.trace });
     let joinError: DynodError | null = null;
     let joined!: () => void;
     const joinedP = new Promise<void>((r) => (joined = r));

@@ -148,6 +148,20 @@ if (why) {
     t.equal(r.stdout, 'x\n', 'tmpcopyup: /etc has the image\'s files and takes writes');
     t.notOk(fs.existsSync(path.join(rootfs, 'etc', 'new')), 'the image is untouched');
     t.equal(state('runner'), null, 'run deletes the container');
+    // --preserve-fds: dynod-oci's fds 3 and 4 are the command's 3 and 4, and nothing more
+    const inFile = path.join(work, 'fd3');
+    fs.writeFileSync(inFile, 'through-fd3\n');
+    const fd3 = fs.openSync(inFile, 'r');
+    const fd4 = fs.openSync(path.join(work, 'fd4'), 'w');
+    const pf = spawnSync(BIN, ['--root', root, 'run', '--preserve-fds', '2', '--bundle', bundle('pfds', (c) => (c.process.args = ['sh', '-c', 'read x <&3; echo "$x" >&4; ls /proc/self/fd'])), 'pfds'], {
+      encoding: 'utf8', env: hostEnv(), stdio: ['ignore', 'pipe', 'pipe', fd3, fd4], timeout: 30_000,
+    });
+    fs.closeSync(fd3);
+    fs.closeSync(fd4);
+    t.equal(pf.status, 0, pf.stderr);
+    t.equal(fs.readFileSync(path.join(work, 'fd4'), 'utf8'), 'through-fd3\n', '--preserve-fds 2: fds 3 and 4 reach the command');
+    t.same(pf.stdout.trim().split('\n').map(Number).filter((n) => n > 4 && n !== 5), [], 'no other fd beyond the ones ls opens itself');
+    t.match(oci(['run', '--preserve-fds', '7', '--bundle', bundle('pf7'), 'pf7']).stderr, /--preserve-fds 7: accepted: 0 to 6/);
     const b2 = bundle('svc', (c) => (c.process.args = ['sleep', '30']));
     t.equal(ociDetached(['run', '--detach', '--bundle', b2, 'svc']).status, 0);
     const pid = state('svc')!.pid;
