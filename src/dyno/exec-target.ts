@@ -1,9 +1,11 @@
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UsageError } from '../errors';
 import { CAPABILITIES } from '../linux/capabilities';
 import type { DynoCgroup } from '../cgroup';
 import { DYNO_PATH, type DynoPlan } from './plan';
+import { readProcStat, stillRunning } from '../linux/proc-stat';
+
+export { readProcStat };
 
 /**
  * Everything `dynod exec` needs to enter a running dyno, as plain data that
@@ -68,24 +70,9 @@ export function execTargetOf(plan: DynoPlan, run: { id: string; pid: number; sta
   };
 }
 
-/** State (field 3) and start time (field 22) of a process from /proc/<pid>/stat; null when there is no such process. */
-export function readProcStat(pid: number): { state: string; startTime: number } | null {
-  let stat: string;
-  try {
-    stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return null;
-  }
-  // the command (field 2) may hold spaces and parentheses: field 3 follows the last ')'
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const startTime = Number(f[19]);
-  return f[0] && Number.isSafeInteger(startTime) ? { state: f[0], startTime } : null;
-}
-
 /** Whether the target's PID 1 still runs: the same start time, and not a zombie. */
 export function targetRunning(t: Pick<ExecTarget, 'pid' | 'startTime'>): boolean {
-  const s = readProcStat(t.pid);
-  return s !== null && s.startTime === t.startTime && s.state !== 'Z' && s.state !== 'X';
+  return stillRunning(t.pid, t.startTime);
 }
 
 // ---- checking a target that arrived as JSON ----

@@ -7,12 +7,15 @@ import * as fs from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { DynodError, EXIT_DYNOD_ERROR, UsageError } from '../errors';
 import { native } from '../native';
-import { createContainer } from './create';
 import { kill, list, load, parseSignal, pause, pids, remove, resume, start, stateOf } from './lifecycle';
-import { execInContainer } from './exec';
-import { eventsCommand, updateCommand } from './monitor';
-import { features } from './features';
 import { DEFAULT_ROOT, OCI_VERSION } from './state';
+
+// Each verb is a process of its own: the ones podman calls most (start, state, delete)
+// do not load the config, plan and compile code that create and exec need.
+const createContainer: typeof import('./create').createContainer = (o) => (require('./create') as typeof import('./create')).createContainer(o);
+const execInContainer: typeof import('./exec').execInContainer = (o) => (require('./exec') as typeof import('./exec')).execInContainer(o);
+const monitor = () => require('./monitor') as typeof import('./monitor');
+const features = () => (require('./features') as typeof import('./features')).features();
 
 interface Globals {
   root: string;
@@ -235,14 +238,14 @@ function program(): Command {
     .option('--cpu-period <us>')
     .option('--cpuset-cpus <list>')
     .option('--pids-limit <n>')
-    .action((id: string, f: Record<string, string | undefined>) => updateCommand(globals.root, id, f, readJsonArg));
+    .action((id: string, f: Record<string, string | undefined>) => monitor().updateCommand(globals.root, id, f, readJsonArg));
 
   p.command('events')
     .description('print stats (and OOM events) of a container as JSON lines')
     .argument('<id>')
     .option('--stats', 'print the stats once and exit')
     .option('--interval <duration>', 'between stats, e.g. 5s', '5s')
-    .action((id: string, f: { stats?: boolean; interval: string }) => eventsCommand(globals.root, id, f));
+    .action((id: string, f: { stats?: boolean; interval: string }) => monitor().eventsCommand(globals.root, id, f));
 
   p.command('features')
     .description('print what this runtime supports, as JSON (the runtime spec\'s features document)')

@@ -7,7 +7,7 @@ import { native, buildFile } from '../native';
 import { DynodError, UsageError } from '../errors';
 import type { NativeRecord } from '../addon';
 import { detectCgroups } from '../cgroup';
-import { readProcStat } from '../dyno/exec-target';
+import { readProcStat } from '../linux/proc-stat';
 import { createContainerCgroup, type ContainerCgroup } from '../cgroup/container';
 import { loadBundle } from './config';
 import { planContainer } from './plan';

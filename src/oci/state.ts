@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UsageError, DynodError } from '../errors';
 import { native } from '../native';
-import { readProcStat } from '../dyno/exec-target';
+import { stillRunning } from '../linux/proc-stat';
 
 export const OCI_VERSION = '1.0.2';
 export const DEFAULT_ROOT = '/run/dynod-oci';
@@ -124,9 +124,7 @@ export class StateDir {
 
 /** Whether PID 1 of this state still runs (the same process, not a reused pid). */
 export function alive(s: StoredState): boolean {
-  if (s.pid <= 0) return false;
-  const st = readProcStat(s.pid);
-  return st !== null && st.startTime === s.startTime && st.state !== 'Z' && st.state !== 'X';
+  return s.pid > 0 && stillRunning(s.pid, s.startTime);
 }
 
 export function statusOf(dir: StateDir, s: StoredState, frozen: () => boolean): OciStatus {
