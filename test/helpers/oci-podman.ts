@@ -116,7 +116,7 @@ export class Podman {
 
   /** A cgroup v1 file (or the v2 one) of a container's main process, read on the host. */
   static hostCgroupFile(pid: number, controller: string, file: string): string {
-    const line = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.split(':')[1]!.split(',').includes(controller));
+    const line = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => (l.split(':')[1] ?? '').split(',').includes(controller));
     const v2 = line === undefined;
     const rel = v2 ? fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.startsWith('0::'))!.slice(3) : line!.split(':').slice(2).join(':');
     const base = v2 ? '/sys/fs/cgroup' : `/sys/fs/cgroup/${controller}`;

@@ -162,7 +162,7 @@ if (why) {
     t.equal(fs.readFileSync(path.join(work, 'fd4'), 'utf8'), 'through-fd3\n', '--preserve-fds 2: fds 3 and 4 reach the command');
     t.same(pf.stdout.trim().split('\n').map(Number).filter((n) => n > 4 && n !== 5), [], 'no other fd beyond the ones ls opens itself');
     t.match(oci(['run', '--preserve-fds', '7', '--bundle', bundle('pf7'), 'pf7']).stderr, /--preserve-fds 7: accepted: 0 to 6/);
-    const b2 = bundle('svc', (c) => (c.process.args = ['sleep', '30']));
+    const b2 = bundle('svc', (c) => (c.process.args = ['sleep', '600'])); // long enough under emulation (the v2 VM)
     t.equal(ociDetached(['run', '--detach', '--bundle', b2, 'svc']).status, 0);
     const pid = state('svc')!.pid;
     const e = oci(['exec', 'svc', 'sh', '-c', 'echo in-$(hostname); exit 9']);
@@ -183,9 +183,12 @@ if (why) {
     t.equal(state('svc')?.status, 'paused');
     t.equal(oci(['resume', 'svc']).status, 0);
     t.equal(state('svc')?.status, 'running');
-    t.equal(oci(['update', '--pids-limit', '40', 'svc']).status, 0);
+    const upd = oci(['update', '--pids-limit', '40', 'svc']);
+    t.equal(upd.status, 0, `update: ${upd.stderr}`);
     t.equal(pidsMax('svc'), '40');
-    const ev = JSON.parse(oci(['events', '--stats', 'svc']).stdout);
+    const evr = oci(['events', '--stats', 'svc']);
+    t.equal(evr.status, 0, `events: ${evr.stderr}`);
+    const ev = JSON.parse(evr.stdout || '{}');
     t.equal(ev.type, 'stats');
     t.ok(ev.data.pids.current >= 2);
     t.equal(oci(['delete', '--force', 'svc']).status, 0);
