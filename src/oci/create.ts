@@ -81,8 +81,8 @@ export async function createContainer(o: CreateOptions): Promise<Created> {
   const backend = detectCgroups();
   let plan = planContainer(config, { bundle, id: o.id, cgroupView: backend.view });
   if (plan.process.terminal && !o.consoleSocket) throw new UsageError('process.terminal is true: --console-socket is needed to hand over the terminal');
-  if (plan.hooks.createContainer.length || plan.hooks.startContainer.length)
-    throw new UsageError(`config.json: hooks.${plan.hooks.createContainer.length ? 'createContainer' : 'startContainer'}: not supported by dynod-oci (supported: prestart, createRuntime, poststart, poststop)`);
+  if (plan.hooks.createContainer.length)
+    throw new UsageError('config.json: hooks.createContainer: not supported by dynod-oci (its path resolves in the runtime\'s namespace but it runs in the container\'s, before pivot_root; supported: prestart, createRuntime, startContainer, poststart, poststop)');
 
   const dir = new StateDir(o.root, o.id);
   dir.claim();
@@ -98,6 +98,7 @@ export async function createContainer(o: CreateOptions): Promise<Created> {
     cgroupPath: '',
     cgroupDirs: [],
     namespaces: [...plan.namespaces.new, ...plan.namespaces.join.map((j) => j.type)],
+    startContainer: plan.hooks.startContainer,
     poststart: plan.hooks.poststart,
     poststop: plan.hooks.poststop,
     creating: true,

@@ -38,6 +38,16 @@ export async function start(root: string, id: string, warn: (m: string) => void)
   if (c.status !== 'created') throw new DynodError(`container ${id} is ${c.status}: start needs a created container`, { step: 'start' });
   const unlock = c.dir.lock();
   try {
+    if (c.state.startContainer?.length) {
+      const { runStartContainerHooks } = require('./exec') as typeof import('./exec');
+      const failed = await runStartContainerHooks(c, c.state.startContainer, publicState(c.state, 'created'));
+      if (failed) {
+        // the runtime spec: stop the container; its delete (and poststop) follow
+        c.cgroup?.signalAll(9);
+        signalPid1(c.state, 9);
+        throw new DynodError(failed, { step: 'start' });
+      }
+    }
     let fd: number;
     try {
       fd = fs.openSync(c.dir.fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);

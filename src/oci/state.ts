@@ -42,6 +42,8 @@ export interface StoredState {
   cgroupDirs: string[];
   /** CLONE_NEW* of the namespaces an exec joins (every namespace PID 1 has apart from the host's) */
   namespaces: string[];
+  /** run by `start` inside the container before its command (absent in states of older dynod-oci) */
+  startContainer?: StoredHook[];
   poststart: StoredHook[];
   poststop: StoredHook[];
   /** set while create runs, cleared when the container exists */

@@ -99,8 +99,10 @@ if (why) {
     const hookLog = path.join(work, 'hooks.log');
     const hook = (stage: string) => ({ path: '/bin/sh', args: ['sh', '-c', `read s; echo "${stage} $s" >> ${hookLog}`] });
     const b = bundle('life', (c) => {
-      c.process.args = ['sh', '-c', 'trap "echo got-term; exit 7" TERM; echo up $(hostname) $(id -u); while true; do sleep 0.1; done'];
-      c.hooks = { prestart: [hook('prestart')], createRuntime: [hook('createRuntime')], poststart: [hook('poststart')], poststop: [hook('poststop')] };
+      c.process.args = ['sh', '-c', 'trap "echo got-term; exit 7" TERM; echo $(cat /tmp/hooked) up $(hostname) $(id -u); while true; do sleep 0.1; done'];
+      // startContainer runs inside the container (its /tmp), before the command, with the state on stdin
+      const inside = { path: '/bin/sh', args: ['sh', '-c', 'read s; case "$s" in *\'"id":"life"\'*) echo "$HOOKVAR";; esac > /tmp/hooked'], env: ['HOOKVAR=started'] };
+      c.hooks = { prestart: [hook('prestart')], createRuntime: [hook('createRuntime')], startContainer: [inside], poststart: [hook('poststart')], poststop: [hook('poststop')] };
     });
     const out = path.join(work, 'life.out');
     const fd = fs.openSync(out, 'w');
@@ -118,7 +120,7 @@ if (why) {
     t.equal(oci(['start', 'life']).status, 0);
     t.not(oci(['start', 'life']).status, 0, 'a second start is refused');
     for (let i = 0; i < 200 && !fs.readFileSync(out, 'utf8').includes('up'); i++) await new Promise((r) => setTimeout(r, 10));
-    t.equal(fs.readFileSync(out, 'utf8').trim(), 'up oci-cli 0', 'the command ran as root of its namespaces, with its hostname');
+    t.equal(fs.readFileSync(out, 'utf8').trim(), 'started up oci-cli 0', 'the startContainer hook ran inside, before the command; the command ran as root of its namespaces, with its hostname');
     t.equal(state('life')?.status, 'running');
     const del = oci(['delete', 'life']);
     t.not(del.status, 0, 'delete refuses a running container');
@@ -220,6 +222,19 @@ if (why) {
     t.equal(nx.status, 126);
     t.match(nx.stderr, /permission denied/);
 
+    // a failing startContainer hook: start fails, the container is stopped, delete removes it
+    const hb = bundle('hookfail', (c) => {
+      c.process.args = ['sleep', '600'];
+      c.hooks = { startContainer: [{ path: '/bin/sh', args: ['sh', '-c', 'exit 3'] }] };
+    });
+    t.equal(ociDetached(['create', '--bundle', hb, 'hookfail']).status, 0);
+    const hs = oci(['start', 'hookfail']);
+    t.equal(hs.status, 125);
+    t.match(hs.stderr, /startContainer hook \/bin\/sh: exit status 3/);
+    for (let i = 0; i < 300 && state('hookfail')?.status !== 'stopped'; i++) await new Promise((r) => setTimeout(r, 10));
+    t.equal(state('hookfail')?.status, 'stopped', 'the container is stopped');
+    t.equal(oci(['delete', 'hookfail']).status, 0);
+    t.match(oci(['create', '--bundle', bundle('cc', (c) => (c.hooks = { createContainer: [{ path: '/bin/true' }] })), 'cc']).stderr, /hooks\.createContainer: not supported/);
     t.match(oci(['--systemd-cgroup', 'state', 'x']).stderr, /systemd cgroup driver is not supported/);
     t.match(oci(['state', 'nope']).stderr, /container nope does not exist/);
     t.match(oci(['create', '--bundle', b, 'a/b']).stderr, /container id "a\/b"/);
