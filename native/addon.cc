@@ -506,6 +506,8 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   st.list(c, plan.Get("envp"), at(p, "envp"), st.envp);
   req.child.trace = c.boolean(plan.Get("trace"), at(p, "trace"));
   req.child.detached = c.boolean(plan.Get("detached"), at(p, "detached"));
+  req.pid_ns_fd = (int)c.integer(plan.Get("pidNsFd"), at(p, "pidNsFd"), -1, INT_MAX);
+  if (req.pid_ns_fd >= 0 && (req.clone_flags & CLONE_NEWPID)) c.fail(at(p, "pidNsFd"), "-1 when cloneFlags has CLONE_NEWPID (a new PID namespace or a joined one, not both)");
   req.child.ops = st.ops.data();
   req.child.nops = st.ops.size();
   req.child.argv = st.argv.data();

@@ -120,7 +120,8 @@ struct Args {
   bool console;
   int preserve_n, preserve_from;
   char **command;
-  bool pid1;  // the dyno's init, or an exec session's helper
+  bool pid1;  // the dyno's init, or an exec session's helper (or an OCI init in a joined PID namespace)
+  pid_t init_pid;  // our own pid, as the command sees its parent when we share its PID namespace
 };
 
 // Drop every capability from every set. Root keeps its uid but loses its power;
@@ -250,10 +251,13 @@ void set_home(uid_t uid) {
     set_capability_sets(keep, keep, 0);
   }
   if (!a.pid1) {
-    // After the change of user, which clears it. The helper lives outside the dyno's
-    // PID namespace, where getppid() says 0: anything else means it is gone already.
+    // After the change of user, which clears it. Our parent is the helper of an exec
+    // session, outside the dyno's PID namespace (getppid() says 0), or the init of an
+    // OCI container born in a joined PID namespace (its pid there): anything else
+    // means it is gone already and we were reparented.
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail("parent death signal", "prctl");
-    if (getppid() != 0) _exit(125);
+    pid_t parent = getppid();
+    if (parent != 0 && parent != a.init_pid) _exit(125);
   }
   if (a.nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail("no new privileges", "prctl");
   umask(a.umask_value);
@@ -570,6 +574,7 @@ int main(int argc, char **argv) {
   int chan;
   Args a = parse_args(argc, argv, &chan);
   a.pid1 = getpid() == 1;
+  a.init_pid = getpid();
   g_chan = chan;
   if (a.seccomp_fd >= 0) fcntl(a.seccomp_fd, F_SETFD, FD_CLOEXEC);
   if (a.start_fd >= 0) fcntl(a.start_fd, F_SETFD, FD_CLOEXEC);

@@ -81,6 +81,15 @@ bool spawn_dyno(SpawnRequest &req, SpawnResult &out, StepError &err) {
   req.child.sync_w_fd = sync_w.fd;
   req.child.chan_fd = chan_child.fd;
 
+  // A PID namespace to join: only a process born in it has its /proc show that
+  // namespace, so this thread's children go there for the one clone (setns of a PID
+  // namespace changes pid_for_children only), and come back at once.
+  Fd own_pid_ns;
+  if (req.pid_ns_fd >= 0) {
+    own_pid_ns.fd = open("/proc/thread-self/ns/pid_for_children", O_RDONLY | O_CLOEXEC);
+    if (own_pid_ns.fd < 0) return fail_step(err, "join pid namespace", "open", "/proc/thread-self/ns/pid_for_children");
+    if (setns(req.pid_ns_fd, CLONE_NEWPID) != 0) return fail_step(err, "join pid namespace", "setns");
+  }
   sigset_t all, saved;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, &saved);
@@ -90,6 +99,8 @@ bool spawn_dyno(SpawnRequest &req, SpawnResult &out, StepError &err) {
   if (pid == 0) child_main(req.child);
   int clone_errno = errno;
   pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+  // Every later child of this thread would be born in the container's namespace.
+  if (own_pid_ns.fd >= 0 && setns(own_pid_ns.fd, CLONE_NEWPID) != 0) abort();
   if (pid < 0) return fail_step(err, req.clone_step, "clone3", "", clone_errno);
   Fd pidfd_guard{pidfd};
 

@@ -98,6 +98,7 @@ struct SpawnRequest {
   std::vector<Rlimit> rlimits;     // set by the parent (prlimit): the child cannot raise limits from its user namespace
   std::string cgroup_dir;          // v2: CLONE_INTO_CGROUP target ("" = none)
   std::vector<std::string> cgroup_procs;  // files to write the child's pid into unless it was born in its cgroup
+  int pid_ns_fd = -1;              // a PID namespace the child is born in (OCI: joined by path), or -1
   bool veth = false;               // create veth_spec's pair, its peer in the child's network namespace
   VethSpec veth_spec;
   std::vector<NetnsListen> netns_listen;  // sockets the parent opens in the child's network namespace

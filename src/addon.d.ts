@@ -92,6 +92,8 @@ export interface NativeSpawnPlan {
    * the thread that spawned it, as a dyno does.
    */
   detached: boolean;
+  /** a PID namespace (fd) the child is born in, for /proc to show it (OCI: joined by path); -1: none */
+  pidNsFd: number;
 }
 
 export interface NativeSpawnResult {

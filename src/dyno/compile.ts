@@ -273,5 +273,6 @@ export function compileSpawn(plan: DynoPlan, ctx: CompileContext): NativeSpawnPl
     veth: ctx.network?.veth ?? null,
     netnsListen: ctx.network?.listen ?? [],
     detached: false,
+    pidNsFd: -1,
   };
 }

@@ -121,8 +121,10 @@ function mountOps(m: PlanMount, ctx: ContainerCompileContext, deferredRo: string
 /** The child's steps, in the contract's order. */
 export function containerOps(plan: ContainerPlan, ctx: ContainerCompileContext): NativeOp[] {
   const ops: NativeOp[] = [];
-  // 1. namespaces joined by path, before anything depends on them
+  // 1. namespaces joined by path, before anything depends on them; a PID namespace is
+  // joined by the clone itself (pidNsFd), for the /proc the child mounts to show it
   for (const j of plan.namespaces.join) {
+    if (j.type === 'pid') continue;
     const fd = ctx.nsFds[j.path];
     if (fd === undefined) throw new Error(`compileContainer: no fd in ctx.nsFds for ${j.path}`);
     ops.push({ op: 'setns', step: `join ${j.type} namespace ${j.path}`, fd, nstype: NS_CLONE[j.type] });
@@ -218,6 +220,8 @@ export function compileContainer(plan: ContainerPlan, ctx: ContainerCompileConte
   if ((plan.seccomp !== null) !== (ctx.seccompFd >= 0))
     throw new Error(`compileContainer: the plan ${plan.seccomp ? 'has' : 'has no'} seccomp filter but ctx.seccompFd is ${ctx.seccompFd}`);
   const seccomp = ctx.seccompFd >= 0;
+  const pidJoin = plan.namespaces.join.find((j) => j.type === 'pid');
+  if (pidJoin && ctx.nsFds[pidJoin.path] === undefined) throw new Error(`compileContainer: no fd in ctx.nsFds for ${pidJoin.path}`);
   return {
     // the cgroup namespace is unshared once the child sits in its cgroup, so that cgroup becomes its root
     cloneFlags: plan.namespaces.new.filter((t) => t !== 'cgroup').reduce((acc, t) => acc | NS_CLONE[t], 0),
@@ -237,5 +241,6 @@ export function compileContainer(plan: ContainerPlan, ctx: ContainerCompileConte
     veth: null,
     netnsListen: [],
     detached: true,
+    pidNsFd: pidJoin ? ctx.nsFds[pidJoin.path]! : -1,
   };
 }

@@ -41,9 +41,6 @@ export function validateLinux(r: JsonReader, l: Json): Omit<OciLinux, 'resources
   if (mountNs.path !== null) r.unsupported(at(nsPath('mount'), 'path'), 'the root is built in a new mount namespace; joining one is not implemented');
   const userNs = namespaces.find((n) => n.type === 'user');
   if (userNs?.path) r.unsupported(at(nsPath('user'), 'path'), 'joining a user namespace is not implemented; give uidMappings and gidMappings for a new one');
-  // setns(CLONE_NEWPID) moves only the children of the process that builds the root: the
-  // /proc it mounts would be the host's PID namespace's, every host process in view.
-  if (namespaces.find((n) => n.type === 'pid')?.path) r.unsupported(at(nsPath('pid'), 'path'), 'joining a PID namespace is not implemented (the container\'s /proc would show the host\'s processes); leave the path out for a new one');
   const joined = namespaces.find((n) => n.path !== null);
   if (userNs && joined)
     r.unsupported(at(nsPath(joined.type), 'path'), `joining a ${joined.type} namespace from a new user namespace (the joined one belongs to the host's)`);

@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { waitFor } from '../helpers/dynod';
-import { RUNTIME, RUNTIME_NAME, brief, cmd, inTerminal, onPath, whyNotOci } from '../helpers/oci';
+import { RUNTIME, brief, cmd, inTerminal, onPath, whyNotOci } from '../helpers/oci';
 import { Podman } from '../helpers/oci-podman';
 import { escapeInContainer, buildProbe } from '../helpers/oci-escape';
 
@@ -128,15 +128,10 @@ if (skip) {
     t.equal(joined.stdout.trim(), ipcNs, `--ipc container:: the same IPC namespace (${brief(joined)})`);
     // Its /proc must be the joined namespace's: the other container's sleep, and no host process.
     const pidJoin = await pm.run(['--rm', '--pid', `container:${host}`], ['sh', '-c', 'readlink /proc/self/ns/pid; pidof sleep; ls /proc | grep -c "^[0-9]"']);
-    if (RUNTIME_NAME === 'dynod-oci') {
-      t.not(pidJoin.code, 0, 'dynod-oci refuses to join a PID namespace by path');
-      t.match(pidJoin.stderr, /linux\.namespaces\[\d+\]\.path: not supported by dynod-oci \(joining a PID namespace/, `… naming the field (${brief(pidJoin)})`);
-    } else {
-      const j = pidJoin.stdout.split('\n');
-      t.equal(j[0], pidNs, `--pid container:: the same pid namespace (${brief(pidJoin)})`);
-      t.match(j[1] ?? '', /^\d+$/, "… it sees the other container's sleep, one");
-      t.ok(Number(j[2]) < 10, `… and no host process in its /proc (${j[2]} pids)`);
-    }
+    const j = pidJoin.stdout.split('\n');
+    t.equal(j[0], pidNs, `--pid container:: the same pid namespace (${brief(pidJoin)})`);
+    t.match(j[1] ?? '', /^\d+$/, "… it sees the other container's sleep, one");
+    t.ok(Number(j[2]) < 10, `… and no host process in its /proc (${j[2]} pids)`);
     t.equal((await pm.podman(['rm', '-f', '-t', '0', host])).code, 0, 'podman rm -f');
     t.equal((await cmd(['ip', 'netns', 'delete', ns])).code, 0, 'ip netns delete');
   });
