@@ -154,6 +154,7 @@ struct PlanStorage {
   std::deque<std::string> strings;
   std::vector<ChildOp> ops;
   std::vector<char *> argv, envp;
+  std::deque<std::vector<char *>> lists;  // per-op argv/envp (hook); a deque keeps them in place
 
   const char *keep(std::string s) {
     strings.push_back(std::move(s));
@@ -182,7 +183,7 @@ int op_kind(const std::string &name) {
       {"hostname", kOpHostname}, {"loopback", kOpLoopback},        {"await-cgroup", kOpAwaitCgroup},
       {"move-mount", kOpMoveMount}, {"setattr", kOpSetattr},    {"net-config", kOpNetConfig},
       {"setns", kOpJoinNamespaces}, {"mknod", kOpMknod},        {"sysctl", kOpSysctl},
-      {"tmpfs-copyup", kOpTmpfsCopyUp},
+      {"tmpfs-copyup", kOpTmpfsCopyUp}, {"await-state", kOpAwaitState}, {"hook", kOpHook},
   };
   for (const auto &k : kinds)
     if (name == k.name) return k.kind;
@@ -212,7 +213,7 @@ void convert_op(const Check &c, PlanStorage &st, const Napi::Value &v, const std
   op.fd = op.uid = op.gid = -1;
   std::string name = c.string(o.Get("op"), at(path, "op"));
   op.kind = op_kind(name);
-  if (!op.kind) c.fail(at(path, "op"), "one of mount, remount, mkdir, symlink, write, pivot, hostname, loopback, await-cgroup, move-mount, setattr, net-config, setns, mknod, sysctl, tmpfs-copyup (not \"" + name + "\")");
+  if (!op.kind) c.fail(at(path, "op"), "one of mount, remount, mkdir, symlink, write, pivot, hostname, loopback, await-cgroup, move-mount, setattr, net-config, setns, mknod, sysctl, tmpfs-copyup, await-state, hook (not \"" + name + "\")");
   op.step = st.str(c, o, path, "step");
   auto optional = [&] {
     Napi::Value x = o.Get("optional");
@@ -229,6 +230,25 @@ void convert_op(const Check &c, PlanStorage &st, const Napi::Value &v, const std
       op.data = st.str_or_null(c, o, path, "data");
       optional();
       break;
+    case kOpAwaitState:
+      c.only(o, path, {"op", "step", "fd", "closeFd"});
+      op.fd = c.fd(o.Get("fd"), at(path, "fd"));
+      op.fd2 = c.fd(o.Get("closeFd"), at(path, "closeFd"));
+      break;
+    case kOpHook: {
+      c.only(o, path, {"op", "step", "path", "argv", "envp", "root", "timeoutMs"});
+      op.path = st.str(c, o, path, "path");
+      st.lists.emplace_back();
+      st.list(c, o.Get("argv"), at(path, "argv"), st.lists.back());
+      if (st.lists.back().size() < 2) c.fail(at(path, "argv"), "a non-empty array of strings");
+      op.argv = st.lists.back().data();
+      st.lists.emplace_back();
+      st.list(c, o.Get("envp"), at(path, "envp"), st.lists.back());
+      op.envp = st.lists.back().data();
+      op.target = st.str(c, o, path, "root");
+      op.timeout_ms = (unsigned)c.integer(o.Get("timeoutMs"), at(path, "timeoutMs"), 0, 86400000);
+      break;
+    }
     case kOpTmpfsCopyUp:
       c.only(o, path, {"op", "step", "target", "flags", "data"});
       op.target = st.str(c, o, path, "target");

@@ -1,5 +1,7 @@
 #include "process.h"
 
+#include "hooks.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
@@ -238,6 +240,12 @@ void run_op(const ChildPlan &plan, const ChildOp &op) {
       break;
     case kOpJoinNamespaces:
       child_join_namespaces(op);
+      break;
+    case kOpAwaitState:
+      child_await_state(op);
+      break;
+    case kOpHook:
+      child_run_hook(op);
       break;
     default:
       child_mount_op(op);

@@ -41,6 +41,8 @@ enum OpKind {
   kOpMknod,         // mknod(path, mode, makedev(major, minor)), replacing a file there; chown(uid, gid)
   kOpSysctl,        // write content into the existing file at path (no create, no symlink followed)
   kOpTmpfsCopyUp,   // mount a tmpfs (flags, data) on target holding a copy of what it covers (OCI tmpcopyup)
+  kOpAwaitState,    // close fd2 (the parent's write end), read fd to EOF: the state JSON the hooks get (hooks.h)
+  kOpHook,          // run path (argv, envp) chrooted to target, the state on stdin, killed after timeout_ms (hooks.h)
 };
 
 // One primitive step; which fields an op reads is said at its OpKind.
@@ -62,6 +64,10 @@ struct ChildOp {
   int fd;
   int uid, gid;         // mkdir: -1 for no chown
   unsigned major, minor;  // mknod
+  int fd2;              // await-state: the write end the child must not hold
+  char *const *argv;    // hook
+  char *const *envp;    // hook
+  unsigned timeout_ms;  // hook: 0 for none
   bool recursive;
   bool optional;        // ENOENT means "this kernel has no such path": skip the op
 };

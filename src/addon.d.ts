@@ -48,7 +48,11 @@ export type NativeOp =
   /** writes content into an existing file, never creating one nor following a symlink at path: a sysctl under /proc/sys */
   | { op: 'sysctl'; step: string; path: string; content: string }
   /** mounts a tmpfs (flags MS_*, data) on the directory target, holding a copy of what it covers (files, dirs, links, nodes; owners and modes): OCI's tmpcopyup */
-  | { op: 'tmpfs-copyup'; step: string; target: string; flags: number; data: string | null };
+  | { op: 'tmpfs-copyup'; step: string; target: string; flags: number; data: string | null }
+  /** closes closeFd (the parent's write end), then reads fd to its end: the state JSON the hook ops give their hooks (empty: fails) */
+  | { op: 'await-state'; step: string; fd: number; closeFd: number }
+  /** runs path with argv and envp chrooted to root (the host's, at OLD), the state on stdin; fails on a non-zero status, or past timeoutMs (0: none) */
+  | { op: 'hook'; step: string; path: string; argv: string[]; envp: string[]; root: string; timeoutMs: number };
 
 /** A socket the parent binds (IP_FREEBIND) in the child's network namespace while it waits; tcp ones listen. */
 export interface NativeNetnsListen {

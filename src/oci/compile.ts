@@ -29,6 +29,12 @@ export interface ContainerCompileContext {
   nsFds: Record<string, number>;
   /** fds the command gets as 3, 4, ... (--preserve-fds; at most 6: the addon passes 8 with the seccomp program and the start fd) */
   preserveFds?: number[];
+  /**
+   * A pipe the caller writes the state JSON into once its prestart and createRuntime
+   * hooks ran (and closes); the child waits for it before pivot_root and gives it to
+   * the createContainer hooks. Needed when the plan has any of those hooks.
+   */
+  hookState?: { fd: number; closeFd: number };
   trace: boolean;
 }
 
@@ -178,12 +184,26 @@ export function containerOps(plan: ContainerPlan, ctx: ContainerCompileContext):
       : { op: 'mount', step: `mask ${p.path}`, source: 'tmpfs', target: t, fstype: 'tmpfs', flags: MS.rdonly | MS.nosuid | MS.nodev | MS.noexec, data: null, optional: true });
   }
 
-  // 8. hostname, loopback of a new network namespace (runc brings it up), read-only last, pivot
+  // 8. hostname, loopback of a new network namespace (runc brings it up), the hooks of
+  // the runtime spec's create (prestart and createRuntime by the caller while the child
+  // waits, then createContainer here: in the container's namespaces, the host's root),
+  // read-only last, pivot
   if (plan.hostname !== null) ops.push({ op: 'hostname', step: 'set hostname', name: plan.hostname });
   if (plan.namespaces.new.includes('network')) ops.push({ op: 'loopback', step: 'bring up loopback' });
+  if (needsHookState(plan)) {
+    if (!ctx.hookState) throw new Error('compileContainer: the plan has create hooks but ctx.hookState is missing');
+    ops.push({ op: 'await-state', step: 'wait for the prestart and createRuntime hooks', fd: ctx.hookState.fd, closeFd: ctx.hookState.closeFd });
+    for (const h of plan.hooks.createContainer)
+      ops.push({ op: 'hook', step: `createContainer hook ${h.path}`, path: h.path, argv: h.args.length ? [...h.args] : [h.path], envp: [...h.env], root: OLD, timeoutMs: (h.timeout ?? 0) * 1000 });
+  }
   for (const t of deferredRo.reverse()) ops.push({ op: 'remount', step: `read-only ${t.slice(NEW.length) || '/'}`, target: t, flags: MS.rdonly });
   ops.push({ op: 'pivot', step: 'pivot_root into the container', target: NEW, source: null });
   return ops;
+}
+
+/** Whether the child must wait for the caller's hooks before pivot_root (and run createContainer's). */
+export function needsHookState(plan: ContainerPlan): boolean {
+  return plan.hooks.prestart.length + plan.hooks.createRuntime.length + plan.hooks.createContainer.length > 0;
 }
 
 function initPlan(p: PlanProcess) {

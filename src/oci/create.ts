@@ -11,7 +11,7 @@ import { readProcStat } from '../linux/proc-stat';
 import { createContainerCgroup, type ContainerCgroup } from '../cgroup/container';
 import { loadBundle } from './config';
 import { planContainer } from './plan';
-import { compileContainer } from './compile';
+import { compileContainer, needsHookState } from './compile';
 import { runHooks } from './hooks';
 import { nativeSeccompFilter } from './seccomp';
 import { OCI_VERSION, StateDir, checkId, publicState, writeAtomic, type StoredState } from './state';
@@ -81,8 +81,6 @@ export async function createContainer(o: CreateOptions): Promise<Created> {
   const backend = detectCgroups();
   let plan = planContainer(config, { bundle, id: o.id, cgroupView: backend.view });
   if (plan.process.terminal && !o.consoleSocket) throw new UsageError('process.terminal is true: --console-socket is needed to hand over the terminal');
-  if (plan.hooks.createContainer.length)
-    throw new UsageError('config.json: hooks.createContainer: not supported by dynod-oci (its path resolves in the runtime\'s namespace but it runs in the container\'s, before pivot_root; supported: prestart, createRuntime, startContainer, poststart, poststop)');
 
   const dir = new StateDir(o.root, o.id);
   dir.claim();
@@ -104,6 +102,7 @@ export async function createContainer(o: CreateOptions): Promise<Created> {
     creating: true,
   };
   const fds: number[] = [];
+  let hookWrite = -1;
   let cgroup: ContainerCgroup | null = null;
   let pidfd = -1;
   try {
@@ -139,7 +138,15 @@ export async function createContainer(o: CreateOptions): Promise<Created> {
     if (seccompFd >= 0) fds.push(seccompFd);
     const initFd = n.sealedCopy(buildFile('dynod-init'));
     fds.push(initFd);
-    const spawnPlan = compileContainer(plan, { cgroup, stdio: [0, 1, 2], initFd, seccompFd, startFd, nsFds, preserveFds, trace: !!o.trace });
+    // The runtime spec's create hooks: prestart and createRuntime here while the child
+    // waits before pivot_root, then its createContainer ones (compile.ts).
+    if (needsHookState(plan)) {
+      const [r, w] = n.pipe();
+      fds.push(r);
+      hookWrite = w;
+    }
+    const hookState = hookWrite >= 0 ? { fd: fds[fds.length - 1]!, closeFd: hookWrite } : undefined;
+    const spawnPlan = compileContainer(plan, { cgroup, stdio: [0, 1, 2], initFd, seccompFd, startFd, nsFds, preserveFds, hookState, trace: !!o.trace });
     let joinError: DynodError | null = null;
     let joined!: () => void;
     const joinedP = new Promise<void>((r) => (joined = r));
@@ -160,7 +167,7 @@ export async function createContainer(o: CreateOptions): Promise<Created> {
       }
     }
     let consoleError: DynodError | null = null;
-    const setupError = await awaitSetup(result.channel, (rec) => {
+    const setupP = awaitSetup(result.channel, (rec) => {
       try {
         n.sendFd(o.consoleSocket!, rec.fd!, rec.detail);
       } catch (e) {
@@ -169,13 +176,24 @@ export async function createContainer(o: CreateOptions): Promise<Created> {
         closeQuietly(rec.fd!);
       }
     });
+    let hookError: string | null = null;
+    if (hookWrite >= 0) {
+      const s = publicState(state, 'creating');
+      hookError = (await runHooks(plan.hooks.prestart, s)) ?? (await runHooks(plan.hooks.createRuntime, s));
+      try {
+        // nothing written (a hook failed): the child gives up at once
+        if (!hookError) fs.writeSync(hookWrite, JSON.stringify(s)); // far below a pipe's 64 KiB
+      } catch {
+        // EPIPE: the child failed before it waited; its record says why
+      }
+      fs.closeSync(hookWrite);
+      hookWrite = -1;
+    }
+    const setupError = await setupP;
     await joinedP;
+    if (hookError) throw new DynodError(hookError, { step: 'hooks' });
     const failed = setupError ?? joinError ?? consoleError;
     if (failed) throw failed;
-
-    const hookState = publicState(state, 'created');
-    const hookError = (await runHooks(plan.hooks.prestart, hookState)) ?? (await runHooks(plan.hooks.createRuntime, hookState));
-    if (hookError) throw new DynodError(hookError, { step: 'hooks' });
     delete state.creating;
     dir.write(state);
     if (o.pidFile) writeAtomic(path.resolve(o.pidFile), String(result.pid), 0o644);
@@ -191,6 +209,7 @@ export async function createContainer(o: CreateOptions): Promise<Created> {
     throw e;
   } finally {
     for (const fd of fds) closeQuietly(fd);
+    if (hookWrite >= 0) closeQuietly(hookWrite);
   }
 }
 

@@ -102,7 +102,9 @@ if (why) {
       c.process.args = ['sh', '-c', 'trap "echo got-term; exit 7" TERM; echo $(cat /tmp/hooked) up $(hostname) $(id -u); while true; do sleep 0.1; done'];
       // startContainer runs inside the container (its /tmp), before the command, with the state on stdin
       const inside = { path: '/bin/sh', args: ['sh', '-c', 'read s; case "$s" in *\'"id":"life"\'*) echo "$HOOKVAR";; esac > /tmp/hooked'], env: ['HOOKVAR=started'] };
-      c.hooks = { prestart: [hook('prestart')], createRuntime: [hook('createRuntime')], startContainer: [inside], poststart: [hook('poststart')], poststop: [hook('poststop')] };
+      // createContainer runs in the container's namespaces, chrooted to the host's root: it can append to the host's log
+      const inNs = { path: '/bin/sh', args: ['sh', '-c', `read s; echo "createContainer $(hostname) $s" >> ${hookLog}`] };
+      c.hooks = { prestart: [hook('prestart')], createRuntime: [hook('createRuntime')], createContainer: [inNs], startContainer: [inside], poststart: [hook('poststart')], poststop: [hook('poststop')] };
     });
     const out = path.join(work, 'life.out');
     const fd = fs.openSync(out, 'w');
@@ -134,7 +136,8 @@ if (why) {
     t.equal(state('life'), null, 'state is gone');
     t.notOk(fs.existsSync(memoryDir('life')), 'cgroup is gone');
     const stages = fs.readFileSync(hookLog, 'utf8').trim().split('\n').map((l) => l.split(' ')[0]);
-    t.same(stages, ['prestart', 'createRuntime', 'poststart', 'poststop']);
+    t.same(stages, ['prestart', 'createRuntime', 'createContainer', 'poststart', 'poststop'], 'the spec\'s order (startContainer ran inside, before the command)');
+    t.match(fs.readFileSync(hookLog, 'utf8'), /^createContainer oci-cli \{.*"status":"creating"/m, 'createContainer: in the container\'s UTS namespace, with the state');
     const poststop = JSON.parse(fs.readFileSync(hookLog, 'utf8').trim().split('\n')[3]!.slice('poststop '.length));
     t.equal(poststop.id, 'life', 'hooks get the state on stdin');
   });
@@ -234,7 +237,17 @@ if (why) {
     for (let i = 0; i < 300 && state('hookfail')?.status !== 'stopped'; i++) await new Promise((r) => setTimeout(r, 10));
     t.equal(state('hookfail')?.status, 'stopped', 'the container is stopped');
     t.equal(oci(['delete', 'hookfail']).status, 0);
-    t.match(oci(['create', '--bundle', bundle('cc', (c) => (c.hooks = { createContainer: [{ path: '/bin/true' }] })), 'cc']).stderr, /hooks\.createContainer: not supported/);
+    // failing create hooks: create fails naming the hook, and leaves nothing
+    for (const [stage, id] of [['createRuntime', 'crfail'], ['createContainer', 'ccfail']] as const) {
+      const r = oci(['create', '--bundle', bundle(id, (c) => (c.hooks = { [stage]: [{ path: '/bin/sh', args: ['sh', '-c', 'exit 5'] }] })), id]);
+      t.equal(r.status, 125, `${stage}: ${r.stderr}`);
+      t.match(r.stderr, stage === 'createRuntime' ? /hook \/bin\/sh: exit status 5/ : /createContainer hook \/bin\/sh: exit status 5/);
+      t.equal(state(id), null, `${stage}: no state left`);
+      t.notOk(fs.existsSync(memoryDir(id)), `${stage}: no cgroup left`);
+    }
+    const slow = oci(['create', '--bundle', bundle('ccslow', (c) => (c.hooks = { createContainer: [{ path: '/bin/sleep', args: ['sleep', '10'], timeout: 1 }] })), 'ccslow']);
+    t.match(slow.stderr, /createContainer hook \/bin\/sleep/, 'a createContainer hook past its timeout fails create');
+    t.equal(state('ccslow'), null);
     t.match(oci(['--systemd-cgroup', 'state', 'x']).stderr, /systemd cgroup driver is not supported/);
     t.match(oci(['state', 'nope']).stderr, /container nope does not exist/);
     t.match(oci(['create', '--bundle', b, 'a/b']).stderr, /container id "a\/b"/);
