@@ -136,6 +136,21 @@ if (skip) {
     t.equal((await cmd(['ip', 'netns', 'delete', ns])).code, 0, 'ip netns delete');
   });
 
+  t.test('--uidmap/--gidmap: a user namespace whose root is a host id range', async (t) => {
+    const c = name('userns');
+    const up = await pm.run(['-d', '--name', c, '--uidmap', '0:200000:65536', '--gidmap', '0:200000:65536'], ['sh', '-c', 'id -u; cat /proc/self/uid_map; touch /made && echo writable; exec sleep 600']);
+    t.equal(up.code, 0, brief(up));
+    const pid = await pm.pid(c);
+    t.ok(pid > 0, `the container runs (pid ${pid})`);
+    const hostUid = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/^Uid:\s+(\d+)/m)?.[1];
+    t.equal(hostUid, '200000', "its root is host uid 200000");
+    t.match(fs.readFileSync(`/proc/${pid}/uid_map`, 'utf8'), /^\s*0\s+200000\s+65536\s*$/m, 'the map as asked');
+    const logs = await pm.podman(['logs', c]);
+    t.match(logs.stdout, /^0\n\s*0\s+200000\s+65536\n/m, `inside: uid 0 and the map (${brief(logs)})`);
+    t.match(logs.stdout, /writable/, 'its root can write its rootfs (podman chowned it to the range)');
+    t.equal((await pm.podman(['rm', '-f', '-t', '0', c])).code, 0, 'podman rm -f');
+  });
+
   t.test('--memory 64m: the OOM kill is exit 137; --pids-limit 20 stops a fork loop; limits on the host side', async (t) => {
     const c = name('limits');
     const [oom, up] = await Promise.all([
