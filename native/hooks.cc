@@ -75,6 +75,11 @@ void child_run_hook(const ChildOp &op) {
   if (pid < 0) child_fail(op.step, "clone");
   if (pid == 0) {
     if (dup2(in[0], 0) != 0) _exit(126);
+    // nothing of dynod-oci's but stdio reaches the hook, and its signals are its own
+    syscall(SYS_close_range, 3U, ~0U, 0U);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
     if (chroot(op.target) != 0 || chdir("/") != 0) _exit(126);
     execve(op.path, op.argv, op.envp);
     _exit(errno == ENOENT ? 127 : 126);

@@ -57,6 +57,8 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <signal.h>
+#include <sys/signalfd.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -606,6 +608,29 @@ int main(int argc, char **argv) {
     // for `start` to write a byte into the FIFO behind start_fd.
     close(g_chan);
     g_chan = -1;
+    // Signals stay blocked (they are ours to forward later), so a signalfd says when a
+    // created container is asked to end before it started: it ends then, as runc's.
+    sigset_t ending;
+    sigemptyset(&ending);
+    sigaddset(&ending, SIGTERM);
+    sigaddset(&ending, SIGINT);
+    sigaddset(&ending, SIGHUP);
+    sigaddset(&ending, SIGQUIT);
+    int sfd = signalfd(-1, &ending, SFD_CLOEXEC);
+    if (sfd < 0) fail("await start", "signalfd");
+    for (;;) {
+      struct pollfd p[2] = {{a.start_fd, POLLIN, 0}, {sfd, POLLIN, 0}};
+      if (poll(p, 2, -1) < 0) {
+        if (errno == EINTR) continue;
+        fail("await start", "poll");
+      }
+      if (p[1].revents & POLLIN) {
+        struct signalfd_siginfo si;
+        if (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) _exit(128 + (int)si.ssi_signo);
+      }
+      if (p[0].revents & (POLLIN | POLLHUP)) break;
+    }
+    close(sfd);
     char go;
     ssize_t n;
     do n = read(a.start_fd, &go, 1);

@@ -84,6 +84,8 @@ export async function createContainer(o: CreateOptions): Promise<Created> {
 
   const dir = new StateDir(o.root, o.id);
   dir.claim();
+  // held until the container exists or is gone again: delete and start wait for it
+  const unlock = dir.lock();
   const state: StoredState = {
     ociVersion: OCI_VERSION,
     id: o.id,
@@ -210,6 +212,7 @@ export async function createContainer(o: CreateOptions): Promise<Created> {
   } finally {
     for (const fd of fds) closeQuietly(fd);
     if (hookWrite >= 0) closeQuietly(hookWrite);
+    unlock();
   }
 }
 

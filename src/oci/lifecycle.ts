@@ -27,6 +27,13 @@ export function load(root: string, id: string): Loaded {
   return { dir, state, cgroup, status: statusOf(dir, state, () => cgroup?.frozen() ?? false) };
 }
 
+/** The container's lock (create holds it throughout); an unknown id is the error `load` gives. */
+function lockExisting(root: string, id: string): () => void {
+  const dir = new StateDir(root, id);
+  if (!dir.exists()) throw new DynodError(`container ${id} does not exist`, { step: 'load state', code: 'ENOENT' });
+  return dir.lock();
+}
+
 export function stateOf(root: string, id: string): Record<string, unknown> {
   const c = load(root, id);
   return publicState(c.state, c.status);
@@ -34,10 +41,12 @@ export function stateOf(root: string, id: string): Record<string, unknown> {
 
 /** Lets PID 1 run the command: one byte into the exec FIFO, which then goes. */
 export async function start(root: string, id: string, warn: (m: string) => void): Promise<void> {
-  const c = load(root, id);
-  if (c.status !== 'created') throw new DynodError(`container ${id} is ${c.status}: start needs a created container`, { step: 'start' });
-  const unlock = c.dir.lock();
+  const unlock = lockExisting(root, id);
+  let c: Loaded;
   try {
+    // read under the lock: a concurrent start (or delete) is done by now
+    c = load(root, id);
+    if (c.status !== 'created') throw new DynodError(`container ${id} is ${c.status}: start needs a created container`, { step: 'start' });
     if (c.state.startContainer?.length) {
       const { runStartContainerHooks } = require('./exec') as typeof import('./exec');
       const failed = await runStartContainerHooks(c, c.state.startContainer, publicState(c.state, 'created'));
@@ -116,22 +125,27 @@ async function waitStopped(state: StoredState, ms: number): Promise<boolean> {
 
 export async function remove(root: string, id: string, force: boolean, warn: (m: string) => void): Promise<void> {
   const dir = new StateDir(root, id);
+  if (!dir.exists()) {
+    if (force) return; // as runc: nothing to delete is no error with --force
+    throw new DynodError(`container ${id} does not exist`, { step: 'load state', code: 'ENOENT' });
+  }
+  // a create in progress holds the lock: this waits for it
+  const unlock = dir.lock();
   let c: Loaded;
   try {
     c = load(root, id);
   } catch (e) {
+    unlock();
     // a create that died before its state was written leaves a directory only
-    if (DynodError.from(e).code === 'ENOENT') {
-      const existed = dir.exists();
-      dir.remove();
-      if (existed || force) return;
-    }
+    if (DynodError.from(e).code === 'ENOENT') return dir.remove();
     throw e;
   }
   if (c.status === 'running' || c.status === 'paused' || c.status === 'creating') {
-    if (!force) throw new DynodError(`container ${id} is ${c.status}: stop it first, or delete --force`, { step: 'delete' });
+    if (!force) {
+      unlock();
+      throw new DynodError(`container ${id} is ${c.status}: stop it first, or delete --force`, { step: 'delete' });
+    }
   }
-  const unlock = c.dir.lock();
   try {
     if (c.status !== 'stopped') {
       // created (the command never ran) or forced: the whole container goes

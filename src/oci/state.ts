@@ -119,6 +119,21 @@ export class StateDir {
     return () => fs.closeSync(fd);
   }
 
+  /** Whether another process holds the lock now (a create in progress holds it throughout). */
+  busy(): boolean {
+    let fd: number;
+    try {
+      fd = fs.openSync(this.dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+    } catch {
+      return false;
+    }
+    try {
+      return !native().flock(fd, true);
+    } finally {
+      fs.closeSync(fd); // releases ours, if we got it
+    }
+  }
+
   remove(): void {
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
@@ -130,7 +145,8 @@ export function alive(s: StoredState): boolean {
 }
 
 export function statusOf(dir: StateDir, s: StoredState, frozen: () => boolean): OciStatus {
-  if (s.creating) return s.pid > 0 && alive(s) ? 'creating' : 'stopped';
+  // a create in progress holds the lock; one that died left PID 1 waiting, or nothing
+  if (s.creating) return dir.busy() || (s.pid > 0 && alive(s)) ? 'creating' : 'stopped';
   if (!alive(s)) return 'stopped';
   if (fs.existsSync(dir.fifo)) return 'created';
   try {

@@ -119,7 +119,8 @@ if (why) {
     t.ok(fs.readFileSync(`${memoryDir('life')}/cgroup.procs`, 'utf8').split('\n').includes(String(s1?.pid)), 'PID 1 sits in its memory cgroup');
     t.equal(memoryLimit('life'), String(64 * 1024 * 1024));
     t.equal(fs.readFileSync(out, 'utf8'), '', 'nothing ran before start');
-    t.equal(oci(['start', 'life']).status, 0);
+    const started = oci(['start', 'life']);
+    t.equal(started.status, 0, `start: ${started.stderr}`);
     t.not(oci(['start', 'life']).status, 0, 'a second start is refused');
     for (let i = 0; i < 200 && !fs.readFileSync(out, 'utf8').includes('up'); i++) await new Promise((r) => setTimeout(r, 10));
     t.equal(fs.readFileSync(out, 'utf8').trim(), 'started up oci-cli 0', 'the startContainer hook ran inside, before the command; the command ran as root of its namespaces, with its hostname');
@@ -225,6 +226,12 @@ if (why) {
     t.equal(nx.status, 126);
     t.match(nx.stderr, /permission denied/);
 
+    // SIGTERM to a created container ends it (as runc's), without waiting for a SIGKILL
+    t.equal(ociDetached(['create', '--bundle', bundle('termc', (c) => (c.process.args = ['sleep', '600'])), 'termc']).status, 0);
+    t.equal(oci(['kill', 'termc', 'TERM']).status, 0);
+    for (let i = 0; i < 300 && state('termc')?.status !== 'stopped'; i++) await new Promise((r) => setTimeout(r, 10));
+    t.equal(state('termc')?.status, 'stopped', 'a created container ends on SIGTERM');
+    t.equal(oci(['delete', 'termc']).status, 0);
     // a failing startContainer hook: start fails, the container is stopped, delete removes it
     const hb = bundle('hookfail', (c) => {
       c.process.args = ['sleep', '600'];
