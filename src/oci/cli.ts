@@ -6,9 +6,9 @@
 import * as fs from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { DynodError, EXIT_DYNOD_ERROR, UsageError } from '../errors';
-import { native } from '../native';
-import { kill, list, load, parseSignal, pause, pids, remove, resume, start, stateOf } from './lifecycle';
+import { kill, list, load, pause, pids, remove, resume, start, stateOf } from './lifecycle';
 import { DEFAULT_ROOT, OCI_VERSION } from './state';
+import { exitStatus, waitForwarding } from './process-io';
 
 // Each verb is a process of its own: the ones podman calls most (start, state, delete)
 // do not load the config, plan and compile code that create and exec need.
@@ -67,9 +67,7 @@ function table(rows: string[][]): string {
 async function runForeground(id: string, flags: { bundle: string; pidFile?: string; consoleSocket?: string; detach?: boolean; keep?: boolean; preserveFds?: string }): Promise<number> {
   const root = globals.root;
   const created = await createContainer({ root, id, bundle: flags.bundle, pidFile: flags.pidFile, consoleSocket: flags.consoleSocket, preserveFds: Number(flags.preserveFds ?? 0) });
-  const exited = flags.detach ? null : new Promise<number>((resolve) => native().watchExit(created.pidfd, (e) => resolve(e.code ?? 128 + (e.signal ?? 0))));
-  const forward = (sig: NodeJS.Signals) => native().signal(created.pidfd, parseSignal(sig));
-  const sigs: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+  const exited = flags.detach ? null : exitStatus(created.pidfd);
   try {
     await start(root, id, warn);
   } catch (e) {
@@ -80,11 +78,9 @@ async function runForeground(id: string, flags: { bundle: string; pidFile?: stri
     fs.closeSync(created.pidfd);
     return 0;
   }
-  for (const s of sigs) process.on(s, forward);
   try {
-    return await exited;
+    return await waitForwarding(created.pidfd, exited);
   } finally {
-    for (const s of sigs) process.off(s, forward);
     if (!flags.keep) await remove(root, id, true, warn);
   }
 }

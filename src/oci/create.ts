@@ -5,7 +5,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { native, buildFile } from '../native';
 import { DynodError, UsageError } from '../errors';
-import type { NativeRecord } from '../addon';
 import { detectCgroups } from '../cgroup';
 import { readProcStat } from '../linux/proc-stat';
 import { createContainerCgroup, type ContainerCgroup } from '../cgroup/container';
@@ -13,6 +12,7 @@ import { loadBundle } from './config';
 import { planContainer } from './plan';
 import { compileContainer, needsHookState } from './compile';
 import { runHooks } from './hooks';
+import { awaitSetup } from './process-io';
 import { nativeSeccompFilter } from './seccomp';
 import { OCI_VERSION, StateDir, checkId, publicState, writeAtomic, type StoredState } from './state';
 
@@ -38,29 +38,6 @@ export interface Created {
 function closeQuietly(fd: number): void {
   if (fd < 0) return;
   try { fs.closeSync(fd); } catch { /* already closed */ }
-}
-
-/** The setup records of PID 1 until the channel ends: the first error, and the terminal. */
-function awaitSetup(channel: number, onPty: (rec: NativeRecord) => void): Promise<DynodError | null> {
-  return new Promise((resolve) => {
-    let error: DynodError | null = null;
-    native().watchChannel(channel, (rec) => {
-      if (rec === null) return resolve(error);
-      if (rec.kind === 'pty' && rec.fd !== undefined) onPty(rec);
-      else if (rec.kind === 'error' && !error) error = rec.step === 'exec' ? commandError(rec.detail, rec) : DynodError.fromStep(rec);
-    });
-  });
-}
-
-/**
- * runc's words for a command that cannot run, which podman and containerd turn into
- * 127 ("executable file not found in $PATH", "no such file or directory") and 126
- * ("permission denied"): the message is what they read, not our exit status.
- */
-export function commandError(cmd: string, rec: { code: string; errno: number }): DynodError {
-  const notFound = rec.code === 'ENOENT' || rec.code === 'ENOTDIR';
-  const why = notFound ? (cmd.includes('/') ? 'no such file or directory' : 'executable file not found in $PATH') : 'permission denied';
-  return new DynodError(`exec: "${cmd}": ${why}`, { step: 'exec', syscall: 'execve', errno: rec.errno, code: rec.code, detail: cmd }, notFound ? 127 : 126);
 }
 
 export async function createContainer(o: CreateOptions): Promise<Created> {
@@ -168,16 +145,7 @@ export async function createContainer(o: CreateOptions): Promise<Created> {
         throw new DynodError(`process.oomScoreAdj ${plan.process.oomScoreAdj}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { step: 'oom score' });
       }
     }
-    let consoleError: DynodError | null = null;
-    const setupP = awaitSetup(result.channel, (rec) => {
-      try {
-        n.sendFd(o.consoleSocket!, rec.fd!, rec.detail);
-      } catch (e) {
-        consoleError ??= DynodError.from(e, 'console socket');
-      } finally {
-        closeQuietly(rec.fd!);
-      }
-    });
+    const setupP = awaitSetup(result.channel, o.consoleSocket);
     let hookError: string | null = null;
     if (hookWrite >= 0) {
       const s = publicState(state, 'creating');
@@ -194,7 +162,7 @@ export async function createContainer(o: CreateOptions): Promise<Created> {
     const setupError = await setupP;
     await joinedP;
     if (hookError) throw new DynodError(hookError, { step: 'hooks' });
-    const failed = setupError ?? joinError ?? consoleError;
+    const failed = setupError ?? joinError;
     if (failed) throw failed;
     delete state.creating;
     dir.write(state);

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { native, buildFile } from '../native';
 import { DynodError, UsageError } from '../errors';
 import { CLONE } from '../dyno/constants';
-import { commandError } from './create';
+import { awaitSetup, exitStatus, waitForwarding } from './process-io';
 import { loadBundle, validateProcess } from './config';
 import { planContainer, planProcess, type PlanProcess } from './plan';
 import { processInitArgv } from './compile';
@@ -80,24 +80,8 @@ async function enterContainer(
         joined();
       },
     );
-    const exited = o.detach ? null : new Promise<number>((resolve) => n.watchExit(result.pidfd, (e) => resolve(e.code ?? 128 + (e.signal ?? 0))));
-    let setupError: DynodError | null = null;
-    await new Promise<void>((resolve) =>
-      n.watchChannel(result.channel, (rec) => {
-        if (rec === null) return resolve();
-        if (rec.kind === 'pty' && rec.fd !== undefined) {
-          try {
-            n.sendFd(o.consoleSocket!, rec.fd, rec.detail);
-          } catch (e) {
-            setupError ??= DynodError.from(e, 'console socket');
-          } finally {
-            fs.closeSync(rec.fd);
-          }
-        } else if (rec.kind === 'error' && !setupError) {
-          setupError = rec.step === 'exec' ? commandError(proc.args[0] ?? '', rec) : DynodError.fromStep(rec);
-        }
-      }),
-    );
+    const exited = o.detach ? null : exitStatus(result.pidfd);
+    const setupError = await awaitSetup(result.channel, o.consoleSocket);
     await joinedP;
     const failed = setupError ?? joinError;
     if (failed) {
@@ -130,15 +114,7 @@ export async function execInContainer(o: ExecOptions): Promise<number> {
     return 0;
   }
   // Signals for the session reach the command (its helper forwards them).
-  const n = native();
-  const forward = (sig: NodeJS.Signals) => n.signal(entered.pidfd, ({ SIGTERM: 15, SIGINT: 2, SIGHUP: 1, SIGQUIT: 3, SIGUSR1: 10, SIGUSR2: 12 } as Record<string, number>)[sig]!);
-  const sigs: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
-  for (const s of sigs) process.on(s, forward);
-  try {
-    return await entered.exited;
-  } finally {
-    for (const s of sigs) process.off(s, forward);
-  }
+  return waitForwarding(entered.pidfd, entered.exited);
 }
 
 /**
