@@ -49,9 +49,11 @@ t.test('SIGINT, SIGHUP, SIGUSR1 and SIGUSR2 are forwarded too', async (t) => {
 
 t.test('a forwarded SIGTERM reaches every process of the dyno, not only the command', async (t) => {
   const app = tempApp(t);
+  // The parent's trap is set before its children start: child-ready never comes before it.
   const d = spawnDynod(['run', '--app', app, '--', 'bash', '-c',
-    'sleep 60 & S=$!; sh -c "trap \\"echo child-got-term; exit 0\\" TERM; echo child-ready; while :; do sleep 0.05; done" & ' +
-      'trap "wait $S; echo sleep-status-\\$?; wait; echo parent-done; exit 0" TERM; while :; do sleep 0.05; done']);
+    'trap "wait \\$S; echo sleep-status-\\$?; wait; echo parent-done; exit 0" TERM; ' +
+      'sleep 60 & S=$!; sh -c "trap \\"echo child-got-term; exit 0\\" TERM; echo child-ready; while :; do sleep 0.05; done" & ' +
+      'while :; do sleep 0.05; done']);
   await d.waitForStdout(/child-ready\n/);
   d.child.kill('SIGTERM');
   const r = await d.result;
