@@ -180,7 +180,7 @@ int op_kind(const std::string &name) {
   static const struct { const char *name; int kind; } kinds[] = {
       {"mount", kOpMount},       {"remount", kOpRemount},          {"mkdir", kOpMkdir},
       {"symlink", kOpSymlink},   {"write", kOpWrite},              {"pivot", kOpPivot},
-      {"hostname", kOpHostname}, {"loopback", kOpLoopback},        {"await-cgroup", kOpAwaitCgroup},
+      {"hostname", kOpHostname}, {"loopback", kOpLoopback},        {"join-cgroup", kOpJoinCgroup},
       {"move-mount", kOpMoveMount}, {"setattr", kOpSetattr},    {"net-config", kOpNetConfig},
       {"setns", kOpJoinNamespaces}, {"mknod", kOpMknod},        {"sysctl", kOpSysctl},
       {"tmpfs-copyup", kOpTmpfsCopyUp}, {"await-state", kOpAwaitState}, {"hook", kOpHook},
@@ -213,7 +213,7 @@ void convert_op(const Check &c, PlanStorage &st, const Napi::Value &v, const std
   op.fd = op.uid = op.gid = -1;
   std::string name = c.string(o.Get("op"), at(path, "op"));
   op.kind = op_kind(name);
-  if (!op.kind) c.fail(at(path, "op"), "one of mount, remount, mkdir, symlink, write, pivot, hostname, loopback, await-cgroup, move-mount, setattr, net-config, setns, mknod, sysctl, tmpfs-copyup, await-state, hook (not \"" + name + "\")");
+  if (!op.kind) c.fail(at(path, "op"), "one of mount, remount, mkdir, symlink, write, pivot, hostname, loopback, join-cgroup, move-mount, setattr, net-config, setns, mknod, sysctl, tmpfs-copyup, await-state, hook (not \"" + name + "\")");
   op.step = st.str(c, o, path, "step");
   auto optional = [&] {
     Napi::Value x = o.Get("optional");
@@ -298,7 +298,7 @@ void convert_op(const Check &c, PlanStorage &st, const Napi::Value &v, const std
       op.name = st.str(c, o, path, "name");
       break;
     case kOpLoopback:
-    case kOpAwaitCgroup:
+    case kOpJoinCgroup:
       c.only(o, path, {"op", "step"});
       break;
     case kOpMoveMount:
@@ -362,71 +362,6 @@ void call_back(Napi::Env env, Napi::FunctionReference &cb, Napi::AsyncContext &c
   } catch (const Napi::Error &e) {
     napi_fatal_exception(env, e.Value());
   }
-}
-
-// The cgroup join of one dyno, ending in one asynchronous call of onJoined: on the
-// threadpool when it has to write v1 cgroup.procs files (blocking), otherwise done
-// inline and delivered through a uv_async on the next loop turn.
-struct JoinWork {
-  union {
-    uv_work_t work;
-    uv_async_t async;
-  };
-  std::vector<std::string> procs;
-  int pid = -1;
-  int pidfd = -1;  // our own dup: the exit watcher may close the original
-  int sync_fd = -1;
-  StepError err;
-  bool ok = false;
-  Napi::FunctionReference cb;
-  std::unique_ptr<Napi::AsyncContext> ctx;
-  Napi::Env env;
-  explicit JoinWork(Napi::Env e) : env(e) {}
-  ~JoinWork() {
-    if (pidfd >= 0) close(pidfd);
-  }
-
-  void deliver() {
-    Napi::HandleScope scope(env);
-    Napi::Value arg = ok ? env.Null() : Napi::Value(error_data(env, err));
-    call_back(env, cb, *ctx, {arg});
-  }
-};
-
-void queue_join(Napi::Env env, std::vector<std::string> procs, const SpawnResult &child, Napi::Function cb) {
-  uv_loop_t *loop;
-  napi_get_uv_event_loop(env, &loop);
-  auto *w = new JoinWork(env);
-  w->cb = Napi::Persistent(cb);
-  w->ctx = std::make_unique<Napi::AsyncContext>(env, "joinCgroup");
-  w->pid = child.pid;
-  w->sync_fd = child.sync_fd;
-  if (child.into_cgroup || procs.empty()) {
-    // Born in its cgroup (v2): one byte to write, no threadpool hop.
-    w->ok = join_and_release({}, child.pid, child.pidfd, child.sync_fd, w->err);
-    uv_async_init(loop, &w->async, [](uv_async_t *a) {
-      auto *w = static_cast<JoinWork *>(a->data);
-      w->deliver();
-      uv_close(reinterpret_cast<uv_handle_t *>(a), [](uv_handle_t *h) { delete static_cast<JoinWork *>(h->data); });
-    });
-    w->async.data = w;
-    uv_async_send(&w->async);
-    return;
-  }
-  w->procs = std::move(procs);
-  w->pidfd = fcntl(child.pidfd, F_DUPFD_CLOEXEC, 3);
-  w->work.data = w;
-  uv_queue_work(
-      loop, &w->work,
-      [](uv_work_t *r) {
-        auto *w = static_cast<JoinWork *>(r->data);
-        w->ok = join_and_release(w->procs, w->pid, w->pidfd, w->sync_fd, w->err);
-      },
-      [](uv_work_t *r, int) {
-        auto *w = static_cast<JoinWork *>(r->data);
-        w->deliver();
-        delete w;
-      });
 }
 
 // The fields spawn and enter share, from o (named p in messages) into req.
@@ -498,9 +433,8 @@ Napi::Object spawn_result(Napi::Env env, const SpawnResult &out) {
 Napi::Value Spawn(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   Check c{env, "spawn"};
-  c.args(info, 2, "spawn(plan, onJoined)");
+  c.args(info, 1, "spawn(plan)");
   Napi::Object plan = c.object(info[0], "plan");
-  Napi::Function on_joined = c.function(info[1], "onJoined");
   const std::string p = "plan";
   PlanStorage st;
   SpawnRequest req;
@@ -514,6 +448,9 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   convert_cgroup_procs(c, plan, p, req);
   Napi::Array ops = c.array(plan.Get("ops"), at(p, "ops"));
   for (uint32_t i = 0; i < ops.Length(); i++) convert_op(c, st, ops.Get(i), at(at(p, "ops"), i));
+  bool joins = false;
+  for (const ChildOp &op : st.ops) joins = joins || op.kind == kOpJoinCgroup;
+  if (!req.cgroup_procs.empty() && !joins) c.fail(at(p, "ops"), "a list with a join-cgroup op when cgroupProcs is not empty (the child joins its cgroup there)");
   convert_stdio(c, plan, p, req);
   req.child.init_fd = c.fd(plan.Get("initFd"), at(p, "initFd"));
   convert_network(c, plan, p, req);
@@ -536,20 +473,18 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   SpawnResult out;
   StepError err;
   if (!spawn_dyno(req, out, err)) throw step_error(env, err);
-  queue_join(env, std::move(req.cgroup_procs), out, on_joined);
   return spawn_result(env, out);
 }
 
-// enter(request, onJoined): dynod exec. The child's steps are fixed (enter.cc): no op
+// enter(request): dynod exec. The child's steps are fixed (enter.cc): no op
 // list crosses the seam, only what names the dyno and what the session gets.
 Napi::Value Enter(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   Check c{env, "enter"};
-  c.args(info, 2, "enter(request, onJoined)");
+  c.args(info, 1, "enter(request)");
   const std::string p = "request";
   Napi::Object o = c.object(info[0], p);
   c.only(o, p, {"pid", "startTime", "namespaces", "rlimits", "cgroupDir", "cgroupProcs", "stdio", "initFd", "seccompFd", "argv", "envp", "detached"});
-  Napi::Function on_joined = c.function(info[1], "onJoined");
   EnterRequest req;
   req.pid = (int)c.integer(o.Get("pid"), at(p, "pid"), 2, 4194304);
   req.start_time = (unsigned long long)c.integer(o.Get("startTime"), at(p, "startTime"), 0, ((int64_t)1 << 53) - 1);
@@ -577,7 +512,6 @@ Napi::Value Enter(const Napi::CallbackInfo &info) {
   SpawnResult out;
   StepError err;
   if (!enter_dyno(req, out, err)) throw step_error(env, err);
-  queue_join(env, std::move(s.cgroup_procs), out, on_joined);
   return spawn_result(env, out);
 }
 

@@ -93,13 +93,13 @@ bool enter_dyno(EnterRequest &req, SpawnResult &out, StepError &err) {
     return fail_step(err, "enter dyno", "setns", "namespaces: not a set of CLONE_NEW* flags", EINVAL);
   int pidfd = open_dyno_pidfd(req.pid, req.start_time, err);
   if (pidfd < 0) return false;
-  // The child waits until it sits in the dyno's cgroup (so the cgroup namespace it
-  // joins shows that cgroup as its root, and everything it forks is counted there),
-  // then joins the namespaces: the user namespace first, by the kernel's own order.
+  // The child joins the dyno's cgroup first (so the cgroup namespace it joins shows
+  // that cgroup as its root, and everything it forks is counted there), then the
+  // namespaces: the user namespace first, by the kernel's own order.
   ChildOp ops[2];
   memset(ops, 0, sizeof ops);
   for (ChildOp &op : ops) op.fd = op.uid = op.gid = -1;
-  ops[0].kind = kOpAwaitCgroup;
+  ops[0].kind = kOpJoinCgroup;
   ops[0].step = "join cgroup";
   ops[1].kind = kOpJoinNamespaces;
   ops[1].step = "enter dyno namespaces";

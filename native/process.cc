@@ -79,6 +79,13 @@ bool spawn_dyno(SpawnRequest &req, SpawnResult &out, StepError &err) {
   Fd sync_r{pp[0]}, sync_w{pp[1]};
   Fd cgroup;
   if (!req.cgroup_dir.empty() && (cgroup.fd = open_cgroup_dir(req.cgroup_dir, err)) < 0) return false;
+  if (!open_cgroup_joins(req.cgroup_procs, req.child.join_fds, &req.child.njoin, err)) return false;
+  struct JoinFds {
+    ChildPlan &c;
+    ~JoinFds() {
+      while (c.njoin > 0) close(c.join_fds[--c.njoin]);
+    }
+  } join_fds{req.child};
   req.child.sync_fd = sync_r.fd;
   req.child.sync_w_fd = sync_w.fd;
   req.child.chan_fd = chan_child.fd;
@@ -136,7 +143,7 @@ bool spawn_dyno(SpawnRequest &req, SpawnResult &out, StepError &err) {
     return false;
   }
 
-  char go = 1;
+  char go = into || req.child.njoin == 0 ? kRelease : kReleaseJoin;
   if (write(sync_w.fd, &go, 1) != 1) {
     for (int fd : netns_fds) close(fd);
     fail_step(err, "release child", "write");
@@ -146,19 +153,9 @@ bool spawn_dyno(SpawnRequest &req, SpawnResult &out, StepError &err) {
   out.pid = (int)pid;
   out.pidfd = pidfd_guard.release();
   out.chan_fd = chan_parent.release();
-  out.sync_fd = sync_w.release();
   out.into_cgroup = into;
   out.netns_fds = std::move(netns_fds);
   return true;
-}
-
-bool join_and_release(const std::vector<std::string> &procs_files, int pid, int pidfd, int sync_fd, StepError &err) {
-  char go = 2;
-  bool ok = join_cgroup_procs(procs_files, (pid_t)pid, err);
-  if (ok && write(sync_fd, &go, 1) != 1) ok = fail_step(err, "join cgroup", "write", "sync pipe");
-  if (!ok) syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
-  close(sync_fd);  // after a failure, EOF: the child exits even if the SIGKILL was refused
-  return ok;
 }
 
 int sealed_init_copy(const std::string &path, StepError &err) {
@@ -193,6 +190,7 @@ static_assert(4 + (int)kMaxPassFds <= kFdFloor, "pass fds must stay below the fl
 
 const ChildPlan *g_plan;
 int g_chan_fd = -1;
+bool g_join_cgroup = false;  // not born in our cgroup: join it ourselves (kReleaseJoin)
 
 int lift(int fd, const char *what) {
   int n = fcntl(fd, F_DUPFD_CLOEXEC, kFdFloor);
@@ -235,8 +233,8 @@ void run_op(const ChildPlan &plan, const ChildOp &op) {
     case kOpNetConfig:
       child_net_config(op);
       break;
-    case kOpAwaitCgroup:
-      child_await_cgroup(op.step, plan.late_unshare);
+    case kOpJoinCgroup:
+      child_join_cgroup(op.step, g_join_cgroup, plan.join_fds, plan.njoin, plan.late_unshare);
       break;
     case kOpJoinNamespaces:
       child_join_namespaces(op);
@@ -263,13 +261,14 @@ void child_trace(const char *phase) {
   if (g_plan->trace) send_record(g_chan_fd, kRecTrace, 0, phase, "", "");
 }
 
-void child_await_byte(const char *phase) {
+char child_await_byte(const char *phase) {
   char go = 0;
   ssize_t n;
   do n = read(g_plan->sync_fd, &go, 1);
   while (n < 0 && errno == EINTR);
   if (n != 1) _exit(125);  // EOF: the parent gave up (it reports why) or died
   child_trace(phase);
+  return go;
 }
 
 void child_main(ChildPlan &plan) {
@@ -283,6 +282,7 @@ void child_main(ChildPlan &plan) {
   plan.sync_fd = lift(plan.sync_fd, "sync pipe");
   plan.init_fd = lift(plan.init_fd, "dynod-init");
   for (size_t i = 0; i < plan.npass; i++) plan.pass_fds[i] = lift(plan.pass_fds[i], "pass fd");
+  for (size_t i = 0; i < plan.njoin; i++) plan.join_fds[i] = lift(plan.join_fds[i], "cgroup");
   for (int i = 0; i < 3; i++) plan.stdio[i] = lift(plan.stdio[i], "stdio");
 
   // Node's handlers would write into libuv's signal pipe, which this child shares
@@ -290,7 +290,7 @@ void child_main(ChildPlan &plan) {
   // clone) until dynod-init sets its own mask.
   reset_signal_dispositions();
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail("parent death signal", "prctl");
-  child_await_byte("child released");
+  g_join_cgroup = child_await_byte("child released") == kReleaseJoin;
   if (plan.become_root) child_become_ns_root();
 
   if (setsid() < 0) child_fail("new session", "setsid");

@@ -33,7 +33,7 @@ enum OpKind {
   kOpPivot,         // pivot_root(target, source = put_old), or the "." trick when source is null
   kOpHostname,      // sethostname(name)
   kOpLoopback,      // bring "lo" up in the new network namespace
-  kOpAwaitCgroup,   // wait until the parent has joined us to our cgroup, then unshare late namespaces
+  kOpJoinCgroup,    // join our cgroup (unless born in it), then unshare late namespaces
   kOpMoveMount,     // move_mount the detached mount fd (made by the parent) to target
   kOpSetattr,       // mount_setattr(target, attr_set = attr_set, AT_RECURSIVE when recursive)
   kOpJoinNamespaces,  // setns(fd = a running dyno's pidfd, flags = CLONE_NEW*) (dynod exec, enter.h)
@@ -73,15 +73,20 @@ struct ChildOp {
 };
 
 constexpr size_t kMaxPassFds = 8;
+constexpr size_t kMaxJoinFds = 16;  // v1 has at most 14 controllers, each may be its own hierarchy
+// The release byte: born in its cgroup (or none to join), or to join it itself.
+constexpr char kRelease = 1, kReleaseJoin = 3;
 
 struct ChildPlan {
-  int sync_fd;            // read end: byte 1 releases the child, byte 2 says it sits in its cgroup; EOF aborts
+  int sync_fd;            // read end: one byte releases the child (kReleaseJoin: it joins its cgroup itself); EOF aborts
   int sync_w_fd;          // the parent's write end: the child closes its copy first thing
   int chan_fd;            // record socket (dynod-init's fd 3)
   int stdio[3];           // parent fds that become 0, 1, 2
   int init_fd;            // sealed memfd holding dynod-init
   int pass_fds[kMaxPassFds];  // handed to dynod-init as fds 4, 5, ... (e.g. the seccomp program)
   size_t npass;
+  int join_fds[kMaxJoinFds];  // cgroup files opened for writing by the parent (open_cgroup_joins)
+  size_t njoin;
   unsigned late_unshare;  // namespaces unshared after the cgroup join (cgroup ns)
   const ChildOp *ops;
   size_t nops;
@@ -103,7 +108,7 @@ struct SpawnRequest {
   std::string uid_map, gid_map;    // written for a new user namespace while the child waits
   std::vector<Rlimit> rlimits;     // set by the parent (prlimit): the child cannot raise limits from its user namespace
   std::string cgroup_dir;          // v2: CLONE_INTO_CGROUP target ("" = none)
-  std::vector<std::string> cgroup_procs;  // files to write the child's pid into unless it was born in its cgroup
+  std::vector<std::string> cgroup_procs;  // cgroup.procs of each hierarchy, joined by the child unless it was born in its cgroup
   int pid_ns_fd = -1;              // a PID namespace the child is born in (OCI: joined by path), or -1
   bool veth = false;               // create veth_spec's pair, its peer in the child's network namespace
   VethSpec veth_spec;
@@ -115,7 +120,6 @@ struct SpawnResult {
   int pid = -1;
   int pidfd = -1;
   int chan_fd = -1;  // parent end of the record socket
-  int sync_fd = -1;  // write end: the second byte tells the child it sits in its cgroup
   bool into_cgroup = false;
   std::vector<int> netns_fds;  // one per SpawnRequest::netns_listen, in order
 };
@@ -125,11 +129,6 @@ struct SpawnResult {
 // Clones and releases the child, which starts building its root at once. Returns
 // false and fills err on failure; nothing is left running then.
 bool spawn_dyno(SpawnRequest &req, SpawnResult &out, StepError &err);
-
-// Joins the child to its cgroup by writing its pid into procs_files (none when it
-// was born there: then this does not block), tells it so (the second byte), and
-// closes sync_fd. On failure kills it through pidfd and fills err.
-bool join_and_release(const std::vector<std::string> &procs_files, int pid, int pidfd, int sync_fd, StepError &err);
 
 // A sealed in-memory copy (MFD_EXEC) of the dynod-init binary at path, or -1.
 int sealed_init_copy(const std::string &path, StepError &err);
@@ -142,7 +141,8 @@ int sealed_init_copy(const std::string &path, StepError &err);
 [[noreturn]] void child_fail(const char *step, const char *sc, const char *detail = "");
 // A phase boundary record, when tracing.
 void child_trace(const char *phase);
-// Waits for the next byte on the sync pipe; EOF (the parent is gone or gave up) exits.
-void child_await_byte(const char *phase);
+// Waits for the next byte on the sync pipe and returns it; EOF (the parent is gone
+// or gave up) exits.
+char child_await_byte(const char *phase);
 
 }  // namespace dynod

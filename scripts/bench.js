@@ -64,6 +64,9 @@ const CFG = QUICK
   ? { p1Rounds: 5, p1Warm: 1, hfRuns: 5, p2N: 20, p2Rounds: 1, libN: 200, libRounds: 1, p3N: 10, traceN: 5, cgN: 3 }
   : { p1Rounds: 40, p1Warm: 3, hfRuns: 20, p2N: 100, p2Rounds: 5, libN: 1000, libRounds: 3, p3N: 100, traceN: 20, cgN: 20 };
 const GAP_MS = 50; // quiet before every P1 run: see the note on cgroup v1 below
+// dynod's CLI rows: a fresh network namespace with loopback only, as the anchors' bundles
+// have (bwrap --unshare-all too); the default --net private is its own row (dynod-egress).
+const RUN = ['run', '--net', 'none', '--'];
 
 const t00 = process.hrtime.bigint();
 const notes = [];
@@ -260,7 +263,7 @@ function smoke(t, tools) {
     ok[name] = r.status === 0;
     if (!ok[name]) notes.push(`${name} does not run here (${(r.stderr || '').trim().split('\n').pop() || `status ${r.status}`}); its rows are skipped`);
   };
-  check('dynod', path.join(ROOT, 'bin', 'dynod'), ['run', '--', '/bin/true'], { cwd: t.app });
+  check('dynod', path.join(ROOT, 'bin', 'dynod'), [...RUN, '/bin/true'], { cwd: t.app });
   if (tools.crun && tools.busybox) check('crun', 'crun', ['run', '-b', t.bundle, id]);
   if (tools.runc && tools.busybox) check('runc', 'runc', ['run', '-b', t.bundle, id]);
   if (tools.bwrap) check('bwrap', 'bwrap', [...BWRAP, '/bin/true']);
@@ -304,7 +307,7 @@ function p1(t, ok) {
   const node = process.execPath;
   const dynod = path.join(ROOT, 'bin', 'dynod');
   const rows = [
-    { name: 'dynod', argv: [dynod, 'run', '--', '/bin/true'] },
+    { name: 'dynod', argv: [dynod, ...RUN, '/bin/true'] },
     { name: 'node', argv: [node, '-e', '0'] },
   ];
   if (ok.crun) rows.push({ name: 'crun', argv: ['crun', 'run', '-b', t.bundle, `${ownIdPrefix}-p1c`] });
@@ -312,13 +315,16 @@ function p1(t, ok) {
   if (ok.bwrap) rows.push({ name: 'bwrap', argv: ['bwrap', ...BWRAP, '/bin/true'] });
   // What the CLI's start-up steps buy (bin/dynod, scripts/build-cli.js): the same start without the
   // code cache, without the bundle, and through the launcher it had before (sh + readlink + dirname).
-  rows.push({ name: 'dynod-nocache', argv: [dynod, 'run', '--', '/bin/true'], env: { DYNOD_NO_CODE_CACHE: '1' } });
-  rows.push({ name: 'dynod-unbundled', argv: [dynod, 'run', '--', '/bin/true'], env: { DYNOD_NO_BUNDLE: '1' } });
-  rows.push({ name: 'dynod-before', argv: [t.oldLauncher, 'run', '--', '/bin/true'] });
+  rows.push({ name: 'dynod-nocache', argv: [dynod, ...RUN, '/bin/true'], env: { DYNOD_NO_CODE_CACHE: '1' } });
+  rows.push({ name: 'dynod-unbundled', argv: [dynod, ...RUN, '/bin/true'], env: { DYNOD_NO_BUNDLE: '1' } });
+  rows.push({ name: 'dynod-before', argv: [t.oldLauncher, ...RUN, '/bin/true'] });
+  // The default network: egress through the host's bridge and nftables, which a one-shot run
+  // sets up and takes down again (the anchors' bundles have a loopback-only netns, as --net none).
+  rows.push({ name: 'dynod-egress', argv: [dynod, 'run', '--', '/bin/true'] });
   rows.push({ name: 'node-require', argv: [node, '-e', `require(${JSON.stringify(ROOT)})`] });
-  rows.push({ name: 'dynod-dry', argv: [dynod, 'run', '--dry-run', '--', '/bin/true'] });
+  rows.push({ name: 'dynod-dry', argv: [dynod, 'run', '--net', 'none', '--dry-run', '--', '/bin/true'] });
   // The cost of the hardening (issue 4): the same start without seccomp and without a user namespace.
-  rows.push({ name: 'dynod-unhardened', argv: [dynod, 'run', '--seccomp', 'unconfined', '--userns', 'host', '--', '/bin/true'] });
+  rows.push({ name: 'dynod-unhardened', argv: [dynod, 'run', '--net', 'none', '--seccomp', 'unconfined', '--userns', 'host', '--', '/bin/true'] });
   if (ok.crun && t.limits) rows.push({ name: 'crun-limits', argv: ['crun', 'run', '-b', t.bundleLimits, `${ownIdPrefix}-p1l`] });
   const iso = timeit(t, 'p1', rows, { rounds: CFG.p1Rounds, warmup: CFG.p1Warm, gapMs: GAP_MS });
 
@@ -400,7 +406,7 @@ function traces(t, ok) {
     t,
     'trace-cli',
     [
-      { name: 'cli', argv: [path.join(ROOT, 'bin', 'dynod'), 'run', '--', '/app/firstinsn'], stdout: stamps, env: { DYNOD_TRACE: '1', ...probeEnv(probe) } },
+      { name: 'cli', argv: [path.join(ROOT, 'bin', 'dynod'), ...RUN, '/app/firstinsn'], stdout: stamps, env: { DYNOD_TRACE: '1', ...probeEnv(probe) } },
       { name: 'node', argv: [process.execPath, '-e', '0'], env: probeEnv(probeNode) },
     ],
     { rounds: CFG.traceN, warmup, gapMs: GAP_MS },
@@ -414,7 +420,7 @@ function traces(t, ok) {
 
   // exec → first instruction of the command, every tool, alternating
   const first = {};
-  const rows = [{ name: 'dynod', argv: [path.join(ROOT, 'bin', 'dynod'), 'run', '--', '/app/firstinsn'] }];
+  const rows = [{ name: 'dynod', argv: [path.join(ROOT, 'bin', 'dynod'), ...RUN, '/app/firstinsn'] }];
   if (ok.crun) rows.push({ name: 'crun', argv: ['crun', 'run', '-b', t.bundleFirst, `${ownIdPrefix}-fic`] });
   if (ok.runc) rows.push({ name: 'runc', argv: ['runc', 'run', '-b', t.bundleFirst, `${ownIdPrefix}-fir`] });
   if (ok.bwrap) rows.push({ name: 'bwrap', argv: ['bwrap', ...BWRAP, '--ro-bind', t.app, '/app', '/app/firstinsn'] });
@@ -496,17 +502,18 @@ function report(m, r) {
 
   // P1
   const label = {
-    dynod: '`dynod run -- /bin/true` (the CLI)',
+    dynod: '`dynod run --net none -- /bin/true` (the CLI)',
+    'dynod-egress': '`dynod run -- /bin/true` (the default `--net private`: a one-shot run sets up and removes the host bridge and nftables table)',
     node: '`node -e 0`',
     crun: '`crun run` (busybox bundle, /bin/true)',
     runc: '`runc run` (same bundle)',
     bwrap: '`bwrap --unshare-all --ro-bind /usr /usr … /bin/true`',
     'node-require': "`node -e 'require(\"dynod\")'` (loading the library)",
-    'dynod-dry': '`dynod run --dry-run -- /bin/true` (CLI + plan, no start)',
-    'dynod-nocache': '`DYNOD_NO_CODE_CACHE=1 dynod run -- /bin/true` (bundle without its V8 code cache)',
-    'dynod-unbundled': '`DYNOD_NO_BUNDLE=1 dynod run -- /bin/true` (dist/cli/main.js, ~35 modules)',
-    'dynod-before': '`dynod run -- /bin/true` through the old launcher (sh + readlink + dirname → node dist/cli/main.js)',
-    'dynod-unhardened': '`dynod run --seccomp unconfined --userns host -- /bin/true` (hardening off)',
+    'dynod-dry': '`dynod run --net none --dry-run -- /bin/true` (CLI + plan, no start)',
+    'dynod-nocache': '`DYNOD_NO_CODE_CACHE=1 dynod run --net none -- /bin/true` (bundle without its V8 code cache)',
+    'dynod-unbundled': '`DYNOD_NO_BUNDLE=1 dynod run --net none -- /bin/true` (dist/cli/main.js, ~35 modules)',
+    'dynod-before': '`dynod run --net none -- /bin/true` through the old launcher (sh + readlink + dirname → node dist/cli/main.js)',
+    'dynod-unhardened': '`dynod run --net none --seccomp unconfined --userns host -- /bin/true` (hardening off)',
     'crun-limits': '`crun run` with a default dyno\'s limits (memory, memsw, cpu.shares, pids)',
   };
   for (const name of Object.keys(iso)) {
@@ -518,6 +525,10 @@ function report(m, r) {
     // per round, like dynod − node: the hardening's cost is dynod minus dynod-unhardened
     const diff = iso.dynod.ms.map((v, i) => v - iso['dynod-unhardened'].ms[i]).filter((v) => Number.isFinite(v));
     row('P1', 'hardening cost: dynod − dynod with `--seccomp unconfined --userns host` (per round)', S(diff), '');
+  }
+  if (iso['dynod-egress']) {
+    const diff = iso['dynod-egress'].ms.map((v, i) => v - iso.dynod.ms[i]).filter((v) => Number.isFinite(v));
+    row('P1', 'egress cost of a one-shot run: `--net private` − `--net none` (per round)', S(diff), '');
   }
   // each CLI start-up step, per round: what it saves against the variant without it
   for (const [a, b, what] of [
@@ -607,7 +618,7 @@ function report(m, r) {
     targets.push(`| Target | one library start (L, back-to-back) vs bwrap's whole \`bwrap … /bin/true\` | ${ms(lper)} vs ${ms(bb)} (P2 loop) / ${ms(med('bwrap'))} (P1) | | | **${ratio(lper, bb)} bwrap** (P2) / ${ratio(lper, med('bwrap'))} (P1) |`);
     targets.push(`| Target | one library start (L, back-to-back) vs crun's whole \`crun run\` | ${ms(lper)} vs ${ms(cb)} (P2 loop) / ${ms(crunMed)} (P1) | | | **${ratio(lper, cb)} crun** (P2) / ${ratio(lper, crunMed)} (P1) |`);
   }
-  targets.push(`| Target | \`dynod run -- /bin/true\` − \`node -e 0\` (P1, per round) vs crun's whole \`crun run\` (P1) | ${ms(dns.median)} vs ${ms(crunMed)} | | | **${ratio(dns.median, crunMed)} crun** |`);
+  targets.push(`| Target | \`dynod run --net none -- /bin/true\` − \`node -e 0\` (P1, per round) vs crun's whole \`crun run\` (P1; its bundle's netns has loopback only, as --net none) | ${ms(dns.median)} vs ${ms(crunMed)} | | | **${ratio(dns.median, crunMed)} crun** |`);
   rows.unshift(...targets);
 
   // P3

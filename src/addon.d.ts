@@ -34,7 +34,8 @@ export type NativeOp =
   | { op: 'pivot'; step: string; target: string; source: string | null }
   | { op: 'hostname'; step: string; name: string }
   | { op: 'loopback'; step: string }
-  | { op: 'await-cgroup'; step: string }
+  /** joins the cgroup (cgroupProcs) unless the child was born in it, then unshares lateUnshare */
+  | { op: 'join-cgroup'; step: string }
   /** move_mount of a detached mount fd (from idmapMount) onto target */
   | { op: 'move-mount'; step: string; target: string; fd: number }
   /** mount_setattr(target) setting attrSet (MOUNT_ATTR_*), on every mount below it when recursive */
@@ -74,7 +75,7 @@ export interface NativeSpawnPlan {
   lateUnshare: number;
   /** cgroup v2 directory for CLONE_INTO_CGROUP; "" when none */
   cgroupDir: string;
-  /** files the parent writes the child's pid into while the child waits (v1, or v2 fallback) */
+  /** cgroup.procs of each hierarchy: the child joins them at its join-cgroup op unless born in its cgroup (v1, or v2 fallback) */
   cgroupProcs: string[];
   ops: NativeOp[];
   /** parent fds that become the dyno's 0, 1, 2 */
@@ -127,7 +128,7 @@ export interface NativeEnterRequest {
   rlimits: { resource: number; soft: number; hard: number }[];
   /** v2: the dyno's cgroup directory, for CLONE_INTO_CGROUP; "" on v1 */
   cgroupDir: string;
-  /** cgroup.procs files the parent writes the child's pid into unless it was born in its cgroup (v1, or v2 fallback) */
+  /** cgroup.procs files the helper joins unless it was born in its cgroup (v1, or v2 fallback) */
   cgroupProcs: string[];
   /** parent fds that become the helper's 0, 1, 2 (and the command's, without a terminal) */
   stdio: [number, number, number];
@@ -210,21 +211,20 @@ export interface NativeDeviceException {
 
 export interface DynodAddon {
   /**
-   * Clones the dyno's PID 1 and lets it build its root; joins it to its cgroup and
-   * calls onJoined exactly once, asynchronously (null, or the failure; the child is
-   * killed then). Only v1 cgroup.procs writes take a threadpool slot. Throws a
-   * TypeError naming the field for a malformed plan, before anything is cloned.
+   * Clones the dyno's PID 1 and lets it build its root; it joins its cgroup itself at
+   * the plan's join-cgroup op (a failure reaches the channel as its error record).
+   * Throws a TypeError naming the field for a malformed plan, before anything is cloned.
    */
-  spawn(plan: NativeSpawnPlan, onJoined: (err: NativeStepError | null) => void): NativeSpawnResult;
+  spawn(plan: NativeSpawnPlan): NativeSpawnResult;
   /**
    * dynod exec: checks that PID 1 is the process the request names (a pidfd, then its
    * start time: an Error with code ESRCH, step "find dyno", when it is gone or its pid
-   * reused), clones the session's helper and joins it to the dyno's cgroup, calling
-   * onJoined as spawn does. The result's pid and pidfd are the helper's (outside the
-   * dyno's PID namespace; the command is its child). Throws a TypeError naming the
-   * field for a malformed request, before anything is cloned.
+   * reused), clones the session's helper, which joins the dyno's cgroup and then its
+   * namespaces. The result's pid and pidfd are the helper's (outside the dyno's PID
+   * namespace; the command is its child). Throws a TypeError naming the field for a
+   * malformed request, before anything is cloned.
    */
-  enter(request: NativeEnterRequest, onJoined: (err: NativeStepError | null) => void): NativeSpawnResult;
+  enter(request: NativeEnterRequest): NativeSpawnResult;
   /** calls back once, when the process behind pidfd exits; closes pidfd afterwards */
   watchExit(pidfd: number, cb: (exit: NativeExit) => void): void;
   /** calls back per record, then once with null at EOF; closes fd afterwards */

@@ -1,7 +1,7 @@
 'use strict';
 // L (part of `npm run bench`): library start rate and what one long-lived Node process
 // keeps per start. N dynos of /bin/true one after another through the library
-// (run() = start() + wait()), after WARM unmeasured ones; every EVERY starts a sample of
+// (run() = start() + wait(), net 'none': loopback only, as the anchors), after WARM unmeasured ones; every EVERY starts a sample of
 //   fds  open file descriptors, counted from /proc/self/fd (and grouped by what they
 //        point to: "user:[…]" is a namespace fd, "anon_inode:[…]" an eventfd/pidfd, …)
 //   rss  process.memoryUsage().rss right after a full gc (run with --expose-gc; without
@@ -46,7 +46,7 @@ function sample(i) {
 }
 
 async function one(i) {
-  const { exit } = await run({ command: ['/bin/true'], app }, { stdout: 'ignore', stderr: 'ignore' });
+  const { exit } = await run({ command: ['/bin/true'], app, net: 'none' }, { stdout: 'ignore', stderr: 'ignore' });
   if (exit.status !== 0) throw new Error(`dyno ${i} exited with status ${exit.status}: ${exit.error?.message ?? ''}`);
 }
 

@@ -1,6 +1,6 @@
 'use strict';
 // P2 (dynod side): N dynos one after another from this one Node process, through the
-// library: run({command: ['/bin/true'], app}, {stdout: 'ignore', stderr: 'ignore'}).
+// library: run({command: ['/bin/true'], app, net: 'none'}, {stdout: 'ignore', stderr: 'ignore'}).
 //   node p2-dynod.js ROOT APP N OUT.jsonl
 const { hr, msSince, stats, appendJson } = require('./common');
 
@@ -15,7 +15,7 @@ const requireMs = msSince(tLoad);
   const t = hr();
   for (let i = 0; i < n; i++) {
     const a = hr();
-    const { exit } = await run({ command: ['/bin/true'], app }, { stdout: 'ignore', stderr: 'ignore' });
+    const { exit } = await run({ command: ['/bin/true'], app, net: 'none' }, { stdout: 'ignore', stderr: 'ignore' });
     per.push(msSince(a));
     if (exit.status !== 0) throw new Error(`dyno ${i} exited with status ${exit.status}: ${exit.error?.message ?? ''}`);
   }

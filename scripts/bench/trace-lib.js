@@ -20,7 +20,7 @@ const { start } = require(root);
     const a = hr();
     let d;
     try {
-      d = await start({ command: [firstinsn], app }, { stdout: fd, stderr: 'ignore', trace: true });
+      d = await start({ command: [firstinsn], app, net: 'none' }, { stdout: fd, stderr: 'ignore', trace: true });
     } finally {
       fs.closeSync(fd);
     }

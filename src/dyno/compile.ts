@@ -81,9 +81,8 @@ export function compileOps(plan: DynoPlan, ctx: Pick<CompileContext, 'hostname' 
       .map((d) => ({ path: d, ...(d === `${UPPER}/app` ? owner : {}) })),
   );
 
-  // The parent joins the child to its cgroup while it builds the root; it waits
-  // only before the cgroup view, which must show the dyno's own cgroup.
-  const join: NativeOp = { op: 'await-cgroup', step: 'join cgroup' };
+  // The child joins its cgroup before the cgroup view, which must show the dyno's own cgroup.
+  const join: NativeOp = { op: 'join-cgroup', step: 'join cgroup' };
   let joined = false;
   for (const m of plan.mounts) {
     if (!joined && m.target.startsWith('/sys/fs/cgroup')) {

@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as tty from 'node:tty';
 import type { Readable, Writable } from 'node:stream';
 import { native } from '../native';
-import type { NativeExit, NativeRecord, NativeStepError } from '../addon';
+import type { NativeExit, NativeRecord } from '../addon';
 import { CommandError, DynodError } from '../errors';
 import type { CgroupBackend, CgroupStats, DynoCgroup } from '../cgroup';
 import { Publisher, type NetnsTarget } from '../net/publish';
@@ -152,7 +152,6 @@ export class Dyno extends EventEmitter<DynoEvents> {
   // parent has just killed.
   private settleStart: (err: DynodError | null) => void = () => {};
   private channelEnded = false;
-  private joinReported = false;
   private resolveSetup!: () => void;
   private readonly setupDone = new Promise<void>((r) => (this.resolveSetup = r));
 
@@ -311,7 +310,7 @@ export class Dyno extends EventEmitter<DynoEvents> {
         network: this.net,
       });
       this.mark('spawn');
-      result = n.spawn(spawnPlan, (err) => this.onJoined(err));
+      result = n.spawn(spawnPlan);
     } catch (e) {
       for (const fd of mountFds) fs.closeSync(fd);
       await this.release();
@@ -349,22 +348,13 @@ export class Dyno extends EventEmitter<DynoEvents> {
     }
   }
 
-  private onJoined(err: NativeStepError | null): void {
-    this.mark('cgroup joined (parent)');
-    // A child that failed on its own reports that; the join error is the fallback. A
-    // child we killed ourselves (abort, stop) cannot be joined either: not its failure.
-    if (err && !this.setupError && !this.abortReason && !this.stopRequested) this.setupError = DynodError.fromStep(err);
-    this.joinReported = true;
-    this.maybeUp();
-  }
-
   private onChannelEnd(): void {
     this.channelEnded = true;
     this.maybeUp();
   }
 
   private maybeUp(): void {
-    if (!this.channelEnded || !this.joinReported) return;
+    if (!this.channelEnded) return;
     this.resolveSetup();
     // Settled by finish(), after the exit: a failed setup, an abort, and a stop asked for
     // before up (its signal may end the command before its exec, which also ends the

@@ -2,7 +2,7 @@ import * as tty from 'node:tty';
 import type * as net from 'node:net';
 import { Readable, Writable } from 'node:stream';
 import { buildFile, native } from '../native';
-import type { NativeExit, NativeRecord, NativeStepError } from '../addon';
+import type { NativeExit, NativeRecord } from '../addon';
 import { CommandError, DynodError, EXIT_DYNOD_ERROR, UsageError } from '../errors';
 import { SeccompFilters } from '../seccomp/filters';
 import { initArgv } from './compile';
@@ -131,7 +131,6 @@ class Session implements ExecSession {
   private stdio: PreparedStdio | null = null;
   private setupError: DynodError | null = null;
   private channelEnded = false;
-  private joinReported = false;
   private started = false;
   private resolveSetup!: () => void;
   private readonly setupDone = new Promise<void>((r) => (this.resolveSetup = r));
@@ -187,7 +186,6 @@ class Session implements ExecSession {
           envp: Object.entries(env).map(([k, v]) => `${k}=${v}`),
           detached: false,
         },
-        (err) => this.onJoined(err),
       );
     } catch (e) {
       releaseStdio(stdio);
@@ -281,19 +279,13 @@ class Session implements ExecSession {
     }
   }
 
-  private onJoined(err: NativeStepError | null): void {
-    if (err && !this.setupError) this.setupError = DynodError.fromStep(err);
-    this.joinReported = true;
-    this.maybeStarted();
-  }
-
   private onChannelEnd(): void {
     this.channelEnded = true;
     this.maybeStarted();
   }
 
   private maybeStarted(): void {
-    if (!this.channelEnded || !this.joinReported) return;
+    if (!this.channelEnded) return;
     this.resolveSetup();
     if (this.setupError || this.started) return;
     this.started = true;

@@ -140,8 +140,8 @@ export function containerOps(plan: ContainerPlan, ctx: ContainerCompileContext):
   ops.push({ op: 'mount', step: 'bind rootfs', source: OLD + plan.rootfs, target: NEW, fstype: null, flags: MS.bind | MS.rec, data: null });
   const deferredRo: string[] = plan.readonly ? [NEW] : [];
 
-  // 4. config.mounts; the cgroup view must show the container's own cgroup, so the wait for it goes first
-  const join: NativeOp = { op: 'await-cgroup', step: 'join cgroup' };
+  // 4. config.mounts; the cgroup view must show the container's own cgroup, so the join goes first
+  const join: NativeOp = { op: 'join-cgroup', step: 'join cgroup' };
   let joined = false;
   for (const m of plan.mounts) {
     if (!joined && (m.kind === 'cgroup' || m.target === '/sys/fs/cgroup' || m.target.startsWith('/sys/fs/cgroup/'))) {

@@ -126,13 +126,7 @@ export async function createContainer(o: CreateOptions): Promise<Created> {
     }
     const hookState = hookWrite >= 0 ? { fd: fds[fds.length - 1]!, closeFd: hookWrite } : undefined;
     const spawnPlan = compileContainer(plan, { cgroup, stdio: [0, 1, 2], initFd, seccompFd, startFd, nsFds, preserveFds, hookState, trace: !!o.trace });
-    let joinError: DynodError | null = null;
-    let joined!: () => void;
-    const joinedP = new Promise<void>((r) => (joined = r));
-    const result = n.spawn(spawnPlan, (err) => {
-      if (err) joinError = DynodError.fromStep(err);
-      joined();
-    });
+    const result = n.spawn(spawnPlan);
     pidfd = result.pidfd;
     const st = readProcStat(result.pid);
     state.pid = result.pid;
@@ -160,10 +154,8 @@ export async function createContainer(o: CreateOptions): Promise<Created> {
       hookWrite = -1;
     }
     const setupError = await setupP;
-    await joinedP;
     if (hookError) throw new DynodError(hookError, { step: 'hooks' });
-    const failed = setupError ?? joinError;
-    if (failed) throw failed;
+    if (setupError) throw setupError;
     delete state.creating;
     dir.write(state);
     if (o.pidFile) writeAtomic(path.resolve(o.pidFile), String(result.pid), 0o644);

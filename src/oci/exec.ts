@@ -57,9 +57,6 @@ async function enterContainer(
     if (seccompFd >= 0) fds.push(seccompFd);
     const initFd = n.sealedCopy(buildFile('dynod-init'));
     fds.push(initFd);
-    let joinError: DynodError | null = null;
-    let joined!: () => void;
-    const joinedP = new Promise<void>((r) => (joined = r));
     const result = n.enter(
       {
         pid: c.state.pid,
@@ -75,15 +72,9 @@ async function enterContainer(
         envp: [...proc.env],
         detached: o.detach,
       },
-      (err) => {
-        if (err) joinError = DynodError.fromStep(err);
-        joined();
-      },
     );
     const exited = o.detach ? null : exitStatus(result.pidfd);
-    const setupError = await awaitSetup(result.channel, o.consoleSocket);
-    await joinedP;
-    const failed = setupError ?? joinError;
+    const failed = await awaitSetup(result.channel, o.consoleSocket);
     if (failed) {
       n.signal(result.pidfd, 9);
       if (exited) await exited;

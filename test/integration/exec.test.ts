@@ -493,9 +493,7 @@ t.test('bad arguments are one clear line; the addon checks its request too', asy
     ['a seccomp fd below -1', { seccompFd: -2 }, 'enter: request.seccompFd must be an integer in -1..2147483647'],
   ];
   for (const [what, edit, message] of cases) {
-    let joined = false;
-    t.throws(() => native().enter({ ...good, ...edit } as typeof good, () => (joined = true)), { name: 'TypeError', message: new RegExp(`^${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`) }, what);
-    t.notOk(joined, `${what}: nothing cloned`);
+    t.throws(() => native().enter({ ...good, ...edit } as typeof good), { name: 'TypeError', message: new RegExp(`^${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`) }, what);
   }
   t.same(children(), []);
 });

@@ -1,46 +1,86 @@
-// The addon's join contract on the path cgroup v2 takes (the child born in its
-// cgroup, or nothing to write): spawn() releases the child inline and still calls
-// onJoined exactly once, asynchronously, with null. On a v1 host (cgroup.procs to
-// write) the threadpool path runs in every other integration test.
+// The addon's cgroup join: the child joins its cgroup itself at its join-cgroup op
+// (v1: "0" into each hierarchy's tasks file, which moves only the writer and needs
+// no threadgroup lock, hence no RCU grace period), unless it was born there (v2's
+// CLONE_INTO_CGROUP) or has nothing to join. Checked from the host (the cgroup's
+// cgroup.procs while the dyno runs) and through the failures the kernel reports.
 import t from 'tap';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { native, buildFile } from '../../src/native';
-import type { NativeExit, NativeRecord } from '../../src/addon';
+import type { NativeExit, NativeRecord, NativeSpawnPlan } from '../../src/addon';
 import { compileSpawn } from '../../src/dyno/compile';
 import { plan } from '../../src/index';
 import { tempApp } from '../helpers/app';
+import { CGROUP_V2, cgroupMount, ownCgroupPath } from '../helpers/host';
 
-t.test('nothing to write: onJoined once, after spawn() returned, and the dyno runs to its end', async (t) => {
+interface Started { pid: number; records: NativeRecord[]; exit: Promise<NativeExit> }
+
+function spawnPlan(t: Tap.Test, command: string[], procsFiles: string[]): NativeSpawnPlan {
   const app = tempApp(t);
-  const p = plan({ command: ['sh', '-c', 'exit 7'], app, userns: 'host', net: 'host' });
+  const p = plan({ command, app, userns: 'host', net: 'host' });
   const devnull = fs.openSync('/dev/null', 'r+');
   const initFd = native().sealedCopy(buildFile('dynod-init'));
   t.teardown(() => { fs.closeSync(devnull); fs.closeSync(initFd); });
-  const spawnPlan = compileSpawn(p, {
-    hostname: 'join-test', cgroup: { intoDir: '', procsFiles: [] }, stdio: [devnull, devnull, devnull], initFd,
+  return compileSpawn(p, {
+    hostname: 'join-test', cgroup: { intoDir: '', procsFiles }, stdio: [devnull, devnull, devnull], initFd,
     appMountFd: -1, idBase: 0, seccompFd: -1, trace: false,
   });
+}
+
+function start(sp: NativeSpawnPlan): Started {
   const n = native();
-  let returned = false;
-  const calls: Array<{ err: unknown; afterReturn: boolean }> = [];
-  let exited!: Promise<NativeExit>;
-  const joined = new Promise<void>((resolve) => {
-    const r = n.spawn(spawnPlan, (err) => {
-      calls.push({ err, afterReturn: returned });
-      resolve();
-    });
-    returned = true;
-    t.equal(r.intoCgroup, false);
-    const records: NativeRecord[] = [];
-    n.watchChannel(r.channel, (rec) => { if (rec) records.push(rec); });
-    exited = new Promise<NativeExit>((res) => n.watchExit(r.pidfd, res)).then((e) => {
-      t.same(records, [], 'no setup error');
-      return e;
-    });
-  });
-  await joined;
-  const exit = await exited;
-  await new Promise((r) => setTimeout(r, 50));
-  t.same(calls, [{ err: null, afterReturn: true }], 'onJoined: once, asynchronously, with null');
+  const r = n.spawn(sp);
+  const records: NativeRecord[] = [];
+  n.watchChannel(r.channel, (rec) => { if (rec) records.push(rec); });
+  const exit = new Promise<NativeExit>((res) => n.watchExit(r.pidfd, res));
+  return { pid: r.pid, records, exit };
+}
+
+/** A fresh cgroup below this process's own in controller's hierarchy (v1), or in the unified one (v2); removed at teardown. */
+function freshCgroup(t: Tap.Test, controller: string): string {
+  const dir = path.join(cgroupMount(controller), ownCgroupPath(controller), `dynod-join-test-${process.pid}-${controller}`);
+  fs.mkdirSync(dir);
+  t.teardown(() => fs.rmdirSync(dir));
+  return dir;
+}
+
+t.test('nothing to join: spawn() returns, and the dyno runs to its end', async (t) => {
+  const s = start(spawnPlan(t, ['sh', '-c', 'exit 7'], []));
+  const exit = await s.exit;
+  t.same(s.records, [], 'no setup error');
   t.same(exit, { code: 7, signal: null });
+});
+
+t.test('the child joins its cgroup itself: seen from the host while it runs, and its cgroup namespace is rooted there', async (t) => {
+  const dir = freshCgroup(t, 'memory');
+  // The command proves the namespace from inside: its own memory cgroup reads "/".
+  const s = start(spawnPlan(t, ['sh', '-c', 'grep -q ":memory:/$\\|^0::/$" /proc/self/cgroup || exit 9; exec sleep 5'], [`${dir}/cgroup.procs`]));
+  const comm = (pid: number) => { try { return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim(); } catch { return ''; } };
+  let procs: number[] = [];
+  // until the command has passed its check and become sleep (the check's grep comes and goes)
+  for (let i = 0; i < 500 && !procs.some((p) => comm(p) === 'sleep'); i++) {
+    procs = fs.readFileSync(`${dir}/cgroup.procs`, 'utf8').trim().split('\n').filter(Boolean).map(Number);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  t.ok(procs.includes(s.pid), `PID 1 (host pid ${s.pid}) is in ${dir}`);
+  t.same(procs.map(comm).sort(), ['memfd:dynod-ini', 'sleep'], 'and so is the command it started (dynod-init runs from its sealed memfd), and nothing else');
+  process.kill(s.pid, 'SIGKILL');
+  const exit = await s.exit;
+  t.same(s.records, [], 'no setup error');
+  t.same(exit, { code: null, signal: 9 }, 'the command was still running: the namespace check passed');
+});
+
+t.test('a cgroup file that cannot be opened: spawn() throws its step, and nothing is cloned', async (t) => {
+  const sp = spawnPlan(t, ['true'], ['/nonexistent-dynod-cgroup/cgroup.procs']);
+  t.throws(() => native().spawn(sp), { step: 'join cgroup', syscall: 'open', code: 'ENOENT', detail: '/nonexistent-dynod-cgroup/cgroup.procs' });
+});
+
+t.test('a join the kernel refuses reaches the channel as the child\'s error', { skip: CGROUP_V2 ? 'needs a cgroup v1 cpuset hierarchy (v2 host)' : !fs.existsSync('/sys/fs/cgroup/cpuset/cpuset.cpus') ? 'no cgroup v1 cpuset hierarchy here' : false }, async (t) => {
+  // A new v1 cpuset has no CPUs until one is given: the kernel refuses tasks (ENOSPC).
+  const dir = freshCgroup(t, 'cpuset');
+  t.equal(fs.readFileSync(`${dir}/cpuset.cpus`, 'utf8').trim(), '', 'the fresh cpuset has no CPUs');
+  const s = start(spawnPlan(t, ['true'], [`${dir}/cgroup.procs`]));
+  const exit = await s.exit;
+  t.same(exit, { code: 125, signal: null }, 'the child gave up');
+  t.match(s.records, [{ kind: 'error', step: 'join cgroup', syscall: 'write', code: 'ENOSPC' }]);
 });

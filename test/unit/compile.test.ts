@@ -150,13 +150,13 @@ for (const [name, make, fd] of VARIANTS) {
     }
 
     // 11. the child waits for its cgroup exactly once, before the cgroup view is mounted and before the final pivot
-    const awaits = ops.map((o, i) => [o, i] as const).filter(([o]) => o.op === 'await-cgroup');
-    t.equal(awaits.length, 1, 'one await-cgroup');
-    t.same(awaits[0]![0], { op: 'await-cgroup', step: 'join cgroup' });
+    const awaits = ops.map((o, i) => [o, i] as const).filter(([o]) => o.op === 'join-cgroup');
+    t.equal(awaits.length, 1, 'one join-cgroup');
+    t.same(awaits[0]![0], { op: 'join-cgroup', step: 'join cgroup' });
     const firstView = ops.findIndex((o) => { const p = touches(o); return p !== null && under(p, `${NEW}/sys/fs/cgroup`); });
     t.ok(firstView > 0, 'the cgroup view is mounted');
-    t.ok(awaits[0]![1] < firstView, 'await-cgroup before the cgroup view');
-    t.ok(awaits[0]![1] > scratchIdx, 'await-cgroup after the scratch pivot');
+    t.ok(awaits[0]![1] < firstView, 'join-cgroup before the cgroup view');
+    t.ok(awaits[0]![1] > scratchIdx, 'join-cgroup after the scratch pivot');
 
     // 12. every op has a step name for error messages
     for (const o of ops) t.ok(o.step.length > 0, `${o.op} has a step`);

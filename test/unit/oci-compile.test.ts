@@ -66,7 +66,7 @@ t.test('podman\'s container: the op list, in order', async (t) => {
     'mkdir NEW:/dev/shm', 'mount bind OLD:USERDATA/shm NEW:/dev/shm', 'remount NEW:/dev/shm', 'mount propagation NEW:/dev/shm',
     'write NEW:/run/.containerenv', 'mount bind OLD:USERDATA/.containerenv NEW:/run/.containerenv', 'mount propagation NEW:/run/.containerenv',
     'write NEW:/etc/hostname', 'mount bind OLD:USERDATA/hostname NEW:/etc/hostname', 'mount propagation NEW:/etc/hostname',
-    'await-cgroup',
+    'join-cgroup',
     'mount tmpfs tmpfs NEW:/sys/fs/cgroup',
     'mkdir NEW:/sys/fs/cgroup/memory', 'mount bind OLD:/sys/fs/cgroup/memory/oci/c1 NEW:/sys/fs/cgroup/memory', 'remount NEW:/sys/fs/cgroup/memory',
     'mkdir NEW:/sys/fs/cgroup/cpu', 'mount bind OLD:/sys/fs/cgroup/cpu,cpuacct/oci/c1 NEW:/sys/fs/cgroup/cpu', 'remount NEW:/sys/fs/cgroup/cpu',
@@ -156,10 +156,10 @@ for (const [name, raw, view, over] of VARIANTS) {
         t.ok(o.source.startsWith(`${OLD}/`) || o.source.startsWith(`${NEW}/`), `bind source ${o.source} is a host path under OLD or the container's own`);
       if (target) t.notOk(target.split('/').includes('..'), `${target}: no ..`);
     }
-    const wait = ops.findIndex((o) => o.op === 'await-cgroup');
+    const wait = ops.findIndex((o) => o.op === 'join-cgroup');
     const cgroupOp = ops.findIndex((o) => 'target' in o && o.target.startsWith(`${NEW}/sys/fs/cgroup`));
     t.ok(wait >= 0 && (cgroupOp < 0 || wait < cgroupOp), 'the cgroup join is awaited before the cgroup view is mounted');
-    t.equal(ops.filter((o) => o.op === 'await-cgroup').length, 1);
+    t.equal(ops.filter((o) => o.op === 'join-cgroup').length, 1);
     const lastMount = ops.reduce((acc, o, i) => (o.op === 'mount' || o.op === 'mknod' || o.op === 'symlink' ? i : acc), -1);
     const ro = ops.flatMap((o, i) => (o.op === 'remount' && o.step.startsWith('read-only ') && !('optional' in o) ? [i] : []));
     t.ok(ro.every((i) => i > lastMount), 'read-only remounts of new filesystems come after every mount');
