@@ -37,7 +37,8 @@ function runBundle(bundle, fallback) {
   } catch {
     /* no cache: V8 compiles from source */
   }
-  const wrapped = `(function (exports, require, module, __filename, __dirname) {${fs.readFileSync(file, 'utf8')}\n})`;
+  // ASCII (scripts/build-cli.js makes it so): latin1 decodes it exactly, 3× faster than utf8
+  const wrapped = `(function (exports, require, module, __filename, __dirname) {${fs.readFileSync(file, 'latin1')}\n})`;
   const script = new vm.Script(wrapped, { filename: file, cachedData });
   if (process.env.DYNOD_WRITE_CODE_CACHE === '1') {
     // scripts/build-cli.js: after a run, the cache holds every function that ran

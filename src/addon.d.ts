@@ -234,6 +234,8 @@ export interface DynodAddon {
   /** a pidfd (close-on-exec) for pid, or -1 when no such process exists */
   pidfdOpen(pid: number): number;
   pipe(): [number, number];
+  /** true on the process's main thread (its thread id is the pid), false on a worker thread */
+  mainThread(): boolean;
   /** a non-blocking TCP socket in the network namespace of pidfd's process; throws an Error with NativeErrorData on failure */
   netnsSocket(pidfd: number): number;
   /** whether a TCP socket listens on port in the network namespace of pidfd's process (sock_diag); throws an Error with NativeErrorData */

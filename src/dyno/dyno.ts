@@ -1,5 +1,4 @@
 import { EventEmitter } from 'node:events';
-import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -20,6 +19,7 @@ import { closeChildEnds, prepareStdio, releaseStdio, type DynoIO, type PreparedS
 import { listensOn } from './ready';
 import { execTargetOf, readProcStat, type ExecTarget } from './exec-target';
 import { log } from '../log';
+import { randomUUID } from '../linux/random';
 import { SIGNAL_ACCEPTED, signalName, signalNumber } from '../linux/signals';
 
 export type { DynoIO, StdioOption } from './stdio';
@@ -111,7 +111,7 @@ function abortError(signal: AbortSignal): DynodError {
  */
 export class Dyno extends EventEmitter<DynoEvents> {
   /** this start's id (a plan is a template; every start of it is a new instance); also its hostname, as on Heroku */
-  readonly id: string = crypto.randomUUID();
+  readonly id: string = randomUUID();
   readonly plan: DynoPlan;
   readonly traces: TracePoint[] = [];
   /** things the caller should know that did not stop the dyno (printed by the CLI as `dynod: warning: …`) */

@@ -1,4 +1,3 @@
-import * as crypto from 'node:crypto';
 import * as path from 'node:path';
 import { UsageError } from '../errors';
 import { cpuQuotaFor, type Limits } from '../cgroup';
@@ -12,6 +11,7 @@ import { dynoResolvConf, parseResolvConf } from '../net/resolv';
 
 export { ROOT_CAPABILITIES } from '../linux/capabilities';
 import { ROOT_CAPABILITIES } from '../linux/capabilities';
+import { randomInt } from '../linux/random';
 
 /** The unprivileged user a dyno's command runs as. */
 export const DYNO_USER = { name: 'dyno', uid: 30000, gid: 30000 } as const;
@@ -119,7 +119,7 @@ function limitsFor(size: DynoSize, opts: DynoOptions, hostCpus: number): { limit
 }
 
 function dynoName(opts: DynoOptions): string {
-  if (opts.name === undefined) return `run.${crypto.randomInt(1000, 10000)}`;
+  if (opts.name === undefined) return `run.${randomInt(1000, 10000)}`;
   if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$/.test(opts.name))
     throw new UsageError(`--name ${JSON.stringify(opts.name)}: use letters, digits, ".", "_" and "-" (e.g. web.1), at most 63 characters`);
   return opts.name;
@@ -240,8 +240,9 @@ export function planDyno(opts: DynoOptions, facts: HostFacts, appDir: string, ro
   if (net !== 'private' && net !== 'none' && net !== 'host') throw new UsageError(`--net ${JSON.stringify(net)}: must be "private", "none" or "host"`);
   const publish = (opts.publish ?? []).map((p) => parsePublish(String(p)));
   const allowHostPorts = allowedHostPorts(opts, net, port);
-  const hostResolv = parseResolvConf(facts.resolvConf);
-  const resolvConf = net === 'private' ? dynoResolvConf(hostResolv) : facts.resolvConf;
+  // Parsed only for egress: the parser's address check would load node:net for every plan.
+  const hostResolv = net === 'private' ? parseResolvConf(facts.resolvConf) : null;
+  const resolvConf = hostResolv ? dynoResolvConf(hostResolv) : facts.resolvConf;
   const userns = opts.userns ?? 'private';
   if (userns !== 'private' && userns !== 'host') throw new UsageError(`--userns ${JSON.stringify(userns)}: must be "private" or "host"`);
   if (publish.length > 0 && net === 'host') throw new UsageError('--publish needs --net private or none (with --net host the app already listens on the host)');
@@ -306,7 +307,7 @@ export function planDyno(opts: DynoOptions, facts: HostFacts, appDir: string, ro
     cwd: '/app',
     env,
     rlimits: { nproc: limits.pids, nofile: NOFILE },
-    network: { mode: net, publish, allowHostPorts, dns: net === 'private' ? { upstreams: hostResolv.nameservers } : null },
+    network: { mode: net, publish, allowHostPorts, dns: hostResolv ? { upstreams: hostResolv.nameservers } : null },
     seccomp: seccompOption(opts.seccomp),
     noNewPrivileges: true,
     capabilities: user.uid === 0 ? [...ROOT_CAPABILITIES] : [],

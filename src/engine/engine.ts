@@ -1,5 +1,4 @@
 import * as fs from 'node:fs';
-import { isMainThread } from 'node:worker_threads';
 import { detectCgroups, type CgroupBackend } from '../cgroup';
 import { DynodError } from '../errors';
 import { native, buildFile } from '../native';
@@ -125,7 +124,7 @@ export class Engine {
       if (process.getuid?.() !== 0) throw new DynodError('must run as root (try sudo)', { step: 'permissions' });
       // PR_SET_PDEATHSIG belongs to the thread that clones: a dyno started from a
       // worker would die with that worker.
-      if (!isMainThread) throw new DynodError('dynos are started from the main thread only (a dyno dies with the thread that started it)', { step: 'start' });
+      if (!native().mainThread()) throw new DynodError('dynos are started from the main thread only (a dyno dies with the thread that started it)', { step: 'start' });
       const plan = 'mounts' in what ? checkPlan(what, this.cgroups().view) : this.plan(what);
       await this.startSweeping();
       if (this.closed) throw new DynodError('this engine is closed', { step: 'start' });

@@ -1,4 +1,4 @@
-import * as crypto from 'node:crypto';
+import { randomInt } from './random';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { native } from '../native';
@@ -35,7 +35,7 @@ export class ByteLocks {
   reserve(count: number): ByteLock | null {
     const fd = this.open();
     const n = native();
-    const start = crypto.randomInt(count);
+    const start = randomInt(0, count);
     for (let i = 0; i < count; i++) {
       const k = (start + i) % count;
       if (this.held.has(k)) continue;
