@@ -6,14 +6,26 @@ import { parsePositiveInt } from '../dyno/units';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
-function program(): Command {
+/**
+ * The command line. `dynod run` (argv[2], there are no global options before it) gets a
+ * program with that command alone: building the other fifteen commands and their
+ * options is ~1.5 ms of every one-off's start (docs/benchmarks.md, CLI start-up).
+ */
+function program(argv: string[]): Command {
   const p = new Command('dynod')
     .description('Heroku-style dynos on any Linux host, without Docker')
     .version(require('../../package.json').version as string)
     .exitOverride()
     .configureOutput({ outputError: () => {} })
     .showSuggestionAfterError(false);
+  runCommandLine(p);
+  if (argv[2] === 'run') return p;
+  formationCommands(p);
+  exportAndSizes(p);
+  return p;
+}
 
+function runCommandLine(p: Command): void {
   p.command('run')
     .description('run COMMAND in a new one-off dyno')
     .usage('[options] -- COMMAND [ARGS...]')
@@ -42,9 +54,9 @@ function program(): Command {
     .action(async (command: string[], flags: RunFlags) => {
       process.exitCode = await runCommand(command, flags);
     });
+}
 
-  formationCommands(p);
-
+function exportAndSizes(p: Command): void {
   p.command('export')
     .description("write what runs the app's formation on systemd or Nomad, every process still a dyno (docs/export.md)")
     .argument('<engine>', 'systemd or nomad')
@@ -72,7 +84,6 @@ function program(): Command {
     .action((flags: { json?: boolean }) => {
       process.stdout.write(sizesCommand(!!flags.json));
     });
-  return p;
 }
 
 const appOptions = (c: Command) =>
@@ -159,7 +170,7 @@ function fail(message: string): void {
 
 export async function main(argv: string[]): Promise<void> {
   try {
-    await program().parseAsync(argv);
+    await program(argv).parseAsync(argv);
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') {
