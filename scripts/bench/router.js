@@ -35,6 +35,8 @@ const REPO = path.resolve(__dirname, '..', '..');
 // ---------------------------------------------------------------- the router process (--serve)
 if (process.argv[2] === '--serve') {
   const [, , , port, tlsPort, backendPorts, certDir] = process.argv;
+  // as in `dynod start`, whose process the router shares
+  require(path.join(REPO, 'dist', 'cli', 'v8-heap')).keepYoungGenerationSmall();
   const { Router, selfSignedCertificate } = require(path.join(REPO, 'dist', 'router'));
   const backends = backendPorts.split(',').map((p, i) => ({
     name: `web.${i + 1}`,

@@ -16,8 +16,11 @@ export interface DynoIO {
   stdin?: StdioOption;
   /** default 'pipe' */
   stdout?: StdioOption;
-  /** default 'pipe' */
-  stderr?: StdioOption;
+  /**
+   * default 'pipe'; 'stdout': the dyno's stdout (2>&1), one stream in the order the
+   * dyno wrote (the Dyno's stdout when that is 'pipe'), and one pipe less per dyno
+   */
+  stderr?: StdioOption | 'stdout';
 }
 
 /** The three fds a dyno gets, and what the parent keeps for them. */
@@ -89,9 +92,12 @@ export function prepareStdio(io: DynoIO, interactive: boolean): PreparedStdio {
   try {
     for (const i of [0, 1, 2] as const) {
       const name = (['stdin', 'stdout', 'stderr'] as const)[i];
-      let o: StdioOption = io[name] ?? (i === 0 ? 'ignore' : 'pipe');
+      let o = io[name] ?? (i === 0 ? 'ignore' : 'pipe');
       if (i === 0 && !interactive) o = 'ignore';
-      if (typeof o === 'number') out.fds[i] = o;
+      if (o === 'stdout') {
+        if (i !== 2) throw new DynodError(`${name}: 'stdout' is for stderr only`, { step: 'stdio' });
+        out.fds[2] = out.fds[1];
+      } else if (typeof o === 'number') out.fds[i] = o;
       else if (o === 'inherit') out.fds[i] = inherit(i, out);
       else if (o === 'ignore') {
         const fd = fs.openSync('/dev/null', i === 0 ? 'r' : 'w');

@@ -46,8 +46,9 @@ import type { LogFilter, LogLine } from './types';
  *
  * Lines are stamped when dynod reads them (all lines of one read share the time),
  * in microseconds (logs-clock.ts). Order is the order of reading: per stream it is
- * the dyno's order; stdout and stderr of one dyno are two pipes and interleave as
- * they are read, as on Heroku.
+ * the dyno's order. A formation dyno's stdout and stderr are one pipe (its stderr is
+ * 'stdout'), so its lines keep the order it wrote them in; a stream attached apart
+ * (another embedder's) interleaves as it is read, as on Heroku.
  */
 
 export { formatLine, formatTimestamp, parseLine, parseTimestamp, useColor, colorOf, type LogFormat, type FormatOptions } from './logs-format';

@@ -166,7 +166,8 @@ export class Slot {
       .start(options, {
         group: this.ctx.group,
         stdout: 'pipe',
-        stderr: 'pipe',
+        // one pipe for both, as logplex sees them: app[web.1] lines in the order written
+        stderr: 'stdout',
         signal: abort.signal,
         onCreated: (d) => {
           dyno = d;
@@ -182,7 +183,6 @@ export class Slot {
       })
       .then((d) => {
         if (d.stdout) this.ctx.logs.attach(this.name, d.stdout);
-        if (d.stderr) this.ctx.logs.attach(this.name, d.stderr);
         if (this.type === 'web' && !this.oneOff) return this.bootCheck(d, abort.signal);
         if (this.current === d || this.next === d) this.up(d);
       })
