@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -25,6 +26,28 @@ bool write_id_maps(pid_t pid, const std::string &uid_map, const std::string &gid
   return true;
 }
 
+namespace {
+
+// The helper only owns the namespace while the parent writes its maps and opens it.
+// It shares the parent's memory (CLONE_VM): no copy of Node's page tables, whose cost
+// grows with the embedder's heap (0.3 ms at 40 MB of RSS, 3.8 ms at 230 MB, per start).
+// Sharing memory and the calling thread's TLS, it may only make system calls that
+// cannot fail (errno is that thread's): closing its copy of the pipe's write end, and
+// a read, with every signal blocked, that returns a byte or EOF; then exit, never
+// returning into the parent's stack.
+int idmap_helper(void *arg) {
+  const int *pipe_fds = static_cast<const int *>(arg);
+  syscall(SYS_close, pipe_fds[1]);  // our copy of the write end: EOF must be able to come
+  char b;
+  syscall(SYS_read, pipe_fds[0], &b, 1);
+  syscall(SYS_exit, 0);
+  return 0;
+}
+
+constexpr size_t kHelperStack = 16 * 1024;
+
+}  // namespace
+
 int idmap_userns(const std::string &uid_map, const std::string &gid_map, StepError &err) {
   // A namespace lives as long as a process or an fd holds it: a child that only
   // waits gives us the time to write its maps and open the namespace.
@@ -33,34 +56,40 @@ int idmap_userns(const std::string &uid_map, const std::string &gid_map, StepErr
     fail_step(err, "idmap namespace", "pipe2");
     return -1;
   }
+  void *stack = mmap(nullptr, kHelperStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) {
+    fail_step(err, "idmap namespace", "mmap", "helper stack");
+    close(pp[0]);
+    close(pp[1]);
+    return -1;
+  }
   sigset_t all, saved;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, &saved);
-  long pid = syscall(SYS_clone, (unsigned long)(CLONE_NEWUSER | SIGCHLD), 0, 0, 0, 0);
-  if (pid == 0) {
-    close(pp[1]);
-    char b;
-    while (read(pp[0], &b, 1) < 0 && errno == EINTR) {}
-    _exit(0);
-  }
+  // __WCLONE is not needed: the exit signal is SIGCHLD, as for a fork.
+  int pid = clone(idmap_helper, static_cast<char *>(stack) + kHelperStack, CLONE_VM | CLONE_NEWUSER | SIGCHLD, pp);
   int clone_errno = errno;
   pthread_sigmask(SIG_SETMASK, &saved, nullptr);
-  close(pp[0]);
   if (pid < 0) {
+    close(pp[0]);
     close(pp[1]);
+    munmap(stack, kHelperStack);
     fail_step(err, "idmap namespace", "clone", "", clone_errno);
     return -1;
   }
   int fd = -1;
   if (write_id_maps((pid_t)pid, uid_map, gid_map, "idmap namespace", err)) {
     char path[64];
-    snprintf(path, sizeof path, "/proc/%ld/ns/user", pid);
+    snprintf(path, sizeof path, "/proc/%d/ns/user", pid);
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) fail_step(err, "idmap namespace", "open", path);
   }
-  close(pp[1]);  // releases the child
+  close(pp[1]);  // releases the helper: EOF
   int status;
   while (waitpid((pid_t)pid, &status, 0) < 0 && errno == EINTR) {}
+  // Only now is the helper off its stack (and done with pp, which lives on ours).
+  close(pp[0]);
+  munmap(stack, kHelperStack);
   return fd;
 }
 
