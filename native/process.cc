@@ -10,11 +10,15 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <system_error>
+#include <thread>
 
 #include "cgroup.h"
 #include "channel.h"
@@ -68,7 +72,194 @@ void kill_and_reap(int pidfd) {
   while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &info, WEXITED) < 0 && errno == EINTR) {}
 }
 
+// Maps and limits need the host's privileges, which the child in its own user
+// namespace does not have, and the dyno's network is made from the host: the parent
+// applies them while the child waits, then releases it. On failure the caller kills it.
+bool prepare_and_release(const SpawnRequest &req, pid_t pid, int pidfd, bool into, int sync_w, std::vector<int> &netns_fds, StepError &err) {
+  if (!req.uid_map.empty() && !write_id_maps(pid, req.uid_map, req.gid_map, "user namespace", err)) return false;
+  for (const auto &rl : req.rlimits) {
+    struct rlimit r;
+    r.rlim_cur = rl.soft;
+    r.rlim_max = rl.hard;
+    if (prlimit(pid, (__rlimit_resource)rl.resource, &r, nullptr) != 0) return fail_step(err, "set rlimits", "prlimit", std::to_string(rl.resource));
+  }
+  // Its end of the veth is there before it configures it, and dynod's sockets in its
+  // namespace exist before its command can run.
+  if (req.veth && !veth_create(req.veth_spec, (int)pid, err)) return false;
+  if (!req.netns_listen.empty() && !netns_listeners(pidfd, req.netns_listen, netns_fds, err)) return false;
+  char go = into || req.child.njoin == 0 ? kRelease : kReleaseJoin;
+  if (write(sync_w, &go, 1) != 1) {
+    for (int fd : netns_fds) close(fd);
+    netns_fds.clear();
+    return fail_step(err, "release child", "write");
+  }
+  return true;
+}
+
+// ------------------------------------------- the clone that shares our memory
+//
+// A fork copies the page tables of the whole Node process, and every page either
+// side writes afterwards until the child's exec: ~1.8 ms per dyno at 60 MB of RSS,
+// +15 ms at 1 GB (an embedder's heap). posix_spawn's way avoids it: the child runs in
+// our memory (CLONE_VM) on a stack of its own, while this thread waits (CLONE_VFORK)
+// until it execs dynod-init or dies. It may write only its own stack, statics no one
+// else reads, and this (waiting) thread's errno. What the parent must do while the
+// child waits (maps, limits, network) is done by a helper thread, which the child
+// wakes once it runs: the kernel has stored its pid and pidfd by then.
+#if defined(__x86_64__)
+#define DYNOD_SPAWN_SHARED 1
+// clone3 with args->stack set: the child returns from the syscall on that stack and
+// calls fn(arg), never returning; the parent gets the pid or -errno.
+extern "C" long dynod_clone3_on_stack(struct clone_args *args, size_t size, int (*fn)(void *), void *arg);
+asm(R"(
+  .text
+  .globl dynod_clone3_on_stack
+  .type dynod_clone3_on_stack, @function
+dynod_clone3_on_stack:
+  mov %rdx, %r9
+  mov %rcx, %r8
+  mov $435, %eax
+  syscall
+  test %rax, %rax
+  jnz 1f
+  xor %ebp, %ebp
+  mov %r8, %rdi
+  call *%r9
+  mov %eax, %edi
+  mov $60, %eax
+  syscall
+  hlt
+1:
+  ret
+  .size dynod_clone3_on_stack, .-dynod_clone3_on_stack
+)");
+#endif
+
+constexpr size_t kChildStack = 1024 * 1024;  // touched pages only; tmpfs-copyup recurses ~8 KiB a level
+
+// The child's entry: a private copy of the plan (child_main lifts fds into it, and the
+// parent's stays the parent's), then tell the helper thread we run.
+int shared_child(void *arg) {
+  ChildPlan plan = *static_cast<const ChildPlan *>(arg);
+  char one = 1;
+  if (syscall(SYS_write, plan.notify_fd, &one, 1) != 1) _exit(125);
+  syscall(SYS_close, plan.notify_fd);
+  plan.notify_fd = -1;
+  child_main(plan);
+}
+
+// What the helper thread shares with the spawning one.
+struct SharedSpawn {
+  const SpawnRequest *req;
+  pid_t pid = 0;       // CLONE_PARENT_SETTID: stored before the child runs
+  int pidfd = -1;      // CLONE_PIDFD: likewise
+  bool into = false;   // set by the spawning thread before each clone attempt
+  int sync_w = -1;
+  int notify_r = -1;
+  bool released = false;
+  std::vector<int> netns_fds;
+  StepError err;
+};
+
+void helper_main(SharedSpawn *s) {
+  char b;
+  ssize_t n;
+  do n = read(s->notify_r, &b, 1);
+  while (n < 0 && errno == EINTR);
+  if (n != 1) return;  // the child died before it ran, or no clone happened
+  if (prepare_and_release(*s->req, s->pid, s->pidfd, s->into, s->sync_w, s->netns_fds, s->err)) s->released = true;
+  else syscall(SYS_pidfd_send_signal, s->pidfd, SIGKILL, nullptr, 0);  // ends the wait of the spawning thread
+}
+
+bool use_shared_spawn(const SpawnRequest &req) {
+#ifdef DYNOD_SPAWN_SHARED
+  // The create hooks of OCI run in JavaScript while the child waits before its exec:
+  // this thread must not be waiting for that exec then. And a thread whose children
+  // go to another PID namespace (pid_ns_fd) cannot start the helper thread (EINVAL).
+  if (req.pid_ns_fd >= 0) return false;
+  for (size_t i = 0; i < req.child.nops; i++)
+    if (req.child.ops[i].kind == kOpAwaitState || req.child.ops[i].kind == kOpHook) return false;
+  static const bool forced_fork = getenv("DYNOD_SPAWN_FORK") != nullptr;  // for measuring the difference
+  return !forced_fork;
+#else
+  (void)req;
+  return false;
+#endif
+}
+
 }  // namespace
+
+#ifdef DYNOD_SPAWN_SHARED
+namespace {
+
+// spawn_dyno's clone when use_shared_spawn: see "the clone that shares our memory".
+bool spawn_shared(SpawnRequest &req, int cgroup_fd, int chan_parent, int sync_w, SpawnResult &out, StepError &err) {
+  int np[2];
+  if (pipe2(np, O_CLOEXEC) != 0) return fail_step(err, "start helper", "pipe2");
+  Fd notify_r{np[0]}, notify_w{np[1]};
+  void *stack = mmap(nullptr, kChildStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) return fail_step(err, "start helper", "mmap", "child stack");
+  SharedSpawn s;
+  s.req = &req;
+  s.sync_w = sync_w;
+  s.notify_r = notify_r.fd;
+  req.child.notify_fd = notify_w.fd;
+  sigset_t all, saved;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &saved);  // the helper inherits the mask: no signal of Node's lands on it
+  std::thread helper;
+  try {
+    helper = std::thread(helper_main, &s);
+  } catch (const std::system_error &x) {
+    pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+    munmap(stack, kChildStack);
+    return fail_step(err, "start helper", "pthread_create", x.what(), x.code().value() ? x.code().value() : EAGAIN);
+  }
+  struct clone_args args;
+  memset(&args, 0, sizeof args);
+  args.flags = req.clone_flags | CLONE_VM | CLONE_VFORK | CLONE_PIDFD | CLONE_PARENT_SETTID;
+  args.pidfd = (uint64_t)(uintptr_t)&s.pidfd;
+  args.parent_tid = (uint64_t)(uintptr_t)&s.pid;
+  args.exit_signal = SIGCHLD;
+  args.stack = (uint64_t)(uintptr_t)stack;
+  args.stack_size = kChildStack;
+  if (cgroup_fd >= 0) {
+    args.flags |= CLONE_INTO_CGROUP;
+    args.cgroup = (uint64_t)cgroup_fd;
+  }
+  s.into = cgroup_fd >= 0;
+  long pid = dynod_clone3_on_stack(&args, sizeof args, shared_child, &req.child);
+  if (pid < 0 && cgroup_fd >= 0 && pid != -ENOSYS) {
+    // e.g. EBUSY/EOPNOTSUPP on a cgroup that cannot take processes directly: the child joins it itself
+    args.flags &= ~(uint64_t)CLONE_INTO_CGROUP;
+    args.cgroup = 0;
+    s.into = false;
+    pid = dynod_clone3_on_stack(&args, sizeof args, shared_child, &req.child);
+  }
+  // Here the child has exec'd dynod-init, or died.
+  req.child.notify_fd = -1;
+  close(notify_w.release());  // the helper sees EOF if the child never woke it
+  helper.join();
+  pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+  munmap(stack, kChildStack);
+  if (pid < 0) return fail_step(err, req.clone_step, "clone3", "", (int)-pid);
+  Fd pidfd_guard{s.pidfd};
+  if (!s.released) {
+    if (s.err.step.empty()) fail_step(err, "release child", "read", "the child ended before its parent could prepare it", ECHILD);
+    else err = s.err;
+    kill_and_reap(s.pidfd);
+    return false;
+  }
+  out.pid = (int)pid;
+  out.pidfd = pidfd_guard.release();
+  out.chan_fd = chan_parent;
+  out.into_cgroup = s.into;
+  out.netns_fds = std::move(s.netns_fds);
+  return true;
+}
+
+}  // namespace
+#endif
 
 bool spawn_dyno(SpawnRequest &req, SpawnResult &out, StepError &err) {
   int sv[2];
@@ -99,6 +290,12 @@ bool spawn_dyno(SpawnRequest &req, SpawnResult &out, StepError &err) {
     if (own_pid_ns.fd < 0) return fail_step(err, "join pid namespace", "open", "/proc/thread-self/ns/pid_for_children");
     if (setns(req.pid_ns_fd, CLONE_NEWPID) != 0) return fail_step(err, "join pid namespace", "setns");
   }
+  if (use_shared_spawn(req)) {
+    bool ok = spawn_shared(req, cgroup.fd, chan_parent.fd, sync_w.fd, out, err);
+    if (own_pid_ns.fd >= 0 && setns(own_pid_ns.fd, CLONE_NEWPID) != 0) abort();
+    if (ok) chan_parent.release();
+    return ok;
+  }
   sigset_t all, saved;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, &saved);
@@ -112,42 +309,9 @@ bool spawn_dyno(SpawnRequest &req, SpawnResult &out, StepError &err) {
   if (own_pid_ns.fd >= 0 && setns(own_pid_ns.fd, CLONE_NEWPID) != 0) abort();
   if (pid < 0) return fail_step(err, req.clone_step, "clone3", "", clone_errno);
   Fd pidfd_guard{pidfd};
-
-  // Maps and limits need the host's privileges, which the child in its own user
-  // namespace does not have: the parent applies them while the child waits.
-  if (!req.uid_map.empty() && !write_id_maps((pid_t)pid, req.uid_map, req.gid_map, "user namespace", err)) {
-    kill_and_reap(pidfd);
-    return false;
-  }
-  for (const auto &rl : req.rlimits) {
-    struct rlimit r;
-    r.rlim_cur = rl.soft;
-    r.rlim_max = rl.hard;
-    if (prlimit((pid_t)pid, (__rlimit_resource)rl.resource, &r, nullptr) != 0) {
-      fail_step(err, "set rlimits", "prlimit", std::to_string(rl.resource));
-      kill_and_reap(pidfd);
-      return false;
-    }
-  }
-
-  // The dyno's network, made from the host while the child waits: its end of the
-  // veth is there before it configures it, and dynod's sockets in its namespace
-  // exist before its command can run.
-  if (req.veth && !veth_create(req.veth_spec, (int)pid, err)) {
-    kill_and_reap(pidfd);
-    return false;
-  }
   std::vector<int> netns_fds;
-  if (!req.netns_listen.empty() && !netns_listeners(pidfd, req.netns_listen, netns_fds, err)) {
-    kill_and_reap(pidfd);  // its namespace, and the peer in it, go with it
-    return false;
-  }
-
-  char go = into || req.child.njoin == 0 ? kRelease : kReleaseJoin;
-  if (write(sync_w.fd, &go, 1) != 1) {
-    for (int fd : netns_fds) close(fd);
-    fail_step(err, "release child", "write");
-    kill_and_reap(pidfd);
+  if (!prepare_and_release(req, (pid_t)pid, pidfd, into, sync_w.fd, netns_fds, err)) {
+    kill_and_reap(pidfd);  // its namespaces, and a veth peer in one, go with it
     return false;
   }
   out.pid = (int)pid;

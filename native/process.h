@@ -80,6 +80,7 @@ constexpr char kRelease = 1, kReleaseJoin = 3;
 struct ChildPlan {
   int sync_fd;            // read end: one byte releases the child (kReleaseJoin: it joins its cgroup itself); EOF aborts
   int sync_w_fd;          // the parent's write end: the child closes its copy first thing
+  int notify_fd = -1;     // a clone that shares our memory: one byte here wakes the parent's helper thread
   int chan_fd;            // record socket (dynod-init's fd 3)
   int stdio[3];           // parent fds that become 0, 1, 2
   int init_fd;            // sealed memfd holding dynod-init

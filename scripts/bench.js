@@ -373,6 +373,22 @@ function lib(t) {
   return { runs, res };
 }
 
+function heapScaling(t) {
+  const n = QUICK ? 10 : 40;
+  log(`H: ${n} library starts from a process holding 0 or 1024 MiB more, with the shared clone and with DYNOD_SPAWN_FORK=1`);
+  const out = [];
+  for (const extra of [0, 1024])
+    for (const fork of [false, true]) {
+      const r = inEnv(process.execPath, [path.join(BENCH_DIR, 'heap-scaling.js'), ROOT, t.app, String(extra), String(n), '5'], {
+        env: { ...cleanEnv(), ...(fork ? { DYNOD_SPAWN_FORK: '1' } : {}) },
+      });
+      if (r.status === 0) out.push(JSON.parse(r.stdout.trim()));
+      else notes.push(`H: the run with +${extra} MiB${fork ? ', forking' : ''} failed: ${(r.stderr || '').trim().split('\n').pop()}`);
+    }
+  raw.heapScaling = out;
+  return out;
+}
+
 function p3(t, ok) {
   const n = CFG.p3N;
   const out = {};
@@ -607,6 +623,16 @@ function report(m, r) {
     row('L', '… RSS growth per 1,000 starts, second half of the run only', S(L.map((x) => x.rssPer1000SecondHalfKiB)), '', kib);
     row('L', '… JS heap (heapUsed) growth per 1,000 starts', S(L.map((x) => x.heapUsedPer1000KiB)), '', kib);
     row('L', '… CPU time per start (whole tree, user+sys, incl. Node start-up)', S(r.lib.res.lib.cpuMs.map((x) => x / ln)), `${ratio(S(r.lib.res.lib.cpuMs).median / ln, crunCpuPer)} crun`);
+  }
+
+  // H
+  const H = r.heap ?? [];
+  const h = (extra, fork) => H.find((x) => x.extraMiB === extra && x.fork === fork);
+  for (const extra of [0, 1024]) {
+    const shared = h(extra, false);
+    const forked = h(extra, true);
+    if (!shared || !forked) continue;
+    rows.push(`| H | a library start, median (\`run()\` of /bin/true), from a process holding ${extra} MiB more (RSS ${shared.rssMiB} MiB): clone in dynod's memory / fork (DYNOD_SPAWN_FORK=1) | ${ms(shared.medianMs)} / ${ms(forked.medianMs)} | | | fork: ${ratio(forked.medianMs, shared.medianMs)} |`);
   }
 
   // targets, side by side from this one run
@@ -897,6 +923,7 @@ function main() {
     r.p1 = p1(t, ok);
     r.p2 = p2(t, ok);
     r.lib = lib(t);
+    r.heap = heapScaling(t);
     r.p3 = p3(t, ok);
     r.traces = traces(t, ok);
     r.cgroup = cgroupMicro(t);

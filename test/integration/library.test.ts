@@ -127,10 +127,10 @@ t.test('a start that fails before the spawn releases the cgroup and the --publis
   const script = path.join(dir, 'no-addon.js');
   fs.writeFileSync(script, `
 // the addon "fails to load" once the dyno's cgroup exists and --publish listens
-// (only flock still works: it is how the cgroup is owned)
+// (only flock still works: it is how the cgroup is owned; and mainThread, checked before)
 const nativeModule = require(${JSON.stringify(path.join(ROOT, 'dist', 'native.js'))});
 const real = nativeModule.native();
-nativeModule.native = () => new Proxy(real, { get: (o, k) => k === 'flock' ? o.flock.bind(o) : () => { throw new Error('simulated: addon unavailable'); } });
+nativeModule.native = () => new Proxy(real, { get: (o, k) => k === 'flock' || k === 'mainThread' ? o[k].bind(o) : () => { throw new Error('simulated: addon unavailable'); } });
 const dynod = require(${JSON.stringify(ROOT)});
 dynod.run({ command: ['true'], app: ${JSON.stringify(app)}, publish: ['127.0.0.1:${port}'] }).then((r) => {
   console.log(JSON.stringify({ status: r.exit.status, message: r.exit.error && r.exit.error.message, pid: process.pid }));
