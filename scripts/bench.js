@@ -374,7 +374,7 @@ function lib(t) {
 }
 
 function heapScaling(t) {
-  const n = QUICK ? 10 : 40;
+  const n = QUICK ? 10 : 100;
   log(`H: ${n} library starts from a process holding 0 or 1024 MiB more, with the shared clone and with DYNOD_SPAWN_FORK=1`);
   const out = [];
   for (const extra of [0, 1024])
