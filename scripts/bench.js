@@ -732,7 +732,7 @@ function report(m, r) {
   const cg = r.cgroup;
   if (cg) {
     row('C', `cgroup create: mkdir + limits in ${cg.joinFiles} hierarch${cg.joinFiles > 1 ? 'ies' : 'y'} (v${cg.version})`, S(cg.create));
-    row('C', `cgroup join, cold: pid → ${cg.joinFiles} cgroup.procs after ${GAP_MS} ms quiet (what a v1 dyno start pays)`, S(cg.joinCold), crunMed ? `${ratio(S(cg.joinCold).median, crunMed)} crun P1` : '');
+    row('C', `cgroup join, cold: pid → ${cg.joinFiles} cgroup.procs after ${GAP_MS} ms quiet (the join crun and runc make; a dyno joins itself: last row)`, S(cg.joinCold), crunMed ? `${ratio(S(cg.joinCold).median, crunMed)} crun P1` : '');
     row('C', 'cgroup join, warm: the same right after another join', S(cg.joinWarm));
     row('C', 'cgroup remove: rmdir once empty', S(cg.remove));
     const coldJoin = S(tr.cold.map((x) => {
