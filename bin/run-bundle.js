@@ -13,14 +13,9 @@ function bundleIsCurrent(file) {
     // those of the unpacking, in no useful order. Only a source tree can go stale.
     if (!fs.existsSync(path.join(root, 'src'))) return true;
     const built = fs.statSync(file).mtimeMs;
-    // tsc (incremental: tsconfig.json) rewrites dist/.tsbuildinfo whenever it writes
-    // dist/: two stats instead of one per input (~1 ms per start). The inputs list is
-    // the fallback for a tree built without it.
-    const info = path.join(root, 'dist', '.tsbuildinfo');
-    if (fs.existsSync(info)) return fs.statSync(info).mtimeMs <= built && fs.statSync(path.join(root, 'package.json')).mtimeMs <= built;
-    const { inputs } = JSON.parse(fs.readFileSync(`${file}.inputs.json`, 'utf8'));
-    for (const f of inputs) if (fs.statSync(path.join(root, f)).mtimeMs > built) return false;
-    return true;
+    // The bundle is made of dist/ and package.json; tsc (incremental: tsconfig.json)
+    // rewrites dist/.tsbuildinfo whenever it writes dist/. Without it: stale.
+    return fs.statSync(path.join(root, 'dist', '.tsbuildinfo')).mtimeMs <= built && fs.statSync(path.join(root, 'package.json')).mtimeMs <= built;
   } catch {
     return false;
   }

@@ -40,27 +40,41 @@ struct Fd {
   int release() { int f = fd; fd = -1; return f; }
 };
 
+// clone3 into cgroup_fd's cgroup when one is given; a cgroup that cannot take a
+// process directly (EBUSY, EOPNOTSUPP, ...) gets the child outside it, to join it
+// itself (join-cgroup). call makes one clone3 and returns the pid or -errno; *into
+// says where the child is born, set before each attempt (a helper thread reads it).
+template <typename Clone3>
+long clone3_into_cgroup(struct clone_args &args, int cgroup_fd, bool *into, Clone3 call) {
+  if (cgroup_fd >= 0) {
+    args.flags |= CLONE_INTO_CGROUP;
+    args.cgroup = (uint64_t)cgroup_fd;
+  }
+  *into = cgroup_fd >= 0;
+  long r = call(args);
+  if (r >= 0 || cgroup_fd < 0 || r == -ENOSYS) return r;
+  args.flags &= ~(uint64_t)CLONE_INTO_CGROUP;
+  args.cgroup = 0;
+  *into = false;
+  return call(args);
+}
+
 // clone3 when the kernel has it (pidfd + CLONE_INTO_CGROUP in one step), else clone.
 // Both return twice like fork: the child runs on a copy of this stack.
 long do_clone(unsigned flags, int cgroup_fd, int *pidfd, bool *into_cgroup) {
   struct clone_args args;
   memset(&args, 0, sizeof args);
-  args.flags = flags | CLONE_PIDFD | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0);
+  args.flags = flags | CLONE_PIDFD;
   args.pidfd = (uint64_t)(uintptr_t)pidfd;
   args.exit_signal = SIGCHLD;
-  args.cgroup = cgroup_fd >= 0 ? (uint64_t)cgroup_fd : 0;
-  long pid = syscall(SYS_clone3, &args, sizeof args);
-  if (pid >= 0) {
-    *into_cgroup = cgroup_fd >= 0;
-    return pid;
-  }
-  if (cgroup_fd >= 0 && errno != ENOSYS) {
-    // e.g. EBUSY/EOPNOTSUPP on a cgroup that cannot take processes directly:
-    // retry without, the parent then writes cgroup.procs while the child waits.
-    args.flags &= ~(uint64_t)CLONE_INTO_CGROUP;
-    args.cgroup = 0;
-    pid = syscall(SYS_clone3, &args, sizeof args);
-    if (pid >= 0 || errno != ENOSYS) return pid;
+  long pid = clone3_into_cgroup(args, cgroup_fd, into_cgroup, [](struct clone_args &a) {
+    long p = syscall(SYS_clone3, &a, sizeof a);
+    return p < 0 ? -(long)errno : p;
+  });
+  if (pid >= 0) return pid;
+  if (pid != -ENOSYS) {
+    errno = (int)-pid;
+    return -1;
   }
   *into_cgroup = false;
   return syscall(SYS_clone, (unsigned long)(flags | CLONE_PIDFD | SIGCHLD), 0, pidfd, 0, 0);
@@ -226,19 +240,9 @@ bool spawn_shared(SpawnRequest &req, int cgroup_fd, int chan_parent, int sync_w,
   args.exit_signal = SIGCHLD;
   args.stack = (uint64_t)(uintptr_t)stack;
   args.stack_size = kChildStack;
-  if (cgroup_fd >= 0) {
-    args.flags |= CLONE_INTO_CGROUP;
-    args.cgroup = (uint64_t)cgroup_fd;
-  }
-  s.into = cgroup_fd >= 0;
-  long pid = dynod_clone3_on_stack(&args, sizeof args, shared_child, &req.child);
-  if (pid < 0 && cgroup_fd >= 0 && pid != -ENOSYS) {
-    // e.g. EBUSY/EOPNOTSUPP on a cgroup that cannot take processes directly: the child joins it itself
-    args.flags &= ~(uint64_t)CLONE_INTO_CGROUP;
-    args.cgroup = 0;
-    s.into = false;
-    pid = dynod_clone3_on_stack(&args, sizeof args, shared_child, &req.child);
-  }
+  long pid = clone3_into_cgroup(args, cgroup_fd, &s.into, [&req](struct clone_args &a) {
+    return dynod_clone3_on_stack(&a, sizeof a, shared_child, &req.child);
+  });
   // Here the child has exec'd dynod-init, or died.
   req.child.notify_fd = -1;
   close(notify_w.release());  // the helper sees EOF if the child never woke it
@@ -444,7 +448,7 @@ void child_main(ChildPlan &plan) {
   close(plan.sync_w_fd);
   g_plan = &plan;
   g_chan_fd = plan.chan_fd;
-  // The plan is this child's own copy (clone without CLONE_VM): point it at the lifted fds.
+  // The plan is this child's own copy (a fork's, or shared_child's): point it at the lifted fds.
   g_chan_fd = plan.chan_fd = lift(plan.chan_fd, "record channel");
   plan.sync_fd = lift(plan.sync_fd, "sync pipe");
   plan.init_fd = lift(plan.init_fd, "dynod-init");

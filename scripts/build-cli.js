@@ -4,9 +4,9 @@
  * Part of `npm run build` (after tsc): bundles the CLI, dist/cli/main.js and everything
  * it requires (dynod's dist/ and commander), into one file, dist/cli/dynod.js, which
  * bin/dynod runs. One file instead of ~35 saves Node's module resolution and loading
- * per file (stat, realpath, read, wrap, compile); beside it go the list of its inputs
- * (dist/cli/dynod.js.inputs.json: bin/dynod runs dist/cli/main.js instead when one is
- * newer) and a V8 code cache (dist/cli/dynod.js.cache). See docs/benchmarks.md
+ * per file (stat, realpath, read, wrap, compile); beside it goes a V8 code cache
+ * (dist/cli/dynod.js.cache). In a source tree bin/dynod runs dist/cli/main.js instead
+ * when tsc wrote dist/ after the bundle (bin/run-bundle.js). See docs/benchmarks.md
  * ("CLI start-up") for what each saves.
  *
  * Left out of the bundle, i.e. required at run time as before: pino (loaded only when
@@ -162,16 +162,11 @@ void main(process.argv);
 
 /**
  * One bundle of the tree, checked by running `bin/<name> --version` (whose first line
- * must be `version`), with its inputs list and code cache (trained by the first of
- * `trains` that succeeds).
+ * must be `version`), with its code cache (trained by the first of `trains` that
+ * succeeds).
  */
 async function build({ outfile, entry, name, version, trains }) {
   const { inputs, lazied } = await bundle({ outfile, entry });
-  // What bin/ checks for staleness: the tree's own files (dist/, package.json), not
-  // commander's, which an installed dynod may find hoisted elsewhere (and a bundle with an
-  // older commander is still a consistent one).
-  const own = inputs.filter((f) => f.startsWith(`dist${path.sep}`) || f === 'package.json');
-  fs.writeFileSync(`${outfile}.inputs.json`, `${JSON.stringify({ inputs: own }, null, 1)}\n`);
   const kib = (fs.statSync(outfile).size / 1024).toFixed(0);
   const lz = [...lazied].map(([id, n]) => `${id} (${n} require${n > 1 ? 's' : ''})`).join(', ') || 'nothing';
   process.stderr.write(`build-cli: ${path.relative(ROOT, outfile)}: ${inputs.length} modules, ${kib} KiB; loaded on first use: ${lz}\n`);
@@ -180,7 +175,7 @@ async function build({ outfile, entry, name, version, trains }) {
   for (const k of ['NODE_OPTIONS', 'NODE_EXTRA_CA_CERTS', 'DYNOD_NO_BUNDLE', 'DYNOD_NO_CODE_CACHE', 'DYNOD_WRITE_CODE_CACHE']) delete env[k];
   const v = spawnSync(process.execPath, ['--', path.join(ROOT, 'bin', name), '--version'], { env, encoding: 'utf8' });
   if (v.status !== 0 || v.stdout.trim().split('\n')[0] !== version) {
-    for (const f of [outfile, `${outfile}.cache`, `${outfile}.inputs.json`]) fs.rmSync(f, { force: true });
+    for (const f of [outfile, `${outfile}.cache`]) fs.rmSync(f, { force: true });
     throw new Error(`the bundle does not work (\`${name} --version\`: status ${v.status}, ${JSON.stringify(v.stdout.trim())}; ${v.stderr.trim()}); removed it`);
   }
   makeCodeCache(ROOT, outfile, trains.map((t) => [name, ...t]));
@@ -194,7 +189,7 @@ async function main() {
     // esbuild is a devDependency: without it (a production install of a package built
     // elsewhere) bin/dynod and bin/dynod-oci fall back to their unbundled entries.
     process.stderr.write('build-cli: esbuild is not installed; bin/dynod and bin/dynod-oci will run unbundled\n');
-    for (const o of outfiles) for (const f of [o, `${o}.cache`, `${o}.inputs.json`]) fs.rmSync(f, { force: true });
+    for (const o of outfiles) for (const f of [o, `${o}.cache`]) fs.rmSync(f, { force: true });
     return;
   }
   const version = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version;

@@ -37,6 +37,7 @@ function tree(dir) {
   fs.mkdirSync(path.join(dir, 'bin'), { recursive: true });
   fs.copyFileSync(dynod, path.join(dir, 'bin', 'dynod'));
   fs.chmodSync(path.join(dir, 'bin', 'dynod'), 0o755);
+  fs.copyFileSync(path.join(ROOT, 'bin', 'run-bundle.js'), path.join(dir, 'bin', 'run-bundle.js'));
   fs.cpSync(path.join(ROOT, 'dist'), path.join(dir, 'dist'), { recursive: true, preserveTimestamps: true });
   for (const l of ['build', 'rootfs', 'node_modules', 'package.json']) fs.symlinkSync(path.join(ROOT, l), path.join(dir, l));
 }
@@ -58,8 +59,7 @@ async function main() {
     const nolazy = path.join(tmp, 'nolazy');
     tree(nolazy);
     const nlOut = path.join(nolazy, 'dist', 'cli', 'dynod.js');
-    const { inputs } = await bundle({ root: nolazy, outfile: nlOut, lazy: [] });
-    fs.writeFileSync(`${nlOut}.inputs.json`, JSON.stringify({ inputs: inputs.filter((f) => f.startsWith(`dist${path.sep}`) || f === 'package.json') }));
+    await bundle({ root: nolazy, outfile: nlOut, lazy: [] });
     makeCodeCache(nolazy, nlOut);
 
     // a startup snapshot: the bundle evaluated at build time; main() runs on deserialization.

@@ -2,17 +2,24 @@ import * as fs from 'node:fs';
 
 // The few random numbers a dyno start needs (its id, a one-off's run.N, where the id
 // range search begins), read from the kernel: node:crypto would cost every CLI start
-// ~1.7 ms to load, for 16 bytes.
+// ~1.7 ms to load, for 16 bytes. One read serves many starts, as crypto's own pool does.
+
+const pool = Buffer.alloc(256);
+let used = pool.length;
 
 function randomBytes(n: number): Buffer {
-  const buf = Buffer.alloc(n);
-  const fd = fs.openSync('/dev/urandom', 'r');
-  try {
-    for (let got = 0; got < n; ) got += fs.readSync(fd, buf, got, n - got, null);
-  } finally {
-    fs.closeSync(fd);
+  if (used + n > pool.length) {
+    const fd = fs.openSync('/dev/urandom', 'r');
+    try {
+      for (let got = 0; got < pool.length; ) got += fs.readSync(fd, pool, got, pool.length - got, null);
+    } finally {
+      fs.closeSync(fd);
+    }
+    used = 0;
   }
-  return buf;
+  const out = Buffer.from(pool.subarray(used, used + n));
+  used += n;
+  return out;
 }
 
 /** An RFC 4122 version 4 UUID, as crypto.randomUUID() makes. */

@@ -6,26 +6,14 @@
 import t from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { native, buildFile } from '../../src/native';
+import { native } from '../../src/native';
 import type { NativeExit, NativeRecord, NativeSpawnPlan } from '../../src/addon';
-import { compileSpawn } from '../../src/dyno/compile';
-import { plan } from '../../src/index';
-import { tempApp } from '../helpers/app';
+import { spawnPlan as helperPlan } from '../helpers/spawn';
 import { CGROUP_V2, cgroupMount, ownCgroupPath } from '../helpers/host';
 
-interface Started { pid: number; records: NativeRecord[]; exit: Promise<NativeExit> }
+const spawnPlan = (t: Tap.Test, command: string[], procsFiles: string[]) => helperPlan(t, command, { userns: 'host', net: 'host', procsFiles });
 
-function spawnPlan(t: Tap.Test, command: string[], procsFiles: string[]): NativeSpawnPlan {
-  const app = tempApp(t);
-  const p = plan({ command, app, userns: 'host', net: 'host' });
-  const devnull = fs.openSync('/dev/null', 'r+');
-  const initFd = native().sealedCopy(buildFile('dynod-init'));
-  t.teardown(() => { fs.closeSync(devnull); fs.closeSync(initFd); });
-  return compileSpawn(p, {
-    hostname: 'join-test', cgroup: { intoDir: '', procsFiles }, stdio: [devnull, devnull, devnull], initFd,
-    appMountFd: -1, idBase: 0, seccompFd: -1, trace: false,
-  });
-}
+interface Started { pid: number; records: NativeRecord[]; exit: Promise<NativeExit> }
 
 function start(sp: NativeSpawnPlan): Started {
   const n = native();

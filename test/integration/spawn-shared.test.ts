@@ -3,31 +3,17 @@
 // a start from a process with a large heap, and the fork it replaces, still used for
 // OCI's create hooks (and DYNOD_SPAWN_FORK=1).
 import t from 'tap';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { native, buildFile } from '../../src/native';
-import type { NativeExit, NativeRecord, NativeSpawnPlan } from '../../src/addon';
-import { compileSpawn } from '../../src/dyno/compile';
-import { plan, run } from '../../src/index';
+import { native } from '../../src/native';
+import type { NativeExit, NativeRecord } from '../../src/addon';
+import { run } from '../../src/index';
 import { tempApp } from '../helpers/app';
+import { children, spawnPlan as helperPlan } from '../helpers/spawn';
 
 const ROOT = path.resolve(__dirname, '../..');
 
-function children(): string[] {
-  return fs.readdirSync('/proc/self/task').flatMap((tid) => fs.readFileSync(`/proc/self/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean));
-}
-
-function spawnPlan(t: Tap.Test, command: string[]): NativeSpawnPlan {
-  const p = plan({ command, app: tempApp(t), userns: 'private', net: 'none' });
-  const devnull = fs.openSync('/dev/null', 'r+');
-  const initFd = native().sealedCopy(buildFile('dynod-init'));
-  t.teardown(() => { fs.closeSync(devnull); fs.closeSync(initFd); });
-  return compileSpawn(p, {
-    hostname: 'shared-test', cgroup: { intoDir: '', procsFiles: [] }, stdio: [devnull, devnull, devnull], initFd,
-    appMountFd: -1, idBase: 300000, seccompFd: -1, trace: false,
-  });
-}
+const spawnPlan = (t: Tap.Test, command: string[]) => helperPlan(t, command, { userns: 'private', net: 'none', idBase: 300000 });
 
 t.test("a step of the parent's that fails (the helper thread's): spawn() throws it, and the child is gone", async (t) => {
   const sp = spawnPlan(t, ['true']);

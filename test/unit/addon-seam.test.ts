@@ -2,7 +2,7 @@
 // naming the function and the field's path, thrown before anything is cloned.
 // No root needed: nothing here reaches the kernel.
 import t from 'tap';
-import * as fs from 'node:fs';
+import { children } from '../helpers/spawn';
 import { native } from '../../src/native';
 import type { NativeSpawnPlan } from '../../src/addon';
 import { compileSpawn } from '../../src/dyno/compile';
@@ -18,9 +18,6 @@ function goodPlan(): NativeSpawnPlan {
 }
 
 /** Our own children, from every thread: a clone would show up here. */
-function children(): string[] {
-  return fs.readdirSync('/proc/self/task').flatMap((tid) => fs.readFileSync(`/proc/self/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean));
-}
 
 type Edit = (p: any) => void; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -61,7 +58,7 @@ t.test('spawn: a bad field is a TypeError naming it, before any clone', async (t
     t.throws(() => native().spawn(plan), { name: 'TypeError', message: new RegExp(`^${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`) }, what);
   }
   t.same(children(), before, 'no process was cloned');
-  t.throws(() => native().spawn(null as never, () => {}), { name: 'TypeError', message: 'spawn: plan must be an object' });
+  t.throws(() => native().spawn(null as never), { name: 'TypeError', message: 'spawn: plan must be an object' });
   t.throws(() => (native().spawn as (...a: unknown[]) => unknown)(), { name: 'TypeError', message: 'Usage: spawn(plan)' });
 });
 
