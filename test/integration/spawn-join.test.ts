@@ -45,8 +45,10 @@ t.test('the child joins its cgroup itself: seen from the host while it runs, and
   const s = start(spawnPlan(t, ['sh', '-c', 'grep -q ":memory:/$\\|^0::/$" /proc/self/cgroup || exit 9; exec sleep 5'], [`${dir}/cgroup.procs`]));
   const comm = (pid: number) => { try { return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim(); } catch { return ''; } };
   let procs: number[] = [];
-  // until the command has passed its check and become sleep (the check's grep comes and goes)
-  for (let i = 0; i < 500 && !procs.some((p) => comm(p) === 'sleep'); i++) {
+  // until the command has passed its check and become sleep, in a reading where every pid
+  // still exists (the check's grep comes and goes: a slow VM lists it after it ended)
+  const settled = () => procs.some((p) => comm(p) === 'sleep') && procs.every((p) => comm(p) !== '');
+  for (let i = 0; i < 500 && !settled(); i++) {
     procs = fs.readFileSync(`${dir}/cgroup.procs`, 'utf8').trim().split('\n').filter(Boolean).map(Number);
     await new Promise((r) => setTimeout(r, 10));
   }
