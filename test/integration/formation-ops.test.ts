@@ -3,6 +3,7 @@
 // release timeout, and 10 dynos × 10,000 lines through the whole stream.
 import t from 'tap';
 import { startFormation } from '../helpers/formation';
+import { spawnDynod } from '../helpers/dynod';
 import type { LogLine } from '../../src/formation/types';
 
 t.test('a second Ctrl-C skips the grace', async (t) => {
@@ -52,8 +53,11 @@ t.test('--log-format json; dynod logs with filters; apps', async (t) => {
   t.equal(bad.code, 125);
   t.match(bad.stderr, /--source heroku: accepted: app, dynod/);
 
-  // -t: lines that come after the call
-  const tail = f.cli(['logs', '--name', f.app, '-t', '-n', '0', '-s', 'app']);
+  // -t: lines that come after the call. With -n 1 the server sends the latest line and
+  // subscribes in one step: once that line is printed, the tail cannot miss what follows.
+  const tailing = spawnDynod(['logs', '--name', f.app, '-t', '-n', '1', '-s', 'app'], { env: f.envForCli(), cwd: f.dir });
+  await tailing.waitForStdout(/says hi\n/);
+  const tail = tailing.result;
   const apps = await f.cli(['apps', '--json']);
   t.match(JSON.parse(apps.stdout), [{ app: f.app, appDir: f.dir, release: 1 }]);
   const det = await f.cli(['run', '--detach', '--', 'echo', 'detached output']);
