@@ -17,7 +17,16 @@
       "defines": ["_GNU_SOURCE"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc": ["-std=c++17", "-fno-exceptions", "-fno-rtti", "-Os", "-Wall", "-Wextra"],
-      "ldflags": ["-static"]
+      "ldflags": ["-static"],
+      "conditions": [
+        ["target_arch=='x64'", {
+          "sources": ["native/init-rt.c"],
+          "cflags": ["-fno-stack-protector", "-fno-asynchronous-unwind-tables"],
+          "cflags_c": ["-Os", "-ffreestanding", "-fno-tree-loop-distribute-patterns"],
+          "ldflags": ["-nostdlib", "-no-pie", "-Wl,--gc-sections"],
+          "libraries": ["-lgcc"]
+        }]
+      ]
     }
   ]
 }
