@@ -39,6 +39,7 @@
 #include "console.h"
 #include "devices.h"
 #include "enter.h"
+#include "json.h"
 #include "net.h"
 #include "netlink.h"
 #include "process.h"
@@ -85,93 +86,186 @@ Napi::Error step_error(Napi::Env env, const StepError &err) {
 
 // ---------------------------------------------------------- checked input
 
+// Where a value sits in the input ("plan.ops[3].target"): a chain of the keys and
+// indexes on the way there, each on its caller's stack, spelled out only for a
+// message (a spawn reads ~900 values; building each name eagerly was ~0.1 ms).
+class Path {
+ public:
+  Path(const char *root) : key_(root) {}
+  Path(const std::string &root) : key_(root.c_str()) {}
+  Path(const Path &parent, const char *key) : parent_(&parent), key_(key) {}
+  Path(const Path &parent, uint32_t i) : parent_(&parent), index_(i) {}
+  std::string str() const {
+    std::string s = parent_ ? parent_->str() : std::string();
+    if (!key_) return s + "[" + std::to_string(index_) + "]";
+    return parent_ ? s + "." + key_ : s + key_;
+  }
+  operator std::string() const { return str(); }
+
+ private:
+  const Path *parent_ = nullptr;
+  const char *key_ = nullptr;  // nullptr: an index
+  uint32_t index_ = 0;
+};
+
+// A path's parts live as long as the full expression that makes it: pass it down, or
+// keep it as a std::string.
+Path at(const Path &path, const char *key) { return Path(path, key); }
+Path at(const Path &path, uint32_t i) { return Path(path, i); }
+
 // Type checks for one entry point; path names the value for the message.
 struct Check {
   Napi::Env env;
   const char *fn;
+  // Property names as V8 strings, made once per call and keyed by the address of a
+  // string literal (get() takes nothing else): napi_get_named_property makes and
+  // internalizes a new string from the C string at every lookup, ~900 per spawn.
+  mutable std::vector<std::pair<const char *, napi_value>> keys = {};
 
-  [[noreturn]] void fail(const std::string &path, const std::string &what) const {
-    throw Napi::TypeError::New(env, std::string(fn) + ": " + path + " must be " + what);
+  napi_value key(const char *name) const {
+    for (const auto &k : keys)
+      if (k.first == name) return k.second;
+    napi_value v = Napi::String::New(env, name);
+    keys.emplace_back(name, v);
+    return v;
   }
-  Napi::Object object(const Napi::Value &v, const std::string &path) const {
+
+  [[noreturn]] void fail(const Path &path, const std::string &what) const {
+    throw Napi::TypeError::New(env, std::string(fn) + ": " + path.str() + " must be " + what);
+  }
+  // o[name], for a name that is a string literal.
+  template <size_t N>
+  Napi::Value get(const Napi::Object &o, const char (&name)[N]) const {
+    return o.Get(key(name));
+  }
+  Napi::Object object(const Napi::Value &v, const Path &path) const {
     if (!v.IsObject() || v.IsArray() || v.IsFunction()) fail(path, "an object");
     return v.As<Napi::Object>();
   }
-  Napi::Array array(const Napi::Value &v, const std::string &path) const {
+  Napi::Array array(const Napi::Value &v, const Path &path) const {
     if (!v.IsArray()) fail(path, "an array");
     return v.As<Napi::Array>();
   }
-  Napi::Function function(const Napi::Value &v, const std::string &path) const {
+  Napi::Function function(const Napi::Value &v, const Path &path) const {
     if (!v.IsFunction()) fail(path, "a function");
     return v.As<Napi::Function>();
   }
-  bool boolean(const Napi::Value &v, const std::string &path) const {
+  bool boolean(const Napi::Value &v, const Path &path) const {
     if (!v.IsBoolean()) fail(path, "a boolean");
     return v.As<Napi::Boolean>().Value();
   }
   // A string; a C string (the default) may not hold NUL, which would cut it short.
-  std::string string(const Napi::Value &v, const std::string &path, bool c_string = true) const {
+  std::string string(const Napi::Value &v, const Path &path, bool c_string = true) const {
     if (!v.IsString()) fail(path, "a string");
     std::string s = v.As<Napi::String>().Utf8Value();
     if (c_string && s.find('\0') != std::string::npos) fail(path, "a string without NUL characters");
     return s;
   }
-  int64_t integer(const Napi::Value &v, const std::string &path, int64_t min, int64_t max) const {
+  int64_t integer(const Napi::Value &v, const Path &path, int64_t min, int64_t max) const {
     double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : 0;
     if (!v.IsNumber() || d != d || d < (double)min || d > (double)max || d != (double)(int64_t)d)
       fail(path, "an integer in " + std::to_string(min) + ".." + std::to_string(max));
     return (int64_t)d;
   }
-  int fd(const Napi::Value &v, const std::string &path) const { return (int)integer(v, path, 0, INT_MAX); }
-  uint32_t u32(const Napi::Value &v, const std::string &path) const { return (uint32_t)integer(v, path, 0, UINT32_MAX); }
-  uint64_t u64(const Napi::Value &v, const std::string &path) const {
+  int fd(const Napi::Value &v, const Path &path) const { return (int)integer(v, path, 0, INT_MAX); }
+  uint32_t u32(const Napi::Value &v, const Path &path) const { return (uint32_t)integer(v, path, 0, UINT32_MAX); }
+  uint64_t u64(const Napi::Value &v, const Path &path) const {
     bool lossless = false;
     uint64_t x = 0;
     if (v.IsBigInt()) x = v.As<Napi::BigInt>().Uint64Value(&lossless);
     if (!lossless) fail(path, "a bigint in 0..2^64-1");
     return x;
   }
-  // Every own property of o is one of keys.
-  void only(const Napi::Object &o, const std::string &path, std::initializer_list<const char *> keys) const {
-    Napi::Array names = o.GetPropertyNames();
-    for (uint32_t i = 0; i < names.Length(); i++) {
-      std::string k = names.Get(i).ToString().Utf8Value();
-      if (std::none_of(keys.begin(), keys.end(), [&](const char *x) { return k == x; }))
-        throw Napi::TypeError::New(env, std::string(fn) + ": " + path + " has an unknown field \"" + k + "\"");
+  // Every own enumerable property of o is one of keys. The usual answer costs one
+  // count and a lookup per key; only a mismatch reads the names, for the message.
+  template <typename... Keys>
+  void only(const Napi::Object &o, const Path &path, const Keys &...keys) const {
+    napi_value names;
+    uint32_t own = 0;
+    napi_status status = napi_get_all_property_names(env, o, napi_key_own_only, static_cast<napi_key_filter>(napi_key_enumerable | napi_key_skip_symbols), napi_key_numbers_to_strings, &names);
+    NAPI_THROW_IF_FAILED_VOID(env, status);
+    status = napi_get_array_length(env, names, &own);
+    NAPI_THROW_IF_FAILED_VOID(env, status);
+    uint32_t known = 0;
+    for (bool has : {o.HasOwnProperty(key(keys))...}) known += has;
+    if (own == known) return;
+    Napi::Array list(env, names);
+    for (uint32_t i = 0; i < own; i++) {
+      std::string k = list.Get(i).ToString().Utf8Value();
+      if (((k != keys) && ...))
+        throw Napi::TypeError::New(env, std::string(fn) + ": " + path.str() + " has an unknown field \"" + k + "\"");
     }
   }
   void args(const Napi::CallbackInfo &info, size_t n, const char *signature) const {
     if (info.Length() < n) throw Napi::TypeError::New(env, std::string("Usage: ") + signature);
   }
+
+  // The same checks on the JSON form of a request (json.h), with the same messages.
+  // doc receives the parsed text of v, which src/native.ts makes with JSON.stringify.
+  const Json &request(const Napi::Value &v, const Path &path, Json &doc) const {
+    if (!v.IsString()) fail(path, "the JSON text of an object (src/native.ts makes it)");
+    std::string text = v.As<Napi::String>().Utf8Value();
+    JsonParser parser(text.data(), text.size());
+    if (!parser.parse(doc)) fail(path, "the JSON text of an object (not JSON at byte " + std::to_string(parser.offset()) + ")");
+    return object(doc, path);
+  }
+  template <size_t N>
+  const Json &get(const Json &o, const char (&name)[N]) const { return o.get(name); }
+  const Json &object(const Json &v, const Path &path) const {
+    if (v.kind != Json::kObject) fail(path, "an object");
+    return v;
+  }
+  const Json &array(const Json &v, const Path &path) const {
+    if (v.kind != Json::kArray) fail(path, "an array");
+    return v;
+  }
+  bool boolean(const Json &v, const Path &path) const {
+    if (v.kind != Json::kBool) fail(path, "a boolean");
+    return v.boolean;
+  }
+  // A reference into the request's document, which outlives every use of it.
+  const std::string &string(const Json &v, const Path &path, bool c_string = true) const {
+    if (v.kind != Json::kString) fail(path, "a string");
+    if (c_string && v.string.find('\0') != std::string::npos) fail(path, "a string without NUL characters");
+    return v.string;
+  }
+  int64_t integer(const Json &v, const Path &path, int64_t min, int64_t max) const {
+    double d = v.number;
+    if (v.kind != Json::kNumber || d < (double)min || d > (double)max || d != (double)(int64_t)d)
+      fail(path, "an integer in " + std::to_string(min) + ".." + std::to_string(max));
+    return (int64_t)d;
+  }
+  int fd(const Json &v, const Path &path) const { return (int)integer(v, path, 0, INT_MAX); }
+  uint32_t u32(const Json &v, const Path &path) const { return (uint32_t)integer(v, path, 0, UINT32_MAX); }
+  template <typename... Keys>
+  void only(const Json &o, const Path &path, const Keys &...keys) const {
+    for (const auto &f : o.fields)
+      if (!(is(f.first, keys) || ...))
+        throw Napi::TypeError::New(env, std::string(fn) + ": " + path.str() + " has an unknown field \"" + f.first + "\"");
+  }
 };
 
-std::string at(const std::string &path, const char *key) { return path + "." + key; }
-std::string at(const std::string &path, uint32_t i) { return path + "[" + std::to_string(i) + "]"; }
-
-// Strings and arrays the ChildPlan points into; lives until spawn returns (the
-// child has its own copy of this memory from the clone on).
+// Arrays the ChildPlan points into; lives until spawn returns (the child has its own
+// copy of this memory from the clone on). Its strings are the request document's.
 struct PlanStorage {
-  std::deque<std::string> strings;
   std::vector<ChildOp> ops;
   std::vector<char *> argv, envp;
   std::deque<std::vector<char *>> lists;  // per-op argv/envp (hook); a deque keeps them in place
 
-  const char *keep(std::string s) {
-    strings.push_back(std::move(s));
-    return strings.back().c_str();
+  template <size_t N>
+  const char *str(const Check &c, const Json &o, const Path &path, const char (&key)[N]) {
+    return c.string(c.get(o, key), at(path, key)).c_str();
   }
-  const char *str(const Check &c, const Napi::Object &o, const std::string &path, const char *key) {
-    return keep(c.string(o.Get(key), at(path, key)));
+  template <size_t N>
+  const char *str_or_null(const Check &c, const Json &o, const Path &path, const char (&key)[N]) {
+    const Json &v = c.get(o, key);
+    if (v.kind == Json::kNull) return nullptr;
+    if (v.kind != Json::kString) c.fail(at(path, key), "a string or null");
+    return c.string(v, at(path, key)).c_str();
   }
-  const char *str_or_null(const Check &c, const Napi::Object &o, const std::string &path, const char *key) {
-    Napi::Value v = o.Get(key);
-    if (v.IsNull()) return nullptr;
-    if (!v.IsString()) c.fail(at(path, key), "a string or null");
-    return keep(c.string(v, at(path, key)));
-  }
-  void list(const Check &c, const Napi::Value &v, const std::string &path, std::vector<char *> &out) {
-    Napi::Array arr = c.array(v, path);
-    for (uint32_t i = 0; i < arr.Length(); i++) out.push_back(const_cast<char *>(keep(c.string(arr.Get(i), at(path, i)))));
+  void list(const Check &c, const Json &v, const Path &path, std::vector<char *> &out) {
+    const Json &arr = c.array(v, path);
+    for (uint32_t i = 0; i < arr.items.size(); i++) out.push_back(const_cast<char *>(c.string(arr.items[i], at(path, i)).c_str()));
     out.push_back(nullptr);
   }
 };
@@ -191,7 +285,8 @@ int op_kind(const std::string &name) {
 }
 
 // A dotted IPv4 address, in network byte order.
-uint32_t ipv4(const Check &c, const Napi::Value &v, const std::string &path) {
+template <typename V>
+uint32_t ipv4(const Check &c, const V &v, const Path &path) {
   std::string s = c.string(v, path);
   in_addr a;
   if (inet_pton(AF_INET, s.c_str(), &a) != 1) c.fail(path, "an IPv4 address (a.b.c.d)");
@@ -199,154 +294,155 @@ uint32_t ipv4(const Check &c, const Napi::Value &v, const std::string &path) {
 }
 
 // An interface name the kernel takes: 1..15 bytes, no "/", ":" or whitespace.
-std::string ifname(const Check &c, const Napi::Value &v, const std::string &path) {
+template <typename V>
+std::string ifname(const Check &c, const V &v, const Path &path) {
   std::string s = c.string(v, path);
   if (s.empty() || s.size() >= IFNAMSIZ || s.find_first_of("/: \t\n") != std::string::npos || s == "." || s == "..")
     c.fail(path, "an interface name of 1-15 characters without \"/\", \":\" or spaces");
   return s;
 }
 
-void convert_op(const Check &c, PlanStorage &st, const Napi::Value &v, const std::string &path) {
-  Napi::Object o = c.object(v, path);
+void convert_op(const Check &c, PlanStorage &st, const Json &v, const Path &path) {
+  const Json &o = c.object(v, path);
   ChildOp op;
   memset(&op, 0, sizeof op);
   op.fd = op.uid = op.gid = -1;
-  std::string name = c.string(o.Get("op"), at(path, "op"));
+  std::string name = c.string(c.get(o, "op"), at(path, "op"));
   op.kind = op_kind(name);
   if (!op.kind) c.fail(at(path, "op"), "one of mount, remount, mkdir, symlink, write, pivot, hostname, loopback, join-cgroup, move-mount, setattr, net-config, setns, mknod, sysctl, tmpfs-copyup, await-state, hook (not \"" + name + "\")");
   op.step = st.str(c, o, path, "step");
   auto optional = [&] {
-    Napi::Value x = o.Get("optional");
-    op.optional = !x.IsUndefined() && c.boolean(x, at(path, "optional"));
+    const Json &x = c.get(o, "optional");
+    op.optional = !x.kind == Json::kMissing && c.boolean(x, at(path, "optional"));
   };
-  auto mode = [&] { op.mode = (unsigned)c.integer(o.Get("mode"), at(path, "mode"), 0, 07777); };
+  auto mode = [&] { op.mode = (unsigned)c.integer(c.get(o, "mode"), at(path, "mode"), 0, 07777); };
   switch (op.kind) {
     case kOpMount:
-      c.only(o, path, {"op", "step", "source", "target", "fstype", "flags", "data", "optional"});
+      c.only(o, path, "op", "step", "source", "target", "fstype", "flags", "data", "optional");
       op.source = st.str_or_null(c, o, path, "source");
       op.target = st.str(c, o, path, "target");
       op.fstype = st.str_or_null(c, o, path, "fstype");
-      op.flags = c.u32(o.Get("flags"), at(path, "flags"));
+      op.flags = c.u32(c.get(o, "flags"), at(path, "flags"));
       op.data = st.str_or_null(c, o, path, "data");
       optional();
       break;
     case kOpAwaitState:
-      c.only(o, path, {"op", "step", "fd", "closeFd"});
-      op.fd = c.fd(o.Get("fd"), at(path, "fd"));
-      op.fd2 = c.fd(o.Get("closeFd"), at(path, "closeFd"));
+      c.only(o, path, "op", "step", "fd", "closeFd");
+      op.fd = c.fd(c.get(o, "fd"), at(path, "fd"));
+      op.fd2 = c.fd(c.get(o, "closeFd"), at(path, "closeFd"));
       break;
     case kOpHook: {
-      c.only(o, path, {"op", "step", "path", "argv", "envp", "root", "timeoutMs"});
+      c.only(o, path, "op", "step", "path", "argv", "envp", "root", "timeoutMs");
       op.path = st.str(c, o, path, "path");
       st.lists.emplace_back();
-      st.list(c, o.Get("argv"), at(path, "argv"), st.lists.back());
+      st.list(c, c.get(o, "argv"), at(path, "argv"), st.lists.back());
       if (st.lists.back().size() < 2) c.fail(at(path, "argv"), "a non-empty array of strings");
       op.argv = st.lists.back().data();
       st.lists.emplace_back();
-      st.list(c, o.Get("envp"), at(path, "envp"), st.lists.back());
+      st.list(c, c.get(o, "envp"), at(path, "envp"), st.lists.back());
       op.envp = st.lists.back().data();
       op.target = st.str(c, o, path, "root");
-      op.timeout_ms = (unsigned)c.integer(o.Get("timeoutMs"), at(path, "timeoutMs"), 0, 86400000);
+      op.timeout_ms = (unsigned)c.integer(c.get(o, "timeoutMs"), at(path, "timeoutMs"), 0, 86400000);
       break;
     }
     case kOpTmpfsCopyUp:
-      c.only(o, path, {"op", "step", "target", "flags", "data"});
+      c.only(o, path, "op", "step", "target", "flags", "data");
       op.target = st.str(c, o, path, "target");
-      op.flags = c.u32(o.Get("flags"), at(path, "flags"));
+      op.flags = c.u32(c.get(o, "flags"), at(path, "flags"));
       op.data = st.str_or_null(c, o, path, "data");
       break;
     case kOpRemount:
-      c.only(o, path, {"op", "step", "target", "flags", "optional"});
+      c.only(o, path, "op", "step", "target", "flags", "optional");
       op.target = st.str(c, o, path, "target");
-      op.flags = c.u32(o.Get("flags"), at(path, "flags"));
+      op.flags = c.u32(c.get(o, "flags"), at(path, "flags"));
       optional();
       break;
     case kOpMkdir: {
-      c.only(o, path, {"op", "step", "path", "mode", "uid", "gid"});
+      c.only(o, path, "op", "step", "path", "mode", "uid", "gid");
       op.path = st.str(c, o, path, "path");
       mode();
-      Napi::Value uid = o.Get("uid"), gid = o.Get("gid");
-      if (uid.IsUndefined() != gid.IsUndefined())
-        c.fail(uid.IsUndefined() ? at(path, "uid") : at(path, "gid"), "given when the other of uid and gid is");
-      if (!uid.IsUndefined()) {
+      const Json &uid = c.get(o, "uid"), &gid = c.get(o, "gid");
+      if ((uid.kind == Json::kMissing) != (gid.kind == Json::kMissing))
+        c.fail(uid.kind == Json::kMissing ? at(path, "uid") : at(path, "gid"), "given when the other of uid and gid is");
+      if (!uid.kind == Json::kMissing) {
         op.uid = (int)c.integer(uid, at(path, "uid"), 0, INT_MAX);
         op.gid = (int)c.integer(gid, at(path, "gid"), 0, INT_MAX);
       }
       break;
     }
     case kOpSymlink:
-      c.only(o, path, {"op", "step", "source", "path"});
+      c.only(o, path, "op", "step", "source", "path");
       op.source = st.str(c, o, path, "source");
       op.path = st.str(c, o, path, "path");
       break;
     case kOpWrite: {
-      c.only(o, path, {"op", "step", "path", "content", "mode"});
+      c.only(o, path, "op", "step", "path", "content", "mode");
       op.path = st.str(c, o, path, "path");
-      st.strings.push_back(c.string(o.Get("content"), at(path, "content"), false));
-      op.content = st.strings.back().data();
-      op.content_len = st.strings.back().size();
+      const std::string &content = c.string(c.get(o, "content"), at(path, "content"), false);
+      op.content = content.data();
+      op.content_len = content.size();
       mode();
       break;
     }
     case kOpPivot:
-      c.only(o, path, {"op", "step", "target", "source"});
+      c.only(o, path, "op", "step", "target", "source");
       op.target = st.str(c, o, path, "target");
       op.source = st.str_or_null(c, o, path, "source");
       break;
     case kOpHostname:
-      c.only(o, path, {"op", "step", "name"});
+      c.only(o, path, "op", "step", "name");
       op.name = st.str(c, o, path, "name");
       break;
     case kOpLoopback:
     case kOpJoinCgroup:
-      c.only(o, path, {"op", "step"});
+      c.only(o, path, "op", "step");
       break;
     case kOpMoveMount:
-      c.only(o, path, {"op", "step", "target", "fd"});
+      c.only(o, path, "op", "step", "target", "fd");
       op.target = st.str(c, o, path, "target");
-      op.fd = c.fd(o.Get("fd"), at(path, "fd"));
+      op.fd = c.fd(c.get(o, "fd"), at(path, "fd"));
       break;
     case kOpNetConfig: {
-      c.only(o, path, {"op", "step", "name", "address", "gateway"});
+      c.only(o, path, "op", "step", "name", "address", "gateway");
       op.name = st.str(c, o, path, "name");
-      op.addr4 = ipv4(c, o.Get("address"), at(path, "address"));
-      op.gw4 = ipv4(c, o.Get("gateway"), at(path, "gateway"));
+      op.addr4 = ipv4(c, c.get(o, "address"), at(path, "address"));
+      op.gw4 = ipv4(c, c.get(o, "gateway"), at(path, "gateway"));
       break;
     }
     case kOpJoinNamespaces: {
-      c.only(o, path, {"op", "step", "fd", "nstype"});
-      op.fd = c.fd(o.Get("fd"), at(path, "fd"));
-      op.flags = c.u32(o.Get("nstype"), at(path, "nstype"));
+      c.only(o, path, "op", "step", "fd", "nstype");
+      op.fd = c.fd(c.get(o, "fd"), at(path, "fd"));
+      op.flags = c.u32(c.get(o, "nstype"), at(path, "nstype"));
       const unsigned one_ns = CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWPID | CLONE_NEWUSER;
       if (op.flags == 0 || (op.flags & (op.flags - 1)) != 0 || (op.flags & ~one_ns) != 0)
         c.fail(at(path, "nstype"), "one CLONE_NEW* flag (net, ipc, uts, mount, cgroup, pid, user)");
       break;
     }
     case kOpMknod: {
-      c.only(o, path, {"op", "step", "path", "mode", "major", "minor", "uid", "gid"});
+      c.only(o, path, "op", "step", "path", "mode", "major", "minor", "uid", "gid");
       op.path = st.str(c, o, path, "path");
-      op.mode = (unsigned)c.integer(o.Get("mode"), at(path, "mode"), 0, 0177777);
+      op.mode = (unsigned)c.integer(c.get(o, "mode"), at(path, "mode"), 0, 0177777);
       unsigned type = op.mode & S_IFMT;
       if (type != S_IFCHR && type != S_IFBLK && type != S_IFIFO) c.fail(at(path, "mode"), "a mode with S_IFCHR, S_IFBLK or S_IFIFO");
-      op.major = (unsigned)c.integer(o.Get("major"), at(path, "major"), 0, 4095);
-      op.minor = (unsigned)c.integer(o.Get("minor"), at(path, "minor"), 0, 1048575);
-      op.uid = (int)c.integer(o.Get("uid"), at(path, "uid"), 0, INT_MAX);
-      op.gid = (int)c.integer(o.Get("gid"), at(path, "gid"), 0, INT_MAX);
+      op.major = (unsigned)c.integer(c.get(o, "major"), at(path, "major"), 0, 4095);
+      op.minor = (unsigned)c.integer(c.get(o, "minor"), at(path, "minor"), 0, 1048575);
+      op.uid = (int)c.integer(c.get(o, "uid"), at(path, "uid"), 0, INT_MAX);
+      op.gid = (int)c.integer(c.get(o, "gid"), at(path, "gid"), 0, INT_MAX);
       break;
     }
     case kOpSysctl: {
-      c.only(o, path, {"op", "step", "path", "content"});
+      c.only(o, path, "op", "step", "path", "content");
       op.path = st.str(c, o, path, "path");
-      st.strings.push_back(c.string(o.Get("content"), at(path, "content"), false));
-      op.content = st.strings.back().data();
-      op.content_len = st.strings.back().size();
+      const std::string &content = c.string(c.get(o, "content"), at(path, "content"), false);
+      op.content = content.data();
+      op.content_len = content.size();
       break;
     }
     case kOpSetattr:
-      c.only(o, path, {"op", "step", "target", "attrSet", "recursive"});
+      c.only(o, path, "op", "step", "target", "attrSet", "recursive");
       op.target = st.str(c, o, path, "target");
-      op.attr_set = c.u32(o.Get("attrSet"), at(path, "attrSet"));
-      op.recursive = c.boolean(o.Get("recursive"), at(path, "recursive"));
+      op.attr_set = c.u32(c.get(o, "attrSet"), at(path, "attrSet"));
+      op.recursive = c.boolean(c.get(o, "recursive"), at(path, "recursive"));
       break;
   }
   st.ops.push_back(op);
@@ -365,55 +461,55 @@ void call_back(Napi::Env env, Napi::FunctionReference &cb, Napi::AsyncContext &c
 }
 
 // The fields spawn and enter share, from o (named p in messages) into req.
-void convert_rlimits(const Check &c, const Napi::Object &o, const std::string &p, SpawnRequest &req) {
-  Napi::Array rls = c.array(o.Get("rlimits"), at(p, "rlimits"));
-  for (uint32_t i = 0; i < rls.Length(); i++) {
+void convert_rlimits(const Check &c, const Json &o, const Path &p, SpawnRequest &req) {
+  const Json &rls = c.array(c.get(o, "rlimits"), at(p, "rlimits"));
+  for (uint32_t i = 0; i < rls.items.size(); i++) {
     std::string rp = at(at(p, "rlimits"), i);
-    Napi::Object r = c.object(rls.Get(i), rp);
+    const Json &r = c.object(rls.items[i], rp);
     const int64_t max = (int64_t)1 << 53;
-    int64_t soft = c.integer(r.Get("soft"), at(rp, "soft"), -1, max), hard = c.integer(r.Get("hard"), at(rp, "hard"), -1, max);
-    req.rlimits.push_back({(int)c.integer(r.Get("resource"), at(rp, "resource"), 0, RLIM_NLIMITS - 1),
+    int64_t soft = c.integer(c.get(r, "soft"), at(rp, "soft"), -1, max), hard = c.integer(c.get(r, "hard"), at(rp, "hard"), -1, max);
+    req.rlimits.push_back({(int)c.integer(c.get(r, "resource"), at(rp, "resource"), 0, RLIM_NLIMITS - 1),
                            soft < 0 ? RLIM_INFINITY : (unsigned long long)soft, hard < 0 ? RLIM_INFINITY : (unsigned long long)hard});
   }
 }
 
-void convert_cgroup_procs(const Check &c, const Napi::Object &o, const std::string &p, SpawnRequest &req) {
-  Napi::Array procs = c.array(o.Get("cgroupProcs"), at(p, "cgroupProcs"));
-  for (uint32_t i = 0; i < procs.Length(); i++) req.cgroup_procs.push_back(c.string(procs.Get(i), at(at(p, "cgroupProcs"), i)));
+void convert_cgroup_procs(const Check &c, const Json &o, const Path &p, SpawnRequest &req) {
+  const Json &procs = c.array(c.get(o, "cgroupProcs"), at(p, "cgroupProcs"));
+  for (uint32_t i = 0; i < procs.items.size(); i++) req.cgroup_procs.push_back(c.string(procs.items[i], at(at(p, "cgroupProcs"), i)));
 }
 
-void convert_stdio(const Check &c, const Napi::Object &o, const std::string &p, SpawnRequest &req) {
-  Napi::Array stdio = c.array(o.Get("stdio"), at(p, "stdio"));
-  if (stdio.Length() != 3) c.fail(at(p, "stdio"), "an array of 3 fds");
-  for (uint32_t i = 0; i < 3; i++) req.child.stdio[i] = c.fd(stdio.Get(i), at(at(p, "stdio"), i));
+void convert_stdio(const Check &c, const Json &o, const Path &p, SpawnRequest &req) {
+  const Json &stdio = c.array(c.get(o, "stdio"), at(p, "stdio"));
+  if (stdio.items.size() != 3) c.fail(at(p, "stdio"), "an array of 3 fds");
+  for (uint32_t i = 0; i < 3; i++) req.child.stdio[i] = c.fd(stdio.items[i], at(at(p, "stdio"), i));
 }
 
 // plan.veth ({ host, peer, bridge } or null) and plan.netnsListen.
-void convert_network(const Check &c, const Napi::Object &o, const std::string &p, SpawnRequest &req) {
-  Napi::Value veth = o.Get("veth");
-  if (!veth.IsNull()) {
+void convert_network(const Check &c, const Json &o, const Path &p, SpawnRequest &req) {
+  const Json &veth = c.get(o, "veth");
+  if (veth.kind != Json::kNull) {
     std::string vp = at(p, "veth");
-    Napi::Object v = c.object(veth, vp);
-    c.only(v, vp, {"host", "peer", "bridge"});
+    const Json &v = c.object(veth, vp);
+    c.only(v, vp, "host", "peer", "bridge");
     req.veth = true;
-    req.veth_spec = {ifname(c, v.Get("host"), at(vp, "host")), ifname(c, v.Get("peer"), at(vp, "peer")), ifname(c, v.Get("bridge"), at(vp, "bridge"))};
+    req.veth_spec = {ifname(c, c.get(v, "host"), at(vp, "host")), ifname(c, c.get(v, "peer"), at(vp, "peer")), ifname(c, c.get(v, "bridge"), at(vp, "bridge"))};
   }
-  Napi::Array ls = c.array(o.Get("netnsListen"), at(p, "netnsListen"));
-  for (uint32_t i = 0; i < ls.Length(); i++) {
+  const Json &ls = c.array(c.get(o, "netnsListen"), at(p, "netnsListen"));
+  for (uint32_t i = 0; i < ls.items.size(); i++) {
     std::string lp = at(at(p, "netnsListen"), i);
-    Napi::Object l = c.object(ls.Get(i), lp);
-    c.only(l, lp, {"family", "type", "address", "port"});
+    const Json &l = c.object(ls.items[i], lp);
+    c.only(l, lp, "family", "type", "address", "port");
     NetnsListen n;
-    int64_t fam = c.integer(l.Get("family"), at(lp, "family"), 4, 6);
+    int64_t fam = c.integer(c.get(l, "family"), at(lp, "family"), 4, 6);
     if (fam == 5) c.fail(at(lp, "family"), "4 or 6");
     n.family = fam == 6 ? AF_INET6 : AF_INET;
-    std::string type = c.string(l.Get("type"), at(lp, "type"));
+    std::string type = c.string(c.get(l, "type"), at(lp, "type"));
     if (type != "tcp" && type != "udp") c.fail(at(lp, "type"), "\"tcp\" or \"udp\"");
     n.type = type == "tcp" ? SOCK_STREAM : SOCK_DGRAM;
-    n.address = c.string(l.Get("address"), at(lp, "address"));
+    n.address = c.string(c.get(l, "address"), at(lp, "address"));
     unsigned char buf[16];
     if (inet_pton(n.family, n.address.c_str(), buf) != 1) c.fail(at(lp, "address"), fam == 6 ? "an IPv6 address" : "an IPv4 address");
-    n.port = (uint16_t)c.integer(l.Get("port"), at(lp, "port"), 1, 65535);
+    n.port = (uint16_t)c.integer(c.get(l, "port"), at(lp, "port"), 1, 65535);
     req.netns_listen.push_back(n);
   }
 }
@@ -434,36 +530,37 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   Check c{env, "spawn"};
   c.args(info, 1, "spawn(plan)");
-  Napi::Object plan = c.object(info[0], "plan");
+  Json doc;
+  const Json &plan = c.request(info[0], "plan", doc);
   const std::string p = "plan";
   PlanStorage st;
   SpawnRequest req;
-  req.clone_flags = c.u32(plan.Get("cloneFlags"), at(p, "cloneFlags"));
-  req.child.late_unshare = c.u32(plan.Get("lateUnshare"), at(p, "lateUnshare"));
-  req.cgroup_dir = c.string(plan.Get("cgroupDir"), at(p, "cgroupDir"));
-  req.uid_map = c.string(plan.Get("uidMap"), at(p, "uidMap"));
-  req.gid_map = c.string(plan.Get("gidMap"), at(p, "gidMap"));
+  req.clone_flags = c.u32(c.get(plan, "cloneFlags"), at(p, "cloneFlags"));
+  req.child.late_unshare = c.u32(c.get(plan, "lateUnshare"), at(p, "lateUnshare"));
+  req.cgroup_dir = c.string(c.get(plan, "cgroupDir"), at(p, "cgroupDir"));
+  req.uid_map = c.string(c.get(plan, "uidMap"), at(p, "uidMap"));
+  req.gid_map = c.string(c.get(plan, "gidMap"), at(p, "gidMap"));
   req.child.become_root = !req.uid_map.empty();
   convert_rlimits(c, plan, p, req);
   convert_cgroup_procs(c, plan, p, req);
-  Napi::Array ops = c.array(plan.Get("ops"), at(p, "ops"));
-  for (uint32_t i = 0; i < ops.Length(); i++) convert_op(c, st, ops.Get(i), at(at(p, "ops"), i));
+  const Json &ops = c.array(c.get(plan, "ops"), at(p, "ops"));
+  for (uint32_t i = 0; i < ops.items.size(); i++) convert_op(c, st, ops.items[i], at(at(p, "ops"), i));
   bool joins = false;
   for (const ChildOp &op : st.ops) joins = joins || op.kind == kOpJoinCgroup;
   if (!req.cgroup_procs.empty() && !joins) c.fail(at(p, "ops"), "a list with a join-cgroup op when cgroupProcs is not empty (the child joins its cgroup there)");
   convert_stdio(c, plan, p, req);
-  req.child.init_fd = c.fd(plan.Get("initFd"), at(p, "initFd"));
+  req.child.init_fd = c.fd(c.get(plan, "initFd"), at(p, "initFd"));
   convert_network(c, plan, p, req);
-  Napi::Array pass = c.array(plan.Get("passFds"), at(p, "passFds"));
-  if (pass.Length() > kMaxPassFds) c.fail(at(p, "passFds"), "an array of at most " + std::to_string(kMaxPassFds) + " fds");
-  for (uint32_t i = 0; i < pass.Length(); i++) req.child.pass_fds[i] = c.fd(pass.Get(i), at(at(p, "passFds"), i));
-  req.child.npass = pass.Length();
-  st.list(c, plan.Get("argv"), at(p, "argv"), st.argv);
+  const Json &pass = c.array(c.get(plan, "passFds"), at(p, "passFds"));
+  if (pass.items.size() > kMaxPassFds) c.fail(at(p, "passFds"), "an array of at most " + std::to_string(kMaxPassFds) + " fds");
+  for (uint32_t i = 0; i < pass.items.size(); i++) req.child.pass_fds[i] = c.fd(pass.items[i], at(at(p, "passFds"), i));
+  req.child.npass = pass.items.size();
+  st.list(c, c.get(plan, "argv"), at(p, "argv"), st.argv);
   if (st.argv.size() < 2) c.fail(at(p, "argv"), "a non-empty array of strings");
-  st.list(c, plan.Get("envp"), at(p, "envp"), st.envp);
-  req.child.trace = c.boolean(plan.Get("trace"), at(p, "trace"));
-  req.child.detached = c.boolean(plan.Get("detached"), at(p, "detached"));
-  req.pid_ns_fd = (int)c.integer(plan.Get("pidNsFd"), at(p, "pidNsFd"), -1, INT_MAX);
+  st.list(c, c.get(plan, "envp"), at(p, "envp"), st.envp);
+  req.child.trace = c.boolean(c.get(plan, "trace"), at(p, "trace"));
+  req.child.detached = c.boolean(c.get(plan, "detached"), at(p, "detached"));
+  req.pid_ns_fd = (int)c.integer(c.get(plan, "pidNsFd"), at(p, "pidNsFd"), -1, INT_MAX);
   if (req.pid_ns_fd >= 0 && (req.clone_flags & CLONE_NEWPID)) c.fail(at(p, "pidNsFd"), "-1 when cloneFlags has CLONE_NEWPID (a new PID namespace or a joined one, not both)");
   req.child.ops = st.ops.data();
   req.child.nops = st.ops.size();
@@ -483,31 +580,32 @@ Napi::Value Enter(const Napi::CallbackInfo &info) {
   Check c{env, "enter"};
   c.args(info, 1, "enter(request)");
   const std::string p = "request";
-  Napi::Object o = c.object(info[0], p);
-  c.only(o, p, {"pid", "startTime", "namespaces", "rlimits", "cgroupDir", "cgroupProcs", "stdio", "initFd", "seccompFd", "argv", "envp", "detached"});
+  Json doc;
+  const Json &o = c.request(info[0], p, doc);
+  c.only(o, p, "pid", "startTime", "namespaces", "rlimits", "cgroupDir", "cgroupProcs", "stdio", "initFd", "seccompFd", "argv", "envp", "detached");
   EnterRequest req;
-  req.pid = (int)c.integer(o.Get("pid"), at(p, "pid"), 2, 4194304);
-  req.start_time = (unsigned long long)c.integer(o.Get("startTime"), at(p, "startTime"), 0, ((int64_t)1 << 53) - 1);
-  req.namespaces = c.u32(o.Get("namespaces"), at(p, "namespaces"));
+  req.pid = (int)c.integer(c.get(o, "pid"), at(p, "pid"), 2, 4194304);
+  req.start_time = (unsigned long long)c.integer(c.get(o, "startTime"), at(p, "startTime"), 0, ((int64_t)1 << 53) - 1);
+  req.namespaces = c.u32(c.get(o, "namespaces"), at(p, "namespaces"));
   if (req.namespaces == 0 || (req.namespaces & ~kEnterableNamespaces) != 0 || !(req.namespaces & CLONE_NEWPID) || !(req.namespaces & CLONE_NEWNS))
     c.fail(at(p, "namespaces"), "CLONE_NEW* flags (user, mount, pid, net, uts, ipc, cgroup) that include CLONE_NEWPID and CLONE_NEWNS");
   SpawnRequest &s = req.spawn;
   convert_rlimits(c, o, p, s);
-  s.cgroup_dir = c.string(o.Get("cgroupDir"), at(p, "cgroupDir"));
+  s.cgroup_dir = c.string(c.get(o, "cgroupDir"), at(p, "cgroupDir"));
   convert_cgroup_procs(c, o, p, s);
   if (s.cgroup_dir.empty() && s.cgroup_procs.empty()) c.fail(at(p, "cgroupDir"), "a directory when cgroupProcs is empty (the session must join the dyno's cgroup)");
   convert_stdio(c, o, p, s);
-  s.child.init_fd = c.fd(o.Get("initFd"), at(p, "initFd"));
-  int64_t seccomp_fd = c.integer(o.Get("seccompFd"), at(p, "seccompFd"), -1, INT_MAX);
+  s.child.init_fd = c.fd(c.get(o, "initFd"), at(p, "initFd"));
+  int64_t seccomp_fd = c.integer(c.get(o, "seccompFd"), at(p, "seccompFd"), -1, INT_MAX);
   if (seccomp_fd >= 0) s.child.pass_fds[s.child.npass++] = (int)seccomp_fd;
   PlanStorage st;
-  st.list(c, o.Get("argv"), at(p, "argv"), st.argv);
+  st.list(c, c.get(o, "argv"), at(p, "argv"), st.argv);
   if (st.argv.size() < 2) c.fail(at(p, "argv"), "a non-empty array of strings");
-  st.list(c, o.Get("envp"), at(p, "envp"), st.envp);
+  st.list(c, c.get(o, "envp"), at(p, "envp"), st.envp);
   s.child.argv = st.argv.data();
   s.child.envp = st.envp.data();
   s.child.trace = false;
-  s.child.detached = c.boolean(o.Get("detached"), at(p, "detached"));
+  s.child.detached = c.boolean(c.get(o, "detached"), at(p, "detached"));
 
   SpawnResult out;
   StepError err;
@@ -865,11 +963,11 @@ Napi::Value SealedCopy(const Napi::CallbackInfo &info) {
 
 // compileSeccomp(filter): the normalized filter of src/seccomp/profile.ts, compiled
 // to a sealed memfd holding the BPF program; dynod-init loads it before exec.
-SeccompAction seccomp_action(const Check &c, const Napi::Value &v, const std::string &path) {
+SeccompAction seccomp_action(const Check &c, const Napi::Value &v, const Path &path) {
   Napi::Object o = c.object(v, path);
   SeccompAction a;
-  a.kind = c.string(o.Get("kind"), at(path, "kind"));
-  a.value = c.u32(o.Get("value"), at(path, "value"));
+  a.kind = c.string(c.get(o, "kind"), at(path, "kind"));
+  a.value = c.u32(c.get(o, "value"), at(path, "value"));
   return a;
 }
 
@@ -880,27 +978,27 @@ Napi::Value CompileSeccomp(const Napi::CallbackInfo &info) {
   const std::string p = "filter";
   Napi::Object o = c.object(info[0], p);
   SeccompFilter f;
-  f.default_action = seccomp_action(c, o.Get("defaultAction"), at(p, "defaultAction"));
-  f.bad_arch_action = seccomp_action(c, o.Get("badArchAction"), at(p, "badArchAction"));
-  f.enosys_above_known = c.boolean(o.Get("enosysAboveKnown"), at(p, "enosysAboveKnown"));
-  Napi::Array arches = c.array(o.Get("arches"), at(p, "arches"));
+  f.default_action = seccomp_action(c, c.get(o, "defaultAction"), at(p, "defaultAction"));
+  f.bad_arch_action = seccomp_action(c, c.get(o, "badArchAction"), at(p, "badArchAction"));
+  f.enosys_above_known = c.boolean(c.get(o, "enosysAboveKnown"), at(p, "enosysAboveKnown"));
+  Napi::Array arches = c.array(c.get(o, "arches"), at(p, "arches"));
   for (uint32_t i = 0; i < arches.Length(); i++) f.arches.push_back(c.string(arches.Get(i), at(at(p, "arches"), i)));
-  Napi::Array rules = c.array(o.Get("rules"), at(p, "rules"));
+  Napi::Array rules = c.array(c.get(o, "rules"), at(p, "rules"));
   for (uint32_t i = 0; i < rules.Length(); i++) {
     std::string rp = at(at(p, "rules"), i);
     Napi::Object r = c.object(rules.Get(i), rp);
     SeccompRule rule;
-    rule.syscall = c.string(r.Get("syscall"), at(rp, "syscall"));
-    rule.action = seccomp_action(c, r.Get("action"), at(rp, "action"));
-    Napi::Array args = c.array(r.Get("args"), at(rp, "args"));
+    rule.syscall = c.string(c.get(r, "syscall"), at(rp, "syscall"));
+    rule.action = seccomp_action(c, c.get(r, "action"), at(rp, "action"));
+    Napi::Array args = c.array(c.get(r, "args"), at(rp, "args"));
     for (uint32_t j = 0; j < args.Length(); j++) {
       std::string ap = at(at(rp, "args"), j);
       Napi::Object a = c.object(args.Get(j), ap);
       SeccompArgCmp cmp;
-      cmp.index = (uint32_t)c.integer(a.Get("index"), at(ap, "index"), 0, 5);
-      cmp.op = c.string(a.Get("op"), at(ap, "op"));
-      cmp.value = c.u64(a.Get("value"), at(ap, "value"));
-      cmp.value_two = c.u64(a.Get("valueTwo"), at(ap, "valueTwo"));
+      cmp.index = (uint32_t)c.integer(c.get(a, "index"), at(ap, "index"), 0, 5);
+      cmp.op = c.string(c.get(a, "op"), at(ap, "op"));
+      cmp.value = c.u64(c.get(a, "value"), at(ap, "value"));
+      cmp.value_two = c.u64(c.get(a, "valueTwo"), at(ap, "valueTwo"));
       rule.args.push_back(cmp);
     }
     f.rules.push_back(std::move(rule));
@@ -925,11 +1023,11 @@ Napi::Value CgroupDeviceFilter(const Napi::CallbackInfo &info) {
   for (uint32_t i = 0; i < list.Length(); i++) {
     std::string p = at("exceptions", i);
     Napi::Object o = c.object(list.Get(i), p);
-    c.only(o, p, {"type", "major", "minor", "access"});
-    std::string type = c.string(o.Get("type"), at(p, "type"));
+    c.only(o, p, "type", "major", "minor", "access");
+    std::string type = c.string(c.get(o, "type"), at(p, "type"));
     if (type != "c" && type != "b") c.fail(at(p, "type"), "\"c\" or \"b\"");
-    rules.push_back(DeviceException{type[0], c.integer(o.Get("major"), at(p, "major"), -1, INT32_MAX),
-                                    c.integer(o.Get("minor"), at(p, "minor"), -1, INT32_MAX), (uint32_t)c.integer(o.Get("access"), at(p, "access"), 1, 7)});
+    rules.push_back(DeviceException{type[0], c.integer(c.get(o, "major"), at(p, "major"), -1, INT32_MAX),
+                                    c.integer(c.get(o, "minor"), at(p, "minor"), -1, INT32_MAX), (uint32_t)c.integer(c.get(o, "access"), at(p, "access"), 1, 7)});
   }
   StepError err;
   int detached = attach_device_filter(dir, default_allow, rules, err);

@@ -14,10 +14,26 @@ export function buildFile(name: string): string {
   throw new Error(`dynod: ${name} is not built; run \`npm rebuild dynod\` (needs g++ and make)`);
 }
 
+/** The addon as built: spawn and enter take their request as JSON text. */
+type RawAddon = Omit<DynodAddon, 'spawn' | 'enter'> & {
+  spawn(planJson: string): ReturnType<DynodAddon['spawn']>;
+  enter(requestJson: string): ReturnType<DynodAddon['enter']>;
+};
+
 let addon: DynodAddon | undefined;
 
 export function native(): DynodAddon {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  addon ??= require(buildFile('dynod.node')) as DynodAddon;
+  if (!addon) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const raw = require(buildFile('dynod.node')) as RawAddon;
+    // A spawn plan has ~900 fields: one JSON text crosses the seam faster than a
+    // lookup per field (native/json.h). The addon checks every field of it as before.
+    // Called without its argument, the addon says how it is used.
+    const json =
+      <R>(f: (text: string) => R) =>
+      (arg: unknown): R =>
+        arg === undefined ? (f as unknown as () => R)() : f(JSON.stringify(arg));
+    addon = { ...raw, spawn: json(raw.spawn), enter: json(raw.enter) };
+  }
   return addon;
 }

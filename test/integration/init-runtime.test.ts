@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { run, ROOT } from '../helpers/dynod';
 import { tempApp } from '../helpers/app';
+import { runLib } from '../helpers/lib';
 
 t.test('a script without "#!" runs through /bin/sh with its arguments, as execvp runs it', async (t) => {
   const app = tempApp(t, { plain: { content: 'echo "0=$0 1=$1 2=$2 n=$#"\n', mode: 0o755 } });
@@ -57,4 +58,12 @@ t.test('on x86-64, dynod-init carries no C library (its start-up is _start → m
   const phentsize = bin.readUInt16LE(0x36);
   const phnum = bin.readUInt16LE(0x38);
   for (let i = 0; i < phnum; i++) t.not(bin.readUInt32LE(phoff + i * phentsize), 3, `program header ${i} is not PT_INTERP`);
+});
+
+t.test('text crosses the seam as JSON unchanged: any Unicode, a lone surrogate as U+FFFD (as N-API made it)', async (t) => {
+  const app = tempApp(t);
+  const value = 'é ü 😀 \u2028 "q" \\ \t end';
+  const r = await runLib({ command: ['sh', '-c', 'printf %s "$A"; printf "|%s" "$B"'], app, net: 'none', env: { A: value, B: 'x\ud800y' } });
+  t.equal(r.exit.status, 0, r.stderr);
+  t.equal(r.stdout, `${value}|x\ufffdy`);
 });

@@ -62,6 +62,31 @@ t.test('spawn: a bad field is a TypeError naming it, before any clone', async (t
   t.throws(() => (native().spawn as (...a: unknown[]) => unknown)(), { name: 'TypeError', message: 'Usage: spawn(plan)' });
 });
 
+t.test('spawn and enter take their request as JSON text, parsed strictly (native/json.h)', async (t) => {
+  const raw = require('../../src/native').buildFile('dynod.node'); // eslint-disable-line @typescript-eslint/no-require-imports
+  const addon = require(raw) as { spawn(text: unknown): unknown; enter(text: unknown): unknown }; // eslint-disable-line @typescript-eslint/no-require-imports
+  const before = children();
+  const good = JSON.stringify(goodPlan());
+  const bad: Array<[string, unknown, RegExp]> = [
+    ['not a string', {}, /^spawn: plan must be the JSON text of an object/],
+    ['cut short', good.slice(0, 200), /^spawn: plan must be the JSON text of an object \(not JSON at byte \d+\)/],
+    ['trailing text', `${good} x`, /not JSON at byte \d+/],
+    ['a single-quoted string', good.replace('"cloneFlags"', "'cloneFlags'"), /not JSON at byte/],
+    ['a raw control character in a string', good.replace('"step":"', '"step":"\u0001'), /not JSON at byte/],
+    ['a bad escape', good.replace('"step":"', '"step":"\\x'), /not JSON at byte/],
+    ['a number with a leading zero', good.replace(/"initFd":\d+/, '"initFd":01'), /not JSON at byte/],
+    ['an array at the top', `[${good}]`, /^spawn: plan must be an object/],
+    ['nesting past 64 levels', `${'['.repeat(70)}${']'.repeat(70)}`, /not JSON at byte/],
+  ];
+  for (const [what, text, message] of bad) t.throws(() => addon.spawn(text), { name: 'TypeError', message }, what);
+  t.throws(() => addon.enter('{"pid": 1'), { name: 'TypeError', message: /^enter: request must be the JSON text of an object \(not JSON/ });
+  // JSON's escapes decode to the UTF-8 that N-API's conversion gives: a pair to one
+  // character, a lone surrogate to U+FFFD; the field check sees the decoded text.
+  const withNul = good.replace(/"step":"[^"]*"/, '"step":"a\\u0000b"');
+  t.throws(() => addon.spawn(withNul), { name: 'TypeError', message: /^spawn: plan\.ops\[0\]\.step must be a string without NUL characters/ }, '\\u0000 is a NUL');
+  t.same(children(), before, 'no process was cloned');
+});
+
 t.test('the other entry points check their arguments too', async (t) => {
   const n = native();
   t.throws(() => n.signal('3' as never, 15), { name: 'TypeError', message: 'signal: pidfd must be an integer in 0..2147483647' });
