@@ -73,4 +73,6 @@ export interface CgroupBackend {
   create(spec: CgroupSpec, limits: Limits): DynoCgroup;
   /** removes every dyno cgroup whose owner is gone (its lock is free), killing what is left in it */
   sweepStale(): Promise<number>;
+  /** removes now the empty directories above dyno cgroups that otherwise stay a moment (idle-parents.ts) */
+  flushIdleParents(): void;
 }

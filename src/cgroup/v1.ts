@@ -4,6 +4,7 @@ import type { Limits } from './limits';
 import type { CgroupBackend, CgroupSpec, CgroupView, DynoCgroup } from './types';
 import { DynodError } from '../errors';
 import { cgroupDir, readProcs, removeTree, rmdirIfEmpty, tryRead, tryWrite, writeFile, type CgroupMembership, type CgroupMount } from './hierarchy';
+import { IdleParents } from './idle-parents';
 import { createOwnedLeaf, leafNames, mkdirUnder, mkdirUnderRetrying, sweepRoot } from './leaf';
 import { v1Stats, type V1Files } from './stats';
 
@@ -73,6 +74,7 @@ export class CgroupV1 implements CgroupBackend {
   private readonly hierarchies: Hierarchy[];
   /** the hierarchy with cpuacct co-mounted (usually cpu,cpuacct), for CPU usage; -1 without one */
   private readonly acct: number;
+  private readonly parents = new IdleParents();
 
   constructor(membership: CgroupMembership[], mounts: CgroupMount[], known: Set<string>) {
     const find = (controller: string) => ({
@@ -175,10 +177,7 @@ export class CgroupV1 implements CgroupBackend {
           } finally {
             fs.closeSync(fd);
           }
-          for (const h of this.hierarchies) {
-            rmdirIfEmpty(path.join(h.root, group));
-            rmdirIfEmpty(h.root);
-          }
+          this.parents.release(this.hierarchies.flatMap((h) => [path.join(h.root, group), h.root]));
         })()),
     };
   }
@@ -195,6 +194,10 @@ export class CgroupV1 implements CgroupBackend {
    * are judged: the other hierarchies may be shared with dynods in other memory
    * cgroups, whose leaves are not ours to see.
    */
+  flushIdleParents(): void {
+    this.parents.flush();
+  }
+
   async sweepStale(): Promise<number> {
     const n = await sweepRoot(this.hierarchies[0]!.root, this.roots, (rel) => this.removeLeaf(rel));
     for (const root of this.roots) rmdirIfEmpty(root);

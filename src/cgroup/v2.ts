@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import type { Limits } from './limits';
 import type { CgroupBackend, CgroupSpec, DynoCgroup } from './types';
 import { DynodError } from '../errors';
+import { IdleParents } from './idle-parents';
 import { cgroupError, errCode, mkdirExisting, op, readProcs, removeTree, rmdirIfEmpty, tryRead, tryWrite, writeFile } from './hierarchy';
 import { createOwnedLeaf, leafNames, mkdirUnder, sweepRoot } from './leaf';
 import { V2_STAT_FILES, v2Stats, type V2Files } from './stats';
@@ -21,6 +22,7 @@ const WANT = V2_CONTROLLERS.map((c) => `+${c}`).join(' ');
 export class CgroupV2 implements CgroupBackend {
   readonly version = 2 as const;
   private prepared = false;
+  private readonly parents = new IdleParents();
 
   /** mount: the cgroup2 mount point; own: dynod's own cgroup path in it */
   constructor(private readonly mount: string, private own: string) {}
@@ -121,10 +123,13 @@ export class CgroupV2 implements CgroupBackend {
           } finally {
             fs.closeSync(fd);
           }
-          rmdirIfEmpty(path.join(this.root, group));
-          rmdirIfEmpty(this.root);
+          this.parents.release([path.join(this.root, group), this.root]);
         })()),
     };
+  }
+
+  flushIdleParents(): void {
+    this.parents.flush();
   }
 
   async sweepStale(): Promise<number> {

@@ -171,6 +171,7 @@ export class Engine {
     await Promise.all([...this.live].map((d) => d.stop(options.graceMs ?? 0).catch(() => d.wait())));
     await this.sweeping;
     await this.firstSweep;
+    this.backend?.flushIdleParents();
     try {
       await this.network.close();
     } catch (e) {
