@@ -207,6 +207,16 @@ export function readProcsDeep(dir: string): number[] {
  * a moment after its last process is reaped).
  */
 export async function removeTree(dir: string, useKillFile: boolean, inCgroup: InCgroup = inDynoCgroup): Promise<void> {
+  // Usually the dyno is gone and its cgroup empty: one rmdir does it. EBUSY (a process
+  // or sub-cgroup in it) takes the long way below.
+  try {
+    fs.rmdirSync(dir);
+    return;
+  } catch (e) {
+    const code = errCode(e);
+    if (code === 'ENOENT') return;
+    if (code !== 'EBUSY' && code !== 'ENOTEMPTY') throw cgroupError('remove cgroup', 'rmdir', dir, e);
+  }
   let ents: fs.Dirent[];
   try {
     ents = fs.readdirSync(dir, { withFileTypes: true });

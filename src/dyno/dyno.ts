@@ -422,10 +422,14 @@ export class Dyno extends EventEmitter<DynoEvents> {
   private async finish(exit: NativeExit): Promise<void> {
     let oomKilled = false;
     try {
-      oomKilled = (this.cgroup?.oomKills() ?? 0) > 0;
       this.lastStats = this.cgroup?.stats() ?? null;
     } catch {
       // the counters are a courtesy; the exit is not
+    }
+    try {
+      oomKilled = (this.lastStats ? this.lastStats.oomKills : (this.cgroup?.oomKills() ?? 0)) > 0;
+    } catch {
+      /* as above */
     }
     try {
       await this.release();
