@@ -9,6 +9,7 @@ import { LogHub } from '../formation/logs';
 import { Formation } from '../formation/manager';
 import { readAppInput } from './app-input';
 import { keepYoungGenerationSmall } from './v8-heap';
+import { trimWhenSettled } from './idle-trim';
 import { ControlServer } from '../control/server';
 import { Router, loadCertificate, selfSignedCertificate } from '../router';
 import { webBackends } from '../formation/web-backends';
@@ -124,6 +125,7 @@ export async function startCommand(formationArg: string | undefined, flags: Star
     throw e;
   }
   for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, onSignal);
+  const stopTrimming = trimWhenSettled(f);
   let status = 0;
   try {
     try {
@@ -137,6 +139,7 @@ export async function startCommand(formationArg: string | undefined, flags: Star
     await stopped;
     await f.stop();
   } finally {
+    stopTrimming();
     await router.close();
     for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(s, onSignal);
     await server.close();
