@@ -236,7 +236,7 @@ export interface DynodAddon {
   pipe(): [number, number];
   /** true on the process's main thread (its thread id is the pid), false on a worker thread */
   mainThread(): boolean;
-  /** malloc_trim(0): malloc's free pages back to the kernel, for a process that owns its memory; RSS bytes [before, after]. */
+  /** A full compacting V8 collection, then malloc_trim(0): unused memory back to the kernel, for a process that owns its memory (~20 ms of pause); RSS bytes [before, after]. */
   trimMemory(): [number, number];
   /** a non-blocking TCP socket in the network namespace of pidfd's process; throws an Error with NativeErrorData on failure */
   netnsSocket(pidfd: number): number;

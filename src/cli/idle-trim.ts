@@ -10,10 +10,12 @@ export type Settling = Pick<Formation, 'onChange' | 'select'>;
 
 /**
  * Once a start, scale or restart has settled (no dyno starting or stopping for
- * SETTLE_MS), the manager gives malloc's free pages back to the kernel (native
- * trimMemory: malloc_trim). glibc keeps them otherwise: a start of 60 dynos left ~8 MiB
- * of the manager's RSS behind (docs/benchmarks.md, formation); the trim takes ~0.5 ms.
- * `dynod start` owns its process; the library never does this to an embedder.
+ * SETTLE_MS), the manager gives back the memory the burst left unused (native
+ * trimMemory: a full V8 collection, then malloc_trim). glibc and V8 keep it otherwise,
+ * V8 until its memory reducer runs seconds later: a start of 60 dynos left ~6-8 MiB of
+ * the manager's RSS behind (docs/benchmarks.md, formation). It costs one pause of
+ * ~20-25 ms per settled burst, not per request. `dynod start` owns its process; the
+ * library never does this to an embedder.
  * Returns a function that stops it.
  */
 export function trimWhenSettled(formation: Settling, opts: { settleMs?: number; trim?: () => [number, number] } = {}): () => void {
@@ -27,7 +29,7 @@ export function trimWhenSettled(formation: Settling, opts: { settleMs?: number; 
       // still moving: its next state change arms the timer again
       if (formation.select({}).some((s) => s.state === 'starting' || s.state === 'stopping')) return;
       const [before, after] = trim();
-      log.debug({ rssBefore: before, rssAfter: after }, 'malloc trimmed');
+      log.debug({ rssBefore: before, rssAfter: after }, 'memory trimmed');
     }, settleMs);
     timer.unref();
   };
