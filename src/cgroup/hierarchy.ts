@@ -91,6 +91,9 @@ export function pauseSync(ms: number): void {
 
 /** mkdir that is fine with an existing directory (ENOENT, from a concurrent rmdir of a parent, is thrown). */
 export function mkdirExisting(dir: string, step = 'create cgroup'): void {
+  // The usual case since parents outlive their dynos (idle-parents.ts): there already,
+  // and a thrown EEXIST costs ~6 µs each (six per start on v1).
+  if (fs.existsSync(dir)) return;
   try {
     fs.mkdirSync(dir);
   } catch (e) {
