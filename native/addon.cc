@@ -119,26 +119,14 @@ Path at(const Path &path, uint32_t i) { return Path(path, i); }
 struct Check {
   Napi::Env env;
   const char *fn;
-  // Property names as V8 strings, made once per call and keyed by the address of a
-  // string literal (get() takes nothing else): napi_get_named_property makes and
-  // internalizes a new string from the C string at every lookup, ~900 per spawn.
-  mutable std::vector<std::pair<const char *, napi_value>> keys = {};
-
-  napi_value key(const char *name) const {
-    for (const auto &k : keys)
-      if (k.first == name) return k.second;
-    napi_value v = Napi::String::New(env, name);
-    keys.emplace_back(name, v);
-    return v;
-  }
 
   [[noreturn]] void fail(const Path &path, const std::string &what) const {
     throw Napi::TypeError::New(env, std::string(fn) + ": " + path.str() + " must be " + what);
   }
-  // o[name], for a name that is a string literal.
+  // o[name]; the same spelling as for a JSON request below.
   template <size_t N>
   Napi::Value get(const Napi::Object &o, const char (&name)[N]) const {
-    return o.Get(key(name));
+    return o.Get(name);
   }
   Napi::Object object(const Napi::Value &v, const Path &path) const {
     if (!v.IsObject() || v.IsArray() || v.IsFunction()) fail(path, "an object");
@@ -164,8 +152,10 @@ struct Check {
     return s;
   }
   int64_t integer(const Napi::Value &v, const Path &path, int64_t min, int64_t max) const {
-    double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : 0;
-    if (!v.IsNumber() || d != d || d < (double)min || d > (double)max || d != (double)(int64_t)d)
+    return in_range(v.IsNumber(), v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : 0, path, min, max);
+  }
+  int64_t in_range(bool number, double d, const Path &path, int64_t min, int64_t max) const {
+    if (!number || d != d || d < (double)min || d > (double)max || d != (double)(int64_t)d)
       fail(path, "an integer in " + std::to_string(min) + ".." + std::to_string(max));
     return (int64_t)d;
   }
@@ -178,25 +168,17 @@ struct Check {
     if (!lossless) fail(path, "a bigint in 0..2^64-1");
     return x;
   }
-  // Every own enumerable property of o is one of keys. The usual answer costs one
-  // count and a lookup per key; only a mismatch reads the names, for the message.
+  // Every own property of o is one of keys.
   template <typename... Keys>
   void only(const Napi::Object &o, const Path &path, const Keys &...keys) const {
-    napi_value names;
-    uint32_t own = 0;
-    napi_status status = napi_get_all_property_names(env, o, napi_key_own_only, static_cast<napi_key_filter>(napi_key_enumerable | napi_key_skip_symbols), napi_key_numbers_to_strings, &names);
-    NAPI_THROW_IF_FAILED_VOID(env, status);
-    status = napi_get_array_length(env, names, &own);
-    NAPI_THROW_IF_FAILED_VOID(env, status);
-    uint32_t known = 0;
-    for (bool has : {o.HasOwnProperty(key(keys))...}) known += has;
-    if (own == known) return;
-    Napi::Array list(env, names);
-    for (uint32_t i = 0; i < own; i++) {
-      std::string k = list.Get(i).ToString().Utf8Value();
-      if (((k != keys) && ...))
-        throw Napi::TypeError::New(env, std::string(fn) + ": " + path.str() + " has an unknown field \"" + k + "\"");
+    Napi::Array names = o.GetPropertyNames();
+    for (uint32_t i = 0; i < names.Length(); i++) {
+      std::string k = names.Get(i).ToString().Utf8Value();
+      if (((k != keys) && ...)) unknown(path, k);
     }
+  }
+  [[noreturn]] void unknown(const Path &path, const std::string &key) const {
+    throw Napi::TypeError::New(env, std::string(fn) + ": " + path.str() + " has an unknown field \"" + key + "\"");
   }
   void args(const Napi::CallbackInfo &info, size_t n, const char *signature) const {
     if (info.Length() < n) throw Napi::TypeError::New(env, std::string("Usage: ") + signature);
@@ -232,18 +214,14 @@ struct Check {
     return v.string;
   }
   int64_t integer(const Json &v, const Path &path, int64_t min, int64_t max) const {
-    double d = v.number;
-    if (v.kind != Json::kNumber || d < (double)min || d > (double)max || d != (double)(int64_t)d)
-      fail(path, "an integer in " + std::to_string(min) + ".." + std::to_string(max));
-    return (int64_t)d;
+    return in_range(v.kind == Json::kNumber, v.number, path, min, max);
   }
   int fd(const Json &v, const Path &path) const { return (int)integer(v, path, 0, INT_MAX); }
   uint32_t u32(const Json &v, const Path &path) const { return (uint32_t)integer(v, path, 0, UINT32_MAX); }
   template <typename... Keys>
   void only(const Json &o, const Path &path, const Keys &...keys) const {
     for (const auto &f : o.fields)
-      if (!(is(f.first, keys) || ...))
-        throw Napi::TypeError::New(env, std::string(fn) + ": " + path.str() + " has an unknown field \"" + f.first + "\"");
+      if (!(is(f.first, keys) || ...)) unknown(path, f.first);
   }
 };
 
@@ -315,7 +293,7 @@ void convert_op(const Check &c, PlanStorage &st, const Json &v, const Path &path
   op.step = st.str(c, o, path, "step");
   auto optional = [&] {
     const Json &x = c.get(o, "optional");
-    op.optional = !x.kind == Json::kMissing && c.boolean(x, at(path, "optional"));
+    op.optional = x.kind != Json::kMissing && c.boolean(x, at(path, "optional"));
   };
   auto mode = [&] { op.mode = (unsigned)c.integer(c.get(o, "mode"), at(path, "mode"), 0, 07777); };
   switch (op.kind) {
@@ -366,7 +344,7 @@ void convert_op(const Check &c, PlanStorage &st, const Json &v, const Path &path
       const Json &uid = c.get(o, "uid"), &gid = c.get(o, "gid");
       if ((uid.kind == Json::kMissing) != (gid.kind == Json::kMissing))
         c.fail(uid.kind == Json::kMissing ? at(path, "uid") : at(path, "gid"), "given when the other of uid and gid is");
-      if (!uid.kind == Json::kMissing) {
+      if (uid.kind != Json::kMissing) {
         op.uid = (int)c.integer(uid, at(path, "uid"), 0, INT_MAX);
         op.gid = (int)c.integer(gid, at(path, "gid"), 0, INT_MAX);
       }

@@ -14,9 +14,11 @@
 
 namespace dynod {
 
-struct Json;
+// s == key, for a string literal key: the lengths first (most names differ there).
 template <size_t N>
-inline bool is(const std::string &s, const char (&key)[N]);
+inline bool is(const std::string &s, const char (&key)[N]) {
+  return s.size() == N - 1 && memcmp(s.data(), key, N - 1) == 0;
+}
 
 struct Json {
   enum Kind { kMissing, kNull, kBool, kNumber, kString, kArray, kObject };
@@ -38,12 +40,6 @@ struct Json {
   }
 };
 
-// s == key, for a string literal key: the lengths first (most names differ there).
-template <size_t N>
-inline bool is(const std::string &s, const char (&key)[N]) {
-  return s.size() == N - 1 && memcmp(s.data(), key, N - 1) == 0;
-}
-
 // A strict RFC 8259 parser for text that JSON.stringify made. Returns false, with the
 // byte offset of the fault, on anything else.
 class JsonParser {
@@ -53,7 +49,7 @@ class JsonParser {
   bool parse(Json &out) {
     if (!value(out, 0)) return false;
     ws();
-    return p_ == end_ || fault();
+    return p_ == end_;
   }
   size_t offset() const { return (size_t)(p_ - begin_); }
 
@@ -61,7 +57,6 @@ class JsonParser {
   static constexpr int kMaxDepth = 64;
   const char *p_, *end_, *begin_;
 
-  bool fault() { return false; }
   void ws() {
     while (p_ < end_ && (*p_ == ' ' || *p_ == '\t' || *p_ == '\n' || *p_ == '\r')) p_++;
   }

@@ -209,17 +209,23 @@ export function readProcsDeep(dir: string): number[] {
  * own), each emptied of processes, then rmdir with retries (a cgroup stays busy for
  * a moment after its last process is reaped).
  */
+/** rmdir of a cgroup: true once it is gone (ENOENT too), false for an error in `busy`. */
+function rmdirCgroup(dir: string, busy: string[]): boolean {
+  try {
+    fs.rmdirSync(dir);
+    return true;
+  } catch (e) {
+    const code = errCode(e);
+    if (code === 'ENOENT') return true;
+    if (busy.includes(code)) return false;
+    throw cgroupError('remove cgroup', 'rmdir', dir, e);
+  }
+}
+
 export async function removeTree(dir: string, useKillFile: boolean, inCgroup: InCgroup = inDynoCgroup): Promise<void> {
   // Usually the dyno is gone and its cgroup empty: one rmdir does it. EBUSY (a process
   // or sub-cgroup in it) takes the long way below.
-  try {
-    fs.rmdirSync(dir);
-    return;
-  } catch (e) {
-    const code = errCode(e);
-    if (code === 'ENOENT') return;
-    if (code !== 'EBUSY' && code !== 'ENOTEMPTY') throw cgroupError('remove cgroup', 'rmdir', dir, e);
-  }
+  if (rmdirCgroup(dir, ['EBUSY', 'ENOTEMPTY'])) return;
   let ents: fs.Dirent[];
   try {
     ents = fs.readdirSync(dir, { withFileTypes: true });
@@ -230,14 +236,7 @@ export async function removeTree(dir: string, useKillFile: boolean, inCgroup: In
   for (const ent of ents) if (ent.isDirectory()) await removeTree(`${dir}/${ent.name}`, useKillFile, inCgroup);
   for (let attempt = 0; ; attempt++) {
     await killAll(dir, useKillFile, inCgroup);
-    try {
-      fs.rmdirSync(dir);
-      return;
-    } catch (e) {
-      const code = errCode(e);
-      if (code === 'ENOENT') return;
-      if (code !== 'EBUSY' || attempt >= 200) throw cgroupError('remove cgroup', 'rmdir', dir, e);
-      await new Promise((r) => setTimeout(r, attempt < 10 ? 1 : 10));
-    }
+    if (rmdirCgroup(dir, attempt < 200 ? ['EBUSY'] : [])) return;
+    await new Promise((r) => setTimeout(r, attempt < 10 ? 1 : 10));
   }
 }

@@ -189,15 +189,15 @@ export class CgroupV1 implements CgroupBackend {
     for (const d of dirs.slice(1).concat(dirs[0]!)) await removeTree(d, false);
   }
 
+  flushIdleParents(): void {
+    this.parents.flush();
+  }
+
   /**
    * Only leaves that have their lock leaf (memory) in this dynod's memory hierarchy
    * are judged: the other hierarchies may be shared with dynods in other memory
    * cgroups, whose leaves are not ours to see.
    */
-  flushIdleParents(): void {
-    this.parents.flush();
-  }
-
   async sweepStale(): Promise<number> {
     const n = await sweepRoot(this.hierarchies[0]!.root, this.roots, (rel) => this.removeLeaf(rel));
     for (const root of this.roots) rmdirIfEmpty(root);
