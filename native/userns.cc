@@ -35,6 +35,10 @@ namespace {
 // cannot fail (errno is that thread's): closing its copy of the pipe's write end, and
 // a read, with every signal blocked, that returns a byte or EOF; then exit, never
 // returning into the parent's stack.
+// The parent releases it with a byte, not with EOF: helpers of other threads (idmap
+// mounts are made on the threadpool) and dynos cloned meanwhile hold copies of the
+// write end, and two helpers each holding the other's would wait for EOF forever.
+// EOF remains for a parent that dies before it writes.
 int idmap_helper(void *arg) {
   const int *pipe_fds = static_cast<const int *>(arg);
   syscall(SYS_close, pipe_fds[1]);  // our copy of the write end: EOF must be able to come
@@ -84,7 +88,9 @@ int idmap_userns(const std::string &uid_map, const std::string &gid_map, StepErr
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) fail_step(err, "idmap namespace", "open", path);
   }
-  close(pp[1]);  // releases the helper: EOF
+  char go = 1;
+  while (write(pp[1], &go, 1) < 0 && errno == EINTR) {}  // releases the helper
+  close(pp[1]);
   int status;
   while (waitpid((pid_t)pid, &status, 0) < 0 && errno == EINTR) {}
   // Only now is the helper off its stack (and done with pp, which lives on ours).

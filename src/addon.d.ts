@@ -253,6 +253,8 @@ export interface DynodAddon {
    * namespace with these maps that the addon makes and closes (the mount keeps it).
    */
   idmapMount(path: string, uidMap: string, gidMap: string): number;
+  /** the same on the threadpool: cb(err, fd) */
+  idmapMount(path: string, uidMap: string, gidMap: string, cb: (err: NativeStepError | null, fd: number) => void): void;
   /**
    * An OFD write lock on byte `index` of the file behind fd (unlock with lock=false):
    * host-wide, per open file description, released by the kernel when the fd closes.

@@ -250,15 +250,21 @@ export class Dyno extends EventEmitter<DynoEvents> {
     return native().idmapMount(this.plan.root.path, map, map);
   }
 
-  /** A detached idmapped mount of the app dir showing its owner's files as the dyno user's, or -1 when they already are. */
-  private appMountFd(): number {
+  /**
+   * A detached idmapped mount of the app dir showing its owner's files as the dyno
+   * user's, or -1 when they already are. Made on the threadpool while the start takes
+   * its other steps: the caller must await it, also on failure, and close the fd.
+   */
+  private async appMountFd(): Promise<number> {
     const st = fs.statSync(this.plan.app.source);
     const base = this.ids?.base ?? 0;
     const uid = base + this.plan.user.uid;
     const gid = base + this.plan.user.gid;
     if (st.uid === uid && st.gid === gid) return -1;
     try {
-      return native().idmapMount(this.plan.app.source, `${st.uid} ${uid} 1\n`, `${st.gid} ${gid} 1\n`);
+      return await new Promise<number>((resolve, reject) =>
+        native().idmapMount(this.plan.app.source, `${st.uid} ${uid} 1\n`, `${st.gid} ${gid} 1\n`, (err, fd) => (err ? reject(DynodError.fromStep(err)) : resolve(fd))),
+      );
     } catch (e) {
       const err = DynodError.from(e, 'idmap /app');
       if (!['EINVAL', 'EOPNOTSUPP', 'ENOTSUP', 'EPERM'].includes(err.code)) throw err;
@@ -282,18 +288,22 @@ export class Dyno extends EventEmitter<DynoEvents> {
     const plan = this.plan;
     const mountFds: number[] = [];
     let result;
+    let appMount: Promise<number> | null = null;
     try {
       this.checkAbort(opts.signal);
+      if (plan.userns === 'private') this.ids = this.engine.ids.reserve();
+      appMount = this.appMountFd();
+      appMount.catch(() => {}); // awaited below, or in the catch: never an unhandled rejection
       this.cgroup = this.engine.cgroups.create({ group: opts.group ?? 'run', name: plan.name, id: this.id }, plan.limits);
       if (plan.network.publish.length)
         this.publisher = await Publisher.listen(plan.network.publish, () => (this.exited || this.pidfd < 0 ? null : this.netnsTarget()), (m) => this.warn(m));
       this.checkAbort(opts.signal);
       this.mark('plan ready');
       this.stdio = prepareStdio(opts, plan.stdin);
-      if (plan.userns === 'private') this.ids = this.engine.ids.reserve();
       this.net = await this.engine.network.lease(plan, this.id);
       this.checkAbort(opts.signal);
-      const appMountFd = this.appMountFd();
+      const appMountFd = await appMount;
+      appMount = null;
       if (appMountFd >= 0) mountFds.push(appMountFd);
       const rootfsMountFd = this.rootfsMountFd();
       if (rootfsMountFd >= 0) mountFds.push(rootfsMountFd);
@@ -312,7 +322,8 @@ export class Dyno extends EventEmitter<DynoEvents> {
       this.mark('spawn');
       result = n.spawn(spawnPlan);
     } catch (e) {
-      for (const fd of mountFds) fs.closeSync(fd);
+      if (appMount !== null) mountFds.push(await appMount.catch(() => -1));
+      for (const fd of mountFds) if (fd >= 0) fs.closeSync(fd);
       await this.release();
       throw e;
     } finally {

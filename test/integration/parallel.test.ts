@@ -115,3 +115,27 @@ t.test('120 dynod starts while two other threads create and join worker threads 
   t.same(stuck, [], 'no dyno hung while starting');
   t.equal(ok, N, 'every start finished with status 0');
 });
+
+// The idmapped /app mounts are made on the threadpool, several at once, each through a
+// helper process in a user namespace of its own. A helper cloned while another thread's
+// helper pipe was open holds a copy of its write end: had the helpers waited for EOF,
+// two of them holding each other's would wait forever (as 20 starts did once).
+t.test('idmapped mounts made concurrently on the threadpool all finish, and close', async (t) => {
+  const { native } = await import('../../src/native');
+  const app = tempApp(t);
+  const st = fs.statSync(app);
+  const N = 200;
+  const made = Promise.all(
+    Array.from(
+      { length: N },
+      (_, i) =>
+        new Promise<number>((resolve, reject) =>
+          native().idmapMount(app, `${st.uid} ${200_000 + i} 1\n`, `${st.gid} ${200_000 + i} 1\n`, (err, fd) => (err ? reject(new Error(err.syscall)) : resolve(fd))),
+        ),
+    ),
+  );
+  const fds = await Promise.race([made, later(20_000)]);
+  t.ok(fds, `${N} idmapped mounts made within 20 s`);
+  for (const fd of fds ?? []) fs.closeSync(fd);
+  t.equal(new Set(fds ?? []).size, N, 'each its own fd');
+});
