@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomUUID } from '../linux/random';
 
 /**
  * The request id the dyno gets: the client's X-Request-Id when it is 20 to 200

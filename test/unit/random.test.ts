@@ -7,6 +7,10 @@ t.test('randomUUID: RFC 4122 version 4, and no two alike', async (t) => {
   t.equal(new Set(all).size, 2000);
   // the version and variant bits are set, the rest is random: each of the other hex digits takes many values
   t.ok(new Set(all.map((u) => u[0])).size > 10, 'the first digit varies');
+  // every digit but the version's comes from its own random bits: each takes all its values
+  const digits = all[0]!.split('').map((c, i) => i).filter((i) => all[0]![i] !== '-' && i !== 14);
+  const narrow = digits.filter((i) => new Set(all.map((u) => u[i])).size !== (i === 19 ? 4 : 16));
+  t.same(narrow, [], 'each random digit takes all 16 values (the variant digit 8, 9, a, b)');
 });
 
 t.test('randomInt: every value of the range, none outside, about as often each', async (t) => {
