@@ -16,11 +16,30 @@ function deepFreeze<T>(v: T): T {
   return v;
 }
 
+/**
+ * Mount lists already built, frozen, by their JSON text. A plan's mounts are ~90 % of
+ * it (~120 objects) and the same for every dyno of an app: a formation's 60 dynos
+ * share one list instead of holding 60 copies (0.6 MiB of a manager's heap). Bounded:
+ * a host with more distinct lists than this just builds them again.
+ */
+const mountLists = new Map<string, DynoPlan['mounts']>();
+const MOUNT_LISTS_MAX = 32;
+
+function sharedMounts(mounts: DynoPlan['mounts']): DynoPlan['mounts'] {
+  const key = JSON.stringify(mounts);
+  const known = mountLists.get(key);
+  if (known) return known;
+  if (mountLists.size >= MOUNT_LISTS_MAX) mountLists.clear();
+  mountLists.set(key, deepFreeze(mounts));
+  return mounts;
+}
+
 /** Options → a frozen plan, with this host's facts. */
 export function buildPlan(options: DynoOptions, view: CgroupView): DynoPlan {
   const app = resolveDir('--app', options.app ?? process.cwd());
   const rootfs = options.rootfs !== undefined ? resolveDir('--rootfs', options.rootfs) : undefined;
-  const plan = deepFreeze(planDyno(options, gatherHostFacts({ rootfs, cgroupView: view }), app, rootfs));
+  const planned = planDyno(options, gatherHostFacts({ rootfs, cgroupView: view }), app, rootfs);
+  const plan = deepFreeze({ ...planned, mounts: sharedMounts(planned.mounts) });
   built.add(plan);
   return plan;
 }

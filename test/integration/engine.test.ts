@@ -332,3 +332,17 @@ t.test('a terminal nobody reads is released when its dyno ends', async (t) => {
   await new Promise((r) => setTimeout(r, 50));
   t.equal(ptmx(), before, 'no pty master left open');
 });
+
+t.test("the dynos of one app share their plan's mount list (frozen), and a plan that differs gets its own", async (t) => {
+  const app = tempApp(t);
+  const a = engine.plan({ command: ['true'], app, name: 'web.1' });
+  const b = engine.plan({ command: ['true'], app, name: 'web.2', env: { X: '1' } });
+  t.equal(a.mounts, b.mounts, 'one list for both');
+  t.ok(Object.isFrozen(a.mounts) && Object.isFrozen(a.mounts[0]), 'frozen');
+  t.not(a.env, b.env);
+  const other = engine.plan({ command: ['true'], app: tempApp(t), name: 'web.1' });
+  t.not(other.mounts, a.mounts, 'another app: another list');
+  t.notSame(other.mounts, a.mounts);
+  const d = await engine.start(b, { stdout: 'ignore', stderr: 'ignore' });
+  t.equal((await d.wait()).status, 0, 'a plan with a shared list runs');
+});
