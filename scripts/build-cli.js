@@ -137,6 +137,21 @@ async function bundle({ root = ROOT, outfile = path.join(root, 'dist', 'cli', 'd
  * are compiled lazily. Best effort: no cache, no harm (bin/ compiles from source; V8
  * also rejects a cache made by another Node).
  */
+/**
+ * What bin/<name>'s `#!/usr/bin/env -S [VAR=value ...] node [options] --` line gives
+ * node: V8 accepts a code cache only from a process with the same V8 flags
+ * (--max-semi-space-size among them), so the cache is made with them.
+ */
+function shebangOf(bin) {
+  const first = fs.readFileSync(bin, 'utf8').split('\n', 1)[0];
+  const words = first.replace(/^#!\S*env\s+-S\s+/, '').trim().split(/\s+/);
+  const at = words.indexOf('node');
+  if (!first.startsWith('#!') || at < 0) throw new Error(`${bin}: its first line is not \`#!/usr/bin/env -S ... node ... --\``);
+  const env = Object.fromEntries(words.slice(0, at).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]));
+  const end = words.indexOf('--', at);
+  return { env, nodeArgs: words.slice(at + 1, end < 0 ? undefined : end) };
+}
+
 function makeCodeCache(root, outfile, trains = [['dynod', 'run', '--dry-run', '--', '/bin/true']]) {
   const cache = `${outfile}.cache`;
   const env = { ...process.env, DYNOD_WRITE_CODE_CACHE: '1' };
@@ -146,7 +161,9 @@ function makeCodeCache(root, outfile, trains = [['dynod', 'run', '--dry-run', '-
     fs.rmSync(cache, { force: true });
     const app = fs.mkdtempSync(path.join(os.tmpdir(), 'dynod-build-'));
     try {
-      const r = spawnSync(process.execPath, ['--', path.join(root, 'bin', train[0]), ...train.slice(1)], { cwd: app, env, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+      const bin = path.join(root, 'bin', train[0]);
+      const she = shebangOf(bin);
+      const r = spawnSync(process.execPath, [...she.nodeArgs, '--', bin, ...train.slice(1)], { cwd: app, env: { ...env, ...she.env }, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
       last = `\`${train.join(' ')}\` exited ${r.status}: ${r.error ? r.error.message : (r.stderr || '').trim().split('\n').pop()}`;
       if (r.status === 0 && fs.existsSync(cache)) {
         process.stderr.write(`build-cli: ${path.relative(root, cache)}: ${(fs.statSync(cache).size / 1024).toFixed(0)} KiB, trained by \`${train.join(' ')}\`\n`);
@@ -207,7 +224,7 @@ async function main() {
   await build({ outfile: outfiles[1], entry: OCI_ENTRY, name: 'dynod-oci', version: `dynod-oci version ${version}`, trains: [['--root', os.tmpdir(), 'list']] });
 }
 
-module.exports = { bundle, makeCodeCache, LAZY };
+module.exports = { bundle, makeCodeCache, shebangOf, LAZY };
 
 if (require.main === module) {
   main().catch((e) => {
