@@ -548,15 +548,30 @@ Napi::Object spawn_result(Napi::Env env, const SpawnResult &out) {
   return res;
 }
 
+// What one spawn holds from its request to its result: the parsed text (the plan's
+// strings point into it), the op lists, the request. On the heap, in place, for the
+// threadpool's spawn(plan, cb).
+struct SpawnJob {
+  Json doc;
+  PlanStorage st;
+  SpawnRequest req;
+  SpawnResult out;
+  bool ok = false;
+};
+
+// spawn(plan[, cb]): the dyno's pid, pidfd, record channel. With cb, the clone and the
+// child's setup (until its exec, 1.5 ms alone and 3-4 ms while a formation's dynos
+// boot) happen on the threadpool, while the event loop goes on serving the others;
+// cb(err, result). Spawns still happen one at a time (spawn_dyno).
 Napi::Value Spawn(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   Check c{env, "spawn"};
-  c.args(info, 1, "spawn(plan)");
-  Json doc;
-  const Json &plan = c.request(info[0], "plan", doc);
+  c.args(info, 1, "spawn(plan[, cb])");
+  auto job = std::make_shared<SpawnJob>();
+  const Json &plan = c.request(info[0], "plan", job->doc);
   const std::string p = "plan";
-  PlanStorage st;
-  SpawnRequest req;
+  PlanStorage &st = job->st;
+  SpawnRequest &req = job->req;
   req.clone_flags = c.u32(c.get(plan, "cloneFlags"), at(p, "cloneFlags"));
   req.child.late_unshare = c.u32(c.get(plan, "lateUnshare"), at(p, "lateUnshare"));
   req.cgroup_dir = c.string(c.get(plan, "cgroupDir"), at(p, "cgroupDir"));
@@ -589,10 +604,16 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   req.child.argv = st.argv.data();
   req.child.envp = st.envp.data();
 
-  SpawnResult out;
-  StepError err;
-  if (!spawn_dyno(req, out, err)) throw step_error(env, err);
-  return spawn_result(env, out);
+  if (info.Length() < 2 || info[1].IsUndefined()) {
+    StepError err;
+    if (!spawn_dyno(req, job->out, err)) throw step_error(env, err);
+    return spawn_result(env, job->out);
+  }
+  // The fds the request names are the caller's: it keeps them open until cb.
+  queue_step(
+      env, c.function(info[1], "cb"), "spawn", [job](StepError &err) { return job->ok = spawn_dyno(job->req, job->out, err); },
+      [job](Napi::Env e) { return job->ok ? Napi::Value(spawn_result(e, job->out)) : e.Null(); });
+  return env.Undefined();
 }
 
 // enter(request): dynod exec. The child's steps are fixed (enter.cc): no op
@@ -639,6 +660,8 @@ Napi::Value Enter(const Napi::CallbackInfo &info) {
 struct Watch {
   uv_poll_t poll;
   int fd;
+  siginfo_t exit;  // watchExit: what waitid said (exit_errno when it failed)
+  int exit_errno = 0;
   Napi::FunctionReference cb;
   std::unique_ptr<Napi::AsyncContext> ctx;
   Napi::Env env;
@@ -676,32 +699,40 @@ Watch *start_watch(const Napi::CallbackInfo &info, const char *name, uv_poll_cb 
   return w;
 }
 
-// The pidfd turns readable when the dyno's PID 1 has exited.
+// The pidfd turns readable when the dyno's PID 1 has exited. The exit reaches
+// JavaScript once the pidfd is closed: when the dyno's end is known, nothing of it
+// is open in this process any more.
 void on_exit_ready(uv_poll_t *h, int, int) {
   Watch *w = static_cast<Watch *>(h->data);
-  siginfo_t si;
-  memset(&si, 0, sizeof si);
-  int rc = waitid((idtype_t)P_PIDFD, (id_t)w->fd, &si, WEXITED | WNOHANG);
+  memset(&w->exit, 0, sizeof w->exit);
+  int rc = waitid((idtype_t)P_PIDFD, (id_t)w->fd, &w->exit, WEXITED | WNOHANG);
   int e = errno;
   if (rc != 0 && (e == EINTR || e == EAGAIN)) return;
-  if (rc == 0 && si.si_pid == 0) return;  // not yet
-  Napi::HandleScope scope(w->env);
-  Napi::Object st = Napi::Object::New(w->env);
-  if (rc != 0) {
-    // e.g. ECHILD when something else in the process reaped it (waitpid(-1), SIGCHLD ignored)
-    st.Set("code", w->env.Null());
-    st.Set("signal", w->env.Null());
-    st.Set("error", error_data(w->env, StepError{"wait for dyno", "waitid", "", e}));
-  } else if (si.si_code == CLD_EXITED) {
-    st.Set("code", si.si_status);
-    st.Set("signal", w->env.Null());
-  } else {
-    st.Set("code", w->env.Null());
-    st.Set("signal", si.si_status);
-  }
+  if (rc == 0 && w->exit.si_pid == 0) return;  // not yet
+  w->exit_errno = rc != 0 ? e : 0;
   uv_poll_stop(&w->poll);
-  w->deliver({st});
-  close_watch(w);
+  uv_close(reinterpret_cast<uv_handle_t *>(&w->poll), [](uv_handle_t *h) {
+    Watch *w = static_cast<Watch *>(h->data);
+    close(w->fd);
+    {
+      Napi::HandleScope scope(w->env);
+      Napi::Object st = Napi::Object::New(w->env);
+      if (w->exit_errno != 0) {
+        // e.g. ECHILD when something else in the process reaped it (waitpid(-1), SIGCHLD ignored)
+        st.Set("code", w->env.Null());
+        st.Set("signal", w->env.Null());
+        st.Set("error", error_data(w->env, StepError{"wait for dyno", "waitid", "", w->exit_errno}));
+      } else if (w->exit.si_code == CLD_EXITED) {
+        st.Set("code", w->exit.si_status);
+        st.Set("signal", w->env.Null());
+      } else {
+        st.Set("code", w->env.Null());
+        st.Set("signal", w->exit.si_status);
+      }
+      w->deliver({st});
+    }
+    delete w;
+  });
 }
 
 Napi::Value WatchExit(const Napi::CallbackInfo &info) {

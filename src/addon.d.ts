@@ -217,6 +217,11 @@ export interface DynodAddon {
    */
   spawn(plan: NativeSpawnPlan): NativeSpawnResult;
   /**
+   * The same with the clone and the child's setup on the threadpool (one spawn at a
+   * time all the same): the plan's fds must stay open until cb.
+   */
+  spawn(plan: NativeSpawnPlan, cb: (err: NativeStepError | null, result: NativeSpawnResult | null) => void): void;
+  /**
    * dynod exec: checks that PID 1 is the process the request names (a pidfd, then its
    * start time: an Error with code ESRCH, step "find dyno", when it is gone or its pid
    * reused), clones the session's helper, which joins the dyno's cgroup and then its
@@ -225,7 +230,7 @@ export interface DynodAddon {
    * malformed request, before anything is cloned.
    */
   enter(request: NativeEnterRequest): NativeSpawnResult;
-  /** calls back once, when the process behind pidfd exits; closes pidfd afterwards */
+  /** once the process behind pidfd has exited: closes pidfd, then calls back (once) */
   watchExit(pidfd: number, cb: (exit: NativeExit) => void): void;
   /** calls back per record, then once with null at EOF; closes fd afterwards */
   watchChannel(fd: number, cb: (rec: NativeRecord | null) => void): void;

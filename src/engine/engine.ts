@@ -66,6 +66,9 @@ export class Engine {
       initFd: () => this.initBinary(),
       adopt: (dyno) => this.live.add(dyno),
       released: (dyno) => this.live.delete(dyno),
+      get running() {
+        return self.live.size;
+      },
     };
   }
 
