@@ -548,30 +548,15 @@ Napi::Object spawn_result(Napi::Env env, const SpawnResult &out) {
   return res;
 }
 
-// What one spawn holds from its request to its result: the parsed text (the plan's
-// strings point into it), the op lists, the request. On the heap, in place, for the
-// threadpool's spawn(plan, cb).
-struct SpawnJob {
-  Json doc;
-  PlanStorage st;
-  SpawnRequest req;
-  SpawnResult out;
-  bool ok = false;
-};
-
-// spawn(plan[, cb]): the dyno's pid, pidfd, record channel. With cb, the clone and the
-// child's setup (until its exec, 1.5 ms alone and 3-4 ms while a formation's dynos
-// boot) happen on the threadpool, while the event loop goes on serving the others;
-// cb(err, result). Spawns still happen one at a time (spawn_dyno).
 Napi::Value Spawn(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   Check c{env, "spawn"};
-  c.args(info, 1, "spawn(plan[, cb])");
-  auto job = std::make_shared<SpawnJob>();
-  const Json &plan = c.request(info[0], "plan", job->doc);
+  c.args(info, 1, "spawn(plan)");
+  Json doc;
+  const Json &plan = c.request(info[0], "plan", doc);
   const std::string p = "plan";
-  PlanStorage &st = job->st;
-  SpawnRequest &req = job->req;
+  PlanStorage st;
+  SpawnRequest req;
   req.clone_flags = c.u32(c.get(plan, "cloneFlags"), at(p, "cloneFlags"));
   req.child.late_unshare = c.u32(c.get(plan, "lateUnshare"), at(p, "lateUnshare"));
   req.cgroup_dir = c.string(c.get(plan, "cgroupDir"), at(p, "cgroupDir"));
@@ -604,16 +589,10 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   req.child.argv = st.argv.data();
   req.child.envp = st.envp.data();
 
-  if (info.Length() < 2 || info[1].IsUndefined()) {
-    StepError err;
-    if (!spawn_dyno(req, job->out, err)) throw step_error(env, err);
-    return spawn_result(env, job->out);
-  }
-  // The fds the request names are the caller's: it keeps them open until cb.
-  queue_step(
-      env, c.function(info[1], "cb"), "spawn", [job](StepError &err) { return job->ok = spawn_dyno(job->req, job->out, err); },
-      [job](Napi::Env e) { return job->ok ? Napi::Value(spawn_result(e, job->out)) : e.Null(); });
-  return env.Undefined();
+  SpawnResult out;
+  StepError err;
+  if (!spawn_dyno(req, out, err)) throw step_error(env, err);
+  return spawn_result(env, out);
 }
 
 // enter(request): dynod exec. The child's steps are fixed (enter.cc): no op

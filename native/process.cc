@@ -17,7 +17,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <mutex>
 #include <system_error>
 #include <thread>
 
@@ -270,11 +269,6 @@ bool spawn_shared(SpawnRequest &req, int cgroup_fd, int chan_parent, int sync_w,
 #endif
 
 bool spawn_dyno(SpawnRequest &req, SpawnResult &out, StepError &err) {
-  // One at a time in this process, from whichever thread (the event loop's, or the
-  // threadpool's for spawn(plan, cb)): a child that shares our memory keeps its state
-  // in this file's statics (g_plan, g_chan_fd, ...) until its exec, when this returns.
-  static std::mutex one_at_a_time;
-  std::lock_guard<std::mutex> lock(one_at_a_time);
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return fail_step(err, "record channel", "socketpair");
   Fd chan_parent{sv[0]}, chan_child{sv[1]};

@@ -217,11 +217,6 @@ export interface DynodAddon {
    */
   spawn(plan: NativeSpawnPlan): NativeSpawnResult;
   /**
-   * The same with the clone and the child's setup on the threadpool (one spawn at a
-   * time all the same): the plan's fds must stay open until cb.
-   */
-  spawn(plan: NativeSpawnPlan, cb: (err: NativeStepError | null, result: NativeSpawnResult | null) => void): void;
-  /**
    * dynod exec: checks that PID 1 is the process the request names (a pidfd, then its
    * start time: an Error with code ESRCH, step "find dyno", when it is gone or its pid
    * reused), clones the session's helper, which joins the dyno's cgroup and then its

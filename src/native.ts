@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import * as fs from 'node:fs';
-import type { DynodAddon, NativeSpawnResult, NativeStepError } from './addon';
+import type { DynodAddon } from './addon';
 
 export type * from './addon';
 
@@ -15,10 +15,9 @@ export function buildFile(name: string): string {
 }
 
 /** The addon as built: spawn and enter take their request as JSON text. */
-type SpawnCallback = (err: NativeStepError | null, result: NativeSpawnResult | null) => void;
 type RawAddon = Omit<DynodAddon, 'spawn' | 'enter'> & {
-  spawn(planJson: string, cb?: SpawnCallback): NativeSpawnResult | undefined;
-  enter(requestJson: string): NativeSpawnResult;
+  spawn(planJson: string): ReturnType<DynodAddon['spawn']>;
+  enter(requestJson: string): ReturnType<DynodAddon['enter']>;
 };
 
 let addon: DynodAddon | undefined;
@@ -31,10 +30,10 @@ export function native(): DynodAddon {
     // lookup per field (native/json.h). The addon checks every field of it as before.
     // Called without its argument, the addon says how it is used.
     const json =
-      <R>(f: (text: string, ...rest: never[]) => R) =>
-      (arg: unknown, ...rest: never[]): R =>
-        arg === undefined ? (f as unknown as () => R)() : f(JSON.stringify(arg), ...rest);
-    addon = { ...raw, spawn: json(raw.spawn) as DynodAddon['spawn'], enter: json(raw.enter) };
+      <R>(f: (text: string) => R) =>
+      (arg: unknown): R =>
+        arg === undefined ? (f as unknown as () => R)() : f(JSON.stringify(arg));
+    addon = { ...raw, spawn: json(raw.spawn), enter: json(raw.enter) };
   }
   return addon;
 }

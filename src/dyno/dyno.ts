@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as tty from 'node:tty';
 import type { Readable, Writable } from 'node:stream';
 import { native } from '../native';
-import type { NativeExit, NativeRecord, NativeSpawnResult } from '../addon';
+import type { NativeExit, NativeRecord } from '../addon';
 import { CommandError, DynodError } from '../errors';
 import type { CgroupBackend, CgroupStats, DynoCgroup } from '../cgroup';
 import { Publisher, type NetnsTarget } from '../net/publish';
@@ -90,8 +90,6 @@ export interface EngineResources {
   adopt(dyno: Dyno): void;
   /** called once the dyno has ended (or failed to start) and released everything */
   released(dyno: Dyno): void;
-  /** dynos of this engine that have started and not ended, this one included */
-  readonly running: number;
 }
 
 function checkedSignal(sig: NodeJS.Signals | number): number {
@@ -322,13 +320,7 @@ export class Dyno extends EventEmitter<DynoEvents> {
         network: this.net,
       });
       this.mark('spawn');
-      // Alone, the clone is quickest done here. Beside other dynos, this thread serves
-      // their output, readiness and stops: the clone waits for the child's whole setup
-      // (3-4 ms while a formation boots), so it waits on the threadpool instead.
-      result =
-        this.engine.running > 1
-          ? await new Promise<NativeSpawnResult>((resolve, reject) => n.spawn(spawnPlan, (err, r) => (err ? reject(DynodError.fromStep(err)) : resolve(r!))))
-          : n.spawn(spawnPlan);
+      result = n.spawn(spawnPlan);
     } catch (e) {
       if (appMount !== null) mountFds.push(await appMount.catch(() => -1));
       for (const fd of mountFds) if (fd >= 0) fs.closeSync(fd);
@@ -354,7 +346,7 @@ export class Dyno extends EventEmitter<DynoEvents> {
       this.signalPid1(os.constants.signals.SIGKILL);
     };
     opts.signal?.addEventListener('abort', onAbort, { once: true });
-    if (opts.signal?.aborted) onAbort(); // aborted while the clone was made on the threadpool
+    if (opts.signal?.aborted) onAbort(); // aborted after the last check (awaiting /app's mount, or from a 'trace' listener)
     n.watchChannel(result.channel, (rec) => (rec === null ? this.onChannelEnd() : this.onRecord(rec)));
     n.watchExit(result.pidfd, (exit) => {
       this.exited = true;

@@ -66,9 +66,6 @@ export class Engine {
       initFd: () => this.initBinary(),
       adopt: (dyno) => this.live.add(dyno),
       released: (dyno) => this.live.delete(dyno),
-      get running() {
-        return self.live.size;
-      },
     };
   }
 
