@@ -97,8 +97,8 @@ const env = { ...process.env };
 delete env.NODE_EXTRA_CA_CERTS;
 delete env.NODE_OPTIONS;
 
-function start(name, cmd, args) {
-  const p = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', fs.openSync(path.join(tmp, `${name}.err`), 'w')] });
+function start(name, cmd, args, extraEnv = {}) {
+  const p = spawn(cmd, args, { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', fs.openSync(path.join(tmp, `${name}.err`), 'w')] });
   children.push(p);
   return p;
 }
@@ -206,7 +206,9 @@ async function main() {
   const be1 = start('be1', process.execPath, ['-e', backend, String(B1)]);
   const be2 = start('be2', process.execPath, ['-e', backend, String(B2)]);
   const certDir = path.join(tmp, 'cert');
-  const router = start('router', process.execPath, [__filename, '--serve', String(PORTS.dynod), String(PORTS.dynod_tls), `${B1},${B2}`, certDir]);
+  // the router runs in `dynod start`'s process: with bin/dynod's node flags and environment
+  const she = require(path.join(REPO, 'scripts', 'build-cli.js')).shebangOf(path.join(REPO, 'bin', 'dynod'));
+  const router = start('router', process.execPath, [...she.nodeArgs, __filename, '--serve', String(PORTS.dynod), String(PORTS.dynod_tls), `${B1},${B2}`, certDir], she.env);
   await Promise.all([waitPort(B1), waitPort(B2), waitPort(PORTS.dynod)]);
   let ngx = null;
   if (withNginx) {
