@@ -134,10 +134,13 @@ export function lockDirOf(leaf: string): string {
  * owns: what a dynod left behind. (Legacy <pid>-<id8> leaves are other, older
  * dynods' business on a host shared with them.)
  */
-export function unownedDynoLeaves(controller: string): string[] {
+export function unownedDynoLeaves(controller: string, mine: (leaf: string) => boolean = () => true): string[] {
   // A dynod removes the other hierarchies' leaves before the one with the lock: a leaf
   // still there after its lock leaf was found free is left behind, not being removed.
-  return dynoLeaves(dynodRoot(controller)).filter((l) => !/^\d+-[0-9a-f]{8}$/.test(path.basename(l)) && !leafOwned(l) && fs.existsSync(l));
+  // `mine` (by the leaf's name, <dyno name>-<short id>) keeps a test to its own dynos:
+  // test files run two at a time, and another file's dynod killed on purpose leaves
+  // leaves until its next start sweeps them.
+  return dynoLeaves(dynodRoot(controller)).filter((l) => !/^\d+-[0-9a-f]{8}$/.test(path.basename(l)) && mine(path.basename(l)) && !leafOwned(l) && fs.existsSync(l));
 }
 
 /** Whether a live dynod owns a dyno cgroup leaf: its lock directory exists and flock(1) -n cannot take it. */

@@ -96,13 +96,13 @@ t.test('a missing command: 127 and one line; a non-executable file: 126 and one 
     [['/app'], 126, '/app: cannot execute: EACCES (Permission denied)'],
   ];
   for (const [cmd, status, msg] of cases) {
-    const d = spawnDynod(['run', '--app', app, '--', ...cmd]);
+    const d = spawnDynod(['run', '--app', app, '--name', 'errcheck.1', '--', ...cmd]);
     const r = await d.result;
     t.equal(r.code, status, cmd[0]);
     t.equal(r.stdout, '');
     t.equal(r.stderr, `dynod: ${msg}\n`);
     // each distinct directory once: memory, cpu and pids on v1, the one unified directory on v2
-    for (const c of DYNO_CONTROLLERS) t.same(unownedDynoLeaves(c), [], `no ${c} cgroup left`);
+    for (const c of DYNO_CONTROLLERS) t.same(unownedDynoLeaves(c, (leaf) => leaf.startsWith('errcheck.1-')), [], `no ${c} cgroup left`);
   }
 });
 

@@ -132,7 +132,7 @@ const nativeModule = require(${JSON.stringify(path.join(ROOT, 'dist', 'native.js
 const real = nativeModule.native();
 nativeModule.native = () => new Proxy(real, { get: (o, k) => k === 'flock' || k === 'mainThread' ? o[k].bind(o) : () => { throw new Error('simulated: addon unavailable'); } });
 const dynod = require(${JSON.stringify(ROOT)});
-dynod.run({ command: ['true'], app: ${JSON.stringify(app)}, publish: ['127.0.0.1:${port}'] }).then((r) => {
+dynod.run({ command: ['true'], app: ${JSON.stringify(app)}, name: 'noaddon.1', publish: ['127.0.0.1:${port}'] }).then((r) => {
   console.log(JSON.stringify({ status: r.exit.status, message: r.exit.error && r.exit.error.message, pid: process.pid }));
 });
 `);
@@ -140,6 +140,6 @@ dynod.run({ command: ['true'], app: ${JSON.stringify(app)}, publish: ['127.0.0.1
   t.equal(r.code, 0, `the script ends on its own: ${r.stderr}`);
   const res = JSON.parse(r.stdout);
   t.match({ status: res.status, message: res.message }, { status: 125, message: /^(stdio|reserve ids): simulated: addon unavailable$/ }, 'a DynodError naming the step');
-  for (const c of DYNO_CONTROLLERS) t.same(unownedDynoLeaves(c), [], `no ${c} cgroup left`);
+  for (const c of DYNO_CONTROLLERS) t.same(unownedDynoLeaves(c, (leaf) => leaf.startsWith('noaddon.1-')), [], `no ${c} cgroup left`);
   await t.rejects(new Promise((resolve, reject) => net.connect(port, '127.0.0.1', () => resolve(undefined)).on('error', reject)), { code: 'ECONNREFUSED' }, 'the port is closed');
 });
