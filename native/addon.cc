@@ -641,6 +641,7 @@ struct Watch {
   int fd;
   siginfo_t exit;  // watchExit: what waitid said (exit_errno when it failed)
   int exit_errno = 0;
+  void (*last)(Watch *) = nullptr;  // close_watch's final call
   Napi::FunctionReference cb;
   std::unique_ptr<Napi::AsyncContext> ctx;
   Napi::Env env;
@@ -648,11 +649,18 @@ struct Watch {
   void deliver(std::initializer_list<napi_value> args) { call_back(env, cb, *ctx, args); }
 };
 
-void close_watch(Watch *w) {
+// Stops and frees the watch, closing its fd; then, when given, last(w) calls back a
+// final time (with the fd closed) before w goes.
+void close_watch(Watch *w, void (*last)(Watch *) = nullptr) {
   uv_poll_stop(&w->poll);
+  w->last = last;
   uv_close(reinterpret_cast<uv_handle_t *>(&w->poll), [](uv_handle_t *h) {
     Watch *w = static_cast<Watch *>(h->data);
     close(w->fd);
+    if (w->last) {
+      Napi::HandleScope scope(w->env);
+      w->last(w);
+    }
     delete w;
   });
 }
@@ -678,6 +686,24 @@ Watch *start_watch(const Napi::CallbackInfo &info, const char *name, uv_poll_cb 
   return w;
 }
 
+// The exit, as watchExit's callback gets it.
+void deliver_exit(Watch *w) {
+  Napi::Object st = Napi::Object::New(w->env);
+  if (w->exit_errno != 0) {
+    // e.g. ECHILD when something else in the process reaped it (waitpid(-1), SIGCHLD ignored)
+    st.Set("code", w->env.Null());
+    st.Set("signal", w->env.Null());
+    st.Set("error", error_data(w->env, StepError{"wait for dyno", "waitid", "", w->exit_errno}));
+  } else if (w->exit.si_code == CLD_EXITED) {
+    st.Set("code", w->exit.si_status);
+    st.Set("signal", w->env.Null());
+  } else {
+    st.Set("code", w->env.Null());
+    st.Set("signal", w->exit.si_status);
+  }
+  w->deliver({st});
+}
+
 // The pidfd turns readable when the dyno's PID 1 has exited. The exit reaches
 // JavaScript once the pidfd is closed: when the dyno's end is known, nothing of it
 // is open in this process any more.
@@ -689,29 +715,7 @@ void on_exit_ready(uv_poll_t *h, int, int) {
   if (rc != 0 && (e == EINTR || e == EAGAIN)) return;
   if (rc == 0 && w->exit.si_pid == 0) return;  // not yet
   w->exit_errno = rc != 0 ? e : 0;
-  uv_poll_stop(&w->poll);
-  uv_close(reinterpret_cast<uv_handle_t *>(&w->poll), [](uv_handle_t *h) {
-    Watch *w = static_cast<Watch *>(h->data);
-    close(w->fd);
-    {
-      Napi::HandleScope scope(w->env);
-      Napi::Object st = Napi::Object::New(w->env);
-      if (w->exit_errno != 0) {
-        // e.g. ECHILD when something else in the process reaped it (waitpid(-1), SIGCHLD ignored)
-        st.Set("code", w->env.Null());
-        st.Set("signal", w->env.Null());
-        st.Set("error", error_data(w->env, StepError{"wait for dyno", "waitid", "", w->exit_errno}));
-      } else if (w->exit.si_code == CLD_EXITED) {
-        st.Set("code", w->exit.si_status);
-        st.Set("signal", w->env.Null());
-      } else {
-        st.Set("code", w->env.Null());
-        st.Set("signal", w->exit.si_status);
-      }
-      w->deliver({st});
-    }
-    delete w;
-  });
+  close_watch(w, deliver_exit);
 }
 
 Napi::Value WatchExit(const Napi::CallbackInfo &info) {

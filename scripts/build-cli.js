@@ -32,8 +32,8 @@ const ROOT = path.resolve(__dirname, '..');
 // top: net (pipes and --publish only), tty (terminals only), child_process (commander's
 // executable subcommands, which dynod has none of), dgram (the DNS forwarder of --net
 // private), tls and crypto (HTTPS in front of a formation, and its self-signed
-// certificate: ~3 MiB of a manager's RSS when loaded). Each such require() becomes a proxy that loads the module on first use;
-// loading them costs ~3 ms of CPU per CLI start (net pulls in stream_wrap, tcp_wrap,
+// certificate). Each such require() becomes a proxy that loads the module on first
+// use; loading them costs ~3 ms of CPU per CLI start (net pulls in stream_wrap, tcp_wrap,
 // pipe_wrap, diagnostics_channel, …).
 const LAZY = ['net', 'tty', 'child_process', 'dgram', 'tls', 'crypto'];
 // The proxy is transparent once loaded (get, has, keys, descriptors); it says
@@ -128,16 +128,6 @@ async function bundle({ root = ROOT, outfile = path.join(root, 'dist', 'cli', 'd
 }
 
 /**
- * The V8 code cache of the bundle: bin/<name> runs a training command in a fresh Node
- * with a clean environment, and writes the cache of everything compiled by then at
- * exit. `trains` are tried in order until one succeeds: for dynod, as root, a real
- * `dynod run --net none -- /bin/true` (the start proper compiled too: 3.5-4 ms less per
- * `dynod run` than a cache of the dry run alone, docs/benchmarks.md), else the dry run
- * (needs no root: commander, option parsing and the plan). Functions that did not run
- * are compiled lazily. Best effort: no cache, no harm (bin/ compiles from source; V8
- * also rejects a cache made by another Node).
- */
-/**
  * What bin/<name>'s `#!/usr/bin/env -S [VAR=value ...] node [options] --` line gives
  * node: V8 accepts a code cache only from a process with the same V8 flags
  * (--max-semi-space-size among them), so the cache is made with them.
@@ -152,6 +142,16 @@ function shebangOf(bin) {
   return { env, nodeArgs: words.slice(at + 1, end < 0 ? undefined : end) };
 }
 
+/**
+ * The V8 code cache of the bundle: bin/<name> runs a training command in a fresh Node
+ * with a clean environment, and writes the cache of everything compiled by then at
+ * exit. `trains` are tried in order until one succeeds: for dynod, as root, a real
+ * `dynod run --net none -- /bin/true` (the start proper compiled too: 3.5-4 ms less per
+ * `dynod run` than a cache of the dry run alone, docs/benchmarks.md), else the dry run
+ * (needs no root: commander, option parsing and the plan). Functions that did not run
+ * are compiled lazily. Best effort: no cache, no harm (bin/ compiles from source; V8
+ * also rejects a cache made by another Node).
+ */
 function makeCodeCache(root, outfile, trains = [['dynod', 'run', '--dry-run', '--', '/bin/true']]) {
   const cache = `${outfile}.cache`;
   const env = { ...process.env, DYNOD_WRITE_CODE_CACHE: '1' };

@@ -204,11 +204,6 @@ export function readProcsDeep(dir: string): number[] {
   return out;
 }
 
-/**
- * Removes a cgroup directory: sub-cgroups first (a dyno or container may make its
- * own), each emptied of processes, then rmdir with retries (a cgroup stays busy for
- * a moment after its last process is reaped).
- */
 /** rmdir of a cgroup: true once it is gone (ENOENT too), false for an error in `busy`. */
 function rmdirCgroup(dir: string, busy: string[]): boolean {
   try {
@@ -222,6 +217,11 @@ function rmdirCgroup(dir: string, busy: string[]): boolean {
   }
 }
 
+/**
+ * Removes a cgroup directory: sub-cgroups first (a dyno or container may make its
+ * own), each emptied of processes, then rmdir with retries (a cgroup stays busy for
+ * a moment after its last process is reaped).
+ */
 export async function removeTree(dir: string, useKillFile: boolean, inCgroup: InCgroup = inDynoCgroup): Promise<void> {
   // Usually the dyno is gone and its cgroup empty: one rmdir does it. EBUSY (a process
   // or sub-cgroup in it) takes the long way below.

@@ -28,11 +28,10 @@ const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'
 /** An RFC 4122 version 4 UUID, as crypto.randomUUID() makes. */
 export function randomUUID(): string {
   const at = take(16);
-  const b = pool;
-  const h = (i: number) => HEX[b[at + i]!]!;
+  const h = (i: number) => HEX[pool[at + i]!]!;
   // version 4, variant 10xx
-  const v = HEX[(b[at + 6]! & 0x0f) | 0x40]!;
-  const r = HEX[(b[at + 8]! & 0x3f) | 0x80]!;
+  const v = HEX[(pool[at + 6]! & 0x0f) | 0x40]!;
+  const r = HEX[(pool[at + 8]! & 0x3f) | 0x80]!;
   return `${h(0)}${h(1)}${h(2)}${h(3)}-${h(4)}${h(5)}-${v}${h(7)}-${r}${h(9)}-${h(10)}${h(11)}${h(12)}${h(13)}${h(14)}${h(15)}`;
 }
 
