@@ -63,6 +63,11 @@ export interface NativeNetnsListen {
   port: number;
 }
 
+/** An op list as JSON text already (compile.ts keeps a plan's): spliced into the request as it is. */
+export interface SerializedOps {
+  readonly opsJson: string;
+}
+
 export interface NativeSpawnPlan {
   /** CLONE_NEW* flags for the clone itself */
   cloneFlags: number;
@@ -77,7 +82,7 @@ export interface NativeSpawnPlan {
   cgroupDir: string;
   /** cgroup.procs of each hierarchy: the child joins them at its join-cgroup op unless born in its cgroup (v1, or v2 fallback) */
   cgroupProcs: string[];
-  ops: NativeOp[];
+  ops: NativeOp[] | SerializedOps;
   /** parent fds that become the dyno's 0, 1, 2 */
   stdio: [number, number, number];
   /** fd of the sealed dynod-init */

@@ -33,7 +33,15 @@ export function native(): DynodAddon {
       <R>(f: (text: string) => R) =>
       (arg: unknown): R =>
         arg === undefined ? (f as unknown as () => R)() : f(JSON.stringify(arg));
-    addon = { ...raw, spawn: json(raw.spawn), enter: json(raw.enter) };
+    // Ops already serialised (spawnRequest keeps a plan's op list as JSON text) are
+    // spliced into the request as they are.
+    const spawn: DynodAddon['spawn'] = (plan) => {
+      const ops = (plan as { ops?: unknown } | null | undefined)?.ops as { opsJson?: unknown } | undefined;
+      if (!ops || typeof ops.opsJson !== 'string') return json(raw.spawn)(plan);
+      const { ops: _, ...rest } = plan;
+      return raw.spawn(`{"ops":${ops.opsJson},${JSON.stringify(rest).slice(1)}`);
+    };
+    addon = { ...raw, spawn, enter: json(raw.enter) };
   }
   return addon;
 }

@@ -23,6 +23,23 @@ export function parseValue(text: string | null): number | null {
   return n >= 2 ** 62 || n < 0 ? null : n;
 }
 
+/** The largest page size Linux has (arm64, ppc64): memory limits are kept in whole pages. */
+const PAGE_MAX = 65536;
+
+/**
+ * The text a limit file shows after dynod wrote `value` into it, when that is certain
+ * (a pids count; a memory limit that is a whole number of any page size), so a
+ * reading need not open the file again; undefined: read it.
+ */
+export function writtenText(value: number, memory: boolean): string | undefined {
+  return !memory || value % PAGE_MAX === 0 ? String(value) : undefined;
+}
+
+/** The files of `all` that `known` does not give. */
+export function unknownFiles<K extends string>(all: readonly K[], known: Partial<Record<K, string | null>>): K[] {
+  return all.filter((f) => known[f] === undefined);
+}
+
 function key(map: Map<string, number>, text: string | null, k: string): number | null {
   return text === null ? null : (map.get(k) ?? null);
 }

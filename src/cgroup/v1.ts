@@ -6,7 +6,7 @@ import { DynodError } from '../errors';
 import { cgroupDir, readProcs, removeTree, rmdirIfEmpty, tryRead, tryWrite, writeFile, type CgroupMembership, type CgroupMount } from './hierarchy';
 import { IdleParents } from './idle-parents';
 import { createOwnedLeaf, leafNames, mkdirUnder, mkdirUnderRetrying, sweepRoot } from './leaf';
-import { v1Stats, type V1Files } from './stats';
+import { unknownFiles, v1Stats, writtenText, type V1Files } from './stats';
 
 /** USER_HZ: the unit of /proc/<pid>/stat times (100 on every Linux architecture dynod runs on) */
 const CLOCK_TICKS = 100;
@@ -38,6 +38,10 @@ export function treeCpuNs(pids: number[]): number {
  * them (null: no such hierarchy, so no such file); only the files named in `only`
  * when given.
  */
+export const V1_STAT_FILES: Array<keyof V1Files> = [
+  'memory.usage_in_bytes', 'memory.stat', 'memory.limit_in_bytes', 'memory.memsw.limit_in_bytes', 'memory.oom_control', 'cpuacct.usage', 'pids.current', 'pids.max',
+];
+
 export function readV1Files(memoryDir: string | null, acctDir: string | null, pidsDir: string | null, only?: Array<keyof V1Files>): V1Files {
   const where: Record<keyof V1Files, string | null> = {
     'memory.usage_in_bytes': memoryDir,
@@ -124,6 +128,12 @@ export class CgroupV1 implements CgroupBackend {
       throw e;
     }
     const made: string[] = [lockDir];
+    // the limit files' texts as written: a reading of the dyno's stats opens the others only
+    const known: Partial<V1Files> = {};
+    const remember = (file: 'memory.limit_in_bytes' | 'memory.memsw.limit_in_bytes' | 'pids.max', value: number) => {
+      const text = writtenText(value, file !== 'pids.max');
+      if (text !== undefined) known[file] = text;
+    };
     try {
       this.hierarchies.forEach((h, i) => {
         const dir = dirs[i]!;
@@ -133,8 +143,9 @@ export class CgroupV1 implements CgroupBackend {
         }
         if (h.controller === 'memory') {
           writeFile(`${dir}/memory.limit_in_bytes`, limits.memoryBytes);
+          remember('memory.limit_in_bytes', limits.memoryBytes);
           // memsw must be >= the limit: written after it on a fresh cgroup.
-          tryWrite(`${dir}/memory.memsw.limit_in_bytes`, limits.memorySwapBytes);
+          if (tryWrite(`${dir}/memory.memsw.limit_in_bytes`, limits.memorySwapBytes)) remember('memory.memsw.limit_in_bytes', limits.memorySwapBytes);
         } else if (h.controller === 'cpu') {
           if (limits.cpuWeight !== null) writeFile(`${dir}/cpu.shares`, Math.round((limits.cpuWeight * 1024) / 100));
           if (limits.cpuQuota) {
@@ -143,6 +154,7 @@ export class CgroupV1 implements CgroupBackend {
           }
         } else if (h.controller === 'pids') {
           writeFile(`${dir}/pids.max`, limits.pids);
+          remember('pids.max', limits.pids);
         }
       });
     } catch (e) {
@@ -152,6 +164,7 @@ export class CgroupV1 implements CgroupBackend {
       dropEmptyParents();
       throw e;
     }
+    const statFiles = unknownFiles(V1_STAT_FILES, known);
     const memoryDir = lockDir;
     const acctDir = this.acct >= 0 ? dirs[this.acct]! : null;
     const pidsDir = dirs[V1_CONTROLLERS.indexOf('pids')]!;
@@ -165,7 +178,7 @@ export class CgroupV1 implements CgroupBackend {
       view: this.view,
       oomKills: () => v1Stats(readV1Files(memoryDir, acctDir, pidsDir, ['memory.oom_control'])).oomKills,
       stats: () => {
-        const stats = v1Stats(readV1Files(memoryDir, acctDir, pidsDir));
+        const stats = v1Stats({ ...readV1Files(memoryDir, acctDir, pidsDir, statFiles), ...known });
         if (acctDir === null) stats.cpu.usageUsec = Math.floor(treeCpuNs(readProcs(memoryDir)) / 1000);
         return stats;
       },

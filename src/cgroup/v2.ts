@@ -6,7 +6,7 @@ import { DynodError } from '../errors';
 import { IdleParents } from './idle-parents';
 import { cgroupError, errCode, mkdirExisting, op, readProcs, removeTree, rmdirIfEmpty, tryRead, tryWrite, writeFile } from './hierarchy';
 import { createOwnedLeaf, leafNames, mkdirUnder, sweepRoot } from './leaf';
-import { V2_STAT_FILES, v2Stats, type V2Files } from './stats';
+import { V2_STAT_FILES, unknownFiles, v2Stats, writtenText, type V2Files } from './stats';
 
 /** The texts of the v2 stat files of `dir` (only those in `only` when given; null: no such file). */
 export function readV2Files(dir: string, only?: Array<keyof V2Files>): V2Files {
@@ -89,21 +89,42 @@ export class CgroupV2 implements CgroupBackend {
       dropEmptyParents();
       throw e;
     }
-    try {
+    // the limit files' texts as written: a reading of the dyno's stats opens the others only
+    const known: Partial<V2Files> = {};
+    const remember = (file: 'memory.max' | 'memory.swap.max' | 'pids.max', value: number) => {
+      const text = writtenText(value, file !== 'pids.max');
+      if (text !== undefined) known[file] = text;
+    };
+    const writeLimits = () => {
       writeFile(`${dir}/memory.max`, limits.memoryBytes);
+      remember('memory.max', limits.memoryBytes);
       // ENOENT without swap accounting: nothing to limit then.
-      tryWrite(`${dir}/memory.swap.max`, Math.max(0, limits.memorySwapBytes - limits.memoryBytes));
+      const swapMax = Math.max(0, limits.memorySwapBytes - limits.memoryBytes);
+      if (tryWrite(`${dir}/memory.swap.max`, swapMax)) remember('memory.swap.max', swapMax);
       // R15 kills the whole dyno, not one process of it.
       tryWrite(`${dir}/memory.oom.group`, 1);
       if (limits.cpuWeight !== null) writeFile(`${dir}/cpu.weight`, Math.max(1, Math.min(10000, Math.round(limits.cpuWeight))));
       if (limits.cpuQuota) writeFile(`${dir}/cpu.max`, `${limits.cpuQuota.quotaUs} ${limits.cpuQuota.periodUs}`);
       writeFile(`${dir}/pids.max`, limits.pids);
+      remember('pids.max', limits.pids);
+    };
+    try {
+      try {
+        writeLimits();
+      } catch (e) {
+        // The leaf went into parents that were already there, one of them made by
+        // another dynod that has not enabled its controllers yet: enable them here.
+        if (errCode(e) !== 'ENOENT') throw e;
+        for (const p of [this.root, path.join(this.root, group)]) writeFile(`${p}/cgroup.subtree_control`, WANT);
+        writeLimits();
+      }
     } catch (e) {
       try { fs.rmdirSync(dir); } catch { /* best effort */ }
       fs.closeSync(fd);
       dropEmptyParents();
       throw e;
     }
+    const statFiles = unknownFiles(V2_STAT_FILES, known);
     const files = (only?: Array<keyof V2Files>) => readV2Files(dir, only);
     let removing: Promise<void> | undefined;
     return {
@@ -114,7 +135,7 @@ export class CgroupV2 implements CgroupBackend {
       dirs: [dir],
       view: { version: 2 },
       oomKills: () => v2Stats(files(['memory.events'])).oomKills,
-      stats: () => v2Stats(files()),
+      stats: () => v2Stats({ ...files(statFiles), ...known }),
       pids: () => readProcs(dir),
       remove: () =>
         (removing ??= (async () => {

@@ -1,4 +1,4 @@
-import type { NativeOp, NativeSpawnPlan } from '../addon';
+import type { NativeOp, NativeSpawnPlan, SerializedOps } from '../addon';
 import type { DynoCgroup } from '../cgroup';
 import { CLONE, MOUNT_ATTR, MS, RLIMIT, USERNS_SIZE, msFlags, type MountFlag } from './constants';
 import { HOSTNAME_TOKEN, type DynoPlan, type MountSpec } from './plan';
@@ -95,11 +95,14 @@ export function compileOps(plan: DynoPlan, ctx: Pick<CompileContext, 'hostname' 
 
   ops.push({ op: 'hostname', step: 'set hostname', name: ctx.hostname });
   if (plan.network.mode !== 'host') ops.push({ op: 'loopback', step: 'bring up loopback' });
-  const cfg = ctx.network?.config;
-  if (cfg) ops.push({ op: 'net-config', step: `configure ${cfg.name}`, name: cfg.name, address: cfg.address, gateway: cfg.gateway });
+  if (ctx.network?.config) ops.push(netConfigOp(ctx.network.config));
   for (const t of deferredRo.reverse()) ops.push({ op: 'remount', step: `read-only ${t.slice(NEW.length) || '/'}`, target: t, flags: MS.rdonly });
   ops.push({ op: 'pivot', step: 'pivot_root into the dyno', target: NEW, source: null });
   return ops;
+}
+
+function netConfigOp(cfg: NonNullable<DynoNetworkSetup['config']>): NativeOp {
+  return { op: 'net-config', step: `configure ${cfg.name}`, name: cfg.name, address: cfg.address, gateway: cfg.gateway };
 }
 
 function mountOps(m: MountSpec, ctx: Pick<CompileContext, 'hostname' | 'appMountFd' | 'rootfsMountFd'>, deferredRo: string[]): NativeOp[] {
@@ -251,7 +254,7 @@ export function idMap(plan: DynoPlan, idBase: number): string {
   return plan.userns === 'private' ? `0 ${idBase} ${USERNS_SIZE}\n` : '';
 }
 
-export function compileSpawn(plan: DynoPlan, ctx: CompileContext): NativeSpawnPlan {
+export function compileSpawn(plan: DynoPlan, ctx: CompileContext, ops: NativeOp[] | SerializedOps = compileOps(plan, ctx)): NativeSpawnPlan {
   return {
     ...cloneFlags(plan),
     uidMap: idMap(plan, ctx.idBase),
@@ -262,7 +265,7 @@ export function compileSpawn(plan: DynoPlan, ctx: CompileContext): NativeSpawnPl
     ],
     cgroupDir: ctx.cgroup.intoDir,
     cgroupProcs: ctx.cgroup.procsFiles,
-    ops: compileOps(plan, ctx),
+    ops,
     stdio: ctx.stdio,
     initFd: ctx.initFd,
     passFds: ctx.seccompFd >= 0 ? [ctx.seccompFd] : [],
@@ -274,4 +277,75 @@ export function compileSpawn(plan: DynoPlan, ctx: CompileContext): NativeSpawnPl
     detached: false,
     pidNsFd: -1,
   };
+}
+
+/**
+ * compileSpawn with the op list as JSON text, from a template kept per plan: every
+ * start of a plan (and of every plan of an app) has the same ~150 ops but for its
+ * hostname, its fds and its veth, and compiling and serialising them all again cost
+ * a start ~0.1 ms.
+ */
+export function spawnRequest(plan: DynoPlan, ctx: CompileContext): NativeSpawnPlan {
+  const template = opsTemplate(plan, ctx);
+  return compileSpawn(plan, ctx, template ? { opsJson: fillTemplate(template, ctx) } : compileOps(plan, ctx));
+}
+
+type OpsContext = Pick<CompileContext, 'hostname' | 'appMountFd' | 'rootfsMountFd' | 'network'>;
+/** JSON of ops that are the same for every start, and the ops made per start. */
+type OpsTemplate = Array<string | ((ctx: OpsContext) => NativeOp)>;
+
+// What compileOps is given in place of a start's own values, to find the ops that hold
+// them. The hostname's holds a NUL, which JSON always escapes (and no plan's text has:
+// see opsTemplate), and fds are never this high (fs.nr_open is at most 2^30).
+const PROBE_HOSTNAME = '\0hostname\0';
+const PROBE_APP_FD = 2 ** 30 + 1;
+const PROBE_ROOTFS_FD = 2 ** 30 + 2;
+const PROBE_MARKS = ['\\u0000', String(PROBE_APP_FD), String(PROBE_ROOTFS_FD)];
+
+const templates = new WeakMap<DynoPlan['mounts'], Map<string, OpsTemplate | null>>();
+
+/** The template for this plan and the kind of start ctx is; null when the ops cannot have one. */
+function opsTemplate(plan: DynoPlan, ctx: OpsContext): OpsTemplate | null {
+  // Frozen: a list nobody can change since its template was made (every plan dynod builds).
+  if (!Object.isFrozen(plan.mounts)) return null;
+  const appFd = ctx.appMountFd >= 0;
+  const rootfsFd = (ctx.rootfsMountFd ?? -1) >= 0;
+  const key = `${plan.user.uid}:${plan.user.gid}:${plan.network.mode}:${appFd}:${rootfsFd}:${!!ctx.network?.config}`;
+  let byKind = templates.get(plan.mounts);
+  if (!byKind) templates.set(plan.mounts, (byKind = new Map()));
+  let template = byKind.get(key);
+  if (template === undefined) {
+    template = makeTemplate(plan, { hostname: PROBE_HOSTNAME, appMountFd: appFd ? PROBE_APP_FD : -1, rootfsMountFd: rootfsFd ? PROBE_ROOTFS_FD : -1, network: ctx.network });
+    byKind.set(key, template);
+  }
+  return template;
+}
+
+function makeTemplate(plan: DynoPlan, probe: OpsContext): OpsTemplate | null {
+  const out: OpsTemplate = [];
+  for (const op of compileOps(plan, probe)) {
+    if (op.op === 'hostname') out.push((c) => ({ ...op, name: c.hostname }));
+    else if (op.op === 'move-mount') out.push((c) => ({ ...op, fd: op.fd === PROBE_APP_FD ? c.appMountFd : c.rootfsMountFd! }));
+    else if (op.op === 'net-config') out.push((c) => netConfigOp(c.network!.config!));
+    else if (op.op === 'write' && op.content.includes(PROBE_HOSTNAME)) out.push((c) => ({ ...op, content: op.content.replaceAll(PROBE_HOSTNAME, c.hostname) }));
+    else {
+      const json = JSON.stringify(op);
+      // a probe value anywhere else (or a NUL in the plan's own text): no template, just compileOps
+      if (PROBE_MARKS.some((m) => json.includes(m))) return null;
+      const last = out.length - 1;
+      if (typeof out[last] === 'string') out[last] += `,${json}`;
+      else out.push(json);
+    }
+  }
+  return out;
+}
+
+function fillTemplate(template: OpsTemplate, ctx: OpsContext): string {
+  let text = '[';
+  for (let i = 0; i < template.length; i++) {
+    const part = template[i]!;
+    if (i > 0) text += ',';
+    text += typeof part === 'string' ? part : JSON.stringify(part(ctx));
+  }
+  return text + ']';
 }

@@ -12,7 +12,7 @@ import { Publisher, type NetnsTarget } from '../net/publish';
 import type { IdAllocator, IdRange } from '../engine/ids';
 import type { DynoNetLease, EngineNetwork } from '../net/dyno-network';
 import type { SeccompFilters } from '../seccomp/filters';
-import { compileSpawn } from './compile';
+import { spawnRequest } from './compile';
 import { USERNS_SIZE } from './constants';
 import type { DynoPlan } from './plan';
 import { closeChildEnds, prepareStdio, releaseStdio, type DynoIO, type PreparedStdio } from './stdio';
@@ -307,7 +307,7 @@ export class Dyno extends EventEmitter<DynoEvents> {
       if (appMountFd >= 0) mountFds.push(appMountFd);
       const rootfsMountFd = this.rootfsMountFd();
       if (rootfsMountFd >= 0) mountFds.push(rootfsMountFd);
-      const spawnPlan = compileSpawn(plan, {
+      const spawnPlan = spawnRequest(plan, {
         hostname: this.id,
         cgroup: this.cgroup,
         stdio: this.stdio.fds,

@@ -16,6 +16,11 @@ export interface HostFacts {
   resolvConf: string;
   hostCpus: number;
   cgroupView: CgroupView;
+  /**
+   * Set when the paths and resolv.conf came from a cache checked against the host:
+   * equal keys, equal facts (so what a plan builds from them can be reused).
+   */
+  key?: string;
 }
 
 /** Host paths a host-stack dyno may see, read-only. */
@@ -84,15 +89,66 @@ function rootfsTemplates(): Record<string, string> {
   return templates;
 }
 
-export function gatherHostFacts(opts: { rootfs?: string | undefined; cgroupView: CgroupView }): HostFacts {
+/**
+ * A change in the same clock tick as a stat would leave a directory's mtime as it was
+ * (timestamps are coarse, a jiffy): stamps this young are not trusted (git's racy rule).
+ */
+const RACY_MS = 100;
+
+/**
+ * What the host paths' facts depend on: each path of HOST_STACK_DIRS, HOST_ETC and
+ * DEVICES is an entry of one of these directories, whose mtime changes whenever an
+ * entry is added, removed, renamed or replaced (a symlink retargeted by ln -sf too);
+ * resolv.conf's text by its own stamp. Null when a stamp is too young to trust.
+ */
+function hostStamp(resolvPath: string): string | null {
+  const now = Date.now();
+  let key = resolvPath;
+  for (const p of ['/', '/etc', '/etc/ssl', '/dev', resolvPath]) {
+    const st = fs.statSync(p, { throwIfNoEntry: false });
+    if (!st) {
+      key += `|${p}:-`;
+      continue;
+    }
+    if (now - st.mtimeMs < RACY_MS || now - st.ctimeMs < RACY_MS) return null;
+    key += `|${p}:${st.dev}:${st.ino}:${st.mtimeMs}:${st.ctimeMs}:${st.size}`;
+  }
+  return key;
+}
+
+let hostCache: { key: string; paths: Record<string, PathFact>; resolvConf: string } | null = null;
+
+/**
+ * The host's paths and resolvers, gathered again only when hostStamp changed: a
+ * long-lived engine starts the same dynos over and over, and the ~30 lstats cost a
+ * start more than its cgroup writes.
+ */
+function hostPaths(): { key: string | undefined; paths: Record<string, PathFact>; resolvConf: string } {
+  // DYNOD_RESOLV_CONF: the resolvers dynos use instead of the host's (tests, hosts with a split setup)
+  const resolvPath = process.env.DYNOD_RESOLV_CONF || '/etc/resolv.conf';
+  const key = hostStamp(resolvPath);
+  if (key !== null && hostCache?.key === key) return hostCache;
   const paths: Record<string, PathFact> = {};
-  const wanted = [...HOST_STACK_DIRS, ...HOST_ETC, ...DEVICES.map((d) => `/dev/${d}`)];
-  for (const p of wanted) paths[p] = pathFact(p);
-  if (opts.rootfs) for (const p of ['/etc', '/app', '/proc', '/sys', '/dev', '/tmp']) paths[`rootfs:${p}`] = pathFact(path.join(opts.rootfs, p));
+  for (const p of [...HOST_STACK_DIRS, ...HOST_ETC, ...DEVICES.map((d) => `/dev/${d}`)]) paths[p] = pathFact(p);
   let resolvConf = '';
   try {
-    // DYNOD_RESOLV_CONF: the resolvers dynos use instead of the host's (tests, hosts with a split setup)
-    resolvConf = fs.readFileSync(process.env.DYNOD_RESOLV_CONF || '/etc/resolv.conf', 'utf8');
+    resolvConf = fs.readFileSync(resolvPath, 'utf8');
   } catch { /* none */ }
-  return { paths, templates: rootfsTemplates(), resolvConf, hostCpus: os.availableParallelism(), cgroupView: opts.cgroupView };
+  // gathered after the stamp: a change in between shows in the next stamp
+  hostCache = key === null ? null : { key, paths: Object.freeze(paths), resolvConf };
+  return { key: key ?? undefined, paths, resolvConf };
+}
+
+export function gatherHostFacts(opts: { rootfs?: string | undefined; cgroupView: CgroupView }): HostFacts {
+  const host = hostPaths();
+  let paths = host.paths;
+  let key = host.key;
+  if (opts.rootfs) {
+    paths = { ...paths };
+    for (const p of ['/etc', '/app', '/proc', '/sys', '/dev', '/tmp']) paths[`rootfs:${p}`] = pathFact(path.join(opts.rootfs, p));
+    key = undefined; // a rootfs is read afresh every time: it is not one of the stamped directories
+  }
+  const facts: HostFacts = { paths, templates: rootfsTemplates(), resolvConf: host.resolvConf, hostCpus: os.availableParallelism(), cgroupView: opts.cgroupView };
+  if (key !== undefined) facts.key = key;
+  return facts;
 }

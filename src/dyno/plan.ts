@@ -227,35 +227,8 @@ function sourceOf(opts: DynoOptions, fixed: Partial<DynoOptions>): DynoOptions {
  * Options plus host facts → the complete dyno plan, as plain data. No I/O but
  * reading --env-file; everything else the host has to say comes in through facts.
  */
-export function planDyno(opts: DynoOptions, facts: HostFacts, appDir: string, rootfsDir?: string): DynoPlan {
-  if (!opts.command || opts.command.length === 0) throw new UsageError('no command given; usage: dynod run [options] -- COMMAND [ARGS...]');
-  const size = findSize(opts.size ?? DEFAULT_SIZE);
-  const { limits, killBytes } = limitsFor(size, opts, facts.hostCpus);
-  const name = dynoName(opts);
-  const port = opts.port === undefined ? DEFAULT_PORT : parsePositiveInt(opts.port, '--port', 1, 65535);
-  const userName = opts.user ?? 'dyno';
-  if (userName !== 'dyno' && userName !== 'root') throw new UsageError(`--user ${JSON.stringify(userName)}: must be "dyno" or "root"`);
-  const user = userName === 'root' ? { ...ROOT_USER } : { ...DYNO_USER };
-  const net = opts.net ?? 'private';
-  if (net !== 'private' && net !== 'none' && net !== 'host') throw new UsageError(`--net ${JSON.stringify(net)}: must be "private", "none" or "host"`);
-  const publish = (opts.publish ?? []).map((p) => parsePublish(String(p)));
-  const allowHostPorts = allowedHostPorts(opts, net, port);
-  // Parsed only for egress: the parser's address check would load node:net for every plan.
-  const hostResolv = net === 'private' ? parseResolvConf(facts.resolvConf) : null;
-  const resolvConf = hostResolv ? dynoResolvConf(hostResolv) : facts.resolvConf;
-  const userns = opts.userns ?? 'private';
-  if (userns !== 'private' && userns !== 'host') throw new UsageError(`--userns ${JSON.stringify(userns)}: must be "private" or "host"`);
-  if (publish.length > 0 && net === 'host') throw new UsageError('--publish needs --net private or none (with --net host the app already listens on the host)');
-  if (opts.command.some((a) => a.includes('\0'))) throw new UsageError('the command contains a NUL byte');
-  if (rootfsDir) {
-    // Everything dynod mounts on or writes into must be a real directory of the
-    // rootfs: a symlink there would resolve in the host's tree while the root is built.
-    for (const d of ['/etc', '/app', '/proc', '/sys', '/dev', '/tmp']) {
-      const f = facts.paths[`rootfs:${d}`];
-      if (f && f.type !== 'dir' && f.type !== 'missing')
-        throw new UsageError(`--rootfs ${rootfsDir}: ${d} is a ${f.type}; a root filesystem's /etc, /app, /proc, /sys, /dev and /tmp must be directories (or absent)`);
-    }
-  }
+/** The dyno's filesystem, in the order it is built: its root, /etc, /app, the kernel's filesystems, /dev, /tmp. */
+function rootMounts(facts: HostFacts, appDir: string, rootfsDir: string | undefined, net: string, userns: string, resolvConf: string): MountSpec[] {
   const mounts: MountSpec[] = [];
   if (rootfsDir) {
     mounts.push({ target: '/', type: 'root-overlay', source: rootfsDir, options: [] });
@@ -288,6 +261,50 @@ export function planDyno(opts: DynoOptions, facts: HostFacts, appDir: string, ro
     ...devMounts(facts),
     { target: '/tmp', type: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] },
   );
+  return mounts;
+}
+
+/**
+ * Keeps built mount lists by a key that names everything they are built from (with
+ * facts.key): a long-lived engine starts the same dyno many times, and every start
+ * of an app has the same list.
+ */
+export type MountsMemo = (key: string, build: () => MountSpec[]) => MountSpec[];
+
+export function planDyno(opts: DynoOptions, facts: HostFacts, appDir: string, rootfsDir?: string, memo?: MountsMemo): DynoPlan {
+  if (!opts.command || opts.command.length === 0) throw new UsageError('no command given; usage: dynod run [options] -- COMMAND [ARGS...]');
+  const size = findSize(opts.size ?? DEFAULT_SIZE);
+  const { limits, killBytes } = limitsFor(size, opts, facts.hostCpus);
+  const name = dynoName(opts);
+  const port = opts.port === undefined ? DEFAULT_PORT : parsePositiveInt(opts.port, '--port', 1, 65535);
+  const userName = opts.user ?? 'dyno';
+  if (userName !== 'dyno' && userName !== 'root') throw new UsageError(`--user ${JSON.stringify(userName)}: must be "dyno" or "root"`);
+  const user = userName === 'root' ? { ...ROOT_USER } : { ...DYNO_USER };
+  const net = opts.net ?? 'private';
+  if (net !== 'private' && net !== 'none' && net !== 'host') throw new UsageError(`--net ${JSON.stringify(net)}: must be "private", "none" or "host"`);
+  const publish = (opts.publish ?? []).map((p) => parsePublish(String(p)));
+  const allowHostPorts = allowedHostPorts(opts, net, port);
+  // Parsed only for egress: the parser's address check would load node:net for every plan.
+  const hostResolv = net === 'private' ? parseResolvConf(facts.resolvConf) : null;
+  const resolvConf = hostResolv ? dynoResolvConf(hostResolv) : facts.resolvConf;
+  const userns = opts.userns ?? 'private';
+  if (userns !== 'private' && userns !== 'host') throw new UsageError(`--userns ${JSON.stringify(userns)}: must be "private" or "host"`);
+  if (publish.length > 0 && net === 'host') throw new UsageError('--publish needs --net private or none (with --net host the app already listens on the host)');
+  if (opts.command.some((a) => a.includes('\0'))) throw new UsageError('the command contains a NUL byte');
+  if (rootfsDir) {
+    // Everything dynod mounts on or writes into must be a real directory of the
+    // rootfs: a symlink there would resolve in the host's tree while the root is built.
+    for (const d of ['/etc', '/app', '/proc', '/sys', '/dev', '/tmp']) {
+      const f = facts.paths[`rootfs:${d}`];
+      if (f && f.type !== 'dir' && f.type !== 'missing')
+        throw new UsageError(`--rootfs ${rootfsDir}: ${d} is a ${f.type}; a root filesystem's /etc, /app, /proc, /sys, /dev and /tmp must be directories (or absent)`);
+    }
+  }
+  const build = () => rootMounts(facts, appDir, rootfsDir, net, userns, resolvConf);
+  const mounts =
+    memo && facts.key !== undefined
+      ? memo(`${facts.key}\0${JSON.stringify(facts.cgroupView)}\0${appDir}\0${rootfsDir ?? ''}\0${net}\0${userns}`, build)
+      : build();
 
   const env = buildEnv(opts, name, port);
   return {

@@ -3,7 +3,7 @@ import type { CgroupView } from '../cgroup';
 import { UsageError } from '../errors';
 import { gatherHostFacts, resolveDir } from '../dyno/host';
 import type { DynoOptions } from '../dyno/options';
-import { planDyno, type DynoPlan } from '../dyno/plan';
+import { planDyno, type DynoPlan, type MountsMemo } from '../dyno/plan';
 
 /** Plans this process built: frozen, so what start() gets is what plan() returned. */
 const built = new WeakSet<object>();
@@ -26,6 +26,7 @@ const mountLists = new Map<string, DynoPlan['mounts']>();
 const MOUNT_LISTS_MAX = 32;
 
 function sharedMounts(mounts: DynoPlan['mounts']): DynoPlan['mounts'] {
+  if (Object.isFrozen(mounts)) return mounts; // one of ours already (from the memo below)
   const key = JSON.stringify(mounts);
   const known = mountLists.get(key);
   if (known) return known;
@@ -34,11 +35,26 @@ function sharedMounts(mounts: DynoPlan['mounts']): DynoPlan['mounts'] {
   return mounts;
 }
 
+/**
+ * The same lists by what they are built from (planDyno's key: the host facts' stamp,
+ * the app, the network): a repeated start skips building and serialising its list.
+ */
+const listsByInput = new Map<string, DynoPlan['mounts']>();
+
+const mountsMemo: MountsMemo = (key, build) => {
+  const known = listsByInput.get(key);
+  if (known) return known;
+  const list = sharedMounts(build());
+  if (listsByInput.size >= MOUNT_LISTS_MAX) listsByInput.clear();
+  listsByInput.set(key, list);
+  return list;
+};
+
 /** Options → a frozen plan, with this host's facts. */
 export function buildPlan(options: DynoOptions, view: CgroupView): DynoPlan {
   const app = resolveDir('--app', options.app ?? process.cwd());
   const rootfs = options.rootfs !== undefined ? resolveDir('--rootfs', options.rootfs) : undefined;
-  const planned = planDyno(options, gatherHostFacts({ rootfs, cgroupView: view }), app, rootfs);
+  const planned = planDyno(options, gatherHostFacts({ rootfs, cgroupView: view }), app, rootfs, mountsMemo);
   const plan = deepFreeze({ ...planned, mounts: sharedMounts(planned.mounts) });
   built.add(plan);
   return plan;

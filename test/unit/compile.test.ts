@@ -368,3 +368,40 @@ t.test('compileOps is a pure function of the plan', async (t) => {
   t.same(compileOps(plan, { hostname: HOST, appMountFd: -1 }), compileOps(plan, { hostname: HOST, appMountFd: -1 }));
   t.equal(JSON.stringify(plan), before, 'the plan is not changed');
 });
+
+// spawnRequest keeps each plan's ops as a JSON template and fills in what is the
+// start's own (hostname, fds, veth): what crosses the seam must be exactly what
+// compileSpawn says, for every kind of start, and differ between starts only there.
+t.test('spawnRequest: the kept op template gives exactly compileSpawn\'s ops, start after start', async (t) => {
+  const { spawnRequest } = await import('../../src/dyno/compile');
+  const freeze = <T>(v: T): T => {
+    if (v && typeof v === 'object' && !Object.isFrozen(v)) {
+      Object.freeze(v);
+      for (const x of Object.values(v)) freeze(x);
+    }
+    return v;
+  };
+  const net = (address: string) => ({ veth: { host: 'dv-1', peer: 'eth0', bridge: 'dynod0' }, config: { name: 'eth0', address, gateway: '10.9.0.1' }, listen: [] });
+  const base = { cgroup: { intoDir: '', procsFiles: ['/x/cgroup.procs'] }, stdio: [0, 1, 2] as [number, number, number], initFd: 3, idBase: 200000, seccompFd: 4, trace: false };
+  for (const [name, make, appFd] of VARIANTS) {
+    const plan = freeze(make());
+    const rootfsFd = plan.root.kind === 'rootfs' ? 11 : -1;
+    for (const [hostname, fd, network] of [
+      [HOST, appFd, plan.network.mode === 'private' ? net('10.9.0.7') : undefined],
+      ['another-host', appFd >= 0 ? appFd + 20 : -1, plan.network.mode === 'private' ? net('10.9.0.8') : undefined],
+    ] as const) {
+      const ctx = { ...base, hostname, appMountFd: fd, rootfsMountFd: rootfsFd, network };
+      const req = spawnRequest(plan, ctx);
+      t.notOk(Array.isArray(req.ops), `${name}: the ops come from the template`);
+      t.same(JSON.parse((req.ops as { opsJson: string }).opsJson), JSON.parse(JSON.stringify(compileOps(plan, ctx))), `${name}, ${hostname}: the same ops as compileOps`);
+      const { ops: _a, ...rest } = req;
+      const { ops: _b, ...want } = compileSpawn(plan, ctx);
+      t.same(rest, want, `${name}: the rest of the request as compileSpawn`);
+    }
+  }
+  // A plan that is not frozen could change under a kept template: none is kept for it.
+  t.ok(Array.isArray(spawnRequest(mk(), { ...base, hostname: HOST, appMountFd: -1 }).ops), 'an unfrozen plan is compiled afresh');
+  // A NUL in a plan's own text would look like the hostname's probe: compiled afresh.
+  const nul = freeze(mk({ net: 'none' }, fakeFacts({ resolvConf: 'nameserver 10.0.0.53\n# \0\n' })));
+  t.ok(Array.isArray(spawnRequest(nul, { ...base, hostname: HOST, appMountFd: -1 }).ops), 'a plan holding a NUL is compiled afresh');
+});
