@@ -845,14 +845,25 @@ Napi::Value NetnsSocket(const Napi::CallbackInfo &info) {
   return Napi::Number::New(info.Env(), fd);
 }
 
-// netnsListening(pidfd, port): whether a TCP socket listens on port in pidfd's network namespace.
-Napi::Value NetnsListening(const Napi::CallbackInfo &info) {
-  Check c{info.Env(), "netnsListening"};
-  c.args(info, 2, "netnsListening(pidfd, port)");
+// netnsDiagSocket(pidfd): a sock_diag socket in pidfd's network namespace (for tcpListening).
+Napi::Value NetnsDiagSocket(const Napi::CallbackInfo &info) {
+  Check c{info.Env(), "netnsDiagSocket"};
+  c.args(info, 1, "netnsDiagSocket(pidfd)");
   int pidfd = c.fd(info[0], "pidfd");
+  StepError err;
+  int fd = netns_diag_socket(pidfd, err);
+  if (fd < 0) throw step_error(info.Env(), err);
+  return Napi::Number::New(info.Env(), fd);
+}
+
+// tcpListening(diagFd, port): whether a TCP socket listens on port in diagFd's network namespace.
+Napi::Value TcpListening(const Napi::CallbackInfo &info) {
+  Check c{info.Env(), "tcpListening"};
+  c.args(info, 2, "tcpListening(diagFd, port)");
+  int fd = c.fd(info[0], "diagFd");
   int port = (int)c.integer(info[1], "port", 1, 65535);
   StepError err;
-  int r = netns_listening(pidfd, port, err);
+  int r = diag_listening(fd, port, err);
   if (r < 0) throw step_error(info.Env(), err);
   return Napi::Boolean::New(info.Env(), r == 1);
 }
@@ -1098,7 +1109,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("trimMemory", Napi::Function::New(env, TrimMemory));
   exports.Set("mainThread", Napi::Function::New(env, MainThread));
   exports.Set("netnsSocket", Napi::Function::New(env, NetnsSocket));
-  exports.Set("netnsListening", Napi::Function::New(env, NetnsListening));
+  exports.Set("netnsDiagSocket", Napi::Function::New(env, NetnsDiagSocket));
+  exports.Set("tcpListening", Napi::Function::New(env, TcpListening));
   exports.Set("netBridge", Napi::Function::New(env, NetBridge));
   exports.Set("netLinkDelete", Napi::Function::New(env, NetLinkDelete));
   exports.Set("idmapMount", Napi::Function::New(env, IdmapMount));

@@ -20,7 +20,9 @@ namespace dynod {
 // behind pidfd (the caller connects it to the dyno's $PORT on 127.0.0.1), or -1
 // with err filled. Never throws.
 int netns_socket(int pidfd, StepError &err);
-int netns_listening(int pidfd, int port, StepError &err);
+int netns_diag_socket(int pidfd, StepError &err);
+// 1 when a TCP socket listens on port in diag_fd's network namespace, 0 when none, -1 with err.
+int diag_listening(int diag_fd, int port, StepError &err);
 
 struct NetnsListen {
   int family;           // AF_INET or AF_INET6

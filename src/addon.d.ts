@@ -245,8 +245,10 @@ export interface DynodAddon {
   trimMemory(): [number, number];
   /** a non-blocking TCP socket in the network namespace of pidfd's process; throws an Error with NativeErrorData on failure */
   netnsSocket(pidfd: number): number;
-  /** whether a TCP socket listens on port in the network namespace of pidfd's process (sock_diag); throws an Error with NativeErrorData */
-  netnsListening(pidfd: number, port: number): boolean;
+  /** a sock_diag (netlink) socket in the network namespace of pidfd's process, for tcpListening; throws an Error with NativeErrorData */
+  netnsDiagSocket(pidfd: number): number;
+  /** whether a TCP socket listens on port in diagFd's network namespace; throws an Error with NativeErrorData */
+  tcpListening(diagFd: number, port: number): boolean;
   /** the bridge `name` with address/prefix, made and brought up unless it exists; its ifindex */
   netBridge(name: string, address: string, prefix: number): number;
   /** deletes a link (a veth takes its peer with it); false when there was none */

@@ -151,6 +151,11 @@ export class Dyno extends EventEmitter<DynoEvents> {
   // reported: 'up' is emitted only when both went well, never for a dyno the
   // parent has just killed.
   private settleStart: (err: DynodError | null) => void = () => {};
+  /** start() has resolved or rejected: an end after that has no start to reject */
+  private startSettled = false;
+  /** waitForPort calls polling now, and their sock_diag socket in the dyno's network namespace */
+  private portWaits = 0;
+  private diagFd = -1;
   private channelEnded = false;
   private resolveSetup!: () => void;
   private readonly setupDone = new Promise<void>((r) => (this.resolveSetup = r));
@@ -338,7 +343,11 @@ export class Dyno extends EventEmitter<DynoEvents> {
     if (this.stopRequested) this.applyStop(); // asked while the clone was being made
 
     const started = new Promise<Dyno>((resolve, reject) => {
-      this.settleStart = (err) => (err ? reject(err) : resolve(this));
+      this.settleStart = (err) => {
+        this.startSettled = true;
+        if (err) reject(err);
+        else resolve(this);
+      };
     });
     const onAbort = () => {
       if (this._state !== 'starting' || this.exited) return;
@@ -404,6 +413,7 @@ export class Dyno extends EventEmitter<DynoEvents> {
 
   /** Releases what a start holds, in any state: idempotent. */
   private async release(): Promise<void> {
+    this.closeDiag();
     const publisher = this.publisher;
     this.publisher = null;
     await publisher?.close().catch(() => {});
@@ -480,7 +490,8 @@ export class Dyno extends EventEmitter<DynoEvents> {
     clearTimeout(this.stopTimer);
     this.engine.released(this);
     this.resolveExit(result);
-    this.settleStart(result.error ?? (this.stopRequested ? new DynodError('stopped before it was up', { step: 'start' }) : new DynodError('the dyno ended before its command ran', { step: 'start' })));
+    if (!this.startSettled)
+      this.settleStart(result.error ?? (this.stopRequested ? new DynodError('stopped before it was up', { step: 'start' }) : new DynodError('the dyno ended before its command ran', { step: 'start' })));
     const rethrow = (fn: () => void) => {
       try {
         fn();
@@ -578,15 +589,28 @@ export class Dyno extends EventEmitter<DynoEvents> {
       const started = Date.now();
       const own = this.plan.network.mode !== 'host';
       const pids = () => this.processIds();
+      this.portWaits++;
+      const settle = (err: DynodError | null) => {
+        if (--this.portWaits === 0) this.closeDiag();
+        if (err) reject(err);
+        else resolve();
+      };
       const poll = () => {
-        if (this.exited) return reject(new DynodError(`${this.name} ended before anything listened on port ${port}`, { step: 'wait for port', code: 'ESRCH' }));
-        if (this._pid > 0 && this.listening(port, own, pids)) return resolve();
+        if (this.exited) return settle(new DynodError(`${this.name} ended before anything listened on port ${port}`, { step: 'wait for port', code: 'ESRCH' }));
+        if (this._pid > 0 && this.listening(port, own, pids)) return settle(null);
         if (Date.now() - started >= timeoutMs)
-          return reject(new DynodError(`nothing in ${this.name} listened on port ${port} within ${timeoutMs} ms`, { step: 'wait for port', code: 'ETIMEDOUT' }));
+          return settle(new DynodError(`nothing in ${this.name} listened on port ${port} within ${timeoutMs} ms`, { step: 'wait for port', code: 'ETIMEDOUT' }));
         setTimeout(poll, 20);
       };
       poll();
     });
+  }
+
+  /** The sock_diag socket kept while waitForPort polls: it also keeps the namespace, so it goes at the end. */
+  private closeDiag(): void {
+    if (this.diagFd < 0) return;
+    fs.closeSync(this.diagFd);
+    this.diagFd = -1;
   }
 
   /**
@@ -607,7 +631,9 @@ export class Dyno extends EventEmitter<DynoEvents> {
   private listening(port: number, own: boolean, pids: () => number[]): boolean {
     if (!own || this.pidfd < 0 || sockDiagMissing) return listensOn(this._pid, port, own, pids);
     try {
-      return native().netnsListening(this.pidfd, port);
+      // one socket in the namespace for all the polls: no thread and no setns per poll
+      if (this.diagFd < 0) this.diagFd = native().netnsDiagSocket(this.pidfd);
+      return native().tcpListening(this.diagFd, port);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       // no tcp_diag in this kernel (a module not loaded, not shipped): /proc's table, as before

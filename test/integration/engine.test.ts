@@ -94,10 +94,20 @@ t.test('waitForPort resolves when the dyno listens on $PORT, times out cleanly o
   });
   const d = await engine.start({ command: ['node', 'server.js'], app, port: 5123 });
   t.equal(d.state, 'up', 'up: the command runs (not yet listening)');
+  // The polls share one sock_diag socket in the dyno's namespace, closed when they end:
+  // it would otherwise keep the namespace (and an fd) after the dyno.
+  const sockets = () => new Set(fs.readdirSync('/proc/self/fd').map((fd) => { try { return fs.readlinkSync(`/proc/self/fd/${fd}`); } catch { return ''; } }).filter((l) => l.startsWith('socket:')));
+  const before = sockets();
+  const added = () => [...sockets()].filter((s) => !before.has(s));
   const t0 = Date.now();
-  await d.waitForPort(5123, 10_000);
+  const waits = [d.waitForPort(5123, 10_000), d.waitForPort(5123, 10_000)];
+  await new Promise((r) => setTimeout(r, 50));
+  t.equal(added().length, 1, 'one socket for both waits while they poll');
+  await Promise.all(waits);
   t.ok(Date.now() - t0 >= 200, 'not before the listen');
+  t.same(added(), [], 'closed once no wait polls');
   await t.rejects(d.waitForPort(5124, 150), { name: 'DynodError', code: 'ETIMEDOUT', step: 'wait for port' });
+  t.same(added(), [], 'closed after a timeout too');
   await d.stop(2_000);
   await t.rejects(d.waitForPort(5123, 1_000), { name: 'DynodError', step: 'wait for port' }, 'rejects once the dyno has ended');
 });

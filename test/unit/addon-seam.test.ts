@@ -97,6 +97,9 @@ t.test('the other entry points check their arguments too', async (t) => {
   t.throws(() => n.idmapMount(7 as never, '', ''), { name: 'TypeError', message: 'idmapMount: path must be a string' });
   t.throws(() => n.idmapMount('/', 3 as never, ''), { name: 'TypeError', message: 'idmapMount: uidMap must be a string' });
   t.throws(() => n.watchExit(-1, () => {}), { name: 'TypeError', message: 'watchExit: fd must be an integer in 0..2147483647' });
+  t.throws(() => n.netnsDiagSocket(-2), { name: 'TypeError', message: 'netnsDiagSocket: pidfd must be an integer in 0..2147483647' });
+  t.throws(() => n.tcpListening(3, 0), { name: 'TypeError', message: 'tcpListening: port must be an integer in 1..65535' });
+  t.throws(() => n.tcpListening('3' as never, 80), { name: 'TypeError', message: 'tcpListening: diagFd must be an integer in 0..2147483647' });
   const action = { kind: 'allow' as const, value: 0 };
   const filter = { defaultAction: action, badArchAction: action, arches: [], enosysAboveKnown: false, rules: [{ syscall: 'read', action, args: [{ index: 0, op: 'eq' as const, value: 1n, valueTwo: 0n }] }] };
   t.throws(() => n.compileSeccomp({ ...filter, rules: [{ ...filter.rules[0]!, args: [{ index: 0, op: 'eq', value: 1 as never, valueTwo: 0n }] }] }),
