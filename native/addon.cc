@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <string.h>
+#include <unordered_map>
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
@@ -45,6 +46,7 @@
 #include "json.h"
 #include "net.h"
 #include "netlink.h"
+#include "spare.h"
 #include "process.h"
 #include "seccomp.h"
 #include "sys.h"
@@ -548,6 +550,10 @@ Napi::Object spawn_result(Napi::Env env, const SpawnResult &out) {
   return res;
 }
 
+// Spares made and not yet handed to a spawn, by id: JavaScript holds the id only.
+std::unordered_map<uint32_t, Spare *> g_spares;
+uint32_t g_next_spare = 1;
+
 Napi::Value Spawn(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   Check c{env, "spawn"};
@@ -584,6 +590,22 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   req.child.detached = c.boolean(c.get(plan, "detached"), at(p, "detached"));
   req.pid_ns_fd = (int)c.integer(c.get(plan, "pidNsFd"), at(p, "pidNsFd"), -1, INT_MAX);
   if (req.pid_ns_fd >= 0 && (req.clone_flags & CLONE_NEWPID)) c.fail(at(p, "pidNsFd"), "-1 when cloneFlags has CLONE_NEWPID (a new PID namespace or a joined one, not both)");
+  // The spare is this spawn's from here, whatever happens: freed when the spawn is over.
+  struct SpareGuard {
+    Spare *s = nullptr;
+    ~SpareGuard() { spare_free(s); }
+  } spare;
+  int64_t spare_id = c.integer(c.get(plan, "spare"), at(p, "spare"), -1, UINT32_MAX);
+  if (spare_id >= 0) {
+    auto it = g_spares.find((uint32_t)spare_id);
+    if (it == g_spares.end()) c.fail(at(p, "spare"), "-1 or the id of a spare (spareMake) that no spawn took yet");
+    spare.s = it->second;
+    g_spares.erase(it);
+    if (spare.s->uid_map != req.uid_map || spare.s->gid_map != req.gid_map) c.fail(at(p, "uidMap"), "the maps the spare was made with, with a spare");
+    if ((req.clone_flags & (CLONE_NEWUSER | CLONE_NEWNET)) != (CLONE_NEWUSER | CLONE_NEWNET))
+      c.fail(at(p, "cloneFlags"), "with CLONE_NEWUSER and CLONE_NEWNET with a spare (its namespaces stand for them)");
+    req.spare = spare.s;
+  }
   req.child.ops = st.ops.data();
   req.child.nops = st.ops.size();
   req.child.argv = st.argv.data();
@@ -902,6 +924,34 @@ Napi::Value NetLinkDelete(const Napi::CallbackInfo &info) {
   return env.Undefined();
 }
 
+// spareMake(uidMap, gidMap): a spare (spare.h) for a dyno with these maps; its id.
+Napi::Value SpareMake(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Check c{env, "spareMake"};
+  c.args(info, 2, "spareMake(uidMap, gidMap)");
+  std::string uid_map = c.string(info[0], "uidMap"), gid_map = c.string(info[1], "gidMap");
+  if (uid_map.empty()) c.fail("uidMap", "the maps of the dyno's user namespace (not empty)");
+  if (gid_map.empty()) c.fail("gidMap", "the maps of the dyno's user namespace (not empty)");
+  StepError err;
+  Spare *s = spare_make(uid_map, gid_map, err);
+  if (!s) throw step_error(env, err);
+  uint32_t id = g_next_spare++;
+  g_spares[id] = s;
+  return Napi::Number::New(env, id);
+}
+
+// spareDiscard(id): ends a spare no spawn took; false when there is none by that id.
+Napi::Value SpareDiscard(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Check c{env, "spareDiscard"};
+  c.args(info, 1, "spareDiscard(id)");
+  auto it = g_spares.find((uint32_t)c.integer(info[0], "id", 1, UINT32_MAX));
+  if (it == g_spares.end()) return Napi::Boolean::New(env, false);
+  spare_free(it->second);
+  g_spares.erase(it);
+  return Napi::Boolean::New(env, true);
+}
+
 // A detached, idmapped copy of a directory's mount, made here with the host's
 // privileges and attached by the child with move_mount. The user namespace that
 // carries the maps lives only as long as this call: the mount keeps its own
@@ -1114,6 +1164,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("netBridge", Napi::Function::New(env, NetBridge));
   exports.Set("netLinkDelete", Napi::Function::New(env, NetLinkDelete));
   exports.Set("idmapMount", Napi::Function::New(env, IdmapMount));
+  exports.Set("spareMake", Napi::Function::New(env, SpareMake));
+  exports.Set("spareDiscard", Napi::Function::New(env, SpareDiscard));
   exports.Set("lockRange", Napi::Function::New(env, LockRange));
   exports.Set("flock", Napi::Function::New(env, Flock));
   exports.Set("rawOutput", Napi::Function::New(env, RawOutput));

@@ -27,6 +27,7 @@
 #include "net.h"
 #include "netlink.h"
 #include "sys.h"
+#include "spare.h"
 #include "userns.h"
 
 namespace dynod {
@@ -90,7 +91,8 @@ void kill_and_reap(int pidfd) {
 // namespace does not have, and the dyno's network is made from the host: the parent
 // applies them while the child waits, then releases it. On failure the caller kills it.
 bool prepare_and_release(const SpawnRequest &req, pid_t pid, int pidfd, bool into, int sync_w, std::vector<int> &netns_fds, StepError &err) {
-  if (!req.uid_map.empty() && !write_id_maps(pid, req.uid_map, req.gid_map, "user namespace", err)) return false;
+  // A spare's user namespace has its maps already (the same: checked at the seam).
+  if (!req.spare && !req.uid_map.empty() && !write_id_maps(pid, req.uid_map, req.gid_map, "user namespace", err)) return false;
   for (const auto &rl : req.rlimits) {
     struct rlimit r;
     r.rlim_cur = rl.soft;
@@ -241,6 +243,15 @@ bool spawn_shared(SpawnRequest &req, int cgroup_fd, int chan_parent, int sync_w,
   args.stack = (uint64_t)(uintptr_t)stack;
   args.stack_size = kChildStack;
   long pid = clone3_into_cgroup(args, cgroup_fd, &s.into, [&req](struct clone_args &a) {
+    // Through a spare, its helper makes this clone from inside the dyno's user and
+    // network namespaces; a helper that is gone (killed) leaves the clone to us.
+    if (req.spare) {
+      struct clone_args mine = a;
+      long r = spare_clone(req.spare, &a, shared_child, &req.child);
+      if (r != kSpareGone) return r;
+      a = mine;
+      req.spare = nullptr;  // before the child runs: the helper thread then writes its maps
+    }
     return dynod_clone3_on_stack(&a, sizeof a, shared_child, &req.child);
   });
   // Here the child has exec'd dynod-init, or died.
@@ -303,6 +314,7 @@ bool spawn_dyno(SpawnRequest &req, SpawnResult &out, StepError &err) {
     if (ok) chan_parent.release();
     return ok;
   }
+  req.spare = nullptr;  // only the shared clone goes through a spare: this one makes its own namespaces
   sigset_t all, saved;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, &saved);

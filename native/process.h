@@ -103,8 +103,11 @@ struct Rlimit {
   unsigned long long soft, hard;
 };
 
+struct Spare;
+
 struct SpawnRequest {
   unsigned clone_flags = 0;        // CLONE_NEW* for the first clone
+  Spare *spare = nullptr;          // a parked cloner in the dyno's user and network namespaces (spare.h), or null
   const char *clone_step = "create namespaces";  // names the clone in its error
   std::string uid_map, gid_map;    // written for a new user namespace while the child waits
   std::vector<Rlimit> rlimits;     // set by the parent (prlimit): the child cannot raise limits from its user namespace

@@ -104,6 +104,12 @@ export interface NativeSpawnPlan {
   detached: boolean;
   /** a PID namespace (fd) the child is born in, for /proc to show it (OCI: joined by path); -1: none */
   pidNsFd: number;
+  /**
+   * a spare (spareMake) made with these uidMap and gidMap: the child is cloned from inside
+   * its user and network namespaces (cloneFlags must name them); -1: none. The spawn takes
+   * it, whatever happens.
+   */
+  spare: number;
 }
 
 export interface NativeSpawnResult {
@@ -262,6 +268,13 @@ export interface DynodAddon {
   idmapMount(path: string, uidMap: string, gidMap: string): number;
   /** the same on the threadpool: cb(err, fd) */
   idmapMount(path: string, uidMap: string, gidMap: string, cb: (err: NativeStepError | null, fd: number) => void): void;
+  /**
+   * A dyno's user namespace (these maps) and network namespace, made ahead, with a
+   * helper parked in them that makes the clone of the spawn given its id (native/spare.h); the id.
+   */
+  spareMake(uidMap: string, gidMap: string): number;
+  /** ends a spare no spawn took; false when there is none by that id */
+  spareDiscard(id: number): boolean;
   /**
    * An OFD write lock on byte `index` of the file behind fd (unlock with lock=false):
    * host-wide, per open file description, released by the kernel when the fd closes.

@@ -54,6 +54,8 @@ export interface CompileContext {
   trace: boolean;
   /** this start's veth, address and sockets in the namespace (none: lo only) */
   network?: DynoNetworkSetup;
+  /** a spare made with this start's id maps (spareMake), or -1/absent */
+  spare?: number;
 }
 
 /**
@@ -276,6 +278,7 @@ export function compileSpawn(plan: DynoPlan, ctx: CompileContext, ops: NativeOp[
     netnsListen: ctx.network?.listen ?? [],
     detached: false,
     pidNsFd: -1,
+    spare: ctx.spare ?? -1,
   };
 }
 

@@ -10,6 +10,7 @@ import { CommandError, DynodError } from '../errors';
 import type { CgroupBackend, CgroupStats, DynoCgroup } from '../cgroup';
 import { Publisher, type NetnsTarget } from '../net/publish';
 import type { IdAllocator, IdRange } from '../engine/ids';
+import type { Spare, SpareNamespaces } from '../engine/spare-ns';
 import type { DynoNetLease, EngineNetwork } from '../net/dyno-network';
 import type { SeccompFilters } from '../seccomp/filters';
 import { spawnRequest } from './compile';
@@ -83,6 +84,8 @@ export interface DynoEvents {
 export interface EngineResources {
   readonly cgroups: CgroupBackend;
   readonly ids: IdAllocator;
+  /** the next private dyno's user and network namespaces, made ahead */
+  readonly spares: SpareNamespaces;
   readonly seccomp: SeccompFilters;
   readonly network: EngineNetwork;
   initFd(): number;
@@ -294,9 +297,16 @@ export class Dyno extends EventEmitter<DynoEvents> {
     const mountFds: number[] = [];
     let result;
     let appMount: Promise<number> | null = null;
+    // A dyno in a user and a network namespace of its own is cloned through a spare when one is ready.
+    const spares = plan.userns === 'private' && plan.network.mode !== 'host' ? this.engine.spares : null;
+    let spare: Spare | null = null;
     try {
       this.checkAbort(opts.signal);
-      if (plan.userns === 'private') this.ids = this.engine.ids.reserve();
+      spare = spares?.take() ?? null;
+      if (spare) {
+        this.ids = spare.ids;
+        this.mark('spare namespaces');
+      } else if (plan.userns === 'private') this.ids = this.engine.ids.reserve();
       appMount = this.appMountFd();
       appMount.catch(() => {}); // awaited below, or in the catch: never an unhandled rejection
       this.cgroup = this.engine.cgroups.create({ group: opts.group ?? 'run', name: plan.name, id: this.id }, plan.limits);
@@ -323,16 +333,21 @@ export class Dyno extends EventEmitter<DynoEvents> {
         seccompFd: this.engine.seccomp.fd(plan.seccomp, plan.capabilities.length ? 'root' : 'dyno'),
         trace: this.traceOn,
         network: this.net,
+        spare: spare?.id ?? -1,
       });
       this.mark('spawn');
       result = n.spawn(spawnPlan);
     } catch (e) {
       if (appMount !== null) mountFds.push(await appMount.catch(() => -1));
       for (const fd of mountFds) if (fd >= 0) fs.closeSync(fd);
+      // its id range is this.ids, released below; a spawn that took it has ended it already
+      if (spare) spares!.discard(spare, true);
       await this.release();
       throw e;
     } finally {
       if (result) for (const fd of mountFds) fs.closeSync(fd);
+      // the next one is made while this dyno runs
+      spares?.schedule();
     }
     closeChildEnds(this.stdio);
     this.net?.attach(result.netnsFds, (m) => this.warn(m));

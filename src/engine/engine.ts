@@ -8,6 +8,7 @@ import type { DynoOptions } from '../dyno/options';
 import type { DynoPlan } from '../dyno/plan';
 import { buildPlan, checkPlan } from './plans';
 import { IdAllocator } from './ids';
+import { SpareNamespaces } from './spare-ns';
 import { EngineNetwork, type NetworkOptions } from '../net/dyno-network';
 import { log } from '../log';
 
@@ -37,6 +38,7 @@ export interface RunResult {
 export class Engine {
   private backend: CgroupBackend | null = null;
   private readonly ids = new IdAllocator();
+  private readonly spares = new SpareNamespaces(this.ids);
   private readonly seccomp = new SeccompFilters();
   private readonly network: EngineNetwork;
   private initFd = -1;
@@ -61,6 +63,7 @@ export class Engine {
         return self.cgroups();
       },
       ids: this.ids,
+      spares: this.spares,
       seccomp: this.seccomp,
       network: this.network,
       initFd: () => this.initBinary(),
@@ -178,6 +181,7 @@ export class Engine {
       log.warn({ err: e }, 'host network release failed');
     }
     this.seccomp.close();
+    this.spares.close();
     this.ids.close();
     if (this.initFd >= 0) fs.closeSync(this.initFd);
     this.initFd = -1;

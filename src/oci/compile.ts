@@ -262,5 +262,6 @@ export function compileContainer(plan: ContainerPlan, ctx: ContainerCompileConte
     netnsListen: [],
     detached: true,
     pidNsFd: pidJoin ? ctx.nsFds[pidJoin.path]! : -1,
+    spare: -1,
   };
 }

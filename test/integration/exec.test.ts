@@ -41,12 +41,16 @@ async function ex(target: ExecTarget, command: string[], io: ExecIO = {}): Promi
   return { ...r, stdout: out.text(), stderr: err.text() };
 }
 
-/** Our own children but the running dynos' PID 1s, from every thread: a helper left behind would show up here. */
+/**
+ * Our own children but the running dynos' PID 1s and the engine's spare (`dynod-spare`,
+ * parked for the next start), from every thread: a helper left behind would show up here.
+ */
 function children(): number[] {
   const dynos = new Set(engine.dynos.map((d) => d.pid));
+  const comm = (pid: number) => { try { return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim(); } catch { return ''; } };
   return fs.readdirSync('/proc/self/task')
     .flatMap((tid) => fs.readFileSync(`/proc/self/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number))
-    .filter((pid) => !dynos.has(pid));
+    .filter((pid) => !dynos.has(pid) && comm(pid) !== 'dynod-spare');
 }
 
 /** Open fds once libuv has run the close callbacks of the last sessions' handles. */

@@ -1,0 +1,182 @@
+#include "spare.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sys.h"
+#include "userns.h"
+
+#if defined(__x86_64__)
+extern "C" long dynod_clone3_on_stack(struct clone_args *args, size_t size, int (*fn)(void *), void *arg);
+#endif
+
+namespace dynod {
+namespace {
+
+constexpr char kSpareClone = 1, kSpareQuit = 2;
+constexpr size_t kSpareStack = 16 * 1024;
+
+#if defined(__x86_64__)
+// A system call that leaves errno alone: H shares the TLS of the thread that made it,
+// whose errno is not H's to write.
+long raw_syscall(long n, long a = 0, long b = 0, long c = 0) {
+  long r;
+  asm volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
+  return r;
+}
+
+// H: parked in the spare namespaces until a start gives it a clone to make. Raw system
+// calls only, on its own stack; it never returns into ours.
+int spare_main(void *arg) {
+  Spare *s = static_cast<Spare *>(arg);
+  // Dies with dynod: a SIGKILL of dynod must not leave it (or its namespaces) behind.
+  raw_syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
+  if (raw_syscall(SYS_getppid) != s->creator) raw_syscall(SYS_exit, 0);
+  // what ps shows for it (a copy of Node's name would hide what it is)
+  static const char name[] = "dynod-spare";
+  raw_syscall(SYS_prctl, PR_SET_NAME, (long)name);
+  for (;;) {
+    char b = 0;
+    long n = raw_syscall(SYS_read, s->go_r, (long)&b, 1);
+    if (n == -EINTR) continue;
+    if (n != 1 || b != kSpareClone) raw_syscall(SYS_exit, 0);
+    long r = dynod_clone3_on_stack(s->args, sizeof *s->args, s->fn, s->fn_arg);
+    s->result = r;
+    raw_syscall(SYS_write, s->done_w, (long)&b, 1);
+    if (r >= 0) raw_syscall(SYS_exit, 0);
+  }
+}
+#endif
+
+void close_fd(int &fd) {
+  if (fd >= 0) close(fd);
+  fd = -1;
+}
+
+}  // namespace
+
+Spare *spare_make(const std::string &uid_map, const std::string &gid_map, StepError &err) {
+#if defined(__x86_64__)
+  const char *step = "spare namespaces";
+  auto *s = new Spare;
+  s->uid_map = uid_map;
+  s->gid_map = gid_map;
+  int go[2], done[2];
+  if (pipe2(go, O_CLOEXEC) != 0) {
+    fail_step(err, step, "pipe2");
+    delete s;
+    return nullptr;
+  }
+  s->go_r = go[0];
+  s->go_w = go[1];
+  if (pipe2(done, O_CLOEXEC) != 0) {
+    fail_step(err, step, "pipe2");
+    spare_free(s);
+    return nullptr;
+  }
+  s->done_r = done[0];
+  s->done_w = done[1];
+  s->stack = mmap(nullptr, kSpareStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (s->stack == MAP_FAILED) {
+    s->stack = nullptr;
+    fail_step(err, step, "mmap", "helper stack");
+    spare_free(s);
+    return nullptr;
+  }
+  s->creator = getpid();
+  sigset_t all, saved;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &saved);  // H keeps them all blocked: no handler of Node's runs on it
+  // CLONE_FILES: the fds a start opens later (its cgroup, stdio, channel) are H's as well
+  // when it clones the dyno, which gets a copy of this table as from our own clone.
+  int pid = clone(spare_main, static_cast<char *>(s->stack) + kSpareStack, CLONE_VM | CLONE_FILES | CLONE_NEWUSER | CLONE_NEWNET | SIGCHLD, s);
+  int clone_errno = errno;
+  pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+  if (pid < 0) {
+    fail_step(err, step, "clone", "CLONE_NEWUSER|CLONE_NEWNET", clone_errno);
+    spare_free(s);
+    return nullptr;
+  }
+  s->pid = pid;
+  s->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  if (s->pidfd < 0) {
+    fail_step(err, step, "pidfd_open");
+    spare_free(s);
+    return nullptr;
+  }
+  if (!write_id_maps(pid, uid_map, gid_map, step, err)) {
+    spare_free(s);
+    return nullptr;
+  }
+  return s;
+#else
+  (void)uid_map;
+  (void)gid_map;
+  fail_step(err, "spare namespaces", "clone", "no shared clone on this architecture", ENOSYS);
+  return nullptr;
+#endif
+}
+
+long spare_clone(Spare *s, struct clone_args *args, int (*fn)(void *), void *fn_arg) {
+  args->flags &= ~(uint64_t)(CLONE_NEWUSER | CLONE_NEWNET);
+  args->flags |= CLONE_PARENT;
+  args->exit_signal = 0;  // clone3 refuses one with CLONE_PARENT: the child's is H's (SIGCHLD)
+  s->args = args;
+  s->fn = fn;
+  s->fn_arg = fn_arg;
+  s->result = -ECHILD;
+  char b = kSpareClone;
+  if (write(s->go_w, &b, 1) != 1) return kSpareGone;
+  // H's byte, or H's end (killed): the pipe's other end is ours too (one fd table).
+  struct pollfd p[2] = {{s->done_r, POLLIN, 0}, {s->pidfd, POLLIN, 0}};
+  for (;;) {
+    int n = poll(p, 2, -1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      long e = -(long)errno;
+      syscall(SYS_pidfd_send_signal, s->pidfd, SIGKILL, nullptr, 0);
+      return e;
+    }
+    if (p[0].revents & POLLIN) break;
+    if (p[1].revents) {
+      // Gone before it read the byte: the clone is ours to make. Gone after: it may have
+      // made it, and a second one would be a second dyno.
+      int unread = 0;
+      return ioctl(s->go_r, FIONREAD, &unread) == 0 && unread == 1 ? kSpareGone : -ECHILD;
+    }
+  }
+  ssize_t n;
+  do n = read(s->done_r, &b, 1);
+  while (n < 0 && errno == EINTR);
+  return n == 1 ? s->result : -ECHILD;
+}
+
+void spare_free(Spare *s) {
+  if (!s) return;
+  if (s->pid > 0) {
+    char q = kSpareQuit;
+    if (s->go_w >= 0 && write(s->go_w, &q, 1) != 1 && s->pidfd >= 0) syscall(SYS_pidfd_send_signal, s->pidfd, SIGKILL, nullptr, 0);
+    int status;
+    while (waitpid(s->pid, &status, 0) < 0 && errno == EINTR) {}
+  }
+  // Only now is H off its stack (and done with *s).
+  close_fd(s->pidfd);
+  close_fd(s->go_r);
+  close_fd(s->go_w);
+  close_fd(s->done_r);
+  close_fd(s->done_w);
+  if (s->stack) munmap(s->stack, kSpareStack);
+  delete s;
+}
+
+}  // namespace dynod

@@ -1,0 +1,119 @@
+// Spare namespaces (native/spare.h, src/engine/spare-ns.ts): after a start, the engine
+// makes the next dyno's user and network namespaces with a helper (`dynod-spare`)
+// parked in them, and the next start's PID 1 is cloned by that helper. That dyno must
+// be what any other is: namespaces of its own, owned by its user namespace, its id
+// range mapped, dynod-init as PID 1; and the spare must never outlive the engine.
+// Root, real kernel; checked from inside the dyno and from the host.
+import t from 'tap';
+import * as fs from 'node:fs';
+import { Engine, type Dyno } from '../../src/index';
+import { tempApp } from '../helpers/app';
+
+/** Our children named dynod-spare (the parked helpers). */
+function spares(): number[] {
+  const comm = (pid: number) => { try { return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim(); } catch { return ''; } };
+  return fs.readdirSync('/proc/self/task')
+    .flatMap((tid) => fs.readFileSync(`/proc/self/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number))
+    .filter((pid) => comm(pid) === 'dynod-spare');
+}
+
+const tick = () => new Promise((r) => setImmediate(r));
+const NS = ['user', 'net', 'pid', 'mnt', 'uts', 'ipc', 'cgroup'];
+const SCRIPT = `for n in ${NS.join(' ')}; do readlink /proc/self/ns/$n; done; cat /proc/self/uid_map; tr '\\0' ' ' < /proc/1/cmdline; echo; id -u; echo $$`;
+
+async function inside(engine: Engine, app: string): Promise<{ dyno: Dyno; ns: string[]; map: string; init: string; uid: string; pid: string; status: number }> {
+  const dyno = await engine.start({ command: ['sh', '-c', SCRIPT], app, net: 'none' }, { stdout: 'pipe', stderr: 'inherit', trace: true });
+  let out = '';
+  dyno.stdout!.on('data', (b: Buffer) => (out += b));
+  const exit = await dyno.wait();
+  const l = out.trim().split('\n');
+  return { dyno, ns: l.slice(0, NS.length), map: l[NS.length]!.trim().replace(/\s+/g, ' '), init: l[NS.length + 1]!, uid: l[NS.length + 2]!, pid: l[NS.length + 3]!, status: exit.status };
+}
+
+t.test('the start after the first is cloned through a spare, and its dyno is like any other', async (t) => {
+  const app = tempApp(t);
+  const engine = new Engine();
+  t.teardown(() => engine.close());
+  await inside(engine, app);
+  await tick();
+  t.same(spares(), [], 'no spare after an engine\'s first start (a one-shot `dynod run` makes none)');
+  const first = await inside(engine, app);
+  t.notOk(first.dyno.traces.some((p) => p.phase === 'spare namespaces'), 'the second start makes its own namespaces too');
+  await tick();
+  t.equal(spares().length, 1, 'one spare is parked after it');
+  const helper = spares()[0]!;
+  const helperUser = fs.readlinkSync(`/proc/${helper}/ns/user`);
+  t.not(helperUser, fs.readlinkSync('/proc/self/ns/user'), 'the spare sits in a user namespace of its own');
+  t.not(fs.readlinkSync(`/proc/${helper}/ns/net`), fs.readlinkSync('/proc/self/ns/net'), 'and a network namespace of its own');
+
+  const second = await inside(engine, app);
+  t.ok(second.dyno.traces.some((p) => p.phase === 'spare namespaces'), 'the second start took the spare');
+  t.equal(second.status, 0);
+  t.equal(second.ns[0], helperUser, 'its user namespace is the spare\'s');
+  for (const [i, n] of NS.entries()) {
+    t.not(second.ns[i], fs.readlinkSync(`/proc/self/ns/${n}`), `${n}: not the host's`);
+    if (n !== 'user' && n !== 'net') t.not(second.ns[i], first.ns[i], `${n}: not the previous dyno's`);
+  }
+  t.match(second.map, /^0 \d+ 65536$/, 'its id range is mapped (0-65535 inside)');
+  t.not(second.map, '0 0 4294967295', 'not the host\'s ids');
+  t.match(second.init, /^dynod-init /, 'PID 1 is dynod-init');
+  t.equal(second.pid, '2', 'the command is PID 2, below its init');
+  t.equal(second.uid, '30000', 'the command runs as the dyno user');
+  t.notOk(spares().includes(helper), 'the spare that was used is gone');
+
+  // Its setup ran as the namespaces' owner (the hostname was set, /proc mounted), and its
+  // root holds its capabilities there: binding port 80 takes CAP_NET_BIND_SERVICE in the
+  // user namespace that owns the network namespace.
+  const root = await engine.start({ command: ['sh', '-c', "hostname; node -e \"require('net').createServer().listen(80, '127.0.0.1', () => { console.log('bound 80'); process.exit(0); })\""], app, net: 'none', user: 'root' }, { stdout: 'pipe', stderr: 'pipe', trace: true });
+  let out = '';
+  let err = '';
+  root.stdout!.on('data', (b: Buffer) => (out += b));
+  root.stderr!.on('data', (b: Buffer) => (err += b));
+  const e = await root.wait();
+  t.ok(root.traces.some((p) => p.phase === 'spare namespaces'), 'through a spare');
+  t.equal(e.status, 0, `root's commands ran ${err.trim()}`);
+  t.equal(out, `${root.hostname}\nbound 80\n`, 'its hostname is its own, and its root binds port 80 in its network namespace');
+
+  await engine.close();
+  t.same(spares(), [], 'no spare after close()');
+});
+
+t.test('a spare killed while parked: the next start makes its own clone', async (t) => {
+  const app = tempApp(t);
+  const engine = new Engine();
+  t.teardown(() => engine.close());
+  await inside(engine, app);
+  await inside(engine, app);
+  await tick();
+  const [helper] = spares();
+  t.ok(helper, 'a spare is parked');
+  process.kill(helper!, 'SIGKILL');
+  await new Promise((r) => setTimeout(r, 20));
+  const r = await inside(engine, app);
+  t.equal(r.status, 0, 'the start succeeded');
+  t.match(r.map, /^0 \d+ 65536$/, 'with its id range mapped by dynod');
+  await tick();
+  t.equal(spares().length, 1, 'and a new spare is parked');
+  await engine.close();
+  t.same(spares(), [], 'none after close()');
+});
+
+t.test('a start that fails after it took the spare ends the spare and frees its id range', async (t) => {
+  const app = tempApp(t);
+  const engine = new Engine();
+  t.teardown(() => engine.close());
+  const ids = (engine as unknown as { ids: { size: number } }).ids;
+  await inside(engine, app);
+  await inside(engine, app);
+  await tick();
+  t.equal(spares().length, 1);
+  t.equal(ids.size, 1, 'the spare holds one id range');
+  // The app directory goes after the plan is made: the start fails at its /app mount.
+  const gone = tempApp(t);
+  const plan = engine.plan({ command: ['true'], app: gone, net: 'none' });
+  fs.rmSync(gone, { recursive: true });
+  await t.rejects(engine.start(plan));
+  t.same(spares(), [], 'the spare it took is gone');
+  t.equal(ids.size, 0, 'and so is its id range');
+  await engine.close();
+});
