@@ -60,6 +60,7 @@ t.test('the start after the first is cloned through a spare, and its dyno is lik
   t.equal(second.pid, '2', 'the command is PID 2, below its init');
   t.equal(second.uid, '30000', 'the command runs as the dyno user');
   t.notOk(spares().includes(helper), 'the spare that was used is gone');
+  if (second.dyno.cgroupVersion === 2) t.ok(second.dyno.bornInCgroup, 'cgroup v2: PID 1 was born in its cgroup (CLONE_INTO_CGROUP, from the spare)');
 
   // Its setup ran as the namespaces' owner (the hostname was set, /proc mounted), and its
   // root holds its capabilities there: binding port 80 takes CAP_NET_BIND_SERVICE in the
