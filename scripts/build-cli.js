@@ -59,6 +59,9 @@ const ENTRY = `
 const { main } = require('./main.js');
 if (typeof globalThis.__dynodBenchProbe === 'function')
   globalThis.__dynodBenchProbe({ Dyno: require('../dyno/dyno.js').Dyno, Command: require('commander').Command });
+// Once the event loop has nothing left (output written, dynos ended, cleanup done), exit
+// without Node's teardown of the V8 heap, ~2 ms of every run that nobody can see.
+process.once('beforeExit', () => process.exit());
 void main(process.argv);
 `;
 
@@ -180,6 +183,7 @@ function makeCodeCache(root, outfile, trains = [['dynod', 'run', '--dry-run', '-
 // dynod-oci's entry: runc's command line (src/oci/cli.ts); one short process per verb.
 const OCI_ENTRY = `
 const { main } = require('../oci/cli.js');
+process.once('beforeExit', () => process.exit()); // as the dynod CLI's entry
 void main(process.argv);
 `;
 

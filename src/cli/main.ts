@@ -186,4 +186,7 @@ export async function main(argv: string[]): Promise<void> {
   }
 }
 
-if (require.main === module) void main(process.argv);
+if (require.main === module) {
+  process.once('beforeExit', () => process.exit()); // as the bundle's entry (scripts/build-cli.js)
+  void main(process.argv);
+}
