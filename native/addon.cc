@@ -544,6 +544,7 @@ Napi::Object spawn_result(Napi::Env env, const SpawnResult &out) {
   res.Set("pidfd", out.pidfd);
   res.Set("channel", out.chan_fd);
   res.Set("intoCgroup", out.into_cgroup);
+  res.Set("viaSpare", out.via_spare);
   Napi::Array fds = Napi::Array::New(env, out.netns_fds.size());
   for (uint32_t i = 0; i < out.netns_fds.size(); i++) fds.Set(i, out.netns_fds[i]);
   res.Set("netnsFds", fds);
@@ -601,10 +602,11 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
     if (it == g_spares.end()) c.fail(at(p, "spare"), "-1 or the id of a spare (spareMake) that no spawn took yet");
     spare.s = it->second;
     g_spares.erase(it);
-    if (spare.s->uid_map != req.uid_map || spare.s->gid_map != req.gid_map) c.fail(at(p, "uidMap"), "the maps the spare was made with, with a spare");
-    if ((req.clone_flags & (CLONE_NEWUSER | CLONE_NEWNET)) != (CLONE_NEWUSER | CLONE_NEWNET))
-      c.fail(at(p, "cloneFlags"), "with CLONE_NEWUSER and CLONE_NEWNET with a spare (its namespaces stand for them)");
-    req.spare = spare.s;
+    // A spare that cannot stand for this clone's user and network namespaces (other maps,
+    // or none asked for) is ended, and the clone made as without one.
+    bool fits = spare.s->uid_map == req.uid_map && spare.s->gid_map == req.gid_map &&
+                (req.clone_flags & (CLONE_NEWUSER | CLONE_NEWNET)) == (CLONE_NEWUSER | CLONE_NEWNET);
+    if (fits) req.spare = spare.s;
   }
   req.child.ops = st.ops.data();
   req.child.nops = st.ops.size();

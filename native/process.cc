@@ -246,10 +246,8 @@ bool spawn_shared(SpawnRequest &req, int cgroup_fd, int chan_parent, int sync_w,
     // Through a spare, its helper makes this clone from inside the dyno's user and
     // network namespaces; a helper that is gone (killed) leaves the clone to us.
     if (req.spare) {
-      struct clone_args mine = a;
       long r = spare_clone(req.spare, &a, shared_child, &req.child);
       if (r != kSpareGone) return r;
-      a = mine;
       req.spare = nullptr;  // before the child runs: the helper thread then writes its maps
     }
     return dynod_clone3_on_stack(&a, sizeof a, shared_child, &req.child);
@@ -260,7 +258,12 @@ bool spawn_shared(SpawnRequest &req, int cgroup_fd, int chan_parent, int sync_w,
   helper.join();
   pthread_sigmask(SIG_SETMASK, &saved, nullptr);
   munmap(stack, kChildStack);
-  if (pid < 0) return fail_step(err, req.clone_step, "clone3", "", (int)-pid);
+  if (pid < 0) {
+    // a child a spare's helper made before it ended is gone, but the helper thread may have
+    // prepared it
+    for (int fd : s.netns_fds) close(fd);
+    return fail_step(err, req.clone_step, "clone3", "", (int)-pid);
+  }
   Fd pidfd_guard{s.pidfd};
   if (!s.released) {
     if (s.err.step.empty()) fail_step(err, "release child", "read", "the child ended before its parent could prepare it", ECHILD);
@@ -272,6 +275,7 @@ bool spawn_shared(SpawnRequest &req, int cgroup_fd, int chan_parent, int sync_w,
   out.pidfd = pidfd_guard.release();
   out.chan_fd = chan_parent;
   out.into_cgroup = s.into;
+  out.via_spare = req.spare != nullptr;
   out.netns_fds = std::move(s.netns_fds);
   return true;
 }

@@ -125,6 +125,7 @@ struct SpawnResult {
   int pidfd = -1;
   int chan_fd = -1;  // parent end of the record socket
   bool into_cgroup = false;
+  bool via_spare = false;      // cloned by the request's spare (not by us: it was gone, or the clone was a fork)
   std::vector<int> netns_fds;  // one per SpawnRequest::netns_listen, in order
 };
 

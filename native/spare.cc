@@ -23,7 +23,7 @@ extern "C" long dynod_clone3_on_stack(struct clone_args *args, size_t size, int 
 namespace dynod {
 namespace {
 
-constexpr char kSpareClone = 1, kSpareQuit = 2;
+constexpr char kSpareClone = 1;
 constexpr size_t kSpareStack = 16 * 1024;
 
 #if defined(__x86_64__)
@@ -45,11 +45,13 @@ int spare_main(void *arg) {
   // what ps shows for it (a copy of Node's name would hide what it is)
   static const char name[] = "dynod-spare";
   raw_syscall(SYS_prctl, PR_SET_NAME, (long)name);
+  char ready = 1;  // spare_make returns once it is named and parked
+  raw_syscall(SYS_write, s->done_w, (long)&ready, 1);
   for (;;) {
     char b = 0;
     long n = raw_syscall(SYS_read, s->go_r, (long)&b, 1);
     if (n == -EINTR) continue;
-    if (n != 1 || b != kSpareClone) raw_syscall(SYS_exit, 0);
+    if (n != 1 || b != kSpareClone) raw_syscall(SYS_exit, 0);  // EOF cannot come (one fd table): spare_free kills it
     long r = dynod_clone3_on_stack(s->args, sizeof *s->args, s->fn, s->fn_arg);
     s->result = r;
     raw_syscall(SYS_write, s->done_w, (long)&b, 1);
@@ -118,6 +120,16 @@ Spare *spare_make(const std::string &uid_map, const std::string &gid_map, StepEr
     spare_free(s);
     return nullptr;
   }
+  struct pollfd p[2] = {{s->done_r, POLLIN, 0}, {s->pidfd, POLLIN, 0}};
+  int n;
+  do n = poll(p, 2, 10'000);
+  while (n < 0 && errno == EINTR);
+  char ready = 0;
+  if (n <= 0 || !(p[0].revents & POLLIN) || read(s->done_r, &ready, 1) != 1) {
+    fail_step(err, step, "read", "the helper did not start", n == 0 ? ETIMEDOUT : ECHILD);
+    spare_free(s);
+    return nullptr;
+  }
   return s;
 #else
   (void)uid_map;
@@ -127,45 +139,77 @@ Spare *spare_make(const std::string &uid_map, const std::string &gid_map, StepEr
 #endif
 }
 
-long spare_clone(Spare *s, struct clone_args *args, int (*fn)(void *), void *fn_arg) {
-  args->flags &= ~(uint64_t)(CLONE_NEWUSER | CLONE_NEWNET);
-  args->flags |= CLONE_PARENT;
-  args->exit_signal = 0;  // clone3 refuses one with CLONE_PARENT: the child's is H's (SIGCHLD)
-  s->args = args;
+namespace {
+
+// H has ended (killed, or stopped and then killed by us): its pidfd is readable.
+void wait_ended(int pidfd) {
+  siginfo_t info;
+  while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &info, WEXITED | WNOWAIT) < 0 && errno == EINTR) {}
+}
+
+}  // namespace
+
+long spare_clone(Spare *s, const struct clone_args *given, int (*fn)(void *), void *fn_arg) {
+  // H's own copy: the caller's arguments stay as given (its retry, or its own clone after
+  // a spare that is gone, starts from them).
+  s->own = *given;
+  s->own.flags &= ~(uint64_t)(CLONE_NEWUSER | CLONE_NEWNET);
+  s->own.flags |= CLONE_PARENT;
+  s->own.exit_signal = 0;  // clone3 refuses one with CLONE_PARENT: the child's is H's (SIGCHLD)
+  s->args = &s->own;
   s->fn = fn;
   s->fn_arg = fn_arg;
   s->result = -ECHILD;
+  // CLONE_PIDFD: the kernel stores the child's pidfd here before the child runs, so once H
+  // has ended this says whether H made a child.
+  int *slot = reinterpret_cast<int *>(static_cast<uintptr_t>(given->pidfd));
   char b = kSpareClone;
   if (write(s->go_w, &b, 1) != 1) return kSpareGone;
-  // H's byte, or H's end (killed): the pipe's other end is ours too (one fd table).
+  // H's byte, or H's end: the pipe's write end is ours too (one fd table), so no EOF comes.
+  // A minute without either (H stopped) ends H.
   struct pollfd p[2] = {{s->done_r, POLLIN, 0}, {s->pidfd, POLLIN, 0}};
+  bool answered = false;
   for (;;) {
-    int n = poll(p, 2, -1);
+    int n = poll(p, 2, 60'000);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      long e = -(long)errno;
-      syscall(SYS_pidfd_send_signal, s->pidfd, SIGKILL, nullptr, 0);
-      return e;
+    if (n > 0 && (p[0].revents & POLLIN)) {
+      answered = true;
+      break;
     }
-    if (p[0].revents & POLLIN) break;
-    if (p[1].revents) {
-      // Gone before it read the byte: the clone is ours to make. Gone after: it may have
-      // made it, and a second one would be a second dyno.
-      int unread = 0;
-      return ioctl(s->go_r, FIONREAD, &unread) == 0 && unread == 1 ? kSpareGone : -ECHILD;
-    }
+    if (n > 0 && p[1].revents) break;
+    syscall(SYS_pidfd_send_signal, s->pidfd, SIGKILL, nullptr, 0);  // poll failed or timed out
+    wait_ended(s->pidfd);
+    break;
   }
-  ssize_t n;
-  do n = read(s->done_r, &b, 1);
-  while (n < 0 && errno == EINTR);
-  return n == 1 ? s->result : -ECHILD;
+  if (answered) {
+    ssize_t n;
+    do n = read(s->done_r, &b, 1);
+    while (n < 0 && errno == EINTR);
+    if (n == 1) return s->result;
+    wait_ended(s->pidfd);
+  }
+  if (*slot < 0) return kSpareGone;  // no child: the clone is the caller's to make
+  // H ended in the middle of the clone: the child may still run on the caller's stack,
+  // which the caller frees on failure. It goes first.
+  syscall(SYS_pidfd_send_signal, *slot, SIGKILL, nullptr, 0);
+  siginfo_t info;
+  while (waitid((idtype_t)P_PIDFD, (id_t)*slot, &info, WEXITED) < 0 && errno == EINTR) {}
+  close(*slot);
+  *slot = -1;
+  return -ECHILD;
 }
 
 void spare_free(Spare *s) {
   if (!s) return;
-  if (s->pid > 0) {
-    char q = kSpareQuit;
-    if (s->go_w >= 0 && write(s->go_w, &q, 1) != 1 && s->pidfd >= 0) syscall(SYS_pidfd_send_signal, s->pidfd, SIGKILL, nullptr, 0);
+  if (s->pidfd >= 0) {
+    // H has nothing to clean up: SIGKILL, and reap it by its pidfd (never a pid that
+    // could have been reused).
+    syscall(SYS_pidfd_send_signal, s->pidfd, SIGKILL, nullptr, 0);
+    siginfo_t info;
+    while (waitid((idtype_t)P_PIDFD, (id_t)s->pidfd, &info, WEXITED) < 0 && errno == EINTR) {}
+  } else if (s->pid > 0) {
+    // made, but no pidfd: it was never released from its first read; EOF cannot come (one fd table)
+    kill(s->pid, SIGKILL);
     int status;
     while (waitpid(s->pid, &status, 0) < 0 && errno == EINTR) {}
   }

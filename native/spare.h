@@ -26,11 +26,12 @@ struct Spare {
   pid_t pid = -1;                // H: our child until reaped
   int pidfd = -1;                // H's, to see it die while we wait for its answer
   pid_t creator = -1;            // our pid: H ends at once if its parent is not this
-  int go_r = -1, go_w = -1;      // a byte for H: clone `args` (kSpareClone), or end (kSpareQuit)
+  int go_r = -1, go_w = -1;      // a byte for H: clone `args`
   int done_r = -1, done_w = -1;  // H's byte after each clone: `result` is set
   void *stack = nullptr;
   std::string uid_map, gid_map;  // what H's user namespace maps
-  // A start's clone, set before kSpareClone; H reads them (shared memory).
+  // A start's clone, set before the byte; H reads them (shared memory).
+  struct clone_args own;         // the caller's arguments as H clones with them
   struct clone_args *args = nullptr;
   int (*fn)(void *) = nullptr;
   void *fn_arg = nullptr;
@@ -40,13 +41,14 @@ struct Spare {
 // A new spare, or null with err filled (ENOSYS where the shared clone does not exist).
 Spare *spare_make(const std::string &uid_map, const std::string &gid_map, StepError &err);
 
-// A start's clone3 through the spare: H runs dynod_clone3_on_stack(args, fn, fn_arg)
-// (CLONE_PARENT is added, CLONE_NEWUSER and CLONE_NEWNET taken out: those are H's). The
-// pid, or -errno; after a failed clone the spare may clone again, after a successful
-// one it is spent.
-// kSpareGone: the helper was gone (killed) before it took the clone, which is the caller's to make.
+// A start's clone3 through the spare: H runs dynod_clone3_on_stack with a copy of `given`
+// (CLONE_PARENT added, CLONE_NEWUSER and CLONE_NEWNET taken out: those are H's). The
+// pid, or -errno. After a failed clone the spare may clone again; after a successful
+// one it is spent. kSpareGone: H was gone (killed) and made no child, so the clone is
+// the caller's to make. H gone in the middle of a clone: its child is killed and reaped,
+// and -ECHILD returned.
 constexpr long kSpareGone = -100000;  // no errno
-long spare_clone(Spare *s, struct clone_args *args, int (*fn)(void *), void *fn_arg);
+long spare_clone(Spare *s, const struct clone_args *given, int (*fn)(void *), void *fn_arg);
 
 // Ends H if it still waits, reaps it, and frees the spare.
 void spare_free(Spare *s);

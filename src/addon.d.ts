@@ -119,6 +119,8 @@ export interface NativeSpawnResult {
   channel: number;
   /** true when clone3 placed the child in its cgroup at birth */
   intoCgroup: boolean;
+  /** true when plan.spare made the clone (not when it was gone, did not fit, or the clone was a fork) */
+  viaSpare: boolean;
   /** the sockets of plan.netnsListen, in order (the caller owns them) */
   netnsFds: number[];
 }

@@ -253,7 +253,12 @@ export function cloneFlags(plan: DynoPlan): { cloneFlags: number; lateUnshare: n
 
 /** The id maps of a private user namespace: 0-65535 inside → idBase… on the host. */
 export function idMap(plan: DynoPlan, idBase: number): string {
-  return plan.userns === 'private' ? `0 ${idBase} ${USERNS_SIZE}\n` : '';
+  return plan.userns === 'private' ? userNsMap(idBase) : '';
+}
+
+/** A private user namespace's uid_map and gid_map (a spare's too: the addon checks they are the start's). */
+export function userNsMap(idBase: number): string {
+  return `0 ${idBase} ${USERNS_SIZE}\n`;
 }
 
 export function compileSpawn(plan: DynoPlan, ctx: CompileContext, ops: NativeOp[] | SerializedOps = compileOps(plan, ctx)): NativeSpawnPlan {

@@ -303,10 +303,8 @@ export class Dyno extends EventEmitter<DynoEvents> {
     try {
       this.checkAbort(opts.signal);
       spare = spares?.take() ?? null;
-      if (spare) {
-        this.ids = spare.ids;
-        this.mark('spare namespaces');
-      } else if (plan.userns === 'private') this.ids = this.engine.ids.reserve();
+      if (spare) this.ids = spare.ids;
+      else if (plan.userns === 'private') this.ids = this.engine.ids.reserve();
       appMount = this.appMountFd();
       appMount.catch(() => {}); // awaited below, or in the catch: never an unhandled rejection
       this.cgroup = this.engine.cgroups.create({ group: opts.group ?? 'run', name: plan.name, id: this.id }, plan.limits);
@@ -338,10 +336,11 @@ export class Dyno extends EventEmitter<DynoEvents> {
       this.mark('spawn');
       result = n.spawn(spawnPlan);
     } catch (e) {
+      // first: nothing below may keep it alive (its id range is this.ids, released below;
+      // a spawn that took it has ended it already)
+      if (spare) spares!.discard(spare, true);
       if (appMount !== null) mountFds.push(await appMount.catch(() => -1));
       for (const fd of mountFds) if (fd >= 0) fs.closeSync(fd);
-      // its id range is this.ids, released below; a spawn that took it has ended it already
-      if (spare) spares!.discard(spare, true);
       await this.release();
       throw e;
     } finally {
@@ -349,6 +348,7 @@ export class Dyno extends EventEmitter<DynoEvents> {
       // the next one is made while this dyno runs
       spares?.schedule();
     }
+    if (result.viaSpare) this.mark('spare namespaces');
     closeChildEnds(this.stdio);
     this.net?.attach(result.netnsFds, (m) => this.warn(m));
     this._pid = result.pid;

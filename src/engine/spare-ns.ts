@@ -1,5 +1,5 @@
 import { native } from '../native';
-import { USERNS_SIZE } from '../dyno/constants';
+import { userNsMap } from '../dyno/compile';
 import { log } from '../log';
 import type { IdAllocator, IdRange } from './ids';
 
@@ -44,6 +44,8 @@ export class SpareNamespaces {
    * is the engine's first start.
    */
   schedule(): void {
+    // forked clones (DYNOD_SPAWN_FORK=1, for measurements) never go through a spare
+    if (process.env.DYNOD_SPAWN_FORK === '1') return;
     if (!this.repeated) {
       this.repeated = true;
       return;
@@ -63,7 +65,7 @@ export class SpareNamespaces {
     } catch {
       return; // every range in use: the starts reserve their own, or fail saying so
     }
-    const map = `0 ${ids.base} ${USERNS_SIZE}\n`;
+    const map = userNsMap(ids.base);
     try {
       this.ready = { id: native().spareMake(map, map), ids };
       this.failures = 0;

@@ -8,6 +8,8 @@ import t from 'tap';
 import * as fs from 'node:fs';
 import { Engine, type Dyno } from '../../src/index';
 import { tempApp } from '../helpers/app';
+import { spawnPlan } from '../helpers/spawn';
+import { native } from '../../src/native';
 
 /** Our children named dynod-spare (the parked helpers). */
 function spares(): number[] {
@@ -111,14 +113,36 @@ t.test('a start that fails after it took the spare ends the spare and frees its 
   await inside(engine, app);
   await inside(engine, app);
   await tick();
-  t.equal(spares().length, 1);
+  const [helper] = spares();
+  t.ok(helper, 'a spare is parked');
   t.equal(ids.size, 1, 'the spare holds one id range');
   // The app directory goes after the plan is made: the start fails at its /app mount.
   const gone = tempApp(t);
   const plan = engine.plan({ command: ['true'], app: gone, net: 'none' });
   fs.rmSync(gone, { recursive: true });
   await t.rejects(engine.start(plan));
-  t.same(spares(), [], 'the spare it took is gone');
-  t.equal(ids.size, 0, 'and so is its id range');
+  t.notOk(spares().includes(helper!), 'the spare it took is gone');
+  await tick();
+  t.equal(ids.size, spares().length, 'and so is its id range: the only one held is the next spare\'s');
   await engine.close();
+  t.equal(ids.size, 0, 'none after close()');
+});
+
+t.test('the addon: a spare whose maps are not the spawn\'s is ended and the clone made as without one', async (t) => {
+  const n = native();
+  const map = (base: number) => `0 ${base} 65536\n`;
+  const run = async (spareMap: string, base: number) => {
+    const sp = spawnPlan(t, ['true'], { userns: 'private', net: 'none', idBase: base });
+    sp.spare = n.spareMake(spareMap, spareMap);
+    t.equal(spares().length, 1, 'the spare is parked (named: spareMake returns once it is)');
+    const r = n.spawn(sp);
+    const exit = await new Promise((res) => n.watchExit(r.pidfd, res));
+    t.same(exit, { code: 0, signal: null }, 'the dyno ran');
+    t.equal(n.spareDiscard(sp.spare), false, 'the spawn took the spare');
+    t.same(spares(), [], 'and ended it');
+    return r.viaSpare;
+  };
+  t.equal(await run(map(4_000_000_000), 4_000_000_000), true, 'the same maps: cloned by the spare');
+  t.equal(await run(map(4_000_100_000), 4_000_000_000), false, 'other maps: cloned without it');
+  t.throws(() => n.spareMake('', '0 1 1\n'), { name: 'TypeError', message: /^spareMake: uidMap must be/ });
 });
