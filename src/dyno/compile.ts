@@ -310,7 +310,8 @@ const PROBE_APP_FD = 2 ** 30 + 1;
 const PROBE_ROOTFS_FD = 2 ** 30 + 2;
 const PROBE_MARKS = ['\\u0000', String(PROBE_APP_FD), String(PROBE_ROOTFS_FD)];
 
-const templates = new WeakMap<DynoPlan['mounts'], Map<string, OpsTemplate | null>>();
+/** 'once': started once, no template yet (a one-shot `dynod run` never needs one). */
+const templates = new WeakMap<DynoPlan['mounts'], Map<string, OpsTemplate | null | 'once'>>();
 
 /** The template for this plan and the kind of start ctx is; null when the ops cannot have one. */
 function opsTemplate(plan: DynoPlan, ctx: OpsContext): OpsTemplate | null {
@@ -322,7 +323,12 @@ function opsTemplate(plan: DynoPlan, ctx: OpsContext): OpsTemplate | null {
   let byKind = templates.get(plan.mounts);
   if (!byKind) templates.set(plan.mounts, (byKind = new Map()));
   let template = byKind.get(key);
+  // Made at the second start of its kind: making it costs a cold process more than it saves once.
   if (template === undefined) {
+    byKind.set(key, 'once');
+    return null;
+  }
+  if (template === 'once') {
     template = makeTemplate(plan, { hostname: PROBE_HOSTNAME, appMountFd: appFd ? PROBE_APP_FD : -1, rootfsMountFd: rootfsFd ? PROBE_ROOTFS_FD : -1, network: ctx.network });
     byKind.set(key, template);
   }
