@@ -7,7 +7,9 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <net/if.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -45,6 +47,21 @@ int spare_main(void *arg) {
   // what ps shows for it (a copy of Node's name would hide what it is)
   static const char name[] = "dynod-spare";
   raw_syscall(SYS_prctl, PR_SET_NAME, (long)name);
+  // Loopback up now rather than in the dyno's setup, where it cost ~0.1 ms (the kernel's
+  // opening of lo, IPv6's ::1 with it); the dyno's own loopback step then finds it up.
+  long sock = raw_syscall(SYS_socket, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock >= 0) {
+    struct ifreq ifr;
+    char *p = reinterpret_cast<char *>(&ifr);
+    for (size_t i = 0; i < sizeof ifr; i++) p[i] = 0;
+    ifr.ifr_name[0] = 'l';
+    ifr.ifr_name[1] = 'o';
+    if (raw_syscall(SYS_ioctl, sock, SIOCGIFFLAGS, (long)&ifr) == 0) {
+      ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+      raw_syscall(SYS_ioctl, sock, SIOCSIFFLAGS, (long)&ifr);
+    }
+    raw_syscall(SYS_close, sock);
+  }
   char ready = 1;  // spare_make returns once it is named and parked
   raw_syscall(SYS_write, s->done_w, (long)&ready, 1);
   for (;;) {

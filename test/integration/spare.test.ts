@@ -21,15 +21,15 @@ function spares(): number[] {
 
 const tick = () => new Promise((r) => setImmediate(r));
 const NS = ['user', 'net', 'pid', 'mnt', 'uts', 'ipc', 'cgroup'];
-const SCRIPT = `for n in ${NS.join(' ')}; do readlink /proc/self/ns/$n; done; cat /proc/self/uid_map; tr '\\0' ' ' < /proc/1/cmdline; echo; id -u; echo $$`;
+const SCRIPT = `for n in ${NS.join(' ')}; do readlink /proc/self/ns/$n; done; cat /proc/self/uid_map; tr '\\0' ' ' < /proc/1/cmdline; echo; id -u; echo $$; cat /sys/class/net/lo/flags`;
 
-async function inside(engine: Engine, app: string): Promise<{ dyno: Dyno; ns: string[]; map: string; init: string; uid: string; pid: string; status: number }> {
+async function inside(engine: Engine, app: string): Promise<{ dyno: Dyno; ns: string[]; map: string; init: string; uid: string; pid: string; lo: string; status: number }> {
   const dyno = await engine.start({ command: ['sh', '-c', SCRIPT], app, net: 'none' }, { stdout: 'pipe', stderr: 'inherit', trace: true });
   let out = '';
   dyno.stdout!.on('data', (b: Buffer) => (out += b));
   const exit = await dyno.wait();
   const l = out.trim().split('\n');
-  return { dyno, ns: l.slice(0, NS.length), map: l[NS.length]!.trim().replace(/\s+/g, ' '), init: l[NS.length + 1]!, uid: l[NS.length + 2]!, pid: l[NS.length + 3]!, status: exit.status };
+  return { dyno, ns: l.slice(0, NS.length), map: l[NS.length]!.trim().replace(/\s+/g, ' '), init: l[NS.length + 1]!, uid: l[NS.length + 2]!, pid: l[NS.length + 3]!, lo: l[NS.length + 4]!, status: exit.status };
 }
 
 t.test('a start after the second is cloned through a spare, and its dyno is like any other', async (t) => {
@@ -51,6 +51,10 @@ t.test('a start after the second is cloned through a spare, and its dyno is like
   const helperUser = fs.readlinkSync(`/proc/${helper}/ns/user`);
   t.not(helperUser, fs.readlinkSync('/proc/self/ns/user'), 'the spare sits in a user namespace of its own');
   t.not(fs.readlinkSync(`/proc/${helper}/ns/net`), fs.readlinkSync('/proc/self/ns/net'), 'and a network namespace of its own');
+  // lo up gives it ::1 (seen from the host in the namespace's own /proc/PID/net), where IPv6 is on
+  const v6 = (pid: number | 'self') => { try { return fs.readFileSync(`/proc/${pid}/net/if_inet6`, 'utf8'); } catch { return ''; } };
+  if (/ lo$/m.test(v6('self'))) t.match(v6(helper), / lo$/m, 'the spare brought its loopback up already');
+  else t.comment('no IPv6 on lo here: the spare\'s loopback is checked from inside the dyno only');
 
   const second = await inside(engine, app);
   t.ok(second.dyno.traces.some((p) => p.phase === 'spare namespaces'), 'the third start took the spare');
@@ -65,6 +69,7 @@ t.test('a start after the second is cloned through a spare, and its dyno is like
   t.match(second.init, /^dynod-init /, 'PID 1 is dynod-init');
   t.equal(second.pid, '2', 'the command is PID 2, below its init');
   t.equal(second.uid, '30000', 'the command runs as the dyno user');
+  t.equal(Number(second.lo) & 1, 1, `its loopback is up (flags ${second.lo})`);
   t.notOk(spares().includes(helper), 'the spare that was used is gone');
   if (second.dyno.cgroupVersion === 2) t.ok(second.dyno.bornInCgroup, 'cgroup v2: PID 1 was born in its cgroup (CLONE_INTO_CGROUP, from the spare)');
 
