@@ -859,26 +859,20 @@ Napi::Value Pipe(const Napi::CallbackInfo &info) {
   return a;
 }
 
-Napi::Value NetnsSocket(const Napi::CallbackInfo &info) {
-  Check c{info.Env(), "netnsSocket"};
-  c.args(info, 1, "netnsSocket(pidfd)");
+// netnsSocket(pidfd) and netnsDiagSocket(pidfd): a socket of that kind made in pidfd's
+// network namespace (net.h).
+Napi::Value socket_in_netns(const Napi::CallbackInfo &info, const char *fn, const char *signature, NetnsSocketKind kind) {
+  Check c{info.Env(), fn};
+  c.args(info, 1, signature);
   int pidfd = c.fd(info[0], "pidfd");
   StepError err;
-  int fd = netns_socket(pidfd, err);
+  int fd = netns_socket(pidfd, kind, err);
   if (fd < 0) throw step_error(info.Env(), err);
   return Napi::Number::New(info.Env(), fd);
 }
 
-// netnsDiagSocket(pidfd): a sock_diag socket in pidfd's network namespace (for tcpListening).
-Napi::Value NetnsDiagSocket(const Napi::CallbackInfo &info) {
-  Check c{info.Env(), "netnsDiagSocket"};
-  c.args(info, 1, "netnsDiagSocket(pidfd)");
-  int pidfd = c.fd(info[0], "pidfd");
-  StepError err;
-  int fd = netns_diag_socket(pidfd, err);
-  if (fd < 0) throw step_error(info.Env(), err);
-  return Napi::Number::New(info.Env(), fd);
-}
+Napi::Value NetnsSocket(const Napi::CallbackInfo &info) { return socket_in_netns(info, "netnsSocket", "netnsSocket(pidfd)", NetnsSocketKind::kTcpClient); }
+Napi::Value NetnsDiagSocket(const Napi::CallbackInfo &info) { return socket_in_netns(info, "netnsDiagSocket", "netnsDiagSocket(pidfd)", NetnsSocketKind::kSockDiag); }
 
 // tcpListening(diagFd, port): whether a TCP socket listens on port in diagFd's network namespace.
 Napi::Value TcpListening(const Napi::CallbackInfo &info) {

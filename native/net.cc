@@ -62,20 +62,6 @@ bool in_netns(int pidfd, const char *step, std::function<int(const char **syscal
 
 }  // namespace
 
-// A NETLINK_SOCK_DIAG socket of pidfd's network namespace (a socket stays in the
-// namespace it was made in): a web dyno's readiness polls ask it, with no thread and
-// no setns per poll. Returns the fd, or -1 with err.
-int netns_diag_socket(int pidfd, StepError &err) {
-  auto fd = std::make_shared<int>(-1);
-  bool ok = in_netns(pidfd, "ready: enter dyno network", [fd](const char **sc) {
-    *fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-    if (*fd >= 0) return 0;
-    *sc = "socket";
-    return errno;
-  }, err);
-  return ok ? *fd : -1;
-}
-
 // Whether a TCP socket listens on `port` in the namespace of diag_fd (netns_diag_socket):
 // Heroku's boot check. A dump of listening sockets only: reading /proc/<pid>/net/tcp
 // instead walks the TCP hash that every namespace shares (262,144 buckets here: 4.6 ms
@@ -130,10 +116,12 @@ int diag_listening(int diag_fd, int port, StepError &err) {
   return found;
 }
 
-int netns_socket(int pidfd, StepError &err) {
+int netns_socket(int pidfd, NetnsSocketKind kind, StepError &err) {
+  // a socket stays in the namespace it was made in, whatever thread uses it later
+  const bool diag = kind == NetnsSocketKind::kSockDiag;
   auto fd = std::make_shared<int>(-1);
-  bool ok = in_netns(pidfd, "publish: enter dyno network", [fd](const char **sc) {
-    *fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  bool ok = in_netns(pidfd, diag ? "ready: enter dyno network" : "publish: enter dyno network", [fd, diag](const char **sc) {
+    *fd = diag ? socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG) : socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (*fd >= 0) return 0;
     *sc = "socket";
     return errno;

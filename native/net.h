@@ -16,11 +16,12 @@ namespace dynod {
 
 // ---- parent side ----
 
-// A non-blocking TCP socket created inside the network namespace of the process
-// behind pidfd (the caller connects it to the dyno's $PORT on 127.0.0.1), or -1
-// with err filled. Never throws.
-int netns_socket(int pidfd, StepError &err);
-int netns_diag_socket(int pidfd, StepError &err);
+// A socket created inside the network namespace of the process behind pidfd, or -1
+// with err filled. Never throws. kTcpClient: non-blocking TCP, which the caller
+// connects to the dyno's $PORT on 127.0.0.1; kSockDiag: NETLINK_SOCK_DIAG, for
+// diag_listening (a web dyno's readiness polls ask it, with no thread and no setns).
+enum class NetnsSocketKind { kTcpClient, kSockDiag };
+int netns_socket(int pidfd, NetnsSocketKind kind, StepError &err);
 // 1 when a TCP socket listens on port in diag_fd's network namespace, 0 when none, -1 with err.
 int diag_listening(int diag_fd, int port, StepError &err);
 

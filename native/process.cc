@@ -124,9 +124,7 @@ bool prepare_and_release(const SpawnRequest &req, pid_t pid, int pidfd, bool int
 // wakes once it runs: the kernel has stored its pid and pidfd by then.
 #if defined(__x86_64__)
 #define DYNOD_SPAWN_SHARED 1
-// clone3 with args->stack set: the child returns from the syscall on that stack and
-// calls fn(arg), never returning; the parent gets the pid or -errno.
-extern "C" long dynod_clone3_on_stack(struct clone_args *args, size_t size, int (*fn)(void *), void *arg);
+// dynod_clone3_on_stack (process.h)
 asm(R"(
   .text
   .globl dynod_clone3_on_stack
@@ -188,25 +186,28 @@ void helper_main(SharedSpawn *s) {
 }
 
 bool use_shared_spawn(const SpawnRequest &req) {
-#ifdef DYNOD_SPAWN_SHARED
   // The create hooks of OCI run in JavaScript while the child waits before its exec:
   // this thread must not be waiting for that exec then. And a thread whose children
   // go to another PID namespace (pid_ns_fd) cannot start the helper thread (EINVAL).
-  if (req.pid_ns_fd >= 0) return false;
+  if (!shared_spawn_available() || req.pid_ns_fd >= 0) return false;
   for (size_t i = 0; i < req.child.nops; i++)
     if (req.child.ops[i].kind == kOpAwaitState || req.child.ops[i].kind == kOpHook) return false;
+  return true;
+}
+
+}  // namespace
+
+bool shared_spawn_available() {
+#ifdef DYNOD_SPAWN_SHARED
   static const bool forced_fork = [] {  // DYNOD_SPAWN_FORK=1: for measuring the difference
     const char *v = getenv("DYNOD_SPAWN_FORK");
     return v != nullptr && strcmp(v, "1") == 0;
   }();
   return !forced_fork;
 #else
-  (void)req;
   return false;
 #endif
 }
-
-}  // namespace
 
 #ifdef DYNOD_SPAWN_SHARED
 namespace {

@@ -12,6 +12,7 @@
 // other files (userns, cgroup, mounts, net) live by the same rule and report
 // through child_fail.
 #pragma once
+#include <linux/sched.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -130,6 +131,17 @@ struct SpawnResult {
 };
 
 // ---- parent side ----
+
+#if defined(__x86_64__)
+// clone3 with args->stack set: the child returns from the syscall on that stack and
+// calls fn(arg), never returning; the caller gets the pid or -errno. Raw: errno is
+// left alone. (process.cc; spare.cc's helper makes a dyno's clone with it too.)
+extern "C" long dynod_clone3_on_stack(struct clone_args *args, size_t size, int (*fn)(void *), void *arg);
+#endif
+
+// Whether dyno clones share our memory (x86-64, unless DYNOD_SPAWN_FORK=1): only
+// those go through a spare (spare.h).
+bool shared_spawn_available();
 
 // Clones and releases the child, which starts building its root at once. Returns
 // false and fills err on failure; nothing is left running then.

@@ -15,12 +15,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "process.h"
 #include "sys.h"
 #include "userns.h"
-
-#if defined(__x86_64__)
-extern "C" long dynod_clone3_on_stack(struct clone_args *args, size_t size, int (*fn)(void *), void *arg);
-#endif
 
 namespace dynod {
 namespace {
@@ -85,8 +82,12 @@ void close_fd(int &fd) {
 }  // namespace
 
 Spare *spare_make(const std::string &uid_map, const std::string &gid_map, StepError &err) {
-#if defined(__x86_64__)
   const char *step = "spare namespaces";
+  if (!shared_spawn_available()) {
+    fail_step(err, step, "clone", "spares serve only clones that share dynod's memory (x86-64, not DYNOD_SPAWN_FORK=1)", ENOSYS);
+    return nullptr;
+  }
+#if defined(__x86_64__)
   auto *s = new Spare;
   s->uid_map = uid_map;
   s->gid_map = gid_map;
@@ -118,7 +119,8 @@ Spare *spare_make(const std::string &uid_map, const std::string &gid_map, StepEr
   pthread_sigmask(SIG_BLOCK, &all, &saved);  // H keeps them all blocked: no handler of Node's runs on it
   // CLONE_FILES: the fds a start opens later (its cgroup, stdio, channel) are H's as well
   // when it clones the dyno, which gets a copy of this table as from our own clone.
-  int pid = clone(spare_main, static_cast<char *>(s->stack) + kSpareStack, CLONE_VM | CLONE_FILES | CLONE_NEWUSER | CLONE_NEWNET | SIGCHLD, s);
+  int pidfd = -1;  // CLONE_PIDFD: stored before clone returns, so a made H always has one
+  int pid = clone(spare_main, static_cast<char *>(s->stack) + kSpareStack, CLONE_VM | CLONE_FILES | CLONE_NEWUSER | CLONE_NEWNET | CLONE_PIDFD | SIGCHLD, s, &pidfd);
   int clone_errno = errno;
   pthread_sigmask(SIG_SETMASK, &saved, nullptr);
   if (pid < 0) {
@@ -127,12 +129,7 @@ Spare *spare_make(const std::string &uid_map, const std::string &gid_map, StepEr
     return nullptr;
   }
   s->pid = pid;
-  s->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-  if (s->pidfd < 0) {
-    fail_step(err, step, "pidfd_open");
-    spare_free(s);
-    return nullptr;
-  }
+  s->pidfd = pidfd;
   if (!write_id_maps(pid, uid_map, gid_map, step, err)) {
     spare_free(s);
     return nullptr;
@@ -151,8 +148,7 @@ Spare *spare_make(const std::string &uid_map, const std::string &gid_map, StepEr
 #else
   (void)uid_map;
   (void)gid_map;
-  fail_step(err, "spare namespaces", "clone", "no shared clone on this architecture", ENOSYS);
-  return nullptr;
+  return nullptr;  // not reached: no shared clone here
 #endif
 }
 
@@ -224,11 +220,6 @@ void spare_free(Spare *s) {
     syscall(SYS_pidfd_send_signal, s->pidfd, SIGKILL, nullptr, 0);
     siginfo_t info;
     while (waitid((idtype_t)P_PIDFD, (id_t)s->pidfd, &info, WEXITED) < 0 && errno == EINTR) {}
-  } else if (s->pid > 0) {
-    // made, but no pidfd: it was never released from its first read; EOF cannot come (one fd table)
-    kill(s->pid, SIGKILL);
-    int status;
-    while (waitpid(s->pid, &status, 0) < 0 && errno == EINTR) {}
   }
   // Only now is H off its stack (and done with *s).
   close_fd(s->pidfd);

@@ -23,8 +23,8 @@
 namespace dynod {
 
 struct Spare {
-  pid_t pid = -1;                // H: our child until reaped
-  int pidfd = -1;                // H's, to see it die while we wait for its answer
+  pid_t pid = -1;                // H: our child until reaped (its maps are written by pid)
+  int pidfd = -1;                // H's (CLONE_PIDFD): to see it die, and to end and reap it
   pid_t creator = -1;            // our pid: H ends at once if its parent is not this
   int go_r = -1, go_w = -1;      // a byte for H: clone `args`
   int done_r = -1, done_w = -1;  // H's byte after each clone: `result` is set

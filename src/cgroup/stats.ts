@@ -27,12 +27,12 @@ export function parseValue(text: string | null): number | null {
 const PAGE_MAX = 65536;
 
 /**
- * The text a limit file shows after dynod wrote `value` into it, when that is certain
- * (a pids count; a memory limit that is a whole number of any page size), so a
- * reading need not open the file again; undefined: read it.
+ * Records in `known` the text a limit file shows after dynod wrote `value` into it,
+ * when that is certain (pids.max; a memory limit that is a whole number of any page
+ * size), so a reading of the dyno's stats need not open the file again.
  */
-export function writtenText(value: number, memory: boolean): string | undefined {
-  return !memory || value % PAGE_MAX === 0 ? String(value) : undefined;
+export function rememberWritten<K extends string>(known: Partial<Record<K, string | null>>, file: K, value: number): void {
+  if (file === 'pids.max' || value % PAGE_MAX === 0) known[file] = String(value);
 }
 
 /** The files of `all` that `known` does not give. */
@@ -79,6 +79,10 @@ export type V1Files = Record<
   'memory.usage_in_bytes' | 'memory.stat' | 'memory.limit_in_bytes' | 'memory.memsw.limit_in_bytes' | 'memory.oom_control' | 'cpuacct.usage' | 'pids.current' | 'pids.max',
   string | null
 >;
+
+export const V1_STAT_FILES: Array<keyof V1Files> = [
+  'memory.usage_in_bytes', 'memory.stat', 'memory.limit_in_bytes', 'memory.memsw.limit_in_bytes', 'memory.oom_control', 'cpuacct.usage', 'pids.current', 'pids.max',
+];
 
 export function v1Stats(f: V1Files): CgroupStats {
   const mstat = parseKeyed(f['memory.stat']);

@@ -6,7 +6,7 @@ import { DynodError } from '../errors';
 import { cgroupDir, readProcs, removeTree, rmdirIfEmpty, tryRead, tryWrite, writeFile, type CgroupMembership, type CgroupMount } from './hierarchy';
 import { IdleParents } from './idle-parents';
 import { createOwnedLeaf, leafNames, mkdirUnder, mkdirUnderRetrying, sweepRoot } from './leaf';
-import { unknownFiles, v1Stats, writtenText, type V1Files } from './stats';
+import { V1_STAT_FILES, rememberWritten, unknownFiles, v1Stats, type V1Files } from './stats';
 
 /** USER_HZ: the unit of /proc/<pid>/stat times (100 on every Linux architecture dynod runs on) */
 const CLOCK_TICKS = 100;
@@ -38,24 +38,14 @@ export function treeCpuNs(pids: number[]): number {
  * them (null: no such hierarchy, so no such file); only the files named in `only`
  * when given.
  */
-export const V1_STAT_FILES: Array<keyof V1Files> = [
-  'memory.usage_in_bytes', 'memory.stat', 'memory.limit_in_bytes', 'memory.memsw.limit_in_bytes', 'memory.oom_control', 'cpuacct.usage', 'pids.current', 'pids.max',
-];
-
 export function readV1Files(memoryDir: string | null, acctDir: string | null, pidsDir: string | null, only?: Array<keyof V1Files>): V1Files {
-  const where: Record<keyof V1Files, string | null> = {
-    'memory.usage_in_bytes': memoryDir,
-    'memory.stat': memoryDir,
-    'memory.limit_in_bytes': memoryDir,
-    'memory.memsw.limit_in_bytes': memoryDir,
-    'memory.oom_control': memoryDir,
-    'cpuacct.usage': acctDir,
-    'pids.current': pidsDir,
-    'pids.max': pidsDir,
-  };
+  // each file's hierarchy is its name's controller
+  const dirOf = (name: keyof V1Files) => (name.startsWith('memory.') ? memoryDir : name.startsWith('cpuacct.') ? acctDir : pidsDir);
   const out = {} as V1Files;
-  for (const [name, dir] of Object.entries(where) as Array<[keyof V1Files, string | null]>)
+  for (const name of V1_STAT_FILES) {
+    const dir = dirOf(name);
     out[name] = dir !== null && (!only || only.includes(name)) ? tryRead(`${dir}/${name}`) : null;
+  }
   return out;
 }
 
@@ -130,10 +120,6 @@ export class CgroupV1 implements CgroupBackend {
     const made: string[] = [lockDir];
     // the limit files' texts as written: a reading of the dyno's stats opens the others only
     const known: Partial<V1Files> = {};
-    const remember = (file: 'memory.limit_in_bytes' | 'memory.memsw.limit_in_bytes' | 'pids.max', value: number) => {
-      const text = writtenText(value, file !== 'pids.max');
-      if (text !== undefined) known[file] = text;
-    };
     try {
       this.hierarchies.forEach((h, i) => {
         const dir = dirs[i]!;
@@ -143,9 +129,9 @@ export class CgroupV1 implements CgroupBackend {
         }
         if (h.controller === 'memory') {
           writeFile(`${dir}/memory.limit_in_bytes`, limits.memoryBytes);
-          remember('memory.limit_in_bytes', limits.memoryBytes);
+          rememberWritten(known, 'memory.limit_in_bytes', limits.memoryBytes);
           // memsw must be >= the limit: written after it on a fresh cgroup.
-          if (tryWrite(`${dir}/memory.memsw.limit_in_bytes`, limits.memorySwapBytes)) remember('memory.memsw.limit_in_bytes', limits.memorySwapBytes);
+          if (tryWrite(`${dir}/memory.memsw.limit_in_bytes`, limits.memorySwapBytes)) rememberWritten(known, 'memory.memsw.limit_in_bytes', limits.memorySwapBytes);
         } else if (h.controller === 'cpu') {
           if (limits.cpuWeight !== null) writeFile(`${dir}/cpu.shares`, Math.round((limits.cpuWeight * 1024) / 100));
           if (limits.cpuQuota) {
@@ -154,7 +140,7 @@ export class CgroupV1 implements CgroupBackend {
           }
         } else if (h.controller === 'pids') {
           writeFile(`${dir}/pids.max`, limits.pids);
-          remember('pids.max', limits.pids);
+          rememberWritten(known, 'pids.max', limits.pids);
         }
       });
     } catch (e) {

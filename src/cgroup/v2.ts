@@ -6,7 +6,7 @@ import { DynodError } from '../errors';
 import { IdleParents } from './idle-parents';
 import { cgroupError, errCode, mkdirExisting, op, readProcs, removeTree, rmdirIfEmpty, tryRead, tryWrite, writeFile } from './hierarchy';
 import { createOwnedLeaf, leafNames, mkdirUnder, sweepRoot } from './leaf';
-import { V2_STAT_FILES, unknownFiles, v2Stats, writtenText, type V2Files } from './stats';
+import { V2_STAT_FILES, rememberWritten, unknownFiles, v2Stats, type V2Files } from './stats';
 
 /** The texts of the v2 stat files of `dir` (only those in `only` when given; null: no such file). */
 export function readV2Files(dir: string, only?: Array<keyof V2Files>): V2Files {
@@ -91,22 +91,18 @@ export class CgroupV2 implements CgroupBackend {
     }
     // the limit files' texts as written: a reading of the dyno's stats opens the others only
     const known: Partial<V2Files> = {};
-    const remember = (file: 'memory.max' | 'memory.swap.max' | 'pids.max', value: number) => {
-      const text = writtenText(value, file !== 'pids.max');
-      if (text !== undefined) known[file] = text;
-    };
     const writeLimits = () => {
       writeFile(`${dir}/memory.max`, limits.memoryBytes);
-      remember('memory.max', limits.memoryBytes);
+      rememberWritten(known, 'memory.max', limits.memoryBytes);
       // ENOENT without swap accounting: nothing to limit then.
       const swapMax = Math.max(0, limits.memorySwapBytes - limits.memoryBytes);
-      if (tryWrite(`${dir}/memory.swap.max`, swapMax)) remember('memory.swap.max', swapMax);
+      if (tryWrite(`${dir}/memory.swap.max`, swapMax)) rememberWritten(known, 'memory.swap.max', swapMax);
       // R15 kills the whole dyno, not one process of it.
       tryWrite(`${dir}/memory.oom.group`, 1);
       if (limits.cpuWeight !== null) writeFile(`${dir}/cpu.weight`, Math.max(1, Math.min(10000, Math.round(limits.cpuWeight))));
       if (limits.cpuQuota) writeFile(`${dir}/cpu.max`, `${limits.cpuQuota.quotaUs} ${limits.cpuQuota.periodUs}`);
       writeFile(`${dir}/pids.max`, limits.pids);
-      remember('pids.max', limits.pids);
+      rememberWritten(known, 'pids.max', limits.pids);
     };
     try {
       try {

@@ -265,11 +265,12 @@ function rootMounts(facts: HostFacts, appDir: string, rootfsDir: string | undefi
 }
 
 /**
- * Keeps built mount lists by a key that names everything they are built from (with
- * facts.key): a long-lived engine starts the same dyno many times, and every start
- * of an app has the same list.
+ * Keeps built mount lists: by a key that names everything they are built from (with
+ * facts.key), or, with no key (facts read afresh), by what build() returns. A
+ * long-lived engine starts the same dyno many times, and every start of an app has
+ * the same list.
  */
-export type MountsMemo = (key: string, build: () => MountSpec[]) => MountSpec[];
+export type MountsMemo = (key: string | null, build: () => MountSpec[]) => MountSpec[];
 
 export function planDyno(opts: DynoOptions, facts: HostFacts, appDir: string, rootfsDir?: string, memo?: MountsMemo): DynoPlan {
   if (!opts.command || opts.command.length === 0) throw new UsageError('no command given; usage: dynod run [options] -- COMMAND [ARGS...]');
@@ -301,10 +302,8 @@ export function planDyno(opts: DynoOptions, facts: HostFacts, appDir: string, ro
     }
   }
   const build = () => rootMounts(facts, appDir, rootfsDir, net, userns, resolvConf);
-  const mounts =
-    memo && facts.key !== undefined
-      ? memo(`${facts.key}\0${JSON.stringify(facts.cgroupView)}\0${appDir}\0${rootfsDir ?? ''}\0${net}\0${userns}`, build)
-      : build();
+  const key = facts.key === undefined ? null : `${facts.key}\0${JSON.stringify(facts.cgroupView)}\0${appDir}\0${rootfsDir ?? ''}\0${net}\0${userns}`;
+  const mounts = memo ? memo(key, build) : build();
 
   const env = buildEnv(opts, name, port);
   return {

@@ -26,7 +26,6 @@ const mountLists = new Map<string, DynoPlan['mounts']>();
 const MOUNT_LISTS_MAX = 32;
 
 function sharedMounts(mounts: DynoPlan['mounts']): DynoPlan['mounts'] {
-  if (Object.isFrozen(mounts)) return mounts; // one of ours already (from the memo below)
   const key = JSON.stringify(mounts);
   const known = mountLists.get(key);
   if (known) return known;
@@ -42,6 +41,7 @@ function sharedMounts(mounts: DynoPlan['mounts']): DynoPlan['mounts'] {
 const listsByInput = new Map<string, DynoPlan['mounts']>();
 
 const mountsMemo: MountsMemo = (key, build) => {
+  if (key === null) return sharedMounts(build());
   const known = listsByInput.get(key);
   if (known) return known;
   const list = sharedMounts(build());
@@ -54,8 +54,7 @@ const mountsMemo: MountsMemo = (key, build) => {
 export function buildPlan(options: DynoOptions, view: CgroupView): DynoPlan {
   const app = resolveDir('--app', options.app ?? process.cwd());
   const rootfs = options.rootfs !== undefined ? resolveDir('--rootfs', options.rootfs) : undefined;
-  const planned = planDyno(options, gatherHostFacts({ rootfs, cgroupView: view }), app, rootfs, mountsMemo);
-  const plan = deepFreeze({ ...planned, mounts: sharedMounts(planned.mounts) });
+  const plan = deepFreeze(planDyno(options, gatherHostFacts({ rootfs, cgroupView: view }), app, rootfs, mountsMemo));
   built.add(plan);
   return plan;
 }

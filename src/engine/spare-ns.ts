@@ -9,7 +9,7 @@ export interface Spare {
   ids: IdRange;
 }
 
-/** Failures in a row after which no more spares are made (the starts make their own namespaces). */
+/** Failures in a row after which no more spares are made (the starts make their own namespaces): also where the clone cannot take one (DYNOD_SPAWN_FORK=1, not x86-64). */
 const MAX_FAILURES = 3;
 
 /**
@@ -44,8 +44,6 @@ export class SpareNamespaces {
    * is the engine's first start.
    */
   schedule(): void {
-    // forked clones (DYNOD_SPAWN_FORK=1, for measurements) never go through a spare
-    if (process.env.DYNOD_SPAWN_FORK === '1') return;
     if (!this.repeated) {
       this.repeated = true;
       return;

@@ -11,6 +11,7 @@ import { Engine, execIn, checkExecTarget, CommandError, DynodError, type Dyno, t
 import { native } from '../../src/native';
 import { CLONE } from '../../src/dyno/constants';
 import { tempApp } from '../helpers/app';
+import { children as ownChildren } from '../helpers/spawn';
 import { ROOT, hostEnv, lines, waitFor } from '../helpers/dynod';
 import { CGROUP_V2, cgroupProcs, startTime, statusFields } from '../helpers/host';
 
@@ -48,9 +49,7 @@ async function ex(target: ExecTarget, command: string[], io: ExecIO = {}): Promi
 function children(): number[] {
   const dynos = new Set(engine.dynos.map((d) => d.pid));
   const comm = (pid: number) => { try { return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim(); } catch { return ''; } };
-  return fs.readdirSync('/proc/self/task')
-    .flatMap((tid) => fs.readFileSync(`/proc/self/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number))
-    .filter((pid) => !dynos.has(pid) && comm(pid) !== 'dynod-spare');
+  return ownChildren().map(Number).filter((pid) => !dynos.has(pid) && comm(pid) !== 'dynod-spare');
 }
 
 /** Open fds once libuv has run the close callbacks of the last sessions' handles. */

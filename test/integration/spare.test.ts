@@ -8,15 +8,13 @@ import t from 'tap';
 import * as fs from 'node:fs';
 import { Engine, type Dyno } from '../../src/index';
 import { tempApp } from '../helpers/app';
-import { spawnPlan } from '../helpers/spawn';
+import { children, spawnPlan } from '../helpers/spawn';
 import { native } from '../../src/native';
 
 /** Our children named dynod-spare (the parked helpers). */
 function spares(): number[] {
   const comm = (pid: number) => { try { return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim(); } catch { return ''; } };
-  return fs.readdirSync('/proc/self/task')
-    .flatMap((tid) => fs.readFileSync(`/proc/self/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number))
-    .filter((pid) => comm(pid) === 'dynod-spare');
+  return children().map(Number).filter((pid) => comm(pid) === 'dynod-spare');
 }
 
 const tick = () => new Promise((r) => setImmediate(r));
@@ -90,7 +88,8 @@ t.test('a start after the second is cloned through a spare, and its dyno is like
   t.same(spares(), [], 'no spare after close()');
 });
 
-t.test('a spare killed while parked: the next start makes its own clone', async (t) => {
+/** An engine after two starts: its spare parked (checked), the helper's pid. */
+async function withSpare(t: Tap.Test): Promise<{ app: string; engine: Engine; helper: number }> {
   const app = tempApp(t);
   const engine = new Engine();
   t.teardown(() => engine.close());
@@ -99,7 +98,12 @@ t.test('a spare killed while parked: the next start makes its own clone', async 
   await tick();
   const [helper] = spares();
   t.ok(helper, 'a spare is parked');
-  process.kill(helper!, 'SIGKILL');
+  return { app, engine, helper: helper! };
+}
+
+t.test('a spare killed while parked: the next start makes its own clone', async (t) => {
+  const { app, engine, helper } = await withSpare(t);
+  process.kill(helper, 'SIGKILL');
   await new Promise((r) => setTimeout(r, 20));
   const r = await inside(engine, app);
   t.equal(r.status, 0, 'the start succeeded');
@@ -111,22 +115,15 @@ t.test('a spare killed while parked: the next start makes its own clone', async 
 });
 
 t.test('a start that fails after it took the spare ends the spare and frees its id range', async (t) => {
-  const app = tempApp(t);
-  const engine = new Engine();
-  t.teardown(() => engine.close());
+  const { engine, helper } = await withSpare(t);
   const ids = (engine as unknown as { ids: { size: number } }).ids;
-  await inside(engine, app);
-  await inside(engine, app);
-  await tick();
-  const [helper] = spares();
-  t.ok(helper, 'a spare is parked');
   t.equal(ids.size, 1, 'the spare holds one id range');
   // The app directory goes after the plan is made: the start fails at its /app mount.
   const gone = tempApp(t);
   const plan = engine.plan({ command: ['true'], app: gone, net: 'none' });
   fs.rmSync(gone, { recursive: true });
   await t.rejects(engine.start(plan));
-  t.notOk(spares().includes(helper!), 'the spare it took is gone');
+  t.notOk(spares().includes(helper), 'the spare it took is gone');
   await tick();
   t.equal(ids.size, spares().length, 'and so is its id range: the only one held is the next spare\'s');
   await engine.close();
