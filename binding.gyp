@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "dynod",
-      "sources": ["native/addon.cc", "native/process.cc", "native/userns.cc", "native/cgroup.cc", "native/mounts.cc", "native/net.cc", "native/netlink.cc", "native/seccomp.cc", "native/enter.cc", "native/console.cc", "native/devices.cc", "native/hooks.cc", "native/spare.cc"],
+      "sources": ["native/addon.cc", "native/process.cc", "native/userns.cc", "native/cgroup.cc", "native/mounts.cc", "native/net.cc", "native/netlink.cc", "native/seccomp.cc", "native/enter.cc", "native/console.cc", "native/devices.cc", "native/hooks.cc", "native/spare.cc", "native/router-plane.cc"],
       "libraries": ["-ldl"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "_GNU_SOURCE"],

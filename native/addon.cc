@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <unordered_map>
+#include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
@@ -48,6 +49,7 @@
 #include "netlink.h"
 #include "spare.h"
 #include "process.h"
+#include "router-plane.h"
 #include "seccomp.h"
 #include "sys.h"
 #include "userns.h"
@@ -1144,6 +1146,264 @@ Napi::Value CgroupDeviceFilter(const Napi::CallbackInfo &info) {
 
 }  // namespace
 
+
+// ------------------------------------------------------- the router's data plane
+
+// planeListen(host, port, count): count listening sockets for the plane, one
+// SO_REUSEPORT group on one port; { fds, port }.
+Napi::Value PlaneListen(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Check c{env, "planeListen"};
+  c.args(info, 3, "planeListen(host, port, count)");
+  std::string host = c.string(info[0], "host");
+  int port = (int)c.integer(info[1], "port", 0, 65535);
+  int n = (int)c.integer(info[2], "count", 1, 64);
+  StepError err;
+  int bound = 0;
+  std::vector<int> fds;
+  if (!plane_listen(host, port, n, fds, &bound, err)) throw step_error(env, err);
+  Napi::Object o = Napi::Object::New(env);
+  Napi::Array a = Napi::Array::New(env, fds.size());
+  for (uint32_t i = 0; i < fds.size(); i++) a.Set(i, fds[i]);
+  o.Set("fds", a);
+  o.Set("port", bound);
+  return o;
+}
+
+struct PlaneHandle {
+  Plane *plane = nullptr;
+  int efd = -1;
+  uv_poll_t poll;
+  Napi::FunctionReference cb;
+  std::unique_ptr<Napi::AsyncContext> ctx;
+  Napi::Env env;
+  explicit PlaneHandle(Napi::Env e) : env(e) {}
+};
+std::unordered_map<uint32_t, PlaneHandle *> planes;
+uint32_t next_plane = 1;
+
+PlaneHandle *plane_handle(const Check &c, const Napi::Value &v) {
+  uint32_t id = c.u32(v, "plane");
+  auto it = planes.find(id);
+  if (it == planes.end()) c.fail("plane", "a plane planeStart returned and planeStop has not ended");
+  return it->second;
+}
+
+// [line, …, { fd, bytes }, …] in the order they happened
+Napi::Value plane_events(Napi::Env env, std::vector<PlaneEvent> &evs) {
+  Napi::Array out = Napi::Array::New(env, evs.size());
+  uint32_t i = 0;
+  for (auto &e : evs) {
+    if (e.kind == PlaneEvent::kHandoff) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("fd", e.fd);
+      o.Set("bytes", Napi::Buffer<char>::Copy(env, e.bytes.data(), e.bytes.size()));
+      out.Set(i++, o);
+    } else if (e.kind == PlaneEvent::kPump) {
+      out.Set(i++, Napi::Number::New(env, 0));
+    } else {
+      out.Set(i++, Napi::String::New(env, e.bytes));
+    }
+  }
+  return out;
+}
+
+void on_plane_events(uv_poll_t *h, int, int) {
+  auto *ph = static_cast<PlaneHandle *>(h->data);
+  uint64_t v;
+  ssize_t rc = read(ph->efd, &v, sizeof v);
+  (void)rc;
+  std::vector<PlaneEvent> evs;
+  plane_drain(ph->plane, evs);
+  if (evs.empty()) return;
+  Napi::HandleScope scope(ph->env);
+  call_back(ph->env, ph->cb, *ph->ctx, {plane_events(ph->env, evs)});
+}
+
+PlaneBackend plane_backend(const Check &c, const Napi::Value &v, const Path &p) {
+  Napi::Object o = c.object(v, p);
+  c.only(o, p, "id", "name", "pidfd", "host", "port");
+  PlaneBackend b;
+  b.id = (uint64_t)c.integer(o.Get("id"), at(p, "id"), 1, (int64_t)1 << 53);
+  b.name = c.string(o.Get("name"), at(p, "name"));
+  std::string host = c.string(o.Get("host"), at(p, "host"));
+  int port = (int)c.integer(o.Get("port"), at(p, "port"), 1, 65535);
+  Napi::Value pidfd = o.Get("pidfd");
+  if (!pidfd.IsNull()) {
+    int fd = c.fd(pidfd, at(p, "pidfd"));
+    // the plane keeps its own: the dyno closes its pidfd when it ends
+    b.pidfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    if (b.pidfd < 0) c.fail(at(p, "pidfd"), "an open fd (" + std::string(strerror(errno)) + ")");
+  }
+  auto *a4 = reinterpret_cast<sockaddr_in *>(&b.addr);
+  auto *a6 = reinterpret_cast<sockaddr_in6 *>(&b.addr);
+  if (inet_pton(AF_INET, host.c_str(), &a4->sin_addr) == 1) {
+    a4->sin_family = AF_INET;
+    a4->sin_port = htons((uint16_t)port);
+    b.addr_len = sizeof *a4;
+  } else if (inet_pton(AF_INET6, host.c_str(), &a6->sin6_addr) == 1) {
+    a6->sin6_family = AF_INET6;
+    a6->sin6_port = htons((uint16_t)port);
+    b.addr_len = sizeof *a6;
+  } else {
+    if (b.pidfd >= 0) close(b.pidfd);
+    c.fail(at(p, "host"), "a numeric IP address");
+  }
+  return b;
+}
+
+// planeStart({ listen: [fd], ports: [port], threads, maxInFlight, timeouts, pages: {key: Buffer}, codes: {code: [start, end]} }, onEvents)
+Napi::Value PlaneStart(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Check c{env, "planeStart"};
+  c.args(info, 2, "planeStart(options, onEvents)");
+  Path p("options");
+  Napi::Object o = c.object(info[0], p);
+  c.only(o, p, "listen", "ports", "threads", "maxInFlight", "timeouts", "pages", "codes");
+  Napi::Function cb = c.function(info[1], "onEvents");
+  PlaneOptions opts;
+  Napi::Array fds = c.array(o.Get("listen"), at(p, "listen"));
+  for (uint32_t i = 0; i < fds.Length(); i++) opts.listen_fds.push_back(c.fd(fds.Get(i), at(at(p, "listen"), i)));
+  Napi::Array ports = c.array(o.Get("ports"), at(p, "ports"));
+  if (ports.Length() != fds.Length()) c.fail(at(p, "ports"), "an array of one port per listen fd");
+  for (uint32_t i = 0; i < ports.Length(); i++) opts.listen_ports.push_back((int)c.integer(ports.Get(i), at(at(p, "ports"), i), 0, 65535));
+  opts.threads = (int)c.integer(o.Get("threads"), at(p, "threads"), 1, 64);
+  opts.max_in_flight = (int)c.integer(o.Get("maxInFlight"), at(p, "maxInFlight"), 1, INT_MAX);
+  Path tp(p, "timeouts");
+  Napi::Object t = c.object(o.Get("timeouts"), tp);
+  c.only(t, tp, "connect", "firstByte", "idle", "quarantine", "clientIdle", "poolIdle");
+  opts.connect_ms = (int)c.integer(t.Get("connect"), at(tp, "connect"), 1, INT_MAX);
+  opts.first_byte_ms = (int)c.integer(t.Get("firstByte"), at(tp, "firstByte"), 1, INT_MAX);
+  opts.idle_ms = (int)c.integer(t.Get("idle"), at(tp, "idle"), 1, INT_MAX);
+  opts.quarantine_ms = (int)c.integer(t.Get("quarantine"), at(tp, "quarantine"), 1, INT_MAX);
+  opts.client_idle_ms = (int)c.integer(t.Get("clientIdle"), at(tp, "clientIdle"), 1, INT_MAX);
+  opts.pool_idle_ms = (int)c.integer(t.Get("poolIdle"), at(tp, "poolIdle"), 1, INT_MAX);
+  Path pp(p, "pages");
+  Napi::Object pages = c.object(o.Get("pages"), pp);
+  Napi::Array keys = pages.GetPropertyNames();
+  for (uint32_t i = 0; i < keys.Length(); i++) {
+    std::string k = keys.Get(i).ToString().Utf8Value();
+    Napi::Value v = pages.Get(k);
+    if (!v.IsBuffer()) c.fail(pp, "an object of Buffers");
+    auto buf = v.As<Napi::Buffer<char>>();
+    opts.pages[k] = std::string(buf.Data(), buf.Length());
+  }
+  Path cp(p, "codes");
+  Napi::Object codes = c.object(o.Get("codes"), cp);
+  Napi::Array ckeys = codes.GetPropertyNames();
+  for (uint32_t i = 0; i < ckeys.Length(); i++) {
+    std::string k = ckeys.Get(i).ToString().Utf8Value();
+    Napi::Array pair = c.array(codes.Get(k), at(cp, k.c_str()));
+    if (pair.Length() != 2) c.fail(at(cp, k.c_str()), "[start, end] of the line");
+    opts.codes[k] = {c.string(pair.Get((uint32_t)0), at(at(cp, k.c_str()), 0u)), c.string(pair.Get((uint32_t)1), at(at(cp, k.c_str()), 1u))};
+  }
+  auto *ph = new PlaneHandle(env);
+  ph->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (ph->efd < 0) {
+    delete ph;
+    throw step_error(env, StepError{"router plane", "eventfd", "", errno});
+  }
+  StepError err;
+  ph->plane = plane_start(opts, ph->efd, err);
+  if (!ph->plane) {
+    close(ph->efd);
+    delete ph;
+    throw step_error(env, err);
+  }
+  uv_loop_t *loop;
+  napi_get_uv_event_loop(env, &loop);
+  ph->cb = Napi::Persistent(cb);
+  ph->ctx = std::make_unique<Napi::AsyncContext>(env, "planeEvents");
+  ph->poll.data = ph;
+  uv_poll_init(loop, &ph->poll, ph->efd);
+  uv_poll_start(&ph->poll, UV_READABLE, on_plane_events);
+  uint32_t id = next_plane++;
+  planes[id] = ph;
+  return Napi::Number::New(env, id);
+}
+
+// A BigInt64Array over n int64s of the plane's, which it keeps alive until V8 collects the array.
+Napi::Value counter_buffer(Napi::Env env, const PlaneCounter &pc, size_t n) {
+  auto *keep = new std::shared_ptr<void>(pc.keep);
+  Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, pc.value, n * sizeof(int64_t), [](Napi::Env, void *, std::shared_ptr<void> *k) { delete k; }, keep);
+  return Napi::TypedArrayOf<int64_t>::New(env, n, ab, 0, napi_bigint64_array);
+}
+
+// planeBackends(plane, [{ id, name, pidfd | null, host, port }]): each dyno's shared
+// BigInt64Array[2] (requests in flight, quarantine end), in order
+Napi::Value PlaneBackends(const Napi::CallbackInfo &info) {
+  Check c{info.Env(), "planeBackends"};
+  c.args(info, 2, "planeBackends(plane, backends)");
+  PlaneHandle *ph = plane_handle(c, info[0]);
+  Napi::Array a = c.array(info[1], "backends");
+  std::vector<PlaneBackend> list;
+  try {
+    for (uint32_t i = 0; i < a.Length(); i++) list.push_back(plane_backend(c, a.Get(i), at(Path("backends"), i)));
+  } catch (...) {
+    for (auto &b : list)
+      if (b.pidfd >= 0) close(b.pidfd);
+    throw;
+  }
+  std::vector<PlaneCounter> counters = plane_set_backends(ph->plane, std::move(list));
+  Napi::Array out = Napi::Array::New(info.Env(), counters.size());
+  for (uint32_t i = 0; i < counters.size(); i++) out.Set(i, counter_buffer(info.Env(), counters[i], 2));
+  return out;
+}
+
+// planeWaitFlag(plane): the BigInt64Array[1] JavaScript sets to 1n while requests wait for room
+Napi::Value PlaneWaitFlag(const Napi::CallbackInfo &info) {
+  Check c{info.Env(), "planeWaitFlag"};
+  c.args(info, 1, "planeWaitFlag(plane)");
+  PlaneHandle *ph = plane_handle(c, info[0]);
+  return counter_buffer(info.Env(), plane_wait_flag(ph->plane), 1);
+}
+
+Napi::Value PlaneStatsOf(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Check c{env, "planeStats"};
+  c.args(info, 1, "planeStats(plane)");
+  PlaneHandle *ph = plane_handle(c, info[0]);
+  struct PlaneStats s = plane_stats(ph->plane);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("requests", (double)s.requests);
+  o.Set("handoffs", (double)s.handoffs);
+  o.Set("connections", s.clients);
+  o.Set("upstreams", s.upstreams);
+  o.Set("idleUpstreams", s.idle_upstreams);
+  Napi::Array bs = Napi::Array::New(env, s.backends.size());
+  for (uint32_t i = 0; i < s.backends.size(); i++) {
+    Napi::Object b = Napi::Object::New(env);
+    b.Set("id", (double)s.backends[i].id);
+    b.Set("inFlight", s.backends[i].in_flight);
+    b.Set("idleConnections", s.backends[i].idle);
+    b.Set("quarantined", s.backends[i].quarantined);
+    bs.Set(i, b);
+  }
+  o.Set("backends", bs);
+  return o;
+}
+
+// planeStop(plane): threads joined, every fd of the plane closed; returns the router
+// lines not delivered yet (handed-over fds not delivered are closed).
+Napi::Value PlaneStop(const Napi::CallbackInfo &info) {
+  Check c{info.Env(), "planeStop"};
+  c.args(info, 1, "planeStop(plane)");
+  PlaneHandle *ph = plane_handle(c, info[0]);
+  planes.erase(c.u32(info[0], "plane"));
+  std::vector<std::string> lines;
+  plane_stop(ph->plane, lines);
+  ph->plane = nullptr;
+  uv_poll_stop(&ph->poll);
+  uv_close(reinterpret_cast<uv_handle_t *>(&ph->poll), [](uv_handle_t *h) {
+    auto *ph = static_cast<PlaneHandle *>(h->data);
+    close(ph->efd);
+    delete ph;
+  });
+  Napi::Array out = Napi::Array::New(info.Env(), lines.size());
+  for (uint32_t i = 0; i < lines.size(); i++) out.Set(i, Napi::String::New(info.Env(), lines[i]));
+  return out;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("spawn", Napi::Function::New(env, Spawn));
   exports.Set("enter", Napi::Function::New(env, Enter));
@@ -1171,6 +1431,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sendFd", Napi::Function::New(env, SendFd));
   exports.Set("mkfifo", Napi::Function::New(env, Mkfifo));
   exports.Set("cgroupDeviceFilter", Napi::Function::New(env, CgroupDeviceFilter));
+  exports.Set("planeListen", Napi::Function::New(env, PlaneListen));
+  exports.Set("planeStart", Napi::Function::New(env, PlaneStart));
+  exports.Set("planeBackends", Napi::Function::New(env, PlaneBackends));
+  exports.Set("planeStats", Napi::Function::New(env, PlaneStatsOf));
+  exports.Set("planeStop", Napi::Function::New(env, PlaneStop));
+  exports.Set("planeWaitFlag", Napi::Function::New(env, PlaneWaitFlag));
   return exports;
 }
 

@@ -251,6 +251,25 @@ export interface DynodAddon {
   mainThread(): boolean;
   /** A full compacting V8 collection, then malloc_trim(0): unused memory back to the kernel, for a process that owns its memory (~20 ms of pause); RSS bytes [before, after]. */
   trimMemory(): [number, number];
+  /** count listening TCP sockets on host:port, one SO_REUSEPORT group (one per plane thread); throws an Error with NativeErrorData */
+  planeListen(host: string, port: number, count: number): { fds: number[]; port: number };
+  /**
+   * The router's native data plane (native/router-plane.h) on its own threads, owning
+   * the listen fds; onEvents gets router lines (strings), connections handed to
+   * JavaScript ({ fd, bytes }) and 0 (a slot freed), in order. Returns the plane's id.
+   */
+  planeStart(options: NativePlaneOptions, onEvents: (events: (string | NativePlaneHandoff | 0)[]) => void): number;
+  /**
+   * The dynos requests may go to (pidfds are duplicated: the caller keeps its own); what
+   * both planes share of each, in order, a BigInt64Array[2] (Atomics): [0] requests in
+   * flight, [1] the end of its quarantine (process.hrtime's clock, ms).
+   */
+  planeBackends(plane: number, backends: NativePlaneBackend[]): BigInt64Array[];
+  /** a BigInt64Array[1] set to 1n while JavaScript has requests waiting for room: the plane then sends 0 (a slot freed) among its events */
+  planeWaitFlag(plane: number): BigInt64Array;
+  planeStats(plane: number): NativePlaneStats;
+  /** joins the threads and closes every fd the plane holds; the router lines not delivered yet */
+  planeStop(plane: number): string[];
   /** a non-blocking TCP socket in the network namespace of pidfd's process; throws an Error with NativeErrorData on failure */
   netnsSocket(pidfd: number): number;
   /** a sock_diag (netlink) socket in the network namespace of pidfd's process, for tcpListening; throws an Error with NativeErrorData */
@@ -308,4 +327,42 @@ export interface DynodAddon {
   sendFd(path: string, fd: number, name: string): void;
   /** mkfifo(path, mode): OCI's exec FIFO, which `start` writes to; throws an Error with NativeErrorData */
   mkfifo(path: string, mode: number): void;
+}
+
+export interface NativePlaneOptions {
+  listen: number[];
+  /** each listen fd's port (X-Forwarded-Port) */
+  ports: number[];
+  threads: number;
+  maxInFlight: number;
+  timeouts: { connect: number; firstByte: number; idle: number; quarantine: number; clientIdle: number; poolIdle: number };
+  /** error responses by "CODE keep head" ("H12 1 0") */
+  pages: Record<string, Buffer>;
+  /** a router line's start and end per code ("" for at=info) */
+  codes: Record<string, [string, string]>;
+}
+
+export interface NativePlaneHandoff {
+  fd: number;
+  bytes: Buffer;
+}
+
+export interface NativePlaneBackend {
+  /** the same id is the same dyno */
+  id: number;
+  name: string;
+  /** the dyno's network namespace, or null: host:port is reachable from dynod's */
+  pidfd: number | null;
+  host: string;
+  port: number;
+}
+
+export interface NativePlaneStats {
+  requests: number;
+  handoffs: number;
+  connections: number;
+  upstreams: number;
+  idleUpstreams: number;
+  /** per dyno listed now, by NativePlaneBackend id */
+  backends: { id: number; inFlight: number; idleConnections: number; quarantined: boolean }[];
 }

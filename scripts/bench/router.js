@@ -8,7 +8,7 @@
  *   ROUTER_BENCH_QUICK=1 ...                one short round
  *
  * Environment: RUNS (3), DUR (10 s), CONNS (64), THREADS (2),
- *   CONFIGS (default "direct1 nginx_ka dynod dynod_tls nginx_tls"),
+ *   CONFIGS (default "direct1 nginx_ka dynod dynod_js dynod_tls nginx_tls"),
  *   ROUTER_BENCH_JSON=FILE also writes every run as JSON.
  *
  * What runs, all on 127.0.0.1:
@@ -17,7 +17,8 @@
  *   nginx_ka   nginx, 2 workers, upstream keepalive 64, HTTP/1.1 to the backends
  *   dynod      dynod's router (dist/router) in its own Node process, both backends, every
  *              router line formatted (and counted, not written: the log sink is the
- *              formation's business)
+ *              formation's business): plain HTTP on its native data plane (the default)
+ *   dynod_js   the same router with its JavaScript plane alone (plane: 'js')
  *   *_tls      the same through TLS (wrk https, a self-signed P-256 certificate)
  * Each config gets a 2 s warm-up, then RUNS rounds in which the configs alternate.
  * Per run: requests/s, p50/p99 (wrk --latency), non-2xx/socket errors, and the proxy's
@@ -34,12 +35,14 @@ const REPO = path.resolve(__dirname, '..', '..');
 
 // ---------------------------------------------------------------- the router process (--serve)
 if (process.argv[2] === '--serve') {
-  const [, , , port, tlsPort, backendPorts, certDir] = process.argv;
+  const [, , , port, tlsPort, backendPorts, certDir, plane] = process.argv;
   // as in `dynod start`, whose process the router shares
   require(path.join(REPO, 'dist', 'cli', 'v8-heap')).keepYoungGenerationSmall();
   const { Router, selfSignedCertificate } = require(path.join(REPO, 'dist', 'router'));
   const backends = backendPorts.split(',').map((p, i) => ({
     name: `web.${i + 1}`,
+    // the native plane connects itself (in `dynod start`: into the dyno's namespace)
+    target: () => ({ pidfd: null, host: '127.0.0.1', port: +p }),
     connect: () =>
       new Promise((resolve, reject) => {
         const s = net.connect(+p, '127.0.0.1');
@@ -58,6 +61,8 @@ if (process.argv[2] === '--serve') {
       lines++;
     },
     listen: [{ port: +port, host: '127.0.0.1' }],
+    plane,
+    planeThreads: process.env.PLANE_THREADS ? +process.env.PLANE_THREADS : undefined,
     tls: { port: +tlsPort, host: '127.0.0.1', cert: cert.cert, key: cert.key },
   });
   router.listen().then(() => process.stdout.write('listening\n'));
@@ -72,7 +77,7 @@ const CONNS = +(process.env.CONNS || 64);
 const THREADS = +(process.env.THREADS || 2);
 const B1 = 19101;
 const B2 = 19102;
-const PORTS = { direct1: B1, nginx_ka: 18181, nginx_tls: 18182, dynod: 18191, dynod_tls: 18192 };
+const PORTS = { direct1: B1, nginx_ka: 18181, nginx_tls: 18182, dynod: 18191, dynod_tls: 18192, dynod_js: 18193, dynod_js_tls: 18194 };
 const HZ = 100; // USER_HZ on Linux
 
 const have = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
@@ -85,7 +90,7 @@ if (!fs.existsSync(path.join(REPO, 'dist', 'router', 'index.js'))) {
   process.exit(1);
 }
 const withNginx = have('nginx');
-let configs = (process.env.CONFIGS || 'direct1 nginx_ka dynod dynod_tls nginx_tls').split(/\s+/).filter(Boolean);
+let configs = (process.env.CONFIGS || 'direct1 nginx_ka dynod dynod_js dynod_tls nginx_tls').split(/\s+/).filter(Boolean);
 if (!withNginx) {
   console.error('router bench: nginx is missing (apt-get install nginx-core): its configs are skipped');
   configs = configs.filter((c) => !c.startsWith('nginx'));
@@ -208,8 +213,9 @@ async function main() {
   const certDir = path.join(tmp, 'cert');
   // the router runs in `dynod start`'s process: with bin/dynod's node flags and environment
   const she = require(path.join(REPO, 'scripts', 'build-cli.js')).shebangOf(path.join(REPO, 'bin', 'dynod'));
-  const router = start('router', process.execPath, [...she.nodeArgs, __filename, '--serve', String(PORTS.dynod), String(PORTS.dynod_tls), `${B1},${B2}`, certDir], she.env);
-  await Promise.all([waitPort(B1), waitPort(B2), waitPort(PORTS.dynod)]);
+  const router = start('router', process.execPath, [...she.nodeArgs, __filename, '--serve', String(PORTS.dynod), String(PORTS.dynod_tls), `${B1},${B2}`, certDir, 'native'], she.env);
+  const routerJs = start('router-js', process.execPath, [...she.nodeArgs, __filename, '--serve', String(PORTS.dynod_js), String(PORTS.dynod_js_tls), `${B1},${B2}`, certDir, 'js'], she.env);
+  await Promise.all([waitPort(B1), waitPort(B2), waitPort(PORTS.dynod), waitPort(PORTS.dynod_js)]);
   let ngx = null;
   if (withNginx) {
     nginxConf(path.join(tmp, 'ngx'));
@@ -217,6 +223,7 @@ async function main() {
     await waitPort(PORTS.nginx_ka);
   }
   const proxyPids = (c) => {
+    if (c === 'dynod_js') return [routerJs.pid];
     if (c.startsWith('dynod')) return [router.pid];
     if (c.startsWith('nginx')) return [ngx.pid, ...childPids(ngx.pid)];
     return [];
@@ -266,7 +273,7 @@ async function main() {
     const m = med[c];
     console.log(`| ${c} | ${Math.round(m.rps)} | ${m.runs} | ${fx(m.p50)} | ${fx(m.p99)} | ${fx(m.proxyCores)} | ${fx(m.backendCores)} | ${fx(m.us, 1)} | ${fx(m.rps / d1)} |`);
   }
-  const pairs = [['dynod', 'nginx_ka'], ['dynod_tls', 'nginx_tls']].filter(([a, b]) => med[a] && med[b]);
+  const pairs = [['dynod', 'nginx_ka'], ['dynod_js', 'nginx_ka'], ['dynod_tls', 'nginx_tls']].filter(([a, b]) => med[a] && med[b]);
   for (const [a, b] of pairs) {
     console.log(`\n${a} / ${b}: throughput ${fx(med[a].rps / med[b].rps)}×, p99 ${fx(med[a].p99)} vs ${fx(med[b].p99)} ms`);
   }

@@ -408,6 +408,11 @@ export class Dyno extends EventEmitter<DynoEvents> {
     return { netnsSocket: () => (this.exited || this.pidfd < 0 ? null : native().netnsSocket(this.pidfd)), port: Number(this.plan.env.PORT) };
   }
 
+  /** PID 1's pidfd while the dyno runs (its namespaces), else null; the dyno closes it when it ends. */
+  namespacePidfd(): number | null {
+    return this.exited || this.pidfd < 0 ? null : this.pidfd;
+  }
+
   private onRecord(rec: NativeRecord): void {
     if (rec.kind === 'trace') this.mark(rec.step, rec.tNs);
     else if (rec.kind === 'pty' && rec.fd !== undefined) {

@@ -19,7 +19,15 @@ export function webBackends(formation: WebSlots, port: number): BackendSource {
   const backendOf = (name: string, d: Dyno): Backend => {
     let b = cache.get(d);
     if (!b) {
-      b = { name, connect: () => connectInNetns(d.netnsTarget(), port) };
+      b = {
+        name,
+        connect: () => connectInNetns(d.netnsTarget(), port),
+        // the native plane connects from its own threads, into the dyno's namespace
+        target: () => {
+          const pidfd = d.namespacePidfd();
+          return pidfd === null ? null : { pidfd, host: '127.0.0.1', port };
+        },
+      };
       cache.set(d, b);
     }
     return b;

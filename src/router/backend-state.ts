@@ -4,7 +4,14 @@ import type { UpConn } from './upstream';
 
 /** What the router keeps about one dyno: requests in flight, quarantine, idle connections. */
 export class BackendState {
+  /** requests in flight that the JavaScript router sent */
   inFlight = 0;
+  /**
+   * While the native plane also serves this dyno, what the planes share of it, changed
+   * with atomic operations (the limit and the quarantine are the dyno's, not a plane's):
+   * [0] requests in flight, [1] the end of its quarantine (monoMs()).
+   */
+  shared: BigInt64Array | null = null;
   quarantinedUntil = 0;
   quarantineCode: RouterCode = 'H21';
   /** idle keep-alive connections, the most recently used last */
@@ -17,13 +24,43 @@ export class BackendState {
     private readonly maxIdle: number,
   ) {}
 
+  /** requests in flight to this dyno, from both planes */
+  busy(): number {
+    return this.shared === null ? this.inFlight : Number(Atomics.load(this.shared, 0));
+  }
+
+  /** takes a slot unless max are in flight */
+  take(max: number): boolean {
+    const c = this.shared;
+    if (c === null) {
+      if (this.inFlight >= max) return false;
+    } else {
+      for (let v = Atomics.load(c, 0); ; ) {
+        if (v >= BigInt(max)) return false;
+        const was = Atomics.compareExchange(c, 0, v, v + 1n);
+        if (was === v) break;
+        v = was;
+      }
+    }
+    this.inFlight++;
+    return true;
+  }
+
+  give(): void {
+    this.inFlight--;
+    if (this.shared !== null) Atomics.sub(this.shared, 0, 1n);
+  }
+
   quarantined(now: number): boolean {
-    return now < this.quarantinedUntil;
+    if (now < this.quarantinedUntil) return true;
+    // the native plane's quarantine of the dyno (a connect that failed there)
+    return this.shared !== null && Atomics.load(this.shared, 1) > monoMs();
   }
 
   quarantine(until: number, code: RouterCode): void {
     this.quarantinedUntil = until;
     this.quarantineCode = code;
+    if (this.shared !== null) Atomics.store(this.shared, 1, monoMs() + BigInt(Math.ceil(until - performance.now())));
   }
 
   /** an idle connection to reuse, or null */
@@ -60,4 +97,9 @@ export class BackendState {
     for (const c of [...this.idle]) c.destroy();
     this.idle.length = 0;
   }
+}
+
+/** CLOCK_MONOTONIC in ms: the native plane's clock for quarantines */
+function monoMs(): bigint {
+  return process.hrtime.bigint() / 1_000_000n;
 }

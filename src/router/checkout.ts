@@ -85,10 +85,7 @@ export class Checkout {
     if (n === 0) return NoPick.Exhausted;
     // the common case: the first random choice is fine (uniform among eligible either way)
     const first = list[(this.random() * n) | 0]!;
-    if (this.eligible(first, tried, now)) {
-      first.inFlight++;
-      return first;
-    }
+    if (this.eligible(first, tried, now) && first.take(this.maxInFlight)) return first;
     const ok = this.scratch;
     ok.length = 0;
     let untried = 0;
@@ -98,13 +95,17 @@ export class Checkout {
       untried++;
       if (s.quarantined(now)) continue;
       unquarantined++;
-      if (s.inFlight < this.maxInFlight) ok.push(s);
+      if (s.busy() < this.maxInFlight) ok.push(s);
     }
-    if (ok.length > 0) {
-      const s = ok[(this.random() * ok.length) | 0]!;
-      ok.length = 0;
-      s.inFlight++;
-      return s;
+    // the native plane may take a slot between the look and the take: another pick then
+    while (ok.length > 0) {
+      const i = (this.random() * ok.length) | 0;
+      const s = ok[i]!;
+      if (s.take(this.maxInFlight)) {
+        ok.length = 0;
+        return s;
+      }
+      ok.splice(i, 1);
     }
     if (unquarantined > 0) return NoPick.Full;
     return untried > 0 ? NoPick.Quarantined : NoPick.Exhausted;
@@ -120,17 +121,26 @@ export class Checkout {
   enqueue(w: Waiter): boolean {
     if (this.backlog.length >= this.backlogPerDyno * this.list.length) return false;
     this.backlog.push(w);
+    this.flagWaiting();
     return true;
   }
 
   dequeue(w: Waiter): void {
     const i = this.backlog.indexOf(w);
     if (i >= 0) this.backlog.splice(i, 1);
+    this.flagWaiting();
+  }
+
+  /** The native plane's word "requests wait for room": it then says when it frees a slot. */
+  waitFlag: BigInt64Array | null = null;
+
+  private flagWaiting(): void {
+    if (this.waitFlag !== null) Atomics.store(this.waitFlag, 0, this.backlog.length > 0 ? 1n : 0n);
   }
 
   /** A request is done with its dyno: its slot frees, and the first waiting request may take one. */
   release(s: BackendState, now: number): void {
-    s.inFlight--;
+    s.give();
     this.pump(now);
   }
 
@@ -139,15 +149,16 @@ export class Checkout {
     // each waiter once per pump: one that finds no room it may use (all tried) queues again
     let n = this.backlog.length;
     while (n-- > 0 && this.backlog.length > 0 && this.hasRoom(now)) this.backlog.shift()!.resume();
+    this.flagWaiting();
   }
 
   private hasRoom(now: number): boolean {
-    for (const s of this.list) if (s.inFlight < this.maxInFlight && !s.quarantined(now)) return true;
+    for (const s of this.list) if (s.busy() < this.maxInFlight && !s.quarantined(now)) return true;
     return false;
   }
 
   private eligible(s: BackendState, tried: readonly BackendState[] | null, now: number): boolean {
-    return s.inFlight < this.maxInFlight && !s.quarantined(now) && (tried === null || !tried.includes(s));
+    return s.busy() < this.maxInFlight && !s.quarantined(now) && (tried === null || !tried.includes(s));
   }
 
   /** every state, retired on close */
@@ -156,5 +167,7 @@ export class Checkout {
     this.byBackend.clear();
     this.list = [];
     this.backlog.length = 0;
+    this.flagWaiting();
+    this.waitFlag = null;
   }
 }

@@ -54,6 +54,11 @@ export class ClientConn implements ClientConnLike {
     return this.sock.write(b);
   }
 
+  /** Bytes read from the socket before this connection had it (the native plane's). */
+  feed(d: Buffer): void {
+    if (d.length > 0) this.onData(d);
+  }
+
   pause(reason: number): void {
     if (this.paused === 0) this.sock.pause();
     this.paused |= reason;

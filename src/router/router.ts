@@ -1,9 +1,11 @@
 import * as net from 'node:net';
+import * as os from 'node:os';
 import * as tls from 'node:tls';
 import { DynodError, UsageError } from '../errors';
 import { ClientConn } from './client-conn';
 import { RouterCore } from './core';
 import { BACKLOG_PER_DYNO, DEFAULT_TIMEOUTS, MAX_IN_FLIGHT_PER_DYNO } from './limits';
+import { NativePlane } from './native-plane';
 import type { ListenAddress, RouterOptions, RouterStats, RouterTimeouts } from './types';
 
 /** A listening address of the router, once listen() resolved. */
@@ -28,6 +30,7 @@ export class Router {
   /** TLS connections before their handshake ends */
   private readonly handshaking = new Set<net.Socket>();
   private sweepTimer: NodeJS.Timeout | null = null;
+  private plane: NativePlane | null = null;
   private unsubscribe: (() => void) | null = null;
   private listening = false;
   private closing: Promise<void> | null = null;
@@ -50,10 +53,11 @@ export class Router {
   async listen(): Promise<void> {
     if (this.listening || this.closing !== null) throw new UsageError('router: listen() may be called once, before close()');
     this.listening = true;
-    this.unsubscribe = this.opts.source.onChange(() => this.core.refresh());
+    this.unsubscribe = this.opts.source.onChange(() => this.refresh());
     this.core.refresh();
     try {
-      for (const a of this.opts.listen) await this.listenOne(a, 'http');
+      if (this.usesPlane()) this.startPlane();
+      else for (const a of this.opts.listen) await this.listenOne(a, 'http');
       if (this.opts.tls !== undefined) await this.listenOne(this.opts.tls, 'https');
     } catch (e) {
       await this.close();
@@ -77,21 +81,29 @@ export class Router {
   drain(name: string): void {
     if (this.closing !== null) return;
     this.core.checkout.drain(name, this.opts.source.backends());
+    this.sharePlane();
   }
 
   stats(): RouterStats {
     const now = performance.now();
+    const p = this.plane?.stats() ?? null;
     return {
-      connections: this.conns.size,
-      requests: this.core.requests,
+      connections: this.conns.size + (p?.connections ?? 0),
+      requests: this.core.requests + (p?.requests ?? 0),
+      nativeRequests: p?.requests ?? 0,
       waiting: this.core.checkout.waiting + this.core.bootWaiters.size,
       tunnels: this.core.tunnels,
-      backends: this.core.checkout.states().map((s) => ({
-        name: s.backend.name,
-        inFlight: s.inFlight,
-        idleConnections: s.idle.length,
-        quarantined: s.quarantined(now),
-      })),
+      backends: this.core.checkout.states().map((s) => {
+        // the same dyno as the native plane sees it: its requests and connections count too
+        const id = this.plane?.idOf(s.backend);
+        const n = id === undefined ? undefined : p?.backends.find((b) => b.id === id);
+        return {
+          name: s.backend.name,
+          inFlight: s.busy(),
+          idleConnections: s.idle.length + (n?.idleConnections ?? 0),
+          quarantined: s.quarantined(now) || (n?.quarantined ?? false),
+        };
+      }),
     };
   }
 
@@ -104,6 +116,9 @@ export class Router {
   private async shutdown(): Promise<void> {
     const core = this.core;
     core.closed = true;
+    core.checkout.waitFlag = null;
+    this.plane?.stop();
+    this.plane = null;
     if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
     this.sweepTimer = null;
     this.unsubscribe?.();
@@ -128,6 +143,61 @@ export class Router {
     await Promise.all(waits);
     this.servers.length = 0;
     this.bound.length = 0;
+  }
+
+  /** The source changed: both planes learn the dynos there are now. */
+  private refresh(): void {
+    this.core.refresh();
+    this.sharePlane();
+  }
+
+  /** The native plane learns the dynos listed now; each one's count of requests in flight becomes both planes'. */
+  private sharePlane(): void {
+    if (this.plane === null) return;
+    const states = this.core.checkout.states();
+    const counters = this.plane.backends(states.map((s) => s.backend));
+    for (const s of states) {
+      const c = counters.get(s.backend) ?? null;
+      if (c === s.shared) continue;
+      // the JavaScript router's own requests in flight carry over to the shared count
+      if (c !== null && s.inFlight > 0) Atomics.add(c, 0, BigInt(s.inFlight));
+      s.shared = c;
+    }
+  }
+
+  /** The native plane serves plain HTTP unless told not to, or a test's random source must decide every pick. */
+  private usesPlane(): boolean {
+    const want = this.opts.plane ?? (process.env.DYNOD_ROUTER_PLANE === 'js' ? 'js' : 'native');
+    return want === 'native' && this.opts.random === undefined && this.opts.listen.length > 0;
+  }
+
+  private startPlane(): void {
+    const t = this.core.t;
+    const threads = this.opts.planeThreads ?? Math.min(2, os.availableParallelism());
+    const { plane, ports } = NativePlane.start(
+      this.opts.listen,
+      threads,
+      this.opts.maxInFlightPerDyno ?? MAX_IN_FLIGHT_PER_DYNO,
+      t,
+      this.opts.log,
+      (sock, bytes) => this.adopt(sock, bytes),
+      () => this.core.checkout.pump(performance.now()),
+    );
+    this.plane = plane;
+    this.core.checkout.waitFlag = plane.waitFlag;
+    this.opts.listen.forEach((a, i) => this.bound.push({ protocol: 'http', host: a.host, port: ports[i]! }));
+    this.sharePlane();
+  }
+
+  /** A connection the native plane handed over, with the bytes it read. */
+  private adopt(sock: net.Socket, bytes: Buffer): void {
+    if (this.core.closed) {
+      sock.destroy();
+      return;
+    }
+    const c = new ClientConn(sock, this.core, 'http', sock.localPort ?? 0, (gone) => this.conns.delete(gone));
+    this.conns.add(c);
+    c.feed(bytes);
   }
 
   private listenOne(a: ListenAddress | RouterOptions['tls'] & object, protocol: 'http' | 'https'): Promise<void> {
@@ -225,6 +295,10 @@ function checkOptions(o: RouterOptions): void {
     }
   }
   if (o.random !== undefined && typeof o.random !== 'function') throw new UsageError('router random: accepted a function returning [0, 1)');
+  if (o.plane !== undefined && o.plane !== 'native' && o.plane !== 'js') throw new UsageError(`router plane ${String(o.plane)}: accepted native or js`);
+  if (o.planeThreads !== undefined && (!Number.isSafeInteger(o.planeThreads) || o.planeThreads < 1 || o.planeThreads > 64)) {
+    throw new UsageError(`router planeThreads ${String(o.planeThreads)}: accepted a whole number from 1 to 64`);
+  }
 }
 
 function checkAddress(a: ListenAddress, what: string): void {

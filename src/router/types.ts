@@ -1,4 +1,5 @@
 import type * as net from 'node:net';
+import type { BackendTarget } from './native-plane';
 
 /** One up web dyno, as the router reaches it. */
 export interface Backend {
@@ -9,6 +10,11 @@ export interface Backend {
    * ETIMEDOUT, …): the router quarantines the dyno and tries another.
    */
   connect(): Promise<net.Socket>;
+  /**
+   * Where the native data plane reaches the dyno itself (it connects on its own
+   * threads); null or absent: only through connect(), in JavaScript.
+   */
+  target?(): BackendTarget | null;
 }
 
 /** Where the router learns which web dynos there are (the formation). */
@@ -64,8 +70,16 @@ export interface RouterOptions {
   maxInFlightPerDyno?: number;
   /** the queue holds this many requests per web dyno before H11 (Heroku: 50) */
   backlogPerDyno?: number;
-  /** the random source of the dyno pick (tests give a seeded one) */
+  /** the random source of the dyno pick (tests give a seeded one); a router with one serves every request in JavaScript */
   random?: () => number;
+  /**
+   * Where plain-HTTP requests are served: 'native' (the default), the addon's data
+   * plane on threads of its own, which hands every request it does not take whole to
+   * the JavaScript router; 'js', the JavaScript router alone.
+   */
+  plane?: 'native' | 'js';
+  /** the native plane's threads (default: 2, or 1 on one CPU) */
+  planeThreads?: number;
 }
 
 export interface BackendStats {
@@ -76,10 +90,12 @@ export interface BackendStats {
 }
 
 export interface RouterStats {
-  /** client connections open now */
+  /** client connections open now (both planes) */
   connections: number;
-  /** requests received since listen() */
+  /** requests received since listen() (both planes) */
   requests: number;
+  /** of those, served by the native plane */
+  nativeRequests: number;
   /** requests waiting for a booting dyno or for room on a dyno */
   waiting: number;
   /** upgraded connections (WebSocket …) open now */

@@ -9,6 +9,7 @@ export function tcpBackend(name: string, port: number): Backend & { connects: nu
   const b = {
     name,
     connects: 0,
+    target: () => ({ pidfd: null, host: '127.0.0.1', port }),
     connect(): Promise<net.Socket> {
       b.connects++;
       return new Promise<net.Socket>((resolve, reject) => {
@@ -85,6 +86,11 @@ export interface TestRouter {
   lines: string[];
   /** resolves with the next router line (or one already logged and not taken yet) */
   nextLine(): Promise<string>;
+  /**
+   * Resolves with the lines once there are n (the native plane hands its lines over
+   * in batches, a few ms after the answers went out); rejects after 5 s.
+   */
+  waitLines(n: number): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -104,6 +110,8 @@ export async function startRouter(source: BackendSource, opts: Partial<RouterOpt
       }
     },
     listen: [{ port: 0, host: '127.0.0.1' }],
+    // one native thread: one pool, as the tests of connection reuse count on
+    planeThreads: 1,
     ...opts,
   });
   await router.listen();
@@ -117,6 +125,14 @@ export async function startRouter(source: BackendSource, opts: Partial<RouterOpt
         if (taken < lines.length) resolve(lines[taken++]!);
         else waiters.push(resolve);
       }),
+    waitLines: async (n: number) => {
+      const until = Date.now() + 5000;
+      while (lines.length < n) {
+        if (Date.now() > until) throw new Error(`waited 5 s for ${n} router lines, have ${lines.length}: ${JSON.stringify(lines)}`);
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      return lines;
+    },
     close: () => router.close(),
   };
 }

@@ -95,6 +95,10 @@ t.test('dynod restart -p web under steady load loses no request (preboot)', asyn
   const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
   t.teardown(() => agent.destroy());
   let running = true;
+  // a failed step below must not leave the load running against a stopped formation
+  t.teardown(() => {
+    running = false;
+  });
   const failures: string[] = [];
   let ok = 0;
   const seen = new Set<string>();

@@ -90,7 +90,7 @@ t.test('Expect: 100-continue: the dyno\'s 100 reaches the client, then the body 
   t.match(text, /\r\nConnection: close\r\n/);
   t.ok(text.endsWith('7\r\ntoo big\r\n0\r\n\r\n'), 'the whole answer, then the close');
   s.destroy();
-  t.same(r.lines.map((l) => lineFields(l).status), ['200', '413']);
+  t.same((await r.waitLines(2)).map((l) => lineFields(l).status), ['200', '413']);
 });
 
 t.test('a trailer after a chunked request body reaches the dyno', async (t) => {

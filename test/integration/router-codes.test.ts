@@ -51,12 +51,12 @@ t.test('H14: no web dynos; H10: all crashed; the page names the code', async (t)
   const res = await get(r.port, '/x');
   t.equal(res.status, 503);
   t.match(res.body, /<code>H14<\/code> No web processes running/);
-  expectLine(t, r.lines[0]!, { at: 'error', code: 'H14', desc: 'No web processes running', status: '503', path: '/x', ...NO_DYNO });
+  expectLine(t, (await r.waitLines(1))[0]!, { at: 'error', code: 'H14', desc: 'No web processes running', status: '503', path: '/x', ...NO_DYNO });
   src.set({ crashed: true });
   const crashed = await get(r.port, '/');
   t.equal(crashed.status, 503);
   t.match(crashed.body, /<code>H10<\/code> App crashed/);
-  expectLine(t, r.lines[1]!, { at: 'error', code: 'H10', desc: 'App crashed', status: '503', ...NO_DYNO });
+  expectLine(t, (await r.waitLines(2))[1]!, { at: 'error', code: 'H10', desc: 'App crashed', status: '503', ...NO_DYNO });
   while (r.router.stats().connections > 0) await sleep(5);
   t.pass('the client closed its connections: nothing held');
 });
@@ -74,13 +74,13 @@ t.test('H20: a request waits for a booting dyno, up to the boot timeout; one tha
   const late = await get(r.port, '/');
   t.equal(late.status, 503);
   t.ok(Date.now() - t0 >= 190, 'waited the boot timeout');
-  expectLine(t, r.lines[0]!, { at: 'error', code: 'H20', desc: 'App boot timeout', status: '503', ...NO_DYNO });
+  expectLine(t, (await r.waitLines(1))[0]!, { at: 'error', code: 'H20', desc: 'App boot timeout', status: '503', ...NO_DYNO });
   const waiting = get(r.port, '/');
   t.ok(await eventually(() => r.router.stats().waiting === 1), 'one request waits');
   src.set({ list: [tcpBackend('web.1', up.port)], booting: false });
   const served = await waiting;
   t.same([served.status, served.body], [200, 'booted']);
-  expectLine(t, r.lines[1]!, { at: 'info', status: '200', dyno: 'web.1' });
+  expectLine(t, (await r.waitLines(2))[1]!, { at: 'info', status: '200', dyno: 'web.1' });
 });
 
 t.test('H11: 50 in flight per dyno (here 2), a backlog of 50 × dynos (here 1 × 1); the queued one is served later', async (t) => {
@@ -99,7 +99,7 @@ t.test('H11: 50 in flight per dyno (here 2), a backlog of 50 × dynos (here 1 ×
   const d = await get(r.port, '/d');
   t.equal(d.status, 503);
   t.match(d.body, /H11/);
-  expectLine(t, r.lines[0]!, { at: 'error', code: 'H11', desc: 'Backlog too deep', path: '/d', status: '503', ...NO_DYNO });
+  expectLine(t, (await r.waitLines(1))[0]!, { at: 'error', code: 'H11', desc: 'Backlog too deep', path: '/d', status: '503', ...NO_DYNO });
   held.shift()!();
   while (held.length < 2) await sleep(5);
   for (const h of held.splice(0)) h();
@@ -125,8 +125,8 @@ t.test('H12: no response within the first-byte timeout; the dyno\'s connection i
   t.match(text, /^HTTP\/1\.1 503 Service Unavailable\r\n/);
   t.notMatch(text, /Connection: close/, 'the client may go on');
   t.match(text, /<code>H12<\/code> Request timeout/);
-  const f = lineFields(r.lines[0]!);
-  expectLine(t, r.lines[0]!, { at: 'error', code: 'H12', desc: 'Request timeout', dyno: 'web.1', status: '503', bytes: '0' });
+  const f = lineFields((await r.waitLines(1))[0]!);
+  expectLine(t, (await r.waitLines(1))[0]!, { at: 'error', code: 'H12', desc: 'Request timeout', dyno: 'web.1', status: '503', bytes: '0' });
   t.ok(Number(f.service!.replace('ms', '')) >= 200, `service=${f.service}`);
   t.ok(await eventually(() => closedByRouter), 'the dyno\'s connection was closed (the app keeps running)');
   t.notOk(s.destroyed, 'the client\'s connection stays');
@@ -143,7 +143,7 @@ t.test('H13: the dyno closes the connection without a response', async (t) => {
   const res = await get(r.port, '/');
   t.equal(res.status, 503);
   t.match(res.body, /<code>H13<\/code> Connection closed without response/);
-  expectLine(t, r.lines[0]!, { at: 'error', code: 'H13', desc: 'Connection closed without response', dyno: 'web.1', status: '503', bytes: '0' });
+  expectLine(t, (await r.waitLines(1))[0]!, { at: 'error', code: 'H13', desc: 'Connection closed without response', dyno: 'web.1', status: '503', bytes: '0' });
   t.equal(up.connections, 1, 'a fresh connection: not retried');
 });
 
@@ -158,7 +158,7 @@ t.test('H15: the dyno goes silent mid-response; the client\'s connection is cut'
   });
   const text = await rawExchange(r.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
   t.ok(text.endsWith('\r\n\r\nonly part'), 'what came, then the close');
-  expectLine(t, r.lines[0]!, { at: 'error', code: 'H15', desc: 'Idle connection', dyno: 'web.1', status: '503' });
+  expectLine(t, (await r.waitLines(1))[0]!, { at: 'error', code: 'H15', desc: 'Idle connection', dyno: 'web.1', status: '503' });
 });
 
 t.test('H18: the dyno closes mid-response (sock=backend), or before it read the whole body', async (t) => {
@@ -175,7 +175,7 @@ t.test('H18: the dyno closes mid-response (sock=backend), or before it read the 
   });
   const text = await rawExchange(r.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
   t.ok(text.endsWith('\r\n\r\npartial'));
-  expectLine(t, r.lines[0]!, { at: 'error', code: 'H18', desc: 'Server Request Interrupted', dyno: 'web.1', status: '503', sock: 'backend' });
+  expectLine(t, (await r.waitLines(1))[0]!, { at: 'error', code: 'H18', desc: 'Server Request Interrupted', dyno: 'web.1', status: '503', sock: 'backend' });
   // a body of 1 MB the dyno does not read: cut while the router sends it
   const s = await connectTo(r.port);
   const out = readUntil(s, (x) => x.includes('</html>'));
@@ -185,7 +185,7 @@ t.test('H18: the dyno closes mid-response (sock=backend), or before it read the 
   s.destroy();
   t.match(page, /^HTTP\/1\.1 503 /);
   t.match(page, /<code>H18<\/code>/);
-  expectLine(t, r.lines[1]!, { code: 'H18', path: '/up', sock: 'backend', status: '503' });
+  expectLine(t, (await r.waitLines(2))[1]!, { code: 'H18', path: '/up', sock: 'backend', status: '503' });
 });
 
 t.test('H19: connect timeout; the dyno is quarantined and the request goes to another', async (t) => {
@@ -201,20 +201,20 @@ t.test('H19: connect timeout; the dyno is quarantined and the request goes to an
   const res = await get(r.port, '/');
   t.equal(res.status, 503);
   t.match(res.body, /H19/);
-  expectLine(t, r.lines[0]!, { at: 'error', code: 'H19', desc: 'Backend connection timeout', dyno: 'web.1', connect: /^1[5-9]\dms$|^[2-9]\d\dms$/, service: '', status: '503' });
+  expectLine(t, (await r.waitLines(1))[0]!, { at: 'error', code: 'H19', desc: 'Backend connection timeout', dyno: 'web.1', connect: /^1[5-9]\dms$|^[2-9]\d\dms$/, service: '', status: '503' });
   t.same(r.router.stats().backends.map((b) => b.quarantined), [true]);
   // quarantined: the next request does not try it again
   t.equal(hang.pending, 1);
   const again = await get(r.port, '/');
   t.equal(again.status, 503);
   t.equal(hang.pending, 1, 'no second connect');
-  expectLine(t, r.lines[1]!, { code: 'H19', ...NO_DYNO });
+  expectLine(t, (await r.waitLines(2))[1]!, { code: 'H19', ...NO_DYNO });
   // with a good dyno beside it, the request is retried there
   const good = tcpBackend('web.2', up.port);
   src.set({ list: [hangingBackend('web.3'), good] });
   const results = await Promise.all([get(r.port, '/'), get(r.port, '/'), get(r.port, '/'), get(r.port, '/')]);
   t.same(results.map((x) => x.body), Array(4).fill('from web.2'));
-  for (const l of r.lines.slice(2)) expectLine(t, l, { at: 'info', dyno: 'web.2', status: '200' });
+  for (const l of (await r.waitLines(6)).slice(2)) expectLine(t, l, { at: 'info', dyno: 'web.2', status: '200' });
 });
 
 t.test('H21: connection refused; with another dyno the request goes there', async (t) => {
@@ -230,7 +230,7 @@ t.test('H21: connection refused; with another dyno the request goes there', asyn
   const res = await get(r.port, '/');
   t.equal(res.status, 503);
   t.match(res.body, /<code>H21<\/code> Backend connection refused/);
-  expectLine(t, r.lines[0]!, { at: 'error', code: 'H21', desc: 'Backend connection refused', dyno: 'web.1', connect: /^\d+ms$/, service: '', status: '503', bytes: '' });
+  expectLine(t, (await r.waitLines(1))[0]!, { at: 'error', code: 'H21', desc: 'Backend connection refused', dyno: 'web.1', connect: /^\d+ms$/, service: '', status: '503', bytes: '' });
   src.set({ list: [tcpBackend('web.1', await deadPort()), tcpBackend('web.2', up.port)] });
   for (let i = 0; i < 5; i++) t.equal((await get(r.port, '/')).status, 200);
   const stats = r.router.stats().backends;
@@ -273,7 +273,7 @@ t.test('H28: the client stops sending its body (status 499)', async (t) => {
     });
   });
   t.equal(text, '', 'the connection is closed, nothing written');
-  expectLine(t, r.lines[0]!, { at: 'warning', code: 'H28', desc: 'Client Connection Idle', status: '499', sock: 'client' });
+  expectLine(t, (await r.waitLines(1))[0]!, { at: 'warning', code: 'H28', desc: 'Client Connection Idle', status: '499', sock: 'client' });
 });
 
 t.test('H17: a response the router cannot read', async (t) => {
@@ -286,7 +286,7 @@ t.test('H17: a response the router cannot read', async (t) => {
   const res = await get(r.port, '/');
   t.equal(res.status, 503);
   t.match(res.body, /H17/);
-  expectLine(t, r.lines[0]!, { at: 'error', code: 'H17', desc: 'Poorly formatted HTTP response', cause: 'bad status line', dyno: 'web.1', status: '503' });
+  expectLine(t, (await r.waitLines(1))[0]!, { at: 'error', code: 'H17', desc: 'Poorly formatted HTTP response', cause: 'bad status line', dyno: 'web.1', status: '503' });
 });
 
 t.test('an error on one request leaves the next on the same connection served', async (t) => {
@@ -309,5 +309,5 @@ t.test('an error on one request leaves the next on the same connection served', 
   const text = await out;
   s.destroy();
   t.match(text, /^HTTP\/1\.1 503 [\s\S]*HTTP\/1\.1 200 OK/);
-  t.same(r.lines.map((l) => lineFields(l).code ?? 'ok'), ['H13', 'ok']);
+  t.same((await r.waitLines(2)).map((l) => lineFields(l).code ?? 'ok'), ['H13', 'ok']);
 });

@@ -1,0 +1,1653 @@
+// The router's native data plane (router-plane.h): epoll threads that serve the
+// plain-HTTP requests src/router would serve the same way, and hand every other
+// connection to it. The rules mirror src/router (request-head.ts, response-head.ts,
+// forward-headers.ts, chunked.ts, exchange.ts); where this file is stricter, the
+// request goes to JavaScript, never to a different answer.
+#include "router-plane.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/random.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <execinfo.h>
+
+#include <atomic>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "net.h"
+
+namespace dynod {
+namespace {
+
+constexpr size_t kHeadMax = 8192;        // longer heads: JavaScript (its limits and codes)
+constexpr size_t kBodyMax = 64 * 1024;   // bodies the plane holds whole (and may replay)
+constexpr size_t kReadChunk = 64 * 1024;
+constexpr size_t kClientOutHigh = 256 * 1024;  // stop reading the dyno until the client takes this
+constexpr size_t kResponseHeadMax = 1024 * 1024;
+constexpr int kMaxHeaders = 1000;
+constexpr size_t kHeaderNameMax = 1000;
+constexpr size_t kChunkLineMax = 8192;
+constexpr double kLinesEvery = 10;  // ms
+const char kVia[] = "1.1 dynod";
+
+double mono_ms() {
+  timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+int64_t wall_ms() {
+  timespec t;
+  clock_gettime(CLOCK_REALTIME, &t);
+  return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+bool ieq(const char *s, size_t n, const char *lower) {
+  if (strlen(lower) != n) return false;
+  for (size_t i = 0; i < n; i++)
+    if ((s[i] | 0x20) != lower[i]) return false;
+  return true;
+}
+
+bool tchar(unsigned char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  return strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != 0;
+}
+
+// the value of a header line: between the colon and the CR, blanks trimmed
+std::string header_value(const char *s, size_t colon, size_t cr) {
+  size_t a = colon + 1, b = cr;
+  while (a < b && (s[a] == ' ' || s[a] == '\t')) a++;
+  while (b > a && (s[b - 1] == ' ' || s[b - 1] == '\t')) b--;
+  return std::string(s + a, b - a);
+}
+
+// Content-Length: digits only, or -1
+int64_t parse_length(const std::string &v) {
+  if (v.empty() || v.size() > 15) return -1;
+  int64_t n = 0;
+  for (char c : v) {
+    if (c < '0' || c > '9') return -1;
+    n = n * 10 + (c - '0');
+  }
+  return n;
+}
+
+
+// The tokens of a Connection header value: close, keep-alive, upgrade, and whether it
+// names other headers (hop-by-hop headers to drop: JavaScript's rule, not the plane's).
+struct ConnTokens {
+  bool close = false, keep_alive = false, upgrade = false, others = false;
+};
+void connection_tokens(const std::string &v, ConnTokens &t) {
+  size_t a = 0;
+  while (a <= v.size()) {
+    size_t b = v.find(',', a);
+    if (b == std::string::npos) b = v.size();
+    size_t x = a, y = b;
+    while (x < y && (v[x] == ' ' || v[x] == '\t')) x++;
+    while (y > x && (v[y - 1] == ' ' || v[y - 1] == '\t')) y--;
+    if (ieq(v.data() + x, y - x, "close")) t.close = true;
+    else if (ieq(v.data() + x, y - x, "keep-alive")) t.keep_alive = true;
+    else if (ieq(v.data() + x, y - x, "upgrade")) t.upgrade = true;
+    else if (y > x) t.others = true;
+    a = b + 1;
+  }
+}
+
+// ------------------------------------------------------------------ the request head
+
+struct Request {
+  std::string method, target, host, request_id, forwarded_for, via, kept;
+  size_t head_len = 0;  // through the blank line
+  int64_t length = 0;
+  bool had_length = false;
+  bool keep_alive = true;
+  // for the next request on the connection, keeping the strings' memory
+  void clear() {
+    method.clear(), target.clear(), host.clear(), request_id.clear(), forwarded_for.clear(), via.clear(), kept.clear();
+    head_len = 0, length = 0, had_length = false, keep_alive = true;
+  }
+};
+
+// Takes the head s[0, n) (up to and with the last header's CRLF) when it is a request
+// the plane serves exactly as src/router would; false hands it to JavaScript.
+bool take_request(const char *s, size_t n, Request &r) {
+  const char *eol = static_cast<const char *>(memchr(s, '\n', n));
+  if (!eol || eol == s || eol[-1] != '\r') return false;
+  size_t line_end = eol - 1 - s;  // the CR
+  const char *sp1 = static_cast<const char *>(memchr(s, ' ', line_end));
+  if (!sp1 || sp1 == s) return false;
+  const char *sp2 = static_cast<const char *>(memchr(sp1 + 1, ' ', s + line_end - (sp1 + 1)));
+  if (!sp2 || sp2 == sp1 + 1) return false;
+  for (const char *p = s; p < sp1; p++)
+    if (!tchar((unsigned char)*p)) return false;
+  // HTTP/1.1 only: 1.0's keep-alive and de-chunking are JavaScript's
+  if (s + line_end - (sp2 + 1) != 8 || memcmp(sp2 + 1, "HTTP/1.1", 8) != 0) return false;
+  r.method.assign(s, sp1 - s);
+  if (r.method == "CONNECT") return false;
+  r.target.assign(sp1 + 1, sp2 - sp1 - 1);
+  for (char c : r.target)
+    if ((unsigned char)c <= ' ' || c == 0x7f) return false;
+
+  bool host_seen = false, length_seen = false, conn_close = false;
+  int count = 0;
+  size_t run_start = line_end + 2, pos = line_end + 2;
+  while (pos < n) {
+    const char *nlp = static_cast<const char *>(memchr(s + pos, '\n', n - pos));
+    if (!nlp) return false;
+    size_t nl = nlp - s;
+    if (nl == pos || s[nl - 1] != '\r') return false;
+    if (++count > kMaxHeaders) return false;
+    if (s[pos] == ' ' || s[pos] == '\t') return false;
+    const char *colp = static_cast<const char *>(memchr(s + pos, ':', nl - pos));
+    if (!colp || colp == s + pos) return false;
+    size_t colon = colp - s;
+    if (s[colon - 1] == ' ' || s[colon - 1] == '\t') return false;
+    const char *name = s + pos;
+    size_t len = colon - pos;
+    if (len > kHeaderNameMax) return false;  // 431 is JavaScript's to answer
+    for (size_t i = pos; i < nl - 1; i++) {
+      unsigned char c = (unsigned char)s[i];
+      if ((c < ' ' && c != '\t') || c == 0x7f) return false;
+    }
+    auto drop = [&]() {
+      r.kept.append(s + run_start, pos - run_start);
+      run_start = nl + 1;
+    };
+    if (len == 4 && ieq(name, len, "host")) {
+      if (host_seen) return false;
+      host_seen = true;
+      r.host = header_value(s, colon, nl - 1);
+    } else if (len == 14 && ieq(name, len, "content-length")) {
+      drop();
+      int64_t v = parse_length(header_value(s, colon, nl - 1));
+      if (v < 0 || (length_seen && v != r.length)) return false;
+      length_seen = true;
+      r.length = v;
+    } else if (len == 10 && ieq(name, len, "connection")) {
+      drop();
+      ConnTokens ct;
+      connection_tokens(header_value(s, colon, nl - 1), ct);
+      if (ct.upgrade || ct.others) return false;
+      conn_close = conn_close || ct.close;
+    } else if ((len == 17 && ieq(name, len, "transfer-encoding")) || (len == 7 && ieq(name, len, "upgrade")) || (len == 6 && ieq(name, len, "expect"))) {
+      return false;
+    } else if (len == 12 && ieq(name, len, "x-request-id")) {
+      drop();
+      r.request_id = header_value(s, colon, nl - 1);
+    } else if (len == 15 && ieq(name, len, "x-forwarded-for")) {
+      drop();
+      std::string v = header_value(s, colon, nl - 1);
+      if (!v.empty()) r.forwarded_for = r.forwarded_for.empty() ? v : r.forwarded_for + ", " + v;
+    } else if (len == 3 && ieq(name, len, "via")) {
+      drop();
+      std::string v = header_value(s, colon, nl - 1);
+      if (!v.empty()) r.via = r.via.empty() ? v : r.via + ", " + v;
+    } else if ((len == 10 && ieq(name, len, "keep-alive")) || (len == 16 && ieq(name, len, "proxy-connection")) || (len == 2 && ieq(name, len, "te")) ||
+               (len == 15 && ieq(name, len, "x-request-start")) || (len == 16 && ieq(name, len, "x-forwarded-port")) || (len == 17 && ieq(name, len, "x-forwarded-proto"))) {
+      drop();
+    }
+    pos = nl + 1;
+  }
+  if (run_start < n) r.kept.append(s + run_start, n - run_start);
+  if (!host_seen) return false;
+  r.had_length = length_seen;
+  r.keep_alive = !conn_close;
+  r.head_len = n + 2;
+  return true;
+}
+
+// ------------------------------------------------------------------ the response head
+
+enum class ResBody { kNone, kLength, kChunked, kClose };
+
+struct Response {
+  int status = 0;
+  std::string status_text, kept, via, transfer_encoding;
+  int64_t length = -1;
+  bool chunked = false, keep_alive = true;
+  size_t head_len = 0;
+  void clear() {
+    status = 0, length = -1, chunked = false, keep_alive = true, head_len = 0;
+    status_text.clear(), kept.clear(), via.clear(), transfer_encoding.clear();
+  }
+};
+
+// where a head ends ("\r\n\r\n" at the result), or npos
+size_t head_end(const char *p, size_t n) {
+  const void *f = memmem(p, n, "\r\n\r\n", 4);
+  return f ? static_cast<const char *>(f) - p : std::string::npos;
+}
+
+std::string last_token_lower(const std::string &v) {
+  size_t c = v.rfind(',');
+  std::string t = v.substr(c == std::string::npos ? 0 : c + 1);
+  size_t a = 0, b = t.size();
+  while (a < b && (t[a] == ' ' || t[a] == '\t')) a++;
+  while (b > a && (t[b - 1] == ' ' || t[b - 1] == '\t')) b--;
+  std::string out = t.substr(a, b - a);
+  for (char &ch : out) ch = (char)tolower((unsigned char)ch);
+  return out;
+}
+
+// s[0, n): the head up to and with its last header's CRLF. An empty string when it
+// can be passed on, else the cause of H17.
+std::string parse_response(const char *s, size_t n, Response &r) {
+  const char *eol = static_cast<const char *>(memchr(s, '\n', n));
+  if (!eol || eol[-1] != '\r' || (size_t)(eol - s) > 8193) return "bad status line";
+  size_t cr = eol - 1 - s;
+  if (n < 13 || memcmp(s, "HTTP/1.", 7) != 0 || s[8] != ' ' || s[12] != ' ' || cr < 13) return "bad status line";
+  if (s[7] != '0' && s[7] != '1') return "bad status line";
+  int minor = s[7] - '0';
+  int status = 0;
+  for (int i = 9; i < 12; i++) {
+    if (s[i] < '0' || s[i] > '9') return "bad status code";
+    status = status * 10 + (s[i] - '0');
+  }
+  if (status < 100) return "bad status code";
+  r.status = status;
+  r.status_text.assign(s + 9, cr - 9);
+  bool length_seen = false, close = false, keep = false;
+  size_t run_start = cr + 2, pos = cr + 2;
+  while (pos < n) {
+    const char *nlp = static_cast<const char *>(memchr(s + pos, '\n', n - pos));
+    size_t nl = nlp - s;
+    if (s[nl - 1] != '\r') return "bare LF";
+    const char *colp = static_cast<const char *>(memchr(s + pos, ':', nl - pos));
+    if (!colp || colp == s + pos) return "header line without colon";
+    size_t colon = colp - s;
+    const char *name = s + pos;
+    size_t len = colon - pos;
+    bool hop = true;
+    if (len == 14 && ieq(name, len, "content-length")) {
+      int64_t v = parse_length(header_value(s, colon, nl - 1));
+      if (v < 0 || (length_seen && v != r.length)) return "bad Content-Length";
+      length_seen = true;
+      r.length = v;
+    } else if (len == 17 && ieq(name, len, "transfer-encoding")) {
+      std::string v = header_value(s, colon, nl - 1);
+      r.transfer_encoding = r.transfer_encoding.empty() ? v : r.transfer_encoding + ", " + v;
+    } else if (len == 10 && ieq(name, len, "connection")) {
+      ConnTokens ct;
+      connection_tokens(header_value(s, colon, nl - 1), ct);
+      if (ct.others) return "\x01";  // headers to drop: JavaScript's rule, not ours
+      close = close || ct.close;
+      keep = keep || ct.keep_alive;
+    } else if (len == 3 && ieq(name, len, "via")) {
+      std::string v = header_value(s, colon, nl - 1);
+      if (!v.empty()) r.via = r.via.empty() ? v : r.via + ", " + v;
+    } else if (!((len == 10 && ieq(name, len, "keep-alive")) || (len == 16 && ieq(name, len, "proxy-connection")) || (len == 2 && ieq(name, len, "te")) ||
+                 (len == 7 && ieq(name, len, "upgrade")))) {
+      hop = false;
+    }
+    if (hop) {
+      r.kept.append(s + run_start, pos - run_start);
+      run_start = nl + 1;
+    }
+    pos = nl + 1;
+  }
+  if (run_start < n) r.kept.append(s + run_start, n - run_start);
+  if (!r.transfer_encoding.empty()) {
+    r.chunked = last_token_lower(r.transfer_encoding) == "chunked";
+    r.length = -1;
+  }
+  r.keep_alive = minor == 1 ? !close : keep && !close;
+  r.head_len = n + 2;
+  return "";
+}
+
+ResBody response_body(const Response &r, const std::string &method) {
+  if (r.status < 200 || r.status == 204 || r.status == 304 || method == "HEAD") return ResBody::kNone;
+  if (!r.transfer_encoding.empty()) return r.chunked ? ResBody::kChunked : ResBody::kClose;
+  if (r.length >= 0) return ResBody::kLength;
+  return ResBody::kClose;
+}
+
+// chunked.ts's scanner: where a chunked body ends in the bytes passing by
+class ChunkScanner {
+ public:
+  bool done() const { return st_ == kDone; }
+  // bytes [0, n) of b: the offset past the body's end, n if it goes on, -1 if broken
+  ssize_t scan(const char *b, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+      unsigned char c = (unsigned char)b[i];
+      switch (st_) {
+        case kData: {
+          size_t k = (size_t)std::min<uint64_t>(left_, n - i);
+          i += k;
+          left_ -= k;
+          if (left_ == 0) st_ = kDataCr;
+          continue;
+        }
+        case kSize: {
+          int v = hex(c);
+          if (v >= 0) {
+            if (++digits_ > 13) return fail();
+            left_ = left_ * 16 + v;
+          } else if (digits_ == 0) {
+            return fail();
+          } else if (c == '\r') {
+            st_ = kSizeLf;
+          } else if (c == ';' || c == ' ' || c == '\t') {
+            st_ = kExt;
+            line_ = 0;
+          } else {
+            return fail();
+          }
+          break;
+        }
+        case kExt:
+          if (c == '\r') st_ = kSizeLf;
+          else if (++line_ > kChunkLineMax) return fail();
+          break;
+        case kSizeLf:
+          if (c != '\n') return fail();
+          digits_ = 0;
+          st_ = left_ == 0 ? kTrailerStart : kData;
+          break;
+        case kDataCr:
+          if (c != '\r') return fail();
+          st_ = kDataLf;
+          break;
+        case kDataLf:
+          if (c != '\n') return fail();
+          st_ = kSize;
+          break;
+        case kTrailerStart:
+          if (c == '\r') {
+            st_ = kFinalLf;
+          } else {
+            st_ = kTrailer;
+            line_ = 1;
+          }
+          break;
+        case kTrailer:
+          if (c == '\r') st_ = kTrailerLf;
+          else if (++line_ > kChunkLineMax) return fail();
+          break;
+        case kTrailerLf:
+          if (c != '\n') return fail();
+          st_ = kTrailerStart;
+          break;
+        case kFinalLf:
+          if (c != '\n') return fail();
+          st_ = kDone;
+          return (ssize_t)i + 1;
+        default:
+          return st_ == kDone ? (ssize_t)i : -1;
+      }
+      i++;
+    }
+    return (ssize_t)n;
+  }
+
+ private:
+  enum St { kSize, kExt, kSizeLf, kData, kDataCr, kDataLf, kTrailerStart, kTrailer, kTrailerLf, kFinalLf, kDone, kBad };
+  static int hex(unsigned char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    unsigned char l = c | 0x20;
+    if (l >= 'a' && l <= 'f') return l - 'a' + 10;
+    return -1;
+  }
+  ssize_t fail() {
+    st_ = kBad;
+    return -1;
+  }
+  St st_ = kSize;
+  uint64_t left_ = 0;
+  int digits_ = 0;
+  size_t line_ = 0;
+};
+
+bool valid_request_id(const std::string &id) {
+  if (id.size() < 20 || id.size() > 200) return false;
+  for (unsigned char c : id)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '+' || c == '/' || c == '=' || c == '-')) return false;
+  return true;
+}
+
+// ------------------------------------------------------------------ the plane's state
+
+struct Backend {
+  PlaneBackend spec;
+  // What both planes share, JavaScript with Atomics on a BigInt64Array over it: [0] the
+  // requests in flight, [1] the end of the dyno's quarantine in CLOCK_MONOTONIC ms
+  // (process.hrtime's clock)
+  alignas(8) int64_t shared[2] = {0, 0};
+  int64_t *in_flight() { return &shared[0]; }
+  bool quarantined(double now) { return __atomic_load_n(&shared[1], __ATOMIC_RELAXED) > (int64_t)now; }
+  void quarantine(double until) { __atomic_store_n(&shared[1], (int64_t)until, __ATOMIC_RELAXED); }
+  ~Backend() {
+    if (spec.pidfd >= 0) close(spec.pidfd);
+  }
+};
+using BackendPtr = std::shared_ptr<Backend>;
+
+enum class Tag : uint8_t { kListen, kWake, kClient, kUp };
+
+struct Handle {
+  Tag tag;
+  int fd = -1;
+  uint32_t events = 0;
+  explicit Handle(Tag t) : tag(t) {}
+};
+
+struct Listener : Handle {
+  int port = 0;
+  Listener() : Handle(Tag::kListen) {}
+};
+
+struct Client;
+
+struct Up : Handle {
+  BackendPtr b;
+  Client *user = nullptr;
+  int uses = 0;
+  bool connecting = false;
+  bool in_pool = false;
+  double since = 0;  // idle since, or connect started
+  std::string out;
+  size_t out_off = 0;
+  Up() : Handle(Tag::kUp) {}
+};
+
+enum class Phase { kIdle, kConnecting, kSent, kRelaying };
+
+struct Client : Handle {
+  std::string in;  // bytes read, from the current request on
+  std::string out;
+  size_t out_off = 0;
+  bool eof = false, close_after_flush = false, handoff_when_flushed = false, dead = false;
+  double last = 0;  // last byte either way
+  std::string ip;
+  int port = 0;  // the listener's
+  // the exchange in progress
+  Phase phase = Phase::kIdle;
+  Request req;
+  std::string request_id, fwd, up_req;
+  BackendPtr b;
+  Up *up = nullptr;
+  bool reused = false, retried = false, got_byte = false, head_sent = false, close_after = false, up_reusable = false;
+  double t_dispatch = -1, t_connect0 = 0, connect_ms = -1, deadline = 0;
+  std::string rbuf;
+  Response res;
+  ResBody kind = ResBody::kNone;
+  int64_t left = 0;
+  ChunkScanner chunks;
+  double bytes = 0;
+  Client() : Handle(Tag::kClient) {}
+};
+
+}  // namespace
+
+class Loop;
+
+class Plane {
+ public:
+  PlaneOptions opts;
+  int notify_fd = -1;
+  std::vector<std::unique_ptr<Loop>> loops;
+  std::vector<std::thread> threads;
+  std::mutex mu;  // backends, events
+  std::vector<BackendPtr> backends;
+  std::atomic<uint64_t> version{1};
+  std::vector<PlaneEvent> events;
+  std::atomic<uint64_t> requests{0}, handoffs{0};
+  std::atomic<bool> stopping{false};
+  std::shared_ptr<int64_t> wait_flag = std::make_shared<int64_t>(0);
+
+  void post(std::vector<PlaneEvent> &batch) {
+    if (batch.empty()) return;
+    bool was_empty;
+    {
+      std::lock_guard<std::mutex> g(mu);
+      was_empty = events.empty();
+      for (auto &e : batch) events.push_back(std::move(e));
+    }
+    batch.clear();
+    if (was_empty) {
+      uint64_t one = 1;
+      ssize_t rc = write(notify_fd, &one, sizeof one);
+      (void)rc;
+    }
+  }
+};
+
+namespace {
+
+class Rng {
+ public:
+  Rng() {
+    if (getrandom(&s_, sizeof s_, 0) != sizeof s_ || s_ == 0) s_ = (uint64_t)mono_ms() ^ 0x9e3779b97f4a7c15ull;
+  }
+  uint64_t next() {
+    s_ ^= s_ << 13;
+    s_ ^= s_ >> 7;
+    s_ ^= s_ << 17;
+    return s_;
+  }
+
+ private:
+  uint64_t s_;
+};
+
+}  // namespace
+
+class Loop {
+ public:
+  Loop(Plane *p, size_t index) : plane_(p), index_(index) {}
+  ~Loop() {
+    for (auto *c : clients_) {
+      if (c->fd >= 0) close(c->fd);
+      delete c;
+    }
+    for (auto *u : ups_) {
+      if (u->fd >= 0) close(u->fd);
+      delete u;
+    }
+    if (ep_ >= 0) close(ep_);
+    if (wake_.fd >= 0) close(wake_.fd);
+  }
+
+  bool init(StepError &err) {
+    ep_ = epoll_create1(EPOLL_CLOEXEC);
+    if (ep_ < 0) return fail_step(err, "router plane", "epoll_create1");
+    wake_.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (wake_.fd < 0) return fail_step(err, "router plane", "eventfd");
+    if (!add(&wake_, EPOLLIN)) return fail_step(err, "router plane", "epoll_ctl");
+    const auto &fds = plane_->opts.listen_fds;
+    const size_t threads = (size_t)std::max(1, plane_->opts.threads);
+    listens_.reserve(fds.size() / threads + 1);
+    for (size_t i = index_; i < fds.size(); i += threads) {
+      listens_.emplace_back();
+      listens_.back().fd = fds[i];
+      listens_.back().port = plane_->opts.listen_ports[i];
+    }
+    for (auto &l : listens_)
+      if (!add(&l, EPOLLIN)) return fail_step(err, "router plane", "epoll_ctl");
+    return true;
+  }
+
+  void wake() {
+    uint64_t one = 1;
+    ssize_t rc = write(wake_.fd, &one, sizeof one);
+    (void)rc;
+  }
+
+  void run() {
+    epoll_event evs[256];
+    double last_sweep = mono_ms();
+    while (!plane_->stopping.load(std::memory_order_relaxed)) {
+      // lines wait up to kLinesEvery for company: a wake-up of JavaScript per request
+      // would cost more than the request
+      int timeout = batch_.empty() ? 100 : std::max(0, (int)(last_post_ + kLinesEvery - mono_ms()) + 1);
+      int n = epoll_wait(ep_, evs, 256, timeout);
+      now_ = mono_ms();
+      for (int i = 0; i < n; i++) {
+        Handle *h = static_cast<Handle *>(evs[i].data.ptr);
+        uint32_t e = evs[i].events;
+        switch (h->tag) {
+          case Tag::kListen: accept_all(static_cast<Listener *>(h)); break;
+          case Tag::kWake: {
+            uint64_t v;
+            ssize_t rc = read(h->fd, &v, sizeof v);
+            (void)rc;
+            break;
+          }
+          case Tag::kClient: on_client(static_cast<Client *>(h), e); break;
+          case Tag::kUp: on_up(static_cast<Up *>(h), e); break;
+        }
+      }
+      if (now_ - last_sweep >= 100) {
+        sweep();
+        last_sweep = now_;
+      }
+      reap();
+      publish_counts();
+      if (handoffs_pending_ || (!batch_.empty() && now_ - last_post_ >= kLinesEvery)) {
+        plane_->post(batch_);
+        last_post_ = now_;
+        handoffs_pending_ = false;
+      }
+    }
+    plane_->post(batch_);  // the last lines, for plane_stop's caller
+  }
+
+  void stats(PlaneStats &s, std::unordered_map<uint64_t, int> &idle) {
+    std::lock_guard<std::mutex> g(stats_mu_);
+    s.clients += n_clients_;
+    s.upstreams += n_ups_;
+    s.idle_upstreams += n_idle_;
+    for (auto &kv : idle_by_id_) idle[kv.first] += kv.second;
+  }
+
+ private:
+  // ---------------------------------------------------------------- epoll
+  bool add(Handle *h, uint32_t ev) {
+    epoll_event e{};
+    e.events = ev;
+    e.data.ptr = h;
+    h->events = ev;
+    return epoll_ctl(ep_, EPOLL_CTL_ADD, h->fd, &e) == 0;
+  }
+  void mod(Handle *h, uint32_t ev) {
+    if (h->events == ev) return;
+    epoll_event e{};
+    e.events = ev;
+    e.data.ptr = h;
+    h->events = ev;
+    epoll_ctl(ep_, EPOLL_CTL_MOD, h->fd, &e);
+  }
+  void publish_counts() {
+    std::lock_guard<std::mutex> g(stats_mu_);
+    n_clients_ = (int)clients_.size();
+    n_ups_ = (int)ups_.size();
+    int idle = 0;
+    idle_by_id_.clear();
+    for (auto &kv : pool_) {
+      idle += (int)kv.second.size();
+      if (!kv.second.empty()) idle_by_id_[kv.first->spec.id] += (int)kv.second.size();
+    }
+    n_idle_ = idle;
+  }
+
+  // ---------------------------------------------------------------- clients
+  void accept_all(Listener *l) {
+    for (;;) {
+      sockaddr_storage sa;
+      socklen_t len = sizeof sa;
+      int fd = accept4(l->fd, reinterpret_cast<sockaddr *>(&sa), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) return;  // EAGAIN, or EMFILE and the like: the next readiness tries again
+      int one = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      auto *c = new Client();
+      c->fd = fd;
+      c->last = now_;
+      c->ip = address_text(sa);
+      c->port = l->port;
+      clients_.push_back(c);
+      if (!add(c, EPOLLIN | EPOLLRDHUP)) {
+        kill_client(c);
+        continue;
+      }
+    }
+    publish_counts();
+  }
+
+  static std::string address_text(const sockaddr_storage &sa) {
+    char buf[INET6_ADDRSTRLEN] = "";
+    if (sa.ss_family == AF_INET) {
+      inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in &>(sa).sin_addr, buf, sizeof buf);
+    } else if (sa.ss_family == AF_INET6) {
+      const auto &a6 = reinterpret_cast<const sockaddr_in6 &>(sa).sin6_addr;
+      // X-Forwarded-For shows IPv4 without its ::ffff: prefix (forward-headers.ts)
+      if (IN6_IS_ADDR_V4MAPPED(&a6)) inet_ntop(AF_INET, &a6.s6_addr[12], buf, sizeof buf);
+      else inet_ntop(AF_INET6, &a6, buf, sizeof buf);
+    }
+    return buf;
+  }
+
+  void on_client(Client *c, uint32_t e) {
+    if (c->dead) return;
+    if (e & EPOLLOUT) {
+      if (!flush_client(c)) return;
+    }
+    if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+      if (!c->eof) read_client(c);
+      if (c->dead) return;
+      if (c->eof && c->phase != Phase::kIdle) {
+        // the client went away while its request was in flight (H27, as nginx's 499)
+        fail(c, "H27", 499);
+        return;
+      }
+      if (c->eof && (e & (EPOLLHUP | EPOLLERR))) {
+        kill_client(c);
+        return;
+      }
+      if (c->eof) mod(c, c->events & ~(EPOLLIN | EPOLLRDHUP));
+    }
+    next(c);
+  }
+
+  void read_client(Client *c) {
+    char buf[kReadChunk];
+    for (;;) {
+      // a client that sends ahead of its answers is read up to a bound
+      if (c->in.size() > kHeadMax + kBodyMax && c->phase != Phase::kIdle) {
+        mod(c, c->events & ~EPOLLIN);
+        return;
+      }
+      ssize_t n = read(c->fd, buf, sizeof buf);
+      if (n > 0) {
+        c->in.append(buf, n);
+        c->last = now_;
+        if ((size_t)n < sizeof buf) return;
+        continue;
+      }
+      if (n == 0 || (errno != EAGAIN && errno != EINTR)) c->eof = true;
+      if (n < 0 && errno == EINTR) continue;
+      return;
+    }
+  }
+
+  // Writes what waits for the client; false when the client is gone.
+  bool flush_client(Client *c) {
+    while (c->out_off < c->out.size()) {
+      ssize_t n = write(c->fd, c->out.data() + c->out_off, c->out.size() - c->out_off);
+      if (n > 0) {
+        c->out_off += n;
+        c->last = now_;
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) {
+        mod(c, c->events | EPOLLOUT);
+        return true;
+      }
+      // the client is gone: H27 if a request is in flight
+      if (c->phase != Phase::kIdle) {
+        c->out.clear();
+        c->out_off = 0;
+        fail(c, "H27", 499);
+      } else {
+        kill_client(c);
+      }
+      return false;
+    }
+    c->out.clear();
+    c->out_off = 0;
+    mod(c, c->events & ~EPOLLOUT);
+    // a dyno paused for a slow client reads again
+    if (c->up && c->phase == Phase::kRelaying) mod(c->up, c->up->events | EPOLLIN);
+    if (c->close_after_flush) {
+      shutdown(c->fd, SHUT_WR);
+      kill_client(c);
+      return false;
+    }
+    if (c->handoff_when_flushed) {
+      handoff(c);
+      return false;
+    }
+    return true;
+  }
+
+  void send_client(Client *c, const char *p, size_t n) { send_client(c, nullptr, 0, p, n); }
+
+  // a head and body bytes after it, in one write when nothing waits before them
+  void send_client(Client *c, const char *h, size_t hn, const char *p, size_t n) {
+    if (hn + n == 0) return;
+    if (c->out.empty()) {
+      // the common case: straight out, no copy
+      iovec iov[2] = {{const_cast<char *>(h), hn}, {const_cast<char *>(p), n}};
+      int first = hn == 0 ? 1 : 0;
+      ssize_t w;
+      do w = writev(c->fd, iov + first, 2 - first);
+      while (w < 0 && errno == EINTR);
+      if (w < 0 && errno != EAGAIN) {
+        c->eof = true;  // gone: seen as H27 by the next look at the connection
+        return;
+      }
+      if (w > 0) {
+        c->last = now_;
+        size_t k = (size_t)w;
+        size_t from_h = std::min(k, hn);
+        h += from_h;
+        hn -= from_h;
+        k -= from_h;
+        p += k;
+        n -= k;
+      }
+      if (hn + n == 0) return;
+      mod(c, c->events | EPOLLOUT);
+    }
+    c->out.append(h, hn);
+    c->out.append(p, n);
+    if (c->up && c->out.size() - c->out_off > kClientOutHigh) mod(c->up, c->up->events & ~EPOLLIN);
+  }
+
+  // The next request on c, when there is no exchange: served here, or handed over.
+  void next(Client *c) {
+    if (c->dead || c->phase != Phase::kIdle || c->close_after_flush || c->handoff_when_flushed) return;
+    if (c->in.empty()) {
+      if (c->eof && c->out_off >= c->out.size()) kill_client(c);
+      else if (!c->eof && !(c->events & EPOLLIN)) mod(c, c->events | EPOLLIN);
+      return;
+    }
+    // blank lines before a request line: JavaScript skips them (RFC 9112 §2.2)
+    if (c->in[0] == '\r' || c->in[0] == '\n') return handoff_soon(c);
+    // a client that half-closed: JavaScript's rules (H27 for a request in flight)
+    if (c->eof) return handoff_soon(c);
+    size_t blank = head_end(c->in.data(), std::min(c->in.size(), kHeadMax + 2));
+    if (blank == std::string::npos) {
+      if (c->in.size() > kHeadMax) handoff_soon(c);
+      return;
+    }
+    Request &r = c->req;
+    r.clear();
+    if (blank + 2 > kHeadMax || !take_request(c->in.data(), blank + 2, r)) return handoff_soon(c);
+    if (r.length > (int64_t)kBodyMax || c->in.size() < r.head_len + (size_t)r.length) return handoff_soon(c);
+    BackendPtr b = pick();
+    if (!b) return handoff_soon(c);
+    plane_->requests.fetch_add(1, std::memory_order_relaxed);
+    dispatch(c, std::move(b));
+  }
+
+  void handoff_soon(Client *c) {
+    if (c->out_off < c->out.size()) {
+      // the answer before it goes out first, in order
+      c->handoff_when_flushed = true;
+      return;
+    }
+    handoff(c);
+  }
+
+  void handoff(Client *c) {
+    epoll_ctl(ep_, EPOLL_CTL_DEL, c->fd, nullptr);
+    PlaneEvent ev;
+    ev.kind = PlaneEvent::kHandoff;
+    ev.fd = c->fd;
+    ev.bytes = std::move(c->in);
+    batch_.push_back(std::move(ev));
+    handoffs_pending_ = true;
+    plane_->handoffs.fetch_add(1, std::memory_order_relaxed);
+    c->fd = -1;
+    c->dead = true;
+  }
+
+  // ---------------------------------------------------------------- checkout
+  BackendPtr pick() {
+    uint64_t v = plane_->version.load(std::memory_order_acquire);
+    if (v != seen_version_) refresh(v);
+    size_t n = backends_.size();
+    if (n == 0) return nullptr;
+    size_t start = rng_.next() % n;
+    for (size_t k = 0; k < n; k++) {
+      const BackendPtr &b = backends_[(start + k) % n];
+      if (b->quarantined(now_)) continue;
+      int64_t f = __atomic_load_n(b->in_flight(), __ATOMIC_RELAXED);
+      while (f < plane_->opts.max_in_flight) {
+        if (__atomic_compare_exchange_n(b->in_flight(), &f, f + 1, true, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) return b;
+      }
+    }
+    return nullptr;
+  }
+
+  void refresh(uint64_t v) {
+    {
+      std::lock_guard<std::mutex> g(plane_->mu);
+      backends_ = plane_->backends;
+      seen_version_ = plane_->version.load();
+    }
+    (void)v;
+    // idle connections to dynos no longer listed close (draining, gone)
+    for (auto it = pool_.begin(); it != pool_.end();) {
+      bool listed = false;
+      for (auto &b : backends_) listed = listed || b.get() == it->first;
+      if (listed) {
+        ++it;
+        continue;
+      }
+      for (Up *u : it->second) {
+        u->in_pool = false;
+        kill_up(u);
+      }
+      it = pool_.erase(it);
+    }
+  }
+
+  // ---------------------------------------------------------------- the exchange
+  void dispatch(Client *c, BackendPtr b) {
+    c->b = std::move(b);
+    c->phase = Phase::kConnecting;
+    c->request_id = valid_request_id(c->req.request_id) ? c->req.request_id : uuid();
+    c->fwd = c->req.forwarded_for.empty() ? c->ip : c->req.forwarded_for + ", " + c->ip;
+    c->reused = c->retried = c->got_byte = c->head_sent = c->up_reusable = false;
+    c->close_after = !c->req.keep_alive;
+    c->connect_ms = -1;
+    c->t_dispatch = -1;
+    c->bytes = 0;
+    c->rbuf.clear();
+    c->res.clear();
+    c->chunks = ChunkScanner();
+    build_upstream_request(c);
+    Up *u = take_idle(c->b.get());
+    if (u) {
+      c->connect_ms = 0;
+      attach(c, u);
+    } else {
+      connect_new(c);
+    }
+  }
+
+  void build_upstream_request(Client *c) {
+    const Request &r = c->req;
+    std::string &s = c->up_req;
+    s.clear();
+    s.reserve(r.kept.size() + 256 + (size_t)r.length);
+    s += r.method;
+    s += ' ';
+    s += r.target;
+    s += " HTTP/1.1\r\n";
+    s += r.kept;
+    if (r.had_length) s += "Content-Length: " + std::to_string(r.length) + "\r\n";
+    s += "X-Request-Id: " + c->request_id + "\r\nX-Forwarded-For: " + c->fwd + "\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Port: " +
+         std::to_string(c->port) + "\r\nX-Request-Start: " + std::to_string(wall_ms()) + "\r\nVia: ";
+    s += r.via.empty() ? kVia : r.via + ", " + kVia;
+    s += "\r\n\r\n";
+    s.append(c->in, r.head_len, (size_t)r.length);
+  }
+
+  std::string uuid() {
+    uint64_t a = rng_.next(), b = rng_.next();
+    unsigned char x[16];
+    memcpy(x, &a, 8);
+    memcpy(x + 8, &b, 8);
+    x[6] = (x[6] & 0x0f) | 0x40;
+    x[8] = (x[8] & 0x3f) | 0x80;
+    static const char hexd[] = "0123456789abcdef";
+    std::string s;
+    s.reserve(36);
+    for (int i = 0; i < 16; i++) {
+      if (i == 4 || i == 6 || i == 8 || i == 10) s += '-';
+      s += hexd[x[i] >> 4];
+      s += hexd[x[i] & 15];
+    }
+    return s;
+  }
+
+  Up *take_idle(Backend *b) {
+    auto it = pool_.find(b);
+    if (it == pool_.end() || it->second.empty()) return nullptr;
+    Up *u = it->second.back();  // LIFO: the warmest connection
+    it->second.pop_back();
+    u->in_pool = false;
+    return u;
+  }
+
+  void connect_new(Client *c) {
+    c->phase = Phase::kConnecting;
+    c->t_connect0 = now_;
+    c->deadline = now_ + plane_->opts.connect_ms;
+    const PlaneBackend &spec = c->b->spec;
+    int fd;
+    if (spec.pidfd >= 0) {
+      StepError err;
+      fd = netns_socket(spec.pidfd, NetnsSocketKind::kTcpClient, err);
+      if (fd < 0) errno = err.err;
+    } else {
+      fd = socket(spec.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    }
+    if (fd < 0) return connect_failed(c, "H21");
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    auto *u = new Up();
+    u->fd = fd;
+    u->b = c->b;
+    u->since = now_;
+    ups_.push_back(u);
+    int rc = connect(fd, reinterpret_cast<const sockaddr *>(&spec.addr), spec.addr_len);
+    if (rc != 0 && errno != EINPROGRESS) {
+      kill_up(u);
+      return connect_failed(c, "H21");
+    }
+    u->connecting = rc != 0;
+    u->user = c;
+    c->up = u;
+    if (!add(u, EPOLLIN | EPOLLOUT | EPOLLRDHUP)) {
+      c->up = nullptr;
+      kill_up(u);
+      return connect_failed(c, "H21");
+    }
+    if (!u->connecting) connected(c, u);
+    publish_counts();
+  }
+
+  // No answer came from a dyno and none can come from this one now: it is quarantined,
+  // and the request goes to JavaScript, which tries the others, as exchange.ts does
+  // after a failed connect (also when this was the replay of a stale connection's).
+  void connect_failed(Client *c, const char *code) {
+    (void)code;  // JavaScript finds the code again if every dyno fails
+    c->b->quarantine(now_ + plane_->opts.quarantine_ms);
+    release(c);
+    c->phase = Phase::kIdle;
+    handoff_soon(c);
+  }
+
+  void connected(Client *c, Up *u) {
+    u->connecting = false;
+    c->connect_ms = std::max(c->connect_ms, 0.0) + now_ - c->t_connect0;
+    attach(c, u);
+  }
+
+  void attach(Client *c, Up *u) {
+    c->phase = Phase::kSent;
+    c->up = u;
+    u->user = c;
+    c->reused = u->uses > 0;
+    u->uses++;
+    if (c->t_dispatch < 0) c->t_dispatch = now_;
+    u->out.assign(c->up_req);
+    u->out_off = 0;
+    c->deadline = now_ + plane_->opts.first_byte_ms;
+    flush_up(u);
+  }
+
+  void flush_up(Up *u) {
+    while (u->out_off < u->out.size()) {
+      ssize_t n = write(u->fd, u->out.data() + u->out_off, u->out.size() - u->out_off);
+      if (n > 0) {
+        u->out_off += n;
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) {
+        mod(u, u->events | EPOLLOUT);
+        return;
+      }
+      return;  // the read side sees the close
+    }
+    u->out.clear();
+    u->out_off = 0;
+    if (u->user) u->user->deadline = now_ + plane_->opts.first_byte_ms;  // H12 counts from the whole request sent
+    mod(u, (u->events & ~EPOLLOUT) | EPOLLIN);
+  }
+
+  void on_up(Up *u, uint32_t e) {
+    if (u->fd < 0) return;
+    Client *c = u->user;
+    if (u->connecting) {
+      if (!(e & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
+      int so = 0;
+      socklen_t len = sizeof so;
+      getsockopt(u->fd, SOL_SOCKET, SO_ERROR, &so, &len);
+      if (so != 0 || (e & EPOLLERR)) {
+        c->up = nullptr;
+        u->user = nullptr;
+        kill_up(u);
+        c->connect_ms = std::max(c->connect_ms, 0.0) + now_ - c->t_connect0;
+        return connect_failed(c, so == ETIMEDOUT ? "H19" : "H21");
+      }
+      connected(c, u);
+      return;
+    }
+    if (e & EPOLLOUT) flush_up(u);
+    if (!(e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) return;
+    if (!c) {  // idle in the pool: the dyno closed it, or said something unasked
+      remove_from_pool(u);
+      kill_up(u);
+      return;
+    }
+    char buf[kReadChunk];
+    for (;;) {
+      if (c->dead || u->fd < 0 || c->up != u) return;
+      if (c->phase == Phase::kRelaying && c->out.size() - c->out_off > kClientOutHigh) {
+        mod(u, u->events & ~EPOLLIN);
+        return;
+      }
+      ssize_t n = read(u->fd, buf, sizeof buf);
+      if (n > 0) {
+        from_dyno(c, buf, (size_t)n);
+        if ((size_t)n < sizeof buf) return;
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) return;
+      dyno_gone(c);
+      return;
+    }
+  }
+
+  void from_dyno(Client *c, const char *p, size_t n) {
+    c->got_byte = true;
+    c->last = now_;
+    if (c->phase == Phase::kRelaying) return relay(c, p, n);
+    // the whole head in this read (the common case): parsed where it lies
+    if (c->rbuf.empty()) {
+      size_t blank = head_end(p, n);
+      if (blank != std::string::npos) {
+        Response &r = c->res;
+        r.clear();
+        std::string bad = parse_response(p, blank + 2, r);
+        if (!bad.empty() || r.status < 200) {
+          c->rbuf.assign(p, n);  // the general path below
+        } else {
+          const char *rest = p + r.head_len;
+          std::string head = respond(c);
+          // also with nothing after the head: a response without body, or of length 0, ends here
+          relay(c, rest, n - r.head_len, &head);
+          return;
+        }
+      } else {
+        c->rbuf.assign(p, n);
+      }
+    } else {
+      c->rbuf.append(p, n);
+    }
+    for (;;) {
+      size_t blank = head_end(c->rbuf.data(), c->rbuf.size());
+      if (blank == std::string::npos) {
+        if (c->rbuf.size() > kResponseHeadMax) fail(c, "H17", 0, "response head too large");
+        return;
+      }
+      Response &r = c->res;
+      r.clear();
+      std::string bad = parse_response(c->rbuf.data(), blank + 2, r);
+      if (bad == "\x01") bad = "Connection naming other headers";
+      if (!bad.empty()) return fail(c, "H17", 0, bad);
+      if (r.status == 101) return fail(c, "H17", 0, "101 to a request without Upgrade");
+      if (r.status >= 200) {
+        std::string rest = c->rbuf.substr(r.head_len);
+        c->rbuf.clear();
+        std::string head = respond(c);
+        // also with nothing after the head: a response without body, or of length 0, ends here
+        relay(c, rest.data(), rest.size(), &head);
+        return;
+      }
+      // 1xx other than 101: passed on to the (HTTP/1.1) client; the final answer follows
+      std::string head = "HTTP/1.1 " + r.status_text + "\r\n" + r.kept + "\r\n";
+      send_client(c, head.data(), head.size());
+      c->rbuf.erase(0, r.head_len);
+      if (c->rbuf.empty()) return;
+    }
+  }
+
+  // the client's head of the response; relay() sends it with the first body bytes
+  std::string respond(Client *c) {
+    c->kind = response_body(c->res, c->req.method);
+    c->up_reusable = c->res.keep_alive && c->kind != ResBody::kClose;
+    if (c->kind == ResBody::kClose) c->close_after = true;
+    if (c->kind == ResBody::kLength) c->left = c->res.length;
+    std::string h;
+    h.reserve(c->res.kept.size() + 128);
+    h += "HTTP/1.1 ";
+    h += c->res.status_text;
+    h += "\r\n";
+    h += c->res.kept;
+    if (!c->res.transfer_encoding.empty()) h += "Transfer-Encoding: " + c->res.transfer_encoding + "\r\n";
+    else if (c->res.length >= 0) h += "Content-Length: " + std::to_string(c->res.length) + "\r\n";
+    h += "Via: ";
+    h += c->res.via.empty() ? kVia : c->res.via + ", " + kVia;
+    h += "\r\n";
+    if (c->close_after) h += "Connection: close\r\n";
+    h += "\r\n";
+    c->phase = Phase::kRelaying;
+    c->head_sent = true;
+    c->bytes += h.size();
+    return h;
+  }
+
+  void relay(Client *c, const char *p, size_t n, const std::string *head = nullptr) {
+    size_t end = n;
+    bool complete = false;
+    switch (c->kind) {
+      case ResBody::kNone:
+        end = 0;
+        complete = true;
+        break;
+      case ResBody::kLength:
+        end = (size_t)std::min<int64_t>(c->left, (int64_t)n);
+        c->left -= end;
+        complete = c->left == 0;
+        break;
+      case ResBody::kChunked: {
+        ssize_t e = c->chunks.scan(p, n);
+        if (e < 0) {
+          if (head) send_client(c, head->data(), head->size());
+          return fail(c, "H17", 0, "bad chunked response body");
+        }
+        end = (size_t)e;
+        complete = c->chunks.done();
+        break;
+      }
+      case ResBody::kClose:
+        break;
+    }
+    if (end < n) c->up_reusable = false;  // bytes past the response: not to be trusted again
+    c->bytes += end;
+    if (head) send_client(c, head->data(), head->size(), p, end);
+    else send_client(c, p, end);
+    if (complete) finish(c);
+  }
+
+  void dyno_gone(Client *c) {
+    Up *u = c->up;
+    if (c->phase == Phase::kRelaying && c->kind == ResBody::kClose) {
+      c->up_reusable = false;
+      return finish(c);
+    }
+    c->up = nullptr;
+    if (u) {
+      u->user = nullptr;
+      kill_up(u);
+    }
+    if (!c->got_byte) {
+      // the keep-alive race: a reused connection closed before any answer goes again, once, fresh
+      if (c->reused && !c->retried) {
+        c->retried = true;
+        return connect_new(c);
+      }
+      return fail(c, "H13", 0);
+    }
+    fail(c, "H18", 0);
+  }
+
+  void finish(Client *c) {
+    line(c, nullptr, c->res.status);
+    Up *u = c->up;
+    c->up = nullptr;
+    if (u) {
+      u->user = nullptr;
+      if (c->up_reusable) to_pool(u);
+      else kill_up(u);
+    }
+    release(c);
+    end_exchange(c);
+  }
+
+  // The exchange is over (answered): the next request, or the end of the connection.
+  void end_exchange(Client *c) {
+    c->in.erase(0, c->req.head_len + (size_t)c->req.length);
+    c->phase = Phase::kIdle;
+    if (c->close_after) {
+      c->close_after_flush = true;
+      if (c->out_off >= c->out.size()) {
+        shutdown(c->fd, SHUT_WR);
+        kill_client(c);
+      }
+      return;
+    }
+    if (c->eof && c->in.empty() && c->out_off >= c->out.size()) return kill_client(c);
+    if (!c->eof && !(c->events & EPOLLIN)) mod(c, c->events | EPOLLIN);
+    next(c);
+  }
+
+  void release(Client *c) {
+    if (c->b) {
+      __atomic_fetch_sub(c->b->in_flight(), 1, __ATOMIC_ACQ_REL);
+      // a request of JavaScript's waits for room: it may take this slot
+      if (__atomic_load_n(plane_->wait_flag.get(), __ATOMIC_RELAXED) != 0) {
+        PlaneEvent ev;
+        ev.kind = PlaneEvent::kPump;
+        batch_.push_back(std::move(ev));
+        handoffs_pending_ = true;
+      }
+    }
+    c->b.reset();
+  }
+
+  // exchange.ts's fail(): the line, then the error page while nothing of an answer went out
+  void fail(Client *c, const char *code, int status, const std::string &cause = "") {
+    static const std::map<std::string, int> statuses = {{"H12", 503}, {"H13", 503}, {"H15", 503}, {"H17", 503}, {"H18", 503}, {"H19", 503}, {"H21", 503}, {"H27", 499}};
+    int st = status > 0 ? status : statuses.at(code);
+    line(c, code, st, cause);
+    Up *u = c->up;
+    c->up = nullptr;
+    if (u) {
+      u->user = nullptr;
+      kill_up(u);
+    }
+    release(c);
+    if (!strcmp(code, "H27") || c->head_sent || c->eof) {
+      kill_client(c);
+      return;
+    }
+    bool keep = !c->close_after;
+    const std::string key = std::string(code) + (keep ? " 1 " : " 0 ") + (c->req.method == "HEAD" ? "1" : "0");
+    auto it = plane_->opts.pages.find(key);
+    if (it == plane_->opts.pages.end()) {
+      kill_client(c);
+      return;
+    }
+    c->close_after = !keep;
+    send_client(c, it->second.data(), it->second.size());
+    end_exchange(c);
+  }
+
+  // log-line.ts's routerLine, the code's part from JavaScript (PlaneOptions::codes)
+  void line(Client *c, const char *code, int status, const std::string &cause = "") {
+    auto it = plane_->opts.codes.find(code ? code : "");
+    static const std::pair<std::string, std::string> info{"at=info", ""};
+    const auto &ci = it == plane_->opts.codes.end() ? info : it->second;
+    bool reached = c->t_dispatch >= 0;
+    PlaneEvent ev;
+    ev.kind = PlaneEvent::kLine;
+    std::string &s = ev.bytes;
+    s.reserve(256 + c->req.target.size());
+    s += ci.first;
+    if (!cause.empty()) {
+      s += " cause=\"";
+      append_quoted(s, cause);
+      s += '"';
+    }
+    s += " method=";
+    s += c->req.method;
+    s += " path=\"";
+    append_quoted(s, c->req.target);
+    s += "\" host=";
+    s += c->req.host;
+    s += " request_id=";
+    s += c->request_id;
+    s += " fwd=\"";
+    append_quoted(s, c->fwd);
+    s += "\" dyno=";
+    if ((reached || c->connect_ms >= 0) && c->b) s += c->b->spec.name;
+    s += " connect=";
+    append_ms(s, c->connect_ms);
+    s += " service=";
+    append_ms(s, reached ? now_ - c->t_dispatch : -1);
+    s += " status=";
+    s += std::to_string(status);
+    s += " bytes=";
+    if (reached) s += std::to_string((int64_t)c->bytes);
+    s += " protocol=http";
+    s += ci.second;
+    batch_.push_back(std::move(ev));
+  }
+
+  // a quote inside a quoted value would end it early: percent-encoded
+  static void append_quoted(std::string &s, const std::string &v) {
+    for (char ch : v) {
+      if (ch == '"') s += "%22";
+      else s += ch;
+    }
+  }
+
+  // Math.round of a non-negative ms value, then "ms"; nothing for -1
+  static void append_ms(std::string &s, double v) {
+    if (v < 0) return;
+    s += std::to_string((int64_t)(v + 0.5));
+    s += "ms";
+  }
+
+  // ---------------------------------------------------------------- the pool
+  void to_pool(Up *u) {
+    u->in_pool = true;
+    u->since = now_;
+    mod(u, EPOLLIN | EPOLLRDHUP);
+    pool_[u->b.get()].push_back(u);
+  }
+
+  void remove_from_pool(Up *u) {
+    if (!u->in_pool) return;
+    auto &v = pool_[u->b.get()];
+    for (size_t i = 0; i < v.size(); i++)
+      if (v[i] == u) {
+        v.erase(v.begin() + i);
+        break;
+      }
+    u->in_pool = false;
+  }
+
+  // ---------------------------------------------------------------- timers
+  void sweep() {
+    for (Client *c : clients_) {
+      if (c->dead) continue;
+      switch (c->phase) {
+        case Phase::kConnecting:
+          if (now_ >= c->deadline && c->up) {
+            Up *u = c->up;
+            c->up = nullptr;
+            u->user = nullptr;
+            kill_up(u);
+            c->connect_ms = std::max(c->connect_ms, 0.0) + now_ - c->t_connect0;
+            connect_failed(c, "H19");
+          }
+          break;
+        case Phase::kSent:
+          if (!c->got_byte && c->up && c->up->out.empty() && now_ >= c->deadline) fail(c, "H12", 0);
+          else if (c->got_byte && now_ - c->last >= plane_->opts.idle_ms) fail(c, "H15", 0);
+          break;
+        case Phase::kRelaying:
+          if (now_ - c->last >= plane_->opts.idle_ms) fail(c, "H15", 0);
+          break;
+        case Phase::kIdle:
+          if (c->in.empty() && c->out_off >= c->out.size() && now_ - c->last >= plane_->opts.client_idle_ms) kill_client(c);
+          break;
+      }
+    }
+    for (auto &kv : pool_) {
+      auto &v = kv.second;
+      for (size_t i = 0; i < v.size();) {
+        if (now_ - v[i]->since >= plane_->opts.pool_idle_ms) {
+          Up *u = v[i];
+          v.erase(v.begin() + i);
+          u->in_pool = false;
+          kill_up(u);
+        } else {
+          i++;
+        }
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- ends
+  void kill_client(Client *c) {
+    if (c->dead) return;
+    c->dead = true;
+    if (c->up) {
+      c->up->user = nullptr;
+      kill_up(c->up);
+      c->up = nullptr;
+    }
+    if (c->phase != Phase::kIdle) release(c);
+    if (c->fd >= 0) close(c->fd);  // also leaves the epoll set
+    c->fd = -1;
+  }
+
+  void kill_up(Up *u) {
+    if (u->fd < 0) return;
+    if (u->in_pool) remove_from_pool(u);
+    close(u->fd);
+    u->fd = -1;
+    u->b.reset();
+  }
+
+  // frees what died this round (handles may be in this round's event list until then)
+  void reap() {
+    bool changed = false;
+    for (size_t i = 0; i < clients_.size();) {
+      if (clients_[i]->dead) {
+        delete clients_[i];
+        clients_[i] = clients_.back();
+        clients_.pop_back();
+        changed = true;
+      } else {
+        i++;
+      }
+    }
+    for (size_t i = 0; i < ups_.size();) {
+      if (ups_[i]->fd < 0) {
+        delete ups_[i];
+        ups_[i] = ups_.back();
+        ups_.pop_back();
+        changed = true;
+      } else {
+        i++;
+      }
+    }
+    if (changed) publish_counts();
+  }
+
+  Plane *plane_;
+  size_t index_;
+  int ep_ = -1;
+  Handle wake_{Tag::kWake};
+  std::vector<Listener> listens_;
+  std::vector<Client *> clients_;
+  std::vector<Up *> ups_;
+  std::unordered_map<Backend *, std::vector<Up *>> pool_;
+  std::vector<BackendPtr> backends_;
+  uint64_t seen_version_ = 0;
+  std::vector<PlaneEvent> batch_;
+  bool handoffs_pending_ = false;
+  double last_post_ = 0;
+  double now_ = mono_ms();
+  Rng rng_;
+  std::mutex stats_mu_;
+  int n_clients_ = 0, n_ups_ = 0, n_idle_ = 0;
+  std::unordered_map<uint64_t, int> idle_by_id_;
+
+};
+
+// An exception nothing caught ends the process: say where, for the report.
+[[noreturn]] void on_terminate() {
+  void *frames[64];
+  int n = backtrace(frames, 64);
+  const char msg[] = "dynod: terminate called; backtrace:\n";
+  ssize_t rc = write(2, msg, sizeof msg - 1);
+  (void)rc;
+  backtrace_symbols_fd(frames, n, 2);
+  abort();
+}
+
+Plane *plane_start(const PlaneOptions &opts, int notify_fd, StepError &err) {
+  static bool once = (std::set_terminate(on_terminate), true);
+  (void)once;
+  auto *p = new Plane();
+  p->opts = opts;
+  p->notify_fd = notify_fd;
+  int n = std::max(1, std::min(opts.threads, 64));
+  p->opts.threads = n;
+  for (int i = 0; i < n; i++) {
+    auto loop = std::make_unique<Loop>(p, (size_t)i);
+    if (!loop->init(err)) {
+      p->opts.listen_fds.clear();  // still the caller's
+      delete p;
+      return nullptr;
+    }
+    p->loops.push_back(std::move(loop));
+  }
+  for (auto &l : p->loops) p->threads.emplace_back([lp = l.get()] { lp->run(); });
+  return p;
+}
+
+std::vector<PlaneCounter> plane_set_backends(Plane *p, std::vector<PlaneBackend> list) {
+  std::vector<BackendPtr> next;
+  std::vector<PlaneCounter> counters;
+  {
+    std::lock_guard<std::mutex> g(p->mu);
+    // a dyno listed again keeps its counters and connections
+    for (auto &spec : list) {
+      BackendPtr found;
+      for (auto &b : p->backends)
+        if (b->spec.id == spec.id) found = b;
+      if (found) {
+        if (spec.pidfd >= 0) close(spec.pidfd);
+        next.push_back(found);
+      } else {
+        auto b = std::make_shared<Backend>();
+        b->spec = spec;
+        next.push_back(std::move(b));
+      }
+    }
+    for (auto &b : next) counters.push_back({b->shared, b});
+    p->backends = std::move(next);
+    p->version.fetch_add(1, std::memory_order_release);
+  }
+  for (auto &l : p->loops) l->wake();
+  return counters;
+}
+
+PlaneCounter plane_wait_flag(Plane *p) { return {p->wait_flag.get(), p->wait_flag}; }
+
+void plane_drain(Plane *p, std::vector<PlaneEvent> &out) {
+  std::lock_guard<std::mutex> g(p->mu);
+  out.swap(p->events);
+  p->events.clear();
+}
+
+PlaneStats plane_stats(Plane *p) {
+  PlaneStats s;
+  s.requests = p->requests.load();
+  s.handoffs = p->handoffs.load();
+  std::unordered_map<uint64_t, int> idle;
+  for (auto &l : p->loops) l->stats(s, idle);
+  std::lock_guard<std::mutex> g(p->mu);
+  for (auto &b : p->backends) s.backends.push_back({b->spec.id, (int)__atomic_load_n(b->in_flight(), __ATOMIC_RELAXED), idle[b->spec.id], b->quarantined(mono_ms())});
+  return s;
+}
+
+void plane_stop(Plane *p, std::vector<std::string> &lines) {
+  p->stopping.store(true);
+  for (auto &l : p->loops) l->wake();
+  for (auto &t : p->threads) t.join();
+  p->loops.clear();  // closes every connection
+  for (int fd : p->opts.listen_fds) close(fd);
+  {
+    std::lock_guard<std::mutex> g(p->mu);
+    for (auto &e : p->events) {
+      if (e.kind == PlaneEvent::kLine) lines.push_back(std::move(e.bytes));
+      // handed-over fds JavaScript has not taken yet
+      else if (e.kind == PlaneEvent::kHandoff && e.fd >= 0) close(e.fd);
+    }
+    p->events.clear();
+    p->backends.clear();
+  }
+  delete p;
+}
+
+bool plane_listen(const std::string &host, int port, int n, std::vector<int> &fds, int *bound, StepError &err) {
+  const std::string where = "router: listen on " + host + ":" + std::to_string(port) + " (http)";
+  sockaddr_storage sa{};
+  socklen_t len;
+  auto *a4 = reinterpret_cast<sockaddr_in *>(&sa);
+  auto *a6 = reinterpret_cast<sockaddr_in6 *>(&sa);
+  if (inet_pton(AF_INET, host.c_str(), &a4->sin_addr) == 1) {
+    a4->sin_family = AF_INET;
+    len = sizeof *a4;
+  } else if (inet_pton(AF_INET6, host.c_str(), &a6->sin6_addr) == 1) {
+    a6->sin6_family = AF_INET6;
+    len = sizeof *a6;
+  } else {
+    return fail_step(err, where.c_str(), "inet_pton", host, EINVAL);
+  }
+  auto undo = [&fds]() {
+    for (int fd : fds) close(fd);
+    fds.clear();
+  };
+  for (int i = 0; i < n; i++) {
+    // the first binds the port asked for (0: any); the others join its group
+    uint16_t p = htons((uint16_t)(i == 0 ? port : *bound));
+    if (sa.ss_family == AF_INET) a4->sin_port = p;
+    else a6->sin6_port = p;
+    int fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      undo();
+      return fail_step(err, where.c_str(), "socket");
+    }
+    fds.push_back(fd);
+    int one = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+      int e = errno;
+      undo();
+      return fail_step(err, where.c_str(), "setsockopt", "", e);
+    }
+    if (bind(fd, reinterpret_cast<sockaddr *>(&sa), len) != 0 || listen(fd, 511) != 0) {
+      int e = errno;
+      undo();
+      return fail_step(err, where.c_str(), "bind", "", e);
+    }
+    if (i == 0) {
+      sockaddr_storage got{};
+      socklen_t glen = sizeof got;
+      getsockname(fd, reinterpret_cast<sockaddr *>(&got), &glen);
+      *bound = ntohs(got.ss_family == AF_INET ? reinterpret_cast<sockaddr_in *>(&got)->sin_port : reinterpret_cast<sockaddr_in6 *>(&got)->sin6_port);
+    }
+  }
+  return true;
+}
+
+}  // namespace dynod

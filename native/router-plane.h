@@ -1,0 +1,100 @@
+// The router's native data plane: the plain-HTTP hot path of src/router, on epoll
+// threads of its own.
+//
+// JavaScript stays the control plane (which dynos are up, limits, timeouts, the
+// error pages, the router line's format) and the slow path: a request the plane does
+// not take whole (TLS, HTTP/1.0, an upgrade, Expect, a chunked or large body, a head
+// the router would refuse, no dyno with room, a failed connect) is handed over before
+// any byte of it reached a dyno: the client's fd and the bytes read from it go to
+// JavaScript, whose router serves the connection from then on. What the plane takes,
+// it finishes itself, with the router's H12/H13/H15/H17/H18/H27 and its stale-
+// connection retry, and reports as a line record.
+#pragma once
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "step.h"
+
+namespace dynod {
+
+struct PlaneBackend {
+  // JavaScript's identity of the dyno: the same id is the same dyno (its counters, its
+  // connections); a new dyno of the same name has a new id
+  uint64_t id = 0;
+  std::string name;
+  // the dyno's network namespace (a pidfd the plane owns), or -1: addr is reachable from here
+  int pidfd = -1;
+  sockaddr_storage addr{};
+  socklen_t addr_len = 0;
+};
+
+struct PlaneOptions {
+  // bound, listening, non-blocking; the plane owns them. Loop i takes fds i, i + threads,
+  // …: plane_listen's SO_REUSEPORT group of one per thread spreads connections by hash.
+  std::vector<int> listen_fds;
+  std::vector<int> listen_ports;  // each fd's port: X-Forwarded-Port
+  int threads = 1;
+  int max_in_flight = 50;
+  int connect_ms = 5000, first_byte_ms = 30000, idle_ms = 55000, quarantine_ms = 5000, client_idle_ms = 60000, pool_idle_ms = 90000;
+  // the router's error responses, keyed "CODE keep head" (e.g. "H12 1 0"): JavaScript's own bytes
+  std::map<std::string, std::string> pages;
+  // the router line's start for each code the plane may log ("at=error code=H12 desc=\"…\""),
+  // and its end (" sock=client"); "" is the code of a served request ("at=info")
+  std::map<std::string, std::pair<std::string, std::string>> codes;
+};
+
+// What JavaScript gets from the plane (plane_drain).
+struct PlaneEvent {
+  // kPump: a slot freed while JavaScript has requests waiting for room
+  enum Kind { kLine, kHandoff, kPump } kind = kLine;
+  // kHandoff: the client's fd (JavaScript's from now on) and the bytes read from it;
+  // kLine: the router line (src/router/log-line.ts's format)
+  int fd = -1;
+  std::string bytes;
+};
+
+class Plane;
+
+// Starts the threads; nullptr with err filled (nothing left open but opts' fds, which
+// stay the caller's then). notify_fd: an eventfd the plane writes when events wait.
+Plane *plane_start(const PlaneOptions &opts, int notify_fd, StepError &err);
+// What the planes share of a dyno (a BigInt64Array over value for JavaScript's Atomics):
+// [0] its requests in flight, [1] the end of its quarantine (CLOCK_MONOTONIC ms); keep
+// holds it while JavaScript does. The wait flag is one int64 of the same kind.
+struct PlaneCounter {
+  int64_t *value;
+  std::shared_ptr<void> keep;
+};
+// The dynos requests may go to from now on (the plane takes ownership of pidfds), and
+// their counters in that order. A dyno no longer listed gets no new request; its idle
+// connections close.
+std::vector<PlaneCounter> plane_set_backends(Plane *p, std::vector<PlaneBackend> backends);
+// The int64 JavaScript sets to 1 while requests wait for room (kPump events are sent then).
+PlaneCounter plane_wait_flag(Plane *p);
+void plane_drain(Plane *p, std::vector<PlaneEvent> &out);
+// Requests being served by the plane, connections it holds (for stats and tests).
+struct PlaneBackendStats {
+  uint64_t id;
+  int in_flight, idle;
+  bool quarantined;
+};
+struct PlaneStats {
+  uint64_t requests = 0, handoffs = 0;
+  int clients = 0, upstreams = 0, idle_upstreams = 0;
+  std::vector<PlaneBackendStats> backends;  // the dynos listed now
+};
+PlaneStats plane_stats(Plane *p);
+// Stops the threads and closes every connection and fd the plane holds; frees p. The
+// router lines not delivered yet go to lines.
+void plane_stop(Plane *p, std::vector<std::string> &lines);
+
+// n bound, listening, non-blocking TCP sockets on host:port (numeric), one SO_REUSEPORT
+// group; the port in *bound. False with err filled and nothing left open.
+bool plane_listen(const std::string &host, int port, int n, std::vector<int> &fds, int *bound, StepError &err);
+
+}  // namespace dynod

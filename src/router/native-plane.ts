@@ -1,0 +1,176 @@
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import type { NativePlaneBackend, NativePlaneHandoff, NativePlaneStats } from '../addon';
+import { DynodError } from '../errors';
+import { native } from '../native';
+import { CODES, type RouterCode } from './codes';
+import { errorResponse } from './error-page';
+import type { Backend, ListenAddress, RouterTimeouts } from './types';
+
+/** The codes the native plane may end a request with (it hands everything else to JavaScript). */
+const PLANE_CODES: readonly RouterCode[] = ['H12', 'H13', 'H15', 'H17', 'H18', 'H19', 'H21', 'H27'];
+
+/** Where the plane reaches a dyno: inside its network namespace, or an address dynod's own reaches. */
+export interface BackendTarget {
+  /** the dyno's PID 1 pidfd (its network namespace), or null */
+  pidfd: number | null;
+  host: string;
+  port: number;
+}
+
+/**
+ * The router's native data plane (native/router-plane.h): plain-HTTP requests served on
+ * epoll threads of the addon, with this router's rules, headers, codes and lines; what
+ * it does not take whole (see the header) comes back as a client connection for the
+ * JavaScript router, before any byte of it reached a dyno.
+ */
+export class NativePlane {
+  private id = 0;
+  private log: (line: string) => void = () => {};
+  /** 1 while JavaScript has requests waiting for room (the plane then reports each slot it frees) */
+  waitFlag: BigInt64Array | null = null;
+  private readonly ids = new WeakMap<Backend, number>();
+  private nextId = 1;
+
+  /** Listens on every address (threads sockets each, one SO_REUSEPORT group), then starts the threads. */
+  static start(
+    addresses: readonly ListenAddress[],
+    threads: number,
+    maxInFlight: number,
+    t: RouterTimeouts,
+    log: (line: string) => void,
+    handoff: (sock: net.Socket, bytes: Buffer) => void,
+    slotFreed: () => void,
+  ): { plane: NativePlane; ports: number[] } {
+    const fds: number[] = [];
+    const fdPorts: number[] = [];
+    const ports: number[] = [];
+    const addon = native();
+    try {
+      for (const a of addresses) {
+        let l: { fds: number[]; port: number };
+        try {
+          l = addon.planeListen(a.host, a.port, threads);
+        } catch (e) {
+          throw DynodError.from(e, `router: listen on ${a.host}:${a.port} (http)`);
+        }
+        for (const fd of l.fds) {
+          fds.push(fd);
+          fdPorts.push(l.port);
+        }
+        ports.push(l.port);
+      }
+      const plane = new NativePlane();
+      plane.log = log;
+      plane.id = addon.planeStart(
+        {
+          listen: fds,
+          ports: fdPorts,
+          threads,
+          maxInFlight,
+          timeouts: { connect: t.connect, firstByte: t.firstByte, idle: t.idle, quarantine: t.quarantine, clientIdle: t.clientIdle, poolIdle: t.poolIdle },
+          pages: pages(),
+          codes: lineParts(),
+        },
+        (events) => {
+          for (const e of events) {
+            if (typeof e === 'string') log(e);
+            else if (e === 0) slotFreed();
+            else plane.adopt(e, handoff);
+          }
+        },
+      );
+      plane.waitFlag = addon.planeWaitFlag(plane.id);
+      return { plane, ports };
+    } catch (e) {
+      for (const fd of fds) closeQuietly(fd);
+      throw DynodError.from(e, 'router: native data plane');
+    }
+  }
+
+  /**
+   * The dynos requests may go to now: those with a target (the others only the
+   * JavaScript router reaches). Returns each one's requests in flight, both planes'.
+   */
+  backends(list: readonly Backend[]): Map<Backend, BigInt64Array> {
+    const counters = new Map<Backend, BigInt64Array>();
+    if (this.id === 0) return counters;
+    const out: NativePlaneBackend[] = [];
+    const known: Backend[] = [];
+    for (const b of list) {
+      const t = b.target?.() ?? null;
+      if (t === null) continue;
+      let id = this.ids.get(b);
+      if (id === undefined) {
+        id = this.nextId++;
+        this.ids.set(b, id);
+      }
+      out.push({ id, name: b.name, pidfd: t.pidfd, host: t.host, port: t.port });
+      known.push(b);
+    }
+    const shared = native().planeBackends(this.id, out);
+    known.forEach((b, i) => counters.set(b, shared[i]!));
+    return counters;
+  }
+
+  stats(): NativePlaneStats | null {
+    return this.id === 0 ? null : native().planeStats(this.id);
+  }
+
+  /** the plane's id of a backend it was given, or undefined */
+  idOf(b: Backend): number | undefined {
+    return this.ids.get(b);
+  }
+
+  /** Joins the threads and closes every connection and listener of the plane; its last lines are logged. */
+  stop(): void {
+    if (this.id === 0) return;
+    const id = this.id;
+    this.id = 0;
+    this.waitFlag = null;
+    // lines of requests the plane finished since its last delivery
+    for (const line of native().planeStop(id)) this.log(line);
+  }
+
+  private adopt(h: NativePlaneHandoff, handoff: (sock: net.Socket, bytes: Buffer) => void): void {
+    if (this.id === 0) {
+      closeQuietly(h.fd);
+      return;
+    }
+    let sock: net.Socket;
+    try {
+      sock = new net.Socket({ fd: h.fd, readable: true, writable: true, allowHalfOpen: true });
+    } catch {
+      closeQuietly(h.fd);
+      return;
+    }
+    handoff(sock, h.bytes);
+  }
+}
+
+/** The router's own error responses the plane may send, as JavaScript makes them (HTTP/1.1 clients only). */
+function pages(): Record<string, Buffer> {
+  const out: Record<string, Buffer> = {};
+  for (const code of PLANE_CODES) {
+    for (const keep of [true, false]) for (const head of [true, false]) out[`${code} ${keep ? 1 : 0} ${head ? 1 : 0}`] = errorResponse(CODES[code].status, code, keep, false, head);
+  }
+  return out;
+}
+
+/** log-line.ts's routerLine around the fields: its start per code, and sock= at the end. */
+function lineParts(): Record<string, [string, string]> {
+  const out: Record<string, [string, string]> = { '': ['at=info', ''] };
+  for (const code of PLANE_CODES) {
+    const info = CODES[code];
+    out[code] = [`at=${info.level} code=${code} desc="${info.desc}"`, info.sock !== undefined ? ` sock=${info.sock}` : ''];
+  }
+  return out;
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    fs.closeSync(fd);
+  } catch {
+    // already gone
+  }
+}

@@ -1,0 +1,173 @@
+import t from 'tap';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import { TestSource, connectTo, get, httpUpstream, lineFields, rawExchange, readUntil, sleep, startRouter, tcpBackend } from '../helpers/router';
+import type { Backend } from '../../src/router/types';
+
+// The native data plane (native/router-plane.h) against the JavaScript router: the same
+// answers, headers and lines for what it serves; everything else handed over intact.
+
+/** an upstream that answers with what it received */
+async function echoUpstream() {
+  return httpUpstream((q, r) => {
+    let n = 0;
+    q.on('data', (d: Buffer) => (n += d.length));
+    q.on('end', () => {
+      r.writeHead(200, { 'Content-Type': 'application/json', 'X-App': 'echo' });
+      r.end(JSON.stringify({ method: q.method, url: q.url, headers: q.headers, bytes: n, version: q.httpVersion }));
+    });
+  });
+}
+
+const PER_REQUEST = ['x-request-id', 'x-request-start', 'x-forwarded-port'];
+
+t.test('a plain request: served by the native plane with the same answer, headers and line as the JavaScript plane', async (t) => {
+  const up = await echoUpstream();
+  const native = await startRouter(new TestSource([tcpBackend('web.1', up.port)]));
+  const js = await startRouter(new TestSource([tcpBackend('web.1', up.port)]), { plane: 'js' });
+  t.teardown(async () => {
+    await native.close();
+    await js.close();
+    await up.close();
+  });
+  const headers = { 'X-Forwarded-For': '203.0.113.7', Via: '1.0 corp', Connection: 'keep-alive', 'Keep-Alive': 'timeout=9', 'X-Forwarded-Proto': 'https', 'X-Custom': 'a "b"' };
+  const a = await get(native.port, '/p?q="1"', headers);
+  const b = await get(js.port, '/p?q="1"', headers);
+  t.equal(native.router.stats().nativeRequests, 1, 'the native plane served it');
+  t.equal(js.router.stats().nativeRequests, 0);
+  t.equal(a.status, b.status);
+  const strip = (h: http.IncomingHttpHeaders) => Object.fromEntries(Object.entries(h).filter(([k]) => k !== 'date'));
+  t.same(strip(a.headers), strip(b.headers), 'the same response headers');
+  const sa = JSON.parse(a.body) as { headers: Record<string, string> };
+  const sb = JSON.parse(b.body) as { headers: Record<string, string> };
+  const keep = (h: Record<string, string>) => Object.fromEntries(Object.entries(h).filter(([k]) => !PER_REQUEST.includes(k) && k !== 'host'));
+  t.same(keep(sa.headers), keep(sb.headers), 'the dyno gets the same request headers');
+  t.equal(sa.headers['x-forwarded-port'], String(native.port));
+  t.match(sa.headers['x-request-id'], /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  const la = lineFields((await native.waitLines(1))[0]!);
+  const lb = lineFields((await js.waitLines(1))[0]!);
+  for (const k of ['request_id', 'service', 'connect', 'host']) {
+    delete la[k];
+    delete lb[k];
+  }
+  t.same(la, lb, 'the same router line');
+  t.match((await native.waitLines(1))[0]!, / path="\/p\?q=%221%22" /, 'a quote in the path is percent-encoded');
+});
+
+t.test('what the plane does not take whole goes to the JavaScript router intact, before any byte reached a dyno', async (t) => {
+  const up = await echoUpstream();
+  const r = await startRouter(new TestSource([tcpBackend('web.1', up.port)]));
+  t.teardown(async () => {
+    await r.close();
+    await up.close();
+  });
+  const cases: [string, string | Buffer, RegExp][] = [
+    ['HTTP/1.0', 'GET /ten HTTP/1.0\r\nHost: x\r\n\r\n', /^HTTP\/1\.1 200 [^]*"version":"1\.1"/],
+    ['chunked body', 'POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n', /^HTTP\/1\.1 200 [^]*"bytes":3/],
+    ['Expect', 'POST /e HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi', /"bytes":2/],
+    ['a body over 64 KiB', Buffer.concat([Buffer.from('POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: 70000\r\nConnection: close\r\n\r\n'), Buffer.alloc(70000, 97)]), /^HTTP\/1\.1 200 [^]*"bytes":70000/],
+    ['no Host', 'GET / HTTP/1.1\r\n\r\n', /^HTTP\/1\.1 400 [^]*<code>H26<\/code>/],
+    ['a header naming others in Connection', 'GET /h HTTP/1.1\r\nHost: x\r\nConnection: close, X-Hop\r\nX-Hop: 1\r\n\r\n', /^HTTP\/1\.1 200 /],
+  ];
+  for (const [what, raw, want] of cases) {
+    const text = await rawExchange(r.port, raw);
+    t.match(text, want, what);
+  }
+  t.equal(r.router.stats().nativeRequests, 0, 'none of them by the native plane');
+  // a plain request, then one the plane hands over, pipelined: answered in order
+  const s = await connectTo(r.port);
+  s.write('GET /first HTTP/1.1\r\nHost: x\r\n\r\nGET /second HTTP/1.0\r\nHost: x\r\n\r\n');
+  const both = await readUntil(s);
+  t.match(both, /"url":"\/first"[^]*"url":"\/second"/, 'in order');
+  t.equal(r.router.stats().nativeRequests, 1, 'the first natively');
+  const lines = await r.waitLines(cases.length + 2);
+  t.same(lines.slice(-2).map((l) => lineFields(l).path), ['/first', '/second'], 'lines in order too');
+});
+
+t.test('a backend without a target is reached through JavaScript only', async (t) => {
+  const up = await echoUpstream();
+  const tb = tcpBackend('web.1', up.port);
+  const b: Backend = { name: tb.name, connect: () => tb.connect() };
+  const r = await startRouter(new TestSource([b]));
+  t.teardown(async () => {
+    await r.close();
+    await up.close();
+  });
+  t.equal((await get(r.port, '/')).status, 200);
+  t.equal(r.router.stats().nativeRequests, 0);
+  t.equal(tb.connects, 1);
+});
+
+t.test('draining: a drained dyno gets no new request from the plane', async (t) => {
+  const up1 = await httpUpstream((_q, r) => r.end('web.1'));
+  const up2 = await httpUpstream((_q, r) => r.end('web.2'));
+  const r = await startRouter(new TestSource([tcpBackend('web.1', up1.port), tcpBackend('web.2', up2.port)]));
+  t.teardown(async () => {
+    await r.close();
+    await up1.close();
+    await up2.close();
+  });
+  r.router.drain('web.1');
+  const bodies = await Promise.all(Array.from({ length: 20 }, () => get(r.port, '/')));
+  t.same([...new Set(bodies.map((x) => x.body))], ['web.2']);
+  t.equal(r.router.stats().nativeRequests, 20);
+});
+
+t.test('H12 and H13 from the plane: the error page, the line, the client connection kept', async (t) => {
+  let mode = 'hang';
+  const held: http.ServerResponse[] = [];
+  const up = await httpUpstream((q, res) => {
+    if (mode === 'hang') held.push(res);
+    else res.socket?.destroy();
+  });
+  const r = await startRouter(new TestSource([tcpBackend('web.1', up.port)]), { timeouts: { firstByte: 200 } });
+  t.teardown(async () => {
+    for (const h of held) h.destroy();
+    await r.close();
+    await up.close();
+  });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  t.teardown(() => agent.destroy());
+  const a = await get(r.port, '/slow', {}, agent);
+  t.equal(a.status, 503);
+  t.match(a.body, /<code>H12<\/code> Request timeout/);
+  mode = 'close';
+  const b = await get(r.port, '/closes', {}, agent);
+  t.equal(b.status, 503);
+  t.match(b.body, /<code>H13<\/code>/);
+  t.equal(r.router.stats().nativeRequests, 2, 'both natively');
+  const lines = (await r.waitLines(2)).map(lineFields);
+  t.same(lines.map((l) => [l.code, l.status, l.dyno]), [['H12', '503', 'web.1'], ['H13', '503', 'web.1']]);
+  t.equal(r.router.stats().connections, 1, 'the client connection stayed open across both');
+});
+
+t.test('close(): the plane\'s threads end and every fd it held is closed', async (t) => {
+  // fd number and what it is: the plane must leave none that was not there before
+  const fds = () =>
+    new Set(
+      fs.readdirSync('/proc/self/fd').map((n) => {
+        try {
+          return `${n} ${fs.readlinkSync(`/proc/self/fd/${n}`)}`;
+        } catch {
+          return `${n} (closed)`;
+        }
+      }),
+    );
+  const threads = () => fs.readdirSync('/proc/self/task').length;
+  const up = await echoUpstream();
+  t.teardown(() => up.close());
+  const fd0 = fds();
+  const th0 = threads();
+  const r = await startRouter(new TestSource([tcpBackend('web.1', up.port)]), { planeThreads: 2 });
+  t.equal(threads(), th0 + 2, 'two plane threads');
+  const agent = new http.Agent({ keepAlive: true });
+  for (let i = 0; i < 5; i++) await get(r.port, '/', {}, agent);
+  const idle = await connectTo(r.port); // a client connection with no request
+  await r.close();
+  agent.destroy();
+  idle.destroy();
+  await sleep(50);
+  t.equal(threads(), th0, 'threads joined');
+  const left = [...fds()].filter((f) => !fd0.has(f) && !f.endsWith('(closed)'));
+  t.same(left, [], 'no fd left: listeners, client and dyno connections, eventfds, epoll');
+});
