@@ -8,13 +8,16 @@
  *   ROUTER_BENCH_QUICK=1 ...                one short round
  *
  * Environment: RUNS (3), DUR (10 s), CONNS (64), THREADS (2),
- *   CONFIGS (default "direct1 nginx_ka dynod dynod_js dynod_tls nginx_tls"),
+ *   CONFIGS (default "direct1 nginx_ka nginx_hk dynod dynod_js dynod_tls nginx_tls"),
  *   ROUTER_BENCH_JSON=FILE also writes every run as JSON.
  *
  * What runs, all on 127.0.0.1:
  *   backends   two Node processes, http.createServer((q, r) => r.end('ok')), the "web dynos"
  *   direct1    wrk straight at one backend
  *   nginx_ka   nginx, 2 workers, upstream keepalive 64, HTTP/1.1 to the backends
+ *   nginx_hk   the same nginx adding the headers dynod's router adds (X-Request-Id,
+ *              X-Forwarded-For/-Proto/-Port, X-Request-Start, Via both ways): the same
+ *              work for the dynos, which parse them
  *   dynod      dynod's router (dist/router) in its own Node process, both backends, every
  *              router line formatted (and counted, not written: the log sink is the
  *              formation's business): plain HTTP on its native data plane (the default)
@@ -77,7 +80,7 @@ const CONNS = +(process.env.CONNS || 64);
 const THREADS = +(process.env.THREADS || 2);
 const B1 = 19101;
 const B2 = 19102;
-const PORTS = { direct1: B1, nginx_ka: 18181, nginx_tls: 18182, dynod: 18191, dynod_tls: 18192, dynod_js: 18193, dynod_js_tls: 18194 };
+const PORTS = { direct1: B1, nginx_ka: 18181, nginx_tls: 18182, nginx_hk: 18183, dynod: 18191, dynod_tls: 18192, dynod_js: 18193, dynod_js_tls: 18194 };
 const HZ = 100; // USER_HZ on Linux
 
 const have = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
@@ -90,7 +93,7 @@ if (!fs.existsSync(path.join(REPO, 'dist', 'router', 'index.js'))) {
   process.exit(1);
 }
 const withNginx = have('nginx');
-let configs = (process.env.CONFIGS || 'direct1 nginx_ka dynod dynod_js dynod_tls nginx_tls').split(/\s+/).filter(Boolean);
+let configs = (process.env.CONFIGS || 'direct1 nginx_ka nginx_hk dynod dynod_js dynod_tls nginx_tls').split(/\s+/).filter(Boolean);
 if (!withNginx) {
   console.error('router bench: nginx is missing (apt-get install nginx-core): its configs are skipped');
   configs = configs.filter((c) => !c.startsWith('nginx'));
@@ -180,6 +183,11 @@ function nginxConf(dir) {
   fs.mkdirSync(dir, { recursive: true });
   const certDir = path.join(tmp, 'cert');
   const ka = `proxy_pass http://web_ka; proxy_http_version 1.1; proxy_set_header Connection "";`;
+  // Heroku's headers, as dynod's router adds them (nginx's own values where it has them)
+  const hk =
+    'proxy_set_header Host $http_host; proxy_set_header X-Request-Id $request_id; proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; ' +
+    'proxy_set_header X-Forwarded-Proto $scheme; proxy_set_header X-Forwarded-Port $server_port; proxy_set_header X-Request-Start $msec; ' +
+    'proxy_set_header Via "1.1 nginx"; add_header Via "1.1 nginx";';
   fs.writeFileSync(
     path.join(dir, 'nginx.conf'),
     `worker_processes 2;
@@ -193,6 +201,7 @@ http {
   uwsgi_temp_path ${dir}/uw; scgi_temp_path ${dir}/sc;
   upstream web_ka { server 127.0.0.1:${B1}; server 127.0.0.1:${B2}; keepalive 64; }
   server { listen 127.0.0.1:${PORTS.nginx_ka}; location / { ${ka} } }
+  server { listen 127.0.0.1:${PORTS.nginx_hk}; location / { ${ka} ${hk} } }
   server { listen 127.0.0.1:${PORTS.nginx_tls} ssl; ssl_certificate ${certDir}/cert.pem; ssl_certificate_key ${certDir}/key.pem;
            location / { ${ka} } }
 }
@@ -273,7 +282,7 @@ async function main() {
     const m = med[c];
     console.log(`| ${c} | ${Math.round(m.rps)} | ${m.runs} | ${fx(m.p50)} | ${fx(m.p99)} | ${fx(m.proxyCores)} | ${fx(m.backendCores)} | ${fx(m.us, 1)} | ${fx(m.rps / d1)} |`);
   }
-  const pairs = [['dynod', 'nginx_ka'], ['dynod_js', 'nginx_ka'], ['dynod_tls', 'nginx_tls']].filter(([a, b]) => med[a] && med[b]);
+  const pairs = [['dynod', 'nginx_ka'], ['dynod', 'nginx_hk'], ['dynod_js', 'nginx_ka'], ['dynod_tls', 'nginx_tls']].filter(([a, b]) => med[a] && med[b]);
   for (const [a, b] of pairs) {
     console.log(`\n${a} / ${b}: throughput ${fx(med[a].rps / med[b].rps)}×, p99 ${fx(med[a].p99)} vs ${fx(med[b].p99)} ms`);
   }
