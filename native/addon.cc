@@ -1330,7 +1330,7 @@ Napi::Value counter_buffer(Napi::Env env, const PlaneCounter &pc, size_t n) {
 }
 
 // planeBackends(plane, [{ id, name, pidfd | null, host, port }]): each dyno's shared
-// BigInt64Array[2] (requests in flight, quarantine end), in order
+// BigInt64Array[3] (requests in flight, quarantine end, its code), in order
 Napi::Value PlaneBackends(const Napi::CallbackInfo &info) {
   Check c{info.Env(), "planeBackends"};
   c.args(info, 2, "planeBackends(plane, backends)");
@@ -1346,7 +1346,7 @@ Napi::Value PlaneBackends(const Napi::CallbackInfo &info) {
   }
   std::vector<PlaneCounter> counters = plane_set_backends(ph->plane, std::move(list));
   Napi::Array out = Napi::Array::New(info.Env(), counters.size());
-  for (uint32_t i = 0; i < counters.size(); i++) out.Set(i, counter_buffer(info.Env(), counters[i], 2));
+  for (uint32_t i = 0; i < counters.size(); i++) out.Set(i, counter_buffer(info.Env(), counters[i], 3));
   return out;
 }
 

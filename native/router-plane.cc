@@ -39,6 +39,9 @@ constexpr int kMaxHeaders = 1000;
 constexpr size_t kHeaderNameMax = 1000;
 constexpr size_t kChunkLineMax = 8192;
 constexpr double kLinesEvery = 10;  // ms
+constexpr double kLingerMs = 2000;   // a closing client's unread bytes are read and dropped, this long at most
+// reading a socket: on and off together (a pending FIN would report EPOLLRDHUP forever)
+constexpr uint32_t kReading = EPOLLIN | EPOLLRDHUP;
 const char kVia[] = "1.1 dynod";
 
 double mono_ms() {
@@ -89,6 +92,7 @@ int64_t parse_length(const std::string &v) {
 // names other headers (hop-by-hop headers to drop: JavaScript's rule, not the plane's).
 struct ConnTokens {
   bool close = false, keep_alive = false, upgrade = false, others = false;
+  std::vector<std::string> names;  // the others, lower-cased
 };
 void connection_tokens(const std::string &v, ConnTokens &t) {
   size_t a = 0;
@@ -101,7 +105,12 @@ void connection_tokens(const std::string &v, ConnTokens &t) {
     if (ieq(v.data() + x, y - x, "close")) t.close = true;
     else if (ieq(v.data() + x, y - x, "keep-alive")) t.keep_alive = true;
     else if (ieq(v.data() + x, y - x, "upgrade")) t.upgrade = true;
-    else if (y > x) t.others = true;
+    else if (y > x) {
+      t.others = true;
+      std::string n(v.data() + x, y - x);
+      for (char &ch : n) ch = (char)tolower((unsigned char)ch);
+      t.names.push_back(std::move(n));
+    }
     a = b + 1;
   }
 }
@@ -242,6 +251,25 @@ std::string last_token_lower(const std::string &v) {
   return out;
 }
 
+// Header lines ("Name: value\r\n"…) without those whose lower-cased name is in names
+// (header-names.ts's withoutHeaders).
+std::string without_headers(const std::string &lines, const std::vector<std::string> &names) {
+  std::string out;
+  size_t pos = 0;
+  while (pos < lines.size()) {
+    size_t nl = lines.find('\n', pos);
+    if (nl == std::string::npos) nl = lines.size() - 1;
+    size_t colon = lines.find(':', pos);
+    std::string name = lines.substr(pos, colon - pos);
+    for (char &ch : name) ch = (char)tolower((unsigned char)ch);
+    bool named = false;
+    for (auto &n : names) named = named || n == name;
+    if (!named) out.append(lines, pos, nl + 1 - pos);
+    pos = nl + 1;
+  }
+  return out;
+}
+
 // s[0, n): the head up to and with its last header's CRLF. An empty string when it
 // can be passed on, else the cause of H17.
 std::string parse_response(const char *s, size_t n, Response &r) {
@@ -260,6 +288,7 @@ std::string parse_response(const char *s, size_t n, Response &r) {
   r.status = status;
   r.status_text.assign(s + 9, cr - 9);
   bool length_seen = false, close = false, keep = false;
+  std::vector<std::string> drop;  // headers the Connection header names: hop-by-hop
   size_t run_start = cr + 2, pos = cr + 2;
   while (pos < n) {
     const char *nlp = static_cast<const char *>(memchr(s + pos, '\n', n - pos));
@@ -282,7 +311,7 @@ std::string parse_response(const char *s, size_t n, Response &r) {
     } else if (len == 10 && ieq(name, len, "connection")) {
       ConnTokens ct;
       connection_tokens(header_value(s, colon, nl - 1), ct);
-      if (ct.others) return "\x01";  // headers to drop: JavaScript's rule, not ours
+      for (auto &n : ct.names) drop.push_back(std::move(n));
       close = close || ct.close;
       keep = keep || ct.keep_alive;
     } else if (len == 3 && ieq(name, len, "via")) {
@@ -299,6 +328,7 @@ std::string parse_response(const char *s, size_t n, Response &r) {
     pos = nl + 1;
   }
   if (run_start < n) r.kept.append(s + run_start, n - run_start);
+  if (!drop.empty()) r.kept = without_headers(r.kept, drop);
   if (!r.transfer_encoding.empty()) {
     r.chunked = last_token_lower(r.transfer_encoding) == "chunked";
     r.length = -1;
@@ -425,11 +455,14 @@ struct Backend {
   PlaneBackend spec;
   // What both planes share, JavaScript with Atomics on a BigInt64Array over it: [0] the
   // requests in flight, [1] the end of the dyno's quarantine in CLOCK_MONOTONIC ms
-  // (process.hrtime's clock)
-  alignas(8) int64_t shared[2] = {0, 0};
+  // (process.hrtime's clock), [2] its code: 19 (H19) or 21 (H21)
+  alignas(8) int64_t shared[3] = {0, 0, 21};
   int64_t *in_flight() { return &shared[0]; }
   bool quarantined(double now) { return __atomic_load_n(&shared[1], __ATOMIC_RELAXED) > (int64_t)now; }
-  void quarantine(double until) { __atomic_store_n(&shared[1], (int64_t)until, __ATOMIC_RELAXED); }
+  void quarantine(double until, int code) {
+    __atomic_store_n(&shared[2], (int64_t)code, __ATOMIC_RELAXED);
+    __atomic_store_n(&shared[1], (int64_t)until, __ATOMIC_RELEASE);
+  }
   ~Backend() {
     if (spec.pidfd >= 0) close(spec.pidfd);
   }
@@ -447,6 +480,7 @@ struct Handle {
 
 struct Listener : Handle {
   int port = 0;
+  double resting_until = 0;  // out of fds: taken out of the epoll set until then
   Listener() : Handle(Tag::kListen) {}
 };
 
@@ -470,7 +504,7 @@ struct Client : Handle {
   std::string in;  // bytes read, from the current request on
   std::string out;
   size_t out_off = 0;
-  bool eof = false, close_after_flush = false, handoff_when_flushed = false, dead = false;
+  bool eof = false, close_after_flush = false, handoff_when_flushed = false, dead = false, lingering = false;
   double last = 0;  // last byte either way
   std::string ip;
   int port = 0;  // the listener's
@@ -615,6 +649,8 @@ class Loop {
         sweep();
         last_sweep = now_;
       }
+      uint64_t v = plane_->version.load(std::memory_order_acquire);
+      if (v != seen_version_) refresh(v);  // dynos gone or drained: their idle connections close now
       reap();
       publish_counts();
       if (handoffs_pending_ || (!batch_.empty() && now_ - last_post_ >= kLinesEvery)) {
@@ -670,7 +706,14 @@ class Loop {
       sockaddr_storage sa;
       socklen_t len = sizeof sa;
       int fd = accept4(l->fd, reinterpret_cast<sockaddr *>(&sa), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-      if (fd < 0) return;  // EAGAIN, or EMFILE and the like: the next readiness tries again
+      if (fd < 0) {
+        // out of fds or memory: the listener rests a moment (it stays ready: the loop would spin)
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+          epoll_ctl(ep_, EPOLL_CTL_DEL, l->fd, nullptr);
+          l->resting_until = now_ + 100;
+        }
+        return;
+      }
       int one = 1;
       setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       auto *c = new Client();
@@ -700,8 +743,26 @@ class Loop {
     return buf;
   }
 
+  // The answer is out and the connection ends: FIN, then what the client still sends is
+  // read and dropped until it closes (a close with unread bytes would send a RST, which
+  // can destroy the answer in flight).
+  void linger(Client *c) {
+    shutdown(c->fd, SHUT_WR);
+    c->lingering = true;
+    c->last = now_;
+    mod(c, kReading);
+  }
+
   void on_client(Client *c, uint32_t e) {
     if (c->dead) return;
+    if (c->lingering) {
+      char buf[4096];
+      ssize_t n;
+      while ((n = read(c->fd, buf, sizeof buf)) > 0) {
+      }
+      if (n == 0 || (errno != EAGAIN && errno != EINTR)) kill_client(c);
+      return;
+    }
     if (e & EPOLLOUT) {
       if (!flush_client(c)) return;
     }
@@ -717,7 +778,7 @@ class Loop {
         kill_client(c);
         return;
       }
-      if (c->eof) mod(c, c->events & ~(EPOLLIN | EPOLLRDHUP));
+      if (c->eof) mod(c, c->events & ~kReading);
     }
     next(c);
   }
@@ -725,9 +786,10 @@ class Loop {
   void read_client(Client *c) {
     char buf[kReadChunk];
     for (;;) {
-      // a client that sends ahead of its answers is read up to a bound
-      if (c->in.size() > kHeadMax + kBodyMax && c->phase != Phase::kIdle) {
-        mod(c, c->events & ~EPOLLIN);
+      // a client that sends ahead of its answers is read up to a bound (next() hands
+      // over a head or body larger than the plane takes)
+      if (c->in.size() > kHeadMax + kBodyMax || c->close_after_flush || c->handoff_when_flushed) {
+        mod(c, c->events & ~kReading);
         return;
       }
       ssize_t n = read(c->fd, buf, sizeof buf);
@@ -771,10 +833,9 @@ class Loop {
     c->out_off = 0;
     mod(c, c->events & ~EPOLLOUT);
     // a dyno paused for a slow client reads again
-    if (c->up && c->phase == Phase::kRelaying) mod(c->up, c->up->events | EPOLLIN);
+    if (c->up && c->phase == Phase::kRelaying) mod(c->up, c->up->events | kReading);
     if (c->close_after_flush) {
-      shutdown(c->fd, SHUT_WR);
-      kill_client(c);
+      linger(c);
       return false;
     }
     if (c->handoff_when_flushed) {
@@ -815,7 +876,7 @@ class Loop {
     }
     c->out.append(h, hn);
     c->out.append(p, n);
-    if (c->up && c->out.size() - c->out_off > kClientOutHigh) mod(c->up, c->up->events & ~EPOLLIN);
+    if (c->up && c->out.size() - c->out_off > kClientOutHigh) mod(c->up, c->up->events & ~kReading);
   }
 
   // The next request on c, when there is no exchange: served here, or handed over.
@@ -823,7 +884,7 @@ class Loop {
     if (c->dead || c->phase != Phase::kIdle || c->close_after_flush || c->handoff_when_flushed) return;
     if (c->in.empty()) {
       if (c->eof && c->out_off >= c->out.size()) kill_client(c);
-      else if (!c->eof && !(c->events & EPOLLIN)) mod(c, c->events | EPOLLIN);
+      else if (!c->eof && !(c->events & EPOLLIN)) mod(c, c->events | kReading);
       return;
     }
     // blank lines before a request line: JavaScript skips them (RFC 9112 §2.2)
@@ -990,7 +1051,11 @@ class Loop {
     } else {
       fd = socket(spec.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     }
-    if (fd < 0) return connect_failed(c, "H21");
+    if (fd < 0) {
+      // dynod's own shortage is not the dyno's fault: no quarantine, JavaScript tries
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) return local_failure(c);
+      return connect_failed(c, "H21");
+    }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     auto *u = new Up();
@@ -1015,12 +1080,17 @@ class Loop {
     publish_counts();
   }
 
+  void local_failure(Client *c) {
+    release(c);
+    c->phase = Phase::kIdle;
+    handoff_soon(c);
+  }
+
   // No answer came from a dyno and none can come from this one now: it is quarantined,
   // and the request goes to JavaScript, which tries the others, as exchange.ts does
   // after a failed connect (also when this was the replay of a stale connection's).
   void connect_failed(Client *c, const char *code) {
-    (void)code;  // JavaScript finds the code again if every dyno fails
-    c->b->quarantine(now_ + plane_->opts.quarantine_ms);
+    c->b->quarantine(now_ + plane_->opts.quarantine_ms, strcmp(code, "H19") == 0 ? 19 : 21);
     release(c);
     c->phase = Phase::kIdle;
     handoff_soon(c);
@@ -1050,6 +1120,7 @@ class Loop {
       ssize_t n = write(u->fd, u->out.data() + u->out_off, u->out.size() - u->out_off);
       if (n > 0) {
         u->out_off += n;
+        if (u->user) u->user->last = now_;
         continue;
       }
       if (n < 0 && errno == EINTR) continue;
@@ -1062,7 +1133,7 @@ class Loop {
     u->out.clear();
     u->out_off = 0;
     if (u->user) u->user->deadline = now_ + plane_->opts.first_byte_ms;  // H12 counts from the whole request sent
-    mod(u, (u->events & ~EPOLLOUT) | EPOLLIN);
+    mod(u, (u->events & ~EPOLLOUT) | kReading);
   }
 
   void on_up(Up *u, uint32_t e) {
@@ -1093,8 +1164,9 @@ class Loop {
     char buf[kReadChunk];
     for (;;) {
       if (c->dead || u->fd < 0 || c->up != u) return;
-      if (c->phase == Phase::kRelaying && c->out.size() - c->out_off > kClientOutHigh) {
-        mod(u, u->events & ~EPOLLIN);
+      // a slow client: the dyno waits (unless it is gone: what is left is read now)
+      if (c->phase == Phase::kRelaying && c->out.size() - c->out_off > kClientOutHigh && !(e & (EPOLLHUP | EPOLLERR))) {
+        mod(u, u->events & ~kReading);
         return;
       }
       ssize_t n = read(u->fd, buf, sizeof buf);
@@ -1145,7 +1217,6 @@ class Loop {
       Response &r = c->res;
       r.clear();
       std::string bad = parse_response(c->rbuf.data(), blank + 2, r);
-      if (bad == "\x01") bad = "Connection naming other headers";
       if (!bad.empty()) return fail(c, "H17", 0, bad);
       if (r.status == 101) return fail(c, "H17", 0, "101 to a request without Upgrade");
       if (r.status >= 200) {
@@ -1156,9 +1227,12 @@ class Loop {
         relay(c, rest.data(), rest.size(), &head);
         return;
       }
-      // 1xx other than 101: passed on to the (HTTP/1.1) client; the final answer follows
-      std::string head = "HTTP/1.1 " + r.status_text + "\r\n" + r.kept + "\r\n";
-      send_client(c, head.data(), head.size());
+      // 1xx other than 101 passed on to the (HTTP/1.1) client, the final answer follows;
+      // a 100 Continue only to a client that asked (the plane takes no Expect)
+      if (r.status != 100) {
+        std::string head = "HTTP/1.1 " + r.status_text + "\r\n" + r.kept + "\r\n";
+        send_client(c, head.data(), head.size());
+      }
       c->rbuf.erase(0, r.head_len);
       if (c->rbuf.empty()) return;
     }
@@ -1204,10 +1278,7 @@ class Loop {
         break;
       case ResBody::kChunked: {
         ssize_t e = c->chunks.scan(p, n);
-        if (e < 0) {
-          if (head) send_client(c, head->data(), head->size());
-          return fail(c, "H17", 0, "bad chunked response body");
-        }
+        if (e < 0) return fail(c, "H17", 0, "bad chunked response body");
         end = (size_t)e;
         complete = c->chunks.done();
         break;
@@ -1224,6 +1295,7 @@ class Loop {
 
   void dyno_gone(Client *c) {
     Up *u = c->up;
+    const bool cut = u && u->out_off < u->out.size();  // the request was not all written
     if (c->phase == Phase::kRelaying && c->kind == ResBody::kClose) {
       c->up_reusable = false;
       return finish(c);
@@ -1239,7 +1311,7 @@ class Loop {
         c->retried = true;
         return connect_new(c);
       }
-      return fail(c, "H13", 0);
+      return fail(c, cut ? "H18" : "H13", 0);
     }
     fail(c, "H18", 0);
   }
@@ -1263,14 +1335,11 @@ class Loop {
     c->phase = Phase::kIdle;
     if (c->close_after) {
       c->close_after_flush = true;
-      if (c->out_off >= c->out.size()) {
-        shutdown(c->fd, SHUT_WR);
-        kill_client(c);
-      }
+      if (c->out_off >= c->out.size()) linger(c);
       return;
     }
     if (c->eof && c->in.empty() && c->out_off >= c->out.size()) return kill_client(c);
-    if (!c->eof && !(c->events & EPOLLIN)) mod(c, c->events | EPOLLIN);
+    if (!c->eof && !(c->events & EPOLLIN)) mod(c, c->events | kReading);
     next(c);
   }
 
@@ -1343,7 +1412,7 @@ class Loop {
     s += " fwd=\"";
     append_quoted(s, c->fwd);
     s += "\" dyno=";
-    if ((reached || c->connect_ms >= 0) && c->b) s += c->b->spec.name;
+    if (c->b) s += c->b->spec.name;  // the dyno picked, as exchange.ts names it
     s += " connect=";
     append_ms(s, c->connect_ms);
     s += " service=";
@@ -1374,10 +1443,18 @@ class Loop {
 
   // ---------------------------------------------------------------- the pool
   void to_pool(Up *u) {
+    auto &idle = pool_[u->b.get()];
+    bool listed = false;
+    for (auto &b : backends_) listed = listed || b.get() == u->b.get();
+    // a dyno no longer listed gets no request: its connection goes; the pool holds at most a slot's worth
+    if (!listed || idle.size() >= (size_t)plane_->opts.max_in_flight) {
+      kill_up(u);
+      return;
+    }
     u->in_pool = true;
     u->since = now_;
-    mod(u, EPOLLIN | EPOLLRDHUP);
-    pool_[u->b.get()].push_back(u);
+    mod(u, kReading);
+    idle.push_back(u);
   }
 
   void remove_from_pool(Up *u) {
@@ -1393,6 +1470,12 @@ class Loop {
 
   // ---------------------------------------------------------------- timers
   void sweep() {
+    for (auto &l : listens_) {
+      if (l.resting_until > 0 && now_ >= l.resting_until) {
+        l.resting_until = 0;
+        add(&l, EPOLLIN);
+      }
+    }
     for (Client *c : clients_) {
       if (c->dead) continue;
       switch (c->phase) {
@@ -1408,13 +1491,15 @@ class Loop {
           break;
         case Phase::kSent:
           if (!c->got_byte && c->up && c->up->out.empty() && now_ >= c->deadline) fail(c, "H12", 0);
-          else if (c->got_byte && now_ - c->last >= plane_->opts.idle_ms) fail(c, "H15", 0);
+          // no byte either way for the idle timeout, the answer begun or the request still going out (a dyno not reading)
+          else if ((c->got_byte || (c->up && !c->up->out.empty())) && now_ - c->last >= plane_->opts.idle_ms) fail(c, "H15", 0);
           break;
         case Phase::kRelaying:
           if (now_ - c->last >= plane_->opts.idle_ms) fail(c, "H15", 0);
           break;
         case Phase::kIdle:
-          if (c->in.empty() && c->out_off >= c->out.size() && now_ - c->last >= plane_->opts.client_idle_ms) kill_client(c);
+          // vegur's idle client: 60 s without a byte either way, whatever half a request it sent
+          if (c->lingering ? now_ - c->last >= kLingerMs : now_ - c->last >= plane_->opts.client_idle_ms) kill_client(c);
           break;
       }
     }

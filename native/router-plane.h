@@ -64,7 +64,8 @@ class Plane;
 // stay the caller's then). notify_fd: an eventfd the plane writes when events wait.
 Plane *plane_start(const PlaneOptions &opts, int notify_fd, StepError &err);
 // What the planes share of a dyno (a BigInt64Array over value for JavaScript's Atomics):
-// [0] its requests in flight, [1] the end of its quarantine (CLOCK_MONOTONIC ms); keep
+// [0] its requests in flight, [1] the end of its quarantine (CLOCK_MONOTONIC ms), [2] that
+// quarantine's code (19: H19, 21: H21); keep
 // holds it while JavaScript does. The wait flag is one int64 of the same kind.
 struct PlaneCounter {
   int64_t *value;

@@ -261,8 +261,8 @@ export interface DynodAddon {
   planeStart(options: NativePlaneOptions, onEvents: (events: (string | NativePlaneHandoff | 0)[]) => void): number;
   /**
    * The dynos requests may go to (pidfds are duplicated: the caller keeps its own); what
-   * both planes share of each, in order, a BigInt64Array[2] (Atomics): [0] requests in
-   * flight, [1] the end of its quarantine (process.hrtime's clock, ms).
+   * both planes share of each, in order, a BigInt64Array[3] (Atomics): [0] requests in
+   * flight, [1] the end of its quarantine (process.hrtime's clock, ms), [2] its code (19: H19, 21: H21).
    */
   planeBackends(plane: number, backends: NativePlaneBackend[]): BigInt64Array[];
   /** a BigInt64Array[1] set to 1n while JavaScript has requests waiting for room: the plane then sends 0 (a slot freed) among its events */

@@ -4,16 +4,21 @@ import type { UpConn } from './upstream';
 
 /** What the router keeps about one dyno: requests in flight, quarantine, idle connections. */
 export class BackendState {
+  private ownCode: RouterCode = 'H21';
   /** requests in flight that the JavaScript router sent */
   inFlight = 0;
   /**
    * While the native plane also serves this dyno, what the planes share of it, changed
    * with atomic operations (the limit and the quarantine are the dyno's, not a plane's):
-   * [0] requests in flight, [1] the end of its quarantine (monoMs()).
+   * [0] requests in flight, [1] the end of its quarantine (monoMs()), [2] its code (19, 21).
    */
   shared: BigInt64Array | null = null;
   quarantinedUntil = 0;
-  quarantineCode: RouterCode = 'H21';
+  /** the code of the quarantine in force: this plane's, or the native plane's */
+  get quarantineCode(): RouterCode {
+    if (this.shared !== null && Atomics.load(this.shared, 1) > monoMs() && performance.now() >= this.quarantinedUntil) return Atomics.load(this.shared, 2) === 19n ? 'H19' : 'H21';
+    return this.ownCode;
+  }
   /** idle keep-alive connections, the most recently used last */
   readonly idle: UpConn[] = [];
   /** no longer listed by the source, or drained: no new request; in-flight ones finish */
@@ -59,8 +64,11 @@ export class BackendState {
 
   quarantine(until: number, code: RouterCode): void {
     this.quarantinedUntil = until;
-    this.quarantineCode = code;
-    if (this.shared !== null) Atomics.store(this.shared, 1, monoMs() + BigInt(Math.ceil(until - performance.now())));
+    this.ownCode = code;
+    if (this.shared !== null) {
+      Atomics.store(this.shared, 2, code === 'H19' ? 19n : 21n);
+      Atomics.store(this.shared, 1, monoMs() + BigInt(Math.ceil(until - performance.now())));
+    }
   }
 
   /** an idle connection to reuse, or null */

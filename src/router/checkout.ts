@@ -122,6 +122,8 @@ export class Checkout {
     if (this.backlog.length >= this.backlogPerDyno * this.list.length) return false;
     this.backlog.push(w);
     this.flagWaiting();
+    // a slot the native plane freed between the look for room and the flag sent no word: look again
+    if (this.waitFlag !== null) queueMicrotask(() => this.pump(performance.now()));
     return true;
   }
 

@@ -68,7 +68,15 @@ export class NativePlane {
           ports: fdPorts,
           threads,
           maxInFlight,
-          timeouts: { connect: t.connect, firstByte: t.firstByte, idle: t.idle, quarantine: t.quarantine, clientIdle: t.clientIdle, poolIdle: t.poolIdle },
+          // whole ms (the router takes fractions)
+          timeouts: {
+            connect: Math.ceil(t.connect),
+            firstByte: Math.ceil(t.firstByte),
+            idle: Math.ceil(t.idle),
+            quarantine: Math.ceil(t.quarantine),
+            clientIdle: Math.ceil(t.clientIdle),
+            poolIdle: Math.ceil(t.poolIdle),
+          },
           pages: pages(),
           codes: lineParts(),
         },
@@ -80,7 +88,14 @@ export class NativePlane {
           }
         },
       );
-      plane.waitFlag = addon.planeWaitFlag(plane.id);
+      // the running plane owns the listeners now
+      fds.length = 0;
+      try {
+        plane.waitFlag = addon.planeWaitFlag(plane.id);
+      } catch (e) {
+        plane.stop();
+        throw e;
+      }
       return { plane, ports };
     } catch (e) {
       for (const fd of fds) closeQuietly(fd);

@@ -158,9 +158,9 @@ export class Router {
     const counters = this.plane.backends(states.map((s) => s.backend));
     for (const s of states) {
       const c = counters.get(s.backend) ?? null;
-      if (c === s.shared) continue;
-      // the JavaScript router's own requests in flight carry over to the shared count
-      if (c !== null && s.inFlight > 0) Atomics.add(c, 0, BigInt(s.inFlight));
+      // a dyno the plane did not know yet: the JavaScript router's requests in flight carry
+      // over to the shared count (a new view of a known dyno is the same memory)
+      if (c !== null && s.shared === null && s.inFlight > 0) Atomics.add(c, 0, BigInt(s.inFlight));
       s.shared = c;
     }
   }

@@ -1,7 +1,7 @@
 import t from 'tap';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
-import { TestSource, connectTo, get, httpUpstream, lineFields, rawExchange, readUntil, sleep, startRouter, tcpBackend } from '../helpers/router';
+import { TestSource, connectTo, get, httpUpstream, lineFields, rawExchange, rawUpstream, readUntil, sleep, startRouter, tcpBackend } from '../helpers/router';
 import type { Backend } from '../../src/router/types';
 
 // The native data plane (native/router-plane.h) against the JavaScript router: the same
@@ -170,4 +170,64 @@ t.test('close(): the plane\'s threads end and every fd it held is closed', async
   t.equal(threads(), th0, 'threads joined');
   const left = [...fds()].filter((f) => !fd0.has(f) && !f.endsWith('(closed)'));
   t.same(left, [], 'no fd left: listeners, client and dyno connections, eventfds, epoll');
+});
+
+t.test('a long-lived plane: connections that come and go leave nothing behind', async (t) => {
+  const up = await httpUpstream((_q, r) => r.end('ok'));
+  const r = await startRouter(new TestSource([tcpBackend('web.1', up.port)]), { planeThreads: 2 });
+  t.teardown(async () => {
+    await r.close();
+    await up.close();
+  });
+  const fdCount = () => fs.readdirSync('/proc/self/fd').length;
+  const round = async () => {
+    // 200 client connections, one request each, 8 at a time
+    for (let i = 0; i < 25; i++) await Promise.all(Array.from({ length: 8 }, () => get(r.port, '/')));
+  };
+  const fds: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    await round();
+    await sleep(50);
+    fds.push(fdCount());
+  }
+  const st = r.router.stats();
+  t.equal(st.nativeRequests, 600, 'all natively');
+  t.equal(st.connections, 0, 'no client connection held');
+  // a leak per connection would be 200 a round; the pools fill up to the concurrency (8 per thread)
+  t.ok(fds[2]! - fds[1]! < 20, `fds after each 200 connections: ${fds.join(', ')}`);
+  t.ok(st.backends[0]!.idleConnections <= 16, `pooled connections ${st.backends[0]!.idleConnections}: at most the concurrency per thread`);
+});
+
+t.test('responses as the JavaScript router passes them: headers the dyno\'s Connection names dropped, a 100 Continue nobody asked for not passed on', async (t) => {
+  const up = await rawUpstream((s) =>
+    s.on('data', () => {
+      s.write('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nConnection: X-Secret\r\nX-Secret: 1\r\nX-Kept: 2\r\nContent-Length: 2\r\n\r\nok');
+    }),
+  );
+  const r = await startRouter(new TestSource([tcpBackend('web.1', up.port)]));
+  t.teardown(async () => {
+    await r.close();
+    await up.close();
+  });
+  const text = await rawExchange(r.port, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  t.match(text, /^HTTP\/1\.1 200 OK\r\n/, 'no 100 Continue first');
+  t.match(text, /\r\nX-Kept: 2\r\n/);
+  t.notMatch(text, /X-Secret/i, 'the header Connection named is dropped');
+  t.equal(r.router.stats().nativeRequests, 1);
+});
+
+t.test('a client that sends half a request and stops is closed after clientIdle', async (t) => {
+  const up = await httpUpstream((_q, res) => res.end('ok'));
+  const r = await startRouter(new TestSource([tcpBackend('web.1', up.port)]), { timeouts: { clientIdle: 300 } });
+  t.teardown(async () => {
+    await r.close();
+    await up.close();
+  });
+  const s = await connectTo(r.port);
+  const t0 = Date.now();
+  s.write('GET / HTTP/1.1\r\nHost: x\r\n');
+  const text = await readUntil(s);
+  const waited = Date.now() - t0;
+  t.equal(text, '', 'closed without an answer');
+  t.ok(waited >= 250 && waited < 3000, `closed after ${waited} ms`);
 });
