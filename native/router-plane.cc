@@ -932,6 +932,8 @@ class Loop {
   BackendPtr pick() {
     uint64_t v = plane_->version.load(std::memory_order_acquire);
     if (v != seen_version_) refresh(v);
+    // requests wait in JavaScript's backlog for room: this one queues behind them, in order
+    if (__atomic_load_n(plane_->wait_flag.get(), __ATOMIC_ACQUIRE) != 0) return nullptr;
     size_t n = backends_.size();
     if (n == 0) return nullptr;
     size_t start = rng_.next() % n;

@@ -231,3 +231,31 @@ t.test('a client that sends half a request and stops is closed after clientIdle'
   t.equal(text, '', 'closed without an answer');
   t.ok(waited >= 250 && waited < 3000, `closed after ${waited} ms`);
 });
+
+t.test('requests waiting for room are served in order: the plane does not overtake JavaScript\'s queue', async (t) => {
+  const held: (() => void)[] = [];
+  const order: string[] = [];
+  const up = await httpUpstream((q, res) => {
+    order.push(q.url!);
+    held.push(() => res.end(`done ${q.url}`));
+  });
+  const r = await startRouter(new TestSource([tcpBackend('web.1', up.port)]), { maxInFlightPerDyno: 1, backlogPerDyno: 5 });
+  t.teardown(async () => {
+    for (const h of held) h();
+    await r.close();
+    await up.close();
+  });
+  const a = get(r.port, '/a');
+  while (held.length < 1) await sleep(5);
+  const b = get(r.port, '/b');
+  while (r.router.stats().waiting < 1) await sleep(5);
+  const c = get(r.port, '/c');
+  while (r.router.stats().waiting < 2) await sleep(5);
+  for (let i = 0; i < 3; i++) {
+    while (held.length === 0) await sleep(5);
+    held.shift()!();
+  }
+  t.same((await Promise.all([a, b, c])).map((x) => x.body), ['done /a', 'done /b', 'done /c']);
+  t.same(order, ['/a', '/b', '/c'], 'the dyno got them in the order they came');
+  t.equal(r.router.stats().nativeRequests, 1, 'only the first by the plane: the others queued in JavaScript');
+});
