@@ -1252,14 +1252,15 @@ PlaneBackend plane_backend(const Check &c, const Napi::Value &v, const Path &p) 
   return b;
 }
 
-// planeStart({ listen: [fd], ports: [port], threads, maxInFlight, timeouts, pages: {key: Buffer}, codes: {code: [start, end]} }, onEvents)
+// planeStart({ listen: [fd], ports: [port], threads, maxInFlight, headerNameMax, maxHeaders, timeouts,
+//   pages: {key: Buffer}, codes: {code: [start, end, status]} }, onEvents)
 Napi::Value PlaneStart(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   Check c{env, "planeStart"};
   c.args(info, 2, "planeStart(options, onEvents)");
   Path p("options");
   Napi::Object o = c.object(info[0], p);
-  c.only(o, p, "listen", "ports", "threads", "maxInFlight", "timeouts", "pages", "codes");
+  c.only(o, p, "listen", "ports", "threads", "maxInFlight", "headerNameMax", "maxHeaders", "timeouts", "pages", "codes");
   Napi::Function cb = c.function(info[1], "onEvents");
   PlaneOptions opts;
   Napi::Array fds = c.array(o.Get("listen"), at(p, "listen"));
@@ -1269,6 +1270,8 @@ Napi::Value PlaneStart(const Napi::CallbackInfo &info) {
   for (uint32_t i = 0; i < ports.Length(); i++) opts.listen_ports.push_back((int)c.integer(ports.Get(i), at(at(p, "ports"), i), 0, 65535));
   opts.threads = (int)c.integer(o.Get("threads"), at(p, "threads"), 1, 64);
   opts.max_in_flight = (int)c.integer(o.Get("maxInFlight"), at(p, "maxInFlight"), 1, INT_MAX);
+  opts.header_name_max = (size_t)c.integer(o.Get("headerNameMax"), at(p, "headerNameMax"), 1, INT_MAX);
+  opts.max_headers = (int)c.integer(o.Get("maxHeaders"), at(p, "maxHeaders"), 1, INT_MAX);
   Path tp(p, "timeouts");
   Napi::Object t = c.object(o.Get("timeouts"), tp);
   c.only(t, tp, "connect", "firstByte", "idle", "quarantine", "clientIdle", "poolIdle");
@@ -1293,9 +1296,10 @@ Napi::Value PlaneStart(const Napi::CallbackInfo &info) {
   Napi::Array ckeys = codes.GetPropertyNames();
   for (uint32_t i = 0; i < ckeys.Length(); i++) {
     std::string k = ckeys.Get(i).ToString().Utf8Value();
-    Napi::Array pair = c.array(codes.Get(k), at(cp, k.c_str()));
-    if (pair.Length() != 2) c.fail(at(cp, k.c_str()), "[start, end] of the line");
-    opts.codes[k] = {c.string(pair.Get((uint32_t)0), at(at(cp, k.c_str()), 0u)), c.string(pair.Get((uint32_t)1), at(at(cp, k.c_str()), 1u))};
+    Path kp(cp, k.c_str());
+    Napi::Array a = c.array(codes.Get(k), kp);
+    if (a.Length() != 3) c.fail(kp, "[start, end, status]: the line's start and end, the status logged");
+    opts.codes[k] = {c.string(a.Get(0u), at(kp, 0u)), c.string(a.Get(1u), at(kp, 1u)), (int)c.integer(a.Get(2u), at(kp, 2u), 0, 999)};
   }
   auto *ph = new PlaneHandle(env);
   ph->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -1366,17 +1370,12 @@ Napi::Value PlaneStatsOf(const Napi::CallbackInfo &info) {
   struct PlaneStats s = plane_stats(ph->plane);
   Napi::Object o = Napi::Object::New(env);
   o.Set("requests", (double)s.requests);
-  o.Set("handoffs", (double)s.handoffs);
   o.Set("connections", s.clients);
-  o.Set("upstreams", s.upstreams);
-  o.Set("idleUpstreams", s.idle_upstreams);
   Napi::Array bs = Napi::Array::New(env, s.backends.size());
   for (uint32_t i = 0; i < s.backends.size(); i++) {
     Napi::Object b = Napi::Object::New(env);
     b.Set("id", (double)s.backends[i].id);
-    b.Set("inFlight", s.backends[i].in_flight);
     b.Set("idleConnections", s.backends[i].idle);
-    b.Set("quarantined", s.backends[i].quarantined);
     bs.Set(i, b);
   }
   o.Set("backends", bs);

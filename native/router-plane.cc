@@ -35,8 +35,6 @@ constexpr size_t kBodyMax = 64 * 1024;   // bodies the plane holds whole (and ma
 constexpr size_t kReadChunk = 64 * 1024;
 constexpr size_t kClientOutHigh = 256 * 1024;  // stop reading the dyno until the client takes this
 constexpr size_t kResponseHeadMax = 1024 * 1024;
-constexpr int kMaxHeaders = 1000;
-constexpr size_t kHeaderNameMax = 1000;
 constexpr size_t kChunkLineMax = 8192;
 constexpr double kLinesEvery = 10;  // ms
 constexpr double kLingerMs = 2000;   // a closing client's unread bytes are read and dropped, this long at most
@@ -132,7 +130,7 @@ struct Request {
 
 // Takes the head s[0, n) (up to and with the last header's CRLF) when it is a request
 // the plane serves exactly as src/router would; false hands it to JavaScript.
-bool take_request(const char *s, size_t n, Request &r) {
+bool take_request(const char *s, size_t n, const PlaneOptions &o, Request &r) {
   const char *eol = static_cast<const char *>(memchr(s, '\n', n));
   if (!eol || eol == s || eol[-1] != '\r') return false;
   size_t line_end = eol - 1 - s;  // the CR
@@ -158,7 +156,7 @@ bool take_request(const char *s, size_t n, Request &r) {
     if (!nlp) return false;
     size_t nl = nlp - s;
     if (nl == pos || s[nl - 1] != '\r') return false;
-    if (++count > kMaxHeaders) return false;
+    if (++count > o.max_headers) return false;
     if (s[pos] == ' ' || s[pos] == '\t') return false;
     const char *colp = static_cast<const char *>(memchr(s + pos, ':', nl - pos));
     if (!colp || colp == s + pos) return false;
@@ -166,7 +164,7 @@ bool take_request(const char *s, size_t n, Request &r) {
     if (s[colon - 1] == ' ' || s[colon - 1] == '\t') return false;
     const char *name = s + pos;
     size_t len = colon - pos;
-    if (len > kHeaderNameMax) return false;  // 431 is JavaScript's to answer
+    if (len > o.header_name_max) return false;  // 431 is JavaScript's to answer
     for (size_t i = pos; i < nl - 1; i++) {
       unsigned char c = (unsigned char)s[i];
       if ((c < ' ' && c != '\t') || c == 0x7f) return false;
@@ -539,7 +537,7 @@ class Plane {
   std::vector<BackendPtr> backends;
   std::atomic<uint64_t> version{1};
   std::vector<PlaneEvent> events;
-  std::atomic<uint64_t> requests{0}, handoffs{0};
+  std::atomic<uint64_t> requests{0};
   std::atomic<bool> stopping{false};
   std::shared_ptr<int64_t> wait_flag = std::make_shared<int64_t>(0);
 
@@ -625,6 +623,9 @@ class Loop {
     epoll_event evs[256];
     double last_sweep = mono_ms();
     while (!plane_->stopping.load(std::memory_order_relaxed)) {
+      // the dynos listed now (plane_set_backends wakes the loop): idle connections to those gone close
+      uint64_t v = plane_->version.load(std::memory_order_acquire);
+      if (v != seen_version_) refresh();
       // lines wait up to kLinesEvery for company: a wake-up of JavaScript per request
       // would cost more than the request
       int timeout = batch_.empty() ? 100 : std::max(0, (int)(last_post_ + kLinesEvery - mono_ms()) + 1);
@@ -649,14 +650,12 @@ class Loop {
         sweep();
         last_sweep = now_;
       }
-      uint64_t v = plane_->version.load(std::memory_order_acquire);
-      if (v != seen_version_) refresh(v);  // dynos gone or drained: their idle connections close now
       reap();
       publish_counts();
-      if (handoffs_pending_ || (!batch_.empty() && now_ - last_post_ >= kLinesEvery)) {
+      if (post_now_ || (!batch_.empty() && now_ - last_post_ >= kLinesEvery)) {
         plane_->post(batch_);
         last_post_ = now_;
-        handoffs_pending_ = false;
+        post_now_ = false;
       }
     }
     plane_->post(batch_);  // the last lines, for plane_stop's caller
@@ -665,8 +664,6 @@ class Loop {
   void stats(PlaneStats &s, std::unordered_map<uint64_t, int> &idle) {
     std::lock_guard<std::mutex> g(stats_mu_);
     s.clients += n_clients_;
-    s.upstreams += n_ups_;
-    s.idle_upstreams += n_idle_;
     for (auto &kv : idle_by_id_) idle[kv.first] += kv.second;
   }
 
@@ -687,17 +684,13 @@ class Loop {
     h->events = ev;
     epoll_ctl(ep_, EPOLL_CTL_MOD, h->fd, &e);
   }
+  // what plane_stats reads, once a round
   void publish_counts() {
     std::lock_guard<std::mutex> g(stats_mu_);
     n_clients_ = (int)clients_.size();
-    n_ups_ = (int)ups_.size();
-    int idle = 0;
     idle_by_id_.clear();
-    for (auto &kv : pool_) {
-      idle += (int)kv.second.size();
+    for (auto &kv : pool_)
       if (!kv.second.empty()) idle_by_id_[kv.first->spec.id] += (int)kv.second.size();
-    }
-    n_idle_ = idle;
   }
 
   // ---------------------------------------------------------------- clients
@@ -727,7 +720,6 @@ class Loop {
         continue;
       }
     }
-    publish_counts();
   }
 
   static std::string address_text(const sockaddr_storage &sa) {
@@ -898,7 +890,7 @@ class Loop {
     }
     Request &r = c->req;
     r.clear();
-    if (blank + 2 > kHeadMax || !take_request(c->in.data(), blank + 2, r)) return handoff_soon(c);
+    if (blank + 2 > kHeadMax || !take_request(c->in.data(), blank + 2, plane_->opts, r)) return handoff_soon(c);
     if (r.length > (int64_t)kBodyMax || c->in.size() < r.head_len + (size_t)r.length) return handoff_soon(c);
     BackendPtr b = pick();
     if (!b) return handoff_soon(c);
@@ -922,16 +914,13 @@ class Loop {
     ev.fd = c->fd;
     ev.bytes = std::move(c->in);
     batch_.push_back(std::move(ev));
-    handoffs_pending_ = true;
-    plane_->handoffs.fetch_add(1, std::memory_order_relaxed);
+    post_now_ = true;
     c->fd = -1;
     c->dead = true;
   }
 
   // ---------------------------------------------------------------- checkout
   BackendPtr pick() {
-    uint64_t v = plane_->version.load(std::memory_order_acquire);
-    if (v != seen_version_) refresh(v);
     // requests wait in JavaScript's backlog for room: this one queues behind them, in order
     if (__atomic_load_n(plane_->wait_flag.get(), __ATOMIC_ACQUIRE) != 0) return nullptr;
     size_t n = backends_.size();
@@ -948,13 +937,12 @@ class Loop {
     return nullptr;
   }
 
-  void refresh(uint64_t v) {
+  void refresh() {
     {
       std::lock_guard<std::mutex> g(plane_->mu);
       backends_ = plane_->backends;
       seen_version_ = plane_->version.load();
     }
-    (void)v;
     // idle connections to dynos no longer listed close (draining, gone)
     for (auto it = pool_.begin(); it != pool_.end();) {
       bool listed = false;
@@ -1079,7 +1067,6 @@ class Loop {
       return connect_failed(c, "H21");
     }
     if (!u->connecting) connected(c, u);
-    publish_counts();
   }
 
   void local_failure(Client *c) {
@@ -1353,7 +1340,7 @@ class Loop {
         PlaneEvent ev;
         ev.kind = PlaneEvent::kPump;
         batch_.push_back(std::move(ev));
-        handoffs_pending_ = true;
+        post_now_ = true;
       }
     }
     c->b.reset();
@@ -1361,8 +1348,7 @@ class Loop {
 
   // exchange.ts's fail(): the line, then the error page while nothing of an answer went out
   void fail(Client *c, const char *code, int status, const std::string &cause = "") {
-    static const std::map<std::string, int> statuses = {{"H12", 503}, {"H13", 503}, {"H15", 503}, {"H17", 503}, {"H18", 503}, {"H19", 503}, {"H21", 503}, {"H27", 499}};
-    int st = status > 0 ? status : statuses.at(code);
+    int st = status > 0 ? status : plane_->opts.codes.at(code).status;
     line(c, code, st, cause);
     Up *u = c->up;
     c->up = nullptr;
@@ -1390,14 +1376,14 @@ class Loop {
   // log-line.ts's routerLine, the code's part from JavaScript (PlaneOptions::codes)
   void line(Client *c, const char *code, int status, const std::string &cause = "") {
     auto it = plane_->opts.codes.find(code ? code : "");
-    static const std::pair<std::string, std::string> info{"at=info", ""};
-    const auto &ci = it == plane_->opts.codes.end() ? info : it->second;
+    static const PlaneCode info{"at=info", "", 0};
+    const PlaneCode &ci = it == plane_->opts.codes.end() ? info : it->second;
     bool reached = c->t_dispatch >= 0;
     PlaneEvent ev;
     ev.kind = PlaneEvent::kLine;
     std::string &s = ev.bytes;
     s.reserve(256 + c->req.target.size());
-    s += ci.first;
+    s += ci.start;
     if (!cause.empty()) {
       s += " cause=\"";
       append_quoted(s, cause);
@@ -1424,7 +1410,7 @@ class Loop {
     s += " bytes=";
     if (reached) s += std::to_string((int64_t)c->bytes);
     s += " protocol=http";
-    s += ci.second;
+    s += ci.end;
     batch_.push_back(std::move(ev));
   }
 
@@ -1544,13 +1530,11 @@ class Loop {
 
   // frees what died this round (handles may be in this round's event list until then)
   void reap() {
-    bool changed = false;
     for (size_t i = 0; i < clients_.size();) {
       if (clients_[i]->dead) {
         delete clients_[i];
         clients_[i] = clients_.back();
         clients_.pop_back();
-        changed = true;
       } else {
         i++;
       }
@@ -1560,12 +1544,10 @@ class Loop {
         delete ups_[i];
         ups_[i] = ups_.back();
         ups_.pop_back();
-        changed = true;
       } else {
         i++;
       }
     }
-    if (changed) publish_counts();
   }
 
   Plane *plane_;
@@ -1579,12 +1561,12 @@ class Loop {
   std::vector<BackendPtr> backends_;
   uint64_t seen_version_ = 0;
   std::vector<PlaneEvent> batch_;
-  bool handoffs_pending_ = false;
+  bool post_now_ = false;
   double last_post_ = 0;
   double now_ = mono_ms();
   Rng rng_;
   std::mutex stats_mu_;
-  int n_clients_ = 0, n_ups_ = 0, n_idle_ = 0;
+  int n_clients_ = 0;
   std::unordered_map<uint64_t, int> idle_by_id_;
 
 };
@@ -1659,11 +1641,10 @@ void plane_drain(Plane *p, std::vector<PlaneEvent> &out) {
 PlaneStats plane_stats(Plane *p) {
   PlaneStats s;
   s.requests = p->requests.load();
-  s.handoffs = p->handoffs.load();
   std::unordered_map<uint64_t, int> idle;
   for (auto &l : p->loops) l->stats(s, idle);
   std::lock_guard<std::mutex> g(p->mu);
-  for (auto &b : p->backends) s.backends.push_back({b->spec.id, (int)__atomic_load_n(b->in_flight(), __ATOMIC_RELAXED), idle[b->spec.id], b->quarantined(mono_ms())});
+  for (auto &b : p->backends) s.backends.push_back({b->spec.id, idle[b->spec.id]});
   return s;
 }
 

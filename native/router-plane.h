@@ -33,6 +33,11 @@ struct PlaneBackend {
   socklen_t addr_len = 0;
 };
 
+struct PlaneCode {
+  std::string start, end;
+  int status;
+};
+
 struct PlaneOptions {
   // bound, listening, non-blocking; the plane owns them. Loop i takes fds i, i + threads,
   // …: plane_listen's SO_REUSEPORT group of one per thread spreads connections by hash.
@@ -43,9 +48,12 @@ struct PlaneOptions {
   int connect_ms = 5000, first_byte_ms = 30000, idle_ms = 55000, quarantine_ms = 5000, client_idle_ms = 60000, pool_idle_ms = 90000;
   // the router's error responses, keyed "CODE keep head" (e.g. "H12 1 0"): JavaScript's own bytes
   std::map<std::string, std::string> pages;
-  // the router line's start for each code the plane may log ("at=error code=H12 desc=\"…\""),
-  // and its end (" sock=client"); "" is the code of a served request ("at=info")
-  std::map<std::string, std::pair<std::string, std::string>> codes;
+  // per code the plane may end a request with (codes.ts): the router line's start
+  // ("at=error code=H12 desc=\"…\""), its end (" sock=client") and the status logged
+  std::map<std::string, PlaneCode> codes;
+  // limits.ts's: a head beyond them is JavaScript's to refuse
+  size_t header_name_max = 1000;
+  int max_headers = 1000;
 };
 
 // What JavaScript gets from the plane (plane_drain).
@@ -78,15 +86,15 @@ std::vector<PlaneCounter> plane_set_backends(Plane *p, std::vector<PlaneBackend>
 // The int64 JavaScript sets to 1 while requests wait for room (kPump events are sent then).
 PlaneCounter plane_wait_flag(Plane *p);
 void plane_drain(Plane *p, std::vector<PlaneEvent> &out);
-// Requests being served by the plane, connections it holds (for stats and tests).
+// Requests the plane took, client connections it holds, pooled connections per dyno.
+// (requests in flight and quarantines are in the shared counters)
 struct PlaneBackendStats {
   uint64_t id;
-  int in_flight, idle;
-  bool quarantined;
+  int idle;  // pooled connections
 };
 struct PlaneStats {
-  uint64_t requests = 0, handoffs = 0;
-  int clients = 0, upstreams = 0, idle_upstreams = 0;
+  uint64_t requests = 0;
+  int clients = 0;
   std::vector<PlaneBackendStats> backends;  // the dynos listed now
 };
 PlaneStats plane_stats(Plane *p);

@@ -335,11 +335,14 @@ export interface NativePlaneOptions {
   ports: number[];
   threads: number;
   maxInFlight: number;
+  /** limits.ts's: a longer header name, or more headers, and the request is JavaScript's */
+  headerNameMax: number;
+  maxHeaders: number;
   timeouts: { connect: number; firstByte: number; idle: number; quarantine: number; clientIdle: number; poolIdle: number };
   /** error responses by "CODE keep head" ("H12 1 0") */
   pages: Record<string, Buffer>;
-  /** a router line's start and end per code ("" for at=info) */
-  codes: Record<string, [string, string]>;
+  /** per code ("" for at=info): the router line's start and end, and the status logged */
+  codes: Record<string, [string, string, number]>;
 }
 
 export interface NativePlaneHandoff {
@@ -359,10 +362,7 @@ export interface NativePlaneBackend {
 
 export interface NativePlaneStats {
   requests: number;
-  handoffs: number;
   connections: number;
-  upstreams: number;
-  idleUpstreams: number;
-  /** per dyno listed now, by NativePlaneBackend id */
-  backends: { id: number; inFlight: number; idleConnections: number; quarantined: boolean }[];
+  /** pooled connections per dyno listed now, by NativePlaneBackend id (requests in flight and quarantines are in the shared counters) */
+  backends: { id: number; idleConnections: number }[];
 }

@@ -405,7 +405,13 @@ export class Dyno extends EventEmitter<DynoEvents> {
 
   /** Opens sockets in the dyno's network namespace (to reach its $PORT from the host), while it runs. */
   netnsTarget(): NetnsTarget {
-    return { netnsSocket: () => (this.exited || this.pidfd < 0 ? null : native().netnsSocket(this.pidfd)), port: Number(this.plan.env.PORT) };
+    return {
+      netnsSocket: () => {
+        const pidfd = this.namespacePidfd();
+        return pidfd === null ? null : native().netnsSocket(pidfd);
+      },
+      port: Number(this.plan.env.PORT),
+    };
   }
 
   /** PID 1's pidfd while the dyno runs (its namespaces), else null; the dyno closes it when it ends. */

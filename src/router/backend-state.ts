@@ -14,10 +14,10 @@ export class BackendState {
    */
   shared: BigInt64Array | null = null;
   quarantinedUntil = 0;
-  /** the code of the quarantine in force: this plane's, or the native plane's */
+  /** the code of the last quarantine, whichever plane made it (quarantine() writes the shared one too) */
   get quarantineCode(): RouterCode {
-    if (this.shared !== null && Atomics.load(this.shared, 1) > monoMs() && performance.now() >= this.quarantinedUntil) return Atomics.load(this.shared, 2) === 19n ? 'H19' : 'H21';
-    return this.ownCode;
+    if (this.shared === null) return this.ownCode;
+    return Atomics.load(this.shared, 2) === 19n ? 'H19' : 'H21';
   }
   /** idle keep-alive connections, the most recently used last */
   readonly idle: UpConn[] = [];

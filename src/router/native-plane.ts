@@ -5,6 +5,7 @@ import { DynodError } from '../errors';
 import { native } from '../native';
 import { CODES, type RouterCode } from './codes';
 import { errorResponse } from './error-page';
+import { LIMITS } from './limits';
 import type { Backend, ListenAddress, RouterTimeouts } from './types';
 
 /** The codes the native plane may end a request with (it hands everything else to JavaScript). */
@@ -68,6 +69,8 @@ export class NativePlane {
           ports: fdPorts,
           threads,
           maxInFlight,
+          headerNameMax: LIMITS.headerName,
+          maxHeaders: LIMITS.headers,
           // whole ms (the router takes fractions)
           timeouts: {
             connect: Math.ceil(t.connect),
@@ -172,12 +175,12 @@ function pages(): Record<string, Buffer> {
   return out;
 }
 
-/** log-line.ts's routerLine around the fields: its start per code, and sock= at the end. */
-function lineParts(): Record<string, [string, string]> {
-  const out: Record<string, [string, string]> = { '': ['at=info', ''] };
+/** log-line.ts's routerLine around the fields, per code: its start, sock= at the end, and the status logged. */
+function lineParts(): Record<string, [string, string, number]> {
+  const out: Record<string, [string, string, number]> = { '': ['at=info', '', 0] };
   for (const code of PLANE_CODES) {
     const info = CODES[code];
-    out[code] = [`at=${info.level} code=${code} desc="${info.desc}"`, info.sock !== undefined ? ` sock=${info.sock}` : ''];
+    out[code] = [`at=${info.level} code=${code} desc="${info.desc}"`, info.sock !== undefined ? ` sock=${info.sock}` : '', info.status];
   }
   return out;
 }

@@ -93,16 +93,11 @@ export class Router {
       nativeRequests: p?.requests ?? 0,
       waiting: this.core.checkout.waiting + this.core.bootWaiters.size,
       tunnels: this.core.tunnels,
+      // requests in flight and quarantines are both planes' through the shared counters; pooled connections are each plane's
       backends: this.core.checkout.states().map((s) => {
-        // the same dyno as the native plane sees it: its requests and connections count too
         const id = this.plane?.idOf(s.backend);
         const n = id === undefined ? undefined : p?.backends.find((b) => b.id === id);
-        return {
-          name: s.backend.name,
-          inFlight: s.busy(),
-          idleConnections: s.idle.length + (n?.idleConnections ?? 0),
-          quarantined: s.quarantined(now) || (n?.quarantined ?? false),
-        };
+        return { name: s.backend.name, inFlight: s.busy(), idleConnections: s.idle.length + (n?.idleConnections ?? 0), quarantined: s.quarantined(now) };
       }),
     };
   }

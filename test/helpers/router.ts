@@ -126,11 +126,7 @@ export async function startRouter(source: BackendSource, opts: Partial<RouterOpt
         else waiters.push(resolve);
       }),
     waitLines: async (n: number) => {
-      const until = Date.now() + 5000;
-      while (lines.length < n) {
-        if (Date.now() > until) throw new Error(`waited 5 s for ${n} router lines, have ${lines.length}: ${JSON.stringify(lines)}`);
-        await new Promise((r) => setTimeout(r, 2));
-      }
+      if (!(await eventually(() => lines.length >= n, 5000))) throw new Error(`waited 5 s for ${n} router lines, have ${lines.length}: ${JSON.stringify(lines)}`);
       return lines;
     },
     close: () => router.close(),
