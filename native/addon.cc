@@ -1170,6 +1170,14 @@ Napi::Value PlaneListen(const Napi::CallbackInfo &info) {
   return o;
 }
 
+// planeTlsCheck(cert, key): "" when the PEM certificate (and chain) and private key make
+// the plane's TLS context, else OpenSSL's reason
+Napi::Value PlaneTlsCheck(const Napi::CallbackInfo &info) {
+  Check c{info.Env(), "planeTlsCheck"};
+  c.args(info, 2, "planeTlsCheck(cert, key)");
+  return Napi::String::New(info.Env(), plane_tls_check(c.string(info[0], "cert"), c.string(info[1], "key")));
+}
+
 struct PlaneHandle {
   Plane *plane = nullptr;
   int efd = -1;
@@ -1189,7 +1197,7 @@ PlaneHandle *plane_handle(const Check &c, const Napi::Value &v) {
   return it->second;
 }
 
-// [line, …, { fd, bytes }, …] in the order they happened
+// [line, …, { fd, bytes, ip, port, tls }, …, 0 (a slot freed), …] in the order they happened
 Napi::Value plane_events(Napi::Env env, std::vector<PlaneEvent> &evs) {
   Napi::Array out = Napi::Array::New(env, evs.size());
   uint32_t i = 0;
@@ -1198,6 +1206,9 @@ Napi::Value plane_events(Napi::Env env, std::vector<PlaneEvent> &evs) {
       Napi::Object o = Napi::Object::New(env);
       o.Set("fd", e.fd);
       o.Set("bytes", Napi::Buffer<char>::Copy(env, e.bytes.data(), e.bytes.size()));
+      o.Set("ip", e.ip);
+      o.Set("port", e.port);
+      o.Set("tls", e.tls);
       out.Set(i++, o);
     } else if (e.kind == PlaneEvent::kPump) {
       out.Set(i++, Napi::Number::New(env, 0));
@@ -1252,15 +1263,16 @@ PlaneBackend plane_backend(const Check &c, const Napi::Value &v, const Path &p) 
   return b;
 }
 
-// planeStart({ listen: [fd], ports: [port], threads, maxInFlight, headerNameMax, maxHeaders, timeouts,
-//   pages: {key: Buffer}, codes: {code: [start, end, status]} }, onEvents)
+// planeStart({ listen: [fd], ports: [port], tls: [bool], tlsCert, tlsKey, threads, maxInFlight,
+//   headerNameMax, maxHeaders, timeouts, pages: {key: Buffer}, codes: {code: [start, end, status]} },
+//   onEvents): tls[i] marks listen[i] as the TLS listener (tlsCert and tlsKey: PEM, "" without one)
 Napi::Value PlaneStart(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   Check c{env, "planeStart"};
   c.args(info, 2, "planeStart(options, onEvents)");
   Path p("options");
   Napi::Object o = c.object(info[0], p);
-  c.only(o, p, "listen", "ports", "threads", "maxInFlight", "headerNameMax", "maxHeaders", "timeouts", "pages", "codes");
+  c.only(o, p, "listen", "ports", "tls", "tlsCert", "tlsKey", "threads", "maxInFlight", "headerNameMax", "maxHeaders", "timeouts", "pages", "codes");
   Napi::Function cb = c.function(info[1], "onEvents");
   PlaneOptions opts;
   Napi::Array fds = c.array(o.Get("listen"), at(p, "listen"));
@@ -1268,6 +1280,16 @@ Napi::Value PlaneStart(const Napi::CallbackInfo &info) {
   Napi::Array ports = c.array(o.Get("ports"), at(p, "ports"));
   if (ports.Length() != fds.Length()) c.fail(at(p, "ports"), "an array of one port per listen fd");
   for (uint32_t i = 0; i < ports.Length(); i++) opts.listen_ports.push_back((int)c.integer(ports.Get(i), at(at(p, "ports"), i), 0, 65535));
+  Napi::Array tls = c.array(o.Get("tls"), at(p, "tls"));
+  if (tls.Length() != fds.Length()) c.fail(at(p, "tls"), "an array of one boolean per listen fd");
+  bool any_tls = false;
+  for (uint32_t i = 0; i < tls.Length(); i++) {
+    opts.listen_tls.push_back(c.boolean(tls.Get(i), at(at(p, "tls"), i)) ? 1 : 0);
+    any_tls = any_tls || opts.listen_tls.back();
+  }
+  opts.tls_cert = c.string(o.Get("tlsCert"), at(p, "tlsCert"));
+  opts.tls_key = c.string(o.Get("tlsKey"), at(p, "tlsKey"));
+  if (any_tls && (opts.tls_cert.empty() || opts.tls_key.empty())) c.fail(at(p, any_tls && opts.tls_cert.empty() ? "tlsCert" : "tlsKey"), "PEM text for the TLS listener");
   opts.threads = (int)c.integer(o.Get("threads"), at(p, "threads"), 1, 64);
   opts.max_in_flight = (int)c.integer(o.Get("maxInFlight"), at(p, "maxInFlight"), 1, INT_MAX);
   opts.header_name_max = (size_t)c.integer(o.Get("headerNameMax"), at(p, "headerNameMax"), 1, INT_MAX);
@@ -1431,6 +1453,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("mkfifo", Napi::Function::New(env, Mkfifo));
   exports.Set("cgroupDeviceFilter", Napi::Function::New(env, CgroupDeviceFilter));
   exports.Set("planeListen", Napi::Function::New(env, PlaneListen));
+  exports.Set("planeTlsCheck", Napi::Function::New(env, PlaneTlsCheck));
   exports.Set("planeStart", Napi::Function::New(env, PlaneStart));
   exports.Set("planeBackends", Napi::Function::New(env, PlaneBackends));
   exports.Set("planeStats", Napi::Function::New(env, PlaneStatsOf));

@@ -1,5 +1,5 @@
 // The router's native data plane (router-plane.h): epoll threads that serve the
-// plain-HTTP requests src/router would serve the same way, and hand every other
+// HTTP and HTTPS requests src/router would serve the same way, and hand every other
 // connection to it. The rules mirror src/router (request-head.ts, response-head.ts,
 // forward-headers.ts, chunked.ts, exchange.ts); where this file is stricter, the
 // request goes to JavaScript, never to a different answer.
@@ -18,6 +18,9 @@
 #include <unistd.h>
 
 #include <execinfo.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
 
 #include <atomic>
 #include <exception>
@@ -447,6 +450,85 @@ bool valid_request_id(const std::string &id) {
   return true;
 }
 
+// ------------------------------------------------------------------ TLS
+
+// OpenSSL's queued errors as one line (and the queue emptied)
+std::string ssl_errors() {
+  std::string out;
+  char buf[256];
+  while (unsigned long e = ERR_get_error()) {
+    ERR_error_string_n(e, buf, sizeof buf);
+    if (!out.empty()) out += "; ";
+    out += buf;
+  }
+  return out.empty() ? "unknown error" : out;
+}
+
+// As the JavaScript router's listener (ALPNProtocols ['http/1.1']): HTTP/1.1 or no ALPN
+int select_alpn(SSL *, const unsigned char **out, unsigned char *outlen, const unsigned char *in, unsigned int inlen, void *) {
+  static const unsigned char kHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+  unsigned char *sel = nullptr;
+  if (SSL_select_next_proto(&sel, outlen, kHttp11, sizeof kHttp11, in, inlen) != OPENSSL_NPN_NEGOTIATED) return SSL_TLSEXT_ERR_NOACK;
+  *out = sel;
+  return SSL_TLSEXT_ERR_OK;
+}
+
+// no passphrase prompt: an encrypted key is refused
+int no_passphrase(char *, int, int, void *) { return 0; }
+
+// A server context for the certificate (then its chain) and key, PEM; nullptr with why.
+SSL_CTX *tls_context(const std::string &cert, const std::string &key, std::string &why) {
+  ERR_clear_error();
+  SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+  if (!ctx) {
+    why = ssl_errors();
+    return nullptr;
+  }
+  auto bad = [&](const char *what) -> SSL_CTX * {
+    why = std::string(what) + ": " + ssl_errors();
+    SSL_CTX_free(ctx);
+    return nullptr;
+  };
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  // a client's FIN without close_notify ends its stream as a close would
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
+  // partial writes and a buffer that moves between retries: what waits for a client is a std::string
+  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+  // one read() takes several records; SSL_has_pending says when the kernel has the rest
+  SSL_CTX_set_read_ahead(ctx, 1);
+  // resumption by tickets only: no server-side cache to grow with the clients seen
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  SSL_CTX_set_alpn_select_cb(ctx, select_alpn, nullptr);
+  BIO *b = BIO_new_mem_buf(cert.data(), (int)cert.size());
+  if (!b) return bad("certificate");
+  X509 *leaf = PEM_read_bio_X509_AUX(b, nullptr, no_passphrase, nullptr);
+  if (!leaf || SSL_CTX_use_certificate(ctx, leaf) != 1) {
+    X509_free(leaf);
+    BIO_free(b);
+    return bad("certificate");
+  }
+  X509_free(leaf);
+  while (X509 *ca = PEM_read_bio_X509(b, nullptr, no_passphrase, nullptr)) {
+    if (SSL_CTX_add0_chain_cert(ctx, ca) != 1) {
+      X509_free(ca);
+      BIO_free(b);
+      return bad("certificate chain");
+    }
+  }
+  ERR_clear_error();  // the end of the PEM text
+  BIO_free(b);
+  b = BIO_new_mem_buf(key.data(), (int)key.size());
+  EVP_PKEY *pk = b ? PEM_read_bio_PrivateKey(b, nullptr, no_passphrase, nullptr) : nullptr;
+  BIO_free(b);
+  if (!pk || SSL_CTX_use_PrivateKey(ctx, pk) != 1) {
+    EVP_PKEY_free(pk);
+    return bad("private key");
+  }
+  EVP_PKEY_free(pk);
+  if (SSL_CTX_check_private_key(ctx) != 1) return bad("private key");
+  return ctx;
+}
+
 // ------------------------------------------------------------------ the plane's state
 
 struct Backend {
@@ -467,7 +549,7 @@ struct Backend {
 };
 using BackendPtr = std::shared_ptr<Backend>;
 
-enum class Tag : uint8_t { kListen, kWake, kClient, kUp };
+enum class Tag : uint8_t { kListen, kWake, kClient, kUp, kPair };
 
 struct Handle {
   Tag tag;
@@ -478,11 +560,20 @@ struct Handle {
 
 struct Listener : Handle {
   int port = 0;
+  bool tls = false;
   double resting_until = 0;  // out of fds: taken out of the epoll set until then
   Listener() : Handle(Tag::kListen) {}
 };
 
 struct Client;
+
+// The plane's end of the socketpair a TLS connection reaches JavaScript through.
+struct Pair : Handle {
+  Client *c = nullptr;
+  bool eof = false;        // JavaScript ended its side
+  bool wr_closed = false;  // the client's end passed on
+  Pair() : Handle(Tag::kPair) {}
+};
 
 struct Up : Handle {
   BackendPtr b;
@@ -506,6 +597,16 @@ struct Client : Handle {
   double last = 0;  // last byte either way
   std::string ip;
   int port = 0;  // the listener's
+  // TLS: the session, its handshake, an SSL_read waiting for the socket to take bytes
+  // (a TLS 1.3 KeyUpdate's answer)
+  SSL *ssl = nullptr;
+  bool handshaking = false, read_wants_write = false;
+  // after a handoff: the socketpair to JavaScript, the client's plain bytes on their way
+  // there, and the close_notify and FIN sent once JavaScript ended
+  Pair *pair = nullptr;
+  std::string to_js;
+  size_t to_js_off = 0;
+  bool shut = false;
   // the exchange in progress
   Phase phase = Phase::kIdle;
   Request req;
@@ -540,6 +641,10 @@ class Plane {
   std::atomic<uint64_t> requests{0};
   std::atomic<bool> stopping{false};
   std::shared_ptr<int64_t> wait_flag = std::make_shared<int64_t>(0);
+  SSL_CTX *tls = nullptr;  // the TLS listener's, shared by the threads
+  ~Plane() {
+    if (tls) SSL_CTX_free(tls);
+  }
 
   void post(std::vector<PlaneEvent> &batch) {
     if (batch.empty()) return;
@@ -583,8 +688,13 @@ class Loop {
   Loop(Plane *p, size_t index) : plane_(p), index_(index) {}
   ~Loop() {
     for (auto *c : clients_) {
+      if (c->ssl) SSL_free(c->ssl);
       if (c->fd >= 0) close(c->fd);
       delete c;
+    }
+    for (auto *p : pairs_) {
+      if (p->fd >= 0) close(p->fd);
+      delete p;
     }
     for (auto *u : ups_) {
       if (u->fd >= 0) close(u->fd);
@@ -607,6 +717,7 @@ class Loop {
       listens_.emplace_back();
       listens_.back().fd = fds[i];
       listens_.back().port = plane_->opts.listen_ports[i];
+      listens_.back().tls = i < plane_->opts.listen_tls.size() && plane_->opts.listen_tls[i];
     }
     for (auto &l : listens_)
       if (!add(&l, EPOLLIN)) return fail_step(err, "router plane", "epoll_ctl");
@@ -644,6 +755,7 @@ class Loop {
           }
           case Tag::kClient: on_client(static_cast<Client *>(h), e); break;
           case Tag::kUp: on_up(static_cast<Up *>(h), e); break;
+          case Tag::kPair: on_pair(static_cast<Pair *>(h), e); break;
         }
       }
       if (now_ - last_sweep >= 100) {
@@ -687,7 +799,8 @@ class Loop {
   // what plane_stats reads, once a round
   void publish_counts() {
     std::lock_guard<std::mutex> g(stats_mu_);
-    n_clients_ = (int)clients_.size();
+    // a relayed TLS connection is one of JavaScript's
+    n_clients_ = (int)(clients_.size() - pairs_.size());
     idle_by_id_.clear();
     for (auto &kv : pool_)
       if (!kv.second.empty()) idle_by_id_[kv.first->spec.id] += (int)kv.second.size();
@@ -715,6 +828,16 @@ class Loop {
       c->ip = address_text(sa);
       c->port = l->port;
       clients_.push_back(c);
+      if (l->tls) {
+        c->ssl = SSL_new(plane_->tls);
+        if (!c->ssl || SSL_set_fd(c->ssl, fd) != 1) {
+          ERR_clear_error();
+          kill_client(c);
+          continue;
+        }
+        SSL_set_accept_state(c->ssl);
+        c->handshaking = true;
+      }
       if (!add(c, EPOLLIN | EPOLLRDHUP)) {
         kill_client(c);
         continue;
@@ -739,6 +862,11 @@ class Loop {
   // read and dropped until it closes (a close with unread bytes would send a RST, which
   // can destroy the answer in flight).
   void linger(Client *c) {
+    if (c->ssl) {
+      ERR_clear_error();
+      SSL_shutdown(c->ssl);  // close_notify; best effort, as the FIN after it
+      ERR_clear_error();
+    }
     shutdown(c->fd, SHUT_WR);
     c->lingering = true;
     c->last = now_;
@@ -754,6 +882,16 @@ class Loop {
       }
       if (n == 0 || (errno != EAGAIN && errno != EINTR)) kill_client(c);
       return;
+    }
+    if (c->pair) return on_piped_client(c, e);
+    if (c->handshaking) {
+      handshake(c);
+      if (c->dead || c->handshaking) return;
+      e |= EPOLLIN;  // read ahead: the first request may have come with the handshake's end
+    }
+    if ((e & EPOLLOUT) && c->read_wants_write) {
+      c->read_wants_write = false;
+      e |= EPOLLIN;
     }
     if (e & EPOLLOUT) {
       if (!flush_client(c)) return;
@@ -784,33 +922,111 @@ class Loop {
         mod(c, c->events & ~kReading);
         return;
       }
-      ssize_t n = read(c->fd, buf, sizeof buf);
+      ssize_t n = client_read(c, buf, sizeof buf);
       if (n > 0) {
         c->in.append(buf, n);
         c->last = now_;
-        if ((size_t)n < sizeof buf) return;
+        if (!more_to_read(c, (size_t)n, sizeof buf)) return;
         continue;
       }
-      if (n == 0 || (errno != EAGAIN && errno != EINTR)) c->eof = true;
-      if (n < 0 && errno == EINTR) continue;
+      if (n != kWouldBlock) c->eof = true;
       return;
     }
   }
 
-  // Writes what waits for the client; false when the client is gone.
-  bool flush_client(Client *c) {
+  // ---------------------------------------------------------------- the client's bytes, plain or TLS
+  static constexpr ssize_t kWouldBlock = -1, kBroken = -2;
+
+  void handshake(Client *c) {
+    ERR_clear_error();
+    int r = SSL_do_handshake(c->ssl);
+    if (r == 1) {
+      c->handshaking = false;
+      c->last = now_;
+      mod(c, kReading);
+      return;
+    }
+    int e = SSL_get_error(c->ssl, r);
+    ERR_clear_error();
+    // a failed handshake is the client's business, as for the JavaScript listener
+    if (e == SSL_ERROR_WANT_READ) mod(c, kReading);
+    else if (e == SSL_ERROR_WANT_WRITE) mod(c, kReading | EPOLLOUT);
+    else kill_client(c);
+  }
+
+  // bytes read, 0 at the client's end, kWouldBlock, or kBroken
+  ssize_t client_read(Client *c, char *buf, size_t n) {
+    if (!c->ssl) {
+      ssize_t r;
+      do r = read(c->fd, buf, n);
+      while (r < 0 && errno == EINTR);
+      if (r < 0) return errno == EAGAIN ? kWouldBlock : kBroken;
+      return r;
+    }
+    ERR_clear_error();
+    size_t got = 0;
+    if (SSL_read_ex(c->ssl, buf, n, &got) == 1) return (ssize_t)got;
+    int e = SSL_get_error(c->ssl, 0);
+    ERR_clear_error();
+    switch (e) {
+      case SSL_ERROR_WANT_READ: return kWouldBlock;
+      case SSL_ERROR_WANT_WRITE:
+        c->read_wants_write = true;
+        mod(c, c->events | EPOLLOUT);
+        return kWouldBlock;
+      case SSL_ERROR_ZERO_RETURN: return 0;
+      default: return kBroken;
+    }
+  }
+
+  // after a read of n into a buffer of size: whether another read may find more now
+  // (level-triggered epoll reports what the kernel holds; TLS may hold records already read)
+  static bool more_to_read(Client *c, size_t n, size_t size) { return c->ssl ? SSL_has_pending(c->ssl) == 1 : n == size; }
+
+  // bytes the client took, kWouldBlock, or kBroken
+  ssize_t client_write(Client *c, const char *p, size_t n) {
+    if (!c->ssl) {
+      ssize_t r;
+      do r = write(c->fd, p, n);
+      while (r < 0 && errno == EINTR);
+      if (r < 0) return errno == EAGAIN ? kWouldBlock : kBroken;
+      return r;
+    }
+    ERR_clear_error();
+    size_t w = 0;
+    if (SSL_write_ex(c->ssl, p, n, &w) == 1) return (ssize_t)w;
+    int e = SSL_get_error(c->ssl, 0);
+    ERR_clear_error();
+    // (a write never waits for a read: renegotiation is off)
+    return e == SSL_ERROR_WANT_WRITE ? kWouldBlock : kBroken;
+  }
+
+  // Writes c->out from out_off: 1 all of it (c->out emptied), 0 the client is slow
+  // (EPOLLOUT asked for), -1 the client is gone.
+  int write_out(Client *c) {
     while (c->out_off < c->out.size()) {
-      ssize_t n = write(c->fd, c->out.data() + c->out_off, c->out.size() - c->out_off);
+      ssize_t n = client_write(c, c->out.data() + c->out_off, c->out.size() - c->out_off);
       if (n > 0) {
         c->out_off += n;
         c->last = now_;
         continue;
       }
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && errno == EAGAIN) {
+      if (n == kWouldBlock) {
         mod(c, c->events | EPOLLOUT);
-        return true;
+        return 0;
       }
+      return -1;
+    }
+    c->out.clear();
+    c->out_off = 0;
+    return 1;
+  }
+
+  // Writes what waits for the client; false when the client is gone.
+  bool flush_client(Client *c) {
+    int st = write_out(c);
+    if (st == 0) return true;
+    if (st < 0) {
       // the client is gone: H27 if a request is in flight
       if (c->phase != Phase::kIdle) {
         c->out.clear();
@@ -821,9 +1037,7 @@ class Loop {
       }
       return false;
     }
-    c->out.clear();
-    c->out_off = 0;
-    mod(c, c->events & ~EPOLLOUT);
+    if (!c->read_wants_write) mod(c, c->events & ~EPOLLOUT);
     // a dyno paused for a slow client reads again
     if (c->up && c->phase == Phase::kRelaying) mod(c->up, c->up->events | kReading);
     if (c->close_after_flush) {
@@ -842,6 +1056,20 @@ class Loop {
   // a head and body bytes after it, in one write when nothing waits before them
   void send_client(Client *c, const char *h, size_t hn, const char *p, size_t n) {
     if (hn + n == 0) return;
+    if (c->ssl) {
+      // one record for head and body: gathered, then one SSL_write
+      bool was_empty = c->out.empty();
+      c->out.append(h, hn);
+      c->out.append(p, n);
+      if (was_empty && write_out(c) < 0) {
+        c->out.clear();
+        c->out_off = 0;
+        c->eof = true;  // gone: seen as H27 by the next look at the connection
+        return;
+      }
+      if (c->up && c->out.size() - c->out_off > kClientOutHigh) mod(c->up, c->up->events & ~kReading);
+      return;
+    }
     if (c->out.empty()) {
       // the common case: straight out, no copy
       iovec iov[2] = {{const_cast<char *>(h), hn}, {const_cast<char *>(p), n}};
@@ -908,15 +1136,166 @@ class Loop {
   }
 
   void handoff(Client *c) {
+    if (c->ssl) return pipe_to_js(c);
     epoll_ctl(ep_, EPOLL_CTL_DEL, c->fd, nullptr);
     PlaneEvent ev;
     ev.kind = PlaneEvent::kHandoff;
     ev.fd = c->fd;
     ev.bytes = std::move(c->in);
+    ev.ip = c->ip;
+    ev.port = c->port;
     batch_.push_back(std::move(ev));
     post_now_ = true;
     c->fd = -1;
     c->dead = true;
+  }
+
+  // ---------------------------------------------------------------- a TLS connection's handoff
+  // The session cannot change hands: JavaScript gets one end of a socketpair and the
+  // plane relays the plain bytes both ways for the rest of the connection. Ends pass
+  // through: the client's as the pair's FIN; JavaScript's as close_notify and FIN.
+  void pipe_to_js(Client *c) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0) return kill_client(c);
+    auto *p = new Pair();
+    p->fd = sv[1];
+    p->c = c;
+    pairs_.push_back(p);
+    c->pair = p;
+    if (!add(p, kReading)) {
+      close(sv[0]);
+      return kill_client(c);
+    }
+    PlaneEvent ev;
+    ev.kind = PlaneEvent::kHandoff;
+    ev.fd = sv[0];
+    ev.bytes = std::move(c->in);
+    ev.ip = c->ip;
+    ev.port = c->port;
+    ev.tls = true;
+    batch_.push_back(std::move(ev));
+    post_now_ = true;
+    c->in.clear();
+    c->handoff_when_flushed = false;
+    c->last = now_;
+    if (c->eof) {
+      shutdown(p->fd, SHUT_WR);
+      p->wr_closed = true;
+    } else {
+      mod(c, c->events | kReading);
+    }
+  }
+
+  void on_piped_client(Client *c, uint32_t e) {
+    if ((e & EPOLLOUT) && c->read_wants_write) {
+      c->read_wants_write = false;
+      e |= EPOLLIN;
+    }
+    if (e & EPOLLOUT) {
+      int st = write_out(c);
+      if (st < 0) return kill_client(c);
+      if (st == 1) {
+        if (!c->read_wants_write) mod(c, c->events & ~EPOLLOUT);
+        if (!c->pair->eof) mod(c->pair, c->pair->events | kReading);  // paused for a slow client
+      }
+    }
+    if ((e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && !c->eof) {
+      char buf[kReadChunk];
+      for (;;) {
+        if (c->to_js.size() - c->to_js_off > kClientOutHigh) {  // JavaScript reads slowly: the client waits
+          mod(c, c->events & ~kReading);
+          break;
+        }
+        ssize_t n = client_read(c, buf, sizeof buf);
+        if (n > 0) {
+          c->to_js.append(buf, n);
+          c->last = now_;
+          if (!more_to_read(c, (size_t)n, sizeof buf)) break;
+          continue;
+        }
+        if (n == kWouldBlock) break;
+        if (n == kBroken) return kill_client(c);
+        c->eof = true;
+        mod(c, c->events & ~kReading);
+        break;
+      }
+      if (!flush_pair(c)) return;
+    }
+    end_pipe(c);
+  }
+
+  // What the client sent, to JavaScript; false when the connection is gone.
+  bool flush_pair(Client *c) {
+    Pair *p = c->pair;
+    while (c->to_js_off < c->to_js.size()) {
+      ssize_t n = write(p->fd, c->to_js.data() + c->to_js_off, c->to_js.size() - c->to_js_off);
+      if (n > 0) {
+        c->to_js_off += n;
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) {
+        mod(p, p->events | EPOLLOUT);
+        return true;
+      }
+      kill_client(c);  // JavaScript closed its end
+      return false;
+    }
+    c->to_js.clear();
+    c->to_js_off = 0;
+    mod(p, p->events & ~EPOLLOUT);
+    if (c->eof) {
+      if (!p->wr_closed) shutdown(p->fd, SHUT_WR);
+      p->wr_closed = true;
+    } else if (!(c->events & EPOLLIN)) {
+      mod(c, c->events | kReading);
+    }
+    return true;
+  }
+
+  void on_pair(Pair *p, uint32_t e) {
+    Client *c = p->c;
+    if (p->fd < 0 || !c || c->dead) return;
+    if ((e & EPOLLOUT) && !flush_pair(c)) return;
+    if ((e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && !p->eof) {
+      char buf[kReadChunk];
+      for (;;) {
+        if (c->out.size() - c->out_off > kClientOutHigh) {  // a slow client: JavaScript's bytes wait
+          mod(p, p->events & ~kReading);
+          break;
+        }
+        ssize_t n = read(p->fd, buf, sizeof buf);
+        if (n > 0) {
+          bool was_empty = c->out.empty();
+          c->out.append(buf, n);
+          if (was_empty && write_out(c) < 0) return kill_client(c);
+          if ((size_t)n < sizeof buf) break;
+          continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) break;
+        if (n < 0) return kill_client(c);
+        p->eof = true;
+        mod(p, p->events & ~kReading);
+        break;
+      }
+    }
+    end_pipe(c);
+  }
+
+  void end_pipe(Client *c) {
+    Pair *p = c->pair;
+    if (!p || c->dead) return;
+    // JavaScript ended and the client has all of it: close_notify, then FIN
+    if (p->eof && c->out.empty() && !c->shut) {
+      ERR_clear_error();
+      SSL_shutdown(c->ssl);
+      ERR_clear_error();
+      shutdown(c->fd, SHUT_WR);
+      c->shut = true;
+      c->last = now_;
+    }
+    if (c->shut && c->eof && p->wr_closed) kill_client(c);
   }
 
   // ---------------------------------------------------------------- checkout
@@ -994,7 +1373,7 @@ class Loop {
     s += " HTTP/1.1\r\n";
     s += r.kept;
     if (r.had_length) s += "Content-Length: " + std::to_string(r.length) + "\r\n";
-    s += "X-Request-Id: " + c->request_id + "\r\nX-Forwarded-For: " + c->fwd + "\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Port: " +
+    s += "X-Request-Id: " + c->request_id + "\r\nX-Forwarded-For: " + c->fwd + (c->ssl ? "\r\nX-Forwarded-Proto: https" : "\r\nX-Forwarded-Proto: http") + "\r\nX-Forwarded-Port: " +
          std::to_string(c->port) + "\r\nX-Request-Start: " + std::to_string(wall_ms()) + "\r\nVia: ";
     s += r.via.empty() ? kVia : r.via + ", " + kVia;
     s += "\r\n\r\n";
@@ -1409,7 +1788,7 @@ class Loop {
     s += std::to_string(status);
     s += " bytes=";
     if (reached) s += std::to_string((int64_t)c->bytes);
-    s += " protocol=http";
+    s += c->ssl ? " protocol=https" : " protocol=http";
     s += ci.end;
     batch_.push_back(std::move(ev));
   }
@@ -1466,6 +1845,11 @@ class Loop {
     }
     for (Client *c : clients_) {
       if (c->dead) continue;
+      if (c->pair) {
+        // JavaScript keeps the time of a connection it has; once it ended, the client gets kLingerMs to close
+        if (c->shut && now_ - c->last >= kLingerMs) kill_client(c);
+        continue;
+      }
       switch (c->phase) {
         case Phase::kConnecting:
           if (now_ >= c->deadline && c->up) {
@@ -1516,6 +1900,16 @@ class Loop {
       c->up = nullptr;
     }
     if (c->phase != Phase::kIdle) release(c);
+    if (c->pair) {
+      close(c->pair->fd);  // JavaScript sees its socket end
+      c->pair->fd = -1;
+      c->pair->c = nullptr;
+      c->pair = nullptr;
+    }
+    if (c->ssl) {
+      SSL_free(c->ssl);
+      c->ssl = nullptr;
+    }
     if (c->fd >= 0) close(c->fd);  // also leaves the epoll set
     c->fd = -1;
   }
@@ -1548,6 +1942,15 @@ class Loop {
         i++;
       }
     }
+    for (size_t i = 0; i < pairs_.size();) {
+      if (pairs_[i]->fd < 0) {
+        delete pairs_[i];
+        pairs_[i] = pairs_.back();
+        pairs_.pop_back();
+      } else {
+        i++;
+      }
+    }
   }
 
   Plane *plane_;
@@ -1557,6 +1960,7 @@ class Loop {
   std::vector<Listener> listens_;
   std::vector<Client *> clients_;
   std::vector<Up *> ups_;
+  std::vector<Pair *> pairs_;
   std::unordered_map<Backend *, std::vector<Up *>> pool_;
   std::vector<BackendPtr> backends_;
   uint64_t seen_version_ = 0;
@@ -1588,6 +1992,18 @@ Plane *plane_start(const PlaneOptions &opts, int notify_fd, StepError &err) {
   auto *p = new Plane();
   p->opts = opts;
   p->notify_fd = notify_fd;
+  bool any_tls = false;
+  for (char t : opts.listen_tls) any_tls = any_tls || t;
+  if (any_tls) {
+    std::string why;
+    p->tls = tls_context(opts.tls_cert, opts.tls_key, why);
+    if (!p->tls) {
+      p->opts.listen_fds.clear();  // still the caller's
+      delete p;
+      fail_step(err, "router plane", "SSL_CTX_new", "TLS certificate or key: " + why, EINVAL);
+      return nullptr;
+    }
+  }
   int n = std::max(1, std::min(opts.threads, 64));
   p->opts.threads = n;
   for (int i = 0; i < n; i++) {
@@ -1665,6 +2081,13 @@ void plane_stop(Plane *p, std::vector<std::string> &lines) {
     p->backends.clear();
   }
   delete p;
+}
+
+std::string plane_tls_check(const std::string &cert, const std::string &key) {
+  std::string why;
+  SSL_CTX *ctx = tls_context(cert, key, why);
+  if (ctx) SSL_CTX_free(ctx);
+  return why;
 }
 
 bool plane_listen(const std::string &host, int port, int n, std::vector<int> &fds, int *bound, StepError &err) {

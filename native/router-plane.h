@@ -3,11 +3,13 @@
 //
 // JavaScript stays the control plane (which dynos are up, limits, timeouts, the
 // error pages, the router line's format) and the slow path: a request the plane does
-// not take whole (TLS, HTTP/1.0, an upgrade, Expect, a chunked or large body, a head
-// the router would refuse, no dyno with room, a failed connect) is handed over before
-// any byte of it reached a dyno: the client's fd and the bytes read from it go to
-// JavaScript, whose router serves the connection from then on. What the plane takes,
-// it finishes itself, with the router's H12/H13/H15/H17/H18/H27 and its stale-
+// not take whole (HTTP/1.0, an upgrade, Expect, a chunked or large body, a head the
+// router would refuse, no dyno with room, a failed connect) is handed over before any
+// byte of it reached a dyno: the client's fd and the bytes read from it go to
+// JavaScript, whose router serves the connection from then on. A TLS connection (the
+// plane terminates TLS with the OpenSSL Node is built with) cannot change hands: its
+// plain bytes reach JavaScript through a socketpair the plane relays. What the plane
+// takes, it finishes itself, with the router's H12/H13/H15/H17/H18/H27 and its stale-
 // connection retry, and reports as a line record.
 #pragma once
 #include <stdint.h>
@@ -43,6 +45,9 @@ struct PlaneOptions {
   // …: plane_listen's SO_REUSEPORT group of one per thread spreads connections by hash.
   std::vector<int> listen_fds;
   std::vector<int> listen_ports;  // each fd's port: X-Forwarded-Port
+  std::vector<char> listen_tls;   // each fd's: 1 for the TLS listener
+  // the TLS listener's certificate (its chain after it) and private key, PEM
+  std::string tls_cert, tls_key;
   int threads = 1;
   int max_in_flight = 50;
   int connect_ms = 5000, first_byte_ms = 30000, idle_ms = 55000, quarantine_ms = 5000, client_idle_ms = 60000, pool_idle_ms = 90000;
@@ -60,10 +65,15 @@ struct PlaneOptions {
 struct PlaneEvent {
   // kPump: a slot freed while JavaScript has requests waiting for room
   enum Kind { kLine, kHandoff, kPump } kind = kLine;
-  // kHandoff: the client's fd (JavaScript's from now on) and the bytes read from it;
-  // kLine: the router line (src/router/log-line.ts's format)
+  // kHandoff: the client's fd (JavaScript's from now on), or for TLS a socketpair end
+  // carrying its plain bytes, and the bytes read from it; kLine: the router line
+  // (src/router/log-line.ts's format)
   int fd = -1;
   std::string bytes;
+  // kHandoff: the client's address, the listener's port, 1 for TLS
+  std::string ip;
+  int port = 0;
+  bool tls = false;
 };
 
 class Plane;
@@ -105,5 +115,8 @@ void plane_stop(Plane *p, std::vector<std::string> &lines);
 // n bound, listening, non-blocking TCP sockets on host:port (numeric), one SO_REUSEPORT
 // group; the port in *bound. False with err filled and nothing left open.
 bool plane_listen(const std::string &host, int port, int n, std::vector<int> &fds, int *bound, StepError &err);
+
+// Whether the TLS certificate and key (PEM) make a server context: "" if so, else why not.
+std::string plane_tls_check(const std::string &cert, const std::string &key);
 
 }  // namespace dynod

@@ -253,10 +253,12 @@ export interface DynodAddon {
   trimMemory(): [number, number];
   /** count listening TCP sockets on host:port, one SO_REUSEPORT group (one per plane thread); throws an Error with NativeErrorData */
   planeListen(host: string, port: number, count: number): { fds: number[]; port: number };
+  /** '' when the PEM certificate (then its chain) and private key make the plane's TLS context, else OpenSSL's reason */
+  planeTlsCheck(cert: string, key: string): string;
   /**
    * The router's native data plane (native/router-plane.h) on its own threads, owning
    * the listen fds; onEvents gets router lines (strings), connections handed to
-   * JavaScript ({ fd, bytes }) and 0 (a slot freed), in order. Returns the plane's id.
+   * JavaScript (NativePlaneHandoff) and 0 (a slot freed), in order. Returns the plane's id.
    */
   planeStart(options: NativePlaneOptions, onEvents: (events: (string | NativePlaneHandoff | 0)[]) => void): number;
   /**
@@ -333,6 +335,11 @@ export interface NativePlaneOptions {
   listen: number[];
   /** each listen fd's port (X-Forwarded-Port) */
   ports: number[];
+  /** each listen fd's: true for the TLS listener (the plane terminates TLS) */
+  tls: boolean[];
+  /** the TLS listener's certificate (then its chain) and private key, PEM; '' without one */
+  tlsCert: string;
+  tlsKey: string;
   threads: number;
   maxInFlight: number;
   /** limits.ts's: a longer header name, or more headers, and the request is JavaScript's */
@@ -346,8 +353,15 @@ export interface NativePlaneOptions {
 }
 
 export interface NativePlaneHandoff {
+  /** the client's socket; for TLS, a socketpair end the plane relays the client's plain bytes through */
   fd: number;
+  /** what the plane read from the client (plain) */
   bytes: Buffer;
+  /** the client's address (IPv4 without ::ffff:) */
+  ip: string;
+  /** the listener's port */
+  port: number;
+  tls: boolean;
 }
 
 export interface NativePlaneBackend {

@@ -39,8 +39,10 @@ export class ClientConn implements ClientConnLike {
     readonly proto: 'http' | 'https',
     readonly port: number,
     private readonly onClosed: (c: ClientConn) => void,
+    /** the client's address when sock is not the client's own socket (the native plane's TLS relay) */
+    ip?: string,
   ) {
-    this.ip = clientAddress(sock.remoteAddress);
+    this.ip = ip ?? clientAddress(sock.remoteAddress);
     this.quietSince = performance.now();
     sock.setNoDelay(true);
     sock.on('data', (d: Buffer) => this.onData(d));

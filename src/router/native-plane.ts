@@ -19,11 +19,27 @@ export interface BackendTarget {
   port: number;
 }
 
+/** A connection the plane hands to the JavaScript router: for TLS, a socketpair end carrying the client's plain bytes. */
+export interface PlaneHandoff {
+  sock: net.Socket;
+  bytes: Buffer;
+  proto: 'http' | 'https';
+  /** the listener's port (X-Forwarded-Port) */
+  port: number;
+  ip: string;
+}
+
+/** The TLS listener the plane serves: its address, certificate and key (PEM). */
+export interface PlaneTls extends ListenAddress {
+  cert: string;
+  key: string;
+}
+
 /**
- * The router's native data plane (native/router-plane.h): plain-HTTP requests served on
- * epoll threads of the addon, with this router's rules, headers, codes and lines; what
- * it does not take whole (see the header) comes back as a client connection for the
- * JavaScript router, before any byte of it reached a dyno.
+ * The router's native data plane (native/router-plane.h): HTTP and HTTPS requests
+ * served on epoll threads of the addon, with this router's rules, headers, codes and
+ * lines; what it does not take whole (see the header) comes back as a client connection
+ * for the JavaScript router, before any byte of it reached a dyno.
  */
 export class NativePlane {
   private id = 0;
@@ -33,31 +49,39 @@ export class NativePlane {
   private readonly ids = new WeakMap<Backend, number>();
   private nextId = 1;
 
-  /** Listens on every address (threads sockets each, one SO_REUSEPORT group), then starts the threads. */
+  /**
+   * Listens on every address and the TLS one (threads sockets each, one SO_REUSEPORT
+   * group per address), then starts the threads. The ports as bound, the TLS one last.
+   */
   static start(
     addresses: readonly ListenAddress[],
+    tls: PlaneTls | null,
     threads: number,
     maxInFlight: number,
     t: RouterTimeouts,
     log: (line: string) => void,
-    handoff: (sock: net.Socket, bytes: Buffer) => void,
+    handoff: (h: PlaneHandoff) => void,
     slotFreed: () => void,
   ): { plane: NativePlane; ports: number[] } {
     const fds: number[] = [];
     const fdPorts: number[] = [];
+    const fdTls: boolean[] = [];
     const ports: number[] = [];
     const addon = native();
     try {
-      for (const a of addresses) {
+      const all: [ListenAddress, boolean][] = addresses.map((a) => [a, false]);
+      if (tls !== null) all.push([tls, true]);
+      for (const [a, isTls] of all) {
         let l: { fds: number[]; port: number };
         try {
           l = addon.planeListen(a.host, a.port, threads);
         } catch (e) {
-          throw DynodError.from(e, `router: listen on ${a.host}:${a.port} (http)`);
+          throw DynodError.from(e, `router: listen on ${a.host}:${a.port} (${isTls ? 'https' : 'http'})`);
         }
         for (const fd of l.fds) {
           fds.push(fd);
           fdPorts.push(l.port);
+          fdTls.push(isTls);
         }
         ports.push(l.port);
       }
@@ -67,6 +91,9 @@ export class NativePlane {
         {
           listen: fds,
           ports: fdPorts,
+          tls: fdTls,
+          tlsCert: tls?.cert ?? '',
+          tlsKey: tls?.key ?? '',
           threads,
           maxInFlight,
           headerNameMax: LIMITS.headerName,
@@ -150,7 +177,7 @@ export class NativePlane {
     for (const line of native().planeStop(id)) this.log(line);
   }
 
-  private adopt(h: NativePlaneHandoff, handoff: (sock: net.Socket, bytes: Buffer) => void): void {
+  private adopt(h: NativePlaneHandoff, handoff: (h: PlaneHandoff) => void): void {
     if (this.id === 0) {
       closeQuietly(h.fd);
       return;
@@ -162,8 +189,18 @@ export class NativePlane {
       closeQuietly(h.fd);
       return;
     }
-    handoff(sock, h.bytes);
+    handoff({ sock, bytes: h.bytes, proto: h.tls ? 'https' : 'http', port: h.port, ip: h.ip });
   }
+}
+
+/**
+ * Whether the native plane can serve TLS with this certificate and key: null if so, else
+ * OpenSSL's reason. Without OpenSSL in this Node, the JavaScript listener's error is the one to give.
+ */
+export function planeTlsProblem(cert: string, key: string): string | null {
+  if (!process.versions.openssl) return 'this Node has no OpenSSL';
+  const why = native().planeTlsCheck(cert, key);
+  return why === '' ? null : why;
 }
 
 /** The router's own error responses the plane may send, as JavaScript makes them (HTTP/1.1 clients only). */

@@ -5,7 +5,7 @@ import { DynodError, UsageError } from '../errors';
 import { ClientConn } from './client-conn';
 import { RouterCore } from './core';
 import { BACKLOG_PER_DYNO, DEFAULT_TIMEOUTS, MAX_IN_FLIGHT_PER_DYNO } from './limits';
-import { NativePlane } from './native-plane';
+import { NativePlane, type PlaneHandoff, type PlaneTls, planeTlsProblem } from './native-plane';
 import type { ListenAddress, RouterOptions, RouterStats, RouterTimeouts } from './types';
 
 /** A listening address of the router, once listen() resolved. */
@@ -31,6 +31,8 @@ export class Router {
   private readonly handshaking = new Set<net.Socket>();
   private sweepTimer: NodeJS.Timeout | null = null;
   private plane: NativePlane | null = null;
+  /** the native plane terminates TLS too (else a JavaScript TLS listener does) */
+  private planeTls = false;
   private unsubscribe: (() => void) | null = null;
   private listening = false;
   private closing: Promise<void> | null = null;
@@ -58,7 +60,7 @@ export class Router {
     try {
       if (this.usesPlane()) this.startPlane();
       else for (const a of this.opts.listen) await this.listenOne(a, 'http');
-      if (this.opts.tls !== undefined) await this.listenOne(this.opts.tls, 'https');
+      if (this.opts.tls !== undefined && !this.planeTls) await this.listenOne(this.opts.tls, 'https');
     } catch (e) {
       await this.close();
       throw e;
@@ -163,36 +165,50 @@ export class Router {
   /** The native plane serves plain HTTP unless told not to, or a test's random source must decide every pick. */
   private usesPlane(): boolean {
     const want = this.opts.plane ?? (process.env.DYNOD_ROUTER_PLANE === 'js' ? 'js' : 'native');
-    return want === 'native' && this.opts.random === undefined && this.opts.listen.length > 0;
+    return want === 'native' && this.opts.random === undefined;
+  }
+
+  /** The TLS listener for the native plane, when there is one and the plane's OpenSSL takes its certificate. */
+  private planeTlsOptions(): PlaneTls | null {
+    const o = this.opts.tls;
+    if (o === undefined) return null;
+    const cert = pemText(o.cert);
+    const key = pemText(o.key);
+    secureContext(cert, key); // the JavaScript listener's check, its one line
+    return planeTlsProblem(cert, key) === null ? { host: o.host, port: o.port, cert, key } : null;
   }
 
   private startPlane(): void {
     const t = this.core.t;
     const threads = this.opts.planeThreads ?? Math.min(2, os.availableParallelism());
+    const planeTls = this.planeTlsOptions();
     const { plane, ports } = NativePlane.start(
       this.opts.listen,
+      planeTls,
       threads,
       this.opts.maxInFlightPerDyno ?? MAX_IN_FLIGHT_PER_DYNO,
       t,
       this.opts.log,
-      (sock, bytes) => this.adopt(sock, bytes),
+      (h) => this.adopt(h),
       () => this.core.checkout.pump(performance.now()),
     );
     this.plane = plane;
+    this.planeTls = planeTls !== null;
     this.core.checkout.waitFlag = plane.waitFlag;
     this.opts.listen.forEach((a, i) => this.bound.push({ protocol: 'http', host: a.host, port: ports[i]! }));
+    if (planeTls !== null) this.bound.push({ protocol: 'https', host: planeTls.host, port: ports[ports.length - 1]! });
     this.sharePlane();
   }
 
   /** A connection the native plane handed over, with the bytes it read. */
-  private adopt(sock: net.Socket, bytes: Buffer): void {
+  private adopt(h: PlaneHandoff): void {
     if (this.core.closed) {
-      sock.destroy();
+      h.sock.destroy();
       return;
     }
-    const c = new ClientConn(sock, this.core, 'http', sock.localPort ?? 0, (gone) => this.conns.delete(gone));
+    const c = new ClientConn(h.sock, this.core, h.proto, h.port, (gone) => this.conns.delete(gone), h.ip);
     this.conns.add(c);
-    c.feed(bytes);
+    c.feed(h.bytes);
   }
 
   private listenOne(a: ListenAddress | RouterOptions['tls'] & object, protocol: 'http' | 'https'): Promise<void> {
@@ -208,12 +224,9 @@ export class Router {
     let server: net.Server;
     if (protocol === 'https') {
       const t = a as NonNullable<RouterOptions['tls']>;
-      try {
-        // not half-open: a client that sends FIN during the handshake would hold its socket
-        server = tls.createServer({ cert: t.cert, key: t.key, allowHalfOpen: false, ALPNProtocols: ['http/1.1'] }, onSocket);
-      } catch (e) {
-        throw new UsageError(`router TLS certificate or key: ${(e as Error).message}; accepted: a PEM certificate and its PEM private key`);
-      }
+      secureContext(t.cert, t.key); // its one line when they are no PEM certificate and key
+      // not half-open: a client that sends FIN during the handshake would hold its socket
+      server = tls.createServer({ cert: t.cert, key: t.key, allowHalfOpen: false, ALPNProtocols: ['http/1.1'] }, onSocket);
       // a failed handshake is the client's business: its socket is closed
       server.on('tlsClientError', (_e, sock: net.Socket) => sock.destroy());
       // sockets still in their handshake are no ClientConn yet: close() must find them
@@ -247,6 +260,19 @@ export class Router {
     const before = now - this.core.t.poolIdle;
     for (const s of this.core.checkout.states()) if (s.idle.length > 0) s.closeIdleBefore(before);
   }
+}
+
+/** Checks the router's certificate and key as Node's TLS takes them: a UsageError naming what is wrong. */
+function secureContext(cert: string | Buffer, key: string | Buffer): void {
+  try {
+    tls.createSecureContext({ cert, key });
+  } catch (e) {
+    throw new UsageError(`router TLS certificate or key: ${(e as Error).message}; accepted: a PEM certificate and its PEM private key`);
+  }
+}
+
+function pemText(v: string | Buffer): string {
+  return typeof v === 'string' ? v : v.toString('latin1');
 }
 
 /** resolves when a socket not closed yet (its 'close' to come) has closed */

@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 // Router tests without dynos: upstreams are plain servers on loopback, wrapped as backends.
 import * as http from 'node:http';
 import * as net from 'node:net';
@@ -289,3 +290,23 @@ export function lineFields(line: string): Record<string, string> {
 /** Heroku's router line, every field in its place (values checked by the caller). */
 export const LINE_RE =
   /^at=(info|warning|error)( code=H\d\d desc="[^"]+")?( cause="[^"]*")? method=\S* path="[^"]*" host=\S* request_id=\S* fwd="[^"]*" dyno=\S* connect=(\d+ms)? service=(\d+ms)? status=\d{3} bytes=\d* protocol=https?( sock=(client|backend))?$/;
+
+/** This process's open fds, as "number target" (what each one is): a test compares sets before and after. */
+export function openFds(): Set<string> {
+  return new Set(
+    fs.readdirSync('/proc/self/fd').map((n) => {
+      try {
+        return `${n} ${fs.readlinkSync(`/proc/self/fd/${n}`)}`;
+      } catch {
+        return `${n} (closed)`;
+      }
+    }),
+  );
+}
+
+/** A router line's fields but those of the request itself (id, timings, host): what both planes must log alike. */
+export function samePlaneFields(line: string): Record<string, string> {
+  const f = lineFields(line);
+  for (const k of ['request_id', 'service', 'connect', 'host']) delete f[k];
+  return f;
+}

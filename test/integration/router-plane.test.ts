@@ -1,7 +1,7 @@
 import t from 'tap';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
-import { TestSource, connectTo, get, httpUpstream, lineFields, rawExchange, rawUpstream, readUntil, sleep, startRouter, tcpBackend } from '../helpers/router';
+import { TestSource, connectTo, openFds, get, httpUpstream, lineFields, samePlaneFields, rawExchange, rawUpstream, readUntil, sleep, startRouter, tcpBackend } from '../helpers/router';
 import type { Backend } from '../../src/router/types';
 
 // The native data plane (native/router-plane.h) against the JavaScript router: the same
@@ -44,12 +44,8 @@ t.test('a plain request: served by the native plane with the same answer, header
   t.same(keep(sa.headers), keep(sb.headers), 'the dyno gets the same request headers');
   t.equal(sa.headers['x-forwarded-port'], String(native.port));
   t.match(sa.headers['x-request-id'], /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-  const la = lineFields((await native.waitLines(1))[0]!);
-  const lb = lineFields((await js.waitLines(1))[0]!);
-  for (const k of ['request_id', 'service', 'connect', 'host']) {
-    delete la[k];
-    delete lb[k];
-  }
+  const la = samePlaneFields((await native.waitLines(1))[0]!);
+  const lb = samePlaneFields((await js.waitLines(1))[0]!);
   t.same(la, lb, 'the same router line');
   t.match((await native.waitLines(1))[0]!, / path="\/p\?q=%221%22" /, 'a quote in the path is percent-encoded');
 });
@@ -143,16 +139,7 @@ t.test('H12 and H13 from the plane: the error page, the line, the client connect
 
 t.test('close(): the plane\'s threads end and every fd it held is closed', async (t) => {
   // fd number and what it is: the plane must leave none that was not there before
-  const fds = () =>
-    new Set(
-      fs.readdirSync('/proc/self/fd').map((n) => {
-        try {
-          return `${n} ${fs.readlinkSync(`/proc/self/fd/${n}`)}`;
-        } catch {
-          return `${n} (closed)`;
-        }
-      }),
-    );
+  const fds = openFds;
   const threads = () => fs.readdirSync('/proc/self/task').length;
   const up = await echoUpstream();
   t.teardown(() => up.close());
