@@ -836,7 +836,7 @@ function network() {
     '## Router and dyno network: dynod start\'s router vs nginx and direct; egress',
     '',
     `Run ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}. ${head}`,
-    'wrk, keep-alive, 64 connections, 2 threads, a tiny Node HTTP app: straight to one dyno (direct1), through nginx as a keep-alive reverse proxy to 2 dynos (nginx_ka), the same nginx adding the headers dynod\'s router adds (nginx_hk: X-Request-Id, X-Forwarded-For/-Proto/-Port, X-Request-Start, Via; the dynos parse them too), through dynod\'s router to 2 dynos (dynod: plain HTTP on its native data plane; dynod_js: its JavaScript plane alone), and both with TLS (dynod_tls: the JavaScript plane). Target: at least nginx\'s throughput, a p99 no worse.',
+    'wrk, keep-alive, 64 connections, 2 threads, a tiny Node HTTP app: straight to one dyno (direct1), through nginx as a keep-alive reverse proxy to 2 dynos (nginx_ka), the same nginx adding the headers dynod\'s router adds (nginx_hk: X-Request-Id, X-Forwarded-For/-Proto/-Port, X-Request-Start, Via; the dynos parse them too), through dynod\'s router to 2 dynos (dynod: plain HTTP on its native data plane; dynod_js: its JavaScript plane alone), and with TLS (dynod_tls: terminated by the native plane; dynod_js_tls: the JavaScript plane; nginx_tls). Target: at least nginx\'s throughput, a p99 no worse.',
     '',
     router.status === 0 && table ? table : `_router.js failed (status ${router.status})_`,
     '',

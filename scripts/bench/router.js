@@ -8,7 +8,7 @@
  *   ROUTER_BENCH_QUICK=1 ...                one short round
  *
  * Environment: RUNS (3), DUR (10 s), CONNS (64), THREADS (2),
- *   CONFIGS (default "direct1 nginx_ka nginx_hk dynod dynod_js dynod_tls nginx_tls"),
+ *   CONFIGS (default "direct1 nginx_ka nginx_hk dynod dynod_js dynod_tls dynod_js_tls nginx_tls"),
  *   ROUTER_BENCH_JSON=FILE also writes every run as JSON.
  *
  * What runs, all on 127.0.0.1:
@@ -22,7 +22,8 @@
  *              router line formatted (and counted, not written: the log sink is the
  *              formation's business): plain HTTP on its native data plane (the default)
  *   dynod_js   the same router with its JavaScript plane alone (plane: 'js')
- *   *_tls      the same through TLS (wrk https, a self-signed P-256 certificate)
+ *   *_tls      the same through TLS (wrk https, a self-signed P-256 certificate):
+ *              dynod_tls on the native plane (it terminates TLS), dynod_js_tls on JavaScript's
  * Each config gets a 2 s warm-up, then RUNS rounds in which the configs alternate.
  * Per run: requests/s, p50/p99 (wrk --latency), non-2xx/socket errors, and the proxy's
  * CPU (utime+stime from /proc) per request. Prints a markdown table of medians and the
@@ -93,7 +94,7 @@ if (!fs.existsSync(path.join(REPO, 'dist', 'router', 'index.js'))) {
   process.exit(1);
 }
 const withNginx = have('nginx');
-let configs = (process.env.CONFIGS || 'direct1 nginx_ka nginx_hk dynod dynod_js dynod_tls nginx_tls').split(/\s+/).filter(Boolean);
+let configs = (process.env.CONFIGS || 'direct1 nginx_ka nginx_hk dynod dynod_js dynod_tls dynod_js_tls nginx_tls').split(/\s+/).filter(Boolean);
 if (!withNginx) {
   console.error('router bench: nginx is missing (apt-get install nginx-core): its configs are skipped');
   configs = configs.filter((c) => !c.startsWith('nginx'));
@@ -232,7 +233,7 @@ async function main() {
     await waitPort(PORTS.nginx_ka);
   }
   const proxyPids = (c) => {
-    if (c === 'dynod_js') return [routerJs.pid];
+    if (c === 'dynod_js' || c === 'dynod_js_tls') return [routerJs.pid];
     if (c.startsWith('dynod')) return [router.pid];
     if (c.startsWith('nginx')) return [ngx.pid, ...childPids(ngx.pid)];
     return [];
@@ -282,7 +283,7 @@ async function main() {
     const m = med[c];
     console.log(`| ${c} | ${Math.round(m.rps)} | ${m.runs} | ${fx(m.p50)} | ${fx(m.p99)} | ${fx(m.proxyCores)} | ${fx(m.backendCores)} | ${fx(m.us, 1)} | ${fx(m.rps / d1)} |`);
   }
-  const pairs = [['dynod', 'nginx_ka'], ['dynod', 'nginx_hk'], ['dynod_js', 'nginx_ka'], ['dynod_tls', 'nginx_tls']].filter(([a, b]) => med[a] && med[b]);
+  const pairs = [['dynod', 'nginx_ka'], ['dynod', 'nginx_hk'], ['dynod_js', 'nginx_ka'], ['dynod_tls', 'nginx_tls'], ['dynod_js_tls', 'nginx_tls']].filter(([a, b]) => med[a] && med[b]);
   for (const [a, b] of pairs) {
     console.log(`\n${a} / ${b}: throughput ${fx(med[a].rps / med[b].rps)}×, p99 ${fx(med[a].p99)} vs ${fx(med[b].p99)} ms`);
   }
