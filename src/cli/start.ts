@@ -108,6 +108,8 @@ export async function startCommand(formationArg: string | undefined, flags: Star
     execTarget: (d) => d.execTarget(),
     stopAll: () => stopRequested(),
   });
+  // the sweep and the host network (nft) run while the control socket and the router start
+  void engine.prepare({ network: flags.net !== 'none' });
   await server.listen();
   // Heroku's router in front of the web dynos: -p PORT (and the TLS port).
   const router = new Router({

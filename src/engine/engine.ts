@@ -111,6 +111,19 @@ export class Engine {
     return this.firstSweep;
   }
 
+  /**
+   * Does now what the first start would otherwise wait for: the sweep of what dead
+   * dynods left, and with `network: true` joining (or setting up) the host network that
+   * dynos with egress hang on. A manager calls it before its own start-up work, which
+   * then overlaps it (the host network runs nft). Never rejects: a failure here is the
+   * first start's to report, which tries again.
+   */
+  prepare(opts: { network?: boolean } = {}): Promise<void> {
+    if (this.closed || process.getuid?.() !== 0) return Promise.resolve();
+    const swept = this.startSweeping();
+    return (opts.network ? swept.then(() => this.network.hostNetwork()).then(() => {}) : swept).catch(() => {});
+  }
+
   /** The complete plan for a dyno (what `dynod run --dry-run` prints), as frozen plain data. Needs no root. */
   plan(options: DynoOptions): DynoPlan {
     return buildPlan(options, this.cgroups().view);

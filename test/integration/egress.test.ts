@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { run, sh, spawnDynod, lines, waitFor } from '../helpers/dynod';
+import { Engine } from '../../src/index';
 import { tempApp } from '../helpers/app';
 import { netDevNames } from '../helpers/host';
 import { loopbackDns, makeOutside, netnsList, type Outside } from '../helpers/outside';
@@ -220,6 +221,17 @@ t.test('nothing is left after a dyno: its veth, and (when no other dynod uses th
   await d.result;
   t.notOk(fs.existsSync(`/sys/class/net/${veth}`), `${veth} is gone when dynod has exited`);
   await checkNothingLeft(t, 'after the dyno');
+});
+
+t.test('engine.prepare({ network: true }): the host network is there before any start, and close() lets it go', async (t) => {
+  const engine = new Engine();
+  await engine.prepare({ network: true });
+  const h = hostNetwork();
+  t.same({ bridge: h.bridge, table: h.table, state: h.state, idle: h.idle }, { bridge: true, table: true, state: true, idle: false }, 'bridge, nft table and state before any dyno; the engine is a user');
+  const r = await engine.run({ command: ['true'], net: 'private', app: tempApp(t) });
+  t.equal(r.exit.status, 0, 'a start after it uses that network');
+  await engine.close();
+  await checkNothingLeft(t, 'after close()');
 });
 
 t.test('after SIGKILL of dynod the veth goes with the dyno, and the next start removes the bridge and the table', async (t) => {
