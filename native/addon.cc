@@ -1170,12 +1170,12 @@ Napi::Value PlaneListen(const Napi::CallbackInfo &info) {
   return o;
 }
 
-// planeTlsCheck(cert, key): "" when the PEM certificate (and chain) and private key make
-// the plane's TLS context, else OpenSSL's reason
+// planeTlsCheck(cert, key, ciphers): "" when the PEM certificate (and chain), private key
+// and cipher string make the plane's TLS context, else OpenSSL's reason
 Napi::Value PlaneTlsCheck(const Napi::CallbackInfo &info) {
   Check c{info.Env(), "planeTlsCheck"};
-  c.args(info, 2, "planeTlsCheck(cert, key)");
-  return Napi::String::New(info.Env(), plane_tls_check(c.string(info[0], "cert"), c.string(info[1], "key")));
+  c.args(info, 3, "planeTlsCheck(cert, key, ciphers)");
+  return Napi::String::New(info.Env(), plane_tls_check(c.string(info[0], "cert"), c.string(info[1], "key"), c.string(info[2], "ciphers")));
 }
 
 struct PlaneHandle {
@@ -1263,7 +1263,7 @@ PlaneBackend plane_backend(const Check &c, const Napi::Value &v, const Path &p) 
   return b;
 }
 
-// planeStart({ listen: [fd], ports: [port], tls: [bool], tlsCert, tlsKey, threads, maxInFlight,
+// planeStart({ listen: [fd], ports: [port], tls: [bool], tlsCert, tlsKey, tlsCiphers, threads, maxInFlight,
 //   headerNameMax, maxHeaders, timeouts, pages: {key: Buffer}, codes: {code: [start, end, status]} },
 //   onEvents): tls[i] marks listen[i] as the TLS listener (tlsCert and tlsKey: PEM, "" without one)
 Napi::Value PlaneStart(const Napi::CallbackInfo &info) {
@@ -1272,7 +1272,7 @@ Napi::Value PlaneStart(const Napi::CallbackInfo &info) {
   c.args(info, 2, "planeStart(options, onEvents)");
   Path p("options");
   Napi::Object o = c.object(info[0], p);
-  c.only(o, p, "listen", "ports", "tls", "tlsCert", "tlsKey", "threads", "maxInFlight", "headerNameMax", "maxHeaders", "timeouts", "pages", "codes");
+  c.only(o, p, "listen", "ports", "tls", "tlsCert", "tlsKey", "tlsCiphers", "threads", "maxInFlight", "headerNameMax", "maxHeaders", "timeouts", "pages", "codes");
   Napi::Function cb = c.function(info[1], "onEvents");
   PlaneOptions opts;
   Napi::Array fds = c.array(o.Get("listen"), at(p, "listen"));
@@ -1289,6 +1289,7 @@ Napi::Value PlaneStart(const Napi::CallbackInfo &info) {
   }
   opts.tls_cert = c.string(o.Get("tlsCert"), at(p, "tlsCert"));
   opts.tls_key = c.string(o.Get("tlsKey"), at(p, "tlsKey"));
+  opts.tls_ciphers = c.string(o.Get("tlsCiphers"), at(p, "tlsCiphers"));
   if (any_tls && (opts.tls_cert.empty() || opts.tls_key.empty())) c.fail(at(p, any_tls && opts.tls_cert.empty() ? "tlsCert" : "tlsKey"), "PEM text for the TLS listener");
   opts.threads = (int)c.integer(o.Get("threads"), at(p, "threads"), 1, 64);
   opts.max_in_flight = (int)c.integer(o.Get("maxInFlight"), at(p, "maxInFlight"), 1, INT_MAX);

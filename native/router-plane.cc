@@ -23,7 +23,9 @@
 #include <openssl/ssl.h>
 
 #include <atomic>
+#include <chrono>
 #include <exception>
+#include <condition_variable>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -476,8 +478,10 @@ int select_alpn(SSL *, const unsigned char **out, unsigned char *outlen, const u
 // no passphrase prompt: an encrypted key is refused
 int no_passphrase(char *, int, int, void *) { return 0; }
 
-// A server context for the certificate (then its chain) and key, PEM; nullptr with why.
-SSL_CTX *tls_context(const std::string &cert, const std::string &key, std::string &why) {
+// A server context for the certificate (then its chain) and key, PEM, offering the
+// ciphers of an OpenSSL cipher string whose TLS_* names are TLS 1.3 suites (Node's
+// tls.DEFAULT_CIPHERS, as the JavaScript listener offers); nullptr with why.
+SSL_CTX *tls_context(const std::string &cert, const std::string &key, const std::string &ciphers, std::string &why) {
   ERR_clear_error();
   SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
   if (!ctx) {
@@ -499,6 +503,19 @@ SSL_CTX *tls_context(const std::string &cert, const std::string &key, std::strin
   // resumption by tickets only: no server-side cache to grow with the clients seen
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   SSL_CTX_set_alpn_select_cb(ctx, select_alpn, nullptr);
+  if (!ciphers.empty()) {
+    std::string v13, v12;
+    size_t a = 0;
+    while (a <= ciphers.size()) {
+      size_t b = ciphers.find(':', a);
+      if (b == std::string::npos) b = ciphers.size();
+      std::string name = ciphers.substr(a, b - a);
+      std::string &to = name.compare(0, 4, "TLS_") == 0 ? v13 : v12;
+      if (!name.empty()) to += (to.empty() ? "" : ":") + name;
+      a = b + 1;
+    }
+    if ((!v13.empty() && SSL_CTX_set_ciphersuites(ctx, v13.c_str()) != 1) || (!v12.empty() && SSL_CTX_set_cipher_list(ctx, v12.c_str()) != 1)) return bad("ciphers");
+  }
   BIO *b = BIO_new_mem_buf(cert.data(), (int)cert.size());
   if (!b) return bad("certificate");
   X509 *leaf = PEM_read_bio_X509_AUX(b, nullptr, no_passphrase, nullptr);
@@ -637,6 +654,7 @@ class Plane {
   std::mutex mu;  // backends, events
   std::vector<BackendPtr> backends;
   std::atomic<uint64_t> version{1};
+  std::condition_variable taken;  // a loop took a new list of dynos (with mu)
   std::vector<PlaneEvent> events;
   std::atomic<uint64_t> requests{0};
   std::atomic<bool> stopping{false};
@@ -758,6 +776,13 @@ class Loop {
           case Tag::kPair: on_pair(static_cast<Pair *>(h), e); break;
         }
       }
+      // (a client stays allocated until reap(): the list may name one that died since)
+      while (!pending_reads_.empty()) {
+        std::vector<Client *> todo;
+        todo.swap(pending_reads_);
+        for (Client *c : todo)
+          if (!c->dead && c->ssl && SSL_has_pending(c->ssl) == 1) on_client(c, EPOLLIN);
+      }
       if (now_ - last_sweep >= 100) {
         sweep();
         last_sweep = now_;
@@ -772,6 +797,9 @@ class Loop {
     }
     plane_->post(batch_);  // the last lines, for plane_stop's caller
   }
+
+  // the version of the dynos list this loop picks from (read with the plane's mu)
+  uint64_t seen_version() const { return seen_version_; }
 
   void stats(PlaneStats &s, std::unordered_map<uint64_t, int> &idle) {
     std::lock_guard<std::mutex> g(stats_mu_);
@@ -983,6 +1011,13 @@ class Loop {
   // (level-triggered epoll reports what the kernel holds; TLS may hold records already read)
   static bool more_to_read(Client *c, size_t n, size_t size) { return c->ssl ? SSL_has_pending(c->ssl) == 1 : n == size; }
 
+  // Reading on again. Bytes TLS read from the socket before the plane stopped reading
+  // are no longer the kernel's: epoll will not report them, so this round reads them.
+  void resume_read(Client *c) {
+    if (!(c->events & EPOLLIN)) mod(c, c->events | kReading);
+    if (c->ssl && !c->handshaking && SSL_has_pending(c->ssl) == 1) pending_reads_.push_back(c);
+  }
+
   // bytes the client took, kWouldBlock, or kBroken
   ssize_t client_write(Client *c, const char *p, size_t n) {
     if (!c->ssl) {
@@ -1104,7 +1139,7 @@ class Loop {
     if (c->dead || c->phase != Phase::kIdle || c->close_after_flush || c->handoff_when_flushed) return;
     if (c->in.empty()) {
       if (c->eof && c->out_off >= c->out.size()) kill_client(c);
-      else if (!c->eof && !(c->events & EPOLLIN)) mod(c, c->events | kReading);
+      else if (!c->eof) resume_read(c);
       return;
     }
     // blank lines before a request line: JavaScript skips them (RFC 9112 §2.2)
@@ -1182,7 +1217,7 @@ class Loop {
       shutdown(p->fd, SHUT_WR);
       p->wr_closed = true;
     } else {
-      mod(c, c->events | kReading);
+      resume_read(c);
     }
   }
 
@@ -1247,8 +1282,8 @@ class Loop {
     if (c->eof) {
       if (!p->wr_closed) shutdown(p->fd, SHUT_WR);
       p->wr_closed = true;
-    } else if (!(c->events & EPOLLIN)) {
-      mod(c, c->events | kReading);
+    } else {
+      resume_read(c);
     }
     return true;
   }
@@ -1322,6 +1357,7 @@ class Loop {
       backends_ = plane_->backends;
       seen_version_ = plane_->version.load();
     }
+    plane_->taken.notify_all();
     // idle connections to dynos no longer listed close (draining, gone)
     for (auto it = pool_.begin(); it != pool_.end();) {
       bool listed = false;
@@ -1674,10 +1710,14 @@ class Loop {
       kill_up(u);
     }
     if (!c->got_byte) {
-      // the keep-alive race: a reused connection closed before any answer goes again, once, fresh
+      // the keep-alive race: a reused connection closed before any answer goes again, once,
+      // fresh; to JavaScript (another dyno) when this one is no longer listed (being stopped)
       if (c->reused && !c->retried) {
         c->retried = true;
-        return connect_new(c);
+        if (listed(c->b.get())) return connect_new(c);
+        release(c);
+        c->phase = Phase::kIdle;
+        return handoff_soon(c);
       }
       return fail(c, cut ? "H18" : "H13", 0);
     }
@@ -1707,7 +1747,7 @@ class Loop {
       return;
     }
     if (c->eof && c->in.empty() && c->out_off >= c->out.size()) return kill_client(c);
-    if (!c->eof && !(c->events & EPOLLIN)) mod(c, c->events | kReading);
+    if (!c->eof) resume_read(c);
     next(c);
   }
 
@@ -1809,12 +1849,16 @@ class Loop {
   }
 
   // ---------------------------------------------------------------- the pool
+  bool listed(const Backend *b) const {
+    for (auto &x : backends_)
+      if (x.get() == b) return true;
+    return false;
+  }
+
   void to_pool(Up *u) {
     auto &idle = pool_[u->b.get()];
-    bool listed = false;
-    for (auto &b : backends_) listed = listed || b.get() == u->b.get();
     // a dyno no longer listed gets no request: its connection goes; the pool holds at most a slot's worth
-    if (!listed || idle.size() >= (size_t)plane_->opts.max_in_flight) {
+    if (!listed(u->b.get()) || idle.size() >= (size_t)plane_->opts.max_in_flight) {
       kill_up(u);
       return;
     }
@@ -1961,6 +2005,7 @@ class Loop {
   std::vector<Client *> clients_;
   std::vector<Up *> ups_;
   std::vector<Pair *> pairs_;
+  std::vector<Client *> pending_reads_;  // TLS clients with bytes already read (resume_read)
   std::unordered_map<Backend *, std::vector<Up *>> pool_;
   std::vector<BackendPtr> backends_;
   uint64_t seen_version_ = 0;
@@ -1996,7 +2041,7 @@ Plane *plane_start(const PlaneOptions &opts, int notify_fd, StepError &err) {
   for (char t : opts.listen_tls) any_tls = any_tls || t;
   if (any_tls) {
     std::string why;
-    p->tls = tls_context(opts.tls_cert, opts.tls_key, why);
+    p->tls = tls_context(opts.tls_cert, opts.tls_key, opts.tls_ciphers, why);
     if (!p->tls) {
       p->opts.listen_fds.clear();  // still the caller's
       delete p;
@@ -2043,6 +2088,18 @@ std::vector<PlaneCounter> plane_set_backends(Plane *p, std::vector<PlaneBackend>
     p->version.fetch_add(1, std::memory_order_release);
   }
   for (auto &l : p->loops) l->wake();
+  // Returns once every loop picks from the new list: a dyno dropped from it (about to get
+  // SIGTERM) gets no request after this, and the requests in flight counted are all it
+  // got. A loop takes it at its next round (microseconds); the bound is for a stuck one.
+  {
+    std::unique_lock<std::mutex> g(p->mu);
+    const uint64_t v = p->version.load();
+    p->taken.wait_for(g, std::chrono::milliseconds(500), [&] {
+      for (auto &l : p->loops)
+        if (l->seen_version() < v) return false;
+      return true;
+    });
+  }
   return counters;
 }
 
@@ -2083,9 +2140,9 @@ void plane_stop(Plane *p, std::vector<std::string> &lines) {
   delete p;
 }
 
-std::string plane_tls_check(const std::string &cert, const std::string &key) {
+std::string plane_tls_check(const std::string &cert, const std::string &key, const std::string &ciphers) {
   std::string why;
-  SSL_CTX *ctx = tls_context(cert, key, why);
+  SSL_CTX *ctx = tls_context(cert, key, ciphers, why);
   if (ctx) SSL_CTX_free(ctx);
   return why;
 }

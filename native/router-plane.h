@@ -46,8 +46,9 @@ struct PlaneOptions {
   std::vector<int> listen_fds;
   std::vector<int> listen_ports;  // each fd's port: X-Forwarded-Port
   std::vector<char> listen_tls;   // each fd's: 1 for the TLS listener
-  // the TLS listener's certificate (its chain after it) and private key, PEM
-  std::string tls_cert, tls_key;
+  // the TLS listener's certificate (its chain after it) and private key, PEM, and the
+  // ciphers it offers (an OpenSSL cipher string, TLS_* names for TLS 1.3: Node's default)
+  std::string tls_cert, tls_key, tls_ciphers;
   int threads = 1;
   int max_in_flight = 50;
   int connect_ms = 5000, first_byte_ms = 30000, idle_ms = 55000, quarantine_ms = 5000, client_idle_ms = 60000, pool_idle_ms = 90000;
@@ -116,7 +117,7 @@ void plane_stop(Plane *p, std::vector<std::string> &lines);
 // group; the port in *bound. False with err filled and nothing left open.
 bool plane_listen(const std::string &host, int port, int n, std::vector<int> &fds, int *bound, StepError &err);
 
-// Whether the TLS certificate and key (PEM) make a server context: "" if so, else why not.
-std::string plane_tls_check(const std::string &cert, const std::string &key);
+// Whether the TLS certificate and key (PEM) and ciphers make a server context: "" if so, else why not.
+std::string plane_tls_check(const std::string &cert, const std::string &key, const std::string &ciphers);
 
 }  // namespace dynod

@@ -254,7 +254,7 @@ export interface DynodAddon {
   /** count listening TCP sockets on host:port, one SO_REUSEPORT group (one per plane thread); throws an Error with NativeErrorData */
   planeListen(host: string, port: number, count: number): { fds: number[]; port: number };
   /** '' when the PEM certificate (then its chain) and private key make the plane's TLS context, else OpenSSL's reason */
-  planeTlsCheck(cert: string, key: string): string;
+  planeTlsCheck(cert: string, key: string, ciphers: string): string;
   /**
    * The router's native data plane (native/router-plane.h) on its own threads, owning
    * the listen fds; onEvents gets router lines (strings), connections handed to
@@ -340,6 +340,8 @@ export interface NativePlaneOptions {
   /** the TLS listener's certificate (then its chain) and private key, PEM; '' without one */
   tlsCert: string;
   tlsKey: string;
+  /** the ciphers offered: an OpenSSL cipher string, TLS_* names for TLS 1.3 (Node's tls.DEFAULT_CIPHERS) */
+  tlsCiphers: string;
   threads: number;
   maxInFlight: number;
   /** limits.ts's: a longer header name, or more headers, and the request is JavaScript's */

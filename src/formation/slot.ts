@@ -233,8 +233,9 @@ export class Slot {
       // The slot stayed up; the new life's own start is what the log shows (a new dyno on Heroku).
       this.log('State changed from starting to up');
       this.since = new Date();
-      if (old && old.state !== 'down' && old.state !== 'crashed') void this.retire(old);
+      // the router drops the old life first: once it has SIGTERM, no new request reaches it
       this.ctx.changed(this);
+      if (old && old.state !== 'down' && old.state !== 'crashed') void this.retire(old);
     }
     this.settleBoot?.();
     this.setState('up');

@@ -478,7 +478,14 @@ export class Exchange implements UpstreamUser {
         this.heldBytes = 0;
         this.replay = null;
         this.sentAll = false;
-        this.connect(this.slot);
+        if (!this.slot.retired) {
+          this.connect(this.slot);
+          return;
+        }
+        // a dyno drained or gone meanwhile (being stopped): the request goes to another one
+        const now = performance.now();
+        this.releaseSlot(now);
+        this.checkoutDyno(now);
         return;
       }
       this.fail(this.sentAll ? 'H13' : 'H18');

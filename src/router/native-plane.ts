@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import { DEFAULT_CIPHERS } from 'node:tls';
 import type { NativePlaneBackend, NativePlaneHandoff, NativePlaneStats } from '../addon';
 import { DynodError } from '../errors';
 import { native } from '../native';
@@ -94,6 +95,8 @@ export class NativePlane {
           tls: fdTls,
           tlsCert: tls?.cert ?? '',
           tlsKey: tls?.key ?? '',
+          // the JavaScript listener's (Node's default); node:tls is loaded only for a TLS listener
+          tlsCiphers: tls ? DEFAULT_CIPHERS : '',
           threads,
           maxInFlight,
           headerNameMax: LIMITS.headerName,
@@ -199,7 +202,7 @@ export class NativePlane {
  */
 export function planeTlsProblem(cert: string, key: string): string | null {
   if (!process.versions.openssl) return 'this Node has no OpenSSL';
-  const why = native().planeTlsCheck(cert, key);
+  const why = native().planeTlsCheck(cert, key, DEFAULT_CIPHERS);
   return why === '' ? null : why;
 }
 
