@@ -2067,6 +2067,7 @@ Plane *plane_start(const PlaneOptions &opts, int notify_fd, StepError &err) {
 std::vector<PlaneCounter> plane_set_backends(Plane *p, std::vector<PlaneBackend> list) {
   std::vector<BackendPtr> next;
   std::vector<PlaneCounter> counters;
+  bool dropped = false;  // a dyno listed before is not now
   {
     std::lock_guard<std::mutex> g(p->mu);
     // a dyno listed again keeps its counters and connections
@@ -2084,14 +2085,20 @@ std::vector<PlaneCounter> plane_set_backends(Plane *p, std::vector<PlaneBackend>
       }
     }
     for (auto &b : next) counters.push_back({b->shared, b});
+    for (auto &b : p->backends) {
+      bool kept = false;
+      for (auto &n : next) kept = kept || n == b;
+      dropped = dropped || !kept;
+    }
     p->backends = std::move(next);
     p->version.fetch_add(1, std::memory_order_release);
   }
   for (auto &l : p->loops) l->wake();
-  // Returns once every loop picks from the new list: a dyno dropped from it (about to get
-  // SIGTERM) gets no request after this, and the requests in flight counted are all it
-  // got. A loop takes it at its next round (microseconds); the bound is for a stuck one.
-  {
+  // With a dyno dropped, returns once every loop picks from the new list: that dyno
+  // (about to get SIGTERM) gets no request after this, and the requests in flight counted
+  // are all it got. A loop takes it at its next round (microseconds, or a scheduler's
+  // slice on busy cores); the bound is for a stuck one. New dynos need no wait.
+  if (dropped) {
     std::unique_lock<std::mutex> g(p->mu);
     const uint64_t v = p->version.load();
     p->taken.wait_for(g, std::chrono::milliseconds(500), [&] {

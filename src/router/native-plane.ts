@@ -49,6 +49,8 @@ export class NativePlane {
   waitFlag: BigInt64Array | null = null;
   private readonly ids = new WeakMap<Backend, number>();
   private nextId = 1;
+  /** the list the plane has, and its counters: the same list again is no call */
+  private sent: { list: Backend[]; counters: Map<Backend, BigInt64Array> } | null = null;
 
   /**
    * Listens on every address and the TLS one (threads sockets each, one SO_REUSEPORT
@@ -143,6 +145,10 @@ export class NativePlane {
   backends(list: readonly Backend[]): Map<Backend, BigInt64Array> {
     const counters = new Map<Backend, BigInt64Array>();
     if (this.id === 0) return counters;
+    // a formation's every change (a worker's too) reaches here: a web list as it was is no
+    // news (its targets' pidfds would only be duplicated and closed again)
+    const sent = this.sent;
+    if (sent !== null && sent.list.length === list.length && list.every((b, i) => b === sent.list[i] && sent.counters.has(b) === (b.target !== undefined))) return sent.counters;
     const out: NativePlaneBackend[] = [];
     const known: Backend[] = [];
     for (const b of list) {
@@ -158,6 +164,7 @@ export class NativePlane {
     }
     const shared = native().planeBackends(this.id, out);
     known.forEach((b, i) => counters.set(b, shared[i]!));
+    this.sent = { list: [...list], counters };
     return counters;
   }
 
