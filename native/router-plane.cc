@@ -22,6 +22,7 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <exception>
@@ -618,6 +619,9 @@ struct Client : Handle {
   // (a TLS 1.3 KeyUpdate's answer)
   SSL *ssl = nullptr;
   bool handshaking = false, read_wants_write = false;
+  // the plane stopped reading (a bound, a handoff to come) with TLS perhaps holding records
+  // already read from the socket; false once a read ran dry (the rest is the kernel's)
+  bool held_back = false;
   // after a handoff: the socketpair to JavaScript, the client's plain bytes on their way
   // there, and the close_notify and FIN sent once JavaScript ended
   Pair *pair = nullptr;
@@ -757,7 +761,7 @@ class Loop {
       if (v != seen_version_) refresh();
       // lines wait up to kLinesEvery for company: a wake-up of JavaScript per request
       // would cost more than the request
-      int timeout = batch_.empty() ? 100 : std::max(0, (int)(last_post_ + kLinesEvery - mono_ms()) + 1);
+      int timeout = !pending_reads_.empty() ? 0 : batch_.empty() ? 100 : std::max(0, (int)(last_post_ + kLinesEvery - mono_ms()) + 1);
       int n = epoll_wait(ep_, evs, 256, timeout);
       now_ = mono_ms();
       for (int i = 0; i < n; i++) {
@@ -776,16 +780,16 @@ class Loop {
           case Tag::kPair: on_pair(static_cast<Pair *>(h), e); break;
         }
       }
-      // (a client stays allocated until reap(): the list may name one that died since)
-      while (!pending_reads_.empty()) {
-        std::vector<Client *> todo;
-        todo.swap(pending_reads_);
-        for (Client *c : todo)
-          if (!c->dead && c->ssl && SSL_has_pending(c->ssl) == 1) on_client(c, EPOLLIN);
-      }
       if (now_ - last_sweep >= 100) {
         sweep();
         last_sweep = now_;
+      }
+      // once a round: what these read may make more (the next round's; reap() drops the dead)
+      if (!pending_reads_.empty()) {
+        std::vector<Client *> todo;
+        todo.swap(pending_reads_);
+        for (Client *c : todo)
+          if (!c->dead && c->held_back) on_client(c, EPOLLIN);
       }
       reap();
       publish_counts();
@@ -947,6 +951,7 @@ class Loop {
       // a client that sends ahead of its answers is read up to a bound (next() hands
       // over a head or body larger than the plane takes)
       if (c->in.size() > kHeadMax + kBodyMax || c->close_after_flush || c->handoff_when_flushed) {
+        c->held_back = true;
         mod(c, c->events & ~kReading);
         return;
       }
@@ -954,9 +959,13 @@ class Loop {
       if (n > 0) {
         c->in.append(buf, n);
         c->last = now_;
-        if (!more_to_read(c, (size_t)n, sizeof buf)) return;
+        if (!more_to_read(c, (size_t)n, sizeof buf)) {
+          c->held_back = false;
+          return;
+        }
         continue;
       }
+      c->held_back = false;
       if (n != kWouldBlock) c->eof = true;
       return;
     }
@@ -1011,11 +1020,13 @@ class Loop {
   // (level-triggered epoll reports what the kernel holds; TLS may hold records already read)
   static bool more_to_read(Client *c, size_t n, size_t size) { return c->ssl ? SSL_has_pending(c->ssl) == 1 : n == size; }
 
-  // Reading on again. Bytes TLS read from the socket before the plane stopped reading
-  // are no longer the kernel's: epoll will not report them, so this round reads them.
+  // Reading on again. Records TLS read from the socket before the plane stopped reading
+  // are no longer the kernel's: epoll will not report them, so the round reads them. (Not
+  // after a read that ran dry: SSL_has_pending is also true for half a record, whose rest
+  // epoll does report.)
   void resume_read(Client *c) {
     if (!(c->events & EPOLLIN)) mod(c, c->events | kReading);
-    if (c->ssl && !c->handshaking && SSL_has_pending(c->ssl) == 1) pending_reads_.push_back(c);
+    if (c->ssl && c->held_back && !c->handshaking && SSL_has_pending(c->ssl) == 1) pending_reads_.push_back(c);
   }
 
   // bytes the client took, kWouldBlock, or kBroken
@@ -1222,6 +1233,17 @@ class Loop {
   }
 
   void on_piped_client(Client *c, uint32_t e) {
+    if (c->eof && (e & (EPOLLHUP | EPOLLERR))) {
+      // the client is gone both ways (epoll says so every round): nothing more goes to it;
+      // what it sent still goes to JavaScript
+      epoll_ctl(ep_, EPOLL_CTL_DEL, c->fd, nullptr);
+      c->events = 0;
+      c->out.clear();
+      c->out_off = 0;
+      c->shut = true;
+      if (flush_pair(c)) end_pipe(c);
+      return;
+    }
     if ((e & EPOLLOUT) && c->read_wants_write) {
       c->read_wants_write = false;
       e |= EPOLLIN;
@@ -1238,16 +1260,21 @@ class Loop {
       char buf[kReadChunk];
       for (;;) {
         if (c->to_js.size() - c->to_js_off > kClientOutHigh) {  // JavaScript reads slowly: the client waits
+          c->held_back = true;
           mod(c, c->events & ~kReading);
           break;
         }
         ssize_t n = client_read(c, buf, sizeof buf);
         if (n > 0) {
-          c->to_js.append(buf, n);
-          c->last = now_;
-          if (!more_to_read(c, (size_t)n, sizeof buf)) break;
+          if (!c->pair->wr_closed) c->to_js.append(buf, n);  // (JavaScript gone: dropped)
+          if (!c->shut) c->last = now_;  // after our close_notify, the client's bytes buy it no time
+          if (!more_to_read(c, (size_t)n, sizeof buf)) {
+            c->held_back = false;
+            break;
+          }
           continue;
         }
+        c->held_back = false;
         if (n == kWouldBlock) break;
         if (n == kBroken) return kill_client(c);
         c->eof = true;
@@ -1270,6 +1297,11 @@ class Loop {
       }
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && errno == EAGAIN) {
+        // what went out is dropped now and then, or a steady upload would keep all of it
+        if (c->to_js_off >= 64 * 1024) {
+          c->to_js.erase(0, c->to_js_off);
+          c->to_js_off = 0;
+        }
         mod(p, p->events | EPOLLOUT);
         return true;
       }
@@ -1291,6 +1323,18 @@ class Loop {
   void on_pair(Pair *p, uint32_t e) {
     Client *c = p->c;
     if (p->fd < 0 || !c || c->dead) return;
+    if (e & (EPOLLHUP | EPOLLERR)) {
+      // JavaScript closed its socket (epoll says so every round): the client gets what
+      // JavaScript wrote, then close_notify and FIN; what the client sends is dropped
+      epoll_ctl(ep_, EPOLL_CTL_DEL, p->fd, nullptr);
+      p->events = 0;
+      p->eof = true;
+      p->wr_closed = true;
+      c->to_js.clear();
+      c->to_js_off = 0;
+      end_pipe(c);
+      return;
+    }
     if ((e & EPOLLOUT) && !flush_pair(c)) return;
     if ((e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && !p->eof) {
       char buf[kReadChunk];
@@ -1890,8 +1934,9 @@ class Loop {
     for (Client *c : clients_) {
       if (c->dead) continue;
       if (c->pair) {
-        // JavaScript keeps the time of a connection it has; once it ended, the client gets kLingerMs to close
-        if (c->shut && now_ - c->last >= kLingerMs) kill_client(c);
+        // JavaScript keeps the time of a connection it has; once it ended, the client gets
+        // kLingerMs to close, or the idle timeout to take what is left for it
+        if ((c->shut && now_ - c->last >= kLingerMs) || (c->pair->eof && now_ - c->last >= plane_->opts.idle_ms)) kill_client(c);
         continue;
       }
       switch (c->phase) {
@@ -1968,6 +2013,8 @@ class Loop {
 
   // frees what died this round (handles may be in this round's event list until then)
   void reap() {
+    if (!pending_reads_.empty())
+      pending_reads_.erase(std::remove_if(pending_reads_.begin(), pending_reads_.end(), [](Client *c) { return c->dead; }), pending_reads_.end());
     for (size_t i = 0; i < clients_.size();) {
       if (clients_[i]->dead) {
         delete clients_[i];

@@ -72,9 +72,9 @@ function httpsGet(port: number, p: string, agent: https.Agent | false, headers: 
   });
 }
 
-function tlsConnect(port: number): Promise<tls.TLSSocket> {
+function tlsConnect(port: number, allowHalfOpen = false): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
-    const s = tls.connect({ host: '127.0.0.1', port, ca: cert.cert, servername: 'localhost' }, () => resolve(s));
+    const s = tls.connect({ host: '127.0.0.1', port, ca: cert.cert, servername: 'localhost', allowHalfOpen }, () => resolve(s));
     s.once('error', reject);
   });
 }
@@ -313,4 +313,76 @@ t.test('pipelined TLS requests beyond what the plane reads ahead: every one answ
     s.destroy();
     t.equal(out.split('HTTP/1.1 200 OK').length - 1, n, `${n} requests in ${sent} bytes, one record each: ${n} answers`);
   }
+});
+
+t.test('a TLS record split across packets: the plane waits for its rest without spinning, then answers', async (t) => {
+  const up = await httpUpstream((q, r) => r.end(`answer ${q.url}\n`));
+  const r = await startRouter(new TestSource([tcpBackend('web.1', up.port)]), tlsOpts);
+  t.teardown(async () => {
+    await r.close();
+    await up.close();
+  });
+  // a transport that sends each write's second half 200 ms after its first
+  const raw = net.connect(tlsPort(r), '127.0.0.1');
+  await new Promise((res) => raw.once('connect', res));
+  let split = false;
+  const { Duplex } = await import('node:stream');
+  const slow = new Duplex({
+    write(chunk: Buffer, _enc, cb) {
+      if (!split || chunk.length < 2) return void raw.write(chunk, cb);
+      const half = chunk.length >> 1;
+      raw.write(chunk.subarray(0, half));
+      setTimeout(() => raw.write(chunk.subarray(half), cb), 200);
+    },
+    read() {},
+  });
+  raw.on('data', (d: Buffer) => slow.push(d));
+  raw.on('end', () => slow.push(null));
+  const s = tls.connect({ socket: slow as unknown as net.Socket, ca: cert.cert, servername: 'localhost' });
+  await new Promise((res) => s.once('secureConnect', res));
+  let got = readAll(s, (b) => b.includes('answer /one'));
+  s.write('GET /one HTTP/1.1\r\nHost: x\r\n\r\n');
+  await got;
+  split = true;
+  got = readAll(s, (b) => b.includes('answer /two'));
+  const cpu0 = process.cpuUsage();
+  const t0 = Date.now();
+  s.write(`GET /two HTTP/1.1\r\nHost: x\r\nX-Pad: ${'p'.repeat(2000)}\r\n\r\n`);
+  const timer = setTimeout(() => s.destroy(), 5_000);
+  const out = (await got).toString('latin1');
+  clearTimeout(timer);
+  const cpu = process.cpuUsage(cpu0);
+  const ms = Date.now() - t0;
+  s.destroy();
+  raw.destroy();
+  t.match(out, /answer \/two/, 'the request whose record came in two answered');
+  t.ok((cpu.user + cpu.system) / 1000 < ms * 0.5, `this process's CPU while it waited: ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms in ${ms} ms (a spinning plane thread would take them all)`);
+});
+
+t.test('a relayed TLS connection JavaScript closes: the client gets its end, and no plane thread spins', async (t) => {
+  const up = await httpUpstream((q, r) => r.end(`answer ${q.url}\n`));
+  const r = await startRouter(new TestSource([tcpBackend('web.1', up.port)]), { ...tlsOpts, timeouts: { clientIdle: 300 } });
+  t.teardown(async () => {
+    await r.close();
+    await up.close();
+  });
+  // half-open: this client does not answer the end with its own (the plane must not wait on it busily)
+  const s = await tlsConnect(tlsPort(r), true);
+  const ended = new Promise<number>((res) => {
+    s.on('end', () => res(Date.now()));
+    s.on('close', () => res(Date.now()));
+  });
+  s.on('data', () => {});
+  // HTTP/1.0 with keep-alive: JavaScript's (through the relay); it stays open until JavaScript's idle timeout
+  s.write('GET /a HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n');
+  await sleep(100);
+  const cpu0 = process.cpuUsage();
+  const t0 = Date.now();
+  const at = await Promise.race([ended, sleep(3_000).then(() => 0)]);
+  await sleep(300); // after the end: a plane thread spinning on the relay would burn this
+  const cpu = process.cpuUsage(cpu0);
+  const ms = Date.now() - t0;
+  s.destroy();
+  t.ok(at > 0, `the client saw its connection end (${at ? at - t0 : '-'} ms after)`);
+  t.ok((cpu.user + cpu.system) / 1000 < ms * 0.5, `this process's CPU meanwhile: ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms in ${ms} ms`);
 });
