@@ -482,10 +482,11 @@ export class Exchange implements UpstreamUser {
           this.connect(this.slot);
           return;
         }
-        // a dyno drained or gone meanwhile (being stopped): the request goes to another one
+        // a dyno drained or gone meanwhile (being stopped): the request is routed again
+        // (another dyno, or H14/H10/the boot wait as for a new one)
         const now = performance.now();
         this.releaseSlot(now);
-        this.checkoutDyno(now);
+        this.route(now);
         return;
       }
       this.fail(this.sentAll ? 'H13' : 'H18');
