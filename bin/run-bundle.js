@@ -21,15 +21,20 @@ function bundleIsCurrent(file) {
   }
 }
 
-/** bundle: relative to dist/; fallback: the unbundled module (relative to bin/) whose main(argv) runs the CLI. */
-function runBundle(bundle, fallback) {
+/**
+ * bundle: relative to dist/; fallback: the unbundled module (relative to bin/) whose
+ * main(argv) runs the CLI; beforeRun: called once the code is compiled, before it runs.
+ */
+function runBundle(bundle, fallback, beforeRun) {
   const file = path.join(root, 'dist', bundle);
   if (process.env.DYNOD_NO_BUNDLE === '1' || !bundleIsCurrent(file)) {
+    beforeRun?.();
     require(fallback).main(process.argv);
     return;
   }
   const { createRequire } = require('node:module');
   const script = bundleScript(file);
+  beforeRun?.();
   const mod = { exports: {}, id: file, filename: file, loaded: false };
   script.runInThisContext().call(mod.exports, mod.exports, createRequire(file), mod, file, path.dirname(file));
 }
