@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { selfSignedCertificate } from '../../src/router/index';
+import { native } from '../../src/native';
 import { TestSource, eventually, openFds, httpUpstream, lineFields, samePlaneFields, sleep, startRouter, tcpBackend } from '../helpers/router';
 
 // HTTPS on the native data plane (native/router-plane.cc terminates TLS with Node's
@@ -457,4 +458,37 @@ t.test('H12 and H13 over TLS from the plane: the error page, the line (protocol=
   const lines = (await r.waitLines(2)).map(lineFields);
   t.same(lines.map((l) => [l.code, l.status, l.protocol]), [['H12', '503', 'https'], ['H13', '503', 'https']]);
   t.equal(r.router.stats().connections, 1, 'the TLS connection stayed open across both');
+});
+
+t.test('a certificate the plane\'s OpenSSL refuses leaves TLS to the JavaScript listener; plain HTTP stays native', async (t) => {
+  const addon = native();
+  const check = addon.planeTlsCheck;
+  addon.planeTlsCheck = () => 'refused, for this test';
+  t.teardown(() => {
+    addon.planeTlsCheck = check;
+  });
+  const up = await echoUpstream();
+  const r = await startRouter(new TestSource([tcpBackend('web.1', up.port)]), tlsOpts);
+  t.teardown(async () => {
+    await r.close();
+    await up.close();
+  });
+  t.same(r.router.addresses().map((a) => a.protocol), ['http', 'https']);
+  const a = await httpsGet(tlsPort(r), '/secure', false);
+  t.equal(a.status, 200);
+  t.equal((JSON.parse(a.body) as { headers: Record<string, string> }).headers['x-forwarded-proto'], 'https');
+  t.equal(r.router.stats().nativeRequests, 0, 'HTTPS served by JavaScript');
+  const b = await httpsGet(tlsPort(r), '/again', false);
+  t.equal(b.status, 200);
+  const plain = await new Promise<number>((resolve, reject) => {
+    net.connect(r.port, '127.0.0.1').once('error', reject).on('connect', function (this: net.Socket) {
+      const got = readAll(this, (x) => x.includes('"url":"/plain"'));
+      this.write('GET /plain HTTP/1.1\r\nHost: x\r\n\r\n');
+      void got.then(() => {
+        this.destroy();
+        resolve(r.router.stats().nativeRequests);
+      });
+    });
+  });
+  t.equal(plain, 1, 'plain HTTP on the native plane');
 });
