@@ -890,16 +890,21 @@ class Loop {
     return buf;
   }
 
+  // Nothing more goes to the client: close_notify over TLS (best effort, as the FIN), then FIN.
+  void end_to_client(Client *c) {
+    if (c->ssl) {
+      ERR_clear_error();
+      SSL_shutdown(c->ssl);
+      ERR_clear_error();
+    }
+    shutdown(c->fd, SHUT_WR);
+  }
+
   // The answer is out and the connection ends: FIN, then what the client still sends is
   // read and dropped until it closes (a close with unread bytes would send a RST, which
   // can destroy the answer in flight).
   void linger(Client *c) {
-    if (c->ssl) {
-      ERR_clear_error();
-      SSL_shutdown(c->ssl);  // close_notify; best effort, as the FIN after it
-      ERR_clear_error();
-    }
-    shutdown(c->fd, SHUT_WR);
+    end_to_client(c);
     c->lingering = true;
     c->last = now_;
     mod(c, kReading);
@@ -921,10 +926,7 @@ class Loop {
       if (c->dead || c->handshaking) return;
       e |= EPOLLIN;  // read ahead: the first request may have come with the handshake's end
     }
-    if ((e & EPOLLOUT) && c->read_wants_write) {
-      c->read_wants_write = false;
-      e |= EPOLLIN;
-    }
+    e = writable_reads(c, e);
     if (e & EPOLLOUT) {
       if (!flush_client(c)) return;
     }
@@ -989,6 +991,13 @@ class Loop {
     if (e == SSL_ERROR_WANT_READ) mod(c, kReading);
     else if (e == SSL_ERROR_WANT_WRITE) mod(c, kReading | EPOLLOUT);
     else kill_client(c);
+  }
+
+  // A socket that takes bytes again lets an SSL_read waiting for that read on.
+  static uint32_t writable_reads(Client *c, uint32_t e) {
+    if (!(e & EPOLLOUT) || !c->read_wants_write) return e;
+    c->read_wants_write = false;
+    return e | EPOLLIN;
   }
 
   // bytes read, 0 at the client's end, kWouldBlock, or kBroken
@@ -1184,16 +1193,23 @@ class Loop {
   void handoff(Client *c) {
     if (c->ssl) return pipe_to_js(c);
     epoll_ctl(ep_, EPOLL_CTL_DEL, c->fd, nullptr);
-    PlaneEvent ev;
-    ev.kind = PlaneEvent::kHandoff;
-    ev.fd = c->fd;
-    ev.bytes = std::move(c->in);
-    ev.ip = c->ip;
-    ev.port = c->port;
-    batch_.push_back(std::move(ev));
-    post_now_ = true;
+    post_handoff(c, c->fd, false);
     c->fd = -1;
     c->dead = true;
+  }
+
+  // JavaScript's from now on: fd (the client's, or its relay's end) with what was read of it
+  void post_handoff(Client *c, int fd, bool tls) {
+    PlaneEvent ev;
+    ev.kind = PlaneEvent::kHandoff;
+    ev.fd = fd;
+    ev.bytes = std::move(c->in);
+    c->in.clear();
+    ev.ip = c->ip;
+    ev.port = c->port;
+    ev.tls = tls;
+    batch_.push_back(std::move(ev));
+    post_now_ = true;
   }
 
   // ---------------------------------------------------------------- a TLS connection's handoff
@@ -1212,16 +1228,7 @@ class Loop {
       close(sv[0]);
       return kill_client(c);
     }
-    PlaneEvent ev;
-    ev.kind = PlaneEvent::kHandoff;
-    ev.fd = sv[0];
-    ev.bytes = std::move(c->in);
-    ev.ip = c->ip;
-    ev.port = c->port;
-    ev.tls = true;
-    batch_.push_back(std::move(ev));
-    post_now_ = true;
-    c->in.clear();
+    post_handoff(c, sv[0], true);
     c->handoff_when_flushed = false;
     c->last = now_;
     if (c->eof) {
@@ -1244,10 +1251,7 @@ class Loop {
       if (flush_pair(c)) end_pipe(c);
       return;
     }
-    if ((e & EPOLLOUT) && c->read_wants_write) {
-      c->read_wants_write = false;
-      e |= EPOLLIN;
-    }
+    e = writable_reads(c, e);
     if (e & EPOLLOUT) {
       int st = write_out(c);
       if (st < 0) return kill_client(c);
@@ -1367,10 +1371,7 @@ class Loop {
     if (!p || c->dead) return;
     // JavaScript ended and the client has all of it: close_notify, then FIN
     if (p->eof && c->out.empty() && !c->shut) {
-      ERR_clear_error();
-      SSL_shutdown(c->ssl);
-      ERR_clear_error();
-      shutdown(c->fd, SHUT_WR);
+      end_to_client(c);
       c->shut = true;
       c->last = now_;
     }
@@ -1404,9 +1405,7 @@ class Loop {
     plane_->taken.notify_all();
     // idle connections to dynos no longer listed close (draining, gone)
     for (auto it = pool_.begin(); it != pool_.end();) {
-      bool listed = false;
-      for (auto &b : backends_) listed = listed || b.get() == it->first;
-      if (listed) {
+      if (listed(it->first)) {
         ++it;
         continue;
       }
@@ -2015,29 +2014,19 @@ class Loop {
   void reap() {
     if (!pending_reads_.empty())
       pending_reads_.erase(std::remove_if(pending_reads_.begin(), pending_reads_.end(), [](Client *c) { return c->dead; }), pending_reads_.end());
-    for (size_t i = 0; i < clients_.size();) {
-      if (clients_[i]->dead) {
-        delete clients_[i];
-        clients_[i] = clients_.back();
-        clients_.pop_back();
-      } else {
-        i++;
-      }
-    }
-    for (size_t i = 0; i < ups_.size();) {
-      if (ups_[i]->fd < 0) {
-        delete ups_[i];
-        ups_[i] = ups_.back();
-        ups_.pop_back();
-      } else {
-        i++;
-      }
-    }
-    for (size_t i = 0; i < pairs_.size();) {
-      if (pairs_[i]->fd < 0) {
-        delete pairs_[i];
-        pairs_[i] = pairs_.back();
-        pairs_.pop_back();
+    delete_if(clients_, [](Client *c) { return c->dead; });
+    delete_if(ups_, [](Up *u) { return u->fd < 0; });
+    delete_if(pairs_, [](Pair *p) { return p->fd < 0; });
+  }
+
+  // deletes and drops the handles gone (order does not matter)
+  template <typename T, typename Gone>
+  static void delete_if(std::vector<T *> &v, Gone gone) {
+    for (size_t i = 0; i < v.size();) {
+      if (gone(v[i])) {
+        delete v[i];
+        v[i] = v.back();
+        v.pop_back();
       } else {
         i++;
       }

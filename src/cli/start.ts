@@ -8,7 +8,6 @@ import { applyScale } from '../formation/formation-spec';
 import { LogHub } from '../formation/logs';
 import { Formation } from '../formation/manager';
 import { readAppInput } from './app-input';
-import { keepYoungGenerationSmall } from './v8-heap';
 import { trimWhenSettled } from './idle-trim';
 import { ControlServer } from '../control/server';
 import { Router, loadCertificate, selfSignedCertificate } from '../router';
@@ -54,7 +53,6 @@ export async function startCommand(formationArg: string | undefined, flags: Star
   if (flags.logFormat !== 'text' && flags.logFormat !== 'json') throw new UsageError(`--log-format ${flags.logFormat}: accepted: text, json`);
   const port = parsePositiveInt(flags.port, '--port', 1, 65535);
   if (process.getuid?.() !== 0) throw new DynodError('must run as root (try sudo)', { step: 'permissions' });
-  keepYoungGenerationSmall();
 
   const tls = tlsOptions(flags, app);
   const bind = flags.bind;

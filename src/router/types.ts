@@ -73,9 +73,9 @@ export interface RouterOptions {
   /** the random source of the dyno pick (tests give a seeded one); a router with one serves every request in JavaScript */
   random?: () => number;
   /**
-   * Where plain-HTTP requests are served: 'native' (the default), the addon's data
-   * plane on threads of its own, which hands every request it does not take whole to
-   * the JavaScript router; 'js', the JavaScript router alone.
+   * Where HTTP and HTTPS requests are served: 'native' (the default), the addon's data
+   * plane on threads of its own (it terminates TLS too), which hands every request it
+   * does not take whole to the JavaScript router; 'js', the JavaScript router alone.
    */
   plane?: 'native' | 'js';
   /** the native plane's threads (default: 2, or 1 on one CPU) */

@@ -310,3 +310,13 @@ export function samePlaneFields(line: string): Record<string, string> {
   for (const k of ['request_id', 'service', 'connect', 'host']) delete f[k];
   return f;
 }
+
+/** A router (as startRouter) in front of one upstream as web.1; both closed when the test ends. */
+export async function routerOn(t: { teardown(fn: () => unknown): void }, up: { port: number; close(): Promise<void> }, opts: Partial<RouterOptions> = {}): Promise<TestRouter> {
+  const r = await startRouter(new TestSource([tcpBackend('web.1', up.port)]), opts);
+  t.teardown(async () => {
+    await r.close();
+    await up.close();
+  });
+  return r;
+}

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { selfSignedCertificate } from '../../src/router/index';
 import { native } from '../../src/native';
-import { TestSource, eventually, openFds, httpUpstream, lineFields, samePlaneFields, sleep, startRouter, tcpBackend } from '../helpers/router';
+import { TestSource, routerOn, eventually, openFds, httpUpstream, lineFields, samePlaneFields, sleep, startRouter, tcpBackend } from '../helpers/router';
 
 // HTTPS on the native data plane (native/router-plane.cc terminates TLS with Node's
 // OpenSSL): what it serves itself matches the JavaScript TLS listener; what it does not
@@ -57,6 +57,15 @@ async function echoUpstream() {
       r.writeHead(200, { 'Content-Type': 'application/json', 'X-App': 'echo' });
       r.end(JSON.stringify({ method: q.method, url: q.url, headers: q.headers, bytes: n, sha: h.digest('hex'), version: q.httpVersion }));
     });
+  });
+}
+
+/** the dyno accepts an upgrade and echoes every byte after its 101 */
+function echoUpgrades(server: import('node:http').Server): void {
+  server.on('upgrade', (_q, sock: net.Socket, early: Buffer) => {
+    sock.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n');
+    if (early.length) sock.write(early);
+    sock.pipe(sock);
   });
 }
 
@@ -135,17 +144,8 @@ t.test('HTTPS served by the native plane: the same answer, headers and line as t
 
 t.test('over TLS, what the plane does not take whole reaches JavaScript through its relay, intact both ways', async (t) => {
   const up = await echoUpstream();
-  // an upgrade the dyno accepts: it echoes every byte after the 101
-  up.server.on('upgrade', (_q, sock: net.Socket, early: Buffer) => {
-    sock.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n');
-    if (early.length) sock.write(early);
-    sock.pipe(sock);
-  });
-  const r = await startRouter(new TestSource([tcpBackend('web.1', up.port)]), tlsOpts);
-  t.teardown(async () => {
-    await r.close();
-    await up.close();
-  });
+  echoUpgrades(up.server);
+  const r = await routerOn(t, up, tlsOpts);
   const port = tlsPort(r);
 
   // HTTP/1.0: JavaScript's (keep-alive and framing rules), through the relay
@@ -258,11 +258,7 @@ t.test('TLS clients that come and go (served, relayed, cut mid-handshake, not sp
 
 t.test('a slow TLS reader: the plane stops reading the dyno while the client lags, and delivers everything', async (t) => {
   const up = await echoUpstream();
-  const r = await startRouter(new TestSource([tcpBackend('web.1', up.port)]), tlsOpts);
-  t.teardown(async () => {
-    await r.close();
-    await up.close();
-  });
+  const r = await routerOn(t, up, tlsOpts);
   const s = await tlsConnect(tlsPort(r));
   const size = 6 * 1024 * 1024;
   s.pause();
@@ -285,11 +281,7 @@ t.test('pipelined TLS requests beyond what the plane reads ahead: every one answ
     if (q.url === '/r0') setTimeout(answer, 300);
     else answer();
   });
-  const r = await startRouter(new TestSource([tcpBackend('web.1', up.port)]), tlsOpts);
-  t.teardown(async () => {
-    await r.close();
-    await up.close();
-  });
+  const r = await routerOn(t, up, tlsOpts);
   // The plane stops reading a client 72 KiB ahead. TLS reads the socket in 16 KiB gulps:
   // with small records, what the client sent last may all sit in TLS's buffer by then,
   // none in the kernel's, and epoll says nothing of it. About that much, in several sizes.
@@ -318,11 +310,7 @@ t.test('pipelined TLS requests beyond what the plane reads ahead: every one answ
 
 t.test('a TLS record split across packets: the plane waits for its rest without spinning, then answers', async (t) => {
   const up = await httpUpstream((q, r) => r.end(`answer ${q.url}\n`));
-  const r = await startRouter(new TestSource([tcpBackend('web.1', up.port)]), tlsOpts);
-  t.teardown(async () => {
-    await r.close();
-    await up.close();
-  });
+  const r = await routerOn(t, up, tlsOpts);
   // a transport that sends each write's second half 200 ms after its first
   const raw = net.connect(tlsPort(r), '127.0.0.1');
   await new Promise((res) => raw.once('connect', res));
@@ -362,11 +350,7 @@ t.test('a TLS record split across packets: the plane waits for its rest without 
 
 t.test('a relayed TLS connection JavaScript closes: the client gets its end, and no plane thread spins', async (t) => {
   const up = await httpUpstream((q, r) => r.end(`answer ${q.url}\n`));
-  const r = await startRouter(new TestSource([tcpBackend('web.1', up.port)]), { ...tlsOpts, timeouts: { clientIdle: 300 } });
-  t.teardown(async () => {
-    await r.close();
-    await up.close();
-  });
+  const r = await routerOn(t, up, { ...tlsOpts, timeouts: { clientIdle: 300 } });
   // half-open: this client does not answer the end with its own (the plane must not wait on it busily)
   const s = await tlsConnect(tlsPort(r), true);
   const ended = new Promise<number>((res) => {
@@ -390,16 +374,8 @@ t.test('a relayed TLS connection JavaScript closes: the client gets its end, and
 
 t.test('an upgrade over TLS carries 16 MiB each way at once through the relay, in order, with backpressure both ways', async (t) => {
   const up = await httpUpstream((_q, r) => r.end('no'));
-  up.server.on('upgrade', (_q, sock: net.Socket, early: Buffer) => {
-    sock.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n');
-    if (early.length) sock.write(early);
-    sock.pipe(sock);
-  });
-  const r = await startRouter(new TestSource([tcpBackend('web.1', up.port)]), tlsOpts);
-  t.teardown(async () => {
-    await r.close();
-    await up.close();
-  });
+  echoUpgrades(up.server);
+  const r = await routerOn(t, up, tlsOpts);
   const s = await tlsConnect(tlsPort(r));
   const size = 16 * 1024 * 1024;
   const data = crypto.randomBytes(size);
@@ -468,11 +444,7 @@ t.test('a certificate the plane\'s OpenSSL refuses leaves TLS to the JavaScript 
     addon.planeTlsCheck = check;
   });
   const up = await echoUpstream();
-  const r = await startRouter(new TestSource([tcpBackend('web.1', up.port)]), tlsOpts);
-  t.teardown(async () => {
-    await r.close();
-    await up.close();
-  });
+  const r = await routerOn(t, up, tlsOpts);
   t.same(r.router.addresses().map((a) => a.protocol), ['http', 'https']);
   const a = await httpsGet(tlsPort(r), '/secure', false);
   t.equal(a.status, 200);

@@ -1,7 +1,7 @@
 import t from 'tap';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
-import { TestSource, connectTo, openFds, get, httpUpstream, lineFields, samePlaneFields, rawExchange, rawUpstream, readUntil, sleep, startRouter, tcpBackend } from '../helpers/router';
+import { TestSource, routerOn, connectTo, openFds, get, httpUpstream, lineFields, samePlaneFields, rawExchange, rawUpstream, readUntil, sleep, startRouter, tcpBackend } from '../helpers/router';
 import type { Backend } from '../../src/router/types';
 
 // The native data plane (native/router-plane.h) against the JavaScript router: the same
@@ -52,11 +52,7 @@ t.test('a plain request: served by the native plane with the same answer, header
 
 t.test('what the plane does not take whole goes to the JavaScript router intact, before any byte reached a dyno', async (t) => {
   const up = await echoUpstream();
-  const r = await startRouter(new TestSource([tcpBackend('web.1', up.port)]));
-  t.teardown(async () => {
-    await r.close();
-    await up.close();
-  });
+  const r = await routerOn(t, up);
   const cases: [string, string | Buffer, RegExp][] = [
     ['HTTP/1.0', 'GET /ten HTTP/1.0\r\nHost: x\r\n\r\n', /^HTTP\/1\.1 200 [^]*"version":"1\.1"/],
     ['chunked body', 'POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n', /^HTTP\/1\.1 200 [^]*"bytes":3/],
@@ -161,11 +157,7 @@ t.test('close(): the plane\'s threads end and every fd it held is closed', async
 
 t.test('a long-lived plane: connections that come and go leave nothing behind', async (t) => {
   const up = await httpUpstream((_q, r) => r.end('ok'));
-  const r = await startRouter(new TestSource([tcpBackend('web.1', up.port)]), { planeThreads: 2 });
-  t.teardown(async () => {
-    await r.close();
-    await up.close();
-  });
+  const r = await routerOn(t, up, { planeThreads: 2 });
   const fdCount = () => fs.readdirSync('/proc/self/fd').length;
   const round = async () => {
     // 200 client connections, one request each, 8 at a time
@@ -191,11 +183,7 @@ t.test('responses as the JavaScript router passes them: headers the dyno\'s Conn
       s.write('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nConnection: X-Secret\r\nX-Secret: 1\r\nX-Kept: 2\r\nContent-Length: 2\r\n\r\nok');
     }),
   );
-  const r = await startRouter(new TestSource([tcpBackend('web.1', up.port)]));
-  t.teardown(async () => {
-    await r.close();
-    await up.close();
-  });
+  const r = await routerOn(t, up);
   const text = await rawExchange(r.port, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
   t.match(text, /^HTTP\/1\.1 200 OK\r\n/, 'no 100 Continue first');
   t.match(text, /\r\nX-Kept: 2\r\n/);
@@ -205,11 +193,7 @@ t.test('responses as the JavaScript router passes them: headers the dyno\'s Conn
 
 t.test('a client that sends half a request and stops is closed after clientIdle', async (t) => {
   const up = await httpUpstream((_q, res) => res.end('ok'));
-  const r = await startRouter(new TestSource([tcpBackend('web.1', up.port)]), { timeouts: { clientIdle: 300 } });
-  t.teardown(async () => {
-    await r.close();
-    await up.close();
-  });
+  const r = await routerOn(t, up, { timeouts: { clientIdle: 300 } });
   const s = await connectTo(r.port);
   const t0 = Date.now();
   s.write('GET / HTTP/1.1\r\nHost: x\r\n');
