@@ -56,12 +56,11 @@ const LAZY_HELPER = `function __dynodLazy(id) {
 // The entry: main() of the CLI. A preloaded benchmark probe (scripts/bench/cli-probe.js)
 // sees the modules through globalThis.__dynodBenchProbe, which nothing else sets.
 const ENTRY = `
-const { main } = require('./main.js');
+const { main, exitWhenDone } = require('./main.js');
 if (typeof globalThis.__dynodBenchProbe === 'function')
   globalThis.__dynodBenchProbe({ Dyno: require('../dyno/dyno.js').Dyno, Command: require('commander').Command });
-// Once the event loop has nothing left (output written, dynos ended, cleanup done), exit
-// without Node's teardown of the V8 heap, ~2 ms of every run that nobody can see.
-process.once('beforeExit', () => process.exit());
+// Once the event loop has nothing left, exit without Node's teardown (src/cli/exit.ts).
+exitWhenDone();
 void main(process.argv);
 `;
 
@@ -189,7 +188,7 @@ function makeCodeCache(root, outfile, trains = [['dynod', 'run', '--dry-run', '-
 // dynod-oci's entry: runc's command line (src/oci/cli.ts); one short process per verb.
 const OCI_ENTRY = `
 const { main } = require('../oci/cli.js');
-process.once('beforeExit', () => process.exit()); // as the dynod CLI's entry
+require('../cli/exit.js').exitWhenDone(); // as the dynod CLI's entry
 void main(process.argv);
 `;
 

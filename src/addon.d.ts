@@ -306,6 +306,8 @@ export interface DynodAddon {
   lockRange(fd: number, index: number, lock?: boolean): boolean;
   /** flock(fd, LOCK_EX or LOCK_SH | LOCK_NB): false when another holder has it */
   flock(fd: number, exclusive: boolean): boolean;
+  /** ends the process at once with this status (0-255), as _exit(2): no exit handlers, no teardown */
+  exitNow(status: number): never;
   /** turns off output post-processing (OPOST) on a terminal fd */
   rawOutput(fd: number): void;
   resizePty(fd: number, rows: number, cols: number): void;

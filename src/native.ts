@@ -22,6 +22,11 @@ type RawAddon = Omit<DynodAddon, 'spawn' | 'enter'> & {
 
 let addon: DynodAddon | undefined;
 
+/** The addon if this process has loaded it already, else null (loading it is a dlopen). */
+export function loadedNative(): DynodAddon | null {
+  return addon ?? null;
+}
+
 export function native(): DynodAddon {
   if (!addon) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -3,6 +3,9 @@ import { runCommand, type RunFlags } from './run';
 import { sizesCommand } from './sizes';
 import { DynodError, EXIT_DYNOD_ERROR } from '../errors';
 import { parsePositiveInt } from '../dyno/units';
+import { exitWhenDone } from './exit';
+
+export { exitWhenDone };
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -187,6 +190,6 @@ export async function main(argv: string[]): Promise<void> {
 }
 
 if (require.main === module) {
-  process.once('beforeExit', () => process.exit()); // as the bundle's entry (scripts/build-cli.js)
+  exitWhenDone(); // as the bundle's entry (scripts/build-cli.js)
   void main(process.argv);
 }

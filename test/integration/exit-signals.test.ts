@@ -1,6 +1,9 @@
 // Exit statuses, signal forwarding, reaping, and PID 1's handling of signals.
 import t from 'tap';
-import { sh, run, spawnDynod, lines } from '../helpers/dynod';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { sh, run, spawnDynod, lines, DYNOD } from '../helpers/dynod';
 import { tempApp } from '../helpers/app';
 import { hostProcesses, statusFields } from '../helpers/host';
 
@@ -20,6 +23,26 @@ t.test('exit statuses: the command\'s, 126, 127, and 128+N for a signal', async 
   ];
   const results = await Promise.all(cases.map(([, cmd]) => run(cmd, ['--app', app])));
   cases.forEach(([what, , status], i) => t.equal(results[i]!.code, status, `${what}: ${results[i]!.stderr}`));
+});
+
+t.test('the CLI ends without Node\'s teardown (src/cli/exit.ts) and keeps every byte and the status: a pipe, a file, its own messages', async (t) => {
+  const app = tempApp(t);
+  const r = await sh('seq 1 400000; echo done >&2; exit 3', ['--app', app, '--net', 'none']);
+  t.equal(r.code, 3, r.stderr);
+  t.equal(lines(r.stdout).length, 400000);
+  t.equal(lines(r.stdout)[399999], '400000');
+  t.equal(r.stderr, 'done\n');
+  const out = path.join(t.testdirName, 'out.txt');
+  fs.mkdirSync(t.testdirName, { recursive: true });
+  const fd = fs.openSync(out, 'w');
+  const f = spawnSync(DYNOD, ['run', '--app', app, '--net', 'none', '--', 'seq', '1', '300000'], { stdio: ['ignore', fd, 'pipe'], encoding: 'utf8' });
+  fs.closeSync(fd);
+  t.equal(f.status, 0, f.stderr);
+  t.equal(lines(fs.readFileSync(out, 'utf8')).length, 300000);
+  // dynod's own line about the dyno comes out whole before the end, with 127
+  const missing = await run(['no-such-command-xyz'], ['--app', app, '--net', 'none']);
+  t.equal(missing.code, 127);
+  t.match(missing.stderr, /^dynod: no-such-command-xyz: command not found\n$/);
 });
 
 t.test('SIGTERM to dynod reaches the dyno: a shell that traps TERM and exits 0 makes dynod exit 0', async (t) => {
