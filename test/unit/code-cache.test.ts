@@ -38,3 +38,21 @@ t.test('shebangOf: env assignments, node options up to --', async (t) => {
   t.same(shebangOf(path.join(dir, 'a')), { env: { X: '1', Y: 'a=b' }, nodeArgs: ['--foo', '--bar=2'] });
   t.throws(() => shebangOf(path.join(dir, 'b')), /first line/);
 });
+
+// npm links bin/ into PATH with a symlink; the bins pass --preserve-symlinks-main (so Node
+// does not resolve that path itself) and find their tree from their own real path.
+t.test('bin/dynod and bin/dynod-oci run through a symlink elsewhere, bundled and not', async (t) => {
+  const dir = t.testdir({});
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env.NODE_OPTIONS;
+  const version = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version as string;
+  for (const [bin, first] of [['dynod', version], ['dynod-oci', `dynod-oci version ${version}`]] as const) {
+    const link = path.join(dir, bin);
+    fs.symlinkSync(path.join(ROOT, 'bin', bin), link);
+    for (const extra of [{}, { DYNOD_NO_BUNDLE: '1' }]) {
+      const r = spawnSync(link, ['--version'], { env: { ...env, ...extra }, encoding: 'utf8', cwd: dir });
+      t.equal(r.status, 0, `${bin} ${JSON.stringify(extra)}: ${r.stderr}`);
+      t.equal(r.stdout.split('\n')[0], first, `${bin} ${JSON.stringify(extra)}`);
+    }
+  }
+});
