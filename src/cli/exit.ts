@@ -24,5 +24,6 @@ export function exitWhenDone(): void {
 
 function teardownWanted(): boolean {
   if (process.env.NODE_V8_COVERAGE || process.env.DYNOD_LOG_LEVEL) return true;
-  return process.execArgv.some((a) => /^--(cpu-prof|heap-prof|prof)\b/.test(a));
+  // from the command line or from NODE_OPTIONS (which execArgv does not show)
+  return /(^|\s)--(cpu-prof|heap-prof|prof)\b/.test(`${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`);
 }
