@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { tempApp } from '../helpers/app';
 import { CGROUP_V2, cgroupProcs, dynodRoot, readTrim } from '../helpers/host';
 import { waitFor } from '../helpers/dynod';
-import { plan, start, type Dyno } from '../../src/index';
+import { plan, start, Engine, type Dyno } from '../../src/index';
 import { detectCgroups } from '../../src/cgroup';
 
 const MiB = 1024 * 1024;
@@ -117,6 +117,40 @@ t.test('sweepStale removes a leaf whose owner is gone, never a live one; remove(
   for (const d of live.dirs) t.notOk(fs.existsSync(path.dirname(d)), `${path.dirname(d)}: the empty group removed`);
   await live.remove();
   t.pass('remove() twice is fine');
+});
+
+/** A leaf whose owner (a child node process) is SIGKILLed once it made it: what a dead dynod leaves. */
+async function staleLeaf(group: string, id: string): Promise<string[]> {
+  const script = `
+    const { detectCgroups } = require(${JSON.stringify(path.join(ROOT, 'dist/cgroup'))});
+    const cg = detectCgroups().create({ group: ${JSON.stringify(group)}, name: 'stale', id: ${JSON.stringify(id)} }, ${JSON.stringify(LIMITS)});
+    process.stdout.write(JSON.stringify(cg.dirs));
+    setTimeout(() => {}, 60000);
+  `;
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const dirs = await new Promise<string[]>((resolve) => child.stdout.once('data', (b: Buffer) => resolve(JSON.parse(b.toString()))));
+  child.kill('SIGKILL');
+  await new Promise((r) => child.once('close', r));
+  return dirs;
+}
+
+t.test('an engine sweeps again every sweepIntervalMs, not once per process, until close()', async (t) => {
+  const engine = new Engine({ sweepIntervalMs: 150 });
+  t.teardown(() => engine.close());
+  await engine.prepare(); // the first sweep, and the timer
+  const dirs = await staleLeaf('cgsweep', 'd4d4d4d4-0000');
+  for (const d of dirs) t.ok(fs.existsSync(d), `${d}: left by its SIGKILLed owner`);
+  // no start, no prepare: only the engine's timer can remove it
+  await waitFor(() => dirs.every((d) => !fs.existsSync(d)), 5000, 'the periodic sweep');
+  t.pass('swept by the timer');
+  await engine.close();
+  const after = await staleLeaf('cgsweep', 'e5e5e5e5-0000');
+  await new Promise((r) => setTimeout(r, 600));
+  for (const d of after) t.ok(fs.existsSync(d), `${d}: a closed engine sweeps no more`);
+  const backend = detectCgroups();
+  await backend.sweepStale();
+  for (const d of after) t.notOk(fs.existsSync(d), `${d} swept by hand`);
+  backend.flushIdleParents();
 });
 
 t.test('create refuses an existing leaf (EEXIST) and leaves it alone', async (t) => {
