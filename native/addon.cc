@@ -1301,7 +1301,7 @@ Napi::Value PlaneStart(const Napi::CallbackInfo &info) {
   opts.tls_cert = c.string(o.Get("tlsCert"), at(p, "tlsCert"));
   opts.tls_key = c.string(o.Get("tlsKey"), at(p, "tlsKey"));
   opts.tls_ciphers = c.string(o.Get("tlsCiphers"), at(p, "tlsCiphers"));
-  if (any_tls && (opts.tls_cert.empty() || opts.tls_key.empty())) c.fail(at(p, any_tls && opts.tls_cert.empty() ? "tlsCert" : "tlsKey"), "PEM text for the TLS listener");
+  if (any_tls && (opts.tls_cert.empty() || opts.tls_key.empty())) c.fail(at(p, opts.tls_cert.empty() ? "tlsCert" : "tlsKey"), "PEM text for the TLS listener");
   opts.threads = (int)c.integer(o.Get("threads"), at(p, "threads"), 1, 64);
   opts.max_in_flight = (int)c.integer(o.Get("maxInFlight"), at(p, "maxInFlight"), 1, INT_MAX);
   opts.header_name_max = (size_t)c.integer(o.Get("headerNameMax"), at(p, "headerNameMax"), 1, INT_MAX);

@@ -1000,15 +1000,19 @@ class Loop {
     return e | EPOLLIN;
   }
 
+  // A read or write of a plain socket, again after EINTR: its bytes, kWouldBlock or kBroken.
+  template <typename Io>
+  static ssize_t plain_io(Io io) {
+    ssize_t r;
+    do r = io();
+    while (r < 0 && errno == EINTR);
+    if (r < 0) return errno == EAGAIN ? kWouldBlock : kBroken;
+    return r;
+  }
+
   // bytes read, 0 at the client's end, kWouldBlock, or kBroken
   ssize_t client_read(Client *c, char *buf, size_t n) {
-    if (!c->ssl) {
-      ssize_t r;
-      do r = read(c->fd, buf, n);
-      while (r < 0 && errno == EINTR);
-      if (r < 0) return errno == EAGAIN ? kWouldBlock : kBroken;
-      return r;
-    }
+    if (!c->ssl) return plain_io([&] { return read(c->fd, buf, n); });
     ERR_clear_error();
     size_t got = 0;
     if (SSL_read_ex(c->ssl, buf, n, &got) == 1) return (ssize_t)got;
@@ -1040,13 +1044,7 @@ class Loop {
 
   // bytes the client took, kWouldBlock, or kBroken
   ssize_t client_write(Client *c, const char *p, size_t n) {
-    if (!c->ssl) {
-      ssize_t r;
-      do r = write(c->fd, p, n);
-      while (r < 0 && errno == EINTR);
-      if (r < 0) return errno == EAGAIN ? kWouldBlock : kBroken;
-      return r;
-    }
+    if (!c->ssl) return plain_io([&] { return write(c->fd, p, n); });
     ERR_clear_error();
     size_t w = 0;
     if (SSL_write_ex(c->ssl, p, n, &w) == 1) return (ssize_t)w;

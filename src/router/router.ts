@@ -174,7 +174,7 @@ export class Router {
     if (o === undefined) return null;
     const cert = pemText(o.cert);
     const key = pemText(o.key);
-    secureContext(cert, key); // the JavaScript listener's check, its one line
+    asUsageError(() => tls.createSecureContext({ cert, key })); // the JavaScript listener's check, its one line
     return planeTlsProblem(cert, key) === null ? { host: o.host, port: o.port, cert, key } : null;
   }
 
@@ -224,9 +224,8 @@ export class Router {
     let server: net.Server;
     if (protocol === 'https') {
       const t = a as NonNullable<RouterOptions['tls']>;
-      secureContext(t.cert, t.key); // its one line when they are no PEM certificate and key
       // not half-open: a client that sends FIN during the handshake would hold its socket
-      server = tls.createServer({ cert: t.cert, key: t.key, allowHalfOpen: false, ALPNProtocols: ['http/1.1'] }, onSocket);
+      server = asUsageError(() => tls.createServer({ cert: t.cert, key: t.key, allowHalfOpen: false, ALPNProtocols: ['http/1.1'] }, onSocket));
       // a failed handshake is the client's business: its socket is closed
       server.on('tlsClientError', (_e, sock: net.Socket) => sock.destroy());
       // sockets still in their handshake are no ClientConn yet: close() must find them
@@ -262,10 +261,10 @@ export class Router {
   }
 }
 
-/** Checks the router's certificate and key as Node's TLS takes them: a UsageError naming what is wrong. */
-function secureContext(cert: string | Buffer, key: string | Buffer): void {
+/** make(), which reads the router's certificate and key with Node's TLS: when they are wrong, a UsageError naming what is. */
+function asUsageError<T>(make: () => T): T {
   try {
-    tls.createSecureContext({ cert, key });
+    return make();
   } catch (e) {
     throw new UsageError(`router TLS certificate or key: ${(e as Error).message}; accepted: a PEM certificate and its PEM private key`);
   }

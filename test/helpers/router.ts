@@ -4,6 +4,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import { Router, type RouterOptions } from '../../src/router/index';
 import type { Backend, BackendSource } from '../../src/router/types';
+import type { Test } from 'tap';
 
 /** A backend that connects to 127.0.0.1:port (what the formation does through the dyno's namespace). */
 export function tcpBackend(name: string, port: number): Backend & { connects: number } {
@@ -319,4 +320,39 @@ export async function routerOn(t: { teardown(fn: () => unknown): void }, up: { p
     await up.close();
   });
   return r;
+}
+
+/**
+ * H12, then H13, from a router (startRouter with opts and a 200 ms first-byte timeout) in
+ * front of web.1, an upstream that first holds its request, then closes without an answer.
+ * Both go over one kept-alive client connection (fetch: the request of the test's protocol).
+ * Checks the two error pages and that the native plane served both; returns the router and
+ * the fields of its two lines, for the test's own checks of them.
+ */
+export async function h12ThenH13(
+  t: Test,
+  opts: Partial<RouterOptions>,
+  fetch: (r: TestRouter, path: string) => Promise<{ status: number; body: string }>,
+): Promise<{ r: TestRouter; lines: Record<string, string>[] }> {
+  let mode = 'hang';
+  const held: http.ServerResponse[] = [];
+  const up = await httpUpstream((_q, res) => {
+    if (mode === 'hang') held.push(res);
+    else res.socket?.destroy();
+  });
+  const r = await startRouter(new TestSource([tcpBackend('web.1', up.port)]), { ...opts, timeouts: { firstByte: 200 } });
+  t.teardown(async () => {
+    for (const h of held) h.destroy();
+    await r.close();
+    await up.close();
+  });
+  const a = await fetch(r, '/slow');
+  t.equal(a.status, 503);
+  t.match(a.body, /<code>H12<\/code> Request timeout/);
+  mode = 'close';
+  const b = await fetch(r, '/closes');
+  t.equal(b.status, 503);
+  t.match(b.body, /<code>H13<\/code>/);
+  t.equal(r.router.stats().nativeRequests, 2, 'both natively');
+  return { r, lines: (await r.waitLines(2)).map(lineFields) };
 }

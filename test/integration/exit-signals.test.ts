@@ -32,8 +32,7 @@ t.test('the CLI ends without Node\'s teardown (src/cli/exit.ts) and keeps every 
   t.equal(lines(r.stdout).length, 400000);
   t.equal(lines(r.stdout)[399999], '400000');
   t.equal(r.stderr, 'done\n');
-  const out = path.join(t.testdirName, 'out.txt');
-  fs.mkdirSync(t.testdirName, { recursive: true });
+  const out = path.join(t.testdir({}), 'out.txt');
   const fd = fs.openSync(out, 'w');
   const f = spawnSync(DYNOD, ['run', '--app', app, '--net', 'none', '--', 'seq', '1', '300000'], { stdio: ['ignore', fd, 'pipe'], encoding: 'utf8' });
   fs.closeSync(fd);

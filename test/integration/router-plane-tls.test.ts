@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { selfSignedCertificate } from '../../src/router/index';
 import { native } from '../../src/native';
-import { TestSource, routerOn, eventually, openFds, httpUpstream, lineFields, samePlaneFields, sleep, startRouter, tcpBackend } from '../helpers/router';
+import { TestSource, routerOn, eventually, openFds, httpUpstream, lineFields, samePlaneFields, sleep, startRouter, tcpBackend, h12ThenH13 } from '../helpers/router';
 
 // HTTPS on the native data plane (native/router-plane.cc terminates TLS with Node's
 // OpenSSL): what it serves itself matches the JavaScript TLS listener; what it does not
@@ -409,29 +409,9 @@ t.test('an upgrade over TLS carries 16 MiB each way at once through the relay, i
 });
 
 t.test('H12 and H13 over TLS from the plane: the error page, the line (protocol=https), the connection kept', async (t) => {
-  let mode = 'hang';
-  const held: import('node:http').ServerResponse[] = [];
-  const up = await httpUpstream((_q, res) => {
-    if (mode === 'hang') held.push(res);
-    else res.socket?.destroy();
-  });
-  const r = await startRouter(new TestSource([tcpBackend('web.1', up.port)]), { ...tlsOpts, timeouts: { firstByte: 200 } });
   const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
-  t.teardown(async () => {
-    agent.destroy();
-    for (const h of held) h.destroy();
-    await r.close();
-    await up.close();
-  });
-  const a = await httpsGet(tlsPort(r), '/slow', agent);
-  t.equal(a.status, 503);
-  t.match(a.body, /<code>H12<\/code> Request timeout/);
-  mode = 'close';
-  const b = await httpsGet(tlsPort(r), '/closes', agent);
-  t.equal(b.status, 503);
-  t.match(b.body, /<code>H13<\/code>/);
-  t.equal(r.router.stats().nativeRequests, 2, 'both natively');
-  const lines = (await r.waitLines(2)).map(lineFields);
+  t.teardown(() => agent.destroy());
+  const { r, lines } = await h12ThenH13(t, tlsOpts, (router, p) => httpsGet(tlsPort(router), p, agent));
   t.same(lines.map((l) => [l.code, l.status, l.protocol]), [['H12', '503', 'https'], ['H13', '503', 'https']]);
   t.equal(r.router.stats().connections, 1, 'the TLS connection stayed open across both');
 });

@@ -1,7 +1,7 @@
 import t from 'tap';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
-import { TestSource, routerOn, connectTo, openFds, get, httpUpstream, lineFields, samePlaneFields, rawExchange, rawUpstream, readUntil, sleep, startRouter, tcpBackend } from '../helpers/router';
+import { TestSource, routerOn, connectTo, openFds, get, httpUpstream, lineFields, samePlaneFields, rawExchange, rawUpstream, readUntil, sleep, startRouter, tcpBackend, h12ThenH13 } from '../helpers/router';
 import type { Backend } from '../../src/router/types';
 
 // The native data plane (native/router-plane.h) against the JavaScript router: the same
@@ -106,29 +106,9 @@ t.test('draining: a drained dyno gets no new request from the plane', async (t) 
 });
 
 t.test('H12 and H13 from the plane: the error page, the line, the client connection kept', async (t) => {
-  let mode = 'hang';
-  const held: http.ServerResponse[] = [];
-  const up = await httpUpstream((q, res) => {
-    if (mode === 'hang') held.push(res);
-    else res.socket?.destroy();
-  });
-  const r = await startRouter(new TestSource([tcpBackend('web.1', up.port)]), { timeouts: { firstByte: 200 } });
-  t.teardown(async () => {
-    for (const h of held) h.destroy();
-    await r.close();
-    await up.close();
-  });
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   t.teardown(() => agent.destroy());
-  const a = await get(r.port, '/slow', {}, agent);
-  t.equal(a.status, 503);
-  t.match(a.body, /<code>H12<\/code> Request timeout/);
-  mode = 'close';
-  const b = await get(r.port, '/closes', {}, agent);
-  t.equal(b.status, 503);
-  t.match(b.body, /<code>H13<\/code>/);
-  t.equal(r.router.stats().nativeRequests, 2, 'both natively');
-  const lines = (await r.waitLines(2)).map(lineFields);
+  const { r, lines } = await h12ThenH13(t, {}, (router, p) => get(router.port, p, {}, agent));
   t.same(lines.map((l) => [l.code, l.status, l.dyno]), [['H12', '503', 'web.1'], ['H13', '503', 'web.1']]);
   t.equal(r.router.stats().connections, 1, 'the client connection stayed open across both');
 });
