@@ -72,6 +72,20 @@ bool tchar(unsigned char c) {
   return strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != 0;
 }
 
+// a line of p[0, n) ends in LF without CR: such a head never shows its "\r\n\r\n"
+bool bare_lf(const char *p, size_t n) {
+  for (const char *q = p; (q = static_cast<const char *>(memchr(q, '\n', p + n - q))) != nullptr; q++)
+    if (q == p || q[-1] != '\r') return true;
+  return false;
+}
+
+// uri-host [":" port] of RFC 3986's characters (src/router/request-head.ts validHost)
+bool valid_host(const std::string &v) {
+  for (unsigned char c : v)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || (c != 0 && strchr("-._~%!$&'()*+,;=:[]", c) != nullptr))) return false;
+  return true;
+}
+
 // the value of a header line: between the colon and the CR, blanks trimmed
 std::string header_value(const char *s, size_t colon, size_t cr) {
   size_t a = colon + 1, b = cr;
@@ -149,7 +163,7 @@ bool take_request(const char *s, size_t n, const PlaneOptions &o, Request &r) {
   // HTTP/1.1 only: 1.0's keep-alive and de-chunking are JavaScript's
   if (s + line_end - (sp2 + 1) != 8 || memcmp(sp2 + 1, "HTTP/1.1", 8) != 0) return false;
   r.method.assign(s, sp1 - s);
-  if (r.method == "CONNECT") return false;
+  if (r.method == "CONNECT" || r.method.size() > 127) return false;
   r.target.assign(sp1 + 1, sp2 - sp1 - 1);
   for (char c : r.target)
     if ((unsigned char)c <= ' ' || c == 0x7f) return false;
@@ -171,6 +185,8 @@ bool take_request(const char *s, size_t n, const PlaneOptions &o, Request &r) {
     const char *name = s + pos;
     size_t len = colon - pos;
     if (len > o.header_name_max) return false;  // 431 is JavaScript's to answer
+    for (size_t i = 0; i < len; i++)
+      if (!tchar((unsigned char)name[i])) return false;
     for (size_t i = pos; i < nl - 1; i++) {
       unsigned char c = (unsigned char)s[i];
       if ((c < ' ' && c != '\t') || c == 0x7f) return false;
@@ -183,6 +199,7 @@ bool take_request(const char *s, size_t n, const PlaneOptions &o, Request &r) {
       if (host_seen) return false;
       host_seen = true;
       r.host = header_value(s, colon, nl - 1);
+      if (!valid_host(r.host)) return false;
     } else if (len == 14 && ieq(name, len, "content-length")) {
       drop();
       int64_t v = parse_length(header_value(s, colon, nl - 1));
@@ -209,6 +226,7 @@ bool take_request(const char *s, size_t n, const PlaneOptions &o, Request &r) {
       std::string v = header_value(s, colon, nl - 1);
       if (!v.empty()) r.via = r.via.empty() ? v : r.via + ", " + v;
     } else if ((len == 10 && ieq(name, len, "keep-alive")) || (len == 16 && ieq(name, len, "proxy-connection")) || (len == 2 && ieq(name, len, "te")) ||
+               (len == 19 && ieq(name, len, "proxy-authorization")) || (len == 7 && ieq(name, len, "trailer")) ||
                (len == 15 && ieq(name, len, "x-request-start")) || (len == 16 && ieq(name, len, "x-forwarded-port")) || (len == 17 && ieq(name, len, "x-forwarded-proto"))) {
       drop();
     }
@@ -1166,7 +1184,8 @@ class Loop {
     if (c->eof) return handoff_soon(c);
     size_t blank = head_end(c->in.data(), std::min(c->in.size(), kHeadMax + 2));
     if (blank == std::string::npos) {
-      if (c->in.size() > kHeadMax) handoff_soon(c);
+      // JavaScript refuses a bare LF (400) rather than wait for an end that never comes
+      if (c->in.size() > kHeadMax || bare_lf(c->in.data(), c->in.size())) handoff_soon(c);
       return;
     }
     Request &r = c->req;
@@ -1638,7 +1657,7 @@ class Loop {
         Response &r = c->res;
         r.clear();
         std::string bad = parse_response(p, blank + 2, r);
-        if (!bad.empty() || r.status < 200) {
+        if (!bad.empty() || r.status < 200 || blank + 2 > kResponseHeadMax) {
           c->rbuf.assign(p, n);  // the general path below
         } else {
           const char *rest = p + r.head_len;
@@ -1657,8 +1676,10 @@ class Loop {
       size_t blank = head_end(c->rbuf.data(), c->rbuf.size());
       if (blank == std::string::npos) {
         if (c->rbuf.size() > kResponseHeadMax) fail(c, "H17", 0, "response head too large");
+        else if (bare_lf(c->rbuf.data(), c->rbuf.size())) fail(c, "H17", 0, "bare LF");
         return;
       }
+      if (blank + 2 > kResponseHeadMax) return fail(c, "H17", 0, "response head too large");
       Response &r = c->res;
       r.clear();
       std::string bad = parse_response(c->rbuf.data(), blank + 2, r);

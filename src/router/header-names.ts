@@ -19,6 +19,9 @@ export const enum H {
   XForwardedFor,
   XForwardedProto,
   XForwardedPort,
+  /** hop-by-hop in a request (vegur drops them with the others) */
+  ProxyAuthorization,
+  Trailer,
 }
 
 /** s[at, at + lower.length) equals lower, ignoring ASCII case (lower is lower-case letters, digits, '-') */
@@ -41,7 +44,8 @@ export function headerKind(s: string, at: number, len: number): H {
     case 6:
       return sameName(s, at, 'expect') ? H.Expect : H.Other;
     case 7:
-      return sameName(s, at, 'upgrade') ? H.Upgrade : H.Other;
+      if (sameName(s, at, 'upgrade')) return H.Upgrade;
+      return sameName(s, at, 'trailer') ? H.Trailer : H.Other;
     case 10:
       if (sameName(s, at, 'connection')) return H.Connection;
       return sameName(s, at, 'keep-alive') ? H.KeepAlive : H.Other;
@@ -58,6 +62,8 @@ export function headerKind(s: string, at: number, len: number): H {
     case 17:
       if (sameName(s, at, 'x-forwarded-proto')) return H.XForwardedProto;
       return sameName(s, at, 'transfer-encoding') ? H.TransferEncoding : H.Other;
+    case 19:
+      return sameName(s, at, 'proxy-authorization') ? H.ProxyAuthorization : H.Other;
     default:
       return H.Other;
   }
@@ -131,6 +137,20 @@ export function headText(buf: Buffer, scanFrom: number): string | null {
   }
   const blank = buf.indexOf(CRLFCRLF, scanFrom);
   return blank < 0 ? null : buf.toString('latin1', 0, blank + 2);
+}
+
+const LF_BYTE = 10;
+
+/**
+ * A line of buf ends in LF without CR before it. Such a head never shows the CRLF CRLF
+ * that ends it, so an incomplete head is checked for one: refused now, not after the
+ * idle timeout. from: where an earlier look at the same head stopped.
+ */
+export function hasBareLf(buf: Buffer, from = 0): boolean {
+  for (let i = buf.indexOf(LF_BYTE, from); i >= 0; i = buf.indexOf(LF_BYTE, i + 1)) {
+    if (i === 0 || buf[i - 1] !== 13) return true;
+  }
+  return false;
 }
 
 /** Header lines ("Name: value\r\n"…) without those whose lower-cased name is in names. */

@@ -9,6 +9,8 @@ import type { RouterTimeouts } from './types';
  */
 export const LIMITS = {
   requestLine: 8192,
+  /** a longer method is refused (400) */
+  method: 127,
   headerName: 1000,
   headerValue: 8192,
   headers: 1000,

@@ -1,5 +1,5 @@
 import { LIMITS } from './limits';
-import { H, addConnectionTokens, clearedTokens, headText, headerKind, headerValue, lastToken, parseLength, withoutHeaders, type ConnectionTokens } from './header-names';
+import { H, addConnectionTokens, clearedTokens, hasBareLf, headText, headerKind, headerValue, lastToken, parseLength, withoutHeaders, type ConnectionTokens } from './header-names';
 
 export const enum Body {
   None = 0,
@@ -78,7 +78,7 @@ const TOKENS: ConnectionTokens = { close: false, keepAlive: false, upgrade: fals
 
 export function parseRequestHead(buf: Buffer, scanFrom: number): RequestHead | HeadError | null {
   const s = headText(buf, scanFrom);
-  if (s === null) return incomplete(buf);
+  if (s === null) return incomplete(buf, scanFrom);
   if (s.length + 2 > LIMITS.requestHead) return new HeadError(431, 'request head too large');
   const h = new RequestHead();
   h.end = s.length + 2;
@@ -111,6 +111,9 @@ export function parseRequestHead(buf: Buffer, scanFrom: number): RequestHead | H
     if (nameLen > LIMITS.headerName) return fault(h, 431, 'header name too long');
     const before = s.charCodeAt(colon - 1);
     if (before === 32 || before === 9) return fault(h, 400, 'space before colon');
+    for (let i = pos; i < colon; i++) if (!isTchar(s.charCodeAt(i))) return fault(h, 400, 'bad header name');
+    // NUL, a lone CR, other controls: a dyno's parser could split the line where the router did not (RFC 9110 §5.5)
+    for (let i = colon + 1; i < nl - 1; i++) if (isCtl(s.charCodeAt(i))) return fault(h, 400, 'bad header value');
     if (nl - colon - 2 > LIMITS.headerValue && headerValue(s, colon, nl - 1).length > LIMITS.headerValue) return fault(h, 431, 'header value too long');
     const kind = headerKind(s, pos, nameLen);
     if (kind !== H.Other) {
@@ -119,6 +122,7 @@ export function parseRequestHead(buf: Buffer, scanFrom: number): RequestHead | H
         // kept as sent; a second Host is ambiguous (RFC 9112 §3.2)
         if (hostSeen) return fault(h, 400, 'more than one Host header');
         hostSeen = true;
+        if (!validHost(value)) return fault(h, 400, 'bad Host header');
         h.host = value;
       } else {
         kept += s.slice(runStart, pos);
@@ -153,7 +157,7 @@ export function parseRequestHead(buf: Buffer, scanFrom: number): RequestHead | H
           case H.Via:
             if (value !== '') h.via = h.via === '' ? value : `${h.via}, ${value}`;
             break;
-          // Keep-Alive, Proxy-Connection, TE: hop-by-hop; X-Forwarded-Proto/-Port,
+          // Keep-Alive, Proxy-Connection, TE, Proxy-Authorization, Trailer: hop-by-hop; X-Forwarded-Proto/-Port,
           // X-Request-Start: the router's to set, never the client's
           default:
             break;
@@ -177,7 +181,8 @@ export function parseRequestHead(buf: Buffer, scanFrom: number): RequestHead | H
     h.body = h.length > 0 ? Body.Length : Body.None;
   }
   h.keepAlive = h.minor === 1 ? !conn.close : conn.keepAlive && !conn.close;
-  if (conn.upgrade && upgradeValue !== '') h.upgrade = upgradeValue;
+  // an HTTP/1.0 request's Upgrade is ignored (RFC 9110 §7.8)
+  if (conn.upgrade && upgradeValue !== '' && h.minor === 1) h.upgrade = upgradeValue;
   // an HTTP/1.0 client cannot take a 100 Continue (RFC 9110 §10.1.1)
   if (h.minor === 0) h.expectContinue = false;
   return h;
@@ -195,6 +200,8 @@ function requestLine(s: string, end: number, h: RequestHead): HeadError | null {
   }
   h.method = s.slice(0, sp1);
   h.target = s.slice(sp1 + 1, sp2);
+  if (sp1 > LIMITS.method) return fault(h, 400, 'method too long');
+  for (let i = sp1 + 1; i < sp2; i++) if (isCtl(s.charCodeAt(i))) return fault(h, 400, 'bad request target');
   // a tunnel through the router to anywhere: vegur takes every method but this one
   if (h.method === 'CONNECT') return fault(h, 405, 'CONNECT not supported');
   if (end - sp2 - 1 !== 8 || !s.startsWith('HTTP/', sp2 + 1)) return new HeadError(400, 'bad HTTP version');
@@ -218,11 +225,38 @@ function isTchar(c: number): boolean {
   }
 }
 
+/** Control characters (HTAB aside) and DEL: never in a field value or a request target. */
+function isCtl(c: number): boolean {
+  return (c < 32 && c !== 9) || c === 127;
+}
+
+/**
+ * A Host value: uri-host [":" port] (RFC 9110 §7.2), i.e. a reg-name, an IPv4 address or an
+ * IP-literal, of RFC 3986's characters; empty is allowed. Anything else is refused (RFC 9112
+ * §3.2), so the router line's host= holds no blank or control character either.
+ */
+function validHost(v: string): boolean {
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57)) continue;
+    switch (c) {
+      // - . _ ~ % ! $ & ' ( ) * + , ; = : [ ]
+      case 45: case 46: case 95: case 126: case 37: case 33: case 36: case 38: case 39:
+      case 40: case 41: case 42: case 43: case 44: case 59: case 61: case 58: case 91: case 93:
+        continue;
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
 /** The head is not complete yet: refuse now what can never become acceptable. */
-function incomplete(buf: Buffer): HeadError | null {
+function incomplete(buf: Buffer, scanFrom: number): HeadError | null {
   const eol = buf.indexOf(LF);
   if (eol < 0) return buf.length > LIMITS.requestLine + 1 ? new HeadError(414, 'request line too long') : null;
   if (eol > LIMITS.requestLine + 1) return new HeadError(414, 'request line too long');
   if (buf.length > LIMITS.requestHead) return new HeadError(431, 'request head too large');
+  if (hasBareLf(buf, scanFrom)) return new HeadError(400, 'bare LF');
   return null;
 }

@@ -1,5 +1,5 @@
 import { LIMITS } from './limits';
-import { H, addConnectionTokens, clearedTokens, headText, headerKind, headerValue, lastToken, parseLength, withoutHeaders, type ConnectionTokens } from './header-names';
+import { H, addConnectionTokens, clearedTokens, hasBareLf, headText, headerKind, headerValue, lastToken, parseLength, withoutHeaders, type ConnectionTokens } from './header-names';
 
 /** How a response body ends. */
 export const enum ResBody {
@@ -41,7 +41,10 @@ const TOKENS: ConnectionTokens = { close: false, keepAlive: false, upgrade: fals
 /** Parses the response head at the start of buf: null while incomplete. */
 export function parseResponseHead(buf: Buffer, scanFrom: number): ResponseHead | ResponseError | null {
   const s = headText(buf, scanFrom);
-  if (s === null) return buf.length > LIMITS.responseHead ? new ResponseError('response head too large') : null;
+  if (s === null) {
+    if (buf.length > LIMITS.responseHead) return new ResponseError('response head too large');
+    return hasBareLf(buf, scanFrom) ? new ResponseError('bare LF') : null;
+  }
   if (s.length + 2 > LIMITS.responseHead) return new ResponseError('response head too large');
   const r = new ResponseHead();
   r.end = s.length + 2;

@@ -76,6 +76,50 @@ t.test('what the plane does not take whole goes to the JavaScript router intact,
   t.same(lines.slice(-2).map((l) => lineFields(l).path), ['/first', '/second'], 'lines in order too');
 });
 
+t.test('heads RFC 9110/9112 forbid are refused (400) before any byte reaches a dyno; a bare LF at once, plain and pipelined', async (t) => {
+  let requests = 0;
+  const up = await httpUpstream((q, r) => {
+    requests++;
+    r.end(JSON.stringify(q.headers));
+  });
+  // a head that never ends would be closed after clientIdle without an answer: 3 s, not 60
+  const r = await routerOn(t, up, { timeouts: { clientIdle: 3000 } });
+  const cases: [string, string][] = [
+    ['bare LF', 'GET /lf HTTP/1.1\nHost: x\n\n'],
+    ['bare LF', 'GET /lf HTTP/1.1\r\nHost: x\r\nX-A: b\n\n'],
+    ['bad header name', 'GET /n HTTP/1.1\r\nHost: x\r\nX Y: z\r\n\r\n'],
+    ['bad header value', 'GET /v HTTP/1.1\r\nHost: x\r\nX-A: v\u0000w\r\n\r\n'],
+    ['bad Host header', 'GET /h HTTP/1.1\r\nHost: x status=999 dyno=web.9\r\n\r\n'],
+    ['method too long', `${'M'.repeat(128)} / HTTP/1.1\r\nHost: x\r\n\r\n`],
+  ];
+  for (const [cause, raw] of cases) {
+    const text = await rawExchange(r.port, raw);
+    t.match(text, /^HTTP\/1\.1 400 [^]*<code>H26<\/code>/, `${cause}: ${JSON.stringify(raw.slice(0, 40))}`);
+    const line = await r.nextLine();
+    t.match(line, new RegExp(`code=H26 .*cause="${cause}".* status=400`), `logged: ${cause}`);
+    t.notMatch(line, /status=999/, 'no field of the line comes from the Host');
+  }
+  t.equal(requests, 0, 'none reached the dyno');
+  // served by the plane, hop-by-hop as vegur: no Proxy-Authorization, no Trailer
+  const ok = await rawExchange(r.port, 'GET /pa HTTP/1.1\r\nHost: x\r\nProxy-Authorization: Basic eA==\r\nTrailer: X-T\r\nX-Keep: 1\r\nConnection: close\r\n\r\n');
+  t.match(ok, /^HTTP\/1\.1 200 /);
+  const seen = JSON.parse(ok.slice(ok.indexOf('\r\n\r\n') + 4)) as Record<string, string>;
+  t.equal(seen['x-keep'], '1');
+  t.notOk('proxy-authorization' in seen || 'trailer' in seen, 'Proxy-Authorization and Trailer dropped');
+  t.equal(r.router.stats().nativeRequests, 1, 'that one by the native plane');
+});
+
+t.test('a response head in bare LF lines is H17 at once, not H18 or H12 later', async (t) => {
+  // the dyno answers in LF lines and keeps the connection open
+  const up = await rawUpstream((s) => s.once('data', () => s.write('HTTP/1.1 200 OK\nContent-Length: 2\n\nok')));
+  const r = await routerOn(t, up, { timeouts: { firstByte: 10_000 } });
+  const res = await get(r.port, '/lf');
+  t.equal(res.status, 503);
+  t.match(res.body, /H17/);
+  t.match((await r.waitLines(1))[0]!, /code=H17 .*cause="bare LF"/);
+  t.equal(r.router.stats().nativeRequests, 1, 'the native plane answered it');
+});
+
 t.test('a backend without a target is reached through JavaScript only', async (t) => {
   const up = await echoUpstream();
   const tb = tcpBackend('web.1', up.port);

@@ -136,6 +136,48 @@ t.test('refused requests: status and cause (vegur: 414 for the request line; dyn
   refused(t, 'GET / HTTP/1.1\nHost: a\r\n\r\n', 400, 'bare LF');
 });
 
+t.test('what RFC 9110/9112 forbid in a head is refused, also before the head is complete', async (t) => {
+  // a bare LF never shows the CRLF CRLF that ends a head: refused at once, not after the idle timeout
+  refused(t, 'GET / HTTP/1.1\nHost: a\n\n', 400, 'bare LF');
+  refused(t, 'GET / HTTP/1.1\r\nHost: a\n', 400, 'bare LF');
+  refused(t, '\nGET / HTTP/1.1\r\n', 400, 'bare LF');
+  t.equal(req('GET / HTTP/1.1\r\nHost: a\r\n'), null, 'CRLF lines so far: wait for the rest');
+  // resumed where the last look stopped, the LF before it still seen with its CR
+  const part = Buffer.from('GET / HTTP/1.1\r\nHost: a\r\nX: b\n');
+  t.ok(parseRequestHead(part, 14) instanceof HeadError);
+  t.equal(parseRequestHead(Buffer.from('GET / HTTP/1.1\r\nHost: a\r\n'), 14), null);
+  // a field name is a token; a value has no control character but HTAB (NUL, a lone CR: a dyno could split there)
+  refused(t, 'GET / HTTP/1.1\r\nHost: a\r\nX Y: z\r\n\r\n', 400, 'bad header name');
+  refused(t, 'GET / HTTP/1.1\r\nHost: a\r\nX(Y)@: q\r\n\r\n', 400, 'bad header name');
+  refused(t, 'GET / HTTP/1.1\r\nHost: a\r\nX-A: v\u0000w\r\n\r\n', 400, 'bad header value');
+  refused(t, 'GET / HTTP/1.1\r\nHost: a\r\nX-A: a\rb\r\n\r\n', 400, 'bad header value');
+  refused(t, 'GET / HTTP/1.1\r\nHost: a\r\nX-A: a\u001bb\r\n\r\n', 400, 'bad header value');
+  refused(t, 'GET / HTTP/1.1\r\nHost: a\r\nX-A: a\u007fb\r\n\r\n', 400, 'bad header value');
+  t.equal(head('GET / HTTP/1.1\r\nHost: a\r\nX-A: a\tb \u00e9\r\n\r\n').kept, 'Host: a\r\nX-A: a\tb \u00e9\r\n', 'HTAB and obs-text pass');
+  // Host: uri-host [":" port], nothing that could forge the router line
+  refused(t, 'GET / HTTP/1.1\r\nHost: x status=999 dyno=web.9\r\n\r\n', 400, 'bad Host header');
+  refused(t, 'GET / HTTP/1.1\r\nHost: a\u001b[31m\r\n\r\n', 400, 'bad header value');
+  refused(t, 'GET / HTTP/1.1\r\nHost: a"b\r\n\r\n', 400, 'bad Host header');
+  refused(t, 'GET / HTTP/1.1\r\nHost: user@a\r\n\r\n', 400, 'bad Host header');
+  refused(t, 'GET / HTTP/1.1\r\nHost: a/b\r\n\r\n', 400, 'bad Host header');
+  for (const host of ['example.com', 'example.com:8080', '127.0.0.1:5000', '[::1]:5000', 'a-b_c~d.e', '%41', ''])
+    t.equal(head(`GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`).host, host, `Host: ${host}`);
+  // the request target has no control character; a method is at most 127 characters (vegur)
+  refused(t, 'GET /a\u001b[1m HTTP/1.1\r\nHost: a\r\n\r\n', 400, 'bad request target');
+  refused(t, 'GET /a\u0000 HTTP/1.1\r\nHost: a\r\n\r\n', 400, 'bad request target');
+  t.equal(head(`${'M'.repeat(127)} / HTTP/1.1\r\nHost: a\r\n\r\n`).method.length, 127);
+  refused(t, `${'M'.repeat(128)} / HTTP/1.1\r\nHost: a\r\n\r\n`, 400, 'method too long');
+});
+
+t.test('Proxy-Authorization and Trailer are dropped (vegur); an HTTP/1.0 Upgrade is ignored (RFC 9110 §7.8)', async (t) => {
+  const h = head('GET / HTTP/1.1\r\nHost: a\r\nProxy-Authorization: Basic eA==\r\nTrailer: X-T\r\nX-B: c\r\n\r\n');
+  t.equal(h.kept, 'Host: a\r\nX-B: c\r\n');
+  t.equal(head('GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n').upgrade, 'websocket');
+  const old = head('GET / HTTP/1.0\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n');
+  t.equal(old.upgrade, '');
+  t.equal(old.kept, 'Host: a\r\n', 'its Upgrade and Connection are hop-by-hop all the same');
+});
+
 t.test('vegur\'s limits, exactly: request line 8192, name 1000, value 8192, 1000 headers', async (t) => {
   const line = (n: number) => `GET /${'a'.repeat(n - 'GET / HTTP/1.1'.length)} HTTP/1.1`;
   t.equal(line(LIMITS.requestLine).length, 8192);
@@ -212,6 +254,10 @@ t.test('malformed responses (H17)', async (t) => {
   }
   t.equal(rhead('HTTP/1.1 200 \r\n\r\n').statusText, '200 ', 'an empty reason after the space is accepted');
   t.equal(res('HTTP/1.1 200 OK\r\n'), null);
+  // lines ended by a bare LF never end the head: H17 at once, not H18 when the dyno closes
+  const lf = res('HTTP/1.1 200 OK\nContent-Length: 2\n\nok');
+  t.ok(lf instanceof ResponseError);
+  t.equal((lf as ResponseError).cause, 'bare LF');
 });
 
 t.test('heads as the router writes them', async (t) => {
