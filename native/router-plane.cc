@@ -2228,6 +2228,21 @@ bool plane_listen(const std::string &host, int port, int n, std::vector<int> &fd
     for (int fd : fds) close(fd);
     fds.clear();
   };
+  // SO_REUSEPORT lets any socket of the same user join a group: another dynod (root too)
+  // would then share this port's connections. A socket without it cannot bind a port
+  // someone listens on, so one is bound first and let go; only a second dynod binding in
+  // the same instant could still join.
+  if (port != 0) {
+    if (sa.ss_family == AF_INET) a4->sin_port = htons((uint16_t)port);
+    else a6->sin6_port = htons((uint16_t)port);
+    int probe = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (probe < 0) return fail_step(err, where.c_str(), "socket");
+    int one = 1;
+    setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);  // a TIME_WAIT on the port is no owner
+    int r = bind(probe, reinterpret_cast<sockaddr *>(&sa), len), e = errno;
+    close(probe);
+    if (r != 0) return fail_step(err, where.c_str(), "bind", "", e);
+  }
   for (int i = 0; i < n; i++) {
     // the first binds the port asked for (0: any); the others join its group
     uint16_t p = htons((uint16_t)(i == 0 ? port : *bound));

@@ -5,7 +5,7 @@ import type { ByteSize, DynoOptions } from '../dyno/options';
 import type { DynoPlan } from '../dyno/plan';
 import { parseEnvPair } from '../dyno/env';
 import { parseCpus, parseDuration, parsePositiveInt } from '../dyno/units';
-import { DynodError } from '../errors';
+import { DynodError, UsageError } from '../errors';
 import { native } from '../native';
 import { networkPreview } from '../net/dyno-network';
 
@@ -119,6 +119,16 @@ export async function runCommand(command: string[], flags: RunFlags): Promise<nu
     else pending.push(sig);
   };
   for (const s of FORWARDED) process.on(s, onSignal);
+  if (formation)
+    formation.onStop = (graceMs) => {
+      if (!dyno) return void pending.push(graceMs > 0 ? 'SIGTERM' : 'SIGKILL');
+      if (graceMs <= 0) return void dyno.kill('SIGKILL');
+      terminating++;
+      dyno.kill('SIGTERM');
+      clearTimeout(graceTimer);
+      graceTimer = setTimeout(() => dyno?.kill('SIGKILL'), graceMs);
+      graceTimer.unref();
+    };
   let exit: DynoExit;
   try {
     try {
@@ -209,11 +219,30 @@ function nativeView(plan: DynoPlan): unknown {
   };
 }
 
+/** The options given that a formation's one-off cannot honour (its network, user, root, … are the formation's). */
+function formationIgnores(flags: RunFlags): string[] {
+  const given: [boolean, string][] = [
+    [flags.name !== undefined, '--name'],
+    [flags.port !== undefined && flags.port !== '5000', '--port'],
+    [flags.net !== undefined && flags.net !== 'private', '--net'],
+    [flags.user !== undefined && flags.user !== 'dyno', '--user'],
+    [flags.userns !== undefined && flags.userns !== 'private', '--userns'],
+    [flags.seccomp !== undefined && flags.seccomp !== 'default', '--seccomp'],
+    [flags.rootfs !== undefined, '--rootfs'],
+    [flags.publish.length > 0, '--publish'],
+    [(flags.allowHostPort?.length ?? 0) > 0, '--allow-host-port'],
+    [flags.bootTimeout !== undefined, '--boot-timeout'],
+  ];
+  return given.filter(([on]) => on).map(([, name]) => name);
+}
+
 interface FormationOneOff {
   app: string;
   options: DynoOptions;
   started(pid: number): void;
   ended(status: number): void;
+  /** the formation stops this one-off (`dynod stop -d run.N`, `--all`): SIGTERM, SIGKILL after graceMs */
+  onStop: ((graceMs: number) => void) | null;
 }
 
 /**
@@ -232,23 +261,33 @@ async function joinFormation(command: string[], flags: RunFlags, local: DynoOpti
     if (flags.detach) throw new DynodError('--detach: no formation of this app is running (dynod start it first)', { step: 'usage' });
     return null;
   }
+  const ignored = formationIgnores(flags);
+  if (ignored.length)
+    throw new UsageError(
+      `${ignored.join(', ')}: not for a one-off of a running formation (app ${app}), which gets the formation's settings; accepted then: -s, -e, --env-file, -i, --no-tty, --memory, --cpus, --pids, --detach`,
+    );
   const c = await ControlConnection.connect(app);
   const r = await c.request<import('../control/protocol').RunResult>({
     op: 'run', command, size: flags.size === 'standard-1x' ? undefined : flags.size, env: local.env ?? {}, detach: !!flags.detach, tty: !!local.tty,
   });
   if (flags.detach) {
     c.close();
-    process.stdout.write(`Running \`${command.join(' ')}\` on ⬢ ${app}... up, ${r.name}\nRun dynod logs --app ${JSON.stringify(process.cwd())} --dyno-name ${r.name} to view the output.\n`);
+    process.stdout.write(`Running \`${command.join(' ')}\` on ⬢ ${app}... up, ${r.name}\nRun dynod logs --name ${app} --dyno-name ${r.name} to view the output.\n`);
     return 'detached';
   }
   const options: DynoOptions = { ...r.options!, interactive: local.interactive, tty: local.tty, rows: local.rows, cols: local.cols, term: local.term, memory: local.memory, cpus: local.cpus, pids: local.pids };
-  return {
+  const oneOff: FormationOneOff = {
     app,
     options,
+    onStop: null,
     started: (pid) => c.send({ started: { pid } }),
     ended: (status) => {
       c.send({ exited: { status } });
       c.close();
     },
   };
+  c.listen((ev) => {
+    if ('stop' in ev) oneOff.onStop?.(ev.stop.graceMs);
+  });
+  return oneOff;
 }

@@ -48,6 +48,7 @@ export async function restartCommand(flags: VerbFlags & { dyno?: string; process
 
 export async function stopCommand(flags: VerbFlags & { dyno?: string; processType?: string; all?: boolean }): Promise<number> {
   if (!flags.dyno && !flags.processType && !flags.all) throw new UsageError('Please specify a process type or dyno name to stop (-d web.1, -p web), or --all for the whole formation.');
+  if (flags.all && (flags.dyno || flags.processType)) throw new UsageError('--all stops the whole formation: it cannot be used with --dyno-name or --process-type');
   if (flags.dyno && flags.processType) throw new UsageError('--dyno-name and --process-type cannot be used together');
   const app = findApp(flags);
   const names = await call<string[]>(app, { op: 'stop', dyno: flags.dyno, type: flags.processType, all: flags.all });

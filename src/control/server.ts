@@ -121,7 +121,8 @@ export class ControlServer {
         return false;
       case 'ps': {
         const types = req.types ?? [];
-        for (const t of types) f.select({ type: t });
+        // "run": the one-offs' type, also without a Procfile type of that name
+        for (const t of types) if (t !== 'run') f.select({ type: t });
         const dynos = f.ps().filter((d) => !types.length || types.includes(d.type));
         const commands = Object.fromEntries(f.procfile.types.map((t) => [t.name, t.command]));
         ok({ app: f.app, dynos, formation: f.formation, commands } satisfies PsResult);
@@ -138,7 +139,7 @@ export class ControlServer {
         return false;
       }
       case 'restart':
-        ok(f.restart(req).map((s) => s.name));
+        ok(f.restart(req));
         return false;
       case 'stop':
         if (req.all) {
@@ -146,7 +147,7 @@ export class ControlServer {
           setImmediate(() => this.deps.stopAll());
           return false;
         }
-        ok((await f.stopDynos(req)).map((s) => s.name));
+        ok(await f.stopDynos(req));
         return false;
       case 'logs':
         return this.logs(req, sock);
@@ -205,8 +206,17 @@ export class ControlServer {
       name, type: 'run', number: Number(name.slice(4)), state: 'starting', since: new Date().toISOString(), size, command,
       oneOff: true, pid: null, hostPort: null, restarts: 0, restartAt: null, memoryBytes: null, cpuSeconds: null,
     };
-    const unregister = f.registerOneOff(info);
     const log = (m: string) => this.deps.logs.system(name, m);
+    const gone = new Promise<void>((r) => sock.once('close', () => r()));
+    // ended by its client, which sends SIGTERM into it and SIGKILL after graceMs (0: at once)
+    const stop = (graceMs: number): Promise<void> => {
+      if (sock.destroyed) return Promise.resolve();
+      if (info.state === 'down') return gone;
+      log(`Stopping all processes with ${graceMs > 0 ? 'SIGTERM' : 'SIGKILL'}`);
+      event(sock, { stop: { graceMs } });
+      return Promise.race([gone, new Promise<void>((r) => setTimeout(r, graceMs + 5_000).unref())]);
+    };
+    const unregister = f.registerOneOff(info, stop);
     log(`Starting process with command \`${command}\``);
     reply(sock, { ok: true, result: { name, options: { ...options, interactive: req.tty || undefined, tty: req.tty || undefined } } satisfies RunResult });
     let buf = rest;
@@ -235,7 +245,11 @@ export class ControlServer {
         }
       }
     });
-    sock.on('close', unregister);
+    sock.on('close', () => {
+      unregister();
+      // a client killed with its one-off (the dyno dies with the process that runs it)
+      if (info.state !== 'down') log(`State changed from ${info.state} to down`);
+    });
     sock.resume();
     return true;
   }

@@ -83,7 +83,8 @@ export class Formation {
   private stopping = false;
   /** one release at a time: config changes queue behind each other */
   private releasing: Promise<unknown> = Promise.resolve();
-  private readonly oneOffs = new Map<string, DynoInfo>();
+  /** one-offs `dynod run` clients run attached: ps shows them, stop() asks their client to end them */
+  private readonly oneOffs = new Map<string, { info: DynoInfo; stop: (graceMs: number) => Promise<void> }>();
   private readonly changeListeners = new Set<() => void>();
   private readonly detached = new Map<string, Slot>();
 
@@ -109,7 +110,7 @@ export class Formation {
       engine: options.engine,
       logs: options.logs,
       group: options.app,
-      options: (slot) => self.dynoOptions(slot.name, slot.command, slot.size),
+      options: (slot) => self.dynoOptions(slot.name, slot.command, slot.size, {}, slot.type === 'web'),
       get bootTimeoutMs() {
         return self.opts.bootTimeoutMs;
       },
@@ -147,8 +148,13 @@ export class Formation {
     return { ...this.opts.baseEnv, ...this.vars, ...this.opts.overrideEnv };
   }
 
-  /** Options for a dyno of this app (formation, release, or one-off). */
-  dynoOptions(name: string, command: string, size: SizeName, extraEnv: Record<string, string> = {}): DynoOptions {
+  /**
+   * Options for a dyno of this app (formation, release, or one-off). A web dyno's $PORT is
+   * the router's to give, whatever a config var says (other dynos see the config var, as on Heroku).
+   */
+  dynoOptions(name: string, command: string, size: SizeName, extraEnv: Record<string, string> = {}, web = false): DynoOptions {
+    const env = { ...this.environment(), ...extraEnv };
+    if (web) delete env.PORT;
     return {
       // Heroku runs the Procfile's command through a shell: $PORT and pipes work.
       command: ['/bin/sh', '-c', command],
@@ -156,7 +162,7 @@ export class Formation {
       app: this.opts.appDir,
       name,
       port: this.opts.port,
-      env: { ...this.environment(), ...extraEnv },
+      env,
       net: this.opts.net,
       allowHostPorts: this.opts.allowHostPorts,
     };
@@ -302,7 +308,7 @@ export class Formation {
     const all = [...this.slots.values()];
     if (sel.dyno) {
       const s = this.slots.get(sel.dyno) ?? this.detached.get(sel.dyno);
-      if (!s) throw new UsageError(`no dyno ${sel.dyno} on ${this.app}; dynos: ${all.map((d) => d.name).join(', ') || 'none'}`);
+      if (!s) throw new UsageError(`no dyno ${sel.dyno} on ${this.app}; dynos: ${this.ps().map((d) => d.name).join(', ') || 'none'}`);
       return [s];
     }
     if (sel.type) {
@@ -313,7 +319,13 @@ export class Formation {
   }
 
   /** `dynod restart`: each selected dyno is replaced (the new one starts as the old one gets SIGTERM). */
-  restart(sel: { dyno?: string; type?: string }): Slot[] {
+  restart(sel: { dyno?: string; type?: string }): string[] {
+    // an attached one-off is not restarted (nor on Heroku): it stops
+    const attached = sel.dyno ? this.oneOffs.get(sel.dyno) : undefined;
+    if (attached) {
+      void attached.stop(this.opts.graceMs);
+      return [sel.dyno!];
+    }
     const slots = this.select(sel);
     for (const slot of slots) {
       slot.backoff.reset();
@@ -321,7 +333,7 @@ export class Formation {
       this.opts.logs.system(slot.name, 'Restarting');
     }
     this.replace(slots);
-    return slots;
+    return slots.map((s) => s.name);
   }
 
   /**
@@ -338,26 +350,35 @@ export class Formation {
   }
 
   /** `dynod stop`: a formation dyno stops and the manager starts it again (Heroku's Common Runtime); a one-off just stops. */
-  async stopDynos(sel: { dyno?: string; type?: string }): Promise<Slot[]> {
+  async stopDynos(sel: { dyno?: string; type?: string }): Promise<string[]> {
+    const attached = sel.dyno ? this.oneOffs.get(sel.dyno) : undefined;
+    if (attached) {
+      await attached.stop(this.opts.graceMs);
+      return [sel.dyno!];
+    }
     const slots = this.select(sel);
     await Promise.all(
       slots.map(async (slot) => {
         if (slot.oneOff) return slot.stop();
-        await slot.stop(undefined, false);
-        if (!this.stopping && this.slots.get(slot.name) === slot) slot.boot();
+        if (this.stopping || this.slots.get(slot.name) !== slot) return slot.stop(undefined, false);
+        // it comes back as a restart does: the new one starts as the old one gets its SIGTERM;
+        // the verb returns once the old one has ended (its grace, R12)
+        const old = slot.current;
+        void slot.boot();
+        await old?.wait();
       }),
     );
-    return slots;
+    return slots.map((s) => s.name);
   }
 
   /** Every dyno's state, one-offs first (`dynod ps`). */
   ps(): DynoInfo[] {
-    return [...this.oneOffs.values(), ...[...this.detached.values()].map((s) => s.info()), ...[...this.slots.values()].map((s) => s.info())];
+    return [...[...this.oneOffs.values()].map((o) => o.info), ...[...this.detached.values()].map((s) => s.info()), ...[...this.slots.values()].map((s) => s.info())];
   }
 
   /** A one-off started by a client (`dynod run` attached): shown by ps while the client holds it. */
-  registerOneOff(info: DynoInfo): () => void {
-    this.oneOffs.set(info.name, info);
+  registerOneOff(info: DynoInfo, stop: (graceMs: number) => Promise<void>): () => void {
+    this.oneOffs.set(info.name, { info, stop });
     return () => this.oneOffs.delete(info.name);
   }
 
@@ -381,6 +402,7 @@ export class Formation {
 
   /** The selected slot's running dyno, for exec. */
   running(name: string) {
+    if (this.oneOffs.has(name)) throw new UsageError(`${name} runs attached to its dynod run; exec reaches the formation's dynos and detached one-offs`);
     const slot = this.select({ dyno: name })[0]!;
     if (!slot.current || slot.state !== 'up') throw new UsageError(`${name} is not running (${slot.state})`);
     return slot.current;
@@ -410,7 +432,7 @@ export class Formation {
     this.stopping = true;
     clearInterval(this.memoryTimer);
     const all = [...this.slots.values(), ...this.detached.values()];
-    await Promise.all(all.map((s) => s.stop(graceMs)));
+    await Promise.all([...all.map((s) => s.stop(graceMs)), ...[...this.oneOffs.values()].map((o) => o.stop(graceMs))]);
     this.slots.clear();
     this.detached.clear();
     this.metrics.clear();
@@ -418,5 +440,6 @@ export class Formation {
 
   hurry(): void {
     for (const s of [...this.slots.values(), ...this.detached.values()]) s.hurry();
+    for (const o of this.oneOffs.values()) void o.stop(0);
   }
 }

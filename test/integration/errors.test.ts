@@ -64,6 +64,12 @@ t.test('bad -e, --publish, --user, --net and --name values', async (t) => {
   await Promise.all(cases.map(([flags, msg]) => usageError(t, ['run', ...flags, '--', 'true'], msg)));
 });
 
+t.test('dynod start: a boot or release timeout under 100 ms is refused', async (t) => {
+  const app = tempApp(t, { Procfile: 'web: true\n' });
+  await usageError(t, ['start', '--app', app, '--boot-timeout', '0'], '--boot-timeout 0: at least 100ms');
+  await usageError(t, ['start', '--app', app, '--release-timeout', '50ms'], '--release-timeout 50ms: at least 100ms');
+});
+
 t.test('bad --env-file values', async (t) => {
   const dir = tempApp(t, { 'bad.env': 'A=1\nthis is not an assignment\n', 'quote.env': 'A="open\n' });
   await usageError(t, ['run', '--env-file', '/nope', '--', 'true'], '--env-file /nope: no such file');

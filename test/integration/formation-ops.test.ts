@@ -63,6 +63,9 @@ t.test('--log-format json; dynod logs with filters; apps', async (t) => {
   const det = await f.cli(['run', '--detach', '--', 'echo', 'detached output']);
   t.equal(det.code, 0, det.stderr);
   t.match(det.stdout, /^Running `echo detached output` on .*\.\.\. up, run\.\d{4}\n/);
+  // the hint names the app as the verbs find it
+  const hint = /Run (dynod logs .*) to view the output/.exec(det.stdout)![1]!.split(' ').slice(1);
+  t.same(hint.slice(0, 3), ['logs', '--name', f.app]);
   await f.waitFor(/"source":"app","dyno":"run\.\d{4}","msg":"detached output"/);
   await f.waitFor(/"dyno":"run\.\d{4}","msg":"Process exited with status 0"/);
   await f.waitFor(/"dyno":"run\.\d{4}","msg":"State changed from up to down"/);
@@ -81,6 +84,44 @@ t.test('a Procfile type as the one-off command runs its command with the argumen
   t.equal(r.code, 0, r.stderr);
   t.equal(r.stdout, "first|a b|c'd|");
   await f.interrupt();
+});
+
+t.test('an attached one-off: ps lists it (ps run too), stop -d ends it through its client, and so does stop --all', async (t) => {
+  const f = await startFormation(t, { files: { Procfile: 'worker: sleep 1000\n' }, args: ['worker=1', '--grace', '3s'] });
+  await f.waitFor(/dynod\[worker\.1\]: State changed from starting to up/);
+  let mark = f.lines.length;
+  const one = f.cli(['run', '--', 'sh', '-c', 'trap "echo got TERM; exit 3" TERM; while :; do sleep 0.1; done']);
+  const up = await f.waitFor(/dynod\[run\.\d+\]: State changed from starting to up/, 20_000, mark);
+  const name = /\[(run\.\d+)\]/.exec(up)![1]!;
+  const ps = await f.cli(['ps', '--name', f.app, 'run']);
+  t.equal(ps.code, 0, ps.stderr);
+  t.match(ps.stdout, new RegExp(`${name.replace('.', '\\.')} \\(Standard-1X\\): up`), 'ps run lists it');
+  const ex = await f.cli(['exec', '--name', f.app, '-d', name, '--', 'true']);
+  t.equal(ex.code, 125);
+  t.match(ex.stderr, /runs attached to its dynod run/);
+  const stop = await f.cli(['stop', '--name', f.app, '-d', name]);
+  t.equal(stop.code, 0, stop.stderr);
+  const r = await one;
+  // Heroku's /bin/sh -c around the command has no trap: 143; the command's own trap ran
+  t.equal(r.code, 143, 'its processes got SIGTERM');
+  t.match(r.stdout, /got TERM/);
+  t.match(f.log(), new RegExp(`dynod\\[${name.replace('.', '\\.')}\\]: Stopping all processes with SIGTERM`));
+  t.notMatch((await f.cli(['ps', '--name', f.app])).stdout, new RegExp(name.replace('.', '\\.')), 'gone from ps');
+
+  // what a formation's one-off cannot honour is refused, not dropped
+  const net = await f.cli(['run', '--net', 'none', '--port', '9', '--', 'true']);
+  t.equal(net.code, 125);
+  t.match(net.stderr, /^dynod: --port, --net: not for a one-off of a running formation/);
+  const both = await f.cli(['stop', '--name', f.app, '--all', '-d', 'worker.1']);
+  t.equal(both.code, 125);
+  t.match(both.stderr, /--all stops the whole formation: it cannot be used with --dyno-name/);
+  mark = f.lines.length;
+  const two = f.cli(['run', '--', 'sleep', '1000']);
+  await f.waitFor(/dynod\[run\.\d+\]: State changed from starting to up/, 20_000, mark);
+  const all = await f.cli(['stop', '--name', f.app, '--all']);
+  t.equal(all.code, 0, all.stderr);
+  t.equal((await two).code, 143, 'the one-off ends with the formation (SIGTERM)');
+  t.equal((await f.exited).code, 0);
 });
 
 t.test('the release phase times out', async (t) => {

@@ -35,9 +35,10 @@ t.test('release phase, config:set restarts with the new value, releases, run and
   t.equal(await get(base + 1), 'web.1 -');
 
   const mark = f.lines.length;
-  const set = await f.cli(['config:set', '--name', f.app, 'FOO=bar baz', 'N=1']);
+  // PORT too: a web dyno keeps the router's $PORT (it would not bind port 1), others see the config var
+  const set = await f.cli(['config:set', '--name', f.app, 'FOO=bar baz', 'N=1', 'PORT=1']);
   t.equal(set.code, 0, set.stderr);
-  t.match(set.stderr, /Setting FOO, N and restarting .*\.\.\. done, v2/);
+  t.match(set.stderr, /Setting FOO, N, PORT and restarting .*\.\.\. done, v2/);
   await f.waitFor(/app\[release\.2\]: release sees FOO=bar baz/, 20_000, mark);
   await f.waitFor(/dynod\[web\.1\]: State changed from starting to up/, 20_000, mark);
   t.equal(await get(base + 1), 'web.1 bar baz', 'web.1 restarted with the new config var');
@@ -52,9 +53,9 @@ t.test('release phase, config:set restarts with the new value, releases, run and
   t.same(rels.map((r) => `${r.version}:${r.status}`).sort(), ['1:succeeded', '2:succeeded']);
 
   // one-off: the app's environment, run.N, attached, exit status passed through
-  const one = await f.cli(['run', '--', 'sh', '-c', 'echo $DYNO $FOO; exit 7'], { cwd: f.dir });
+  const one = await f.cli(['run', '--', 'sh', '-c', 'echo $DYNO $FOO $PORT; exit 7'], { cwd: f.dir });
   t.equal(one.code, 7, one.stderr);
-  t.match(one.stdout, /^run\.\d{4} bar baz\n$/, 'a one-off gets run.N and the config vars');
+  t.match(one.stdout, /^run\.\d{4} bar baz 1\n$/, 'a one-off gets run.N and the config vars, PORT included');
   t.match(f.log(), /dynod\[run\.\d{4}\]: Process exited with status 7/, 'its start and end are in the formation log');
 
   // exec inside web.1

@@ -101,6 +101,16 @@ t.test('stop: TERM ignored gets R12 at the grace; a daemonising worker leaves no
   const procsFile = cg.startsWith('0::') ? `/sys/fs/cgroup${cg.slice(3)}/cgroup.procs` : `/sys/fs/cgroup/pids${cg.split(':')[2]}/cgroup.procs`;
   const inside = fs.readFileSync(procsFile, 'utf8').trim().split('\n').map(Number);
   t.ok(inside.length >= 4, `the daemon's processes are in its cgroup (${inside.length})`);
+  // stop -d: the dyno comes back, its replacement started as the old one gets SIGTERM, not after the grace
+  const mark = f.lines.length;
+  const one = await f.cli(['stop', '--name', f.app, '-d', 'stubborn.1']);
+  t.equal(one.code, 0, one.stderr);
+  const after = f.lines.slice(mark);
+  const started = after.findIndex((l) => /dynod\[stubborn\.1\]: Starting process/.test(l));
+  const r12 = after.findIndex((l) => /dynod\[stubborn\.1\]: Error R12/.test(l));
+  t.ok(started >= 0 && r12 > started, 'the replacement starts before the old one is killed at the grace');
+  t.ok(r12 >= 0, 'the verb returns once the old one has ended');
+  await f.waitFor(/dynod\[stubborn\.1\]: State changed from starting to up/, 20_000, mark);
   const stop = await f.cli(['stop', '--name', f.app, '--all']);
   t.equal(stop.code, 0, stop.stderr);
   const exit = await f.exited;

@@ -120,6 +120,15 @@ t.test('a response head in bare LF lines is H17 at once, not H18 or H12 later', 
   t.equal(r.router.stats().nativeRequests, 1, 'the native plane answered it');
 });
 
+t.test('a port another router listens on is refused (EADDRINUSE), not shared through SO_REUSEPORT', async (t) => {
+  const up = await echoUpstream();
+  const a = await routerOn(t, up);
+  const b = startRouter(new TestSource([tcpBackend('web.1', up.port)]), { listen: [{ port: a.port, host: '127.0.0.1' }], planeThreads: 2 });
+  await t.rejects(b, /listen on 127\.0\.0\.1:\d+ \(http\): bind: EADDRINUSE/);
+  for (let i = 0; i < 4; i++) t.equal((await get(a.port, '/still')).status, 200, 'the first router keeps its port');
+  t.equal(a.router.stats().nativeRequests, 4, 'and every request');
+});
+
 t.test('a backend without a target is reached through JavaScript only', async (t) => {
   const up = await echoUpstream();
   const tb = tcpBackend('web.1', up.port);
