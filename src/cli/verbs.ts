@@ -1,6 +1,6 @@
 import { call, findApp, ControlConnection, type AppSelector } from '../control/client';
 import type { ConfigResult, InfoResult, PsResult, ScaleResult } from '../control/protocol';
-import { listApps, socketPath } from '../control/paths';
+import { appRunDir, listApps, readInfo, socketPath } from '../control/paths';
 import { ConfigStore, appNameFrom, validateAppName, parseConfigSetArgs, parseConfigUnsetArgs } from '../formation/config-store';
 import { formatFormation, formatScaled, parseScaleArgs } from '../formation/formation-spec';
 import { configSetAction, configUnsetAction, doneStatus, formatAction, formatConfig, formatConfigGet, formatConfigSetVars, formatConfigShell, formatPs, formatPsJson, formatReleases } from '../formation/format';
@@ -51,10 +51,27 @@ export async function stopCommand(flags: VerbFlags & { dyno?: string; processTyp
   if (flags.all && (flags.dyno || flags.processType)) throw new UsageError('--all stops the whole formation: it cannot be used with --dyno-name or --process-type');
   if (flags.dyno && flags.processType) throw new UsageError('--dyno-name and --process-type cannot be used together');
   const app = findApp(flags);
+  const pid = flags.all ? (readInfo(app)?.pid ?? null) : null;
   const names = await call<string[]>(app, { op: 'stop', dyno: flags.dyno, type: flags.processType, all: flags.all });
+  // --all returns once that dynod is done (its grace given), so `stop --all && start` works
+  if (flags.all) await formationGone(app, pid);
   const what = flags.all ? 'the formation' : flags.dyno ? `dyno ${flags.dyno}` : `all ${flags.processType} dynos`;
   out(flags.json ? JSON.stringify(names) : `Stopping ${what} on ⬢ ${app}... done`);
   return 0;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Resolves when the app's run directory is gone (its dynod's last step) or that dynod is. */
+async function formationGone(app: string, pid: number | null): Promise<void> {
+  while (fs.existsSync(appRunDir(app)) && (pid === null || pidAlive(pid))) await new Promise((r) => setTimeout(r, 50));
 }
 
 export interface LogsFlags extends VerbFlags {
@@ -87,7 +104,10 @@ export async function logsCommand(flags: LogsFlags): Promise<number> {
 /** The app config verbs work on: a running formation's, else one named by --name / --app / the current directory. */
 function configApp(flags: VerbFlags): { app: string; running: boolean } {
   try {
-    return { app: findApp(flags), running: true };
+    const app = findApp(flags);
+    // a run directory left by a dynod that was SIGKILLed: nobody to tell; the store is edited as when none runs
+    const pid = readInfo(app)?.pid;
+    return { app, running: pid === undefined || pidAlive(pid) };
   } catch {
     const app = flags.name ? validateAppName(flags.name) : appNameFrom(path.resolve(flags.app ?? process.cwd()));
     return { app, running: false };

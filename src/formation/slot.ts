@@ -269,9 +269,11 @@ export class Slot {
     this.ctx.logs.system(name, `Process exited with status ${exit.status}`);
     this.retiring.delete(d);
     if (this.next === d) {
-      // a preboot that failed: the current life keeps serving
+      // a preboot that failed: the current life keeps serving, and the new one is tried
+      // again as a crash is (the restart policy), until one is up or the slot stops
       this.next = null;
       this.settleBoot?.();
+      this.retryPreboot();
     }
     if (this.current !== d) return void this.ctx.changed(this);
     this.settleBoot?.();
@@ -318,6 +320,17 @@ export class Slot {
       this.logMemory(s);
       this.log('Error R14 (Memory quota exceeded)');
     }
+  }
+
+  private retryPreboot(): void {
+    if (this.removed || this.oneOff || this.state !== 'up' || !this.current) return;
+    const delay = this.backoff.next();
+    if (delay === null) return void this.log('Error: the new process crashed before it was up; the running one keeps serving');
+    this.restarts++;
+    this.restartAt = new Date(Date.now() + delay);
+    this.log(`Error: the new process crashed before it was up; the running one keeps serving, next try in ${Math.ceil(delay / 1000)}s`);
+    this.ctx.changed(this);
+    this.restartTimer = setTimeout(() => void this.boot({ preboot: true }), delay);
   }
 
   private crashed(): void {

@@ -79,6 +79,30 @@ t.test('release phase, config:set restarts with the new value, releases, run and
   await f.interrupt();
 });
 
+t.test('a new release whose web dyno crashes: the running one keeps serving, the new one is retried until one is up', async (t) => {
+  const f = await startFormation(t, {
+    files: { Procfile: `web: [ -z "$CRASH" ] || exit 2; ${WEB()}\n` },
+    args: ['--grace', '1s', '--backoff-scale', '0.001'],
+  });
+  await f.waitFor(/dynod\[web\.1\]: State changed from starting to up/);
+  t.equal(await get(f.port!), 'web.1 -');
+  const mark = f.lines.length;
+  const set = await f.cli(['config:set', '--name', f.app, 'CRASH=1', 'FOO=new']);
+  t.equal(set.code, 0, set.stderr);
+  // the first retry is at once (Heroku's first restart), the next after a cool-off
+  await f.waitForCount(/dynod\[web\.1\]: Error: the new process crashed before it was up; the running one keeps serving/, 2, 20_000, mark);
+  t.ok(f.lines.slice(mark).filter((l) => /dynod\[web\.1\]: Starting process/.test(l)).length >= 2, 'tried again');
+  t.equal(await get(f.port!), 'web.1 -', 'the old one still serves');
+  const ps = JSON.parse((await f.cli(['ps', '--name', f.app, '--json'])).stdout) as DynoInfo[];
+  t.match(ps.find((d) => d.name === 'web.1'), { state: 'up' });
+  // a release that boots: the next try takes over
+  const fix = await f.cli(['config:unset', '--name', f.app, 'CRASH']);
+  t.equal(fix.code, 0, fix.stderr);
+  for (let i = 0; i < 100 && (await get(f.port!)) !== 'web.1 new'; i++) await new Promise((r) => setTimeout(r, 100));
+  t.equal(await get(f.port!), 'web.1 new', 'the new release serves');
+  await f.interrupt();
+});
+
 t.test('R15: a dyno over its memory is killed and restarted', async (t) => {
   const f = await startFormation(t, {
     files: { Procfile: 'hog: echo eating; head -c 3000m /dev/zero | tail; sleep 60\n' },
@@ -102,6 +126,10 @@ t.test('SIGKILL of dynod: its dynos die with it, and the next start of the app c
   const stale = await f.cli(['ps', '--name', f.app]);
   t.equal(stale.code, 125, 'a killed formation does not answer');
   t.match(stale.stderr, /does not answer|no formation/);
+  // config verbs work on the store, as when no formation runs (a bad config var can be fixed before the next start)
+  const set = await f.cli(['config:set', '--name', f.app, 'AFTER=kill']);
+  t.equal(set.code, 0, set.stderr);
+  t.equal((await f.cli(['config:get', '--name', f.app, 'AFTER'])).stdout, 'kill\n');
   // the same app starts again in the same run dir: the lock is free, the stale socket replaced
   const { spawnSync } = await import('node:child_process');
   const again = spawnSync('/usr/bin/env', ['-i', ...Object.entries(f.env).map(([k, v]) => `${k}=${v}`), 'timeout', '--preserve-status', '-s', 'INT', '3', DYNOD, 'start', '--name', f.app], { cwd: f.dir, encoding: 'utf8' });

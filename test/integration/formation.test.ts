@@ -3,6 +3,7 @@
 // and Ctrl-C stop gracefully, nothing is left after.
 import t from 'tap';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { startFormation, get, WEB, freePortBase, alive } from '../helpers/formation';
 import type { DynoInfo } from '../../src/formation/types';
 import { dynod } from '../helpers/dynod';
@@ -113,6 +114,7 @@ t.test('stop: TERM ignored gets R12 at the grace; a daemonising worker leaves no
   await f.waitFor(/dynod\[stubborn\.1\]: State changed from starting to up/, 20_000, mark);
   const stop = await f.cli(['stop', '--name', f.app, '--all']);
   t.equal(stop.code, 0, stop.stderr);
+  t.notOk(fs.existsSync(path.join(f.env.DYNOD_RUN_DIR!, f.app)), 'stop --all returns once the formation is done (its grace given)');
   const exit = await f.exited;
   t.same(exit, { code: 0, signal: null });
   t.match(f.log(), /dynod\[stubborn\.1\]: Error R12 \(Exit timeout\) -> At least one process failed to exit within 1 seconds of SIGTERM/);
