@@ -38,7 +38,7 @@ export interface AppInput {
 export function readAppInput(formationArg: string | undefined, flags: AppFlags): AppInput {
   const appDir = path.resolve(flags.app ?? process.cwd());
   if (!fs.statSync(appDir, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`--app ${appDir}: not a directory`);
-  const app = flags.name ? validateAppName(flags.name) : appNameFrom(appDir);
+  const app = flags.name !== undefined ? validateAppName(flags.name) : appNameFrom(appDir);
   const procfile = readProcfile(flags.procfile ? path.resolve(flags.procfile) : path.join(appDir, 'Procfile'));
   const formation = parseFormation(formationArg, procfile, findSize(flags.size).name);
   const envFiles = flags.env ? flags.env.split(',').map((f) => path.resolve(appDir, f.trim())) : [];

@@ -109,7 +109,7 @@ function configApp(flags: VerbFlags): { app: string; running: boolean } {
     const pid = readInfo(app)?.pid;
     return { app, running: pid === undefined || pidAlive(pid) };
   } catch {
-    const app = flags.name ? validateAppName(flags.name) : appNameFrom(path.resolve(flags.app ?? process.cwd()));
+    const app = flags.name !== undefined ? validateAppName(flags.name) : appNameFrom(path.resolve(flags.app ?? process.cwd()));
     return { app, running: false };
   }
 }

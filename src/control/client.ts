@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { DynodError } from '../errors';
+import { validateAppName } from '../formation/app-name';
 import { listApps, readInfo, runRoot, socketPath } from './paths';
 import type { Event, Reply, Request } from './protocol';
 
@@ -19,7 +20,8 @@ export function findApp(sel: AppSelector): string {
     if ((e as NodeJS.ErrnoException).code === 'EACCES')
       throw new DynodError(`${runRoot()}: permission denied; a formation's control socket is root's only (try sudo)`, { step: 'control socket', code: 'EACCES' });
   }
-  if (sel.name) {
+  if (sel.name !== undefined) {
+    validateAppName(sel.name);
     if (!fs.existsSync(socketPath(sel.name))) throw new DynodError(`no formation of app ${sel.name} is running here (start one with: sudo dynod start)`, { step: 'control socket' });
     return sel.name;
   }

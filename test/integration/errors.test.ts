@@ -70,6 +70,16 @@ t.test('dynod start: a boot or release timeout under 100 ms is refused', async (
   await usageError(t, ['start', '--app', app, '--release-timeout', '50ms'], '--release-timeout 50ms: at least 100ms');
 });
 
+t.test('an invalid app name is named as such by start and by every verb', async (t) => {
+  const app = tempApp(t, { Procfile: 'web: true\n' });
+  for (const args of [['start', '--app', app, '--name', ''], ['ps', '--name', 'bad/name'], ['stop', '--all', '--name', './x'], ['config', '--name', 'Bad']]) {
+    const r = await dynod(args);
+    t.equal(r.code, 125, `${args.join(' ')}: status`);
+    t.match(r.stderr, /^dynod: app name ".*" is invalid: it must start with a letter/, `${args.join(' ')}: one line naming the rule`);
+    t.equal(r.stderr.split('\n').length, 2);
+  }
+});
+
 t.test('bad --env-file values', async (t) => {
   const dir = tempApp(t, { 'bad.env': 'A=1\nthis is not an assignment\n', 'quote.env': 'A="open\n' });
   await usageError(t, ['run', '--env-file', '/nope', '--', 'true'], '--env-file /nope: no such file');
