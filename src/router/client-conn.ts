@@ -8,6 +8,7 @@ import { clientAddress, upgradeHead } from './forward-headers';
 import { READ_AHEAD_MAX } from './limits';
 import { routerLine } from './log-line';
 import { HeadError, leadingBlankLines, parseRequestHead } from './request-head';
+import { requestId } from './request-id';
 import type { ResponseHead } from './response-head';
 import type { UpConn } from './upstream';
 
@@ -191,7 +192,8 @@ export class ClientConn implements ClientConnLike {
         method: e.method,
         path: e.target,
         host: e.host,
-        requestId: '',
+        // a line of Heroku's always names a request: this one never reached a dyno, nor its id
+        requestId: requestId(''),
         fwd: this.ip,
         dyno: '',
         connect: -1,

@@ -98,6 +98,7 @@ t.test('heads RFC 9110/9112 forbid are refused (400) before any byte reaches a d
     const line = await r.nextLine();
     t.match(line, new RegExp(`code=H26 .*cause="${cause}".* status=400`), `logged: ${cause}`);
     t.notMatch(line, /status=999/, 'no field of the line comes from the Host');
+    t.match(line, / request_id=[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12} /, 'with a request id of its own');
   }
   t.equal(requests, 0, 'none reached the dyno');
   // served by the plane, hop-by-hop as vegur: no Proxy-Authorization, no Trailer
