@@ -154,6 +154,11 @@ export class ControlServer {
       case 'config:set':
       case 'config:unset': {
         const release = req.op === 'config:set' ? this.deps.config.set(req.pairs) : this.deps.config.unset(req.keys);
+        // an unset of keys that are not set makes no release: the running one stays, nothing restarts
+        if (release.version === f.release) {
+          ok({ release: { ...release, status: 'succeeded' }, restarted: false, ok: true, message: '' } satisfies ConfigResult);
+          return false;
+        }
         const outcome = await f.deploy(release.version);
         ok({ release: { ...release, status: outcome.ok ? 'succeeded' : 'failed' }, restarted: outcome.ok, ok: outcome.ok, message: outcome.message } satisfies ConfigResult);
         return false;

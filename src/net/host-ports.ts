@@ -15,7 +15,7 @@ export class HostPortForwarder {
 
   constructor(listeners: Array<{ fd: number; port: number }>, onWarning: (m: string) => void = () => {}) {
     for (const { fd, port } of listeners) {
-      const server = net.createServer({ pauseOnConnect: true }, (c) => {
+      const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (c) => {
         if (this.closed) return void c.destroy();
         pipeTo(c, [{ host: '127.0.0.1', port }], this.conns);
       });

@@ -6,42 +6,83 @@ export interface PipeTarget {
 }
 
 /**
- * Pipes a connection accepted in a dyno's namespace to the first of targets that
- * takes it (in the host's namespace): bytes both ways, half-closes passed on, and
- * either side failing ends both. Nothing reaching: the client is reset. Both
- * sockets sit in `open` while they live, for the owner's close().
+ * Bytes both ways between two connected sockets made with allowHalfOpen: a FIN from
+ * one side reaches the other as a FIN (a client that shuts down its writing still
+ * gets the whole answer), and the pair is done when both have closed. A socket that
+ * closes other than cleanly (both directions ended: a reset, an error, destroy())
+ * ends the other at once.
  */
-export function pipeTo(client: net.Socket, targets: PipeTarget[], open: Set<net.Socket>): void {
+export function joinSockets(a: net.Socket, b: net.Socket, done: () => void): void {
+  let open = 2;
+  const closed = (x: net.Socket, other: net.Socket) => () => {
+    if (!(x.readableEnded && x.writableFinished)) other.destroy();
+    if (--open === 0) done();
+  };
+  a.on('error', () => a.destroy());
+  b.on('error', () => b.destroy());
+  a.on('close', closed(a, b));
+  b.on('close', closed(b, a));
+  a.pipe(b);
+  b.pipe(a);
+}
+
+/**
+ * Pipes a connection accepted in a dyno's namespace (by a server made with
+ * allowHalfOpen) to the first of targets that takes it (in the host's namespace):
+ * joinSockets once connected (connectTimeoutMs > 0: each target gets that long). Nothing
+ * reaching: the client is reset. Both sockets sit
+ * in `open` while they live, for the owner's close().
+ */
+export function pipeTo(client: net.Socket, targets: PipeTarget[], open: Set<net.Socket>, connectTimeoutMs = 0): void {
   open.add(client);
   client.pause();
-  const end = (s: net.Socket) => {
-    open.delete(s);
-    s.destroy();
+  let upstream: net.Socket | null = null;
+  let joined = false;
+  // the client gone before a target took it: so is the attempt
+  const early = () => {
+    if (joined) return;
+    open.delete(client);
+    client.destroy();
+    if (upstream) {
+      open.delete(upstream);
+      upstream.destroy();
+    }
   };
-  client.on('error', () => end(client));
-  client.on('close', () => open.delete(client));
+  client.on('error', early);
+  client.on('close', early);
   const attempt = (i: number) => {
+    if (client.destroyed) return;
     const t = targets[i];
-    if (!t || client.destroyed) return client.destroyed ? undefined : (open.delete(client), client.resetAndDestroy());
-    const upstream = net.connect({ host: t.host, port: t.port });
-    open.add(upstream);
-    let connected = false;
-    upstream.once('connect', () => {
-      connected = true;
-      client.pipe(upstream);
-      upstream.pipe(client);
+    if (!t) {
+      open.delete(client);
+      return void client.resetAndDestroy();
+    }
+    const u = net.connect({ host: t.host, port: t.port, allowHalfOpen: true });
+    upstream = u;
+    open.add(u);
+    let failedOnce = false;
+    const failed = () => {
+      if (failedOnce) return;
+      failedOnce = true;
+      open.delete(u);
+      u.destroy();
+      attempt(i + 1);
+    };
+    u.once('error', failed);
+    // a target that does not answer in time: the next one (a dead DNS server, as UDP moves on)
+    if (connectTimeoutMs > 0) u.setTimeout(connectTimeoutMs, failed);
+    u.once('connect', () => {
+      u.off('error', failed);
+      u.setTimeout(0);
+      joined = true;
+      client.off('error', early);
+      client.off('close', early);
+      joinSockets(client, u, () => {
+        open.delete(client);
+        open.delete(u);
+      });
       client.resume();
     });
-    upstream.on('error', () => {
-      end(upstream);
-      if (connected) end(client);
-      else attempt(i + 1);
-    });
-    upstream.on('close', () => {
-      open.delete(upstream);
-      if (connected) end(client);
-    });
-    client.on('close', () => end(upstream));
   };
   attempt(0);
 }

@@ -1,6 +1,7 @@
 import * as net from 'node:net';
 import { DynodError } from '../errors';
 import type { PublishSpec } from './publish-spec';
+import { joinSockets } from './pipe';
 
 export type { PublishSpec } from './publish-spec';
 export { parsePublish } from './publish-spec';
@@ -55,7 +56,7 @@ export class Publisher {
  * namespace (no route or address needed: the app may bind 127.0.0.1 or 0.0.0.0).
  * Rejects as a connect does: ECONNREFUSED, also when the dyno has ended.
  */
-export function connectInNetns(t: NetnsTarget, port = t.port): Promise<net.Socket> {
+export function connectInNetns(t: NetnsTarget, port = t.port, allowHalfOpen = false): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     let fd: number | null;
     try {
@@ -64,7 +65,7 @@ export function connectInNetns(t: NetnsTarget, port = t.port): Promise<net.Socke
       return reject(e);
     }
     if (fd === null) return reject(Object.assign(new Error('the dyno has ended'), { code: 'ECONNREFUSED' }));
-    const sock = new net.Socket({ fd, readable: true, writable: true });
+    const sock = new net.Socket({ fd, readable: true, writable: true, allowHalfOpen });
     const fail = (e: Error) => {
       sock.destroy();
       reject(e);
@@ -78,7 +79,7 @@ export function connectInNetns(t: NetnsTarget, port = t.port): Promise<net.Socke
 }
 
 function listenOne(spec: PublishSpec, target: () => NetnsTarget | null, sockets: Set<net.Socket>): Promise<net.Server> {
-  const server = net.createServer({ pauseOnConnect: true }, (client) => {
+  const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (client) => {
     // A connection may race the dyno's start or end (no pidfd yet, PID 1 just gone):
     // the client is refused, and nothing here may throw into the event loop.
     client.on('error', () => client.destroy());
@@ -90,20 +91,14 @@ function listenOne(spec: PublishSpec, target: () => NetnsTarget | null, sockets:
     }
     if (!t) return void client.destroy();
     sockets.add(client);
-    connectInNetns(t).then(
+    connectInNetns(t, undefined, true).then(
       (upstream) => {
         if (client.destroyed) return void upstream.destroy();
         sockets.add(upstream);
-        const done = () => {
-          client.destroy();
-          upstream.destroy();
+        joinSockets(client, upstream, () => {
           sockets.delete(client);
           sockets.delete(upstream);
-        };
-        client.on('error', done).on('close', done);
-        upstream.on('error', done).on('close', done);
-        client.pipe(upstream);
-        upstream.pipe(client);
+        });
         client.resume();
       },
       () => {

@@ -187,6 +187,49 @@ for (const mode of ['private', 'none'] as const) {
   });
 }
 
+t.test('--allow-host-port passes a half-close on: the host service answers after the dyno shut down its writing', async (t) => {
+  const server = net.createServer({ allowHalfOpen: true }, (c) => {
+    let n = 0;
+    c.on('data', (d) => (n += d.length));
+    c.on('end', () => c.end(`got ${n} bytes\n`));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+  const port = (server.address() as net.AddressInfo).port;
+  const app = tempApp(t);
+  const r = await run(['python3', '-c', `
+import socket
+s = socket.create_connection(('127.0.0.1', ${port}), timeout=5)
+s.sendall(b'x' * 1000)
+s.shutdown(socket.SHUT_WR)
+data = b''
+while True:
+    b = s.recv(65536)
+    if not b: break
+    data += b
+print(data.decode().strip())
+`], ['--app', app, '--allow-host-port', String(port)]);
+  t.equal(r.code, 0, r.stderr);
+  t.same(lines(r.stdout), ['got 1000 bytes']);
+});
+
+t.test('a dyno that ends while its DNS query waits on a dead server: dynod exits with its status, nothing thrown', async (t) => {
+  // the first server never answers (nothing on 127.0.0.155:53): the query waits for its 2 s retry
+  const dns = await loopbackDns('127.0.0.154', { 'late.internal': '127.0.0.1' });
+  t.teardown(() => dns.close());
+  const app = tempApp(t, { 'resolv.conf': 'nameserver 127.0.0.155\nnameserver 127.0.0.154\n' });
+  const r = await run(['python3', '-c', `
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.sendto(b'\\x12\\x34\\x01\\x00\\x00\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x04late\\x08internal\\x00\\x00\\x01\\x00\\x01', ('127.0.0.11', 53))
+time.sleep(0.5)
+print('sent')
+`], ['--app', app], { env: { DYNOD_RESOLV_CONF: `${app}/resolv.conf` } });
+  t.equal(r.code, 0, r.stderr);
+  t.same(lines(r.stdout), ['sent']);
+  t.equal(r.stderr, '', 'nothing thrown after the dyno ended (the retry timer went with it)');
+});
+
 t.test('--net none has only lo and no route out, not even to the outside that exists', async (t) => {
   const app = tempApp(t);
   const r = await run(['python3', '-c', `

@@ -44,6 +44,13 @@ t.test('release phase, config:set restarts with the new value, releases, run and
   t.equal(await get(base + 1), 'web.1 bar baz', 'web.1 restarted with the new config var');
   const got = await f.cli(['config:get', '--name', f.app, 'FOO']);
   t.equal(got.stdout, 'bar baz\n');
+  // unsetting a key that is not set: no release, nothing restarts
+  const pidOf = async () => (JSON.parse((await f.cli(['ps', '--name', f.app, '--json'])).stdout) as DynoInfo[]).find((d) => d.name === 'web.1')!.pid;
+  const before = await pidOf();
+  const none = await f.cli(['config:unset', '--name', f.app, 'NOPE']);
+  t.equal(none.code, 0, none.stderr);
+  t.match(none.stderr, /Unsetting NOPE on .*\.\.\. done, v2/);
+  t.equal(await pidOf(), before, 'web.1 was not restarted');
   const stateFile = fs.readdirSync(path.join(f.env.DYNOD_STATE_DIR!, 'apps', f.app));
   t.ok(stateFile.length > 0, 'config lives in the state dir');
   const st = fs.statSync(path.join(f.env.DYNOD_STATE_DIR!, 'apps', f.app));

@@ -103,6 +103,27 @@ t.test('--publish with a node server on all addresses, default publish address',
   t.equal(r.code, 143, `status (stderr: ${r.stderr})`);
 });
 
+t.test('--publish passes a half-close on: a client that shuts down its writing gets the whole answer', async (t) => {
+  // the app answers once its client's request has ended (its FIN), as a request/EOF protocol does
+  const app = tempApp(t, {
+    'server.js': "require('net').createServer({ allowHalfOpen: true }, (c) => { let n = 0; c.on('data', (d) => (n += d.length)); c.on('end', () => c.end(`got ${n} bytes, ` + 'x'.repeat(200000))); }).listen(process.env.PORT);\nconsole.log('listening');\n",
+  });
+  const hostPort = await freePort();
+  const d = spawnDynod(['run', '--app', app, '--publish', `127.0.0.1:${hostPort}`, '--', 'node', 'server.js']);
+  await d.waitForStdout(/listening\n/);
+  const answer = await new Promise<string>((resolve, reject) => {
+    const c = net.connect(hostPort, '127.0.0.1', () => c.end('hello dyno'));
+    let text = '';
+    c.setEncoding('latin1');
+    c.on('data', (s: string) => (text += s));
+    c.on('end', () => resolve(text));
+    c.on('error', reject);
+  });
+  t.match(answer, /^got 10 bytes, x{200000}$/);
+  d.child.kill('SIGTERM');
+  await d.result;
+});
+
 t.test('--publish on a port in use fails before the dyno starts', async (t) => {
   const app = tempApp(t);
   const busy = net.createServer();
