@@ -99,7 +99,20 @@ export class HostNetwork {
     const state: HostNetState = { range: this.range.text, bridge: BRIDGE, forwardingOwned };
     // Written before the rules: a dynod killed from here on leaves something the sweep can undo.
     writeState(this.dir, state);
-    await runNft(egressRuleset({ bridge: BRIDGE, gateway: this.gateway, range: this.range.text, forwardingOwned }));
+    try {
+      await runNft(egressRuleset({ bridge: BRIDGE, gateway: this.gateway, range: this.range.text, forwardingOwned }));
+    } catch (e) {
+      // No rules (nft missing, refused): nothing half made may stay, least of all forwarding
+      // without the table that drops what is not the dynos'.
+      if (forwardingOwned) fs.writeFileSync(IP_FORWARD, '0');
+      try {
+        n.netLinkDelete(BRIDGE);
+      } catch {
+        /* the sweep of a later start removes it */
+      }
+      fs.rmSync(path.join(this.dir, 'state.json'), { force: true });
+      throw e;
+    }
     log.debug({ range: this.range.text }, 'host network set up');
   }
 
@@ -206,8 +219,15 @@ async function teardown(dir: string): Promise<boolean> {
   // side by side, a one-shot run's teardown takes the longest of them, not their sum.
   const unlink = (name: string) =>
     new Promise<void>((resolve, reject) => n.netLinkDelete(name, (err) => (err ? reject(DynodError.fromStep(err)) : resolve())));
-  await Promise.all([state ? runNft(deleteRuleset()) : null, ...veths.map(unlink), unlink(BRIDGE)]);
+  const done = await Promise.allSettled([state ? runNft(deleteRuleset()) : null, ...veths.map(unlink), unlink(BRIDGE)]);
+  // forwarding goes back whatever failed: the host must not go on routing for others
   if (state?.forwardingOwned) fs.writeFileSync(IP_FORWARD, '0');
+  const failed = done.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    // the state stays for a later sweep (the table may still be there), without the forwarding now given back
+    if (state?.forwardingOwned) writeState(dir, { ...state, forwardingOwned: false });
+    throw failed.reason;
+  }
   fs.rmSync(path.join(dir, 'state.json'), { force: true });
   return true;
 }

@@ -3,10 +3,11 @@
 // nothing left afterwards, also after SIGKILL of dynod. "The outside" is a namespace
 // this file makes (helpers/outside.ts); no packet goes anywhere else.
 import t, { type Test } from 'tap';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as net from 'node:net';
-import { run, sh, spawnDynod, lines, waitFor } from '../helpers/dynod';
+import { DYNOD, hostEnv, run, sh, spawnDynod, lines, waitFor } from '../helpers/dynod';
 import { Engine } from '../../src/index';
 import { tempApp } from '../helpers/app';
 import { netDevNames } from '../helpers/host';
@@ -228,6 +229,26 @@ print('sent')
   t.equal(r.code, 0, r.stderr);
   t.same(lines(r.stdout), ['sent']);
   t.equal(r.stderr, '', 'nothing thrown after the dyno ended (the retry timer went with it)');
+});
+
+t.test('a host network that cannot be made (no nft) leaves nothing: no bridge, no state, forwarding as it was', async (t) => {
+  // in a network and mount namespace of the test's own: its ip_forward, its links, its /run/dynod
+  const bin = t.testdir({ cg: {} });
+  fs.symlinkSync(process.execPath, path.join(bin, 'node'));
+  const script = [
+    'mkdir -p /run/dynod && mount -t tmpfs tmpfs /run/dynod',
+    // a sysfs of this namespace (its links), the host's cgroups bound back in below it
+    `mount --rbind /sys/fs/cgroup ${bin}/cg && mount -t sysfs sysfs /sys && mount --rbind ${bin}/cg /sys/fs/cgroup`,
+    '/usr/sbin/ip link set lo up',
+    'echo 0 > /proc/sys/net/ipv4/ip_forward',
+    `PATH=${bin}:/usr/bin ${DYNOD} run -- true; echo "rc=$?"`,
+    'echo "forward=$(cat /proc/sys/net/ipv4/ip_forward)"',
+    'echo "links=$(ls /sys/class/net | tr "\\n" " ")"',
+    'echo "state=$(ls /run/dynod/net 2>/dev/null | grep -c state.json)"',
+  ].join('\n');
+  const r = spawnSync('unshare', ['-n', '-m', '--propagation', 'private', 'sh', '-c', script], { encoding: 'utf8', env: hostEnv() });
+  t.match(r.stderr, /^dynod: network: nft not found/m, 'the documented line');
+  t.same(lines(r.stdout), ['rc=125', 'forward=0', 'links=lo ', 'state=0']);
 });
 
 t.test('--net none has only lo and no route out, not even to the outside that exists', async (t) => {
