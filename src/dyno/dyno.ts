@@ -6,7 +6,7 @@ import * as tty from 'node:tty';
 import type { Readable, Writable } from 'node:stream';
 import { native } from '../native';
 import type { NativeExit, NativeRecord } from '../addon';
-import { CommandError, DynodError } from '../errors';
+import { CommandError, DynodError, UsageError } from '../errors';
 import type { CgroupBackend, CgroupStats, DynoCgroup } from '../cgroup';
 import { Publisher, type NetnsTarget } from '../net/publish';
 import type { IdAllocator, IdRange } from '../engine/ids';
@@ -184,7 +184,10 @@ export class Dyno extends EventEmitter<DynoEvents> {
   get state(): DynoState {
     return this._state;
   }
-  /** the command's output with stdout: 'pipe' (read it: an unread pipe blocks the dyno once 64 KiB wait) */
+  /**
+   * the command's output with stdout: 'pipe' (read it: an unread pipe blocks the dyno once
+   * 64 KiB wait; still unread when the dyno has ended, it is discarded so its fd closes)
+   */
   get stdout(): Readable | null {
     return this.stdio?.stdout ?? null;
   }
@@ -496,6 +499,20 @@ export class Dyno extends EventEmitter<DynoEvents> {
     const error = this.abortReason ?? this.setupError ?? (exit.error ? DynodError.fromStep(exit.error) : null);
     const status = error ? error.exitCode : code !== null ? code : 128 + (signal ?? 0);
     this.end({ status, code, signal: signal !== null ? signalName(signal) : null, oomKilled, error });
+    this.drainUnread();
+  }
+
+  /**
+   * Output nobody reads holds its pipe's fd for as long as the stream lives: once the
+   * dyno has ended and the 'exit' listeners and wait()'s continuations had their turn, a
+   * stream still unread (no 'data' or 'readable' listener, never piped, resumed or
+   * paused) is drained and discarded, so its fd closes (as child_process does).
+   */
+  private drainUnread(): void {
+    const streams = [this.stdio?.stdout, this.stdio?.stderr];
+    setImmediate(() => {
+      for (const s of streams) if (s && !s.destroyed && s.readableFlowing === null && s.listenerCount('readable') === 0) s.resume();
+    });
   }
 
   /** A pty master nobody reads never sees EIO: close it once the output had its chance. */
@@ -611,6 +628,8 @@ export class Dyno extends EventEmitter<DynoEvents> {
    * rejects with a DynodError on timeout or when the dyno ends first.
    */
   waitForPort(port = Number(this.plan.env.PORT), timeoutMs = 60_000): Promise<void> {
+    if (!Number.isInteger(port) || port < 1 || port > 65535) return Promise.reject(new UsageError(`waitForPort: port ${String(port)}: a whole number from 1 to 65535`));
+    if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) return Promise.reject(new UsageError(`waitForPort: timeout ${String(timeoutMs)}: a number of milliseconds ≥ 0`));
     return new Promise((resolve, reject) => {
       const started = Date.now();
       const own = this.plan.network.mode !== 'host';

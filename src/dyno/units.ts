@@ -8,6 +8,8 @@ export function parseBytes(value: string | number, option = '--memory'): number 
   if (!m) throw new UsageError(`${option} ${JSON.stringify(String(value))}: not a size; use bytes or a number with K, M, G or T (e.g. 128M)`);
   const bytes = typeof value === 'number' ? Math.floor(value) : Math.floor(Number(m[1]) * UNITS[(m[2] ?? '').toLowerCase()]!);
   if (bytes < 4 * 1024 * 1024) throw new UsageError(`${option} ${value}: too small; the minimum is 4M`);
+  // far above any machine, and twice it (memory+swap) is still a value the kernel takes
+  if (!(bytes <= 1024 ** 5)) throw new UsageError(`${option} ${value}: too large; the maximum is 1024T`);
   return bytes;
 }
 

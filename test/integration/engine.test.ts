@@ -107,6 +107,9 @@ t.test('waitForPort resolves when the dyno listens on $PORT, times out cleanly o
   t.ok(Date.now() - t0 >= 200, 'not before the listen');
   t.same(added(), [], 'closed once no wait polls');
   await t.rejects(d.waitForPort(5124, 150), { name: 'DynodError', code: 'ETIMEDOUT', step: 'wait for port' });
+  // its arguments checked, each named
+  for (const [port, ms, what] of [[0, 100, /port 0:/], [70000, 100, /port 70000:/], ['abc', 100, /port abc:/], [5123, -1, /timeout -1:/], [5123, 'x', /timeout x:/]] as const)
+    await t.rejects(d.waitForPort(port as number, ms as number), { name: 'UsageError', message: what });
   t.same(added(), [], 'closed after a timeout too');
   await d.stop(2_000);
   await t.rejects(d.waitForPort(5123, 1_000), { name: 'DynodError', step: 'wait for port' }, 'rejects once the dyno has ended');

@@ -35,6 +35,7 @@ t.test('bad --memory, --cpus, --pids and --port values', async (t) => {
     [['--memory', '12Q'], '--memory "12Q": not a size; use bytes or a number with K, M, G or T (e.g. 128M)'],
     [['--memory', '-1'], '--memory "-1": not a size; use bytes or a number with K, M, G or T (e.g. 128M)'],
     [['--memory', '1k'], '--memory 1k: too small; the minimum is 4M'],
+    [['--memory', '9999999T'], '--memory 9999999T: too large; the maximum is 1024T'],
     [['--cpus', '0'], '--cpus "0": must be a number of CPUs greater than 0 (e.g. 0.5 or 2)'],
     [['--cpus', 'abc'], '--cpus "abc": must be a number of CPUs greater than 0 (e.g. 0.5 or 2)'],
     [['--cpus', '-2'], '--cpus "-2": must be a number of CPUs greater than 0 (e.g. 0.5 or 2)'],

@@ -67,6 +67,31 @@ t.test(`${SEQUENTIAL} sequential starts in one process keep fds and RSS flat`, a
   t.equal(engine.dynos.length, 0);
 });
 
+t.test('output nobody reads (stdout and stderr piped) holds no fd once its dyno has ended; output read after wait() is all there', async (t) => {
+  const app = tempApp(t);
+  const engine = new Engine();
+  t.teardown(() => engine.close());
+  const plan = engine.plan({ command: ['sh', '-c', 'echo out; echo err >&2'], app, name: 'chatty.1' });
+  const once = async () => {
+    const d = await engine.start(plan, { stdout: 'pipe', stderr: 'pipe' });
+    await d.wait();
+  };
+  for (let i = 0; i < 5; i++) await once();
+  await engine.settled();
+  await new Promise((r) => setImmediate(r));
+  const before = fds();
+  for (let i = 0; i < 40; i++) await once();
+  await engine.settled();
+  await new Promise((r) => setImmediate(r));
+  t.ok(fds() - before <= 2, `fds flat (${before} → ${fds()})`);
+  // a reader that starts right after wait() gets everything
+  const d = await engine.start(engine.plan({ command: ['sh', '-c', 'seq 1 5000'], app, name: 'late.1' }), { stdout: 'pipe', stderr: 'ignore' });
+  await d.wait();
+  let text = '';
+  for await (const chunk of d.stdout!) text += String(chunk);
+  t.equal(text.split('\n').length - 1, 5000, 'read after wait(): every line (what fits the pipe)');
+});
+
 t.test('10 rounds of 50 concurrent start/stop keep fds and RSS flat', async (t) => {
   const app = tempApp(t);
   const engine = new Engine();
