@@ -28,6 +28,15 @@ function mask(prefix: number): number {
   return prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
 }
 
+/** Ranges no host can give dynos: their addresses do not route as unicast (RFC 6890). */
+const SPECIAL: Array<[{ network: number; prefix: number }, string]> = [
+  [{ network: 0x00000000, prefix: 8 }, '0.0.0.0/8 ("this network")'],
+  [{ network: 0x7f000000, prefix: 8 }, '127.0.0.0/8 (loopback)'],
+  [{ network: 0xa9fe0000, prefix: 16 }, '169.254.0.0/16 (link-local)'],
+  [{ network: 0xe0000000, prefix: 4 }, '224.0.0.0/4 (multicast)'],
+  [{ network: 0xf0000000, prefix: 4 }, '240.0.0.0/4 (reserved, and the broadcast address)'],
+];
+
 /**
  * "a.b.c.d/N" with N 8..28 (room for a gateway and at least 13 dynos), the host bits
  * zero. `option` names where the value came from in the error.
@@ -40,7 +49,10 @@ export function parseRange(text: string, option: string): Ipv4Range {
     throw new UsageError(`${option} ${JSON.stringify(text)}: expected an IPv4 network a.b.c.d/N with N from 8 to 28, e.g. ${DEFAULT_RANGE}`);
   if ((ip & ~mask(prefix)) >>> 0 !== 0)
     throw new UsageError(`${option} ${text}: the address has host bits set; the network is ${ipToString((ip & mask(prefix)) >>> 0)}/${prefix}`);
-  return { network: ip, prefix, text: `${ipToString(ip)}/${prefix}` };
+  const range = { network: ip, prefix, text: `${ipToString(ip)}/${prefix}` };
+  const special = SPECIAL.find(([net]) => overlaps(range, net));
+  if (special) throw new UsageError(`${option} ${range.text}: overlaps ${special[1]}; use a private range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16), e.g. ${DEFAULT_RANGE}`);
+  return range;
 }
 
 /** The gateway (the bridge's address): the range's first host. */

@@ -16,6 +16,10 @@ t.test('parseRange: a.b.c.d/N with N 8..28 and no host bits', async (t) => {
   for (const bad of ['10.213.0.0', '10.213.0.0/7', '10.213.0.0/29', '256.1.1.1/16', 'a.b.c.d/16', ''])
     t.throws(() => parseRange(bad, 'DYNOD_NET_RANGE'), { name: 'UsageError', message: /^DYNOD_NET_RANGE ".*": expected an IPv4 network a\.b\.c\.d\/N with N from 8 to 28, e\.g\. 10\.213\.0\.0\/16$/ }, bad);
   t.throws(() => parseRange('10.213.1.0/16', 'network range'), { name: 'UsageError', message: 'network range 10.213.1.0/16: the address has host bits set; the network is 10.213.0.0/16' });
+  // addresses that do not route as unicast
+  for (const [bad, what] of [['127.213.0.0/16', 'loopback'], ['224.0.0.0/8', 'multicast'], ['0.0.0.0/8', '"this network"'], ['240.0.0.0/8', 'reserved'], ['255.255.255.0/24', 'reserved'], ['169.254.0.0/16', 'link-local']])
+    t.throws(() => parseRange(bad, 'DYNOD_NET_RANGE'), { name: 'UsageError', message: new RegExp(`^DYNOD_NET_RANGE ${bad.replace(/\./g, '\\.')}: overlaps .*${what}.*; use a private range`) }, bad);
+  t.equal(parseRange('100.64.0.0/16', 'x').text, '100.64.0.0/16', 'shared address space is a usable choice');
 });
 
 t.test('routes: /proc/net/route read as little-endian hex; a range overlapping one (not the bridge\'s) is refused', async (t) => {
