@@ -667,6 +667,7 @@ struct Watch {
   int fd;
   siginfo_t exit;  // watchExit: what waitid said (exit_errno when it failed)
   int exit_errno = 0;
+  int64_t exit_cpu_usec = 0;  // watchExit: user+system CPU of the process and every child it reaped
   void (*last)(Watch *) = nullptr;  // close_watch's final call
   Napi::FunctionReference cb;
   std::unique_ptr<Napi::AsyncContext> ctx;
@@ -727,6 +728,7 @@ void deliver_exit(Watch *w) {
     st.Set("code", w->env.Null());
     st.Set("signal", w->exit.si_status);
   }
+  if (w->exit_errno == 0) st.Set("cpuUsec", Napi::Number::New(w->env, (double)w->exit_cpu_usec));
   w->deliver({st});
 }
 
@@ -736,8 +738,13 @@ void deliver_exit(Watch *w) {
 void on_exit_ready(uv_poll_t *h, int, int) {
   Watch *w = static_cast<Watch *>(h->data);
   memset(&w->exit, 0, sizeof w->exit);
-  int rc = waitid((idtype_t)P_PIDFD, (id_t)w->fd, &w->exit, WEXITED | WNOHANG);
+  // the raw waitid: its rusage is the process's own and its reaped children's (a dyno's
+  // PID 1 reaps every process of the dyno), the CPU a cgroup counts when nothing else can
+  struct rusage ru;
+  memset(&ru, 0, sizeof ru);
+  int rc = (int)syscall(SYS_waitid, P_PIDFD, w->fd, &w->exit, WEXITED | WNOHANG, &ru);
   int e = errno;
+  w->exit_cpu_usec = ((int64_t)ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
   if (rc != 0 && (e == EINTR || e == EAGAIN)) return;
   if (rc == 0 && w->exit.si_pid == 0) return;  // not yet
   w->exit_errno = rc != 0 ? e : 0;

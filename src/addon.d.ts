@@ -159,6 +159,8 @@ export interface NativeEnterRequest {
 export interface NativeExit {
   code: number | null;
   signal: number | null;
+  /** user + system CPU (µs) of the process and of every child it reaped (for a dyno's PID 1: the whole dyno); absent with error */
+  cpuUsec?: number;
   /** set when the exit could not be collected (waitid failed, e.g. ECHILD); code and signal are null then */
   error?: NativeStepError;
 }

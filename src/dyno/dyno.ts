@@ -474,6 +474,10 @@ export class Dyno extends EventEmitter<DynoEvents> {
     let oomKilled = false;
     try {
       this.lastStats = this.cgroup?.stats() ?? null;
+      // Where CPU time comes from /proc (v1 without cpu,cpuacct) nothing of the dyno is left
+      // to read now: its PID 1's rusage at the reap counts every process it reaped.
+      const cpu = this.lastStats?.cpu;
+      if (cpu && exit.cpuUsec !== undefined && exit.cpuUsec > (cpu.usageUsec ?? 0)) cpu.usageUsec = exit.cpuUsec;
     } catch {
       // the counters are a courtesy; the exit is not
     }

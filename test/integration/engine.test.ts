@@ -129,6 +129,16 @@ t.test('stats() reads the dyno from its cgroup', async (t) => {
   t.ok(d.stats().memory.quotaBytes, 'the last reading stays available after the end');
 });
 
+t.test("stats() after the end keeps the dyno's CPU time (also where it comes from /proc: v1 without cpu,cpuacct)", async (t) => {
+  const app = tempApp(t);
+  // a child that burns CPU and exits, reaped by PID 1: what is left to read is PID 1's reaped children
+  const d = await engine.start({ command: ['sh', '-c', 'sh -c "i=0; while [ \\$i -lt 200000 ]; do i=\\$((i+1)); done"'], app }, { stdout: 'ignore', stderr: 'ignore' });
+  const e = await d.wait();
+  t.equal(e.status, 0);
+  const cpu = d.stats().cpu.usageUsec ?? 0;
+  t.ok(cpu > 50_000, `the last reading counts the CPU the dyno used (${cpu} µs)`);
+});
+
 t.test('an AbortSignal ends a start that has not reached up', async (t) => {
   const app = tempApp(t);
   const ac = new AbortController();
