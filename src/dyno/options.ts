@@ -1,4 +1,5 @@
 import type { SizeName } from './sizes';
+import { UsageError } from '../errors';
 
 /** A number of bytes, or one with a unit: 134217728, '128M', '1.5G' (K, M, G, T: powers of 1024). */
 export type ByteSize = number | `${number}` | `${number}${'K' | 'M' | 'G' | 'T' | 'k' | 'm' | 'g' | 't'}${'' | 'B' | 'b' | 'iB'}`;
@@ -52,4 +53,61 @@ export interface DynoOptions {
   /** initial terminal size */
   rows?: number;
   cols?: number;
+}
+
+type OptionCheck = [ok: (v: unknown) => boolean, expected: string];
+const isString = (v: unknown): v is string => typeof v === 'string';
+const isWhole = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
+const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const isBool = (v: unknown): v is boolean => typeof v === 'boolean';
+const oneOf = (...values: string[]): OptionCheck => [(v) => values.includes(v as string), values.map((x) => JSON.stringify(x)).join(', ')];
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const terminalSide: OptionCheck = [(v) => isWhole(v) && v >= 1 && v <= 65535, 'a whole number from 1 to 65535'];
+
+/** What each option takes, as the type above says: checked at run time for embedders without TypeScript. */
+const OPTION_CHECKS: { [K in keyof Required<DynoOptions>]: OptionCheck } = {
+  command: [(v) => Array.isArray(v) && v.every(isString), 'an array of strings'],
+  size: [isString, 'a size name (see `dynod sizes`)'],
+  memory: [(v) => isString(v) || isNumber(v), 'a number of bytes, or a string such as "128M"'],
+  cpus: [isNumber, 'a number of CPUs'],
+  pids: [isWhole, 'a whole number'],
+  app: [isString, 'a directory'],
+  rootfs: [isString, 'a directory'],
+  name: [isString, 'a string'],
+  port: [isWhole, 'a whole number from 1 to 65535'],
+  env: [(v) => isRecord(v) && Object.values(v).every(isString), 'an object of string values'],
+  envFile: [(v) => isString(v) || (Array.isArray(v) && v.every(isString)), 'a file, or an array of files'],
+  term: [isString, 'a string'],
+  user: oneOf('dyno', 'root'),
+  net: oneOf('private', 'none', 'host'),
+  publish: [(v) => Array.isArray(v) && v.every((x) => isString(x) || isWhole(x)), 'an array of ports or "[addr:]port" strings'],
+  allowHostPorts: [(v) => Array.isArray(v) && v.every(isWhole), 'an array of port numbers'],
+  interactive: [isBool, 'true or false'],
+  tty: [isBool, 'true or false'],
+  userns: oneOf('private', 'host'),
+  seccomp: [isString, '"default", "unconfined" or the path of a profile'],
+  rows: terminalSide,
+  cols: terminalSide,
+};
+
+/**
+ * Every option's type, and no option but these: a mistyped or misspelt field is a
+ * UsageError naming it and what it takes (undefined stands for "not given").
+ */
+export function checkOptionTypes(options: unknown): asserts options is DynoOptions {
+  if (!isRecord(options)) throw new UsageError('dyno options: an object ({ command: [...], ... })');
+  for (const [key, value] of Object.entries(options)) {
+    const check = (OPTION_CHECKS as Record<string, OptionCheck | undefined>)[key];
+    if (!check) throw new UsageError(`dyno options: unknown option ${JSON.stringify(key)}; known: ${Object.keys(OPTION_CHECKS).join(', ')}`);
+    if (value !== undefined && !check[0](value)) throw new UsageError(`dyno options: ${key} ${describe(value)}: expected ${check[1]}`);
+  }
+}
+
+function describe(v: unknown): string {
+  try {
+    const s = JSON.stringify(v);
+    return s === undefined ? String(v) : s.length > 60 ? `${s.slice(0, 57)}...` : s;
+  } catch {
+    return String(v);
+  }
 }

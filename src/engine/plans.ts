@@ -2,7 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { CgroupView } from '../cgroup';
 import { UsageError } from '../errors';
 import { gatherHostFacts, resolveDir } from '../dyno/host';
-import type { DynoOptions } from '../dyno/options';
+import { checkOptionTypes, type DynoOptions } from '../dyno/options';
 import { planDyno, type DynoPlan, type MountsMemo } from '../dyno/plan';
 
 /** Plans this process built: frozen, so what start() gets is what plan() returned. */
@@ -52,6 +52,7 @@ const mountsMemo: MountsMemo = (key, build) => {
 
 /** Options → a frozen plan, with this host's facts. */
 export function buildPlan(options: DynoOptions, view: CgroupView): DynoPlan {
+  checkOptionTypes(options);
   const app = resolveDir('--app', options.app ?? process.cwd());
   const rootfs = options.rootfs !== undefined ? resolveDir('--rootfs', options.rootfs) : undefined;
   const plan = deepFreeze(planDyno(options, gatherHostFacts({ rootfs, cgroupView: view }), app, rootfs, mountsMemo));

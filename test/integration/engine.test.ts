@@ -139,6 +139,25 @@ t.test("stats() after the end keeps the dyno's CPU time (also where it comes fro
   t.ok(cpu > 50_000, `the last reading counts the CPU the dyno used (${cpu} µs)`);
 });
 
+t.test('options are checked at run time: a mistyped or unknown field is a UsageError naming it', async (t) => {
+  const app = tempApp(t);
+  const bad: Array<[Record<string, unknown>, RegExp]> = [
+    [{ command: 'echo hi' }, /^dyno options: command "echo hi": expected an array of strings$/],
+    [{ command: ['true'], name: 5 }, /^dyno options: name 5: expected a string$/],
+    [{ command: ['true'], env: { A: 5 } }, /^dyno options: env \{"A":5\}: expected an object of string values$/],
+    [{ command: ['true'], rows: -1 }, /^dyno options: rows -1: expected a whole number from 1 to 65535$/],
+    [{ command: ['true'], cols: 1.5 }, /^dyno options: cols 1\.5: expected a whole number from 1 to 65535$/],
+    [{ command: ['true'], cpus: '0.5' }, /^dyno options: cpus "0\.5": expected a number of CPUs$/],
+    [{ command: ['true'], allowHostPorts: 25020 }, /^dyno options: allowHostPorts 25020: expected an array of port numbers$/],
+    [{ command: ['true'], envFile: 5 }, /^dyno options: envFile 5: expected a file, or an array of files$/],
+    [{ command: ['true'], net: 'bridge' }, /^dyno options: net "bridge": expected "private", "none", "host"$/],
+    [{ command: ['true'], memroy: '128M' }, /^dyno options: unknown option "memroy"; known: command, size, memory, /],
+  ];
+  for (const [opts, message] of bad) t.throws(() => engine.plan(opts as never), { name: 'UsageError', message }, JSON.stringify(opts));
+  await t.rejects(engine.start({ command: ['true'], app, Size: 'standard-2x' } as never), { message: /unknown option "Size"/ }, 'start() too, before anything is made');
+  t.ok(engine.plan({ command: ['true'], app, name: undefined, memory: 128 * 1024 * 1024, publish: [8080, '127.0.0.1:8081'] }), 'undefined fields and both publish forms pass');
+});
+
 t.test('an AbortSignal ends a start that has not reached up', async (t) => {
   const app = tempApp(t);
   const ac = new AbortController();

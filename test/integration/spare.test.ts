@@ -138,8 +138,8 @@ t.test('the addon: a spare whose maps are not the spawn\'s is ended and the clon
     sp.spare = n.spareMake(spareMap, spareMap);
     t.equal(spares().length, 1, 'the spare is parked (named: spareMake returns once it is)');
     const r = n.spawn(sp);
-    const exit = await new Promise((res) => n.watchExit(r.pidfd, res));
-    t.same(exit, { code: 0, signal: null }, 'the dyno ran');
+    const exit = await new Promise<{ code: number | null; signal: number | null }>((res) => n.watchExit(r.pidfd, res));
+    t.same({ code: exit.code, signal: exit.signal }, { code: 0, signal: null }, 'the dyno ran');
     t.equal(n.spareDiscard(sp.spare), false, 'the spawn took the spare');
     t.same(spares(), [], 'and ended it');
     return r.viaSpare;
