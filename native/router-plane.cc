@@ -1694,8 +1694,9 @@ class Loop {
         return;
       }
       // 1xx other than 101 passed on to the (HTTP/1.1) client, the final answer follows;
-      // a 100 Continue only to a client that asked (the plane takes no Expect)
-      if (r.status != 100) {
+      // an unasked 100 Continue too: a proxy passes on every 1xx it did not ask for
+      // (RFC 9110 §15.2; vegur: "older HTTP 1.1 servers may send these")
+      {
         std::string head = "HTTP/1.1 " + r.status_text + "\r\n" + r.kept + "\r\n";
         send_client(c, head.data(), head.size());
       }

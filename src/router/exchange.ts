@@ -309,9 +309,10 @@ export class Exchange implements UpstreamUser {
         else this.respond(r, buf);
         return;
       }
-      // 1xx: 100 Continue to a client that expects it; 103 and others to HTTP/1.1 clients
+      // 1xx to HTTP/1.1 clients, also a 100 Continue nobody asked for: a proxy passes on every
+      // 1xx it did not ask for (RFC 9110 §15.2; vegur: "older HTTP 1.1 servers may send these")
       if (r.status === 100) {
-        if (this.head.expectContinue && !this.headSent) this.conn.write(CONTINUE);
+        if (this.head.minor === 1) this.conn.write(CONTINUE);
       } else if (this.head.minor === 1) {
         this.conn.write(Buffer.from(informationalHead(r), 'latin1'));
       }

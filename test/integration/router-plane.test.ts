@@ -211,7 +211,7 @@ t.test('a long-lived plane: connections that come and go leave nothing behind', 
   t.ok(st.backends[0]!.idleConnections <= 16, `pooled connections ${st.backends[0]!.idleConnections}: at most the concurrency per thread`);
 });
 
-t.test('responses as the JavaScript router passes them: headers the dyno\'s Connection names dropped, a 100 Continue nobody asked for not passed on', async (t) => {
+t.test('responses as the JavaScript router passes them: headers the dyno\'s Connection names dropped, a 100 Continue nobody asked for passed on (RFC 9110 §15.2)', async (t) => {
   const up = await rawUpstream((s) =>
     s.on('data', () => {
       s.write('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nConnection: X-Secret\r\nX-Secret: 1\r\nX-Kept: 2\r\nContent-Length: 2\r\n\r\nok');
@@ -219,7 +219,10 @@ t.test('responses as the JavaScript router passes them: headers the dyno\'s Conn
   );
   const r = await routerOn(t, up);
   const text = await rawExchange(r.port, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
-  t.match(text, /^HTTP\/1\.1 200 OK\r\n/, 'no 100 Continue first');
+  t.match(text, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK\r\n/, 'the 100 Continue first, then the answer');
+  const js = await routerOn(t, await rawUpstream((s) => s.on('data', () => s.write('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'))), { plane: 'js' });
+  t.match(await rawExchange(js.port, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'), /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK\r\n/, 'the JavaScript plane alike');
+  t.match(await rawExchange(js.port, 'GET / HTTP/1.0\r\nHost: x\r\n\r\n'), /^HTTP\/1\.1 200 OK\r\n/, 'but no 1xx to an HTTP/1.0 client');
   t.match(text, /\r\nX-Kept: 2\r\n/);
   t.notMatch(text, /X-Secret/i, 'the header Connection named is dropped');
   t.equal(r.router.stats().nativeRequests, 1);
