@@ -14,6 +14,7 @@ import { Router, loadCertificate, selfSignedCertificate } from '../router';
 import { webBackends } from '../formation/web-backends';
 import { stateDir } from '../formation/config-store';
 import * as net from 'node:net';
+import { checkConfiguredRange } from '../net/dyno-network';
 
 export interface StartFlags {
   procfile?: string;
@@ -54,6 +55,8 @@ export async function startCommand(formationArg: string | undefined, flags: Star
   const port = parsePositiveInt(flags.port, '--port', 1, 65535);
   if (process.getuid?.() !== 0) throw new DynodError('must run as root (try sudo)', { step: 'permissions' });
 
+  // a range no dyno could get an address from fails the start, not every dyno of it
+  if (flags.net !== 'none') checkConfiguredRange();
   const tls = tlsOptions(flags, app);
   const bind = flags.bind;
   if (!net.isIP(bind)) throw new UsageError(`--bind ${bind}: an IP address (e.g. 127.0.0.1, 0.0.0.0, ::)`);

@@ -8,6 +8,7 @@ import { native } from '../native';
 import type { NativeExit, NativeRecord } from '../addon';
 import { CommandError, DynodError, UsageError } from '../errors';
 import type { CgroupBackend, CgroupStats, DynoCgroup } from '../cgroup';
+import { NAME_RE } from '../cgroup/leaf';
 import { Publisher, type NetnsTarget } from '../net/publish';
 import type { IdAllocator, IdRange } from '../engine/ids';
 import type { Spare, SpareNamespaces } from '../engine/spare-ns';
@@ -38,6 +39,34 @@ export interface StartOptions extends DynoIO {
    * start() resolves only once the dyno is up.
    */
   onCreated?: (dyno: Dyno) => void;
+}
+
+const STDIO = ['inherit', 'pipe', 'ignore'];
+const stdioOk = (v: unknown, extra: string[] = []) => (typeof v === 'number' && Number.isInteger(v) && v >= 0) || [...STDIO, ...extra].includes(v as string);
+
+/**
+ * start()'s second argument as its type says, checked at run time for embedders without
+ * TypeScript: one UsageError naming the field (a bad AbortSignal would otherwise throw
+ * inside the start, after the dyno exists).
+ */
+export function checkStartOptions(opts: unknown): asserts opts is StartOptions {
+  if (opts === undefined) return;
+  if (typeof opts !== 'object' || opts === null || Array.isArray(opts)) throw new UsageError('start options: an object ({ stdout: "pipe", ... })');
+  const o = opts as Record<string, unknown>;
+  const checks: Record<string, [(v: unknown) => boolean, string]> = {
+    stdin: [(v) => stdioOk(v), '"inherit", "pipe", "ignore" or an fd'],
+    stdout: [(v) => stdioOk(v), '"inherit", "pipe", "ignore" or an fd'],
+    stderr: [(v) => stdioOk(v, ['stdout']), '"inherit", "pipe", "ignore", "stdout" or an fd'],
+    trace: [(v) => typeof v === 'boolean', 'true or false'],
+    signal: [(v) => v instanceof AbortSignal, 'an AbortSignal'],
+    group: [(v) => typeof v === 'string' && NAME_RE.test(v), 'a group name: letters, digits, ".", "_" and "-" (not first), at most 63 characters'],
+    onCreated: [(v) => typeof v === 'function', 'a function'],
+  };
+  for (const [key, value] of Object.entries(o)) {
+    const check = checks[key];
+    if (!check) throw new UsageError(`start options: unknown option ${JSON.stringify(key)}; known: ${Object.keys(checks).join(', ')}`);
+    if (value !== undefined && !check[0](value)) throw new UsageError(`start options: ${key} ${String(typeof value === 'string' ? JSON.stringify(value) : value)}: expected ${check[1]}`);
+  }
 }
 
 /**
@@ -367,6 +396,8 @@ export class Dyno extends EventEmitter<DynoEvents> {
         else resolve(this);
       };
     });
+    // awaited below; should anything before that throw, its rejection is no unhandled one
+    started.catch(() => {});
     const onAbort = () => {
       if (this._state !== 'starting' || this.exited) return;
       this.abortReason = abortError(opts.signal!);

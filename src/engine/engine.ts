@@ -3,7 +3,7 @@ import { detectCgroups, type CgroupBackend } from '../cgroup';
 import { DynodError } from '../errors';
 import { native, buildFile } from '../native';
 import { SeccompFilters } from '../seccomp/filters';
-import { Dyno, type DynoExit, type EngineResources, type StartOptions } from '../dyno/dyno';
+import { Dyno, checkStartOptions, type DynoExit, type EngineResources, type StartOptions } from '../dyno/dyno';
 import type { DynoOptions } from '../dyno/options';
 import type { DynoPlan } from '../dyno/plan';
 import { buildPlan, checkPlan } from './plans';
@@ -137,6 +137,7 @@ export class Engine {
   async start(what: DynoOptions | DynoPlan, opts: StartOptions = {}): Promise<Dyno> {
     try {
       if (this.closed) throw new DynodError('this engine is closed', { step: 'start' });
+      checkStartOptions(opts);
       if (process.getuid?.() !== 0) throw new DynodError('must run as root (try sudo)', { step: 'permissions' });
       // PR_SET_PDEATHSIG belongs to the thread that clones: a dyno started from a
       // worker would die with that worker.

@@ -3,7 +3,7 @@ import { native } from '../native';
 import { DynodError } from '../errors';
 import type { DynoPlan } from '../dyno/plan';
 import { AddressAllocator, type AddressLease } from './addresses';
-import { DEFAULT_RANGE, parseRange, type Ipv4Range } from './cidr';
+import { DEFAULT_RANGE, checkAgainstRoutes, hostRoutes, parseRange, type Ipv4Range } from './cidr';
 import { DnsForwarder } from './dns-forwarder';
 import { BRIDGE, HostNetwork, VETH_PREFIX, sweepIdle } from './host-network';
 import { HostPortForwarder } from './host-ports';
@@ -139,9 +139,7 @@ export class EngineNetwork {
 
   /** The dynos' range, read (and checked) when a dyno first needs it: a --net none start never does. */
   range(): { range: Ipv4Range; option: string } {
-    const fromEnv = process.env.DYNOD_NET_RANGE;
-    const option = this.options.range === undefined && fromEnv ? 'DYNOD_NET_RANGE' : 'network range';
-    return { range: parseRange(this.options.range ?? (fromEnv || DEFAULT_RANGE), option), option };
+    return configuredRange(this.options.range);
   }
 
   /** @internal The host network, set up or joined on first use. */
@@ -187,4 +185,21 @@ export class EngineNetwork {
     this.addresses.close();
     if (released.status === 'rejected') throw released.reason;
   }
+}
+
+/** The range dynos take addresses from: the engine's option, else DYNOD_NET_RANGE, else the default. */
+export function configuredRange(range?: string): { range: Ipv4Range; option: string } {
+  const fromEnv = process.env.DYNOD_NET_RANGE;
+  const option = range === undefined && fromEnv ? 'DYNOD_NET_RANGE' : 'network range';
+  return { range: parseRange(range ?? (fromEnv || DEFAULT_RANGE), option), option };
+}
+
+/**
+ * The range checked now, as the host network's setup will check it: a manager that could
+ * never give a dyno an address says so before it starts any (one line, 125), instead of
+ * every dyno failing its start.
+ */
+export function checkConfiguredRange(range?: string): void {
+  const r = configuredRange(range);
+  checkAgainstRoutes(r.range, hostRoutes(), BRIDGE, r.option);
 }

@@ -49,7 +49,11 @@ function ms(v: number): string {
   return v < 0 ? '' : `${Math.round(v)}ms`;
 }
 
-/** a quote inside a quoted value would end it early: percent-encode it */
+/**
+ * A quote inside a quoted value would end it early, and a control character (a refused
+ * request's target may hold one) would reach the log's reader raw: percent-encoded.
+ */
+const UNSAFE = /["\x00-\x1f\x7f]/g;
 function quoted(v: string): string {
-  return v.indexOf('"') < 0 ? v : v.replace(/"/g, '%22');
+  return v.search(UNSAFE) < 0 ? v : v.replace(UNSAFE, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
 }

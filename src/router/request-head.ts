@@ -201,7 +201,8 @@ function requestLine(s: string, end: number, h: RequestHead): HeadError | null {
   h.method = s.slice(0, sp1);
   h.target = s.slice(sp1 + 1, sp2);
   if (sp1 > LIMITS.method) return fault(h, 400, 'method too long');
-  for (let i = sp1 + 1; i < sp2; i++) if (isCtl(s.charCodeAt(i))) return fault(h, 400, 'bad request target');
+  // no control character, HTAB included (RFC 9112 §3.2: a target is visible characters)
+  for (let i = sp1 + 1; i < sp2; i++) if (isCtl(s.charCodeAt(i)) || s.charCodeAt(i) === 9) return fault(h, 400, 'bad request target');
   // a tunnel through the router to anywhere: vegur takes every method but this one
   if (h.method === 'CONNECT') return fault(h, 405, 'CONNECT not supported');
   if (end - sp2 - 1 !== 8 || !s.startsWith('HTTP/', sp2 + 1)) return new HeadError(400, 'bad HTTP version');

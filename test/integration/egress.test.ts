@@ -7,7 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as net from 'node:net';
-import { DYNOD, hostEnv, run, sh, spawnDynod, lines, waitFor } from '../helpers/dynod';
+import { DYNOD, dynod, hostEnv, run, sh, spawnDynod, lines, waitFor } from '../helpers/dynod';
 import { Engine } from '../../src/index';
 import { tempApp } from '../helpers/app';
 import { netDevNames } from '../helpers/host';
@@ -271,6 +271,16 @@ t.test('a range that overlaps a host route is refused, clearly', async (t) => {
   const bad = await run(['true'], ['--app', app], { env: { DYNOD_NET_RANGE: '10.1.2.3/16' } });
   t.equal(bad.code, 125);
   t.equal(bad.stderr, 'dynod: DYNOD_NET_RANGE 10.1.2.3/16: the address has host bits set; the network is 10.1.0.0/16\n');
+  // dynod start says so before it starts any dyno (every dyno failed its start, and the manager ran on)
+  const formationApp = tempApp(t, { Procfile: 'web: sleep 60\n' });
+  const dirs = t.testdir({ state: {}, run: {} });
+  const st = await dynod(['start', '--app', formationApp, '--name', 'rangecheck', '-p', '27999'], {
+    env: { DYNOD_NET_RANGE: '127.213.0.0/16', DYNOD_STATE_DIR: `${dirs}/state`, DYNOD_RUN_DIR: `${dirs}/run` },
+    timeoutMs: 20_000,
+  });
+  t.equal(st.code, 125, st.stderr);
+  t.equal(st.stderr, 'dynod: DYNOD_NET_RANGE 127.213.0.0/16: overlaps 127.0.0.0/8 (loopback); use a private range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16), e.g. 10.213.0.0/16\n');
+  t.notMatch(st.stdout, /Starting process/, 'no dyno started');
 });
 
 t.test('nothing is left after a dyno: its veth, and (when no other dynod uses them) the bridge and the nft table', async (t) => {

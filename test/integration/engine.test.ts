@@ -156,6 +156,23 @@ t.test('options are checked at run time: a mistyped or unknown field is a UsageE
   for (const [opts, message] of bad) t.throws(() => engine.plan(opts as never), { name: 'UsageError', message }, JSON.stringify(opts));
   await t.rejects(engine.start({ command: ['true'], app, Size: 'standard-2x' } as never), { message: /unknown option "Size"/ }, 'start() too, before anything is made');
   t.ok(engine.plan({ command: ['true'], app, name: undefined, memory: 128 * 1024 * 1024, publish: [8080, '127.0.0.1:8081'] }), 'undefined fields and both publish forms pass');
+  // start()'s own options too; a bad signal threw inside the start, and its rejection went unhandled
+  let unhandled = 0;
+  const onUnhandled = () => unhandled++;
+  process.on('unhandledRejection', onUnhandled);
+  t.teardown(() => void process.off('unhandledRejection', onUnhandled));
+  for (const [opts, message] of [
+    [{ signal: 'x' }, /^start options: signal "x": expected an AbortSignal$/],
+    [{ stdout: 'file' }, /^start options: stdout "file": expected "inherit", "pipe", "ignore" or an fd$/],
+    [{ stdout: 1.5 }, /^start options: stdout 1\.5: expected/],
+    [{ onCreated: 'x' }, /^start options: onCreated "x": expected a function$/],
+    [{ group: 5 }, /^start options: group 5: expected a group name/],
+    [{ bogusOpt: 1 }, /^start options: unknown option "bogusOpt"; known: stdin, stdout, stderr, trace, signal, group, onCreated$/],
+  ] as const)
+    await t.rejects(engine.start({ command: ['true'], app }, opts as never), { name: 'UsageError', message }, JSON.stringify(opts));
+  await new Promise((r) => setImmediate(r));
+  t.equal(unhandled, 0, 'no unhandled rejection');
+  t.equal(engine.dynos.length, 0, 'nothing was started');
 });
 
 t.test('an AbortSignal ends a start that has not reached up', async (t) => {

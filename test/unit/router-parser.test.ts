@@ -165,6 +165,7 @@ t.test('what RFC 9110/9112 forbid in a head is refused, also before the head is 
   // the request target has no control character; a method is at most 127 characters (vegur)
   refused(t, 'GET /a\u001b[1m HTTP/1.1\r\nHost: a\r\n\r\n', 400, 'bad request target');
   refused(t, 'GET /a\u0000 HTTP/1.1\r\nHost: a\r\n\r\n', 400, 'bad request target');
+  refused(t, 'GET /a\tb HTTP/1.1\r\nHost: a\r\n\r\n', 400, 'bad request target');
   t.equal(head(`${'M'.repeat(127)} / HTTP/1.1\r\nHost: a\r\n\r\n`).method.length, 127);
   refused(t, `${'M'.repeat(128)} / HTTP/1.1\r\nHost: a\r\n\r\n`, 400, 'method too long');
 });
@@ -365,6 +366,11 @@ t.test('router lines, exactly', async (t) => {
   t.equal(
     routerLine({ ...base, code: 'H26', cause: 'bad "x"', path: '/a"b', dyno: '', connect: -1, service: -1, status: 400, bytes: -1 }),
     'at=error code=H26 desc="Request Error" cause="bad %22x%22" method=GET path="/a%22b" host=localhost:5000 request_id=rid fwd="127.0.0.1" dyno= connect= service= status=400 bytes= protocol=http',
+  );
+  // a refused target's control characters never reach the log raw
+  t.match(
+    routerLine({ ...base, code: 'H26', cause: 'bad request target', path: '/a\u001b[31mRED\u0000\t\r\u007f', dyno: '', connect: -1, service: -1, status: 400, bytes: -1 }),
+    / path="\/a%1B\[31mRED%00%09%0D%7F" /,
   );
 });
 
