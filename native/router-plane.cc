@@ -321,6 +321,13 @@ std::string parse_response(const char *s, size_t n, Response &r) {
     size_t colon = colp - s;
     const char *name = s + pos;
     size_t len = colon - pos;
+    // what a client's parser could split differently is not passed on (RFC 9110 §5.5), as in requests
+    for (size_t i = 0; i < len; i++)
+      if (!tchar((unsigned char)name[i])) return "bad header name";
+    for (size_t i = colon + 1; i + 1 < nl; i++) {
+      unsigned char c = (unsigned char)s[i];
+      if ((c < ' ' && c != '\t') || c == 0x7f) return "bad header value";
+    }
     bool hop = true;
     if (len == 14 && ieq(name, len, "content-length")) {
       int64_t v = parse_length(header_value(s, colon, nl - 1));

@@ -192,3 +192,20 @@ export function parseLength(value: string): number {
   }
   return v;
 }
+
+/** RFC 9110 token characters */
+export function isTchar(c: number): boolean {
+  if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57)) return true;
+  switch (c) {
+    case 33: case 35: case 36: case 37: case 38: case 39: case 42: case 43:
+    case 45: case 46: case 94: case 95: case 96: case 124: case 126:
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** Control characters (HTAB aside) and DEL: never in a field value or a request target. */
+export function isCtl(c: number): boolean {
+  return (c < 32 && c !== 9) || c === 127;
+}

@@ -1,5 +1,5 @@
 import { LIMITS } from './limits';
-import { H, addConnectionTokens, clearedTokens, hasBareLf, headText, headerKind, headerValue, lastToken, parseLength, withoutHeaders, type ConnectionTokens } from './header-names';
+import { H, addConnectionTokens, clearedTokens, hasBareLf, headText, headerKind, headerValue, isCtl, isTchar, lastToken, parseLength, withoutHeaders, type ConnectionTokens } from './header-names';
 
 export const enum Body {
   None = 0,
@@ -214,22 +214,7 @@ function requestLine(s: string, end: number, h: RequestHead): HeadError | null {
   return null;
 }
 
-/** RFC 9110 token characters */
-function isTchar(c: number): boolean {
-  if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57)) return true;
-  switch (c) {
-    case 33: case 35: case 36: case 37: case 38: case 39: case 42: case 43:
-    case 45: case 46: case 94: case 95: case 96: case 124: case 126:
-      return true;
-    default:
-      return false;
-  }
-}
 
-/** Control characters (HTAB aside) and DEL: never in a field value or a request target. */
-function isCtl(c: number): boolean {
-  return (c < 32 && c !== 9) || c === 127;
-}
 
 /**
  * A Host value: uri-host [":" port] (RFC 9110 §7.2), i.e. a reg-name, an IPv4 address or an

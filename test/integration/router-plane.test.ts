@@ -110,6 +110,20 @@ t.test('heads RFC 9110/9112 forbid are refused (400) before any byte reaches a d
   t.equal(r.router.stats().nativeRequests, 1, 'that one by the native plane');
 });
 
+t.test('a response header a client could split differently (NUL, a lone CR, a name with a blank) is H17, in both planes', async (t) => {
+  for (const [bad, cause] of [['X-A: a\u0000b', 'bad header value'], ['X-A: a\rb', 'bad header value'], ['X A: b', 'bad header name']] as const) {
+    const up = await rawUpstream((s) => s.once('data', () => s.write(`HTTP/1.1 200 OK\r\n${bad}\r\nContent-Length: 2\r\n\r\nok`)));
+    for (const plane of ['native', 'js'] as const) {
+      const r = await startRouter(new TestSource([tcpBackend('web.1', up.port)]), { plane });
+      const res = await get(r.port, '/h');
+      t.equal(res.status, 503, `${plane}: ${JSON.stringify(bad)}`);
+      t.match((await r.waitLines(1))[0]!, new RegExp(`code=H17 .*cause="${cause}"`));
+      await r.close();
+    }
+    await up.close();
+  }
+});
+
 t.test('a response head in bare LF lines is H17 at once, not H18 or H12 later', async (t) => {
   // the dyno answers in LF lines and keeps the connection open
   const up = await rawUpstream((s) => s.once('data', () => s.write('HTTP/1.1 200 OK\nContent-Length: 2\n\nok')));

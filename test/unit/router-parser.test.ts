@@ -248,6 +248,9 @@ t.test('malformed responses (H17)', async (t) => {
     ['ICY 200 OK\r\n\r\n', 'bad status line'],
     ['HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n', 'bad Content-Length'],
     ['HTTP/1.1 200 OK\r\nbroken\r\n\r\n', 'header line without colon'],
+    ['HTTP/1.1 200 OK\r\nX A: b\r\n\r\n', 'bad header name'],
+    ['HTTP/1.1 200 OK\r\nX-A: a\u0000b\r\n\r\n', 'bad header value'],
+    ['HTTP/1.1 200 OK\r\nX-A: a\rb\r\n\r\n', 'bad header value'],
   ] as const) {
     const r = res(s);
     t.ok(r instanceof ResponseError, s);
