@@ -54,8 +54,8 @@ export function checkStartOptions(opts: unknown): asserts opts is StartOptions {
   if (typeof opts !== 'object' || opts === null || Array.isArray(opts)) throw new UsageError('start options: an object ({ stdout: "pipe", ... })');
   const o = opts as Record<string, unknown>;
   const checks: Record<string, [(v: unknown) => boolean, string]> = {
-    stdin: [(v) => stdioOk(v), '"inherit", "pipe", "ignore" or an fd'],
-    stdout: [(v) => stdioOk(v), '"inherit", "pipe", "ignore" or an fd'],
+    stdin: [(v) => stdioOk(v), `"inherit", "pipe", "ignore" or an fd ('stdout' is for stderr only)`],
+    stdout: [(v) => stdioOk(v), `"inherit", "pipe", "ignore" or an fd ('stdout' is for stderr only)`],
     stderr: [(v) => stdioOk(v, ['stdout']), '"inherit", "pipe", "ignore", "stdout" or an fd'],
     trace: [(v) => typeof v === 'boolean', 'true or false'],
     signal: [(v) => v instanceof AbortSignal, 'an AbortSignal'],

@@ -163,7 +163,7 @@ t.test('options are checked at run time: a mistyped or unknown field is a UsageE
   t.teardown(() => void process.off('unhandledRejection', onUnhandled));
   for (const [opts, message] of [
     [{ signal: 'x' }, /^start options: signal "x": expected an AbortSignal$/],
-    [{ stdout: 'file' }, /^start options: stdout "file": expected "inherit", "pipe", "ignore" or an fd$/],
+    [{ stdout: 'file' }, /^start options: stdout "file": expected "inherit", "pipe", "ignore" or an fd \('stdout' is for stderr only\)$/],
     [{ stdout: 1.5 }, /^start options: stdout 1\.5: expected/],
     [{ onCreated: 'x' }, /^start options: onCreated "x": expected a function$/],
     [{ group: 5 }, /^start options: group 5: expected a group name/],

@@ -37,6 +37,6 @@ t.test("'stdout' is for stderr only", async (t) => {
   };
   const fds = () => new Set(fs.readdirSync('/proc/self/fd').map(link).filter((f) => f !== null));
   const before = fds();
-  await t.rejects(start({ command: ['true'], app, net: 'none' }, { stdout: 'stdout' as never }), { message: /stdout: 'stdout' is for stderr only/ });
+  await t.rejects(start({ command: ['true'], app, net: 'none' }, { stdout: 'stdout' as never }), { name: 'UsageError', message: /stdout "stdout": expected .*'stdout' is for stderr only/ });
   t.same([...fds()].filter((f) => !before.has(f)), [], 'no fd left open');
 });
