@@ -356,6 +356,12 @@ export class Formation {
       await attached.stop(this.opts.graceMs);
       return [sel.dyno!];
     }
+    // -p run: the one-offs (their type, as ps shows them), unless the Procfile has a type of that name
+    if (sel.type === 'run' && !this.opts.procfile.types.some((t) => t.name === 'run')) {
+      const names = [...this.oneOffs.keys(), ...this.detached.keys()];
+      await Promise.all([...[...this.oneOffs.values()].map((o) => o.stop(this.opts.graceMs)), ...[...this.detached.values()].map((s) => s.stop())]);
+      return names;
+    }
     const slots = this.select(sel);
     await Promise.all(
       slots.map(async (slot) => {

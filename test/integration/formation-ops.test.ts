@@ -112,6 +112,13 @@ t.test('an attached one-off: ps lists it (ps run too), stop -d ends it through i
   const net = await f.cli(['run', '--net', 'none', '--port', '9', '--', 'true']);
   t.equal(net.code, 125);
   t.match(net.stderr, /^dynod: --port, --net: not for a one-off of a running formation/);
+  // stop -p run: every one-off, as ps run lists them
+  mark = f.lines.length;
+  const three = f.cli(['run', '--', 'sleep', '1000']);
+  await f.waitFor(/dynod\[run\.\d+\]: State changed from starting to up/, 20_000, mark);
+  const byType = await f.cli(['stop', '--name', f.app, '-p', 'run']);
+  t.equal(byType.code, 0, byType.stderr);
+  t.equal((await three).code, 143, 'stop -p run ends an attached one-off');
   const both = await f.cli(['stop', '--name', f.app, '--all', '-d', 'worker.1']);
   t.equal(both.code, 125);
   t.match(both.stderr, /--all stops the whole formation: it cannot be used with --dyno-name/);
