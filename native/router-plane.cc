@@ -72,6 +72,19 @@ bool tchar(unsigned char c) {
   return strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != 0;
 }
 
+// The header line s[pos, cr) with its colon at `colon`: a name that is not a token, or a
+// value with a control character (NUL, a lone CR: a parser after ours could split the line
+// where we did not, RFC 9110 §5.5); nullptr when nothing is wrong (src/router/header-names.ts fieldProblem)
+const char *field_problem(const char *s, size_t pos, size_t colon, size_t cr) {
+  for (size_t i = pos; i < colon; i++)
+    if (!tchar((unsigned char)s[i])) return "bad header name";
+  for (size_t i = colon + 1; i < cr; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if ((c < ' ' && c != '\t') || c == 0x7f) return "bad header value";
+  }
+  return nullptr;
+}
+
 // a line of p[0, n) ends in LF without CR: such a head never shows its "\r\n\r\n"
 bool bare_lf(const char *p, size_t n) {
   for (const char *q = p; (q = static_cast<const char *>(memchr(q, '\n', p + n - q))) != nullptr; q++)
@@ -185,12 +198,7 @@ bool take_request(const char *s, size_t n, const PlaneOptions &o, Request &r) {
     const char *name = s + pos;
     size_t len = colon - pos;
     if (len > o.header_name_max) return false;  // 431 is JavaScript's to answer
-    for (size_t i = 0; i < len; i++)
-      if (!tchar((unsigned char)name[i])) return false;
-    for (size_t i = pos; i < nl - 1; i++) {
-      unsigned char c = (unsigned char)s[i];
-      if ((c < ' ' && c != '\t') || c == 0x7f) return false;
-    }
+    if (field_problem(s, pos, colon, nl - 1)) return false;  // 400 likewise
     auto drop = [&]() {
       r.kept.append(s + run_start, pos - run_start);
       run_start = nl + 1;
@@ -321,13 +329,7 @@ std::string parse_response(const char *s, size_t n, Response &r) {
     size_t colon = colp - s;
     const char *name = s + pos;
     size_t len = colon - pos;
-    // what a client's parser could split differently is not passed on (RFC 9110 §5.5), as in requests
-    for (size_t i = 0; i < len; i++)
-      if (!tchar((unsigned char)name[i])) return "bad header name";
-    for (size_t i = colon + 1; i + 1 < nl; i++) {
-      unsigned char c = (unsigned char)s[i];
-      if ((c < ' ' && c != '\t') || c == 0x7f) return "bad header value";
-    }
+    if (const char *wrong = field_problem(s, pos, colon, nl - 1)) return wrong;
     bool hop = true;
     if (len == 14 && ieq(name, len, "content-length")) {
       int64_t v = parse_length(header_value(s, colon, nl - 1));

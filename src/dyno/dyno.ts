@@ -9,6 +9,7 @@ import type { NativeExit, NativeRecord } from '../addon';
 import { CommandError, DynodError, UsageError } from '../errors';
 import type { CgroupBackend, CgroupStats, DynoCgroup } from '../cgroup';
 import { NAME_RE } from '../cgroup/leaf';
+import { checkFields, isWhole, type OptionCheck } from './options';
 import { Publisher, type NetnsTarget } from '../net/publish';
 import type { IdAllocator, IdRange } from '../engine/ids';
 import type { Spare, SpareNamespaces } from '../engine/spare-ns';
@@ -41,32 +42,24 @@ export interface StartOptions extends DynoIO {
   onCreated?: (dyno: Dyno) => void;
 }
 
-const STDIO = ['inherit', 'pipe', 'ignore'];
-const stdioOk = (v: unknown, extra: string[] = []) => (typeof v === 'number' && Number.isInteger(v) && v >= 0) || [...STDIO, ...extra].includes(v as string);
+const stdio = (...names: string[]): OptionCheck[0] => (v) => (isWhole(v) && v >= 0) || names.includes(v as string);
+const STDOUT_NOTE = "('stdout' is for stderr only)";
+const START_CHECKS: { [K in keyof Required<StartOptions>]: OptionCheck } = {
+  stdin: [stdio('inherit', 'pipe', 'ignore'), `"inherit", "pipe", "ignore" or an fd ${STDOUT_NOTE}`],
+  stdout: [stdio('inherit', 'pipe', 'ignore'), `"inherit", "pipe", "ignore" or an fd ${STDOUT_NOTE}`],
+  stderr: [stdio('inherit', 'pipe', 'ignore', 'stdout'), '"inherit", "pipe", "ignore", "stdout" or an fd'],
+  trace: [(v) => typeof v === 'boolean', 'true or false'],
+  signal: [(v) => v instanceof AbortSignal, 'an AbortSignal'],
+  group: [(v) => typeof v === 'string' && NAME_RE.test(v), 'a group name: letters, digits, ".", "_" and "-" (not first), at most 63 characters'],
+  onCreated: [(v) => typeof v === 'function', 'a function'],
+};
 
 /**
  * start()'s second argument as its type says, checked at run time for embedders without
- * TypeScript: one UsageError naming the field (a bad AbortSignal would otherwise throw
- * inside the start, after the dyno exists).
+ * TypeScript (a bad AbortSignal would otherwise throw inside the start, after the dyno exists).
  */
 export function checkStartOptions(opts: unknown): asserts opts is StartOptions {
-  if (opts === undefined) return;
-  if (typeof opts !== 'object' || opts === null || Array.isArray(opts)) throw new UsageError('start options: an object ({ stdout: "pipe", ... })');
-  const o = opts as Record<string, unknown>;
-  const checks: Record<string, [(v: unknown) => boolean, string]> = {
-    stdin: [(v) => stdioOk(v), `"inherit", "pipe", "ignore" or an fd ('stdout' is for stderr only)`],
-    stdout: [(v) => stdioOk(v), `"inherit", "pipe", "ignore" or an fd ('stdout' is for stderr only)`],
-    stderr: [(v) => stdioOk(v, ['stdout']), '"inherit", "pipe", "ignore", "stdout" or an fd'],
-    trace: [(v) => typeof v === 'boolean', 'true or false'],
-    signal: [(v) => v instanceof AbortSignal, 'an AbortSignal'],
-    group: [(v) => typeof v === 'string' && NAME_RE.test(v), 'a group name: letters, digits, ".", "_" and "-" (not first), at most 63 characters'],
-    onCreated: [(v) => typeof v === 'function', 'a function'],
-  };
-  for (const [key, value] of Object.entries(o)) {
-    const check = checks[key];
-    if (!check) throw new UsageError(`start options: unknown option ${JSON.stringify(key)}; known: ${Object.keys(checks).join(', ')}`);
-    if (value !== undefined && !check[0](value)) throw new UsageError(`start options: ${key} ${String(typeof value === 'string' ? JSON.stringify(value) : value)}: expected ${check[1]}`);
-  }
+  if (opts !== undefined) checkFields('start options', '{ stdout: "pipe", ... }', opts, START_CHECKS);
 }
 
 /**

@@ -55,9 +55,10 @@ export interface DynoOptions {
   cols?: number;
 }
 
-type OptionCheck = [ok: (v: unknown) => boolean, expected: string];
+/** What a field takes: the test, and the words for its error. */
+export type OptionCheck = [ok: (v: unknown) => boolean, expected: string];
 const isString = (v: unknown): v is string => typeof v === 'string';
-const isWhole = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
+export const isWhole = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
 const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 const isBool = (v: unknown): v is boolean => typeof v === 'boolean';
 const oneOf = (...values: string[]): OptionCheck => [(v) => values.includes(v as string), values.map((x) => JSON.stringify(x)).join(', ')];
@@ -95,11 +96,19 @@ const OPTION_CHECKS: { [K in keyof Required<DynoOptions>]: OptionCheck } = {
  * UsageError naming it and what it takes (undefined stands for "not given").
  */
 export function checkOptionTypes(options: unknown): asserts options is DynoOptions {
-  if (!isRecord(options)) throw new UsageError('dyno options: an object ({ command: [...], ... })');
-  for (const [key, value] of Object.entries(options)) {
-    const check = (OPTION_CHECKS as Record<string, OptionCheck | undefined>)[key];
-    if (!check) throw new UsageError(`dyno options: unknown option ${JSON.stringify(key)}; known: ${Object.keys(OPTION_CHECKS).join(', ')}`);
-    if (value !== undefined && !check[0](value)) throw new UsageError(`dyno options: ${key} ${describe(value)}: expected ${check[1]}`);
+  checkFields('dyno options', '{ command: [...], ... }', options, OPTION_CHECKS);
+}
+
+/**
+ * The fields of an options object against their checks (start()'s too): one UsageError
+ * naming the first that is wrong or unknown; undefined stands for "not given".
+ */
+export function checkFields(what: string, example: string, value: unknown, checks: Record<string, OptionCheck>): void {
+  if (!isRecord(value)) throw new UsageError(`${what}: an object (${example})`);
+  for (const [key, v] of Object.entries(value)) {
+    const check = Object.hasOwn(checks, key) ? checks[key] : undefined;
+    if (!check) throw new UsageError(`${what}: unknown option ${JSON.stringify(key)}; known: ${Object.keys(checks).join(', ')}`);
+    if (v !== undefined && !check[0](v)) throw new UsageError(`${what}: ${key} ${describe(v)}: expected ${check[1]}`);
   }
 }
 

@@ -321,11 +321,9 @@ export class Formation {
   /** `dynod restart`: each selected dyno is replaced (the new one starts as the old one gets SIGTERM). */
   restart(sel: { dyno?: string; type?: string }): string[] {
     // an attached one-off is not restarted (nor on Heroku): it stops
-    const attached = sel.dyno ? this.oneOffs.get(sel.dyno) : undefined;
-    if (attached) {
-      void attached.stop(this.opts.graceMs);
-      return [sel.dyno!];
-    }
+    const attached = sel.dyno ? this.attachedIn(sel) : [];
+    for (const [, o] of attached) void o.stop(this.opts.graceMs);
+    if (attached.length) return attached.map(([name]) => name);
     const slots = this.select(sel);
     for (const slot of slots) {
       slot.backoff.reset();
@@ -351,20 +349,11 @@ export class Formation {
 
   /** `dynod stop`: a formation dyno stops and the manager starts it again (Heroku's Common Runtime); a one-off just stops. */
   async stopDynos(sel: { dyno?: string; type?: string }): Promise<string[]> {
-    const attached = sel.dyno ? this.oneOffs.get(sel.dyno) : undefined;
-    if (attached) {
-      await attached.stop(this.opts.graceMs);
-      return [sel.dyno!];
-    }
-    // -p run: the one-offs (their type, as ps shows them), unless the Procfile has a type of that name
-    if (sel.type === 'run' && !this.opts.procfile.types.some((t) => t.name === 'run')) {
-      const names = [...this.oneOffs.keys(), ...this.detached.keys()];
-      await Promise.all([...[...this.oneOffs.values()].map((o) => o.stop(this.opts.graceMs)), ...[...this.detached.values()].map((s) => s.stop())]);
-      return names;
-    }
-    const slots = this.select(sel);
-    await Promise.all(
-      slots.map(async (slot) => {
+    const attached = this.attachedIn(sel);
+    const slots = sel.dyno && attached.length ? [] : this.oneOffType(sel) ? [...this.detached.values()] : this.select(sel);
+    await Promise.all([
+      ...attached.map(([, o]) => o.stop(this.opts.graceMs)),
+      ...slots.map(async (slot) => {
         if (slot.oneOff) return slot.stop();
         if (this.stopping || this.slots.get(slot.name) !== slot) return slot.stop(undefined, false);
         // it comes back as a restart does: the new one starts as the old one gets its SIGTERM;
@@ -373,8 +362,19 @@ export class Formation {
         void slot.boot();
         await old?.wait();
       }),
-    );
-    return slots.map((s) => s.name);
+    ]);
+    return [...attached.map(([name]) => name), ...slots.map((s) => s.name)];
+  }
+
+  /** -p run names the one-offs (their type, as ps shows them), unless the Procfile has a type of that name. */
+  private oneOffType(sel: { type?: string }): boolean {
+    return sel.type === 'run' && !this.opts.procfile.types.some((t) => t.name === 'run');
+  }
+
+  /** The attached one-offs a selection names: -d run.N, or all of them with -p run; their clients end them. */
+  private attachedIn(sel: { dyno?: string; type?: string }): Array<[string, { stop: (graceMs: number) => Promise<void> }]> {
+    if (sel.dyno) return this.oneOffs.has(sel.dyno) ? [[sel.dyno, this.oneOffs.get(sel.dyno)!]] : [];
+    return this.oneOffType(sel) ? [...this.oneOffs.entries()] : [];
   }
 
   /** Every dyno's state, one-offs first (`dynod ps`). */

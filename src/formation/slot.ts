@@ -324,26 +324,28 @@ export class Slot {
 
   private retryPreboot(): void {
     if (this.removed || this.oneOff || this.state !== 'up' || !this.current) return;
-    const delay = this.backoff.next();
-    if (delay === null) return void this.log('Error: the new process crashed before it was up; the running one keeps serving');
-    this.restarts++;
-    this.restartAt = new Date(Date.now() + delay);
-    this.log(`Error: the new process crashed before it was up; the running one keeps serving, next try in ${Math.ceil(delay / 1000)}s`);
-    this.ctx.changed(this);
-    this.restartTimer = setTimeout(() => void this.boot({ preboot: true }), delay);
+    const what = 'Error: the new process crashed before it was up; the running one keeps serving';
+    const delay = this.bootAfterCoolOff({ preboot: true });
+    this.log(delay === null ? what : `${what}, next try in ${Math.ceil(delay / 1000)}s`);
   }
 
   private crashed(): void {
     // A one-off that ends has done its work: nobody restarts it, and it did not crash.
     if (this.oneOff) return this.setState('down');
     this.setState('crashed');
-    if (this.removed || this.oneOff) return;
+    if (this.removed) return;
+    this.bootAfterCoolOff();
+  }
+
+  /** The next life after the restart policy's cool-off: its delay, or null when the policy gives up. */
+  private bootAfterCoolOff(opts: { preboot?: boolean } = {}): number | null {
     const delay = this.backoff.next();
-    if (delay === null) return;
+    if (delay === null) return null;
     this.restarts++;
     this.restartAt = new Date(Date.now() + delay);
     this.ctx.changed(this);
-    this.restartTimer = setTimeout(() => this.boot(), delay);
+    this.restartTimer = setTimeout(() => void this.boot(opts), delay);
+    return delay;
   }
 
   /** Stops the current life and any older ones still stopping (SIGTERM, SIGKILL after the grace). */

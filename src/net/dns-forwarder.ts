@@ -9,7 +9,6 @@ const MAX_INFLIGHT = 256;
 const DNS_PORT = 53;
 
 interface Query {
-  done: boolean;
   sock: dgram.Socket | null;
   family: string;
   timer: NodeJS.Timeout | undefined;
@@ -51,11 +50,12 @@ export class DnsForwarder {
     if (this.closed || msg.length < 12 || this.inflight.size >= MAX_INFLIGHT) return;
     const id = msg.readUInt16BE(0);
     let i = 0;
-    // one query: its socket (a fresh source port) and its retry timer, both ended by end()
-    const q: Query = { done: false, sock: null, family: '', timer: undefined };
+    // one query: its socket (a fresh source port) and its retry timer, both ended by end();
+    // in flight until then
+    const q: Query = { sock: null, family: '', timer: undefined };
     this.inflight.add(q);
     const ask = () => {
-      if (q.done) return;
+      if (!this.inflight.has(q)) return;
       const up = this.upstreams[i];
       if (!up || this.closed) return this.end(q);
       if (!q.sock || q.family !== up.family) {
@@ -90,7 +90,6 @@ export class DnsForwarder {
   }
 
   private end(q: Query): void {
-    q.done = true;
     clearTimeout(q.timer);
     this.closeSocket(q);
     this.inflight.delete(q);

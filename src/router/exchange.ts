@@ -38,7 +38,6 @@ export const enum Pause {
   Ahead = 4,
 }
 
-const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
 
 /**
  * One request and its response, vegur's pipeline: lookup (is there a web dyno at all),
@@ -311,11 +310,7 @@ export class Exchange implements UpstreamUser {
       }
       // 1xx to HTTP/1.1 clients, also a 100 Continue nobody asked for: a proxy passes on every
       // 1xx it did not ask for (RFC 9110 §15.2; vegur: "older HTTP 1.1 servers may send these")
-      if (r.status === 100) {
-        if (this.head.minor === 1) this.conn.write(CONTINUE);
-      } else if (this.head.minor === 1) {
-        this.conn.write(Buffer.from(informationalHead(r), 'latin1'));
-      }
+      if (this.head.minor === 1) this.conn.write(Buffer.from(informationalHead(r), 'latin1'));
       if (r.end === buf.length) {
         this.resBuf = null;
         return;

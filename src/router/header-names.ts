@@ -209,3 +209,14 @@ export function isTchar(c: number): boolean {
 export function isCtl(c: number): boolean {
   return (c < 32 && c !== 9) || c === 127;
 }
+
+/**
+ * The header line s[pos, cr) with its colon at `colon`: a name that is not a token, or a
+ * value with a control character (NUL, a lone CR: a parser after ours could split the
+ * line where we did not, RFC 9110 §5.5) is what is wrong with it; null when nothing is.
+ */
+export function fieldProblem(s: string, pos: number, colon: number, cr: number): 'bad header name' | 'bad header value' | null {
+  for (let i = pos; i < colon; i++) if (!isTchar(s.charCodeAt(i))) return 'bad header name';
+  for (let i = colon + 1; i < cr; i++) if (isCtl(s.charCodeAt(i))) return 'bad header value';
+  return null;
+}

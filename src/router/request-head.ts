@@ -1,5 +1,5 @@
 import { LIMITS } from './limits';
-import { H, addConnectionTokens, clearedTokens, hasBareLf, headText, headerKind, headerValue, isCtl, isTchar, lastToken, parseLength, withoutHeaders, type ConnectionTokens } from './header-names';
+import { H, addConnectionTokens, clearedTokens, fieldProblem, hasBareLf, headText, headerKind, headerValue, isCtl, isTchar, lastToken, parseLength, withoutHeaders, type ConnectionTokens } from './header-names';
 
 export const enum Body {
   None = 0,
@@ -111,9 +111,8 @@ export function parseRequestHead(buf: Buffer, scanFrom: number): RequestHead | H
     if (nameLen > LIMITS.headerName) return fault(h, 431, 'header name too long');
     const before = s.charCodeAt(colon - 1);
     if (before === 32 || before === 9) return fault(h, 400, 'space before colon');
-    for (let i = pos; i < colon; i++) if (!isTchar(s.charCodeAt(i))) return fault(h, 400, 'bad header name');
-    // NUL, a lone CR, other controls: a dyno's parser could split the line where the router did not (RFC 9110 §5.5)
-    for (let i = colon + 1; i < nl - 1; i++) if (isCtl(s.charCodeAt(i))) return fault(h, 400, 'bad header value');
+    const wrong = fieldProblem(s, pos, colon, nl - 1);
+    if (wrong !== null) return fault(h, 400, wrong);
     if (nl - colon - 2 > LIMITS.headerValue && headerValue(s, colon, nl - 1).length > LIMITS.headerValue) return fault(h, 431, 'header value too long');
     const kind = headerKind(s, pos, nameLen);
     if (kind !== H.Other) {
@@ -213,8 +212,6 @@ function requestLine(s: string, end: number, h: RequestHead): HeadError | null {
   h.minor = minor - 48;
   return null;
 }
-
-
 
 /**
  * A Host value: uri-host [":" port] (RFC 9110 §7.2), i.e. a reg-name, an IPv4 address or an

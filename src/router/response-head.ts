@@ -1,5 +1,5 @@
 import { LIMITS } from './limits';
-import { H, addConnectionTokens, clearedTokens, hasBareLf, headText, headerKind, headerValue, isCtl, isTchar, lastToken, parseLength, withoutHeaders, type ConnectionTokens } from './header-names';
+import { H, addConnectionTokens, clearedTokens, fieldProblem, hasBareLf, headText, headerKind, headerValue, lastToken, parseLength, withoutHeaders, type ConnectionTokens } from './header-names';
 
 /** How a response body ends. */
 export const enum ResBody {
@@ -77,9 +77,8 @@ export function parseResponseHead(buf: Buffer, scanFrom: number): ResponseHead |
     if (s.charCodeAt(nl - 1) !== 13) return new ResponseError('bare LF');
     const colon = s.indexOf(':', pos);
     if (colon <= pos || colon > nl) return new ResponseError('header line without colon');
-    // what a client's parser could split differently is not passed on (RFC 9110 §5.5), as in requests
-    for (let i = pos; i < colon; i++) if (!isTchar(s.charCodeAt(i))) return new ResponseError('bad header name');
-    for (let i = colon + 1; i < nl - 1; i++) if (isCtl(s.charCodeAt(i))) return new ResponseError('bad header value');
+    const wrong = fieldProblem(s, pos, colon, nl - 1);
+    if (wrong !== null) return new ResponseError(wrong);
     const kind = headerKind(s, pos, colon - pos);
     if (isResponseHopHeader(kind)) {
       kept += s.slice(runStart, pos);
