@@ -1167,19 +1167,22 @@ Napi::Value CgroupDeviceFilter(const Napi::CallbackInfo &info) {
 
 // ------------------------------------------------------- the router's data plane
 
-// planeListen(host, port, count): count listening sockets for the plane, one
-// SO_REUSEPORT group on one port; { fds, port }.
+// planeListen(host, port, count, proto): count listening sockets for the plane, one
+// SO_REUSEPORT group on one port; { fds, port }. proto ("http" or "https") names the
+// listener in an error.
 Napi::Value PlaneListen(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   Check c{env, "planeListen"};
-  c.args(info, 3, "planeListen(host, port, count)");
+  c.args(info, 4, "planeListen(host, port, count, proto)");
   std::string host = c.string(info[0], "host");
   int port = (int)c.integer(info[1], "port", 0, 65535);
   int n = (int)c.integer(info[2], "count", 1, 64);
+  std::string proto = c.string(info[3], "proto");
+  if (proto != "http" && proto != "https") c.fail("proto", "\"http\" or \"https\"");
   StepError err;
   int bound = 0;
   std::vector<int> fds;
-  if (!plane_listen(host, port, n, fds, &bound, err)) throw step_error(env, err);
+  if (!plane_listen(host, port, n, proto, fds, &bound, err)) throw step_error(env, err);
   Napi::Object o = Napi::Object::New(env);
   Napi::Array a = Napi::Array::New(env, fds.size());
   for (uint32_t i = 0; i < fds.size(); i++) a.Set(i, fds[i]);

@@ -97,7 +97,17 @@ bool prepare_and_release(const SpawnRequest &req, pid_t pid, int pidfd, bool int
     struct rlimit r;
     r.rlim_cur = rl.soft;
     r.rlim_max = rl.hard;
-    if (prlimit(pid, (__rlimit_resource)rl.resource, &r, nullptr) != 0) return fail_step(err, "set rlimits", "prlimit", std::to_string(rl.resource));
+    if (prlimit(pid, (__rlimit_resource)rl.resource, &r, nullptr) == 0) continue;
+    // Past dynod's own hard RLIMIT_NPROC only CAP_SYS_RESOURCE may go, which a root in a
+    // sandbox may lack: the dyno gets that hard limit, and its pids controller still
+    // holds it to its size.
+    struct rlimit own;
+    if (errno == EPERM && rl.resource == RLIMIT_NPROC && getrlimit(RLIMIT_NPROC, &own) == 0 && r.rlim_max > own.rlim_max) {
+      r.rlim_cur = std::min(r.rlim_cur, own.rlim_max);
+      r.rlim_max = own.rlim_max;
+      if (prlimit(pid, (__rlimit_resource)rl.resource, &r, nullptr) == 0) continue;
+    }
+    return fail_step(err, "set rlimits", "prlimit", std::to_string(rl.resource));
   }
   // Its end of the veth is there before it configures it, and dynod's sockets in its
   // namespace exist before its command can run.

@@ -2219,8 +2219,8 @@ std::string plane_tls_check(const std::string &cert, const std::string &key, con
   return why;
 }
 
-bool plane_listen(const std::string &host, int port, int n, std::vector<int> &fds, int *bound, StepError &err) {
-  const std::string where = "router: listen on " + host + ":" + std::to_string(port) + " (http)";
+bool plane_listen(const std::string &host, int port, int n, const std::string &proto, std::vector<int> &fds, int *bound, StepError &err) {
+  const std::string where = "router: listen on " + host + ":" + std::to_string(port) + " (" + proto + ")";
   sockaddr_storage sa{};
   socklen_t len;
   auto *a4 = reinterpret_cast<sockaddr_in *>(&sa);

@@ -115,7 +115,7 @@ void plane_stop(Plane *p, std::vector<std::string> &lines);
 
 // n bound, listening, non-blocking TCP sockets on host:port (numeric), one SO_REUSEPORT
 // group; the port in *bound. False with err filled and nothing left open.
-bool plane_listen(const std::string &host, int port, int n, std::vector<int> &fds, int *bound, StepError &err);
+bool plane_listen(const std::string &host, int port, int n, const std::string &proto, std::vector<int> &fds, int *bound, StepError &err);
 
 // Whether the TLS certificate and key (PEM) and ciphers make a server context: "" if so, else why not.
 std::string plane_tls_check(const std::string &cert, const std::string &key, const std::string &ciphers);

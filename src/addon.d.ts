@@ -254,7 +254,7 @@ export interface DynodAddon {
   /** A full compacting V8 collection, then malloc_trim(0): unused memory back to the kernel, for a process that owns its memory (~20 ms of pause); RSS bytes [before, after]. */
   trimMemory(): [number, number];
   /** count listening TCP sockets on host:port, one SO_REUSEPORT group (one per plane thread); throws an Error with NativeErrorData */
-  planeListen(host: string, port: number, count: number): { fds: number[]; port: number };
+  planeListen(host: string, port: number, count: number, proto: 'http' | 'https'): { fds: number[]; port: number };
   /** '' when the PEM certificate (then its chain) and private key make the plane's TLS context, else OpenSSL's reason */
   planeTlsCheck(cert: string, key: string, ciphers: string): string;
   /**

@@ -91,13 +91,22 @@ export async function logsCommand(flags: LogsFlags): Promise<number> {
   const color = !!process.stdout.isTTY && !process.env.NO_COLOR;
   const print = (line: LogLine) => out(flags.json ? JSON.stringify(line) : formatLine(line, { color }));
   await c.request({ op: 'logs', filter: { source: flags.source as 'app' | 'dynod' | undefined, dyno: flags.dyno, type: flags.processType }, num, tail: !!flags.tail });
+  let ended = false;
+  let interrupted = false;
   await new Promise<void>((resolve) => {
     c.onClose = resolve;
     c.listen((e) => {
       if ('line' in e) print(e.line);
+      else if ('ended' in e) ended = true;
     });
-    if (flags.tail) process.once('SIGINT', () => c.destroy());
+    if (flags.tail)
+      process.once('SIGINT', () => {
+        interrupted = true;
+        c.destroy();
+      });
   });
+  // a stopped formation says so last; without that word its dynod is gone (killed), and its dynos with it
+  if (flags.tail && !ended && !interrupted) throw new DynodError(`app ${app}: its dynod went away without stopping its formation (killed?); its dynos died with it: the next dynod start cleans up`, { step: 'control socket' });
   return 0;
 }
 

@@ -54,4 +54,10 @@ export interface RunResult {
 export type Reply = { ok: true; result: unknown } | { ok: false; error: string; exitCode: number };
 
 /** What flows after the reply: log lines, and an attached one-off's news from the client. */
-export type Event = { line: LogLine } | { started: { pid: number } } | { exited: { status: number } } | { stop: { graceMs: number } };
+export type Event =
+  | { line: LogLine }
+  | { started: { pid: number } }
+  | { exited: { status: number } }
+  | { stop: { graceMs: number } }
+  // the last event of a logs --tail whose formation stopped (a tail cut without it: dynod was killed)
+  | { ended: 'stopped' };

@@ -42,6 +42,7 @@ export class ControlServer {
   private server: net.Server | null = null;
   private lockFd = -1;
   private readonly clients = new Set<net.Socket>();
+  private readonly tails = new Set<net.Socket>();
 
   constructor(private readonly deps: ControlDeps) {}
 
@@ -184,7 +185,11 @@ export class ControlServer {
       if (sock.writableLength > 4 << 20) return void sock.destroy();
       event(sock, { line });
     });
-    sock.on('close', off);
+    this.tails.add(sock);
+    sock.on('close', () => {
+      off();
+      this.tails.delete(sock);
+    });
     sock.resume();
     return true;
   }
@@ -261,7 +266,16 @@ export class ControlServer {
 
   async close(): Promise<void> {
     const app = this.deps.formation.app;
-    for (const c of this.clients) c.destroy();
+    // A tail gets the formation's last lines and word that it stopped; one that does not
+    // read them within a second is cut (dynod does not wait on a client to end).
+    for (const c of this.clients) {
+      if (!this.tails.has(c)) c.destroy();
+      else {
+        event(c, { ended: 'stopped' });
+        c.end();
+        setTimeout(() => c.destroy(), 1000).unref();
+      }
+    }
     if (this.server) await new Promise<void>((r) => this.server!.close(() => r()));
     this.server = null;
     if (this.lockFd >= 0) {

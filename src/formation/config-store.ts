@@ -151,13 +151,18 @@ export class ConfigStore {
     });
   }
 
-  /** Records how a release's release phase went (the formation manager calls this). */
+  /**
+   * Records how a release's release phase went (the formation manager calls this). A
+   * success expires the older releases still pending: made while no dynod ran (or during
+   * another's release phase), they will never run, as the newer one holds their vars too.
+   */
   mark(version: number, status: ReleaseInfo['status'], releaseStatus?: number | null): void {
     this.update((data) => {
       const r = data.releases.find((x) => x.version === version);
       if (!r) throw new UsageError(`release v${version} of ${this.app} does not exist`);
       r.status = status;
       if (releaseStatus !== undefined) r.releaseStatus = releaseStatus;
+      if (status === 'succeeded') for (const old of data.releases) if (old.version < version && old.status === 'pending') old.status = 'expired';
       return { value: undefined, write: true };
     });
   }

@@ -194,6 +194,7 @@ export function formatConfigSetVars(pairs: Readonly<Record<string, string>>): st
 function releaseStatusText(status: ReleaseInfo['status']): string {
   if (status === 'failed') return 'release command failed';
   if (status === 'pending') return 'release command executing';
+  if (status === 'expired') return 'release expired';
   return '';
 }
 

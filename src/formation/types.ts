@@ -74,8 +74,11 @@ export interface ReleaseInfo {
   description: string;
   /** ISO 8601 */
   createdAt: string;
-  /** pending while its release phase runs; failed when it failed (the previous release keeps running) */
-  status: 'pending' | 'succeeded' | 'failed';
+  /**
+   * pending until its release phase ran; failed when it failed (the previous release keeps
+   * running); expired when a newer release succeeded before it ran (Heroku's word)
+   */
+  status: 'pending' | 'succeeded' | 'failed' | 'expired';
   /** the release phase's exit status when it ran */
   releaseStatus?: number | null;
   /** who made it (the user column of `releases`, Heroku's account email): the Unix user */

@@ -77,7 +77,7 @@ export class NativePlane {
       for (const [a, isTls] of all) {
         let l: { fds: number[]; port: number };
         try {
-          l = addon.planeListen(a.host, a.port, threads);
+          l = addon.planeListen(a.host, a.port, threads, isTls ? 'https' : 'http');
         } catch (e) {
           throw DynodError.from(e, `router: listen on ${a.host}:${a.port} (${isTls ? 'https' : 'http'})`);
         }

@@ -4,7 +4,7 @@ import t from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { startFormation, get, WEB, freePortBase, alive, DYNOD } from '../helpers/formation';
-import { waitFor } from '../helpers/dynod';
+import { spawnDynod, waitFor } from '../helpers/dynod';
 import type { DynoInfo } from '../../src/formation/types';
 
 t.test('a failing release phase fails the start: its status, nothing else boots', async (t) => {
@@ -127,9 +127,14 @@ t.test('SIGKILL of dynod: its dynos die with it, and the next start of the app c
   await f.waitFor(/State changed from starting to up/);
   const ps = JSON.parse((await f.cli(['ps', '--name', f.app, '--json'])).stdout) as DynoInfo[];
   const pid = ps[0]!.pid!;
+  const tailing = spawnDynod(['logs', '--name', f.app, '-t', '-n', '1', '-s', 'app'], { env: f.envForCli(), cwd: f.dir });
+  await tailing.waitForStdout(/app\[worker\.1\]: up\n/);
   f.proc.kill('SIGKILL');
   await f.exited;
   await waitFor(() => !alive(pid), 10_000, 'the dyno to die with dynod');
+  const tail = await tailing.result;
+  t.equal(tail.code, 125, 'logs -t does not end as if the formation had stopped');
+  t.match(tail.stderr, new RegExp(`app ${f.app}: its dynod went away without stopping its formation \\(killed\\?\\); its dynos died with it`));
   const stale = await f.cli(['ps', '--name', f.app]);
   t.equal(stale.code, 125, 'a killed formation does not answer');
   t.match(stale.stderr, /does not answer|no formation/);
@@ -137,9 +142,14 @@ t.test('SIGKILL of dynod: its dynos die with it, and the next start of the app c
   const set = await f.cli(['config:set', '--name', f.app, 'AFTER=kill']);
   t.equal(set.code, 0, set.stderr);
   t.equal((await f.cli(['config:get', '--name', f.app, 'AFTER'])).stdout, 'kill\n');
+  t.equal((await f.cli(['config:set', '--name', f.app, 'AFTER=again'])).code, 0);
   // the same app starts again in the same run dir: the lock is free, the stale socket replaced
   const { spawnSync } = await import('node:child_process');
   const again = spawnSync('/usr/bin/env', ['-i', ...Object.entries(f.env).map(([k, v]) => `${k}=${v}`), 'timeout', '--preserve-status', '-s', 'INT', '3', DYNOD, 'start', '--name', f.app], { cwd: f.dir, encoding: 'utf8' });
   t.equal(again.status, 0, again.stderr);
   t.match(again.stdout, /dynod\[worker\.1\]: State changed from starting to up/);
+  // the two releases made while none ran: the newer one deployed, the older one never will
+  const rel = JSON.parse((await f.cli(['releases', '--name', f.app, '--json'])).stdout) as { version: number; status: string }[];
+  t.same(rel.map((r) => [r.version, r.status]).sort((a, b) => Number(a[0]) - Number(b[0])), [[1, 'succeeded'], [2, 'expired'], [3, 'succeeded']]);
+  t.match((await f.cli(['releases', '--name', f.app])).stdout, /v2 +Set AFTER config vars release expired/);
 });

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { run, spawnDynod, lines, waitFor } from '../helpers/dynod';
+import { DYNOD, hostEnv, run, spawnCollect, spawnDynod, lines, waitFor } from '../helpers/dynod';
 import { tempApp } from '../helpers/app';
 import { CGROUP_V2, cgroupProcs, dynoCgroupDirs, dynodRoot, readTrim } from '../helpers/host';
 import { runLib } from '../helpers/lib';
@@ -106,6 +106,17 @@ t.test('pids: ulimit -u inside shows the limit', async (t) => {
   const out = lines(r.stdout);
   t.same(out.slice(0, 3), ['64', '64', '64']);
   t.match(out[3], /^Max processes\s+64\s+64\s+processes\s*$/);
+});
+
+t.test('pids: --pids above dynod\'s own hard RLIMIT_NPROC works with or without CAP_SYS_RESOURCE', async (t) => {
+  const app = tempApp(t);
+  // dynod started under a hard limit of 2000 processes; the dyno asks for 3000
+  const argv = ['prlimit', '--nproc=2000:2000', '--', DYNOD, 'run', '--app', app, '--pids', '3000', '--', 'bash', '-c', `ulimit -u; ulimit -Hu; cat ${IN_PIDS_MAX}`];
+  const r = await spawnCollect(argv, { env: hostEnv() }).result;
+  t.equal(r.code, 0, r.stderr);
+  const capSysResource = (BigInt(`0x${/^CapEff:\s+([0-9a-f]+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))![1]}`) >> 24n) & 1n;
+  const rlimit = capSysResource ? '3000' : '2000';
+  t.same(lines(r.stdout), [rlimit, rlimit, '3000'], `RLIMIT_NPROC ${rlimit} (CAP_SYS_RESOURCE ${capSysResource ? 'held' : 'not held'}); pids.max 3000 either way`);
 });
 
 t.test('pids: another dyno\'s processes do not count against this dyno\'s limit', async (t) => {

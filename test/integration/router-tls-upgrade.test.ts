@@ -235,4 +235,10 @@ t.test('options are checked: one line naming what is wrong and what is accepted'
   const router = new Router({ source, log: () => {}, listen: [{ port: 0, host: '127.0.0.1' }, { port, host: '127.0.0.1' }] });
   await t.rejects(router.listen(), { name: 'DynodError', message: new RegExp(`^router: listen on 127\\.0\\.0\\.1:${port} \\(http\\): (listen|bind:) EADDRINUSE`) });
   t.equal(source.listeners, 0, 'unsubscribed from the source');
+  // the TLS port in use: the line names it as the https listener
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dynod-router-tls-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const cert = selfSignedCertificate(dir);
+  const tlsRouter = new Router({ source, log: () => {}, listen: [{ port: 0, host: '127.0.0.1' }], tls: { port, host: '127.0.0.1', cert: cert.cert, key: cert.key } });
+  await t.rejects(tlsRouter.listen(), { name: 'DynodError', message: new RegExp(`^router: listen on 127\\.0\\.0\\.1:${port} \\(https\\): (listen|bind:) EADDRINUSE`) });
 });

@@ -270,6 +270,25 @@ t.test('a failed release keeps the previous one running, and its vars at hand', 
   t.throws(() => s.mark(9, 'succeeded'), new UsageError('release v9 of myapp does not exist'));
 });
 
+t.test('a success expires the older releases still pending (made while no dynod ran): they never run', async (t) => {
+  const s = store(tempRoot(t));
+  s.set({ A: '1' }, 'root');
+  s.mark(1, 'succeeded', 0);
+  s.set({ B: '2' }, 'root');
+  s.set({ C: '3' }, 'root');
+  s.unset(['A'], 'root');
+  s.mark(3, 'failed', 1);
+  s.mark(4, 'succeeded', 0);
+  t.same(s.releases().map((r) => [r.version, r.status]), [[1, 'succeeded'], [2, 'expired'], [3, 'failed'], [4, 'succeeded']], 'v2 never ran; the failed v3 stays failed');
+  s.set({ D: '4' }, 'root');
+  s.mark(5, 'failed', 2);
+  t.same(s.releases().map((r) => r.status), ['succeeded', 'expired', 'failed', 'succeeded', 'failed'], 'a failure expires nothing');
+  s.set({ E: '5' }, 'root');
+  s.mark(4, 'succeeded', 0);
+  t.equal(s.releases()[5]!.status, 'pending', 'a newer pending release is not expired by an older success');
+  t.equal(s.current()?.version, 4);
+});
+
 t.test('the initial release: made once, pending, no vars', async (t) => {
   const root = tempRoot(t);
   const s = store(root);

@@ -183,6 +183,22 @@ t.test('releases: no "- Current" before one succeeded; headings set the width of
   ].join('\n'));
 });
 
+t.test('releases: a release a newer one overtook before it ran says "release expired"', async (t) => {
+  const list: ReleaseInfo[] = [
+    { version: 1, description: 'Initial release', createdAt: '2025-01-07T10:17:00.000Z', status: 'expired', user: 'bob' },
+    { version: 2, description: 'Set A config vars', createdAt: '2025-01-07T10:17:07.000Z', status: 'succeeded', user: 'bob' },
+  ];
+  t.equal(formatReleases('myapp', list, NOW, { glyph: false }), [
+    '=== myapp Releases - Current: v2',
+    '',
+    '  v    description                       user   created_at',
+    ' ────────────────────────────────────────────────────────────────────────────────────',
+    '  v2   Set A config vars                 bob    2025/01/07 10:17:07 +0000 (~ 0s ago)',
+    '  v1   Initial release release expired   bob    2025/01/07 10:17:00 +0000 (~ 7s ago)',
+    '',
+  ].join('\n'));
+});
+
 t.test('releases: none', async (t) => {
   t.equal(formatReleases('myapp', [], NOW), '⬢ myapp has no releases.\n');
 });
