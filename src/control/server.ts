@@ -5,6 +5,7 @@ import type { Dyno } from '../dyno/dyno';
 import { findSize } from '../dyno/sizes';
 import { DynodError, EXIT_DYNOD_ERROR } from '../errors';
 import type { Formation } from '../formation/manager';
+import { exitTimeoutLines } from '../formation/slot';
 import type { DynoInfo, FormationEntry, LogFilter, LogLine, ReleaseInfo, ScaleChange } from '../formation/types';
 import { native } from '../native';
 import { appRunDir, infoPath, lockPath, socketPath, type AppInfo } from './paths';
@@ -224,6 +225,13 @@ export class ControlServer {
       if (info.state === 'down') return gone;
       log(`Stopping all processes with ${graceMs > 0 ? 'SIGTERM' : 'SIGKILL'}`);
       event(sock, { stop: { graceMs } });
+      // the client sends SIGKILL when the grace runs out: R12, as for the formation's dynos
+      if (graceMs > 0) {
+        const r12 = setTimeout(() => {
+          if (info.state !== 'down') for (const line of exitTimeoutLines(graceMs)) log(line);
+        }, graceMs);
+        void gone.then(() => clearTimeout(r12));
+      }
       return Promise.race([gone, new Promise<void>((r) => setTimeout(r, graceMs + 5_000).unref())]);
     };
     const unregister = f.registerOneOff(info, stop);

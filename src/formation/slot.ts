@@ -30,12 +30,16 @@ export interface SlotContext {
   changed(slot: Slot): void;
 }
 
-const EXIT_TIMEOUT = (s: number) => `Error R12 (Exit timeout) -> At least one process failed to exit within ${s} seconds of SIGTERM`;
 const BOOT_TIMEOUT = (s: number) => `Error R10 (Boot timeout) -> Web process failed to bind to $PORT within ${s} seconds of launch`;
 
 function fmtSeconds(ms: number): string {
   const s = ms / 1000;
   return Number.isInteger(s) ? String(s) : s.toFixed(1);
+}
+
+/** Heroku's R12 lines for a dyno still running when the grace (ms) after SIGTERM ran out. */
+export function exitTimeoutLines(graceMs: number): string[] {
+  return [`Error R12 (Exit timeout) -> At least one process failed to exit within ${fmtSeconds(graceMs)} seconds of SIGTERM`, 'Stopping process with SIGKILL'];
 }
 
 /** Heroku counts RSS + swap against the quota (heroku-dynos.md section 6). */
@@ -174,8 +178,7 @@ export class Slot {
           if (preboot) this.next = d;
           else this.current = d;
           d.on('stopTimeout', (ms) => {
-            this.log(EXIT_TIMEOUT(Number(fmtSeconds(ms))));
-            this.log('Stopping process with SIGKILL');
+            for (const line of exitTimeoutLines(ms)) this.log(line);
           });
           d.on('warning', (m) => this.log(`warning: ${m}`));
           void d.wait().then((exit) => this.ended(d, exit));

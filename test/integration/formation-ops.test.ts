@@ -131,6 +131,20 @@ t.test('an attached one-off: ps lists it (ps run too), stop -d ends it through i
   t.equal((await f.exited).code, 0);
 });
 
+t.test('an attached one-off that outlives the grace of a stop gets R12, as a formation dyno does', async (t) => {
+  const f = await startFormation(t, { files: { Procfile: 'worker: sleep 1000\nstubborn: trap "" TERM INT; while :; do sleep 0.2; done\n' }, args: ['worker=1,stubborn=0', '--grace', '1s'] });
+  await f.waitFor(/dynod\[worker\.1\]: State changed from starting to up/);
+  const mark = f.lines.length;
+  const one = f.cli(['run', '--', 'stubborn']);
+  const up = await f.waitFor(/dynod\[run\.\d+\]: State changed from starting to up/, 20_000, mark);
+  const name = /\[(run\.\d+)\]/.exec(up)![1]!.replace('.', '\\.');
+  const all = await f.cli(['stop', '--name', f.app, '--all']);
+  t.equal(all.code, 0, all.stderr);
+  t.equal((await one).code, 137, 'SIGKILLed at the grace');
+  t.equal((await f.exited).code, 0);
+  t.match(f.log(), new RegExp(`dynod\\[${name}\\]: Error R12 \\(Exit timeout\\) -> At least one process failed to exit within 1 seconds of SIGTERM\\n.*dynod\\[${name}\\]: Stopping process with SIGKILL`));
+});
+
 t.test('the release phase times out', async (t) => {
   const f = await startFormation(t, { files: { Procfile: 'release: sleep 60\nweb: sleep 60\n' }, args: ['--release-timeout', '1s'] });
   const exit = await f.exited;
