@@ -115,17 +115,8 @@ function staticLibc() {
   return r.status === 0 && path.isAbsolute(r.stdout.trim()) && fs.existsSync(r.stdout.trim());
 }
 
-function ensureTools() {
-  const want = [
-    ['crun', () => which('crun')],
-    ['runc', () => which('runc')],
-    ['bubblewrap', () => which('bwrap')],
-    ['hyperfine', () => which('hyperfine')],
-    ['busybox-static', staticBusybox],
-    ['gcc', () => which('gcc')],
-    ['libc6-dev', staticLibc],
-    ['util-linux', () => which('unshare')],
-  ];
+/** Installs the Debian packages of `want` ([package, present?]) that are missing, unless DYNOD_BENCH_NO_INSTALL=1; notes what is still missing. */
+function installMissing(want) {
   const missing = want.filter(([, ok]) => !ok()).map(([pkg]) => pkg);
   if (missing.length && process.env.DYNOD_BENCH_NO_INSTALL !== '1') {
     log(`installing from Debian: ${missing.join(' ')}`);
@@ -137,6 +128,19 @@ function ensureTools() {
   }
   const still = want.filter(([, ok]) => !ok()).map(([pkg]) => pkg);
   if (still.length) notes.push(`still missing after install: ${still.join(', ')} (their rows are skipped)`);
+}
+
+function ensureTools() {
+  installMissing([
+    ['crun', () => which('crun')],
+    ['runc', () => which('runc')],
+    ['bubblewrap', () => which('bwrap')],
+    ['hyperfine', () => which('hyperfine')],
+    ['busybox-static', staticBusybox],
+    ['gcc', () => which('gcc')],
+    ['libc6-dev', staticLibc],
+    ['util-linux', () => which('unshare')],
+  ]);
   if (!which('gcc') || !staticLibc()) fail('gcc with a static libc (libc6-dev) is needed to build the timing harness');
   return { crun: !!which('crun'), runc: !!which('runc'), bwrap: !!which('bwrap'), hyperfine: !!which('hyperfine'), busybox: staticBusybox(), unshare: !!which('unshare') };
 }
@@ -826,6 +830,13 @@ for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => fail(`interrupted
  */
 function network() {
   log('network: the router vs nginx and direct (scripts/bench/router.js), egress start cost and throughput (scripts/bench/netstart.js)');
+  // the anchors of the section: wrk and nginx (router.js), pasta and nft (netstart.js)
+  installMissing([
+    ['wrk', () => which('wrk')],
+    ['nginx-core', () => which('nginx')],
+    ['passt', () => which('pasta')],
+    ['nftables', () => which('nft')],
+  ]);
   const env = { ...process.env, DYNOD_BENCH_ROOT: ROOT, ...(QUICK ? { ROUTER_BENCH_QUICK: '1' } : {}) };
   delete env.NODE_EXTRA_CA_CERTS;
   const router = spawnSync(process.execPath, [path.join(BENCH_DIR, 'router.js')], { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'inherit'], timeout: 30 * 60_000 });
