@@ -15,6 +15,7 @@ import { webBackends } from '../formation/web-backends';
 import { stateDir } from '../formation/config-store';
 import * as net from 'node:net';
 import { checkConfiguredRange } from '../net/dyno-network';
+import { allowedHostPorts } from '../dyno/plan';
 
 export interface StartFlags {
   procfile?: string;
@@ -57,6 +58,8 @@ export async function startCommand(formationArg: string | undefined, flags: Star
 
   // a range no dyno could get an address from fails the start, not every dyno of it
   if (flags.net !== 'none') checkConfiguredRange();
+  // every dyno gets $PORT = --port: a host port forwarded there would take the app's port in each
+  const allowHostPorts = allowedHostPorts({ allowHostPorts: flags.allowHostPort.map((p) => parsePositiveInt(p, '--allow-host-port', 1, 65535)) }, flags.net, port);
   const tls = tlsOptions(flags, app);
   const bind = flags.bind;
   if (!net.isIP(bind)) throw new UsageError(`--bind ${bind}: an IP address (e.g. 127.0.0.1, 0.0.0.0, ::)`);
@@ -89,7 +92,7 @@ export async function startCommand(formationArg: string | undefined, flags: Star
     publish: !!flags.publishDynos,
     net: flags.net as 'private' | 'none',
     preboot: true,
-    allowHostPorts: flags.allowHostPort.map((p) => parsePositiveInt(p, '--allow-host-port', 1, 65535)),
+    allowHostPorts,
     cycleMs: flags.cycle ? period(flags.cycle, '--cycle') : 0,
   });
 

@@ -92,7 +92,7 @@ export interface DynoPlan {
   seccomp: string;
   /** always true: no process of the dyno gains privileges through exec */
   noNewPrivileges: true;
-  /** capabilities the command keeps (in every set but inheritable): none for dyno, Docker's 14 for root */
+  /** capabilities the command keeps (in every set but inheritable): none for dyno, Docker's defaults but CAP_NET_RAW for root */
   capabilities: string[];
   stdin: boolean;
   tty: boolean;
@@ -152,7 +152,7 @@ function fill(template: string, vars: Record<string, string | number>): string {
 }
 
 /** --allow-host-port values: ports 1-65535, each once, never the dyno's own $PORT. */
-function allowedHostPorts(opts: DynoOptions, net: string, port: number): number[] {
+export function allowedHostPorts(opts: Pick<DynoOptions, 'allowHostPorts'>, net: string, port: number): number[] {
   const ports: number[] = [];
   for (const p of opts.allowHostPorts ?? []) {
     const n = parsePositiveInt(p, '--allow-host-port', 1, 65535);

@@ -13,10 +13,15 @@ export const CAPABILITIES = [
 
 export type Capability = (typeof CAPABILITIES)[number];
 
-/** Docker's default capability set, which `--user root` keeps inside the dyno's user namespace. */
+/**
+ * What `--user root` keeps inside the dyno's user namespace: Docker's default set without
+ * CAP_NET_RAW, as podman ships it. With raw and packet sockets a dyno on dynod's bridge
+ * could answer ARP for another dyno's address and send with its source (the bridge cannot
+ * tell), so one dyno could take another's traffic.
+ */
 export const ROOT_CAPABILITIES: readonly Capability[] = [
   'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID', 'CAP_SETUID', 'CAP_SETPCAP',
-  'CAP_NET_BIND_SERVICE', 'CAP_NET_RAW', 'CAP_SYS_CHROOT', 'CAP_MKNOD', 'CAP_AUDIT_WRITE', 'CAP_SETFCAP',
+  'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_MKNOD', 'CAP_AUDIT_WRITE', 'CAP_SETFCAP',
 ];
 
 /** Names → the mask dynod-init keeps (bit N = capability N); an unknown name is a UsageError. */

@@ -90,15 +90,13 @@ export class HostNetwork {
     } catch (e) {
       throw DynodError.from(e, 'network: bridge');
     }
-    let forwardingOwned = false;
-    if (fs.readFileSync(IP_FORWARD, 'utf8').trim() === '0') {
-      // Routing the dynos' packets needs it; what else it would let through, the table drops.
-      fs.writeFileSync(IP_FORWARD, '1');
-      forwardingOwned = true;
-    }
+    const forwardingOwned = fs.readFileSync(IP_FORWARD, 'utf8').trim() === '0';
     const state: HostNetState = { range: this.range.text, bridge: BRIDGE, forwardingOwned };
-    // Written before the rules: a dynod killed from here on leaves something the sweep can undo.
+    // Written before forwarding and the rules: a dynod killed from here on leaves what the
+    // sweep needs to undo both (turning off a forwarding it did not turn on yet is harmless).
     writeState(this.dir, state);
+    // Routing the dynos' packets needs it; what else it would let through, the table drops.
+    if (forwardingOwned) fs.writeFileSync(IP_FORWARD, '1');
     try {
       await runNft(egressRuleset({ bridge: BRIDGE, gateway: this.gateway, range: this.range.text, forwardingOwned }));
     } catch (e) {

@@ -1,6 +1,6 @@
 import * as net from 'node:net';
 import { DynodError } from '../errors';
-import type { PublishSpec } from './publish-spec';
+import { publishName, type PublishSpec } from './publish-spec';
 import { joinSockets } from './pipe';
 
 export type { PublishSpec } from './publish-spec';
@@ -29,7 +29,7 @@ export class Publisher {
       for (const spec of specs) {
         const server = await listenOne(spec, target, p.sockets);
         // after listen, an error (EMFILE on accept, say) is the caller's to know, never a throw
-        server.on('error', (e: NodeJS.ErrnoException) => onWarning(`--publish ${spec.address}:${spec.hostPort}: ${e.code ?? e.message}`));
+        server.on('error', (e: NodeJS.ErrnoException) => onWarning(`--publish ${publishName(spec)}: ${e.code ?? e.message}`));
         p.servers.push(server);
       }
     } catch (e) {
@@ -109,8 +109,9 @@ function listenOne(spec: PublishSpec, target: () => NetnsTarget | null, sockets:
   });
   return new Promise((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) =>
-      reject(new DynodError(`--publish ${spec.address}:${spec.hostPort}: ${e.code ?? e.message}${e.code === 'EADDRINUSE' ? ' (the port is already in use)' : ''}`, { step: 'publish', syscall: e.syscall ?? 'listen', code: e.code ?? '' })),
+      reject(new DynodError(`--publish ${publishName(spec)}: ${e.code ?? e.message}${e.code === 'EADDRINUSE' ? ' (the port is already in use)' : ''}`, { step: 'publish', syscall: e.syscall ?? 'listen', code: e.code ?? '' })),
     );
-    server.listen(spec.hostPort, spec.address, () => resolve(server));
+    // no host: Node listens on :: (dual-stack) where the host has IPv6, else on 0.0.0.0
+    server.listen(spec.hostPort, spec.address || undefined, () => resolve(server));
   });
 }

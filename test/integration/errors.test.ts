@@ -71,6 +71,13 @@ t.test('dynod start: a boot or release timeout under 100 ms is refused', async (
   await usageError(t, ['start', '--app', app, '--release-timeout', '50ms'], '--release-timeout 50ms: at least 100ms');
 });
 
+t.test('dynod start: --allow-host-port equal to the dynos\' $PORT is refused before any dyno starts', async (t) => {
+  const app = tempApp(t, { Procfile: 'web: true\n' });
+  await usageError(t, ['start', '--app', app, '-p', '43011', '--allow-host-port', '43011'], "--allow-host-port 43011: that is the dyno's $PORT (the app listens there); choose another port or --port");
+  await usageError(t, ['start', '--app', app, '--allow-host-port', '5000'], "--allow-host-port 5000: that is the dyno's $PORT (the app listens there); choose another port or --port");
+  await usageError(t, ['start', '--app', app, '--allow-host-port', 'x'], '--allow-host-port "x": must be a whole number from 1 to 65535');
+});
+
 t.test('an invalid app name is named as such by start and by every verb', async (t) => {
   const app = tempApp(t, { Procfile: 'web: true\n' });
   for (const args of [['start', '--app', app, '--name', ''], ['ps', '--name', 'bad/name'], ['stop', '--all', '--name', './x'], ['config', '--name', 'Bad']]) {
@@ -189,7 +196,7 @@ t.test('--dry-run native prints what executes: clone flags, id maps, the op list
   t.ok(n.ops.some((o: { op: string; target?: string }) => o.op === 'pivot'), 'the op list');
   t.ok(n.ops.some((o: { op: string; name?: string }) => o.op === 'hostname'), 'the hostname op (per start)');
   t.ok(n.argv.includes('--uid=0'), 'dynod-init options');
-  t.ok(n.argv.includes('--caps=a80425fb'), "Docker's 14 capabilities as dynod-init's mask");
+  t.ok(n.argv.includes('--caps=a80405fb'), "Docker's capabilities but NET_RAW as dynod-init's mask");
   t.same(n.argv.slice(n.argv.indexOf('--') + 1), ['sh', '-c', 'exit 9']);
   const p = await dynod(['run', '--dry-run', '--app', app, '--', 'true'], { uid: 65534, gid: 65534 });
   t.notOk('ops' in JSON.parse(p.stdout), 'plain --dry-run is the plan');

@@ -18,9 +18,9 @@ function freePort(): Promise<number> {
   });
 }
 
-function get(port: number, urlPath: string): Promise<{ status: number; body: string }> {
+function get(port: number, urlPath: string, host = '127.0.0.1'): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: urlPath, agent: false, timeout: 2000 }, (res) => {
+    const req = http.get({ host, port, path: urlPath, agent: false, timeout: 2000 }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
@@ -98,6 +98,9 @@ t.test('--publish with a node server on all addresses, default publish address',
   await d.waitForStdout(/listening\n/);
   const res = await getWhenUp(hostPort, '/x?y=1');
   t.equal(res.body, 'web.1 /x?y=1');
+  // all addresses are IPv6's too, as Docker's -p (where this host has IPv6 on lo)
+  if (fs.existsSync('/proc/net/if_inet6') && /^0{31}1 /m.test(fs.readFileSync('/proc/net/if_inet6', 'utf8'))) t.equal((await get(hostPort, '/v6', '::1')).body, 'web.1 /v6', 'reached on [::1]');
+  else t.comment('no ::1 on this host: the IPv6 half is not checked');
   d.child.kill('SIGTERM');
   const r = await d.result;
   t.equal(r.code, 143, `status (stderr: ${r.stderr})`);

@@ -7,7 +7,8 @@ import { tempApp } from '../helpers/app';
 import { statusFields } from '../helpers/host';
 
 /** Docker's default capability set, which --user root keeps. */
-const DOCKER_DEFAULT_CAPS = '00000000a80425fb';
+// Docker's default set without CAP_NET_RAW (bit 13), as podman
+const DOCKER_DEFAULT_CAPS = '00000000a80405fb';
 
 function envOf(stdout: string): Record<string, string> {
   // `env -0` keeps values with newlines intact
@@ -50,6 +51,11 @@ t.test('--user root gives uid 0 with Docker\'s default capabilities only', async
   // no CAP_SYS_ADMIN: root cannot mount or change the hostname
   const m = await sh('mount -t tmpfs none /tmp 2>/dev/null || echo no-mount; hostname evil 2>/dev/null || echo no-hostname', ['--app', app, '--user', 'root']);
   t.equal(m.stdout, 'no-mount\nno-hostname\n');
+  // no CAP_NET_RAW (podman's default): no packet or raw socket to forge ARP or a source address with
+  const py = 'import socket\nfor f, t, p in ((socket.AF_PACKET, socket.SOCK_RAW, 0x0806), (socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)):\n  try:\n    socket.socket(f, t, p); print("opened")\n  except PermissionError as e:\n    print(e.errno)';
+  const raw = await run(['python3', '-c', py], ['--app', app, '--user', 'root']);
+  t.equal(raw.code, 0, raw.stderr);
+  t.equal(raw.stdout, '1\n1\n', 'EPERM for AF_PACKET and SOCK_RAW');
 });
 
 t.test('umask is 0022, cwd is /app, and the rlimits are the plan\'s', async (t) => {

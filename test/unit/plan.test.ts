@@ -4,7 +4,7 @@ import type { DynoOptions } from '../../src/dyno/options';
 import { UsageError } from '../../src/errors';
 import { APP, ROOTFS, fakeFacts, RESOLV, V1_VIEW, dir, file, link, missing } from './fixtures/facts';
 import { HOST_ETC, HOST_STACK_DIRS, DEVICES, type HostFacts } from '../../src/dyno/host';
-import { parsePublish } from '../../src/net/publish-spec';
+import { parsePublish, publishName } from '../../src/net/publish-spec';
 
 // ============================================================================
 // planDyno: options + host facts → DynoPlan. Errors, identity, namespaces, network.
@@ -95,10 +95,10 @@ t.test('--allow-host-port: ports 1-65535, once each, never $PORT, not with --net
 t.test('--publish is parsed into the plan', async (t) => {
   const p = plan({ publish: ['8080', '127.0.0.1:9000', '[::1]:9001', 7000] });
   t.same(p.network.publish, [
-    { address: '0.0.0.0', hostPort: 8080 },
+    { address: '', hostPort: 8080 },
     { address: '127.0.0.1', hostPort: 9000 },
     { address: '::1', hostPort: 9001 },
-    { address: '0.0.0.0', hostPort: 7000 },
+    { address: '', hostPort: 7000 },
   ]);
   t.throws(() => plan({ publish: ['0'] }), { name: 'UsageError', message: /^--publish "0"/ });
 });
@@ -390,12 +390,15 @@ t.test('a --rootfs whose /etc is a symlink (e.g. to /.oldroot/etc) is refused: d
 const msg = (spec: string) =>
   `--publish ${JSON.stringify(spec)}: expected [ADDR:]HOSTPORT with a port from 1 to 65535 (e.g. 8080 or 127.0.0.1:8080)`;
 
-t.test('a bare port listens on every IPv4 address, as Docker does', async (t) => {
-  t.same(parsePublish('8080'), { address: '0.0.0.0', hostPort: 8080 });
-  t.same(parsePublish('1'), { address: '0.0.0.0', hostPort: 1 });
-  t.same(parsePublish('65535'), { address: '0.0.0.0', hostPort: 65535 });
-  t.same(parsePublish(' 3000 '), { address: '0.0.0.0', hostPort: 3000 });
-  t.same(parsePublish('08080'), { address: '0.0.0.0', hostPort: 8080 });
+t.test('a bare port listens on every address, IPv6 and IPv4, as Docker does', async (t) => {
+  t.same(parsePublish('8080'), { address: '', hostPort: 8080 });
+  t.same(parsePublish('1'), { address: '', hostPort: 1 });
+  t.same(parsePublish('65535'), { address: '', hostPort: 65535 });
+  t.same(parsePublish(' 3000 '), { address: '', hostPort: 3000 });
+  t.same(parsePublish('08080'), { address: '', hostPort: 8080 });
+  t.equal(publishName(parsePublish('8080')), '8080');
+  t.equal(publishName(parsePublish('[::1]:8080')), '[::1]:8080');
+  t.equal(publishName(parsePublish('0.0.0.0:80')), '0.0.0.0:80');
 });
 
 t.test('ADDR:PORT with an IPv4 address or localhost', async (t) => {

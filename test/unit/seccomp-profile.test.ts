@@ -121,7 +121,7 @@ t.test('the dyno user and --user root get the same default filter', async (t) =>
   t.same(capabilitiesOf('dyno'), []);
   t.same(capabilitiesOf('root'), [
     'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID', 'CAP_SETUID', 'CAP_SETPCAP',
-    'CAP_NET_BIND_SERVICE', 'CAP_NET_RAW', 'CAP_SYS_CHROOT', 'CAP_MKNOD', 'CAP_AUDIT_WRITE', 'CAP_SETFCAP',
+    'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_MKNOD', 'CAP_AUDIT_WRITE', 'CAP_SETFCAP',
   ]);
   t.same(parseProfile(DEFAULT_PROFILE, { ...X64, caps: capabilitiesOf('root') }), parseProfile(DEFAULT_PROFILE, X64));
   t.equal(CAPABILITIES.length, 41);
