@@ -410,9 +410,11 @@ class ChunkScanner {
           }
           break;
         }
+        // a control character (a bare LF above all) in an extension or a trailer line is
+        // where a dyno that frames lines differently would find a request of its own
         case kExt:
           if (c == '\r') st_ = kSizeLf;
-          else if (++line_ > kChunkLineMax) return fail();
+          else if (ctl(c) || ++line_ > kChunkLineMax) return fail();
           break;
         case kSizeLf:
           if (c != '\n') return fail();
@@ -430,6 +432,8 @@ class ChunkScanner {
         case kTrailerStart:
           if (c == '\r') {
             st_ = kFinalLf;
+          } else if (ctl(c)) {
+            return fail();
           } else {
             st_ = kTrailer;
             line_ = 1;
@@ -437,7 +441,7 @@ class ChunkScanner {
           break;
         case kTrailer:
           if (c == '\r') st_ = kTrailerLf;
-          else if (++line_ > kChunkLineMax) return fail();
+          else if (ctl(c) || ++line_ > kChunkLineMax) return fail();
           break;
         case kTrailerLf:
           if (c != '\n') return fail();
@@ -457,6 +461,8 @@ class ChunkScanner {
 
  private:
   enum St { kSize, kExt, kSizeLf, kData, kDataCr, kDataLf, kTrailerStart, kTrailer, kTrailerLf, kFinalLf, kDone, kBad };
+  // CTLs but HTAB (RFC 9110 §5.5: none in a field value; RFC 9112 §7.1.1: none in chunk-ext)
+  static bool ctl(unsigned char c) { return (c < 0x20 && c != '\t') || c == 0x7f; }
   static int hex(unsigned char c) {
     if (c >= '0' && c <= '9') return c - '0';
     unsigned char l = c | 0x20;

@@ -110,6 +110,24 @@ t.test('heads RFC 9110/9112 forbid are refused (400) before any byte reaches a d
   t.equal(r.router.stats().nativeRequests, 1, 'that one by the native plane');
 });
 
+t.test('a chunk extension or trailer with a bare LF never reaches a dyno whole: no request smuggled behind it, in both planes', async (t) => {
+  // what a dyno that ends chunk lines at LF would read as a second request, with forged headers
+  const inner = 'GET /admin HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n';
+  const hidden = `0\r\n\r\n${inner}`;
+  const bodies = [`${hidden.length.toString(16)};\n${'Z'.repeat(hidden.length)}\r\n${hidden}\r\n0\r\n\r\n`, `5\r\nhello\r\n0\r\nX-T: a\n${inner}\r\n\r\n`];
+  for (const plane of ['native', 'js'] as const) {
+    let seen = '';
+    const up = await rawUpstream((s) => s.on('data', (d: Buffer) => (seen += d.toString('latin1'))));
+    const r = await routerOn(t, up, { plane });
+    for (const body of bodies) {
+      const text = await rawExchange(r.port, `POST /first HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n${body}`);
+      t.notMatch(text, /^HTTP\/1\.1 200/, `${plane}: not answered as a request served`);
+    }
+    await sleep(200);
+    t.notMatch(seen, /GET \/admin/, `${plane}: the hidden request never reached the dyno`);
+  }
+});
+
 t.test('a response header a client could split differently (NUL, a lone CR, a name with a blank) is H17, in both planes', async (t) => {
   for (const [bad, cause] of [['X-A: a\u0000b', 'bad header value'], ['X-A: a\rb', 'bad header value'], ['X A: b', 'bad header name']] as const) {
     const up = await rawUpstream((s) => s.once('data', () => s.write(`HTTP/1.1 200 OK\r\n${bad}\r\nContent-Length: 2\r\n\r\nok`)));

@@ -324,11 +324,19 @@ t.test('chunked: byte by byte with a seeded random body', async (t) => {
 });
 
 t.test('chunked: broken framing is refused', async (t) => {
-  for (const bad of ['x\r\n', '5\r\nhelloX\r\n', '5\rX', '\r\n', '12345678901234\r\n', '0\r\nX\rY']) {
+  // control characters in an extension or a trailer: a bare LF there is how a request is smuggled past the router
+  const ctls = ['5;a\nb\r\n', '5;a\x00\r\n', '5;\x7f\r\n', '0\r\nX-T: a\nb\r\n\r\n', '0\r\n\nX\r\n\r\n', '0\r\nX: \x01\r\n\r\n'];
+  for (const bad of ['x\r\n', '5\r\nhelloX\r\n', '5\rX', '\r\n', '12345678901234\r\n', '0\r\nX\rY', ...ctls]) {
     const s = new ChunkScanner();
     const b = Buffer.from(bad, 'latin1');
     t.equal(s.scan(b, 0, b.length), -1, JSON.stringify(bad));
     t.ok(s.failed);
+  }
+  // HTAB and obs-text stay allowed there
+  for (const ok of ['5;a=\tb\r\nhello\r\n0\r\n\r\n', '0\r\nX-T: a\tb\xe9\r\n\r\n']) {
+    const s = new ChunkScanner();
+    const b = Buffer.from(ok, 'latin1');
+    t.equal(s.scan(b, 0, b.length), b.length, JSON.stringify(ok));
   }
 });
 
