@@ -376,6 +376,11 @@ ResBody response_body(const Response &r, const std::string &method) {
   return ResBody::kClose;
 }
 
+// RFC 9110 §9.2.2's idempotent methods: what may go to a dyno twice (exchange.ts's IDEMPOTENT)
+bool idempotent(const std::string &m) {
+  return m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "TRACE" || m == "PUT" || m == "DELETE";
+}
+
 // chunked.ts's scanner: where a chunked body ends in the bytes passing by
 class ChunkScanner {
  public:
@@ -1656,7 +1661,7 @@ class Loop {
       }
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && errno == EAGAIN) return;
-      dyno_gone(c);
+      dyno_gone(c, n < 0 && (errno == ECONNRESET || errno == EPIPE));
       return;
     }
   }
@@ -1775,7 +1780,8 @@ class Loop {
     if (complete) finish(c);
   }
 
-  void dyno_gone(Client *c) {
+  // reset: the dyno's end was closed when our bytes came, so it read none of them
+  void dyno_gone(Client *c, bool reset) {
     Up *u = c->up;
     const bool cut = u && u->out_off < u->out.size();  // the request was not all written
     if (c->phase == Phase::kRelaying && c->kind == ResBody::kClose) {
@@ -1789,8 +1795,9 @@ class Loop {
     }
     if (!c->got_byte) {
       // the keep-alive race: a reused connection closed before any answer goes again, once,
-      // fresh; to JavaScript (another dyno) when this one is no longer listed (being stopped)
-      if (c->reused && !c->retried) {
+      // fresh; to JavaScript (another dyno) when this one is no longer listed (being stopped).
+      // Only if sending it twice is safe (RFC 9112 §9.3.1): exchange.ts's retryable.
+      if (c->reused && !c->retried && (reset || idempotent(c->req.method))) {
         c->retried = true;
         if (listed(c->b.get())) return connect_new(c);
         release(c);

@@ -460,15 +460,16 @@ export class Exchange implements UpstreamUser {
   /**
    * The dyno closed before the response was complete. A reused connection that
    * closed before a byte came back is the keep-alive race (the dyno closed it while it
-   * idled): the request goes again, once, on a fresh connection. Else H13 (nothing came
-   * back) or H18 (the request or the response cut short).
+   * idled): the request goes again, once, on a fresh connection, if sending it twice is
+   * safe (see retryable). Else H13 (nothing came back) or H18 (the request or the
+   * response cut short).
    */
   private upstreamGone(): void {
     const up = this.up;
     this.up = null;
     if (up !== null) up.destroy();
     if (!this.gotByte) {
-      if (this.replay !== null && !this.retried && this.slot !== null) {
+      if (this.replay !== null && !this.retried && this.slot !== null && retryable(this.head.method, up?.reset ?? false)) {
         this.retried = true;
         this.held = this.replay.length > 0 ? this.replay : null;
         this.heldBytes = 0;
@@ -614,3 +615,16 @@ function withHead(head: string, buf: Buffer, from: number, to: number): Buffer {
   buf.copy(out, head.length, from, to);
   return out;
 }
+
+/**
+ * Whether a request whose reused connection closed without an answer may go again
+ * (RFC 9112 §9.3.1: never automatically for a non-idempotent method): an idempotent
+ * method (RFC 9110 §9.2.2), or any when the connection was reset, the dyno's end closed
+ * before our bytes came, so it read none of them. A POST the dyno read and then closed
+ * on is H13, as it may have acted on it.
+ */
+export function retryable(method: string, reset: boolean): boolean {
+  return reset || IDEMPOTENT.has(method);
+}
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);

@@ -20,6 +20,8 @@ export class UpConn {
   uses = 0;
   idleSince = 0;
   closed = false;
+  /** the dyno's end was already closed when our bytes came (a reset): it read none of them */
+  reset = false;
 
   constructor(
     readonly sock: net.Socket,
@@ -39,7 +41,9 @@ export class UpConn {
       if (this.user !== null) this.user.onUpstreamDrain();
     });
     // 'close' follows every error
-    sock.on('error', () => {});
+    sock.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'ECONNRESET' || e.code === 'EPIPE') this.reset = true;
+    });
     sock.on('close', () => {
       this.closed = true;
       state.forget(this);

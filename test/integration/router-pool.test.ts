@@ -38,22 +38,59 @@ async function firstOnlyUpstream() {
   return { up, seen };
 }
 
-t.test('a reused connection the dyno closed meanwhile: the request goes again, once, on a fresh one (GET and a small POST)', async (t) => {
-  const { up, seen } = await firstOnlyUpstream();
-  const r = await startRouter(new TestSource([tcpBackend('web.1', up.port)]));
-  t.teardown(async () => {
-    await r.close();
-    await up.close();
+/**
+ * An app that answers the first request on each connection and resets it soon after,
+ * never acting on a request the router sends on it meanwhile: the keep-alive race as
+ * the router sees it when the dyno closes a connection with its bytes unread.
+ */
+async function closesIdleUpstream() {
+  const seen: string[] = [];
+  const up = await rawUpstream((s, n) => {
+    s.once('data', (d: Buffer) => {
+      const text = d.toString('latin1');
+      const line = text.slice(0, text.indexOf('\r\n'));
+      seen.push(`conn ${n} ${line} ${text.slice(text.indexOf('\r\n\r\n') + 4)}`);
+      s.write(OK(`conn ${n}: ${line}`));
+      // what a dyno's kernel sends when it closes with bytes unread: a reset
+      setTimeout(() => s.resetAndDestroy(), 150);
+    });
   });
-  const a = await get(r.port, '/a');
-  const b = await get(r.port, '/b');
-  const c = await request(r.port, { method: 'POST', path: '/c', headers: { 'Content-Length': 5 }, body: 'hello' });
-  t.same([a.status, a.body], [200, 'conn 1: GET /a HTTP/1.1 ']);
-  t.same([b.status, b.body], [200, 'conn 2: GET /b HTTP/1.1 '], 'answered on a fresh connection');
-  t.same([c.status, c.body], [200, 'conn 3: POST /c HTTP/1.1 hello'], 'the body replayed intact');
-  t.same(seen, ['conn 1 #1 GET /a HTTP/1.1 ', 'conn 1 #2 GET /b HTTP/1.1 ', 'conn 2 #1 GET /b HTTP/1.1 ', 'conn 2 #2 POST /c HTTP/1.1 hello', 'conn 3 #1 POST /c HTTP/1.1 hello']);
-  t.same((await r.waitLines(3)).map((l) => [lineFields(l).at, lineFields(l).status]), [['info', '200'], ['info', '200'], ['info', '200']], 'no H13/H18 for the client');
-});
+  return { up, seen };
+}
+
+for (const plane of ['native', 'js'] as const) {
+  t.test(`${plane}: a reused connection the dyno closed unread: the request goes again, once, on a fresh one (GET and a small POST)`, async (t) => {
+    const { up, seen } = await closesIdleUpstream();
+    const r = await startRouter(new TestSource([tcpBackend('web.1', up.port)]), { plane });
+    t.teardown(async () => {
+      await r.close();
+      await up.close();
+    });
+    const a = await get(r.port, '/a');
+    // sent while the dyno still holds the connection open, unread
+    const c = await request(r.port, { method: 'POST', path: '/c', headers: { 'Content-Length': 5 }, body: 'hello' });
+    t.same([a.status, a.body], [200, 'conn 1: GET /a HTTP/1.1']);
+    t.same([c.status, c.body], [200, 'conn 2: POST /c HTTP/1.1'], 'answered on a fresh connection');
+    t.same(seen, ['conn 1 GET /a HTTP/1.1 ', 'conn 2 POST /c HTTP/1.1 hello'], 'each ran once, the body replayed intact');
+    t.same((await r.waitLines(2)).map((l) => [lineFields(l).at, lineFields(l).status]), [['info', '200'], ['info', '200']], 'no H13/H18 for the client');
+  });
+
+  t.test(`${plane}: a request the dyno read on a reused connection and closed on goes again only if its method is idempotent (RFC 9112 §9.3.1)`, async (t) => {
+    const { up, seen } = await firstOnlyUpstream();
+    const r = await startRouter(new TestSource([tcpBackend('web.1', up.port)]), { plane });
+    t.teardown(async () => {
+      await r.close();
+      await up.close();
+    });
+    t.equal((await get(r.port, '/a')).status, 200);
+    const b = await get(r.port, '/b');
+    t.same([b.status, b.body], [200, 'conn 2: GET /b HTTP/1.1 '], 'a GET goes again');
+    const c = await request(r.port, { method: 'POST', path: '/c', headers: { 'Content-Length': 5 }, body: 'hello' });
+    t.equal(c.status, 503, 'a POST the dyno may have acted on is not sent twice');
+    t.same(seen, ['conn 1 #1 GET /a HTTP/1.1 ', 'conn 1 #2 GET /b HTTP/1.1 ', 'conn 2 #1 GET /b HTTP/1.1 ', 'conn 2 #2 POST /c HTTP/1.1 hello'], 'the POST ran once');
+    t.same((await r.waitLines(3)).map((l) => lineFields(l).code ?? lineFields(l).status), ['200', '200', 'H13']);
+  });
+}
 
 t.test('the retry is once: a fresh connection that also closes is H13', async (t) => {
   let answered = false;
