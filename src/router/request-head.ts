@@ -179,7 +179,10 @@ export function parseRequestHead(buf: Buffer, scanFrom: number): RequestHead | H
     h.hadLength = true;
     h.body = h.length > 0 ? Body.Length : Body.None;
   }
-  h.keepAlive = h.minor === 1 ? !conn.close : conn.keepAlive && !conn.close;
+  // with both a Transfer-Encoding and a Content-Length the length is ignored, and the
+  // connection closes after the answer (RFC 9112 §6.1): what follows may be framed two ways
+  const bothLengths = h.transferEncoding !== '' && lengthSeen;
+  h.keepAlive = !bothLengths && (h.minor === 1 ? !conn.close : conn.keepAlive && !conn.close);
   // an HTTP/1.0 request's Upgrade is ignored (RFC 9110 §7.8)
   if (conn.upgrade && upgradeValue !== '' && h.minor === 1) h.upgrade = upgradeValue;
   // an HTTP/1.0 client cannot take a 100 Continue (RFC 9110 §10.1.1)

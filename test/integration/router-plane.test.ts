@@ -128,6 +128,20 @@ t.test('a chunk extension or trailer with a bare LF never reaches a dyno whole: 
   }
 });
 
+t.test('a request with both Content-Length and Transfer-Encoding: answered by its chunks, then the connection closes; nothing pipelined behind it is served', async (t) => {
+  let seen = '';
+  const up = await httpUpstream((q, r) => {
+    seen += `${q.method} ${q.url};`;
+    q.resume();
+    q.on('end', () => r.end('ok'));
+  });
+  const r = await routerOn(t, up);
+  const text = await rawExchange(r.port, 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smug HTTP/1.1\r\nHost: a\r\n\r\n');
+  t.match(text, /^HTTP\/1\.1 200 [^]*Connection: close\r\n[^]*ok$/, 'one answer, Connection: close, then the end');
+  t.equal(text.split('HTTP/1.1').length, 2, 'no second response');
+  t.equal(seen, 'POST /;', 'GET /smug never reached the dyno');
+});
+
 t.test('a response header a client could split differently (NUL, a lone CR, a name with a blank) is H17, in both planes', async (t) => {
   for (const [bad, cause] of [['X-A: a\u0000b', 'bad header value'], ['X-A: a\rb', 'bad header value'], ['X A: b', 'bad header name']] as const) {
     const up = await rawUpstream((s) => s.once('data', () => s.write(`HTTP/1.1 200 OK\r\n${bad}\r\nContent-Length: 2\r\n\r\nok`)));

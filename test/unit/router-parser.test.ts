@@ -75,6 +75,8 @@ t.test('body framing: Content-Length, chunked, both (chunked wins), equal duplic
   h = head('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: gzip, chunked\r\n\r\n');
   t.same([h.body, h.length, h.transferEncoding], [Body.Chunked, 0, 'gzip, chunked']);
   t.equal(h.kept, 'Host: a\r\n', 'Content-Length and Transfer-Encoding are the router\'s to write');
+  t.equal(h.keepAlive, false, 'both: the connection closes after the answer (RFC 9112 §6.1)');
+  t.equal(head('POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n').keepAlive, true, 'chunked alone keeps it');
   h = head('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 7\r\ncontent-length: 7\r\n\r\n');
   t.same([h.body, h.length], [Body.Length, 7]);
   h = head('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 7, 7\r\n\r\n');
