@@ -356,7 +356,11 @@ export class Slot {
     if (d.state === 'down' || d.state === 'crashed') return d.wait();
     if (d.state !== 'stopping') this.log('Stopping all processes with SIGTERM');
     this.retiring.add(d);
-    return d.stop(graceMs);
+    const stopped = d.stop(graceMs);
+    // it is stopping now: the router sends it nothing new and closes its idle connections
+    // (an app that drains on SIGTERM waits for those to close)
+    this.ctx.changed(this);
+    return stopped;
   }
 
   /**

@@ -83,6 +83,30 @@ t.test('web=2,worker=1 comes up, ps shows it, scale changes it, restart replaces
   t.notOk(fs.existsSync(`${f.env.DYNOD_RUN_DIR}/${f.app}`), 'its run directory is removed');
 });
 
+t.test('scale down: a web dyno sent SIGTERM gets no new request and its idle router connections close, so an app that drains exits at once', async (t) => {
+  const base = await freePortBase();
+  // keep-alive longer than the grace: only the router closing its pooled connections lets close() finish
+  const app = "const s=require('http').createServer((q,r)=>setTimeout(()=>r.end(process.env.DYNO),q.url==='/slow'?1500:0));s.keepAliveTimeout=120000;s.listen(process.env.PORT,()=>console.log('listening'));process.on('SIGTERM',()=>{console.log('draining');s.close(()=>{console.log('drained');process.exit(0)})})";
+  const f = await startFormation(t, { files: { Procfile: `web: exec node -e "${app}"\n` }, args: ['web=2', '-p', String(base), '--grace', '20s'] });
+  await f.waitForCount(/dynod\[web\.\d\]: State changed from starting to up/, 2);
+  // requests through the router until both dynos have answered: each holds pooled connections
+  const seen = new Set<string>();
+  for (let i = 0; i < 200 && seen.size < 2; i++) seen.add(await get(base));
+  t.same([...seen].sort(), ['web.1', 'web.2']);
+  const mark = f.lines.length;
+  // requests in flight when SIGTERM comes: they finish, then their connections close
+  const slow = Promise.all(Array.from({ length: 8 }, () => get(base, '/slow')));
+  await new Promise((r) => setTimeout(r, 300));
+  const scaled = await f.cli(['scale', '--name', f.app, 'web=1']);
+  t.equal(scaled.code, 0, scaled.stderr);
+  t.equal((await slow).length, 8, 'the requests in flight were answered');
+  await f.waitFor(/app\[web\.2\]: drained/, 10_000, mark);
+  await f.waitFor(/dynod\[web\.2\]: Process exited with status 0/, 10_000, mark);
+  t.notMatch(f.lines.slice(mark).join('\n'), /R12/, 'no R12: it did not wait for the grace');
+  for (let i = 0; i < 10; i++) t.equal(await get(base), 'web.1', 'only web.1 answers');
+  await f.interrupt();
+});
+
 t.test('stop: TERM ignored gets R12 at the grace; a daemonising worker leaves no orphan', async (t) => {
   const f = await startFormation(t, {
     files: {
