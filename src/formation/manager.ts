@@ -83,6 +83,10 @@ export class Formation {
   private stopping = false;
   /** one release at a time: config changes queue behind each other */
   private releasing: Promise<unknown> = Promise.resolve();
+  /** the config of each release whose release phase runs now (release.N gets release N's) */
+  private readonly releaseVars = new Map<number, Record<string, string>>();
+  /** the formation's slots exist (start() made them after the first release phase) */
+  private booted = false;
   /** one-offs `dynod run` clients run attached: ps shows them, stop() asks their client to end them */
   private readonly oneOffs = new Map<string, { info: DynoInfo; stop: (graceMs: number) => Promise<void> }>();
   private readonly changeListeners = new Set<() => void>();
@@ -110,7 +114,8 @@ export class Formation {
       engine: options.engine,
       logs: options.logs,
       group: options.app,
-      options: (slot) => self.dynoOptions(slot.name, slot.command, slot.size, {}, slot.type === 'web'),
+      // a release phase runs with its release's config; every other dyno with the running release's
+      options: (slot) => self.dynoOptions(slot.name, slot.command, slot.size, {}, slot.type === 'web', slot.type === 'release' ? self.releaseVars.get(slot.number) : undefined),
       get bootTimeoutMs() {
         return self.opts.bootTimeoutMs;
       },
@@ -143,17 +148,17 @@ export class Formation {
     return this.version;
   }
 
-  /** The environment of a dyno of this app: the app's .env, the config vars, the -e files. */
-  environment(): Record<string, string> {
-    return { ...this.opts.baseEnv, ...this.vars, ...this.opts.overrideEnv };
+  /** The environment of a dyno of this app: the app's .env, the config vars (the running release's), the -e files. */
+  environment(vars: Record<string, string> = this.vars): Record<string, string> {
+    return { ...this.opts.baseEnv, ...vars, ...this.opts.overrideEnv };
   }
 
   /**
    * Options for a dyno of this app (formation, release, or one-off). A web dyno's $PORT is
    * the router's to give, whatever a config var says (other dynos see the config var, as on Heroku).
    */
-  dynoOptions(name: string, command: string, size: SizeName, extraEnv: Record<string, string> = {}, web = false): DynoOptions {
-    const env = { ...this.environment(), ...extraEnv };
+  dynoOptions(name: string, command: string, size: SizeName, extraEnv: Record<string, string> = {}, web = false, vars?: Record<string, string>): DynoOptions {
+    const env = { ...this.environment(vars), ...extraEnv };
     if (web) delete env.PORT;
     return {
       // Heroku runs the Procfile's command through a shell: $PORT and pipes work.
@@ -174,10 +179,15 @@ export class Formation {
    */
   async start(): Promise<void> {
     const release = this.opts.releases.ensureInitialRelease();
-    const outcome = await this.runRelease(release.version);
+    // release phases run one at a time: a config:set meanwhile waits for this one (deploy)
+    const first = this.runRelease(release.version);
+    this.releasing = first.catch(() => {});
+    const outcome = await first;
     if (!outcome.ok) throw new DynodError(outcome.message, { step: 'release phase' }, outcome.status ?? 125);
     if (this.stopping) return;
+    // what `scale` asked for meanwhile is in this.entries: the slots are made here, once
     await Promise.all(this.entries.flatMap((e) => Array.from({ length: e.quantity }, (_, i) => this.addSlot(e, i + 1))));
+    this.booted = true;
     this.memoryTimer = setInterval(() => this.tick(), this.tickMs);
     for (const slot of this.slots.values()) void slot.boot();
   }
@@ -211,8 +221,9 @@ export class Formation {
       this.version = version;
       return { version, ok: true, status: null, message: `v${version}: no release phase` };
     }
-    const previous = this.vars;
-    this.vars = vars;
+    // Only release.N sees the new config: a dyno that boots meanwhile (scale, restart, a crash)
+    // gets the running release's, and keeps it if this one fails (Heroku's rule).
+    this.releaseVars.set(version, vars);
     const slot = new Slot(this.ctx, 'release', version, this.sizeOf('release'), releaseType.command, new Backoff('never', 1), null, true);
     const done = new Promise<void>((resolve) => (slot.onEnd = () => resolve()));
     this.detached.set(slot.name, slot);
@@ -226,14 +237,15 @@ export class Formation {
     await done;
     clearTimeout(timer);
     this.detached.delete(slot.name);
+    this.releaseVars.delete(version);
     const status = slot.exitStatus;
     const ok = !timedOut && status === 0;
     this.opts.releases.mark(version, ok ? 'succeeded' : 'failed', status);
     if (ok) {
+      this.vars = vars;
       this.version = version;
       return { version, ok, status, message: `v${version}: release phase succeeded` };
     }
-    this.vars = previous;
     const why = timedOut ? 'timed out' : `exited with status ${status}`;
     return { version, ok, status: status ?? 125, message: `release phase of v${version} ${why} (release: ${releaseType.command}); no dyno boots this release` };
   }
@@ -264,6 +276,11 @@ export class Formation {
 
   /** Heroku's `ps:scale`: more slots boot, the highest-numbered ones stop; a new size restarts the type. */
   async scale(next: FormationEntry[]): Promise<void> {
+    // before the first release phase has passed no dyno runs: the formation boots at the new scale
+    if (!this.booted) {
+      this.entries = next.map((e) => ({ ...e }));
+      return;
+    }
     const booting: Slot[] = [];
     const stopping: Promise<void>[] = [];
     for (const entry of next) {

@@ -21,6 +21,36 @@ t.test('a failing release phase fails the start: its status, nothing else boots'
   t.match(JSON.parse(rel.stdout), [{ version: 1, status: 'failed', releaseStatus: 3 }]);
 });
 
+t.test('no dyno boots during a release phase: a scale then only sets the count; one release phase at a time; a failed one leaves the config', async (t) => {
+  const f = await startFormation(t, {
+    files: { Procfile: 'release: echo release V=$V; sleep 2; [ "$V" != bad ]\nworker: echo "worker $DYNO V=$V"; exec sleep 1000\n' },
+    args: ['worker=1', '--grace', '1s'],
+  });
+  await f.waitFor(/app\[release\.1\]: release V=/);
+  // during the first release phase: a scale, and a config:set whose release phase must wait
+  const scaled = await f.cli(['scale', '--name', f.app, 'worker=2']);
+  t.equal(scaled.code, 0, scaled.stderr);
+  const set = f.cli(['config:set', '--name', f.app, 'V=good']);
+  await f.waitForCount(/dynod\[worker\.\d\]: State changed from starting to up/, 2, 30_000);
+  t.equal((await set).code, 0);
+  await f.waitForCount(/app\[worker\.\d\]: worker worker\.\d V=good/, 2, 30_000);
+  const log = f.log();
+  t.ok(log.indexOf('release.1]: Process exited') < log.indexOf('release.2]: Starting process'), 'release.2 ran after release.1');
+  t.ok(log.indexOf('release.1]: Process exited') < log.indexOf('worker.1]: Starting process'), 'no worker before the first release phase passed');
+  t.equal(f.lines.filter((l) => /dynod\[worker\.\d\]: Starting process/.test(l)).length, 4, 'two workers booted, then restarted once with v2: no duplicate');
+  const ps = JSON.parse((await f.cli(['ps', '--name', f.app, '--json'])).stdout) as DynoInfo[];
+  t.same(ps.map((d) => d.name).sort(), ['worker.1', 'worker.2']);
+  // a failing release: a restart during its release phase boots with the running config, and keeps it
+  const mark = f.lines.length;
+  const bad = f.cli(['config:set', '--name', f.app, 'V=bad']);
+  await f.waitFor(/app\[release\.3\]: release V=bad/, 20_000, mark);
+  t.equal((await f.cli(['restart', '--name', f.app, '-d', 'worker.1'])).code, 0);
+  t.equal((await bad).code, 125, 'the release failed');
+  await f.waitFor(/app\[worker\.1\]: worker worker\.1 V=/, 20_000, mark);
+  t.notMatch(f.lines.slice(mark).join('\n'), /worker worker\.\d V=bad/, 'no worker ever ran with the failed release\'s config');
+  await f.interrupt();
+});
+
 t.test('release phase, config:set restarts with the new value, releases, run and exec', async (t) => {
   const base = await freePortBase();
   const f = await startFormation(t, {
