@@ -79,6 +79,8 @@ export class Exchange implements UpstreamUser {
   private connectT0 = 0;
   private dispatchT = -1;
   private waitUntil = 0;
+  /** when it entered the backlog: t0 + the first-byte timeout, which the time there counts toward */
+  private roomDeadline = Infinity;
 
   private resBuf: Buffer | null = null;
   private resScan = 0;
@@ -175,7 +177,10 @@ export class Exchange implements UpstreamUser {
 
   /** the backlog or the boot wait lets this request try again */
   resume(): void {
-    if (this.phase === Phase.WaitRoom || this.phase === Phase.WaitBoot) this.route(performance.now());
+    const now = performance.now();
+    // its 30 s ran out in the backlog: H12 now, not a request sent to a dyno nobody waits for
+    if (this.phase === Phase.WaitRoom && now >= this.waitUntil) return this.fail('H12');
+    if (this.phase === Phase.WaitRoom || this.phase === Phase.WaitBoot) this.route(now);
   }
 
   private checkoutDyno(now: number): void {
@@ -186,7 +191,7 @@ export class Exchange implements UpstreamUser {
           this.fail('H11');
           return;
         }
-        if (this.phase !== Phase.WaitRoom) this.waitUntil = this.t0 + this.core.t.firstByte;
+        if (this.phase !== Phase.WaitRoom) this.waitUntil = this.roomDeadline = this.t0 + this.core.t.firstByte;
         this.phase = Phase.WaitRoom;
       } else if (picked === NoPick.Quarantined) {
         this.fail(this.attempts > 0 ? this.lastCode : this.core.checkout.quarantineCode(this.tried));
@@ -533,7 +538,8 @@ export class Exchange implements UpstreamUser {
         return;
       case Phase.Sent:
         if (!this.gotByte && this.sentAll) {
-          if (now - this.sentAt >= t.firstByte) this.fail('H12');
+          // the time in the backlog counts toward the 30 s
+          if (now - this.sentAt >= t.firstByte || now >= this.roomDeadline) this.fail('H12');
         } else if (quiet >= t.idle) {
           // whoever was to move next: the client (not reading, or not sending its body) or the dyno
           const clientStalled = this.gotByte ? this.clientBlocked : !this.conn.isPaused(Pause.Upstream);

@@ -107,6 +107,29 @@ t.test('H11: 50 in flight per dyno (here 2), a backlog of 50 × dynos (here 1 ×
   t.same(got.map((x) => x.body).sort(), ['done /a', 'done /b', 'done /c']);
 });
 
+t.test('H12 counts the time in the backlog: a request queued behind a hung one gets its 503 at its own deadline', async (t) => {
+  const urls: string[] = [];
+  const up = await httpUpstream((q) => urls.push(q.url!)); // never answers
+  const r = await startRouter(new TestSource([tcpBackend('web.1', up.port)]), { maxInFlightPerDyno: 1, backlogPerDyno: 5, timeouts: { firstByte: 2000 } });
+  t.teardown(async () => {
+    await r.close();
+    await up.close();
+  });
+  const t0 = performance.now();
+  const a = get(r.port, '/a');
+  while (urls.length < 1) await sleep(5);
+  await sleep(500);
+  // /b waits 1.5 s in the backlog, then goes to the dyno when /a's H12 frees its place
+  const b = get(r.port, '/b');
+  const [ra, rb] = await Promise.all([a, b]);
+  const took = performance.now() - t0;
+  t.same([ra.status, rb.status], [503, 503]);
+  t.match(rb.body, /H12/);
+  t.same(urls, ['/a', '/b']);
+  // its 2 s end 2.5 s after /a came; without the backlog counted they began at the dyno, at 2 s
+  t.ok(took < 3500, `/b answered by its own deadline (${Math.round(took)} ms after /a, not ~4000)`);
+});
+
 t.test('H12: no response within the first-byte timeout; the dyno\'s connection is closed, the client\'s kept', async (t) => {
   let closedByRouter = false;
   const up = await rawUpstream((s) => {
