@@ -290,9 +290,12 @@ export class Slot {
     this.onEnd?.(exit.status);
   }
 
-  /** Heroku's R15 lines, with the reading that shows it when there is one. */
+  /**
+   * Heroku's R15 lines, with the reading that shows it when there is one: read after the
+   * kill freed the memory (under a MB: the cgroup emptied), it would only say mem=0MB.
+   */
   private logR15(s: DynoStats | null): void {
-    if (s) this.logMemory(s);
+    if (s && memoryUsed(s) >= 1048576) this.logMemory(s);
     this.log('Error R15 (Memory quota vastly exceeded)');
   }
 

@@ -61,3 +61,10 @@ t.test('R15: a process OOM-killed in a dyno that lives on kills the dyno', async
   h.slot.checkMemory(1_000_500);
   t.equal(h.kills.length, 1, 'once per OOM kill');
 });
+
+t.test('R15 read after the kill emptied the cgroup: no "mem=0MB" line', async (t) => {
+  const h = harness();
+  h.set(200 * 1024, 0, 1);
+  h.slot.checkMemory(1_000_000);
+  t.same(h.lines, ['worker.1: Error R15 (Memory quota vastly exceeded)', 'worker.1: Stopping process with SIGKILL']);
+});
