@@ -1765,7 +1765,14 @@ class Loop {
         break;
       case ResBody::kChunked: {
         ssize_t e = c->chunks.scan(p, n);
-        if (e < 0) return fail(c, "H17", 0, "bad chunked response body");
+        if (e < 0) {
+          // the head came in this read and went nowhere yet: the client gets the error page
+          if (head) {
+            c->head_sent = false;
+            c->bytes -= head->size();
+          }
+          return fail(c, "H17", 0, "bad chunked response body");
+        }
         end = (size_t)e;
         complete = c->chunks.done();
         break;

@@ -156,6 +156,17 @@ t.test('a response header a client could split differently (NUL, a lone CR, a na
   }
 });
 
+t.test('a chunked response broken in its first read: the client gets the H17 page, not an empty reply', async (t) => {
+  const up = await rawUpstream((s) => s.once('data', () => s.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n')));
+  const r = await routerOn(t, up);
+  const text = await rawExchange(r.port, 'GET /chunkbad HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+  t.match(text, /^HTTP\/1\.1 503 [^]*<code>H17<\/code>/);
+  const f = lineFields(await r.nextLine());
+  t.same([f.code, f.status, f.cause], ['H17', '503', 'bad chunked response body']);
+  t.equal(f.bytes, '0', 'bytes= as for every error page: the 200 head that never went out is not counted');
+  t.equal(r.router.stats().nativeRequests, 1);
+});
+
 t.test('a response head in bare LF lines is H17 at once, not H18 or H12 later', async (t) => {
   // the dyno answers in LF lines and keeps the connection open
   const up = await rawUpstream((s) => s.once('data', () => s.write('HTTP/1.1 200 OK\nContent-Length: 2\n\nok')));
