@@ -259,6 +259,13 @@ async function joinFormation(command: string[], flags: RunFlags, local: DynoOpti
     app = findApp({ app: flags.app });
   } catch {
     if (flags.detach) throw new DynodError('--detach: no formation of this app is running (dynod start it first)', { step: 'usage' });
+    // the verbs find an app by --name; here --name names the dyno: a user who meant the app is told
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { listApps } = require('../control/paths') as typeof import('../control/paths');
+    if (flags.name !== undefined && listApps().includes(flags.name))
+      throw new UsageError(
+        `--name ${flags.name}: for dynod run it names the dyno ($DYNO), and a formation of app ${flags.name} runs: for a one-off in it, run from its directory or give --app DIR; for a dyno of your own, choose another --name`,
+      );
     return null;
   }
   const ignored = formationIgnores(flags);

@@ -112,6 +112,10 @@ t.test('an attached one-off: ps lists it (ps run too), stop -d ends it through i
   const net = await f.cli(['run', '--net', 'none', '--port', '9', '--', 'true']);
   t.equal(net.code, 125);
   t.match(net.stderr, /^dynod: --port, --net: not for a one-off of a running formation/);
+  // --name of dynod run names the dyno; the app's name there, from elsewhere, is refused with a hint
+  const elsewhere = await f.cli(['run', '--name', f.app, '--', 'true'], { cwd: '/' });
+  t.equal(elsewhere.code, 125);
+  t.match(elsewhere.stderr, new RegExp(`^dynod: --name ${f.app}: for dynod run it names the dyno \\(\\$DYNO\\), and a formation of app ${f.app} runs: for a one-off in it, run from its directory or give --app DIR`));
   // stop -p run: every one-off, as ps run lists them
   mark = f.lines.length;
   const three = f.cli(['run', '--', 'sleep', '1000']);
