@@ -173,6 +173,8 @@ export function parseRequestHead(buf: Buffer, scanFrom: number): RequestHead | H
   if (h.transferEncoding !== '') {
     // chunked must come last (RFC 9112 §6.3); it beats a Content-Length (vegur)
     if (lastToken(h.transferEncoding) !== 'chunked') return fault(h, 400, 'Transfer-Encoding not ending in chunked');
+    // chunked once only (RFC 9112 §7): "chunked, chunked" may be unwrapped once or twice
+    if (h.transferEncoding.toLowerCase().split(',').filter((x) => x.trim() === 'chunked').length > 1) return fault(h, 400, 'chunked more than once');
     h.body = Body.Chunked;
     h.length = 0;
   } else if (lengthSeen) {

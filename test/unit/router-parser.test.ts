@@ -122,6 +122,8 @@ t.test('refused requests: status and cause (vegur: 414 for the request line; dyn
   refused(t, 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n', 400, 'bad Content-Length');
   refused(t, 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: x\r\n\r\n', 400, 'bad Content-Length');
   refused(t, 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n', 400, 'Transfer-Encoding not ending in chunked');
+  refused(t, 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n', 400, 'chunked more than once');
+  refused(t, 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked , chunked\r\n\r\n', 400, 'chunked more than once');
   refused(t, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n', 405, 'CONNECT not supported');
   refused(t, 'GET / HTTP/2.0\r\nHost: a\r\n\r\n', 505, 'HTTP version not supported');
   refused(t, 'GET / HTTP/1.2\r\nHost: a\r\n\r\n', 505, 'HTTP version not supported');
