@@ -72,16 +72,18 @@ bool tchar(unsigned char c) {
   return strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != 0;
 }
 
+// a control character but HTAB (header-names.ts isCtl): never in a field value (RFC 9110
+// §5.5), a request target or a chunk extension (RFC 9112 §7.1.1)
+bool ctl(unsigned char c) { return (c < 0x20 && c != '\t') || c == 0x7f; }
+
 // The header line s[pos, cr) with its colon at `colon`: a name that is not a token, or a
 // value with a control character (NUL, a lone CR: a parser after ours could split the line
 // where we did not, RFC 9110 §5.5); nullptr when nothing is wrong (src/router/header-names.ts fieldProblem)
 const char *field_problem(const char *s, size_t pos, size_t colon, size_t cr) {
   for (size_t i = pos; i < colon; i++)
     if (!tchar((unsigned char)s[i])) return "bad header name";
-  for (size_t i = colon + 1; i < cr; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if ((c < ' ' && c != '\t') || c == 0x7f) return "bad header value";
-  }
+  for (size_t i = colon + 1; i < cr; i++)
+    if (ctl((unsigned char)s[i])) return "bad header value";
   return nullptr;
 }
 
@@ -466,8 +468,6 @@ class ChunkScanner {
 
  private:
   enum St { kSize, kExt, kSizeLf, kData, kDataCr, kDataLf, kTrailerStart, kTrailer, kTrailerLf, kFinalLf, kDone, kBad };
-  // CTLs but HTAB (RFC 9110 §5.5: none in a field value; RFC 9112 §7.1.1: none in chunk-ext)
-  static bool ctl(unsigned char c) { return (c < 0x20 && c != '\t') || c == 0x7f; }
   static int hex(unsigned char c) {
     if (c >= '0' && c <= '9') return c - '0';
     unsigned char l = c | 0x20;

@@ -59,7 +59,7 @@ export async function startCommand(formationArg: string | undefined, flags: Star
   // a range no dyno could get an address from fails the start, not every dyno of it
   if (flags.net !== 'none') checkConfiguredRange();
   // every dyno gets $PORT = --port: a host port forwarded there would take the app's port in each
-  const allowHostPorts = allowedHostPorts({ allowHostPorts: flags.allowHostPort.map((p) => parsePositiveInt(p, '--allow-host-port', 1, 65535)) }, flags.net, port);
+  const allowHostPorts = allowedHostPorts({ allowHostPorts: flags.allowHostPort }, flags.net, port);
   const tls = tlsOptions(flags, app);
   const bind = flags.bind;
   if (!net.isIP(bind)) throw new UsageError(`--bind ${bind}: an IP address (e.g. 127.0.0.1, 0.0.0.0, ::)`);

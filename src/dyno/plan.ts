@@ -152,7 +152,7 @@ function fill(template: string, vars: Record<string, string | number>): string {
 }
 
 /** --allow-host-port values: ports 1-65535, each once, never the dyno's own $PORT. */
-export function allowedHostPorts(opts: Pick<DynoOptions, 'allowHostPorts'>, net: string, port: number): number[] {
+export function allowedHostPorts(opts: { allowHostPorts?: ReadonlyArray<number | string> }, net: string, port: number): number[] {
   const ports: number[] = [];
   for (const p of opts.allowHostPorts ?? []) {
     const n = parsePositiveInt(p, '--allow-host-port', 1, 65535);

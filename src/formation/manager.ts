@@ -83,8 +83,6 @@ export class Formation {
   private stopping = false;
   /** one release at a time: config changes queue behind each other */
   private releasing: Promise<unknown> = Promise.resolve();
-  /** the config of each release whose release phase runs now (release.N gets release N's) */
-  private readonly releaseVars = new Map<number, Record<string, string>>();
   /** the formation's slots exist (start() made them after the first release phase) */
   private booted = false;
   /** one-offs `dynod run` clients run attached: ps shows them, stop() asks their client to end them */
@@ -115,7 +113,7 @@ export class Formation {
       logs: options.logs,
       group: options.app,
       // a release phase runs with its release's config; every other dyno with the running release's
-      options: (slot) => self.dynoOptions(slot.name, slot.command, slot.size, {}, slot.type === 'web', slot.type === 'release' ? self.releaseVars.get(slot.number) : undefined),
+      options: (slot) => self.dynoOptions(slot.name, slot.command, slot.size, {}, slot.type === 'web', slot.type === 'release' ? self.opts.releases.varsOf(slot.number) : undefined),
       get bootTimeoutMs() {
         return self.opts.bootTimeoutMs;
       },
@@ -221,9 +219,8 @@ export class Formation {
       this.version = version;
       return { version, ok: true, status: null, message: `v${version}: no release phase` };
     }
-    // Only release.N sees the new config: a dyno that boots meanwhile (scale, restart, a crash)
-    // gets the running release's, and keeps it if this one fails (Heroku's rule).
-    this.releaseVars.set(version, vars);
+    // Only release.N sees the new config (ctx.options): a dyno that boots meanwhile (scale,
+    // restart, a crash) gets the running release's, and keeps it if this one fails (Heroku's rule).
     const slot = new Slot(this.ctx, 'release', version, this.sizeOf('release'), releaseType.command, new Backoff('never', 1), null, true);
     const done = new Promise<void>((resolve) => (slot.onEnd = () => resolve()));
     this.detached.set(slot.name, slot);
@@ -237,7 +234,6 @@ export class Formation {
     await done;
     clearTimeout(timer);
     this.detached.delete(slot.name);
-    this.releaseVars.delete(version);
     const status = slot.exitStatus;
     const ok = !timedOut && status === 0;
     this.opts.releases.mark(version, ok ? 'succeeded' : 'failed', status);

@@ -1,3 +1,4 @@
+import { isCtl } from './header-names';
 import { LIMITS } from './limits';
 
 const enum S {
@@ -73,7 +74,7 @@ export class ChunkScanner {
         // where a dyno that frames lines differently would find a request of its own
         case S.Ext:
           if (buf[i] === 13) this.st = S.SizeLf;
-          else if (ctl(buf[i]!) || ++this.line > LIMITS.chunkLine) return this.fail();
+          else if (isCtl(buf[i]!) || ++this.line > LIMITS.chunkLine) return this.fail();
           break;
         case S.SizeLf:
           if (buf[i] !== 10) return this.fail();
@@ -91,7 +92,7 @@ export class ChunkScanner {
         case S.TrailerStart:
           if (buf[i] === 13) {
             this.st = S.FinalLf;
-          } else if (ctl(buf[i]!)) {
+          } else if (isCtl(buf[i]!)) {
             return this.fail();
           } else {
             this.st = S.Trailer;
@@ -100,7 +101,7 @@ export class ChunkScanner {
           break;
         case S.Trailer:
           if (buf[i] === 13) this.st = S.TrailerLf;
-          else if (ctl(buf[i]!) || ++this.line > LIMITS.chunkLine) return this.fail();
+          else if (isCtl(buf[i]!) || ++this.line > LIMITS.chunkLine) return this.fail();
           break;
         case S.TrailerLf:
           if (buf[i] !== 10) return this.fail();
@@ -122,11 +123,6 @@ export class ChunkScanner {
     this.st = S.Bad;
     return -1;
   }
-}
-
-/** CTLs but HTAB (RFC 9110 §5.5: none in a field value; RFC 9112 §7.1.1: none in chunk-ext) */
-function ctl(c: number): boolean {
-  return (c < 0x20 && c !== 9) || c === 0x7f;
 }
 
 function hex(c: number): number {
