@@ -60,21 +60,26 @@ async function endManager(h, signal, timeoutMs) {
 // in its own network namespace, and web.N is published on host port base + N.
 const foremanPort = (base) => (n) => base + n - 1;
 
-function bare({ nice }) {
+/**
+ * The bare loop; with `wrap`, the same loop with every process started by a sandbox's launcher
+ * (`wrap(app)` gives the words before `sh -c CMD`): the floor runners below.
+ */
+function bare({ nice, name = 'bare', label = 'bare `sh` loop', wrap = null }) {
   let scripts = 0;
   // One line per type: `PORT=… PS=type.i sh -c CMD &` per process, then wait for them all.
   const loop = (app, base, entries) => {
     const lines = [`cd ${shQuote(app)} || exit 1`];
+    const pre = wrap ? `${wrap(app).map(shQuote).join(' ')} ` : '';
     for (const [type, idx, from, to, cmd] of entries)
-      lines.push(`i=${from}; while [ $i -le ${to} ]; do PORT=$((${base + idx * 100} + i - 1)) PS=${type}.$i sh -c ${shQuote(cmd)} & i=$((i + 1)); done`);
+      lines.push(`i=${from}; while [ $i -le ${to} ]; do PORT=$((${base + idx * 100} + i - 1)) PS=${type}.$i ${pre}sh -c ${shQuote(cmd)} & i=$((i + 1)); done`);
     lines.push('wait');
-    const file = path.join(path.dirname(app), `bare-${process.pid}-${scripts++}.sh`);
+    const file = path.join(path.dirname(app), `${name}-${process.pid}-${scripts++}.sh`);
     fs.writeFileSync(file, `${lines.join('\n')}\n`);
     return file;
   };
   return {
-    name: 'bare',
-    label: 'bare `sh` loop',
+    name,
+    label,
     webPort: foremanPort,
     start(app, formation, base, commands, opts = {}) {
       const file = loop(app, base, formation.map(([t, n], i) => [t, i, 1, n, commands[t]]));
@@ -162,10 +167,28 @@ function dynod({ nice, root, runDir, stateDir, appName }) {
   };
 }
 
+// The floor: the bare loop with every process in a sandbox made by the lightest launchers, with
+// the namespaces a dyno has (user, PID, mount, IPC, UTS, cgroup, network), but no cgroup of its
+// own, no limits, no egress, no seccomp, no init of ours. What isolation alone costs a start.
+// The network namespace makes their web ports unreachable from the host: the floor's "ready"
+// is each process's own line (web: printed after listen()), for every runner in it.
+function unshareLoop({ nice }) {
+  // util-linux unshare: the namespaces only (no mounts besides the private propagation)
+  const wrap = () => ['unshare', '--user', '--map-root-user', '--pid', '--fork', '--mount', '--ipc', '--uts', '--cgroup', '--net'];
+  return { ...bare({ nice, name: 'unshare', label: '`unshare` loop (7 namespaces)', wrap }), scale: null };
+}
+
+function bwrapLoop({ nice }) {
+  // bubblewrap: the same namespaces, a new root (pivot_root) of read-only binds, /proc, /dev,
+  // a tmpfs /tmp and the app bound at /tmp/app
+  const wrap = (app) => ['bwrap', '--unshare-all', '--die-with-parent', '--ro-bind', '/', '/', '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--bind', app, '/tmp/app', '--chdir', '/tmp/app'];
+  return { ...bare({ nice, name: 'bwrap', label: '`bwrap` loop (7 namespaces, new root)', wrap }), scale: null };
+}
+
 /** Whether this dynod build has `dynod start` (it may be measured before the formation landed). */
 function dynodHasStart(root) {
   const r = spawnSync(path.join(root, 'bin', 'dynod'), ['start', '--help'], { env: runnerEnv(), encoding: 'utf8' });
   return r.status === 0 && /formation/i.test(r.stdout);
 }
 
-module.exports = { bare, foreman, nodeForeman, dynod, dynodHasStart, runnerEnv };
+module.exports = { bare, unshareLoop, bwrapLoop, foreman, nodeForeman, dynod, dynodHasStart, runnerEnv };

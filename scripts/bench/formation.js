@@ -19,6 +19,9 @@
  *   cold    web=100,worker=10 and web=5,worker=5 from scratch (the comparable of a scale for
  *           foreman and node-foreman, which cannot scale a running formation)
  *   memory  the manager's own VmRSS at 10, 60 and 110 dynos (not its children)
+ *   floor   web=50,worker=10 under the bare loop, the same loop with every process in an
+ *           `unshare` or `bwrap` sandbox (the namespaces without the rest of a dyno), and dynod:
+ *           spawn → every process's own ready line, and the CPU busy meanwhile (/proc/stat)
  *   logs    N processes printing L numbered lines as fast as they can, read through the
  *           manager's output: lines/s and every line checked (lost, cut, duplicated)
  * Every process a runner made is checked gone after each run (PIDs with their start times;
@@ -39,8 +42,8 @@ const ROOT = path.resolve(process.env.DYNOD_BENCH_ROOT || path.join(__dirname, '
 const QUICK = process.env.DYNOD_BENCH_QUICK === '1';
 const NICE = process.env.DYNOD_BENCH_NICE ?? '-10';
 const CFG = QUICK
-  ? { rounds: 1, coldRounds: 1, logRounds: 1, web: 50, workers: 10, scaleTo: 100, small: [5, 5], logProcs: 10, logLines: 5000, paced: { lines: 2000, rates: [10000, 40000] } }
-  : { rounds: 5, coldRounds: 3, logRounds: 3, web: 50, workers: 10, scaleTo: 100, small: [5, 5], logProcs: 10, logLines: 100000, paced: { lines: 60000, rates: [20000, 40000] } };
+  ? { rounds: 1, floorRounds: 1, coldRounds: 1, logRounds: 1, web: 50, workers: 10, scaleTo: 100, small: [5, 5], logProcs: 10, logLines: 5000, paced: { lines: 2000, rates: [10000, 40000] } }
+  : { rounds: 5, floorRounds: 5, coldRounds: 3, logRounds: 3, web: 50, workers: 10, scaleTo: 100, small: [5, 5], logProcs: 10, logLines: 100000, paced: { lines: 60000, rates: [20000, 40000] } };
 // paced: the log test again with each process held to `rates` lines a second (10 processes:
 // 200k and 400k lines/s in all), into a file: the rates a runner passes without losing a line
 // The issue's `scale web=100`: 110 dynos with the 10 workers (dynod allows 100 per type and
@@ -50,7 +53,9 @@ const SETTLE_MS = 1000; // after all up, before the manager's RSS is read
 const UP_TIMEOUT_MS = 60000;
 const LOG_STALL_MS = 5000;
 // Host port bases, one per runner, below the ephemeral range (32768–60999)
-const BASES = { bare: 20000, foreman: 22000, 'node-foreman': 24000, dynod: 26000 };
+const BASES = { bare: 20000, foreman: 22000, 'node-foreman': 24000, dynod: 26000, unshare: 28000, bwrap: 30000 };
+// the floor's "ready": the line each process prints once it runs (web: after listen())
+const READY = /web listening|worker ready/;
 
 const t00 = hr();
 const notes = [];
@@ -135,7 +140,29 @@ function prepareRunners() {
     const rev = sh('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD']).stdout.trim();
     versions.dynod = `${JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version}${rev ? ` @ ${rev}` : ''}`;
   }
-  return { list: pick(), versions };
+  // the floor's sandboxes take part in the floor rounds only
+  const floor = [];
+  if (!only || only.some((n) => ['unshare', 'bwrap'].includes(n))) {
+    for (const [bin, make] of [['unshare', runners.unshareLoop], ['bwrap', runners.bwrapLoop]]) {
+      if (!which(bin) && bin === 'bwrap' && process.env.DYNOD_BENCH_NO_INSTALL !== '1') {
+        log('installing bubblewrap from Debian');
+        const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+        const r = sh('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'bubblewrap'], { env });
+        if (r.status !== 0) notes.push(`apt-get install bubblewrap failed: ${r.stderr.trim().split('\n').pop()}`);
+      }
+      if (which(bin)) floor.push(make({ nice: NICE }));
+      else notes.push(`${bin} is not installed: the floor has no ${bin} loop (apt-get install ${bin === 'bwrap' ? 'bubblewrap' : 'util-linux'})`);
+    }
+    if (bwrapVersion()) versions.bwrap = bwrapVersion();
+  }
+  const picked = pick();
+  const floorList = [...picked.filter((r) => r.name === 'bare' || r.name === 'dynod'), ...floor.filter((r) => !only || only.includes(r.name))];
+  return { list: picked.filter((r) => r.name !== 'unshare' && r.name !== 'bwrap'), floorList, versions };
+}
+
+function bwrapVersion() {
+  const r = sh('bwrap', ['--version']);
+  return r.status === 0 ? r.stdout.trim().replace(/^bubblewrap\s*/, '') : null;
 }
 
 // ------------------------------------------------------------------ one run
@@ -238,6 +265,51 @@ async function runStart(runner, app, res) {
   }
 }
 
+/**
+ * The floor: web=50,worker=10 → every process's ready line (the same measure for every runner:
+ * the sandboxes' web ports are in namespaces of their own), with /proc/stat's busy and idle
+ * CPU time over the same interval.
+ */
+async function runFloor(runner, app, res) {
+  const h = runner.start(app.formationApp, [['web', CFG.web], ['worker', CFG.workers]], BASES[runner.name], app.commands);
+  const snap = new Map();
+  active = { h, snap };
+  const s0 = cpuStat();
+  try {
+    const want = CFG.web + CFG.workers;
+    const seen = new Set();
+    const ms = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${seen.size} of ${want} ready lines within ${UP_TIMEOUT_MS / 1000} s`)), UP_TIMEOUT_MS);
+      h.watch.lineHandler = (l, now) => {
+        const m = READY.test(l) && /(web|worker)\.\d+/.exec(l);
+        if (!m) return;
+        seen.add(m[0]);
+        if (seen.size === want) {
+          clearTimeout(timer);
+          resolve(Number(now - h.t0) / 1e6);
+        }
+      };
+    });
+    const s1 = cpuStat();
+    merge(snap, snapshot([h.pid], h.groups));
+    record(res, 'floor', runner, { ms, busyMs: s1.busyMs - s0.busyMs, idleMs: s1.idleMs - s0.idleMs });
+  } catch (e) {
+    failed(res, runner, 'floor', e);
+  } finally {
+    h.watch.lineHandler = null;
+    record(res, 'stop', runner, await stopAndCheck(runner, h, snap));
+  }
+}
+
+/** All CPUs' busy and idle time so far (/proc/stat, in ms). */
+function cpuStat() {
+  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const tick = 1000 / 100;
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = f;
+  // steal: time the hypervisor gave to others, neither ours nor idle
+  return { busyMs: (user + nice + system + irq + softirq) * tick, idleMs: (idle + iowait) * tick, stealMs: steal * tick };
+}
+
 /** A cold start of web=W,worker=K: time to all up and the manager's RSS. */
 async function runCold(runner, app, res, web, work, key) {
   const list = webs(runner, 1, web);
@@ -299,7 +371,7 @@ async function measure() {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dynod-formation-'));
   fs.chmodSync(tmp, 0o755);
   const app = writeApps(tmp, CFG.logLines, CFG.paced);
-  const { list, versions } = prepareRunners();
+  const { list, floorList, versions } = prepareRunners();
   const res = {};
   log(`runners: ${list.map((r) => r.name).join(', ')}; ${CFG.rounds} round(s) of web=${CFG.web},worker=${CFG.workers} + scale, ${CFG.coldRounds} of the cold starts, ${CFG.logRounds} of the log test`);
   for (let r = 0; r < CFG.rounds; r++) {
@@ -307,6 +379,15 @@ async function measure() {
       log(`round ${r + 1}/${CFG.rounds}: ${runner.name} web=${CFG.web},worker=${CFG.workers}${runner.scale ? ` → web=${CFG.scaleTo}` : ''}`);
       await sleep(GAP_MS);
       await runStart(runner, app, res);
+    }
+  }
+  if (floorList.length > 1) {
+    for (let r = 0; r < CFG.floorRounds; r++) {
+      for (const runner of rotate(floorList, r)) {
+        log(`floor ${r + 1}/${CFG.floorRounds}: ${runner.name} web=${CFG.web},worker=${CFG.workers} → every ready line`);
+        await sleep(GAP_MS);
+        await runFloor(runner, app, res);
+      }
     }
   }
   for (let r = 0; r < CFG.coldRounds; r++) {
@@ -338,6 +419,7 @@ async function measure() {
   return {
     cfg: { ...CFG, quick: QUICK, nice: NICE, gapMs: GAP_MS, settleMs: SETTLE_MS, bases: BASES },
     runners: list.map((r) => ({ name: r.name, label: r.label })),
+    floorRunners: floorList.map((r) => ({ name: r.name, label: r.label })),
     versions,
     app: { web: fs.readFileSync(path.join(app.formationApp, 'web.js'), 'utf8'), procfile: fs.readFileSync(path.join(app.formationApp, 'Procfile'), 'utf8'), log: app.commands.log },
     load: { start: loadStart, end: os.loadavg() },
