@@ -1218,7 +1218,7 @@ PlaneHandle *plane_handle(const Check &c, const Napi::Value &v) {
   return it->second;
 }
 
-// [line, …, { fd, bytes, ip, port, tls }, …, 0 (a slot freed), …] in the order they happened
+// [line, …, { fd, bytes, ip, port, tls[, triedId, connectMs] }, …, 0 (a slot freed), …] in the order they happened
 Napi::Value plane_events(Napi::Env env, std::vector<PlaneEvent> &evs) {
   Napi::Array out = Napi::Array::New(env, evs.size());
   uint32_t i = 0;
@@ -1230,6 +1230,10 @@ Napi::Value plane_events(Napi::Env env, std::vector<PlaneEvent> &evs) {
       o.Set("ip", e.ip);
       o.Set("port", e.port);
       o.Set("tls", e.tls);
+      if (e.tried_id != 0) {
+        o.Set("triedId", Napi::Number::New(env, (double)e.tried_id));
+        o.Set("connectMs", Napi::Number::New(env, e.connect_ms));
+      }
       out.Set(i++, o);
     } else if (e.kind == PlaneEvent::kPump) {
       out.Set(i++, Napi::Number::New(env, 0));

@@ -674,6 +674,9 @@ struct Client : Handle {
   Up *up = nullptr;
   bool reused = false, retried = false, got_byte = false, head_sent = false, close_after = false, up_reusable = false;
   double t_dispatch = -1, t_connect0 = 0, connect_ms = -1, deadline = 0;
+  // the dyno whose connect failed just before the handoff that follows (JavaScript tries
+  // the others and logs this one's name and connect time if none answers), 0 if none
+  uint64_t tried_id = 0;
   std::string rbuf;
   Response res;
   ResBody kind = ResBody::kNone;
@@ -1245,6 +1248,8 @@ class Loop {
     ev.ip = c->ip;
     ev.port = c->port;
     ev.tls = tls;
+    ev.tried_id = c->tried_id;
+    ev.connect_ms = c->tried_id != 0 ? c->connect_ms : -1;
     batch_.push_back(std::move(ev));
     post_now_ = true;
   }
@@ -1575,6 +1580,7 @@ class Loop {
   // after a failed connect (also when this was the replay of a stale connection's).
   void connect_failed(Client *c, const char *code) {
     c->b->quarantine(now_ + plane_->opts.quarantine_ms, strcmp(code, "H19") == 0 ? 19 : 21);
+    c->tried_id = c->b->spec.id;
     release(c);
     c->phase = Phase::kIdle;
     handoff_soon(c);

@@ -75,6 +75,10 @@ struct PlaneEvent {
   std::string ip;
   int port = 0;
   bool tls = false;
+  // kHandoff after a failed connect: the dyno tried (its PlaneBackend id, 0: none) and the
+  // time spent connecting (ms)
+  uint64_t tried_id = 0;
+  double connect_ms = -1;
 };
 
 class Plane;

@@ -368,6 +368,10 @@ export interface NativePlaneHandoff {
   /** the listener's port */
   port: number;
   tls: boolean;
+  /** after a failed connect: the dyno the plane tried (NativePlaneBackend's id), quarantined now */
+  triedId?: number;
+  /** … and the ms spent connecting to it */
+  connectMs?: number;
 }
 
 export interface NativePlaneBackend {

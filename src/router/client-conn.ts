@@ -10,6 +10,7 @@ import { routerLine } from './log-line';
 import { HeadError, leadingBlankLines, parseRequestHead } from './request-head';
 import { requestId } from './request-id';
 import type { ResponseHead } from './response-head';
+import type { Backend } from './types';
 import type { UpConn } from './upstream';
 
 /**
@@ -21,6 +22,8 @@ export class ClientConn implements ClientConnLike {
   readonly ip: string;
   ex: Exchange | null = null;
   pipe: BytePipe | null = null;
+  /** handed over by the native plane after its connect to this dyno failed: the first request's first attempt */
+  tried: { backend: Backend; connectMs: number } | null = null;
   ticks = 0;
   /** for the sweep: ticks at its last look, and since when they have not moved */
   seenTicks = -1;
@@ -138,6 +141,10 @@ export class ClientConn implements ClientConnLike {
         this.core.requests++;
         const ex = new Exchange(this, this.core, r);
         this.ex = ex;
+        if (this.tried !== null) {
+          ex.triedBefore(this.tried.backend, this.tried.connectMs);
+          this.tried = null;
+        }
         let rest: Buffer | null = r.end < buf.length ? buf.subarray(r.end) : null;
         if (rest !== null && !ex.reqDone) {
           const used = ex.takeBody(rest, 0);

@@ -14,6 +14,7 @@ import { Route, lookup } from './lookup';
 import { Body, type RequestHead } from './request-head';
 import { requestId } from './request-id';
 import { ResBody, ResponseError, ResponseHead, parseResponseHead, responseBody } from './response-head';
+import type { Backend } from './types';
 import type { UpConn, UpstreamUser } from './upstream';
 
 const enum Phase {
@@ -110,6 +111,21 @@ export class Exchange implements UpstreamUser {
     this.reqDone = head.body === Body.None;
     if (head.body === Body.Length) this.bodyLeft = head.length;
     else if (head.body === Body.Chunked) this.chunks = new ChunkScanner();
+  }
+
+  /**
+   * The native plane's connect to this dyno failed (it is quarantined) before it handed the
+   * request over: that was the first attempt, so a line without another dyno's answer names
+   * it and its connect time, as Heroku's H19 and H21 lines do.
+   */
+  triedBefore(backend: Backend, connectMs: number): void {
+    const state = this.core.checkout.states().find((s) => s.backend === backend);
+    if (state === undefined) return;
+    this.tried = [state];
+    this.attempts = 1;
+    this.lastCode = state.quarantineCode;
+    this.dyno = backend.name;
+    this.connectMs = connectMs;
   }
 
   // ---------------------------------------------------------------- the request body

@@ -28,6 +28,8 @@ export interface PlaneHandoff {
   /** the listener's port (X-Forwarded-Port) */
   port: number;
   ip: string;
+  /** the dyno the plane failed to connect to before handing over (quarantined now), and how long it tried */
+  tried: { backend: Backend; connectMs: number } | null;
 }
 
 /** The TLS listener the plane serves: its address, certificate and key (PEM). */
@@ -199,7 +201,15 @@ export class NativePlane {
       closeQuietly(h.fd);
       return;
     }
-    handoff({ sock, bytes: h.bytes, proto: h.tls ? 'https' : 'http', port: h.port, ip: h.ip });
+    handoff({ sock, bytes: h.bytes, proto: h.tls ? 'https' : 'http', port: h.port, ip: h.ip, tried: this.triedOf(h) });
+  }
+
+  /** The dyno a handoff names as tried, among those the plane was given last (a dyno unlisted meanwhile: null). */
+  private triedOf(h: NativePlaneHandoff): PlaneHandoff['tried'] {
+    if (h.triedId === undefined) return null;
+    if (!Number.isSafeInteger(h.triedId) || typeof h.connectMs !== 'number') throw new TypeError(`native plane: a handoff's triedId ${String(h.triedId)} / connectMs ${String(h.connectMs)}`);
+    const backend = this.sent?.list.find((b) => this.ids.get(b) === h.triedId) ?? null;
+    return backend === null ? null : { backend, connectMs: h.connectMs };
   }
 }
 

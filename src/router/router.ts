@@ -208,6 +208,7 @@ export class Router {
     }
     const c = new ClientConn(h.sock, this.core, h.proto, h.port, (gone) => this.conns.delete(gone), h.ip);
     this.conns.add(c);
+    if (h.tried !== null) c.tried = h.tried;
     c.feed(h.bytes);
   }
 

@@ -260,6 +260,23 @@ t.test('H21: connection refused; with another dyno the request goes there', asyn
   t.same(stats.map((b) => [b.name, b.quarantined]), [['web.1', true], ['web.2', false]]);
 });
 
+t.test('H21 from either plane: the line names the dyno tried and its connect time, as Heroku\'s does; a request while it is quarantined names none', async (t) => {
+  for (const plane of ['native', 'js'] as const) {
+    const dead = await deadPort();
+    const web1 = tcpBackend('web.1', dead);
+    const r = await startRouter(new TestSource([web1]), { plane });
+    const res = await get(r.port, '/');
+    t.equal(res.status, 503, plane);
+    expectLine(t, (await r.waitLines(1))[0]!, { at: 'error', code: 'H21', dyno: 'web.1', connect: /^\d+ms$/, service: '', status: '503', bytes: '' });
+    // the native plane made the connect (JavaScript did not connect again) and handed the request over
+    t.equal(web1.connects, plane === 'native' ? 0 : 1, `${plane}: connects from JavaScript`);
+    const again = await get(r.port, '/');
+    t.equal(again.status, 503);
+    expectLine(t, (await r.waitLines(2))[1]!, { code: 'H21', ...NO_DYNO });
+    await r.close();
+  }
+});
+
 t.test('H27: the client leaves before the response (status 499, sock=client); the dyno\'s connection goes', async (t) => {
   let upClosed = false;
   const up = await rawUpstream((s) => {
