@@ -174,7 +174,8 @@ function dynod({ nice, root, runDir, stateDir, appName }) {
 // is each process's own line (web: printed after listen()), for every runner in it.
 function unshareLoop({ nice }) {
   // util-linux unshare: the namespaces only (no mounts besides the private propagation)
-  const wrap = () => ['unshare', '--user', '--map-root-user', '--pid', '--fork', '--mount', '--ipc', '--uts', '--cgroup', '--net'];
+  // --kill-child: the command is PID 1 of its namespace, which a stop's SIGTERM does not reach
+  const wrap = () => ['unshare', '--user', '--map-root-user', '--pid', '--fork', '--kill-child', '--mount', '--ipc', '--uts', '--cgroup', '--net'];
   return { ...bare({ nice, name: 'unshare', label: '`unshare` loop (7 namespaces)', wrap }), scale: null };
 }
 
