@@ -174,9 +174,11 @@ function dynod({ nice, root, runDir, stateDir, appName }) {
 // is each process's own line (web: printed after listen()), for every runner in it.
 function unshareLoop({ nice }) {
   // util-linux unshare: the namespaces only (no mounts besides the private propagation)
-  // --kill-child: the command is PID 1 of its namespace, which a stop's SIGTERM does not reach
+  // --kill-child: the command goes with unshare
   const wrap = () => ['unshare', '--user', '--map-root-user', '--pid', '--fork', '--kill-child', '--mount', '--ipc', '--uts', '--cgroup', '--net'];
-  return { ...bare({ nice, name: 'unshare', label: '`unshare` loop (7 namespaces)', wrap }), scale: null };
+  // a stop kills: unshare ignores SIGTERM while it waits, and its child is PID 1 of its namespace
+  const stop = (h) => endManager(h, { name: 'SIGKILL', group: true }, 10000);
+  return { ...bare({ nice, name: 'unshare', label: '`unshare` loop (7 namespaces)', wrap }), scale: null, stop };
 }
 
 function bwrapLoop({ nice }) {
