@@ -841,7 +841,13 @@ function network() {
   delete env.NODE_EXTRA_CA_CERTS;
   const router = spawnSync(process.execPath, [path.join(BENCH_DIR, 'router.js')], { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'inherit'], timeout: 30 * 60_000 });
   const net = spawnSync(process.execPath, [path.join(BENCH_DIR, 'netstart.js'), ...(QUICK ? ['--n', '5', '--seconds', '1'] : [])], { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'inherit'], timeout: 30 * 60_000 });
-  const table = (router.stdout || '').split('\n').filter((l) => l.startsWith('|')).join('\n');
+  // its tables (blocks of lines that all start with |), each kept whole
+  const table = (router.stdout || '')
+    .split(/\n\s*\n/)
+    .map((block) => block.split('\n').filter((l) => l.startsWith('|')))
+    .filter((rows) => rows.length > 0)
+    .map((rows) => rows.join('\n'))
+    .join('\n\n');
   const head = (router.stdout || '').split('\n').find((l) => l.startsWith('router bench:')) ?? '';
   return [
     '## Router and dyno network: dynod start\'s router vs nginx and direct; egress',

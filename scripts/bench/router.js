@@ -7,7 +7,7 @@
  *   node scripts/bench/router.js            needs dist/ (npm run build), wrk; nginx optional
  *   ROUTER_BENCH_QUICK=1 ...                one short round
  *
- * Environment: RUNS (3), DUR (10 s), CONNS (64), THREADS (2),
+ * Environment: RUNS (8), DUR (6 s), CONNS (64), THREADS (2),
  *   CONFIGS (default "direct1 nginx_ka nginx_hk dynod dynod_js dynod_tls dynod_js_tls nginx_tls"),
  *   ROUTER_BENCH_JSON=FILE also writes every run as JSON.
  *
@@ -75,8 +75,10 @@ if (process.argv[2] === '--serve') {
 }
 
 const QUICK = process.env.ROUTER_BENCH_QUICK === '1';
-const RUNS = +(process.env.RUNS || (QUICK ? 1 : 3));
-const DUR = +(process.env.DUR || (QUICK ? 3 : 10));
+// many short rounds rather than a few long ones: rounds vary by ±15 % on a shared machine, and
+// a comparison is made round by round (paired), so it is the count of rounds that decides
+const RUNS = +(process.env.RUNS || (QUICK ? 1 : 8));
+const DUR = +(process.env.DUR || (QUICK ? 3 : 6));
 const CONNS = +(process.env.CONNS || 64);
 const THREADS = +(process.env.THREADS || 2);
 const B1 = 19101;
@@ -253,7 +255,7 @@ async function main() {
       const w = await wrk(url(c), DUR);
       const cpu = (ticks(pids) - t0) / HZ;
       const beCpu = (ticks([be1.pid, be2.pid]) - be0) / HZ;
-      const run = { config: c, round: r, ...w, proxyCores: cpu / DUR, backendCores: beCpu / DUR, proxyUsPerReq: pids.length && w.rps ? (cpu * 1e6) / (w.rps * DUR) : NaN };
+      const run = { config: c, round: r, ...w, proxyCores: cpu / DUR, backendCores: beCpu / DUR, proxyUsPerReq: pids.length && w.rps ? (cpu * 1e6) / (w.rps * DUR) : NaN, backendUsPerReq: w.rps ? (beCpu * 1e6) / (w.rps * DUR) : NaN };
       runs.push(run);
       console.error(`  ${c.padEnd(10)} round ${r}: ${Math.round(w.rps)} req/s, p50 ${w.p50} ms, p99 ${w.p99} ms${w.errors ? `, ${w.errors}` : ''}`);
       await new Promise((res) => setTimeout(res, 1000));
@@ -271,21 +273,37 @@ async function main() {
       proxyCores: median(rs.map((x) => x.proxyCores)),
       backendCores: median(rs.map((x) => x.backendCores)),
       us: median(rs.map((x) => x.proxyUsPerReq)),
+      beUs: median(rs.map((x) => x.backendUsPerReq)),
       runs: rs.map((x) => Math.round(x.rps)).join('/'),
       errors: rs.map((x) => x.errors).filter(Boolean).join('; '),
     };
   }
   const fx = (v, d = 2) => (Number.isFinite(v) ? v.toFixed(d) : '-');
   const d1 = med.direct1 ? med.direct1.rps : NaN;
-  console.log(`| config | req/s (median) | runs | p50 ms | p99 ms | proxy cores | backend cores | proxy CPU µs/req | × direct1 |`);
-  console.log(`|---|---|---|---|---|---|---|---|---|`);
+  console.log(`| config | req/s (median) | runs | p50 ms | p99 ms | proxy cores | backend cores | proxy CPU µs/req | backend CPU µs/req | × direct1 |`);
+  console.log(`|---|---|---|---|---|---|---|---|---|---|`);
   for (const c of configs) {
     const m = med[c];
-    console.log(`| ${c} | ${Math.round(m.rps)} | ${m.runs} | ${fx(m.p50)} | ${fx(m.p99)} | ${fx(m.proxyCores)} | ${fx(m.backendCores)} | ${fx(m.us, 1)} | ${fx(m.rps / d1)} |`);
+    console.log(`| ${c} | ${Math.round(m.rps)} | ${m.runs} | ${fx(m.p50)} | ${fx(m.p99)} | ${fx(m.proxyCores)} | ${fx(m.backendCores)} | ${fx(m.us, 1)} | ${fx(m.beUs, 1)} | ${fx(m.rps / d1)} |`);
   }
   const pairs = [['dynod', 'nginx_ka'], ['dynod', 'nginx_hk'], ['dynod_js', 'nginx_ka'], ['dynod_tls', 'nginx_tls'], ['dynod_js_tls', 'nginx_tls']].filter(([a, b]) => med[a] && med[b]);
-  for (const [a, b] of pairs) {
-    console.log(`\n${a} / ${b}: throughput ${fx(med[a].rps / med[b].rps)}×, p99 ${fx(med[a].p99)} vs ${fx(med[b].p99)} ms`);
+  if (pairs.length) {
+    // round by round: the two configs of one round ran back to back, under the same load
+    console.log('\n| paired, round by round | rounds | ahead in | throughput ratio: median (min–max) | p99 ratio: median |');
+    console.log('|---|---|---|---|---|');
+    for (const [a, b] of pairs) {
+      const ratios = [];
+      const p99s = [];
+      for (let r = 1; r <= RUNS; r++) {
+        const x = runs.find((q) => q.config === a && q.round === r);
+        const y = runs.find((q) => q.config === b && q.round === r);
+        if (!x || !y || !(y.rps > 0) || !(y.p99 > 0)) continue;
+        ratios.push(x.rps / y.rps);
+        p99s.push(x.p99 / y.p99);
+      }
+      const ahead = ratios.filter((v) => v >= 1).length;
+      console.log(`| ${a} / ${b} | ${ratios.length} | ${ahead} | ${fx(median(ratios))}× (${fx(Math.min(...ratios))}–${fx(Math.max(...ratios))}) | ${fx(median(p99s))}× |`);
+    }
   }
   const errs = configs.filter((c) => med[c].errors);
   if (errs.length) console.log(`\nerrors: ${errs.map((c) => `${c}: ${med[c].errors}`).join(' | ')}`);
@@ -293,8 +311,10 @@ async function main() {
   if (process.env.ROUTER_BENCH_JSON) fs.writeFileSync(process.env.ROUTER_BENCH_JSON, JSON.stringify({ versions, runs, medians: med }, null, 2));
 }
 
-main().catch((e) => {
-  console.error(`router bench: ${e.stack || e}`);
-  process.exitCode = 1;
-  stopAll();
-});
+if (require.main === module) {
+  main().catch((e) => {
+    console.error(`router bench: ${e.stack || e}`);
+    process.exitCode = 1;
+    stopAll();
+  });
+}
