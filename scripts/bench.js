@@ -920,7 +920,7 @@ function writeDoc(table, formationMd, networkMd, ociMd) {
   fs.writeFileSync(
     OUT,
     `# dynod benchmarks\n\n${t}\n\n${f ? `${FORMATION_BEGIN}\n${f}\n${FORMATION_END}\n\n` : ''}${n ? `${NETWORK_BEGIN}\n${n}\n${NETWORK_END}\n\n` : ''}${o ? `${OCI_BEGIN}\n${o}\n${OCI_END}\n\n` : ''}` +
-      `Reproduce: \`sudo npm run bench\` (about 3 minutes on 2 cores, plus about 13 for the formation section; see the header of scripts/bench.js; \`DYNOD_BENCH_ONLY=dyno\`, \`=formation\`, \`=network\` or \`=oci\` runs one section and keeps the others; \`sudo node scripts/bench/oci.js\` prints the OCI runtime table alone; \`sudo node scripts/bench/formation.js\` prints the formation table alone; \`sudo node scripts/bench/cli-variants.js\` times the CLI start-up options one by one).\n\n${kept.trimEnd()}\n`,
+      `Reproduce: \`sudo npm run bench\` (on 2 cores: the dyno section a few minutes, the network section about 8 and the formation section about 15–18; see the header of scripts/bench.js; \`DYNOD_BENCH_ONLY=dyno\`, \`=formation\`, \`=network\` or \`=oci\` runs one section and keeps the others; \`sudo node scripts/bench/oci.js\` prints the OCI runtime table alone; \`sudo node scripts/bench/formation.js\` prints the formation table alone; \`sudo node scripts/bench/cli-variants.js\` times the CLI start-up options one by one).\n\n${kept.trimEnd()}\n`,
   );
   log(`wrote ${OUT}`);
 }
