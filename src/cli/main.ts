@@ -145,12 +145,14 @@ function formationCommands(p: Command): void {
     .option('-n, --num <n>', 'how many lines', '100')
     .option('-s, --source <source>', 'app or dynod')
     .option('-d, --dyno-name <dyno>', 'one dyno, e.g. web.1')
+    // heroku logs takes --dyno as an alias of --dyno-name
+    .addOption(new Option('--dyno <dyno>').hideHelp())
     .option('-p, --process-type <type>', 'every dyno of a type')
-    .action(async (f) => void (process.exitCode = await verbs().logsCommand({ ...f, dyno: f.dynoName })));
+    .action(async (f) => void (process.exitCode = await verbs().logsCommand({ ...f, dyno: f.dynoName ?? f.dyno })));
   appOptions(p.command('config').description("the app's config vars")).option('-s, --shell', 'KEY=value lines for a shell or .env')
     .action((f) => void (process.exitCode = verbs().configCommand(f)));
-  appOptions(p.command('config:get').description('one config var').argument('<key>')).option('-s, --shell', 'KEY=value')
-    .action((key: string, f) => void (process.exitCode = verbs().configGetCommand(key, f)));
+  appOptions(p.command('config:get').description('config vars by key, one line each').argument('<keys...>')).option('-s, --shell', 'KEY=value')
+    .action((keys: string[], f) => void (process.exitCode = verbs().configGetCommand(keys, f)));
   appOptions(p.command('config:set').description('set config vars: a new release, and a running formation restarts with them').argument('<pairs...>', 'KEY=VALUE'))
     .action(async (pairs: string[], f) => void (process.exitCode = await verbs().configSetCommand(pairs, f)));
   appOptions(p.command('config:unset').description('unset config vars: a new release').argument('<keys...>'))

@@ -8,6 +8,7 @@ import { parseCpus, parseDuration, parsePositiveInt } from '../dyno/units';
 import { DynodError, UsageError } from '../errors';
 import { native } from '../native';
 import { networkPreview } from '../net/dyno-network';
+import { terminalSize } from './terminal-size';
 
 export interface RunFlags {
   size?: string;
@@ -71,8 +72,7 @@ export function toOptions(command: string[], f: RunFlags): DynoOptions {
     tty,
     seccomp: f.seccomp,
     userns: f.userns as DynoOptions['userns'],
-    rows: tty ? process.stdout.rows : undefined,
-    cols: tty ? process.stdout.columns : undefined,
+    ...(tty ? terminalSize() : { rows: undefined, cols: undefined }),
   };
 }
 
@@ -90,7 +90,15 @@ export async function runCommand(command: string[], flags: RunFlags): Promise<nu
   const formation = flags.dryRun ? null : await joinFormation(command, flags, options);
   if (formation === 'detached') return 0;
   if (formation) options = formation.options;
-  const plan = makePlan(options);
+  let plan: ReturnType<typeof makePlan>;
+  try {
+    plan = makePlan(options);
+  } catch (e) {
+    // a formation's one-off that cannot start ends there, or ps would list it as starting
+    // and this process would wait on its control connection for good
+    formation?.ended(DynodError.from(e).exitCode);
+    throw e;
+  }
   if (flags.dryRun !== undefined && flags.dryRun !== false) {
     process.stdout.write(`${JSON.stringify(flags.dryRun === 'native' ? nativeView(plan) : plan, null, 2)}\n`);
     return 0;
@@ -112,7 +120,8 @@ export async function runCommand(command: string[], flags: RunFlags): Promise<nu
   };
   const onSignal = (sig: NodeJS.Signals) => {
     if (sig === 'SIGWINCH' && plan.tty) {
-      dyno?.resize(process.stdout.rows, process.stdout.columns);
+      const size = terminalSize();
+      if (size.rows !== undefined && size.cols !== undefined) dyno?.resize(size.rows, size.cols);
       return;
     }
     if (dyno) deliver(sig);

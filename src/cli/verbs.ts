@@ -3,13 +3,14 @@ import type { ConfigResult, InfoResult, PsResult, ScaleResult } from '../control
 import { appRunDir, listApps, readInfo, socketPath } from '../control/paths';
 import { ConfigStore, appNameFrom, validateAppName, parseConfigSetArgs, parseConfigUnsetArgs } from '../formation/config-store';
 import { formatFormation, formatScaled, parseScaleArgs } from '../formation/formation-spec';
-import { configSetAction, configUnsetAction, doneStatus, formatAction, formatConfig, formatConfigGet, formatConfigSetVars, formatConfigShell, formatPs, formatPsJson, formatReleases } from '../formation/format';
+import { configSetAction, configUnsetAction, doneStatus, formatAction, formatConfig, formatConfigGet, formatConfigGetJson, formatConfigSetVars, formatConfigShell, formatPs, formatPsJson, formatReleases } from '../formation/format';
 import { formatLine } from '../formation/logs';
 import type { LogLine } from '../formation/types';
 import { DynodError, UsageError } from '../errors';
 import { checkExecTarget, execIn, type ExecSession } from '../dyno/exec';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { terminalSize } from './terminal-size';
 
 /** The flags every verb that talks to a running formation takes. */
 export interface VerbFlags extends AppSelector {
@@ -130,10 +131,11 @@ export function configCommand(flags: VerbFlags & { shell?: boolean }): number {
   return 0;
 }
 
-export function configGetCommand(key: string, flags: VerbFlags & { shell?: boolean }): number {
+/** heroku's config:get KEY...: a line per key (empty when unset); --json {key, value}, an array for several */
+export function configGetCommand(keys: string[], flags: VerbFlags & { shell?: boolean }): number {
   const { app } = configApp(flags);
   const vars = new ConfigStore(app).vars();
-  out(flags.json ? JSON.stringify(vars[key] ?? null) : formatConfigGet(vars, [key], { shell: !!flags.shell }));
+  out(flags.json ? formatConfigGetJson(vars, keys) : formatConfigGet(vars, keys, { shell: !!flags.shell }));
   return 0;
 }
 
@@ -200,8 +202,9 @@ export async function execCommand(command: string[], flags: VerbFlags & { dyno: 
   const forwarded: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGWINCH'];
   let session: ExecSession | null = null;
   const onSignal = (sig: NodeJS.Signals) => {
-    if (sig === 'SIGWINCH') session?.resize(process.stdout.rows, process.stdout.columns);
-    else session?.kill(sig);
+    if (sig !== 'SIGWINCH') return void session?.kill(sig);
+    const size = terminalSize();
+    if (size.rows !== undefined && size.cols !== undefined) session?.resize(size.rows, size.cols);
   };
   for (const s of forwarded) process.on(s, onSignal);
   try {
@@ -210,8 +213,7 @@ export async function execCommand(command: string[], flags: VerbFlags & { dyno: 
       stdout: 'inherit',
       stderr: 'inherit',
       tty,
-      rows: tty ? process.stdout.rows : undefined,
-      cols: tty ? process.stdout.columns : undefined,
+      ...(tty ? terminalSize() : {}),
       term: tty ? process.env.TERM : undefined,
       onStart: (s) => {
         session = s;

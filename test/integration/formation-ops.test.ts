@@ -46,6 +46,8 @@ t.test('--log-format json; dynod logs with filters; apps', async (t) => {
   t.same(app.stdout.trim().split('\n').map((l) => l.replace(/^\S+ /, '')).sort(), ['app[web.1]: web says hi', 'app[worker.1]: worker says hi']);
   const one = await f.cli(['logs', '--name', f.app, '-d', 'worker.1', '-n', '1']);
   t.match(one.stdout.trim().split('\n'), [/ app\[worker\.1\]: worker says hi$/]);
+  // heroku logs takes --dyno for --dyno-name
+  t.same((await f.cli(['logs', '--name', f.app, '--dyno', 'worker.1', '-n', '1'])).stdout, one.stdout);
   const typed = await f.cli(['logs', '--name', f.app, '-p', 'web', '-s', 'dynod', '--json']);
   const lines = typed.stdout.trim().split('\n').map((l) => JSON.parse(l) as LogLine);
   t.ok(lines.length >= 2 && lines.every((l) => l.dyno === 'web.1' && l.source === 'dynod'), 'filters by type and source');
@@ -112,6 +114,11 @@ t.test('an attached one-off: ps lists it (ps run too), stop -d ends it through i
   const net = await f.cli(['run', '--net', 'none', '--port', '9', '--', 'true']);
   t.equal(net.code, 125);
   t.match(net.stderr, /^dynod: --port, --net: not for a one-off of a running formation/);
+  // a one-off whose options the dyno refuses ends at once with 125: no run.N left starting in ps
+  const tiny = await f.cli(['run', '--memory', '1M', '--', 'true']);
+  t.equal(tiny.code, 125);
+  t.match(tiny.stderr, /^dynod: --memory 1M: too small; the minimum is 4M/);
+  t.notMatch((await f.cli(['ps', '--name', f.app, 'run'])).stdout, /run\.\d+/, 'no one-off left in ps');
   // --name of dynod run names the dyno; the app's name there, from elsewhere, is refused with a hint
   const elsewhere = await f.cli(['run', '--name', f.app, '--', 'true'], { cwd: '/' });
   t.equal(elsewhere.code, 125);

@@ -74,6 +74,11 @@ t.test('release phase, config:set restarts with the new value, releases, run and
   t.equal(await get(base + 1), 'web.1 bar baz', 'web.1 restarted with the new config var');
   const got = await f.cli(['config:get', '--name', f.app, 'FOO']);
   t.equal(got.stdout, 'bar baz\n');
+  // heroku's config:get KEY...: a line per key, empty for one that is not set
+  const several = await f.cli(['config:get', '--name', f.app, 'FOO', 'NOPE', 'N']);
+  t.equal(several.code, 0, several.stderr);
+  t.equal(several.stdout, 'bar baz\n\n1\n');
+  t.same(JSON.parse((await f.cli(['config:get', '--name', f.app, '--json', 'FOO', 'NOPE'])).stdout), [{ key: 'FOO', value: 'bar baz' }, { key: 'NOPE', value: null }]);
   // unsetting a key that is not set: no release, nothing restarts
   const pidOf = async () => (JSON.parse((await f.cli(['ps', '--name', f.app, '--json'])).stdout) as DynoInfo[]).find((d) => d.name === 'web.1')!.pid;
   const before = await pidOf();
