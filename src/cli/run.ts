@@ -288,7 +288,7 @@ async function joinFormation(command: string[], flags: RunFlags, local: DynoOpti
   });
   if (flags.detach) {
     c.close();
-    process.stdout.write(`Running \`${command.join(' ')}\` on ⬢ ${app}... up, ${r.name}\nRun dynod logs --name ${app} --dyno-name ${r.name} to view the output.\n`);
+    process.stdout.write(`Running \`${r.command ?? command.join(' ')}\` on ⬢ ${app}... up, ${r.name}\nRun dynod logs --name ${app} --dyno-name ${r.name} to view the output.\n`);
     return 'detached';
   }
   const options: DynoOptions = { ...r.options!, interactive: local.interactive, tty: local.tty, rows: local.rows, cols: local.cols, term: local.term, memory: local.memory, cpus: local.cpus, pids: local.pids };

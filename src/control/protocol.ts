@@ -48,6 +48,8 @@ export interface ConfigResult {
 /** An attached one-off: the client starts the dyno itself, with these options. */
 export interface RunResult {
   name: string;
+  /** the command line the one-off runs (through /bin/sh -c), as its log line shows it */
+  command?: string;
   options?: DynoOptions;
 }
 

@@ -208,7 +208,7 @@ export class ControlServer {
     const command = type ? [type.command, ...req.command.slice(1).map(shellQuote)].join(' ') : req.command.map(shellQuote).join(' ');
     if (req.detach) {
       const slot = f.runDetached(command, size);
-      reply(sock, { ok: true, result: { name: slot.name } satisfies RunResult });
+      reply(sock, { ok: true, result: { name: slot.name, command } satisfies RunResult });
       return false;
     }
     const name = f.oneOffName();

@@ -64,11 +64,13 @@ t.test('--log-format json; dynod logs with filters; apps', async (t) => {
   t.match(JSON.parse(apps.stdout), [{ app: f.app, appDir: f.dir, release: 1 }]);
   const det = await f.cli(['run', '--detach', '--', 'echo', 'detached output']);
   t.equal(det.code, 0, det.stderr);
-  t.match(det.stdout, /^Running `echo detached output` on .*\.\.\. up, run\.\d{4}\n/);
+  // the command as the dyno runs it and its log line shows it: quoted where the shell needs it
+  t.match(det.stdout, /^Running `echo 'detached output'` on .*\.\.\. up, run\.\d{4}\n/);
   // the hint names the app as the verbs find it
   const hint = /Run (dynod logs .*) to view the output/.exec(det.stdout)![1]!.split(' ').slice(1);
   t.same(hint.slice(0, 3), ['logs', '--name', f.app]);
   await f.waitFor(/"source":"app","dyno":"run\.\d{4}","msg":"detached output"/);
+  t.match(f.log(), /"msg":"Starting process with command `echo 'detached output'`"/, 'the same command line in the log');
   await f.waitFor(/"dyno":"run\.\d{4}","msg":"Process exited with status 0"/);
   await f.waitFor(/"dyno":"run\.\d{4}","msg":"State changed from up to down"/);
   const tailed = await Promise.race([tail, new Promise<null>((r) => setTimeout(() => r(null), 500))]);
