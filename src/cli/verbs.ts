@@ -166,10 +166,10 @@ export function configUnsetCommand(keys: string[], flags: VerbFlags): Promise<nu
 }
 
 export function releasesCommand(flags: VerbFlags & { num?: number }): number {
-  const { app } = configApp(flags);
+  const { app, running } = configApp(flags);
   // newest first, heroku's 15 by default
   const releases = new ConfigStore(app).releases().reverse().slice(0, flags.num ?? 15);
-  out(flags.json ? JSON.stringify(releases, null, 2) : formatReleases(app, releases, new Date(), { glyph }));
+  out(flags.json ? JSON.stringify(releases, null, 2) : formatReleases(app, releases, new Date(), { glyph, running }));
   return 0;
 }
 

@@ -155,14 +155,16 @@ export class ConfigStore {
    * Records how a release's release phase went (the formation manager calls this). A
    * success expires the older releases still pending: made while no dynod ran (or during
    * another's release phase), they will never run, as the newer one holds their vars too.
+   * An app without a release phase has nothing to run for them: they succeed with it
+   * (`older: 'succeeded'`), as every release of such an app does on Heroku.
    */
-  mark(version: number, status: ReleaseInfo['status'], releaseStatus?: number | null): void {
+  mark(version: number, status: ReleaseInfo['status'], releaseStatus?: number | null, older: 'expired' | 'succeeded' = 'expired'): void {
     this.update((data) => {
       const r = data.releases.find((x) => x.version === version);
       if (!r) throw new UsageError(`release v${version} of ${this.app} does not exist`);
       r.status = status;
       if (releaseStatus !== undefined) r.releaseStatus = releaseStatus;
-      if (status === 'succeeded') for (const old of data.releases) if (old.version < version && old.status === 'pending') old.status = 'expired';
+      if (status === 'succeeded') for (const old of data.releases) if (old.version < version && old.status === 'pending') old.status = older;
       return { value: undefined, write: true };
     });
   }

@@ -191,9 +191,10 @@ export function formatConfigSetVars(pairs: Readonly<Record<string, string>>): st
 // ---------------------------------------------------------------------------
 // releases
 
-function releaseStatusText(status: ReleaseInfo['status']): string {
+function releaseStatusText(status: ReleaseInfo['status'], running: boolean): string {
   if (status === 'failed') return 'release command failed';
-  if (status === 'pending') return 'release command executing';
+  // pending with no dynod running it: it runs (or, without a release phase, takes effect) at the next start
+  if (status === 'pending') return running ? 'release command executing' : 'release pending';
   if (status === 'expired') return 'release expired';
   return '';
 }
@@ -205,12 +206,12 @@ function releaseStatusText(status: ReleaseInfo['status']): string {
  * No releases: "⬢ myapp has no releases.". The caller chooses how many (heroku: 15, -n).
  * Descriptions are not cut to the terminal's width (heroku cuts them on a terminal only).
  */
-export function formatReleases(app: string, releases: readonly ReleaseInfo[], now: Date, opts: FormatOptions = {}): string {
+export function formatReleases(app: string, releases: readonly ReleaseInfo[], now: Date, opts: FormatOptions & { running?: boolean } = {}): string {
   if (releases.length === 0) return `${appLabel(app, opts)} has no releases.\n`;
   const current = currentRelease(releases);
   const title = `${appLabel(app, opts)} Releases${current ? ` - Current: v${current.version}` : ''}`;
   const rows = [...releases].sort((a, b) => b.version - a.version).map((r) => {
-    const status = releaseStatusText(r.status);
+    const status = releaseStatusText(r.status, opts.running ?? true);
     return [
       `v${r.version}`,
       status ? `${r.description} ${status}` : r.description,

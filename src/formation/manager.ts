@@ -13,7 +13,7 @@ export interface ReleaseSource {
   ensureInitialRelease(): ReleaseInfo;
   releases(): ReleaseInfo[];
   varsOf(version: number): Record<string, string>;
-  mark(version: number, status: 'succeeded' | 'failed', releaseStatus?: number | null): void;
+  mark(version: number, status: 'succeeded' | 'failed', releaseStatus?: number | null, older?: 'expired' | 'succeeded'): void;
 }
 
 export interface FormationOptions {
@@ -214,7 +214,7 @@ export class Formation {
     const vars = this.opts.releases.varsOf(version);
     const releaseType = this.opts.procfile.types.find((t) => t.name === 'release');
     if (!releaseType) {
-      this.opts.releases.mark(version, 'succeeded', null);
+      this.opts.releases.mark(version, 'succeeded', null, 'succeeded');
       this.vars = vars;
       this.version = version;
       return { version, ok: true, status: null, message: `v${version}: no release phase` };

@@ -289,6 +289,14 @@ t.test('a success expires the older releases still pending (made while no dynod 
   t.equal(s.current()?.version, 4);
 });
 
+t.test('an app without a release phase: its success makes the older pending releases succeed too, not expire', async (t) => {
+  const s = store(tempRoot(t));
+  s.set({ A: '1' }, 'root');
+  s.set({ B: '2' }, 'root');
+  s.mark(2, 'succeeded', null, 'succeeded');
+  t.same(s.releases().map((r) => [r.version, r.status]), [[1, 'succeeded'], [2, 'succeeded']]);
+});
+
 t.test('the initial release: made once, pending, no vars', async (t) => {
   const root = tempRoot(t);
   const s = store(root);

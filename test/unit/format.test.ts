@@ -183,6 +183,15 @@ t.test('releases: no "- Current" before one succeeded; headings set the width of
   ].join('\n'));
 });
 
+t.test('releases: a pending release says "release command executing" while a dynod runs the app, "release pending" when none does', async (t) => {
+  const list: ReleaseInfo[] = [{ version: 1, description: 'Set A config vars', createdAt: '2025-01-07T10:17:07.000Z', status: 'pending', user: 'bob' }];
+  t.match(formatReleases('myapp', list, NOW, { glyph: false }), /v1 +Set A config vars release command executing +bob/);
+  t.match(formatReleases('myapp', list, NOW, { glyph: false, running: true }), /release command executing/);
+  const offline = formatReleases('myapp', list, NOW, { glyph: false, running: false });
+  t.match(offline, /v1 +Set A config vars release pending +bob/);
+  t.notMatch(offline, /executing/);
+});
+
 t.test('releases: a release a newer one overtook before it ran says "release expired"', async (t) => {
   const list: ReleaseInfo[] = [
     { version: 1, description: 'Initial release', createdAt: '2025-01-07T10:17:00.000Z', status: 'expired', user: 'bob' },
