@@ -79,14 +79,18 @@ const which = (cmd) => {
 
 // ------------------------------------------------------------------ the runners
 
+/** Debian's package of a missing anchor, unless DYNOD_BENCH_NO_INSTALL=1; a failure is a note. */
+function aptInstall(pkg) {
+  if (process.env.DYNOD_BENCH_NO_INSTALL === '1') return;
+  log(`installing ${pkg} from Debian`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  sh('apt-get', ['update', '-qq'], { env });
+  const r = sh('apt-get', ['install', '-y', '-qq', '--no-install-recommends', pkg], { env });
+  if (r.status !== 0) notes.push(`apt-get install ${pkg} failed: ${r.stderr.trim().split('\n').pop()}`);
+}
+
 function ensureForeman() {
-  if (!which('foreman') && process.env.DYNOD_BENCH_NO_INSTALL !== '1') {
-    log('installing ruby-foreman from Debian');
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    sh('apt-get', ['update', '-qq'], { env });
-    const r = sh('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'ruby-foreman'], { env });
-    if (r.status !== 0) notes.push(`apt-get install ruby-foreman failed: ${r.stderr.trim().split('\n').pop()}`);
-  }
+  if (!which('foreman')) aptInstall('ruby-foreman');
   if (!which('foreman')) {
     notes.push('foreman (ruby-foreman) is missing: its column is skipped');
     return null;
@@ -144,25 +148,16 @@ function prepareRunners() {
   const floor = [];
   if (!only || only.some((n) => ['unshare', 'bwrap'].includes(n))) {
     for (const [bin, make] of [['unshare', runners.unshareLoop], ['bwrap', runners.bwrapLoop]]) {
-      if (!which(bin) && bin === 'bwrap' && process.env.DYNOD_BENCH_NO_INSTALL !== '1') {
-        log('installing bubblewrap from Debian');
-        const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-        const r = sh('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'bubblewrap'], { env });
-        if (r.status !== 0) notes.push(`apt-get install bubblewrap failed: ${r.stderr.trim().split('\n').pop()}`);
-      }
+      if (!which(bin) && bin === 'bwrap') aptInstall('bubblewrap');
       if (which(bin)) floor.push(make({ nice: NICE }));
       else notes.push(`${bin} is not installed: the floor has no ${bin} loop (apt-get install ${bin === 'bwrap' ? 'bubblewrap' : 'util-linux'})`);
     }
-    if (bwrapVersion()) versions.bwrap = bwrapVersion();
+    const bw = sh('bwrap', ['--version']);
+    if (bw.status === 0) versions.bwrap = bw.stdout.trim().replace(/^bubblewrap\s*/, '');
   }
   const picked = pick();
   const floorList = [...picked.filter((r) => r.name === 'bare' || r.name === 'dynod'), ...floor.filter((r) => !only || only.includes(r.name))];
-  return { list: picked.filter((r) => r.name !== 'unshare' && r.name !== 'bwrap'), floorList, versions };
-}
-
-function bwrapVersion() {
-  const r = sh('bwrap', ['--version']);
-  return r.status === 0 ? r.stdout.trim().replace(/^bubblewrap\s*/, '') : null;
+  return { list: picked, floorList, versions };
 }
 
 // ------------------------------------------------------------------ one run
